@@ -1,0 +1,45 @@
+/**
+ * The narrow window commands have on the outside world.
+ *
+ * @module
+ */
+
+/**
+ * Everything a command may use of its process. Commands never touch `process` or `console` directly, so tests run
+ * them in-process with a capturing context and `main.ts` stays the only place that writes to the terminal.
+ */
+export interface CommandContext {
+  /** Writes one line of normal output (stdout). */
+  out(text: string): void;
+  /** Writes one line of diagnostics (stderr). */
+  err(text: string): void;
+  /** Writes `value` as JSON (stdout); the machine-readable result of a command in {@link CommandContext.jsonMode}. */
+  json(value: unknown): void;
+  /** `--json` was given: print one JSON document via {@link CommandContext.json} instead of text. */
+  readonly jsonMode: boolean;
+  /** `--quiet` was given: print only the essential result, no progress or decoration. */
+  readonly quiet: boolean;
+  /** Environment variables (read-only by convention). */
+  readonly env: NodeJS.ProcessEnv;
+  /** Working directory that relative paths given by the user are resolved against. */
+  readonly cwd: string;
+}
+
+/** The global options every command accepts. */
+export interface GlobalOptions {
+  readonly json?: boolean;
+  readonly quiet?: boolean;
+}
+
+/** The context seen by a command: the base context with the global options applied. */
+export function withGlobalOptions(base: CommandContext, options: GlobalOptions): CommandContext {
+  return {
+    out: (text) => base.out(text),
+    err: (text) => base.err(text),
+    json: (value) => base.json(value),
+    jsonMode: base.jsonMode || options.json === true,
+    quiet: base.quiet || options.quiet === true,
+    env: base.env,
+    cwd: base.cwd,
+  };
+}

@@ -1,0 +1,63 @@
+/**
+ * The `wakame` executable. The only module that writes to the terminal or ends the process: everything else
+ * reports through a {@link CommandContext} and signals failure by throwing.
+ *
+ * Exit codes: 0 success, 1 a Wakame error (`ERR_*`), 2 a malformed command line, any code an {@link ExitError}
+ * asks for, 70 an internal error (a bug).
+ *
+ * @module
+ */
+import { runCli } from './cli.js';
+import type { CommandContext } from './context.js';
+import { ExitError, isCodedError } from './errors.js';
+
+/** EX_SOFTWARE from sysexits.h: an internal error, i.e. a bug in wakame rather than a problem of the user's. */
+const INTERNAL_ERROR_EXIT_CODE = 70;
+
+function processContext(): CommandContext {
+  return {
+    out: (text) => process.stdout.write(`${text}\n`),
+    err: (text) => process.stderr.write(`${text}\n`),
+    json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
+    jsonMode: false,
+    quiet: false,
+    env: process.env,
+    cwd: process.cwd(),
+  };
+}
+
+/** Maps whatever a command threw to an exit code, printing the one message the user needs. */
+function report(error: unknown): number {
+  if (error instanceof ExitError) {
+    if (error.message !== '') console.error(`error: ${error.message}`);
+    return error.exitCode;
+  }
+  if (isCodedError(error)) {
+    // An expected failure (bad URL, unreachable broker): the message says it all, a stack trace would only confuse.
+    console.error(`error [${error.code}]: ${error.message}`);
+    return 1;
+  }
+  console.error(error instanceof Error ? (error.stack ?? String(error)) : error);
+  console.error('\nThis is an internal error in wakame. Please report it with the output above and `wakame version`.');
+  return INTERNAL_ERROR_EXIT_CODE;
+}
+
+/** Exits once stdout and stderr have taken everything written so far; on some platforms pipes write asynchronously. */
+function exitAfterFlush(code: number): void {
+  let pending = 2;
+  const done = (): void => {
+    pending -= 1;
+    if (pending === 0) process.exit(code);
+  };
+  process.stdout.write('', done);
+  process.stderr.write('', done);
+}
+
+let exitCode = 0;
+try {
+  await runCli(processContext(), process.argv.slice(2));
+} catch (error) {
+  exitCode = report(error);
+}
+// Exit explicitly: a command may leave handles (sockets, timers) open, and the CLI must still end when it is done.
+exitAfterFlush(exitCode);

@@ -1,0 +1,323 @@
+/**
+ * The one error hierarchy of Wakame. Every error has a stable {@link WakameError.code} (match on it,
+ * never on messages) and a {@link WakameError.retriable} flag that retry policies read.
+ *
+ * Transport errors also say how far recovery must reach ({@link TransportError.recovery}):
+ * `'connection'` (reconnect), `'channel'` (reopen the channel only) or `'none'` (retrying is pointless).
+ *
+ * @module
+ */
+
+/** How much must be rebuilt before an operation that failed with this error can be retried. */
+export type RecoveryScope = 'connection' | 'channel' | 'none';
+
+/** Base class of every error Wakame throws. */
+export abstract class WakameError extends Error {
+  /** Stable machine-readable identifier, e.g. `'ERR_TOPOLOGY_CONFLICT'`. */
+  abstract readonly code: string;
+  /** Whether retrying the same operation may succeed. */
+  readonly retriable: boolean = false;
+}
+
+/** A caller passed a value that can never work (bad option, malformed name). */
+export class InvalidArgumentError extends WakameError {
+  override readonly name: string = 'InvalidArgumentError';
+  readonly code: string = 'ERR_INVALID_ARGUMENT';
+}
+
+/** An operation was called in a state that does not allow it (iterate twice, publish after close). */
+export class InvalidOperationError extends WakameError {
+  override readonly name: string = 'InvalidOperationError';
+  readonly code: string = 'ERR_INVALID_OPERATION';
+}
+
+/** A broker URL that cannot be parsed. The message never contains the password. */
+export class InvalidUrlError extends InvalidArgumentError {
+  override readonly name = 'InvalidUrlError';
+  override readonly code = 'ERR_INVALID_URL';
+}
+
+/** No transport is registered for a URL scheme. */
+export class UnknownTransportError extends InvalidArgumentError {
+  override readonly name = 'UnknownTransportError';
+  override readonly code = 'ERR_UNKNOWN_TRANSPORT';
+  constructor(
+    readonly scheme: string,
+    readonly known: readonly string[],
+  ) {
+    super(`no transport for scheme '${scheme}:'; known schemes: ${known.join(', ')}`);
+  }
+}
+
+/** A transport is registered but its module could not be loaded (package not installed). */
+export class TransportNotInstalledError extends WakameError {
+  override readonly name = 'TransportNotInstalledError';
+  readonly code = 'ERR_TRANSPORT_NOT_INSTALLED';
+  constructor(
+    readonly scheme: string,
+    readonly moduleName: string,
+    options?: ErrorOptions,
+  ) {
+    super(
+      `the '${scheme}' transport needs the module '${moduleName}', which could not be loaded; install it (pnpm add ${moduleName.split('/').slice(0, 2).join('/')})`,
+      options,
+    );
+  }
+}
+
+/** A declaration was used for a broker operation before being attached to a connection (kombu's NotBoundError). */
+export class NotBoundError extends WakameError {
+  override readonly name = 'NotBoundError';
+  readonly code = 'ERR_NOT_BOUND';
+}
+
+/** Settling a message that is already settled, or that cannot be settled. */
+export class MessageStateError extends WakameError {
+  override readonly name = 'MessageStateError';
+  readonly code = 'ERR_MESSAGE_STATE';
+}
+
+// ---------------------------------------------------------------------------------------------
+// Topology
+
+/** Base of errors about exchanges, queues and bindings. */
+export class TopologyError extends WakameError {
+  override readonly name: string = 'TopologyError';
+  readonly code: string = 'ERR_TOPOLOGY';
+}
+
+/** One problem found while validating a topology document. */
+export interface TopologyIssue {
+  /** JSON pointer into the document, e.g. `/queues/0/maxPriority`. */
+  readonly path: string;
+  readonly message: string;
+  readonly keyword?: string;
+}
+
+/** A topology document failed validation; every issue found is listed, not only the first. */
+export class TopologyValidationError extends TopologyError {
+  override readonly name = 'TopologyValidationError';
+  override readonly code = 'ERR_TOPOLOGY_VALIDATION';
+  constructor(
+    readonly issues: readonly TopologyIssue[],
+    options?: ErrorOptions,
+  ) {
+    super(issues.map((i) => `${i.path || '/'}: ${i.message}`).join('\n'), options);
+  }
+}
+
+/** What kind of entity an error is about. */
+export type EntityKind = 'exchange' | 'queue' | 'binding';
+
+/** A re-declaration differs from what exists (AMQP 406 PRECONDITION_FAILED; kombu NotEquivalentError). */
+export class TopologyConflictError extends TopologyError {
+  override readonly name = 'TopologyConflictError';
+  override readonly code = 'ERR_TOPOLOGY_CONFLICT';
+  constructor(
+    readonly entity: { readonly kind: EntityKind; readonly name: string },
+    /** Property names whose values differ, when known. */
+    readonly differences: readonly { property: string; expected: unknown; actual: unknown }[],
+    options?: ErrorOptions & { message?: string },
+  ) {
+    const what = differences
+      .map((d) => `${d.property}: declared ${fmt(d.expected)}, exists as ${fmt(d.actual)}`)
+      .join('; ');
+    super(
+      options?.message ??
+        `${entity.kind} '${entity.name}' already exists with different properties${what ? ` (${what})` : ''}`,
+      options,
+    );
+  }
+}
+
+/** The operation needs a feature the transport does not have (e.g. headers exchanges). */
+export class UnsupportedFeatureError extends TopologyError {
+  override readonly name = 'UnsupportedFeatureError';
+  override readonly code = 'ERR_UNSUPPORTED_FEATURE';
+  constructor(
+    readonly feature: string,
+    readonly transport: string,
+  ) {
+    super(`the ${transport} transport does not support ${feature}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Serialization
+
+/** Base of encoding/decoding failures. */
+export class SerializationError extends WakameError {
+  override readonly name: string = 'SerializationError';
+  readonly code: string = 'ERR_SERIALIZATION';
+}
+
+/** A body could not be serialized or compressed. */
+export class EncodeError extends SerializationError {
+  override readonly name = 'EncodeError';
+  override readonly code = 'ERR_ENCODE';
+}
+
+/** A body could not be decompressed or deserialized. */
+export class DecodeError extends SerializationError {
+  override readonly name: string = 'DecodeError';
+  override readonly code: string = 'ERR_DECODE';
+}
+
+/** A message's content type is not in the consumer's `accept` whitelist. */
+export class ContentNotAcceptedError extends DecodeError {
+  override readonly name = 'ContentNotAcceptedError';
+  override readonly code = 'ERR_CONTENT_NOT_ACCEPTED';
+  constructor(
+    readonly contentType: string,
+    readonly accepted: readonly string[],
+  ) {
+    super(
+      `refusing to decode content type '${contentType || '(none)'}': accepted are ${accepted.join(', ') || '(nothing)'}`,
+    );
+  }
+}
+
+/** A serializer or compression name (or content type) that is not registered. */
+export class UnknownSerializerError extends SerializationError {
+  override readonly name = 'UnknownSerializerError';
+  override readonly code = 'ERR_UNKNOWN_SERIALIZER';
+}
+
+/** A body larger than the configured bound (before or after decompression). */
+export class PayloadTooLargeError extends SerializationError {
+  override readonly name = 'PayloadTooLargeError';
+  override readonly code = 'ERR_PAYLOAD_TOO_LARGE';
+  constructor(
+    readonly size: number,
+    readonly limit: number,
+    what = 'message body',
+  ) {
+    super(`${what} of ${size} bytes exceeds the limit of ${limit} bytes`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Transport
+
+/** Base of failures talking to a broker. Retriable unless a subclass says otherwise. */
+export class TransportError extends WakameError {
+  override readonly name: string = 'TransportError';
+  readonly code: string = 'ERR_TRANSPORT';
+  override readonly retriable: boolean = true;
+  /** What must be rebuilt before retrying. */
+  readonly recovery: RecoveryScope = 'connection';
+}
+
+/** The connection failed or was lost; reconnect before retrying. */
+export class ConnectionError extends TransportError {
+  override readonly name: string = 'ConnectionError';
+  override readonly code: string = 'ERR_CONNECTION';
+}
+
+/** The connection is closed (by us or by the broker). */
+export class ConnectionClosedError extends ConnectionError {
+  override readonly name = 'ConnectionClosedError';
+  override readonly code = 'ERR_CONNECTION_CLOSED';
+}
+
+/** Authentication or authorisation failed (AMQP 403). Retrying will not help. */
+export class AccessRefusedError extends ConnectionError {
+  override readonly name = 'AccessRefusedError';
+  override readonly code = 'ERR_ACCESS_REFUSED';
+  override readonly retriable = false;
+  override readonly recovery: RecoveryScope = 'none';
+}
+
+/** A channel-level failure: reopen the channel, the connection is fine. */
+export class ChannelError extends TransportError {
+  override readonly name: string = 'ChannelError';
+  override readonly code: string = 'ERR_CHANNEL';
+  override readonly recovery: RecoveryScope = 'channel';
+}
+
+/** The exchange or queue does not exist (AMQP 404). */
+export class NotFoundError extends ChannelError {
+  override readonly name = 'NotFoundError';
+  override readonly code = 'ERR_NOT_FOUND';
+  override readonly retriable = false;
+  override readonly recovery: RecoveryScope = 'none';
+  constructor(
+    readonly entity: { readonly kind: EntityKind; readonly name: string },
+    options?: ErrorOptions,
+  ) {
+    super(`${entity.kind} '${entity.name}' not found`, options);
+  }
+}
+
+/** The broker refused an operation whose precondition does not hold (delete `ifEmpty` of a non-empty queue). */
+export class PreconditionFailedError extends ChannelError {
+  override readonly name = 'PreconditionFailedError';
+  override readonly code = 'ERR_PRECONDITION_FAILED';
+  override readonly retriable = false;
+  override readonly recovery: RecoveryScope = 'none';
+}
+
+/** A `mandatory` publish that no queue could receive (AMQP basic.return). */
+export class UnroutableError extends ChannelError {
+  override readonly name = 'UnroutableError';
+  override readonly code = 'ERR_UNROUTABLE';
+  override readonly retriable = false;
+  override readonly recovery: RecoveryScope = 'none';
+  constructor(
+    readonly exchange: string,
+    readonly routingKey: string,
+    reason = 'no queue is bound for it',
+  ) {
+    super(
+      `message to exchange '${exchange || '(default)'}' with routing key '${routingKey}' is unroutable: ${reason}`,
+    );
+  }
+}
+
+/** The broker refused a published message (negative confirm, or a full queue with reject-publish). */
+export class PublishRejectedError extends ChannelError {
+  override readonly name = 'PublishRejectedError';
+  override readonly code = 'ERR_PUBLISH_REJECTED';
+  override readonly retriable = false;
+  override readonly recovery: RecoveryScope = 'none';
+}
+
+/** An operation did not complete before its deadline. */
+export class TimeoutError extends TransportError {
+  override readonly name = 'TimeoutError';
+  override readonly code = 'ERR_TIMEOUT';
+}
+
+/** A retry policy gave up; `cause` is the last error. */
+export class RetriesExhaustedError extends WakameError {
+  override readonly name = 'RetriesExhaustedError';
+  readonly code = 'ERR_RETRIES_EXHAUSTED';
+  constructor(
+    readonly attempts: number,
+    options: ErrorOptions & { reason?: string },
+  ) {
+    const last = options.cause instanceof Error ? `: ${options.cause.message}` : '';
+    super(`gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}${options.reason ? ` (${options.reason})` : ''}${last}`, options);
+  }
+}
+
+/** A pool has no free resource within the wait allowed. */
+export class ResourceLimitError extends WakameError {
+  override readonly name = 'ResourceLimitError';
+  readonly code = 'ERR_RESOURCE_LIMIT';
+  override readonly retriable = true;
+}
+
+/** True when `err` is a Wakame error with the given code. */
+export function hasCode(err: unknown, code: string): boolean {
+  return err instanceof WakameError && err.code === code;
+}
+
+/** True when retrying after `err` could succeed. Unknown errors are not retried. */
+export function isRetriable(err: unknown): boolean {
+  return err instanceof WakameError && err.retriable;
+}
+
+function fmt(v: unknown): string {
+  return v === undefined ? '(unset)' : JSON.stringify(v);
+}

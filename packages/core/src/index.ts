@@ -1,0 +1,109 @@
+/**
+ * Wakame core: kombu-style messaging for TypeScript — declarations, connections, producers,
+ * consumers and messages, serialization, errors, and the in-process `memory://` broker.
+ *
+ * Transport authors: see `@wakame/core/spi`.
+ *
+ * @module @wakame/core
+ */
+export {
+  AccessRefusedError,
+  ChannelError,
+  ConnectionClosedError,
+  ConnectionError,
+  ContentNotAcceptedError,
+  DecodeError,
+  EncodeError,
+  type EntityKind,
+  hasCode,
+  InvalidArgumentError,
+  InvalidOperationError,
+  InvalidUrlError,
+  isRetriable,
+  MessageStateError,
+  NotBoundError,
+  NotFoundError,
+  PayloadTooLargeError,
+  PreconditionFailedError,
+  PublishRejectedError,
+  type RecoveryScope,
+  ResourceLimitError,
+  RetriesExhaustedError,
+  SerializationError,
+  TimeoutError,
+  TopologyConflictError,
+  TopologyError,
+  type TopologyIssue,
+  TopologyValidationError,
+  TransportError,
+  TransportNotInstalledError,
+  UnknownSerializerError,
+  UnknownTransportError,
+  UnroutableError,
+  UnsupportedFeatureError,
+  WakameError,
+} from './errors.js';
+export type { Channel } from './model/channel.js';
+export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
+export { fromBrokerArguments, MAX_PRIORITY, toBrokerArguments } from './model/queue-arguments.js';
+export {
+  type BroadcastOptions,
+  broadcast,
+  type HeadersMatch,
+  Queue,
+  type QueueBinding,
+  type QueueBindingOptions,
+  type QueueJSON,
+  type QueueOptions,
+} from './model/queue.js';
+export {
+  Connection,
+  type ConnectionOptions,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_SECONDS,
+  DEFAULT_MAX_BODY_BYTES,
+  withConnection,
+} from './messaging/connection.js';
+export { Consumer, type ConsumerOptions, DEFAULT_PREFETCH } from './messaging/consumer.js';
+export {
+  EVENTS,
+  eventName,
+  Instrumentation,
+  type InstrumentationEvent,
+  type Logger,
+  silentLogger,
+  type WakameEventName,
+  type WakameEvents,
+} from './messaging/events.js';
+export { Message, type MessageState } from './messaging/message.js';
+export { Producer, type ProducerOptions, type PublishOptions } from './messaging/producer.js';
+export { DEFAULT_RETRY_POLICY, type RetryPolicy, retry } from './messaging/retry.js';
+export {
+  CompressionRegistry,
+  type Compressor,
+  compressors,
+  createCompressionRegistry,
+  createSerializerRegistry,
+  type EncodedBody,
+  type Serializer,
+  SerializerRegistry,
+  serializers,
+} from './serialization/index.js';
+export { defaultTransports, memoryTransport } from './transport/default-transports.js';
+export { TransportRegistry } from './transport/registry.js';
+export type {
+  BindingSpec,
+  Capabilities,
+  DeadLetterTarget,
+  DeliveryInfo,
+  ExchangeSpec,
+  ExchangeType,
+  MessageProperties,
+  ObservedTopology,
+  OverflowBehaviour,
+  QueueArguments,
+  QueueSpec,
+  QueueType,
+} from './transport/spi.js';
+export { type BrokerUrl, parseBrokerUrl, parseBrokerUrls } from './transport/url.js';
+export { memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';

@@ -1,0 +1,281 @@
+import { hostname } from 'node:os';
+import { InvalidArgumentError, InvalidOperationError } from '../errors.js';
+import { QueuedIterator } from '../internal/queued-iterator.js';
+import { checkCount } from '../model/names.js';
+import { Queue } from '../model/queue.js';
+import type { InboundMessage, SettleOutcome, Transport, TransportSubscription } from '../transport/spi.js';
+import type { Connection } from './connection.js';
+import { Message, type MessageContext } from './message.js';
+
+/** Options of {@link Consumer}. */
+export interface ConsumerOptions {
+  /** Queues to consume: declarations (declared first when `autoDeclare`) or names of existing queues. */
+  readonly queues: readonly (Queue | string)[];
+  /**
+   * Called for each message; handlers run concurrently up to `prefetch`. Leave it out to iterate the
+   * consumer with `for await` instead (one or the other, not both).
+   */
+  readonly handler?: (message: Message) => void | Promise<void>;
+  /** Serializer names or content types that may be decoded. @defaultValue `['json']` */
+  readonly accept?: readonly string[];
+  /** Most unsettled messages at once (0 = unlimited, which lets a backlog flood memory). @defaultValue `100` */
+  readonly prefetch?: number;
+  /** The broker forgets messages as it sends them: faster, and lost if the process dies. @defaultValue `false` */
+  readonly noAck?: boolean;
+  /** Start of each consumer tag. @defaultValue `'wakame'` */
+  readonly tagPrefix?: string;
+  /** Declare {@link Queue} declarations before consuming. @defaultValue `true` */
+  readonly autoDeclare?: boolean;
+  /** `'priority'` serves queues in the order given, later ones only while earlier ones are empty. @defaultValue `'round-robin'` */
+  readonly order?: 'round-robin' | 'priority';
+  /** Decode each payload before the handler sees it, so decode failures go to `onDecodeError`. @defaultValue `true` */
+  readonly decode?: boolean;
+  /**
+   * A message that cannot be decoded or is not accepted. @defaultValue reject without requeue (it is
+   * dead-lettered if the queue has a dead-letter exchange), never a silent ack
+   */
+  readonly onDecodeError?: (message: Message, error: Error) => void | Promise<void>;
+  /**
+   * A handler threw and left the message unsettled. @defaultValue requeue it once, then (when it comes
+   * back redelivered and fails again) reject it, so a poison message cannot loop forever
+   */
+  readonly onHandlerError?: (message: Message, error: unknown) => void | Promise<void>;
+}
+
+export const DEFAULT_PREFETCH = 100;
+let tagCounter = 0;
+
+/**
+ * Consumes messages from one or more queues, through a handler or `for await`.
+ *
+ * @example
+ * const consumer = connection.consumer({ queues: [tasks], handler: async (m) => { work(m.payload); await m.ack(); } });
+ * await consumer.consume();
+ * // …
+ * await consumer.close(); // unsettled messages go back to the queue
+ */
+export class Consumer implements AsyncIterable<Message> {
+  readonly connection: Connection;
+  readonly queues: readonly (Queue | string)[];
+  readonly #options: ConsumerOptions;
+  readonly #prefetch: number;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #delivered = new Set<Message>();
+  #iterator: QueuedIterator<Message> | undefined;
+  #subscription: TransportSubscription | undefined;
+  #transport: Transport | undefined;
+  #tags: string[] = [];
+  #state: 'idle' | 'starting' | 'consuming' | 'cancelled' | 'closed' = 'idle';
+  #starting: Promise<void> | undefined;
+  #context: MessageContext | undefined;
+  #unhookClose: (() => void) | undefined;
+
+  constructor(connection: Connection, options: ConsumerOptions) {
+    if (!Array.isArray(options.queues) || options.queues.length === 0) {
+      throw new InvalidArgumentError('a consumer needs at least one queue');
+    }
+    this.connection = connection;
+    this.queues = options.queues;
+    this.#options = options;
+    this.#prefetch = checkCount(options.prefetch, 'prefetch', 0, 65_535) ?? DEFAULT_PREFETCH;
+    connection.acceptSet(options.accept); // fail now, not at the first message, on an unknown name
+  }
+
+  /** One tag per queue, in queue order; empty until consuming. */
+  get consumerTags(): readonly string[] {
+    return this.#tags;
+  }
+
+  get isConsuming(): boolean {
+    return this.#state === 'consuming';
+  }
+
+  /** Messages delivered and not yet settled. */
+  get unsettled(): number {
+    return this.#delivered.size;
+  }
+
+  /** Declares (when `autoDeclare`) and starts consuming. Idempotent while consuming. */
+  async consume(): Promise<this> {
+    if (this.#state === 'consuming') return this;
+    if (this.#state === 'cancelled' || this.#state === 'closed') {
+      throw new InvalidOperationError('this consumer was cancelled; create a new one to consume again');
+    }
+    this.#starting ??= this.#start().finally(() => {
+      this.#starting = undefined;
+    });
+    await this.#starting;
+    return this;
+  }
+
+  /** Stops new deliveries; delivered messages can still be settled. Waits for running handlers. */
+  async cancel(): Promise<void> {
+    if (this.#state === 'cancelled' || this.#state === 'closed') return;
+    await this.#starting?.catch(() => undefined);
+    this.#state = 'cancelled';
+    const subscription = this.#subscription;
+    this.#subscription = undefined;
+    await subscription?.cancel();
+    this.#iterator?.stop();
+    if (subscription) this.connection.events.emit('consumer.cancel', { consumerTags: this.#tags });
+    await Promise.allSettled([...this.#inflight]);
+  }
+
+  /** Cancels, then returns every delivered-but-unsettled message to its queue. Idempotent. */
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    await this.cancel();
+    this.#state = 'closed';
+    this.#unhookClose?.();
+    const unsettled = [...this.#delivered];
+    this.#delivered.clear();
+    for (const message of unsettled) {
+      if (!message.settled) await message.requeue().catch(() => undefined);
+    }
+  }
+
+  /** Resolves once the handlers running now have finished. */
+  async idle(): Promise<void> {
+    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    if (this.#options.handler) {
+      throw new InvalidOperationError('this consumer has a handler; iterate a consumer created without one');
+    }
+    const iterator = (this.#iterator ??= new QueuedIterator<Message>(async () => this.close()));
+    iterator[Symbol.asyncIterator](); // refuses a second iteration
+    const started = this.consume();
+    // Start consuming on first pull, and surface a failure to start through the loop.
+    return {
+      next: async () => {
+        await started;
+        return iterator.next();
+      },
+      return: async () => iterator.return(),
+    };
+  }
+
+  async #start(): Promise<void> {
+    this.#state = 'starting';
+    try {
+      const conn = this.connection;
+      const names: string[] = [];
+      for (const q of this.queues) {
+        if (q instanceof Queue && (this.#options.autoDeclare ?? true)) {
+          const result = await (q.isAttached ? q : q.attach(conn)).declare();
+          names.push(result.name);
+        } else {
+          names.push(typeof q === 'string' ? q : q.name);
+        }
+      }
+      const transport = await conn.ready();
+      this.#transport = transport;
+      this.#context = {
+        settle: (m, outcome) => transport.settle(m, outcome),
+        serializers: conn.serializers,
+        compressors: conn.compressors,
+        accept: conn.acceptSet(this.#options.accept),
+        maxBodyBytes: conn.maxBodyBytes,
+        onSettle: (m, outcome) => this.#settled(m, outcome),
+      };
+      const prefix = this.#options.tagPrefix ?? 'wakame';
+      const seq = ++tagCounter;
+      this.#tags = names.map((q) => `${prefix}.${hostname()}.${process.pid}.${seq}.${q}`.slice(0, 255));
+      this.#subscription = await transport.consume(
+        {
+          queues: names,
+          prefetch: this.#options.noAck ? 0 : this.#prefetch,
+          noAck: this.#options.noAck ?? false,
+          consumerTags: this.#tags,
+          order: this.#options.order ?? 'round-robin',
+        },
+        { deliver: (m) => this.#onDeliver(m), cancelled: (reason) => this.#onCancelled(reason) },
+      );
+      this.#unhookClose = conn.onClose(() => this.close());
+      this.#state = 'consuming';
+      conn.events.emit('consumer.subscribe', { queues: names, consumerTags: this.#tags });
+    } catch (error) {
+      this.#state = 'idle';
+      throw error;
+    }
+  }
+
+  #onDeliver(inbound: InboundMessage): void {
+    const message = new Message(inbound, this.#context as MessageContext);
+    if (!inbound.autoAcked) this.#delivered.add(message);
+    const events = this.connection.events;
+    if (events.listening('consumer.deliver')) {
+      const info = inbound.deliveryInfo;
+      events.emit('consumer.deliver', {
+        queue: info.queue,
+        consumerTag: info.consumerTag,
+        deliveryTag: info.deliveryTag,
+        redelivered: info.redelivered,
+      });
+    }
+    if (this.#options.decode ?? true) {
+      try {
+        message.decode();
+      } catch (error) {
+        this.#track(this.#decodeFailed(message, error as Error));
+        return;
+      }
+    }
+    const handler = this.#options.handler;
+    if (handler) this.#track(this.#runHandler(handler, message));
+    else (this.#iterator ??= new QueuedIterator<Message>(async () => this.close())).push(message);
+  }
+
+  #track(work: Promise<void>): void {
+    this.#inflight.add(work);
+    void work.finally(() => this.#inflight.delete(work));
+  }
+
+  async #runHandler(handler: (m: Message) => void | Promise<void>, message: Message): Promise<void> {
+    try {
+      await handler(message);
+    } catch (error) {
+      this.connection.events.emit('consumer.handler_error', { queue: message.queue, error });
+      this.connection.logger.error('message handler failed', { queue: message.queue, error: String(error) });
+      if (message.settled) return;
+      try {
+        if (this.#options.onHandlerError) await this.#options.onHandlerError(message, error);
+        else await message.reject({ requeue: !message.redelivered });
+      } catch (settleError) {
+        this.connection.logger.error('could not settle a failed message', { queue: message.queue, error: String(settleError) });
+      }
+    }
+  }
+
+  async #decodeFailed(message: Message, error: Error): Promise<void> {
+    this.connection.events.emit('consumer.decode_error', { queue: message.queue, error });
+    this.connection.logger.warn('message could not be decoded', { queue: message.queue, error: error.message });
+    try {
+      if (this.#options.onDecodeError) await this.#options.onDecodeError(message, error);
+      else if (!message.settled) await message.reject();
+    } catch (settleError) {
+      this.connection.logger.error('onDecodeError failed', { queue: message.queue, error: String(settleError) });
+    }
+  }
+
+  #settled(message: Message, outcome: SettleOutcome): void {
+    this.#delivered.delete(message);
+    const events = this.connection.events;
+    if (events.listening('message.settle')) {
+      events.emit('message.settle', { queue: message.queue, deliveryTag: message.deliveryTag, outcome });
+    }
+  }
+
+  #onCancelled(reason: Error): void {
+    this.connection.logger.warn('consumer cancelled by the broker', { consumerTags: this.#tags, reason: reason.message });
+    this.#state = 'cancelled';
+    this.#subscription = undefined;
+    this.#iterator?.stop(reason);
+  }
+
+  /** @internal the transport this consumer uses (for tests and the worker). */
+  get transport(): Transport | undefined {
+    return this.#transport;
+  }
+}

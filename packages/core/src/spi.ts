@@ -1,0 +1,27 @@
+/**
+ * The transport-author surface of Wakame core: the level-1 {@link Transport} SPI, the level-2
+ * {@link VirtualStore} primitives and the {@link VirtualTransport} that lifts a store to a full
+ * transport, plus the helpers a transport needs (URL parsing, registry, argument tables, routing).
+ *
+ * @module @wakame/core/spi
+ */
+export * from './errors.js';
+export { stableStringify } from './internal/stable-stringify.js';
+export { checkQueueArguments, fromBrokerArguments, toBrokerArguments } from './model/queue-arguments.js';
+export {
+  DEFAULT_TRANSPORT_MODULES,
+  moduleLoader,
+  type TransportLoader,
+  TransportRegistry,
+} from './transport/registry.js';
+export type * from './transport/spi.js';
+export { BrokerUrl, parseBrokerUrl, parseBrokerUrls, redactUrl } from './transport/url.js';
+export { type DeathReason, type DeathRecord, deadLetterMessage } from './virtual/dead-letter.js';
+export { exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
+export { headersMatch } from './virtual/headers-match.js';
+export { bindingKey, InMemoryTopology } from './virtual/in-memory-topology.js';
+export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';
+export { RoutingTable } from './virtual/routing-table.js';
+export type { Claimed, StoredMessage, StoreFeatures, TopologySnapshot, TopologyStore, VirtualStore } from './virtual/store.js';
+export { compileTopic, topicMatches } from './virtual/topic-match.js';
+export { DEFAULT_POLL_INTERVAL_MS, VirtualTransport, type VirtualTransportOptions } from './virtual/virtual-transport.js';

@@ -1,0 +1,16 @@
+import { memoryBroker } from '../virtual/memory-store.js';
+import { VirtualTransport } from '../virtual/virtual-transport.js';
+import { DEFAULT_TRANSPORT_MODULES, moduleLoader, TransportRegistry } from './registry.js';
+import type { TransportFactory } from './spi.js';
+
+/** `memory://name`: a {@link VirtualTransport} over the shared in-process broker called `name`. */
+export const memoryTransport: TransportFactory = (url) => new VirtualTransport(memoryBroker(url.path));
+
+/**
+ * The registry connections use unless given another: `memory` is built in; `amqp(s)`, `redis(s)`
+ * and `file` load `@wakame/transports/<name>` on first use, so core never imports a broker client.
+ */
+export const defaultTransports = new TransportRegistry([
+  ['memory', async () => memoryTransport],
+  ...DEFAULT_TRANSPORT_MODULES.map(([scheme, moduleName, exportName]) => [scheme, moduleLoader(scheme, moduleName, exportName)] as const),
+]);

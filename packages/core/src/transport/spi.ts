@@ -1,0 +1,268 @@
+/**
+ * The level-1 transport SPI: what {@link Connection}, {@link Producer} and {@link Consumer} talk to.
+ *
+ * A transport author implements {@link Transport} natively (AMQP does), or implements the much
+ * smaller level-2 {@link VirtualStore} and lets {@link VirtualTransport} provide routing, QoS,
+ * redelivery, priorities, TTL and dead-lettering (memory, file and redis do).
+ *
+ * Everything crossing this boundary is plain data: bodies are `Buffer`s, properties use AMQP 0-9-1
+ * names in camelCase, and errors are the classes of `errors.ts` (a transport maps its driver's
+ * errors onto them so callers can retry by {@link TransportError.recovery}).
+ *
+ * @module
+ */
+import type { BrokerUrl } from './url.js';
+
+/** The four AMQP exchange types. */
+export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
+/** RabbitMQ queue types. */
+export type QueueType = 'classic' | 'quorum' | 'stream';
+/** What happens when a queue reaches `maxLength`/`maxLengthBytes`. */
+export type OverflowBehaviour = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
+
+/** A plain-data exchange declaration (what {@link Exchange} holds). */
+export interface ExchangeSpec {
+  readonly name: string;
+  readonly type: ExchangeType;
+  readonly durable: boolean;
+  readonly autoDelete: boolean;
+  /** Internal exchanges accept messages only from exchange-to-exchange bindings. */
+  readonly internal: boolean;
+  /** Unroutable messages go here (RabbitMQ `alternate-exchange`). */
+  readonly alternateExchange?: string;
+  /** Extra broker arguments, passed through untouched. */
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
+
+/** Where a queue sends rejected, expired and overflowed messages. */
+export interface DeadLetterTarget {
+  readonly exchange: string;
+  /** Replaces the message's routing key when set. */
+  readonly routingKey?: string;
+}
+
+/** The typed queue arguments; all durations are milliseconds. */
+export interface QueueArguments {
+  /** Highest priority the queue honours (1–255); enables priority ordering. */
+  readonly maxPriority?: number;
+  /** Messages older than this expire (`x-message-ttl`). */
+  readonly messageTtl?: number;
+  /** The queue is deleted after being unused this long (`x-expires`). */
+  readonly expires?: number;
+  readonly maxLength?: number;
+  readonly maxLengthBytes?: number;
+  readonly overflow?: OverflowBehaviour;
+  readonly deadLetter?: DeadLetterTarget;
+  readonly queueType?: QueueType;
+  readonly singleActiveConsumer?: boolean;
+}
+
+/** A plain-data queue declaration (what {@link Queue} holds, without its bindings). */
+export interface QueueSpec extends QueueArguments {
+  readonly name: string;
+  readonly durable: boolean;
+  readonly exclusive: boolean;
+  readonly autoDelete: boolean;
+  /** Raw broker arguments not covered by the typed ones, passed through untouched. */
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
+
+/** A binding from an exchange to a queue or to another exchange. */
+export interface BindingSpec {
+  /** The exchange messages come from. */
+  readonly source: string;
+  readonly destination: string;
+  readonly destinationType: 'queue' | 'exchange';
+  readonly routingKey: string;
+  /** Binding arguments; for headers exchanges the headers to match plus `x-match`. */
+  readonly arguments: Readonly<Record<string, unknown>>;
+}
+
+/** AMQP 0-9-1 basic properties, camelCased. Kombu peers read exactly these. */
+export interface MessageProperties {
+  contentType?: string;
+  contentEncoding?: string;
+  headers?: Record<string, unknown>;
+  /** 1 = transient, 2 = persistent. */
+  deliveryMode?: 1 | 2;
+  priority?: number;
+  correlationId?: string;
+  replyTo?: string;
+  /** Per-message TTL in milliseconds, as a decimal string (AMQP's own encoding). */
+  expiration?: string;
+  messageId?: string;
+  /** Seconds since the epoch (AMQP timestamp). */
+  timestamp?: number;
+  type?: string;
+  userId?: string;
+  appId?: string;
+  clusterId?: string;
+}
+
+/** A message on its way to the broker. */
+export interface OutboundMessage {
+  readonly body: Buffer;
+  readonly properties: MessageProperties;
+}
+
+/** Where and how to publish. */
+export interface PublishTarget {
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** Fail with {@link UnroutableError} when no queue receives the message. */
+  readonly mandatory?: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** How a message reached its consumer. */
+export interface DeliveryInfo {
+  readonly queue: string;
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly redelivered: boolean;
+  readonly consumerTag: string;
+  readonly deliveryTag: string | number;
+}
+
+/** A message received from the broker, not yet decoded. */
+export interface InboundMessage {
+  readonly body: Buffer;
+  readonly properties: MessageProperties;
+  readonly deliveryInfo: DeliveryInfo;
+  /** True when the transport already acknowledged it (noAck consumption). */
+  readonly autoAcked: boolean;
+  /** Opaque to everyone but the transport that delivered it. */
+  readonly handle: unknown;
+}
+
+/** How to finish with a delivered message. `reject` dead-letters when the queue has a target. */
+export type SettleOutcome = 'ack' | 'requeue' | 'reject';
+
+/** What to consume and how. */
+export interface ConsumeRequest {
+  /** Queues consumed by this subscription, sharing one prefetch window. */
+  readonly queues: readonly string[];
+  /** Most unsettled messages in flight at once; 0 means unlimited. */
+  readonly prefetch: number;
+  readonly noAck: boolean;
+  /** Consumer tag per queue, chosen by the caller so tags are unique and meaningful. */
+  readonly consumerTags: readonly string[];
+  /**
+   * `'priority'`: serve `queues` in the order given, a later queue only when the earlier ones are
+   * empty (best effort on transports that push). `'round-robin'`: fair across queues.
+   */
+  readonly order?: 'round-robin' | 'priority';
+  readonly exclusive?: boolean;
+  readonly arguments?: Readonly<Record<string, unknown>>;
+}
+
+/** A live consumption started by {@link Transport.consume}. */
+export interface TransportSubscription {
+  /** Stop new deliveries. Delivered messages stay settle-able. Idempotent. */
+  cancel(): Promise<void>;
+}
+
+/** Receives what a subscription delivers. */
+export interface DeliverySink {
+  deliver(message: InboundMessage): void;
+  /** The broker ended the subscription (queue deleted, connection lost for good). */
+  cancelled?(reason: Error): void;
+}
+
+/** Result of a queue declaration. */
+export interface QueueDeclareResult {
+  /** The queue name (server-generated when the declaration had an empty name). */
+  readonly name: string;
+  readonly messageCount: number;
+  readonly consumerCount: number;
+}
+
+/** Live state as a transport sees it; `complete` is false where it could not list everything. */
+export interface ObservedTopology {
+  readonly exchanges: readonly ExchangeSpec[];
+  readonly queues: readonly (QueueSpec & { readonly messageCount: number })[];
+  readonly bindings: readonly BindingSpec[];
+  readonly complete: boolean;
+}
+
+/** Declaring, binding, deleting and inspecting broker entities. */
+export interface TopologyAdmin {
+  /**
+   * Declare an exchange. Idempotent when identical.
+   * @throws {@link TopologyConflictError} when it exists with different properties.
+   * @throws {@link NotFoundError} with `passive` when it does not exist.
+   */
+  declareExchange(spec: ExchangeSpec, options?: { passive?: boolean }): Promise<void>;
+  /** Declare a queue; see {@link TopologyAdmin.declareExchange} for errors. */
+  declareQueue(spec: QueueSpec, options?: { passive?: boolean }): Promise<QueueDeclareResult>;
+  bind(binding: BindingSpec): Promise<void>;
+  unbind(binding: BindingSpec): Promise<void>;
+  deleteExchange(name: string, options?: { ifUnused?: boolean }): Promise<void>;
+  /** @returns the number of messages deleted with the queue. */
+  deleteQueue(name: string, options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number>;
+  /** @returns the number of messages purged. */
+  purgeQueue(name: string): Promise<number>;
+  inspect(): Promise<ObservedTopology>;
+}
+
+/** What a transport can do; the conformance suite and the topology planner read it. */
+export interface Capabilities {
+  readonly exchangeTypes: ReadonlySet<ExchangeType>;
+  readonly exchangeToExchange: boolean;
+  readonly priority: boolean;
+  /** Per-message `expiration` and queue `messageTtl`. */
+  readonly messageTtl: boolean;
+  readonly queueExpires: boolean;
+  readonly maxLength: boolean;
+  readonly deadLetter: boolean;
+  readonly alternateExchange: boolean;
+  /** `publish` resolves only once the broker has taken responsibility for the message. */
+  readonly confirms: boolean;
+  /** Unroutable `mandatory` publishes are reported. */
+  readonly mandatory: boolean;
+  /** Messages survive a restart of the broker (or of the process, for embedded stores). */
+  readonly persistence: boolean;
+  /** Separate processes can exchange messages through it. */
+  readonly crossProcess: boolean;
+  readonly queueTypes: ReadonlySet<QueueType>;
+  readonly heartbeats: boolean;
+}
+
+/** Status changes a transport reports (a discriminated union on `type`). */
+export type TransportStatus =
+  | { readonly type: 'connected' }
+  | { readonly type: 'disconnected'; readonly error?: Error }
+  | { readonly type: 'blocked'; readonly reason: string }
+  | { readonly type: 'unblocked' };
+
+/** The level-1 transport. One instance per broker connection. */
+export interface Transport {
+  /** Short name, e.g. `'amqp'`, `'memory'`. */
+  readonly kind: string;
+  readonly capabilities: Capabilities;
+  readonly admin: TopologyAdmin;
+  /** Open the connection; rejects with a {@link ConnectionError} (or {@link TimeoutError}) on failure. */
+  connect(signal?: AbortSignal): Promise<void>;
+  /** Close; unsettled deliveries return to their queues. Idempotent. */
+  close(): Promise<void>;
+  /** Resolves when the broker took the message (confirmed, where the transport has confirms). */
+  publish(message: OutboundMessage, target: PublishTarget): Promise<void>;
+  consume(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription>;
+  /** Fetch one message without subscribing (AMQP basic.get). */
+  get(queue: string, options: { noAck: boolean }): Promise<InboundMessage | undefined>;
+  settle(message: InboundMessage, outcome: SettleOutcome): Promise<void>;
+  /** Listen to status changes; returns an unsubscribe function. */
+  onStatus(listener: (status: TransportStatus) => void): () => void;
+}
+
+/** Options every transport factory receives. */
+export interface TransportOptions {
+  /** Heartbeat interval in seconds; 0 disables. */
+  readonly heartbeat: number;
+  readonly connectTimeoutMs: number;
+  /** Transport-specific extras (TLS material and the like). */
+  readonly extra: Readonly<Record<string, unknown>>;
+}
+
+/** Creates a transport for one parsed URL. */
+export type TransportFactory = (url: BrokerUrl, options: TransportOptions) => Transport;

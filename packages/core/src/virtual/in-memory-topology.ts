@@ -1,0 +1,76 @@
+import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import { stableStringify } from '../internal/stable-stringify.js';
+import type { TopologySnapshot, TopologyStore } from './store.js';
+
+/** Identity of a binding: every field takes part, arguments included (as in RabbitMQ). */
+export function bindingKey(b: BindingSpec): string {
+  return `${b.destinationType}\u0000${b.source}\u0000${b.destination}\u0000${b.routingKey}\u0000${stableStringify(b.arguments)}`;
+}
+
+/**
+ * Topology records held in process memory. Used by the memory store, and by any store whose
+ * topology does not need to outlive or cross the process.
+ */
+export class InMemoryTopology implements TopologyStore {
+  readonly #exchanges = new Map<string, ExchangeSpec>();
+  readonly #queues = new Map<string, QueueSpec>();
+  readonly #bindings = new Map<string, BindingSpec>();
+  #revision = 0;
+  #snapshot: TopologySnapshot | undefined;
+
+  revision(): number {
+    return this.#revision;
+  }
+
+  async snapshot(): Promise<TopologySnapshot> {
+    this.#snapshot ??= Object.freeze({
+      revision: this.#revision,
+      exchanges: Object.freeze([...this.#exchanges.values()]),
+      queues: Object.freeze([...this.#queues.values()]),
+      bindings: Object.freeze([...this.#bindings.values()]),
+    });
+    return this.#snapshot;
+  }
+
+  async putExchange(spec: ExchangeSpec): Promise<void> {
+    this.#exchanges.set(spec.name, plain(spec));
+    this.#changed();
+  }
+
+  async deleteExchange(name: string): Promise<void> {
+    if (this.#exchanges.delete(name)) this.#changed();
+  }
+
+  async putQueue(spec: QueueSpec): Promise<void> {
+    this.#queues.set(spec.name, plain(spec));
+    this.#changed();
+  }
+
+  async deleteQueue(name: string): Promise<void> {
+    if (this.#queues.delete(name)) this.#changed();
+  }
+
+  async addBinding(binding: BindingSpec): Promise<boolean> {
+    const key = bindingKey(binding);
+    if (this.#bindings.has(key)) return false;
+    this.#bindings.set(key, plain(binding));
+    this.#changed();
+    return true;
+  }
+
+  async removeBinding(binding: BindingSpec): Promise<boolean> {
+    const removed = this.#bindings.delete(bindingKey(binding));
+    if (removed) this.#changed();
+    return removed;
+  }
+
+  #changed(): void {
+    this.#revision++;
+    this.#snapshot = undefined;
+  }
+}
+
+/** Stores a detached plain copy, so later mutation of a caller's object cannot change the records. */
+function plain<T extends object>(spec: T): T {
+  return Object.freeze(JSON.parse(JSON.stringify(spec)) as T);
+}

@@ -1,0 +1,195 @@
+/**
+ * Memory transport (virtual). URL: `memory://[name]` — connections in one process that use the same
+ * name share one broker; different names are isolated brokers (handy for parallel tests).
+ *
+ * | exchange types | priority | TTL | dead-letter | persistence | cross-process |
+ * |----------------|----------|-----|-------------|-------------|---------------|
+ * | direct, topic, fanout, headers (+ exchange-to-exchange) | yes | yes | yes | no | no |
+ *
+ * @module
+ */
+import { Deque } from '../internal/deque.js';
+import { InMemoryTopology } from './in-memory-topology.js';
+import type { Claimed, StoreFeatures, StoredMessage, VirtualStore } from './store.js';
+
+interface Entry {
+  readonly message: StoredMessage;
+  /** Publish order, so requeued messages return in their original order. */
+  readonly seq: number;
+}
+
+interface Bucket {
+  /** Requeued messages, sorted by `seq`; served before `main`. */
+  readonly front: Entry[];
+  readonly main: Deque<Entry>;
+}
+
+class MemoryQueue {
+  readonly buckets = new Map<number, Bucket>();
+  /** Priorities that have a bucket, highest first. */
+  priorities: number[] = [];
+  ready = 0;
+  bytes = 0;
+
+  bucket(priority: number): Bucket {
+    let b = this.buckets.get(priority);
+    if (!b) {
+      b = { front: [], main: new Deque<Entry>() };
+      this.buckets.set(priority, b);
+      this.priorities = [...this.buckets.keys()].sort((x, y) => y - x);
+    }
+    return b;
+  }
+
+  take(): Entry | undefined {
+    if (this.ready === 0) return undefined;
+    for (const p of this.priorities) {
+      const b = this.buckets.get(p) as Bucket;
+      const entry = b.front.length > 0 ? b.front.shift() : b.main.shift();
+      if (entry) {
+        this.ready--;
+        this.bytes -= entry.message.body.length;
+        return entry;
+      }
+    }
+    return undefined;
+  }
+
+  restore(entry: Entry): void {
+    const front = this.bucket(entry.message.priority).front;
+    let i = front.length;
+    while (i > 0 && (front[i - 1] as Entry).seq > entry.seq) i--;
+    front.splice(i, 0, entry);
+    this.ready++;
+    this.bytes += entry.message.body.length;
+  }
+
+  clear(): number {
+    const n = this.ready;
+    this.buckets.clear();
+    this.priorities = [];
+    this.ready = 0;
+    this.bytes = 0;
+    return n;
+  }
+}
+
+interface Receipt {
+  readonly queueName: string;
+  readonly entry: Entry;
+  settled: boolean;
+}
+
+const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: false, crossProcess: false });
+
+/**
+ * The memory store: complete and fast, the default for unit tests. One instance is one broker;
+ * {@link memoryBroker} hands out shared instances by name.
+ */
+export class MemoryStore implements VirtualStore {
+  readonly kind = 'memory';
+  readonly features = FEATURES;
+  readonly topology = new InMemoryTopology();
+  readonly #queues = new Map<string, MemoryQueue>();
+  readonly #listeners = new Set<(queue: string) => void>();
+  readonly #consumers = new Map<string, Set<string>>();
+  #seq = 0;
+
+  async open(): Promise<void> {}
+
+  async close(): Promise<void> {}
+
+  async createQueue(name: string): Promise<void> {
+    if (!this.#queues.has(name)) this.#queues.set(name, new MemoryQueue());
+  }
+
+  async deleteQueue(name: string): Promise<number> {
+    const q = this.#queues.get(name);
+    if (!q) return 0;
+    this.#queues.delete(name);
+    const n = q.clear();
+    // Consumers of other connections learn of the deletion through the same signal as new messages.
+    this.#notify(name);
+    return n;
+  }
+
+  async put(queue: string, message: StoredMessage): Promise<void> {
+    const q = this.#queues.get(queue);
+    if (!q) return;
+    q.bucket(message.priority).main.push({ message, seq: this.#seq++ });
+    q.ready++;
+    q.bytes += message.body.length;
+    this.#notify(queue);
+  }
+
+  async get(queue: string): Promise<Claimed | undefined> {
+    const entry = this.#queues.get(queue)?.take();
+    if (!entry) return undefined;
+    const receipt: Receipt = { queueName: queue, entry, settled: false };
+    return { message: entry.message, receipt };
+  }
+
+  async settle(receipt: unknown, outcome: 'ack' | 'requeue'): Promise<void> {
+    const r = receipt as Receipt;
+    if (r.settled) return;
+    r.settled = true;
+    if (outcome === 'ack') return;
+    // A requeue into a queue deleted meanwhile drops the message, as RabbitMQ does.
+    const q = this.#queues.get(r.queueName);
+    if (!q) return;
+    q.restore({ seq: r.entry.seq, message: { ...r.entry.message, redelivered: true } });
+    this.#notify(r.queueName);
+  }
+
+  async purge(queue: string): Promise<number> {
+    return this.#queues.get(queue)?.clear() ?? 0;
+  }
+
+  async size(queue: string): Promise<number> {
+    return this.#queues.get(queue)?.ready ?? 0;
+  }
+
+  async sizeBytes(queue: string): Promise<number> {
+    return this.#queues.get(queue)?.bytes ?? 0;
+  }
+
+  watch(listener: (queue: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  addConsumer(queue: string, tag: string): () => void {
+    let tags = this.#consumers.get(queue);
+    if (!tags) this.#consumers.set(queue, (tags = new Set()));
+    tags.add(tag);
+    return () => {
+      tags.delete(tag);
+      if (tags.size === 0 && this.#consumers.get(queue) === tags) this.#consumers.delete(queue);
+    };
+  }
+
+  async consumerCount(queue: string): Promise<number> {
+    return this.#consumers.get(queue)?.size ?? 0;
+  }
+
+  #notify(queue: string): void {
+    for (const listener of this.#listeners) listener(queue);
+  }
+}
+
+const brokers = new Map<string, MemoryStore>();
+
+/**
+ * The shared in-process broker called `name` (`memory://name`); created on first use.
+ * Tests that want isolation use a unique name, or {@link resetMemoryBrokers}.
+ */
+export function memoryBroker(name = ''): MemoryStore {
+  let store = brokers.get(name);
+  if (!store) brokers.set(name, (store = new MemoryStore()));
+  return store;
+}
+
+/** Forgets every named memory broker (their messages and topology). */
+export function resetMemoryBrokers(): void {
+  brokers.clear();
+}

@@ -1,0 +1,112 @@
+/**
+ * The level-2 SPI: the few storage primitives a broker without AMQP semantics provides. kombu's
+ * lesson is that transports stay thin only when the shared layer owns routing, QoS, polling,
+ * redelivery and dead-lettering; {@link VirtualTransport} does, so a store only stores.
+ *
+ * A store never sees an exchange or a binding *decision*: it keeps the topology records (so that
+ * stores shared across processes let every process route the same way) and per-queue messages.
+ *
+ * @module
+ */
+import type { BindingSpec, ExchangeSpec, MessageProperties, QueueSpec } from '../transport/spi.js';
+
+/** A message as a store keeps it: one copy per queue. */
+export interface StoredMessage {
+  /** Unique per stored copy; stable across redeliveries. */
+  readonly id: string;
+  readonly body: Buffer;
+  readonly properties: MessageProperties;
+  /** Exchange and routing key it was published with (kept for dead-lettering and delivery info). */
+  readonly exchange: string;
+  readonly routingKey: string;
+  /** Effective priority, already clamped to the queue's `maxPriority` (0 when the queue has none). Higher first. */
+  readonly priority: number;
+  /** Absolute expiry in epoch milliseconds, or `undefined` for never. */
+  readonly expiresAt: number | undefined;
+  /** Whether it was delivered before and came back. */
+  readonly redelivered: boolean;
+}
+
+/** A message taken from a queue, with the store's token for settling it. */
+export interface Claimed {
+  readonly message: StoredMessage;
+  /** Opaque to everyone but the store that issued it. */
+  readonly receipt: unknown;
+}
+
+/** What a store can do beyond the required primitives. */
+export interface StoreFeatures {
+  /** `get` returns the highest `priority` first, FIFO within a priority. */
+  readonly priority: boolean;
+  /** Messages survive a restart of the process (or broker) hosting the store. */
+  readonly persistence: boolean;
+  /** Several processes can share the store. */
+  readonly crossProcess: boolean;
+}
+
+/** A consistent view of the topology records, tagged with the revision it was read at. */
+export interface TopologySnapshot {
+  readonly revision: number;
+  readonly exchanges: readonly ExchangeSpec[];
+  readonly queues: readonly QueueSpec[];
+  readonly bindings: readonly BindingSpec[];
+}
+
+/**
+ * Topology records. A store shared across processes persists them so that a process that never
+ * declared an exchange still routes through it correctly (kombu forgets exchange types).
+ */
+export interface TopologyStore {
+  /**
+   * A number that changes whenever a record changes. Read on every publish so the transport can keep
+   * its compiled routing table until something changed; keep it cheap (a synchronous value if possible).
+   */
+  revision(): number | Promise<number>;
+  snapshot(): Promise<TopologySnapshot>;
+  putExchange(spec: ExchangeSpec): Promise<void>;
+  deleteExchange(name: string): Promise<void>;
+  putQueue(spec: QueueSpec): Promise<void>;
+  deleteQueue(name: string): Promise<void>;
+  /** @returns false when an identical binding existed already. */
+  addBinding(binding: BindingSpec): Promise<boolean>;
+  /** @returns false when no such binding existed. */
+  removeBinding(binding: BindingSpec): Promise<boolean>;
+}
+
+/** The storage primitives (kombu's `_put/_get/_purge/_size/...`), all queue-name based. */
+export interface VirtualStore {
+  /** Short name used as the transport kind, e.g. `'memory'`. */
+  readonly kind: string;
+  readonly features: StoreFeatures;
+  readonly topology: TopologyStore;
+  open(signal?: AbortSignal): Promise<void>;
+  /** Release resources. Messages claimed through this store instance and not settled must not be lost. */
+  close(): Promise<void>;
+  createQueue(name: string): Promise<void>;
+  /** Drops the queue and its messages; returns how many messages went. */
+  deleteQueue(name: string): Promise<number>;
+  put(queue: string, message: StoredMessage): Promise<void>;
+  /** Takes the next message (never blocks); `undefined` when the queue is empty or missing. */
+  get(queue: string): Promise<Claimed | undefined>;
+  /**
+   * Finishes a claimed message: `ack` removes it, `requeue` returns it to the head of its queue
+   * (in its original order among other requeued messages) marked `redelivered`.
+   */
+  settle(receipt: unknown, outcome: 'ack' | 'requeue'): Promise<void>;
+  purge(queue: string): Promise<number>;
+  /** Ready (unclaimed) messages in the queue. */
+  size(queue: string): Promise<number>;
+
+  // Optional accelerators: when absent, VirtualTransport emulates or disables the feature.
+
+  /** Total body bytes of ready messages; enables `maxLengthBytes`. */
+  sizeBytes?(queue: string): Promise<number>;
+  /**
+   * Calls `listener(queue)` whenever a queue may have new ready messages (a put or requeue from any
+   * client of the store). Without it, consumers poll.
+   */
+  watch?(listener: (queue: string) => void): () => void;
+  /** Registers a consumer so that other clients see consumer counts; returns the unregister function. */
+  addConsumer?(queue: string, tag: string): () => void;
+  consumerCount?(queue: string): Promise<number>;
+}

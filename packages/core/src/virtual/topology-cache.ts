@@ -1,0 +1,48 @@
+import type { QueueSpec } from '../transport/spi.js';
+import { RoutingTable } from './routing-table.js';
+import type { TopologyStore } from './store.js';
+
+/** The compiled view of one topology revision. */
+export interface CompiledTopology {
+  readonly revision: number;
+  readonly table: RoutingTable;
+  readonly queues: ReadonlyMap<string, QueueSpec>;
+}
+
+/**
+ * Keeps the routing table compiled until the store's revision moves. Publishing reads the revision
+ * on every call, so a binding added by another client of a shared store is honoured at once.
+ */
+export class TopologyCache {
+  #compiled: CompiledTopology | undefined;
+  #loading: Promise<CompiledTopology> | undefined;
+
+  constructor(private readonly topology: TopologyStore) {}
+
+  /** The compiled topology, synchronously, when the store's revision is synchronous and unchanged. */
+  fresh(): CompiledTopology | undefined {
+    const rev = this.topology.revision();
+    return typeof rev === 'number' && rev === this.#compiled?.revision ? this.#compiled : undefined;
+  }
+
+  /** The compiled topology of the current revision (recompiling when it moved). */
+  async current(): Promise<CompiledTopology> {
+    const rev = await this.topology.revision();
+    if (this.#compiled && rev === this.#compiled.revision) return this.#compiled;
+    this.#loading ??= this.#load().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #load(): Promise<CompiledTopology> {
+    const snapshot = await this.topology.snapshot();
+    const compiled: CompiledTopology = {
+      revision: snapshot.revision,
+      table: new RoutingTable(snapshot),
+      queues: new Map(snapshot.queues.map((q) => [q.name, q])),
+    };
+    this.#compiled = compiled;
+    return compiled;
+  }
+}

@@ -1,0 +1,396 @@
+import { randomBytes } from 'node:crypto';
+import {
+  ConnectionClosedError,
+  InvalidOperationError,
+  MessageStateError,
+  NotFoundError,
+  PublishRejectedError,
+  UnroutableError,
+} from '../errors.js';
+import type {
+  Capabilities,
+  ConsumeRequest,
+  DeliverySink,
+  InboundMessage,
+  OutboundMessage,
+  PublishTarget,
+  QueueSpec,
+  SettleOutcome,
+  Transport,
+  TransportStatus,
+  TransportSubscription,
+} from '../transport/spi.js';
+import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-letter.js';
+import { Dispatcher, type Subscription } from './dispatcher.js';
+import type { Claimed, StoredMessage, VirtualStore } from './store.js';
+import { type CompiledTopology, TopologyCache } from './topology-cache.js';
+import { VirtualAdmin } from './virtual-admin.js';
+
+/** Options of {@link VirtualTransport}. */
+export interface VirtualTransportOptions {
+  /** Poll interval for stores that cannot signal new messages (ms). @defaultValue `100` */
+  readonly pollIntervalMs?: number;
+  /** Receives errors that have no caller (a failed background drain). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** @defaultValue for {@link VirtualTransportOptions.pollIntervalMs} */
+export const DEFAULT_POLL_INTERVAL_MS = 100;
+
+/** The transport's settle token for one delivery. */
+interface Handle {
+  readonly owner: VirtualTransport;
+  readonly sub: Subscription | undefined;
+  readonly queue: string;
+  readonly claimed: Claimed;
+  settled: boolean;
+}
+
+/**
+ * Lifts a {@link VirtualStore} to a full {@link Transport}: exchanges and routing (direct, topic,
+ * fanout, headers, exchange-to-exchange, alternate exchanges), prefetch, redelivery, priorities,
+ * per-message and per-queue TTL, max-length with overflow, and dead-lettering with `x-death`
+ * headers all happen here, the same way for every store.
+ */
+export class VirtualTransport implements Transport {
+  readonly kind: string;
+  readonly capabilities: Capabilities;
+  readonly admin: VirtualAdmin;
+  readonly #store: VirtualStore;
+  readonly #topology: TopologyCache;
+  readonly #dispatcher: Dispatcher;
+  readonly #unsettled = new Set<Handle>();
+  readonly #statusListeners = new Set<(s: TransportStatus) => void>();
+  readonly #onError: (error: unknown) => void;
+  readonly #idPrefix = `${randomBytes(6).toString('hex')}.`;
+  #ids = 0;
+  #deliveryTags = 0;
+  #state: 'new' | 'open' | 'closed' = 'new';
+  #closing: Promise<void> | undefined;
+  #unwatch: (() => void) | undefined;
+
+  constructor(store: VirtualStore, options: VirtualTransportOptions = {}) {
+    this.#store = store;
+    this.kind = store.kind;
+    this.#onError = options.onError ?? (() => {});
+    this.#topology = new TopologyCache(store.topology);
+    const poll = store.watch ? 0 : (options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
+    this.#dispatcher = new Dispatcher(
+      {
+        claim: (queue) => this.#claim(queue),
+        deliver: (sub, index, claimed) => this.#deliver(sub, index, claimed),
+        report: (error) => this.#onError(error),
+      },
+      poll,
+    );
+    this.capabilities = Object.freeze({
+      exchangeTypes: new Set(['direct', 'topic', 'fanout', 'headers'] as const),
+      exchangeToExchange: true,
+      priority: store.features.priority,
+      messageTtl: true,
+      queueExpires: false,
+      maxLength: true,
+      deadLetter: true,
+      alternateExchange: true,
+      confirms: true,
+      mandatory: true,
+      persistence: store.features.persistence,
+      crossProcess: store.features.crossProcess,
+      queueTypes: new Set(['classic'] as const),
+      heartbeats: false,
+    });
+    this.admin = new VirtualAdmin(store, this.#topology, this.capabilities, {
+      queueDeleted: (name) => this.#queueDeleted(name),
+      isOpen: () => this.#assertOpen(),
+    });
+  }
+
+  async connect(signal?: AbortSignal): Promise<void> {
+    if (this.#state === 'closed') throw new ConnectionClosedError(`${this.kind} transport is closed`);
+    if (this.#state === 'open') return;
+    await this.#store.open(signal);
+    this.#unwatch = this.#store.watch?.((queue) => {
+      if (!this.#dispatcher.consumes(queue)) return;
+      this.#dispatcher.schedule();
+      const before = this.#topology.fresh();
+      if (!before) this.#cancelOrphans().catch((error: unknown) => this.#onError(error));
+    });
+    this.#state = 'open';
+    this.#emit({ type: 'connected' });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
+    if (this.#state !== 'open') {
+      this.#state = 'closed';
+      return;
+    }
+    this.#state = 'closed';
+    this.#unwatch?.();
+    for (const sub of this.#dispatcher.subscriptions) for (const release of sub.releaseConsumers) release();
+    this.#dispatcher.stop();
+    // Unsettled deliveries return to their queues, as when an AMQP channel closes.
+    const pending = [...this.#unsettled];
+    this.#unsettled.clear();
+    for (const h of pending) {
+      h.settled = true;
+      await this.#store.settle(h.claimed.receipt, 'requeue');
+    }
+    await this.admin.dropExclusive();
+    await this.#store.close();
+    this.#emit({ type: 'disconnected' });
+  }
+
+  onStatus(listener: (status: TransportStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  async publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
+    this.#assertOpen();
+    const topology = this.#topology.fresh() ?? (await this.#topology.current());
+    const { exchange, routingKey } = target;
+    let queues: Iterable<string>;
+    if (exchange === '') {
+      queues = topology.queues.has(routingKey) ? [routingKey] : [];
+    } else {
+      const spec = topology.table.exchange(exchange);
+      if (!spec) throw new NotFoundError({ kind: 'exchange', name: exchange });
+      if (spec.internal) {
+        throw new PublishRejectedError(`exchange '${exchange}' is internal: only exchange-to-exchange bindings may publish to it`);
+      }
+      queues = topology.table.route(exchange, routingKey, message.properties.headers).queues;
+    }
+    const now = Date.now();
+    let routed = 0;
+    let refused = 0;
+    for (const name of queues) {
+      const spec = topology.queues.get(name);
+      if (!spec) continue;
+      routed++;
+      if (!(await this.#enqueue(spec, this.#stored(message, exchange, routingKey, spec, now), topology))) refused++;
+    }
+    if (routed === 0 && target.mandatory) throw new UnroutableError(exchange, routingKey);
+    if (refused > 0) {
+      throw new PublishRejectedError(`message refused by ${refused} full queue${refused === 1 ? '' : 's'} (overflow: reject-publish)`);
+    }
+  }
+
+  async consume(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
+    this.#assertOpen();
+    const topology = await this.#topology.current();
+    for (const queue of request.queues) {
+      if (!topology.queues.has(queue)) throw new NotFoundError({ kind: 'queue', name: queue });
+    }
+    const sub: Subscription = {
+      request,
+      sink,
+      inflight: 0,
+      cancelled: false,
+      cursor: 0,
+      releaseConsumers: request.queues.map(
+        (q, i) => this.#store.addConsumer?.(q, request.consumerTags[i] ?? q) ?? (() => {}),
+      ),
+    };
+    this.#dispatcher.add(sub);
+    return { cancel: () => this.#cancel(sub) };
+  }
+
+  async get(queue: string, options: { noAck: boolean }): Promise<InboundMessage | undefined> {
+    this.#assertOpen();
+    const topology = await this.#topology.current();
+    if (!topology.queues.has(queue)) throw new NotFoundError({ kind: 'queue', name: queue });
+    const claimed = await this.#claim(queue);
+    if (!claimed) return undefined;
+    return this.#inbound(undefined, queue, '', claimed, options.noAck);
+  }
+
+  async settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {
+    const h = message.handle as Handle | undefined;
+    if (!h || h.owner !== this) throw new InvalidOperationError('this message was not delivered by this connection');
+    if (message.autoAcked) return;
+    if (h.settled) {
+      if (this.#state === 'closed') throw new ConnectionClosedError('connection closed: the message went back to its queue');
+      throw new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`);
+    }
+    h.settled = true;
+    this.#unsettled.delete(h);
+    if (h.sub) h.sub.inflight--;
+    if (outcome === 'requeue') {
+      await this.#store.settle(h.claimed.receipt, 'requeue');
+    } else {
+      if (outcome === 'reject') await this.#deadLetter(h.queue, h.claimed.message, 'rejected');
+      await this.#store.settle(h.claimed.receipt, 'ack');
+    }
+    this.#dispatcher.schedule();
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  #assertOpen(): void {
+    if (this.#state === 'open') return;
+    throw new ConnectionClosedError(
+      this.#state === 'new' ? `${this.kind} transport is not connected` : `${this.kind} transport is closed`,
+    );
+  }
+
+  #stored(message: OutboundMessage, exchange: string, routingKey: string, queue: QueueSpec, now: number): StoredMessage {
+    const { properties } = message;
+    let expiresAt: number | undefined;
+    if (properties.expiration !== undefined) expiresAt = now + Number(properties.expiration);
+    if (queue.messageTtl !== undefined) expiresAt = Math.min(expiresAt ?? Number.POSITIVE_INFINITY, now + queue.messageTtl);
+    const priority = queue.maxPriority === undefined ? 0 : Math.min(properties.priority ?? 0, queue.maxPriority);
+    return {
+      id: this.#idPrefix + (++this.#ids).toString(36),
+      body: message.body,
+      properties,
+      exchange,
+      routingKey,
+      priority,
+      expiresAt,
+      redelivered: false,
+    };
+  }
+
+  /** Puts a message, applying max-length; false when the queue refused it (reject-publish). */
+  async #enqueue(queue: QueueSpec, message: StoredMessage, topology: CompiledTopology): Promise<boolean> {
+    const { maxLength, maxLengthBytes } = queue;
+    if (maxLength === undefined && maxLengthBytes === undefined) {
+      await this.#store.put(queue.name, message);
+      return true;
+    }
+    const overflow = queue.overflow ?? 'drop-head';
+    if (overflow !== 'drop-head') {
+      if (await this.#wouldOverflow(queue, message.body.length)) {
+        if (overflow === 'reject-publish-dlx') await this.#deadLetter(queue.name, message, 'maxlen', topology);
+        return false;
+      }
+      await this.#store.put(queue.name, message);
+      return true;
+    }
+    await this.#store.put(queue.name, message);
+    while (await this.#wouldOverflow(queue, 0)) {
+      const head = await this.#store.get(queue.name);
+      if (!head) break;
+      await this.#deadLetter(queue.name, head.message, 'maxlen', topology);
+      await this.#store.settle(head.receipt, 'ack');
+    }
+    return true;
+  }
+
+  async #wouldOverflow(queue: QueueSpec, adding: number): Promise<boolean> {
+    const extra = adding > 0 ? 1 : 0;
+    if (queue.maxLength !== undefined && (await this.#store.size(queue.name)) + extra > queue.maxLength) return true;
+    if (queue.maxLengthBytes !== undefined && this.#store.sizeBytes) {
+      return (await this.#store.sizeBytes(queue.name)) + adding > queue.maxLengthBytes;
+    }
+    return false;
+  }
+
+  /** Re-publishes a message through its queue's dead-letter exchange; dropped when there is none. */
+  async #deadLetter(queueName: string, message: StoredMessage, reason: DeathReason, known?: CompiledTopology): Promise<void> {
+    const topology = known ?? (await this.#topology.current());
+    const queue = topology.queues.get(queueName);
+    const target = queue?.deadLetter;
+    if (!queue || !target) return;
+    const out = deadLetterMessage(message, queue, reason);
+    const exchange = target.exchange;
+    const routingKey = target.routingKey ?? message.routingKey;
+    let destinations: Iterable<string>;
+    if (exchange === '') destinations = [routingKey];
+    else if (topology.table.hasExchange(exchange)) destinations = topology.table.route(exchange, routingKey, out.properties.headers).queues;
+    else return; // RabbitMQ drops silently when the dead-letter exchange is missing.
+    const now = Date.now();
+    for (const name of destinations) {
+      const spec = topology.queues.get(name);
+      if (!spec || (reason !== 'rejected' && isDeadLetterCycle(message, name))) continue;
+      await this.#enqueue(spec, this.#stored(out, exchange, routingKey, spec, now), topology);
+    }
+  }
+
+  /** Takes the next message that has not expired; expired ones are dead-lettered on the way. */
+  async #claim(queue: string): Promise<Claimed | undefined> {
+    for (;;) {
+      const claimed = await this.#store.get(queue);
+      if (!claimed) return undefined;
+      const { expiresAt } = claimed.message;
+      if (expiresAt === undefined || expiresAt > Date.now()) return claimed;
+      await this.#deadLetter(queue, claimed.message, 'expired');
+      await this.#store.settle(claimed.receipt, 'ack');
+    }
+  }
+
+  async #deliver(sub: Subscription, index: number, claimed: Claimed): Promise<void> {
+    if (index < 0 || this.#state !== 'open') {
+      await this.#store.settle(claimed.receipt, 'requeue');
+      return;
+    }
+    const { queues, consumerTags, noAck } = sub.request;
+    const queue = queues[index] as string;
+    const message = await this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, noAck);
+    try {
+      sub.sink.deliver(message);
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  async #inbound(sub: Subscription | undefined, queue: string, consumerTag: string, claimed: Claimed, noAck: boolean): Promise<InboundMessage> {
+    const handle: Handle = { owner: this, sub, queue, claimed, settled: noAck };
+    if (noAck) {
+      await this.#store.settle(claimed.receipt, 'ack');
+    } else {
+      this.#unsettled.add(handle);
+      if (sub) sub.inflight++;
+    }
+    const m = claimed.message;
+    return {
+      body: m.body,
+      properties: m.properties,
+      deliveryInfo: {
+        queue,
+        exchange: m.exchange,
+        routingKey: m.routingKey,
+        redelivered: m.redelivered,
+        consumerTag,
+        deliveryTag: ++this.#deliveryTags,
+      },
+      autoAcked: noAck,
+      handle,
+    };
+  }
+
+  async #cancel(sub: Subscription): Promise<void> {
+    if (sub.cancelled) return;
+    this.#dispatcher.remove(sub);
+    for (const release of sub.releaseConsumers) release();
+    if (this.#state === 'open') await this.admin.autoDeleteUnused(sub.request.queues);
+  }
+
+  /** Cancels subscriptions whose queue another client deleted. */
+  async #cancelOrphans(): Promise<void> {
+    const topology = await this.#topology.current();
+    for (const sub of [...this.#dispatcher.subscriptions]) {
+      const gone = sub.request.queues.find((q) => !topology.queues.has(q));
+      if (gone !== undefined) this.#queueDeleted(gone);
+    }
+  }
+
+  /** A queue went away: its consumers here are told, as RabbitMQ sends basic.cancel. */
+  #queueDeleted(name: string): void {
+    for (const sub of [...this.#dispatcher.subscriptions]) {
+      if (!sub.request.queues.includes(name)) continue;
+      this.#dispatcher.remove(sub);
+      for (const release of sub.releaseConsumers) release();
+      sub.sink.cancelled?.(new NotFoundError({ kind: 'queue', name }));
+    }
+  }
+
+  #emit(status: TransportStatus): void {
+    for (const listener of this.#statusListeners) listener(status);
+  }
+}

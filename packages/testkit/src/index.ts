@@ -1,0 +1,10 @@
+export {
+  AMQP_URL,
+  type BrokerCheck,
+  brokerGate,
+  brokersRequired,
+  probe,
+  RABBITMQ_MANAGEMENT_URL,
+  REDIS_URL,
+} from './brokers.js';
+export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';
