@@ -4,7 +4,7 @@ import { defineConfig, globalIgnores } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 export default defineConfig(
-  globalIgnores(['**/node_modules/', '**/dist/', 'docs/', 'coverage/', '**/.wakame/', 'bench/results/']),
+  globalIgnores(['**/node_modules/', '**/dist/', 'docs/api/', 'coverage/', '**/.wakame/', 'bench/results/']),
   {
     files: ['packages/*/src/**/*.ts', 'packages/*/test/**/*.ts', 'bench/**/*.ts', 'examples/**/*.ts'],
     ignores: ['**/*.generated.ts'],

@@ -14,7 +14,7 @@ import { defineConfig } from 'vitest/config';
 const serverConditions = ['@wakame/source', 'node', 'development|production'];
 
 /** Never collect tests from dependencies, build output or generated docs. */
-const excluded = ['**/node_modules/**', '**/dist/**', '**/docs/**', '**/coverage/**', '**/.wakame/**'];
+const excluded = ['**/node_modules/**', '**/dist/**', 'docs/api/**', '**/coverage/**', '**/.wakame/**'];
 
 export default defineConfig({
   ssr: { resolve: { conditions: serverConditions } },

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { WakameError } from '@wakame/core';
 import { runCli } from './cli.js';
 import type { CommandContext } from './context.js';
 import { ExitError, isCodedError } from './errors.js';
@@ -32,7 +33,8 @@ function report(error: unknown): number {
     if (error.message !== '') console.error(`error: ${error.message}`);
     return error.exitCode;
   }
-  if (isCodedError(error)) {
+  // The shape check also catches errors of a second copy of @wakame/core, which `instanceof` would miss.
+  if (error instanceof WakameError || isCodedError(error)) {
     // An expected failure (bad URL, unreachable broker): the message says it all, a stack trace would only confuse.
     console.error(`error [${error.code}]: ${error.message}`);
     return 1;

@@ -73,7 +73,10 @@ const DEFAULT_EXCHANGE: ExchangeSpec = Object.freeze({
   arguments: Object.freeze({}),
 });
 
-/** Cached route results across all exchanges; the whole cache is dropped when full (cheap, and rarely hit). */
+/**
+ * Most route results memoised at once, across all exchanges. When full the whole cache is dropped: simpler and
+ * cheaper per publish than an LRU, and a hot set of more than this many routing keys is rare.
+ */
 const CACHE_LIMIT = 10_000;
 
 /** What one matching binding (or several with the same key) sends a message to. */
@@ -197,7 +200,7 @@ export class RoutingTable {
         type: spec.type,
         alternate: alternates.get(spec.name),
         direct: spec.type === 'direct' ? byKey : new Map(),
-        fanout: spec.type === 'fanout' ? byKey.get('') : undefined,
+        fanout: spec.type === 'fanout' ? fanoutTargets : undefined,
         topic:
           spec.type === 'topic' ? [...byKey].map(([key, targets]) => ({ pattern: compileTopic(key), targets })) : [],
         headers,

@@ -1,0 +1,96 @@
+/**
+ * A small benchmark harness: each benchmark measures one figure; a figure may name the figure that
+ * is its ceiling (the same work done by the bare layer underneath, measured in the same run), and
+ * the report prints the ratio. Figures are written to bench/results/latest.json so runs on
+ * different commits can be compared.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface Figure {
+  readonly name: string;
+  readonly value: number;
+  readonly unit: string;
+  /** Name of the figure this one is compared with. */
+  readonly ceiling?: string;
+  /** value / ceiling value (for throughput: the fraction of the ceiling reached). */
+  ratio?: number;
+  readonly note?: string;
+}
+
+export interface Benchmark {
+  readonly name: string;
+  run(): Promise<Figure[]>;
+}
+
+/** Runs `fn` `rounds` times and keeps the best throughput (least disturbed by GC and the scheduler). */
+export async function bestOf(rounds: number, fn: () => Promise<{ count: number; ms: number }>): Promise<{ perSecond: number; ms: number; count: number }> {
+  let best = { perSecond: 0, ms: 0, count: 0 };
+  for (let i = 0; i < rounds; i++) {
+    const { count, ms } = await fn();
+    const perSecond = (count / ms) * 1000;
+    if (perSecond > best.perSecond) best = { perSecond, ms, count };
+  }
+  return best;
+}
+
+export function now(): number {
+  return performance.now();
+}
+
+export async function runBenchmarks(benchmarks: readonly Benchmark[], filter: string | undefined): Promise<Figure[]> {
+  const selected = benchmarks.filter((b) => !filter || b.name.includes(filter));
+  if (selected.length === 0) {
+    process.stderr.write(`no benchmark matches '${filter}'; available: ${benchmarks.map((b) => b.name).join(', ')}\n`);
+    process.exitCode = 2;
+    return [];
+  }
+  const figures: Figure[] = [];
+  for (const b of selected) {
+    process.stderr.write(`running ${b.name}…\n`);
+    figures.push(...(await b.run()));
+  }
+  const byName = new Map(figures.map((f) => [f.name, f]));
+  for (const f of figures) {
+    const c = f.ceiling ? byName.get(f.ceiling) : undefined;
+    if (c && c.value > 0) f.ratio = f.value / c.value;
+  }
+  return figures;
+}
+
+export function formatTable(figures: readonly Figure[]): string {
+  const rows = figures.map((f) => [
+    f.name,
+    `${fmt(f.value)} ${f.unit}`,
+    f.ceiling ?? '',
+    f.ratio !== undefined ? `${(f.ratio * 100).toFixed(1)}%` : '',
+    f.note ?? '',
+  ]);
+  const header = ['figure', 'value', 'ceiling', 'ratio', 'note'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
+}
+
+export async function writeResults(figures: readonly Figure[]): Promise<string> {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const file = join(here, 'results', 'latest.json');
+  await mkdir(dirname(file), { recursive: true });
+  const doc = {
+    generatedAt: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    figures,
+  };
+  await writeFile(file, `${JSON.stringify(doc, null, 2)}\n`);
+  return file;
+}
+
+function fmt(v: number): string {
+  if (v >= 1000) return Math.round(v).toLocaleString('en-US');
+  if (v >= 10) return v.toFixed(1);
+  return v.toFixed(3);
+}

@@ -1,0 +1,120 @@
+/**
+ * Memory transport: publish → consume → ack of ~200-byte JSON messages, at three depths:
+ * the bare store (the ceiling), the virtual transport (routing, QoS, delivery), and the full
+ * Producer/Consumer API (serialization, decoding, Message objects, settle bookkeeping).
+ */
+import { randomUUID } from 'node:crypto';
+import { Connection, Queue } from '@wakame/core';
+import { MemoryStore, type StoredMessage, VirtualTransport } from '@wakame/core/spi';
+import { type Benchmark, bestOf, type Figure, now } from './harness.js';
+
+const COUNT = 200_000;
+const ROUNDS = 3;
+const PAYLOAD = {
+  id: 0,
+  task: 'media.process',
+  url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
+  options: { width: 1920, height: 1080, codec: 'h264', audio: true },
+  requestedBy: 'user-1234',
+};
+const BODY = Buffer.from(JSON.stringify(PAYLOAD));
+
+async function bareStore(): Promise<{ count: number; ms: number }> {
+  const store = new MemoryStore();
+  await store.createQueue('q');
+  const start = now();
+  for (let i = 0; i < COUNT; i++) {
+    const message: StoredMessage = {
+      id: String(i),
+      body: BODY,
+      properties: { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 },
+      exchange: '',
+      routingKey: 'q',
+      priority: 0,
+      expiresAt: undefined,
+      redelivered: false,
+    };
+    await store.put('q', message);
+    const claimed = await store.get('q');
+    if (claimed) await store.settle(claimed.receipt, 'ack');
+  }
+  return { count: COUNT, ms: now() - start };
+}
+
+async function virtualTransport(): Promise<{ count: number; ms: number }> {
+  const transport = new VirtualTransport(new MemoryStore());
+  await transport.connect();
+  await transport.admin.declareQueue({ name: 'q', durable: true, exclusive: false, autoDelete: false, arguments: {} });
+  let acked = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const start = now();
+  await transport.consume(
+    { queues: ['q'], prefetch: 1000, noAck: false, consumerTags: ['bench'] },
+    {
+      deliver: (m) => {
+        transport.settle(m, 'ack').then(() => {
+          if (++acked === COUNT) done();
+        }, done);
+      },
+    },
+  );
+  const properties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 as const };
+  for (let i = 0; i < COUNT; i++) await transport.publish({ body: BODY, properties }, { exchange: '', routingKey: 'q' });
+  await finished;
+  const ms = now() - start;
+  await transport.close();
+  return { count: COUNT, ms };
+}
+
+async function producerConsumer(): Promise<{ count: number; ms: number }> {
+  const connection = await Connection.open(`memory://bench-${randomUUID()}`);
+  const queue = new Queue('bench', { durable: false });
+  await connection.declare(queue);
+  let acked = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const start = now();
+  const consumer = connection.consumer({
+    queues: [queue],
+    prefetch: 1000,
+    handler: async (m) => {
+      m.decode();
+      await m.ack();
+      if (++acked === COUNT) done();
+    },
+  });
+  await consumer.consume();
+  const producer = connection.producer({ routingKey: 'bench' });
+  const payload = { ...PAYLOAD };
+  for (let i = 0; i < COUNT; i++) {
+    payload.id = i;
+    await producer.publish(payload);
+  }
+  await finished;
+  const ms = now() - start;
+  await connection.close();
+  return { count: COUNT, ms };
+}
+
+export const memoryBenchmarks: readonly Benchmark[] = [
+  {
+    name: 'memory',
+    async run(): Promise<Figure[]> {
+      const store = await bestOf(ROUNDS, bareStore);
+      const transport = await bestOf(ROUNDS, virtualTransport);
+      const e2e = await bestOf(ROUNDS, producerConsumer);
+      const overheadUs = 1e6 / e2e.perSecond - 1e6 / store.perSecond;
+      return [
+        { name: 'memory.store.put-get-ack', value: store.perSecond, unit: 'msg/s', note: `${BODY.length}-byte body, bare MemoryStore` },
+        { name: 'memory.transport.publish-consume-ack', value: transport.perSecond, unit: 'msg/s', ceiling: 'memory.store.put-get-ack', note: 'VirtualTransport, prefetch 1000' },
+        { name: 'memory.e2e.producer-consumer', value: e2e.perSecond, unit: 'msg/s', ceiling: 'memory.store.put-get-ack', note: 'Producer.publish(JSON) → Consumer handler decode + ack' },
+        { name: 'memory.e2e.overhead-per-message', value: overheadUs, unit: 'µs/msg', note: 'Producer/Consumer/transport layers over the bare store' },
+      ];
+    },
+  },
+];
