@@ -20,6 +20,7 @@
  */
 import { Command, type CommanderError } from 'commander';
 import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
+import type { DemoOptions } from './commands/demo.js';
 import { ExitError } from './errors.js';
 
 /** Exit code for a malformed command line (unknown command or option, missing argument), as shells use it. */
@@ -65,6 +66,15 @@ export function createProgram(ctx: CommandContext): Command {
     .command('version')
     .description('print the versions of the Wakame packages and Node.js')
     .action(async () => (await import('./commands/version.js')).version(context()));
+
+  program
+    .command('demo')
+    .description('run the messaging model end to end on a broker (in-process memory broker by default)')
+    .option('--url <url>', 'broker URL', 'memory://demo')
+    .option('--messages <n>', 'how many messages to send', '1000')
+    .action(async (options: DemoOptions) => {
+      await (await import('./commands/demo.js')).demo(context(), options);
+    });
 
   return program;
 }

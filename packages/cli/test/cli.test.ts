@@ -27,8 +27,9 @@ function capture(): Captured {
   return { ctx, out, err, json };
 }
 
-const cliVersion = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string })
-  .version;
+const cliVersion = (
+  JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
+).version;
 
 describe('wakame version', () => {
   it('prints a table of versions', async () => {
@@ -44,7 +45,10 @@ describe('wakame version', () => {
   });
 
   it('prints an object with --json, before or after the command', async () => {
-    for (const argv of [['version', '--json'], ['--json', 'version']]) {
+    for (const argv of [
+      ['version', '--json'],
+      ['--json', 'version'],
+    ]) {
       const { ctx, out, json } = capture();
       await createProgram(ctx).parseAsync(argv, { from: 'user' });
       expect(out).toEqual([]);

@@ -89,7 +89,8 @@ export class Latch {
 
   /** @param count - How many {@link Latch.countDown} calls open the latch; a non-negative integer. */
   constructor(count: number) {
-    if (!Number.isInteger(count) || count < 0) throw new RangeError(`latch count must be a non-negative integer: ${count}`);
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`latch count must be a non-negative integer: ${count}`);
     this.#count = count;
     this.#initial = count;
     this.#done = new Promise<void>((resolve) => {

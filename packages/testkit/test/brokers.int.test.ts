@@ -1,13 +1,6 @@
 import { connect, createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import {
-  AMQP_URL,
-  brokerGate,
-  brokersRequired,
-  probe,
-  RABBITMQ_MANAGEMENT_URL,
-  REDIS_URL,
-} from '../src/brokers.js';
+import { AMQP_URL, brokerGate, brokersRequired, probe, RABBITMQ_MANAGEMENT_URL, REDIS_URL } from '../src/brokers.js';
 
 /** A loopback port that nothing listens on: bind an ephemeral port, then release it. */
 async function closedPort(): Promise<number> {

@@ -4,12 +4,7 @@
  *
  * @module
  */
-import {
-  InvalidArgumentError,
-  isRetriable,
-  RetriesExhaustedError,
-  TimeoutError,
-} from '../errors.js';
+import { InvalidArgumentError, isRetriable, RetriesExhaustedError, TimeoutError } from '../errors.js';
 import { clampTimerMs, MAX_TIMER_MS, sleep } from '../internal/sleep.js';
 
 /** What {@link RetryPolicy.onRetry} is told before each wait. */
@@ -86,12 +81,17 @@ export function normaliseRetryPolicy(policy?: RetryPolicy | boolean): Normalised
   if (policy === undefined || policy === true) return normaliseRetryPolicy({});
   if (policy === false) return normaliseRetryPolicy({ maxRetries: 0 });
   if (typeof policy !== 'object' || policy === null) {
-    throw new InvalidArgumentError(`retry policy must be an object or a boolean, got ${policy === null ? 'null' : typeof policy}`);
+    throw new InvalidArgumentError(
+      `retry policy must be an object or a boolean, got ${policy === null ? 'null' : typeof policy}`,
+    );
   }
   const d = DEFAULT_RETRY_POLICY;
   const maxRetries = Math.floor(nonNegative('maxRetries', policy.maxRetries ?? d.maxRetries));
   const maxDelayMs = clampTimerMs(nonNegative('maxDelayMs', policy.maxDelayMs ?? d.maxDelayMs));
-  const initialDelayMs = Math.min(clampTimerMs(nonNegative('initialDelayMs', policy.initialDelayMs ?? d.initialDelayMs)), maxDelayMs);
+  const initialDelayMs = Math.min(
+    clampTimerMs(nonNegative('initialDelayMs', policy.initialDelayMs ?? d.initialDelayMs)),
+    maxDelayMs,
+  );
   const factor = Math.max(1, nonNegative('factor', policy.factor ?? d.factor));
   const jitter = Math.min(1, nonNegative('jitter', policy.jitter ?? d.jitter));
   const timeoutMs = nonNegative('timeoutMs', policy.timeoutMs ?? d.timeoutMs);
@@ -194,7 +194,8 @@ export async function retry<T>(
         throw new RetriesExhaustedError(attempts, { cause: lastError, reason: `deadline of ${p.timeoutMs} ms` });
       }
       try {
-        if (p.onRetry) await untilAborted(p.onRetry({ attempt: attempt + 1, delayMs, error: lastError }), controller.signal);
+        if (p.onRetry)
+          await untilAborted(p.onRetry({ attempt: attempt + 1, delayMs, error: lastError }), controller.signal);
         await sleep(delayMs, controller.signal);
       } catch (error) {
         if (controller.signal.aborted) throw stopped();

@@ -28,7 +28,8 @@ const SCHEME_RE = /^[a-z][a-z0-9+.-]*$/;
 /** Node's codes for "that module is not there" (as opposed to "it is there and threw"). */
 const NOT_FOUND_CODES: ReadonlySet<string> = new Set(['ERR_MODULE_NOT_FOUND', 'ERR_PACKAGE_PATH_NOT_EXPORTED']);
 // Vite's module runner (vitest) reports an unexported subpath or a missing file without a code.
-const CODELESS_NOT_FOUND_RE = /is not exported under the conditions|^Failed to load url |^Cannot find (?:module|package) /;
+const CODELESS_NOT_FOUND_RE =
+  /is not exported under the conditions|^Failed to load url |^Cannot find (?:module|package) /;
 
 /**
  * A scheme → transport registry. Loaders run at most once per scheme while they succeed; a failed
@@ -211,7 +212,8 @@ function isModuleNotFound(error: unknown): boolean {
  * own dependencies is missing (`Cannot find package 'amqplib'`), that dependency is the one to name.
  */
 function missingModule(error: unknown, moduleName: string | undefined): string {
-  const quoted = error instanceof Error ? /Cannot find (?:package|module) '([^']+)'/.exec(error.message)?.[1] : undefined;
+  const quoted =
+    error instanceof Error ? /Cannot find (?:package|module) '([^']+)'/.exec(error.message)?.[1] : undefined;
   const isBare = quoted !== undefined && !/^(?:\.|\/|[A-Za-z]:[\\/]|file:|node:)/.test(quoted);
   if (moduleName === undefined) return isBare ? quoted : (quoted ?? '(unknown module)');
   return isBare && packageOf(quoted) !== packageOf(moduleName) ? quoted : moduleName;

@@ -13,8 +13,8 @@
  * @module
  */
 import { isIPv6 } from 'node:net';
-import { inspect } from 'node:util';
 import type { InspectOptionsStylized } from 'node:util';
+import { inspect } from 'node:util';
 import { InvalidUrlError } from '../errors.js';
 
 /** Port used when a URL gives none, per scheme. Other schemes have no default port. */
@@ -313,10 +313,7 @@ function redactUnparsed(text: string): string {
   return `${text.slice(0, colon + 1)}${PASSWORD_MASK}${text.slice(at)}`;
 }
 
-function parseHostPort(
-  hostport: string,
-  fail: (why: string) => never,
-): { hostname: string; port: number | undefined } {
+function parseHostPort(hostport: string, fail: (why: string) => never): { hostname: string; port: number | undefined } {
   if (hostport.startsWith('[')) {
     const close = hostport.indexOf(']');
     if (close < 0) fail("the IPv6 address has no closing ']'");

@@ -135,6 +135,8 @@ describe('Instrumentation', () => {
     const logger = recordingLogger();
     const events = new Instrumentation({ logger });
     const boom = new Error('async bug');
+    // The misuse is the point: an async listener typed as void must still have its rejection observed.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
     events.on('connection.close', async () => {
       throw boom;
     });
@@ -212,6 +214,8 @@ describe('event names', () => {
     const listener = vi.fn();
     events.on(EVENTS.MESSAGE_SETTLE, listener);
     events.emit('message.settle', { queue: 'q', deliveryTag: 1, outcome: 'ack' });
-    expect(listener).toHaveBeenCalledWith(expect.objectContaining({ payload: { queue: 'q', deliveryTag: 1, outcome: 'ack' } }));
+    expect(listener).toHaveBeenCalledWith(
+      expect.objectContaining({ payload: { queue: 'q', deliveryTag: 1, outcome: 'ack' } }),
+    );
   });
 });

@@ -1,9 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import {
-  InvalidArgumentError,
-  TransportNotInstalledError,
-  UnknownTransportError,
-} from '../../src/errors.js';
+import { InvalidArgumentError, TransportNotInstalledError, UnknownTransportError } from '../../src/errors.js';
 import {
   createDefaultRegistry,
   DEFAULT_TRANSPORT_MODULES,

@@ -1,13 +1,7 @@
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { InvalidUrlError } from '../../src/errors.js';
-import {
-  BrokerUrl,
-  DEFAULT_PORTS,
-  parseBrokerUrl,
-  parseBrokerUrls,
-  redactUrl,
-} from '../../src/transport/url.js';
+import { BrokerUrl, DEFAULT_PORTS, parseBrokerUrl, parseBrokerUrls, redactUrl } from '../../src/transport/url.js';
 
 /** The parts a case checks; absent keys are not checked. */
 interface Expected {

@@ -1,10 +1,4 @@
-import {
-  Exchange,
-  NotBoundError,
-  NotFoundError,
-  Queue,
-  TopologyConflictError,
-} from '@wakame/core';
+import { Exchange, NotBoundError, NotFoundError, Queue, TopologyConflictError } from '@wakame/core';
 import { describe, expect } from 'vitest';
 import { expectRejection, type Harness } from './harness.js';
 
@@ -21,9 +15,13 @@ export function declareSuite(h: Harness): void {
 
     h.test('redeclares an identical queue without error and keeps its messages', async () => {
       const conn = await h.open();
-      const queue = await h.queue(conn, { maxPriority: h.caps.priority ? 5 : undefined });
+      const options = {
+        ...(h.caps.messageTtl ? { messageTtl: 60_000 } : {}),
+        ...(h.caps.priority ? { maxPriority: 5 } : {}),
+      };
+      const queue = await h.queue(conn, options);
       await conn.producer().publish({ id: 1 }, { routingKey: queue.name });
-      const again = await new Queue(queue.name, { maxPriority: h.caps.priority ? 5 : undefined }).attach(conn).declare();
+      const again = await new Queue(queue.name, { ...options }).attach(conn).declare();
       expect(again).toMatchObject({ name: queue.name, messageCount: 1 });
     });
 
@@ -58,7 +56,11 @@ export function declareSuite(h: Harness): void {
       const name = h.name('x');
       h.trackExchange(name);
       await conn.declare(new Exchange(name, { type: 'topic' }));
-      await expectRejection(conn.declare(new Exchange(name, { type: 'headers' })), TopologyConflictError, 'ERR_TOPOLOGY_CONFLICT');
+      await expectRejection(
+        conn.declare(new Exchange(name, { type: 'headers' })),
+        TopologyConflictError,
+        'ERR_TOPOLOGY_CONFLICT',
+      );
     });
 
     h.test(
@@ -91,14 +93,22 @@ export function declareSuite(h: Harness): void {
     h.test('fails a passive declare of a missing queue with NotFoundError', async () => {
       const conn = await h.open();
       const name = h.name('q');
-      const error = await expectRejection(new Queue(name).attach(conn).declare({ passive: true }), NotFoundError, 'ERR_NOT_FOUND');
+      const error = await expectRejection(
+        new Queue(name).attach(conn).declare({ passive: true }),
+        NotFoundError,
+        'ERR_NOT_FOUND',
+      );
       expect(error).toMatchObject({ entity: { kind: 'queue', name } });
     });
 
     h.test('fails a passive declare of a missing exchange with NotFoundError', async () => {
       const conn = await h.open();
       const name = h.name('x');
-      const error = await expectRejection(new Exchange(name).attach(conn).declare({ passive: true }), NotFoundError, 'ERR_NOT_FOUND');
+      const error = await expectRejection(
+        new Exchange(name).attach(conn).declare({ passive: true }),
+        NotFoundError,
+        'ERR_NOT_FOUND',
+      );
       expect(error).toMatchObject({ entity: { kind: 'exchange', name } });
     });
 

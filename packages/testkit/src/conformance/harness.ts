@@ -156,6 +156,16 @@ export class Harness {
     return declared === name ? queue : new Queue(declared, options).attach(connection);
   }
 
+  /**
+   * Declares a direct dead-letter exchange and a queue bound to it; pass `deadLetter` to the queue that should
+   * dead-letter into it.
+   */
+  async deadLetterQueue(connection: Connection): Promise<{ dlq: Queue; deadLetter: { exchange: string; routingKey: string } }> {
+    const exchange = await this.exchange(connection, { type: 'direct' }, this.name('dlx'));
+    const dlq = await this.queue(connection, { exchange, routingKey: 'dead' }, this.name('dlq'));
+    return { dlq, deadLetter: { exchange: exchange.name, routingKey: 'dead' } };
+  }
+
   /** Starts a handler consumer on `queue` that records every delivery (and acks it unless `ack: false`). */
   async collect(connection: Connection, queue: Queue | string, options: CollectOptions = {}): Promise<Collector> {
     const { ack = true, ...consumerOptions } = options;
