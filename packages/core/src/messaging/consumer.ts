@@ -59,7 +59,9 @@ export class Consumer implements AsyncIterable<Message> {
   readonly queues: readonly (Queue | string)[];
   readonly #options: ConsumerOptions;
   readonly #prefetch: number;
-  readonly #inflight = new Set<Promise<void>>();
+  /** Handlers (and decode-error hooks) running now, and who waits for them to finish. */
+  #running = 0;
+  #idleWaiters: (() => void)[] = [];
   readonly #delivered = new Set<Message>();
   #iterator: QueuedIterator<Message> | undefined;
   #subscription: TransportSubscription | undefined;
@@ -118,7 +120,7 @@ export class Consumer implements AsyncIterable<Message> {
     await subscription?.cancel();
     this.#iterator?.stop();
     if (subscription) this.connection.events.emit('consumer.cancel', { consumerTags: this.#tags });
-    await Promise.allSettled([...this.#inflight]);
+    await this.idle();
   }
 
   /** Cancels, then returns every delivered-but-unsettled message to its queue. Idempotent. */
@@ -135,8 +137,9 @@ export class Consumer implements AsyncIterable<Message> {
   }
 
   /** Resolves once the handlers running now have finished. */
-  async idle(): Promise<void> {
-    while (this.#inflight.size > 0) await Promise.allSettled([...this.#inflight]);
+  idle(): Promise<void> {
+    if (this.#running === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
   }
 
   [Symbol.asyncIterator](): AsyncIterator<Message> {
@@ -228,8 +231,15 @@ export class Consumer implements AsyncIterable<Message> {
   }
 
   #track(work: Promise<void>): void {
-    this.#inflight.add(work);
-    void work.finally(() => this.#inflight.delete(work));
+    // The tracked functions never reject (they report failures themselves); count them out.
+    this.#running++;
+    void work.then(() => {
+      if (--this.#running === 0 && this.#idleWaiters.length > 0) {
+        const waiters = this.#idleWaiters;
+        this.#idleWaiters = [];
+        for (const resolve of waiters) resolve();
+      }
+    });
   }
 
   async #runHandler(handler: (m: Message) => void | Promise<void>, message: Message): Promise<void> {

@@ -20,6 +20,7 @@ export interface MessageContext {
 }
 
 const NOTHING = Symbol('nothing');
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * A received message. Read {@link Message.payload} (decoded once, memoised) or the raw
@@ -149,16 +150,25 @@ export class Message {
     return this.#settle('requeue', 'requeued');
   }
 
-  async #settle(outcome: SettleOutcome, state: MessageState): Promise<void> {
-    if (this.#inbound.autoAcked) return;
+  // Not async: settling is on the hot path, and the transport's promise can be returned as it is.
+  #settle(outcome: SettleOutcome, state: MessageState): Promise<void> {
+    if (this.#inbound.autoAcked) return RESOLVED;
     if (this.#state !== 'received') {
-      throw new MessageStateError(
-        `message ${String(this.deliveryTag)} from queue '${this.queue}' was already ${this.#state}; a message is settled once`,
+      return Promise.reject(
+        new MessageStateError(
+          `message ${String(this.deliveryTag)} from queue '${this.queue}' was already ${this.#state}; a message is settled once`,
+        ),
       );
     }
     this.#state = state;
-    await this.#ctx.settle(this.#inbound, outcome);
+    let settled: Promise<void>;
+    try {
+      settled = this.#ctx.settle(this.#inbound, outcome);
+    } catch (error) {
+      settled = Promise.reject(error);
+    }
     this.#ctx.onSettle?.(this, outcome);
+    return settled;
   }
 
   toString(): string {

@@ -96,12 +96,12 @@ export class Producer {
     const exchange = options.exchange ?? d.exchange ?? '';
     const exchangeName = typeof exchange === 'string' ? exchange : exchange.name;
     const routingKey = options.routingKey ?? d.routingKey ?? '';
-    const serializer = options.serializer ?? d.serializer;
-    const encoded = conn.serializers.encode(body, {
-      ...(serializer !== undefined ? { serializer } : {}),
-      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
-      ...(options.contentEncoding !== undefined ? { contentEncoding: options.contentEncoding } : {}),
-    });
+    // The publish options carry the encode options under the same names; only a producer-level
+    // serializer default needs a new object.
+    const encoded = conn.serializers.encode(
+      body,
+      options.serializer === undefined && d.serializer !== undefined ? { ...options, serializer: d.serializer } : options,
+    );
     let payload = encoded.body;
     let headers = options.headers;
     const compression = options.compression ?? d.compression;

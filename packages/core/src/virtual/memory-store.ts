@@ -10,7 +10,7 @@
  */
 import { Deque } from '../internal/deque.js';
 import { InMemoryTopology } from './in-memory-topology.js';
-import type { Claimed, StoreFeatures, StoredMessage, VirtualStore } from './store.js';
+import type { Claimed, ImmediateStore, StoreFeatures, StoredMessage, VirtualStore } from './store.js';
 
 interface Entry {
   readonly message: StoredMessage;
@@ -113,7 +113,25 @@ export class MemoryStore implements VirtualStore {
     return n;
   }
 
+  readonly immediate: ImmediateStore = {
+    put: (queue, message) => this.#put(queue, message),
+    get: (queue) => this.#get(queue),
+    settle: (receipt, outcome) => this.#settle(receipt, outcome),
+  };
+
   async put(queue: string, message: StoredMessage): Promise<void> {
+    this.#put(queue, message);
+  }
+
+  async get(queue: string): Promise<Claimed | undefined> {
+    return this.#get(queue);
+  }
+
+  async settle(receipt: unknown, outcome: 'ack' | 'requeue'): Promise<void> {
+    this.#settle(receipt, outcome);
+  }
+
+  #put(queue: string, message: StoredMessage): void {
     const q = this.#queues.get(queue);
     if (!q) return;
     q.bucket(message.priority).main.push({ message, seq: this.#seq++ });
@@ -122,14 +140,14 @@ export class MemoryStore implements VirtualStore {
     this.#notify(queue);
   }
 
-  async get(queue: string): Promise<Claimed | undefined> {
+  #get(queue: string): Claimed | undefined {
     const entry = this.#queues.get(queue)?.take();
     if (!entry) return undefined;
     const receipt: Receipt = { queueName: queue, entry, settled: false };
     return { message: entry.message, receipt };
   }
 
-  async settle(receipt: unknown, outcome: 'ack' | 'requeue'): Promise<void> {
+  #settle(receipt: unknown, outcome: 'ack' | 'requeue'): void {
     const r = receipt as Receipt;
     if (r.settled) return;
     r.settled = true;

@@ -73,6 +73,13 @@ export interface TopologyStore {
   removeBinding(binding: BindingSpec): Promise<boolean>;
 }
 
+/** Synchronous `put`/`get`/`settle` with exactly the semantics of their {@link VirtualStore} namesakes. */
+export interface ImmediateStore {
+  put(queue: string, message: StoredMessage): void;
+  get(queue: string): Claimed | undefined;
+  settle(receipt: unknown, outcome: 'ack' | 'requeue'): void;
+}
+
 /** The storage primitives (kombu's `_put/_get/_purge/_size/...`), all queue-name based. */
 export interface VirtualStore {
   /** Short name used as the transport kind, e.g. `'memory'`. */
@@ -98,6 +105,12 @@ export interface VirtualStore {
   size(queue: string): Promise<number>;
 
   // Optional accelerators: when absent, VirtualTransport emulates or disables the feature.
+
+  /**
+   * Synchronous forms of the hot primitives, for stores that live in process memory. When present,
+   * the transport uses them on the publish/deliver/settle paths and skips a promise per step.
+   */
+  readonly immediate?: ImmediateStore;
 
   /** Total body bytes of ready messages; enables `maxLengthBytes`. */
   sizeBytes?(queue: string): Promise<number>;

@@ -22,7 +22,7 @@ import type {
 } from '../transport/spi.js';
 import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-letter.js';
 import { Dispatcher, type Subscription } from './dispatcher.js';
-import type { Claimed, StoredMessage, VirtualStore } from './store.js';
+import type { Claimed, ImmediateStore, StoredMessage, VirtualStore } from './store.js';
 import { type CompiledTopology, TopologyCache } from './topology-cache.js';
 import { VirtualAdmin } from './virtual-admin.js';
 
@@ -33,6 +33,8 @@ export interface VirtualTransportOptions {
   /** Receives errors that have no caller (a failed background drain). */
   readonly onError?: (error: unknown) => void;
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 /** @defaultValue for {@link VirtualTransportOptions.pollIntervalMs} */
 export const DEFAULT_POLL_INTERVAL_MS = 100;
@@ -57,6 +59,8 @@ export class VirtualTransport implements Transport {
   readonly capabilities: Capabilities;
   readonly admin: VirtualAdmin;
   readonly #store: VirtualStore;
+  /** The store's synchronous fast path, if it has one. */
+  readonly #now: ImmediateStore | undefined;
   readonly #topology: TopologyCache;
   readonly #dispatcher: Dispatcher;
   readonly #unsettled = new Set<Handle>();
@@ -71,6 +75,7 @@ export class VirtualTransport implements Transport {
 
   constructor(store: VirtualStore, options: VirtualTransportOptions = {}) {
     this.#store = store;
+    this.#now = store.immediate;
     this.kind = store.kind;
     this.#onError = options.onError ?? (() => {});
     this.#topology = new TopologyCache(store.topology);
@@ -150,21 +155,55 @@ export class VirtualTransport implements Transport {
     return () => this.#statusListeners.delete(listener);
   }
 
-  async publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
+  publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
+    const now = this.#now;
+    const topology = now && this.#state === 'open' ? this.#topology.fresh() : undefined;
+    if (now && topology) {
+      try {
+        if (this.#publishNow(now, topology, message, target)) return RESOLVED;
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
+    return this.#publish(message, target);
+  }
+
+  /**
+   * The in-memory fast path: routes and stores without a single await. Returns false (having done
+   * nothing) when a destination needs the asynchronous path (max-length bookkeeping).
+   */
+  #publishNow(now: ImmediateStore, topology: CompiledTopology, message: OutboundMessage, target: PublishTarget): boolean {
+    const queues = this.#destinations(topology, message, target);
+    const specs: QueueSpec[] = [];
+    for (const name of queues) {
+      const spec = topology.queues.get(name);
+      if (!spec) continue;
+      if (spec.maxLength !== undefined || spec.maxLengthBytes !== undefined) return false;
+      specs.push(spec);
+    }
+    if (specs.length === 0 && target.mandatory) throw new UnroutableError(target.exchange, target.routingKey);
+    const at = Date.now();
+    for (const spec of specs) now.put(spec.name, this.#stored(message, target.exchange, target.routingKey, spec, at));
+    return true;
+  }
+
+  /** Queues a publish reaches. @throws NotFoundError / PublishRejectedError for a bad exchange. */
+  #destinations(topology: CompiledTopology, message: OutboundMessage, target: PublishTarget): Iterable<string> {
+    const { exchange, routingKey } = target;
+    if (exchange === '') return topology.queues.has(routingKey) ? [routingKey] : [];
+    const spec = topology.table.exchange(exchange);
+    if (!spec) throw new NotFoundError({ kind: 'exchange', name: exchange });
+    if (spec.internal) {
+      throw new PublishRejectedError(`exchange '${exchange}' is internal: only exchange-to-exchange bindings may publish to it`);
+    }
+    return topology.table.route(exchange, routingKey, message.properties.headers).queues;
+  }
+
+  async #publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
     this.#assertOpen();
     const topology = this.#topology.fresh() ?? (await this.#topology.current());
     const { exchange, routingKey } = target;
-    let queues: Iterable<string>;
-    if (exchange === '') {
-      queues = topology.queues.has(routingKey) ? [routingKey] : [];
-    } else {
-      const spec = topology.table.exchange(exchange);
-      if (!spec) throw new NotFoundError({ kind: 'exchange', name: exchange });
-      if (spec.internal) {
-        throw new PublishRejectedError(`exchange '${exchange}' is internal: only exchange-to-exchange bindings may publish to it`);
-      }
-      queues = topology.table.route(exchange, routingKey, message.properties.headers).queues;
-    }
+    const queues = this.#destinations(topology, message, target);
     const now = Date.now();
     let routed = 0;
     let refused = 0;
@@ -209,10 +248,27 @@ export class VirtualTransport implements Transport {
     return this.#inbound(undefined, queue, '', claimed, options.noAck);
   }
 
-  async settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {
+  settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {
+    try {
+      const h = this.#claimHandle(message);
+      if (!h) return RESOLVED;
+      const now = this.#now;
+      if (now && outcome !== 'reject') {
+        now.settle(h.claimed.receipt, outcome);
+        this.#dispatcher.schedule();
+        return RESOLVED;
+      }
+      return this.#settle(h, outcome);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Marks the delivery settled and returns its handle; undefined for noAck deliveries. */
+  #claimHandle(message: InboundMessage): Handle | undefined {
     const h = message.handle as Handle | undefined;
     if (!h || h.owner !== this) throw new InvalidOperationError('this message was not delivered by this connection');
-    if (message.autoAcked) return;
+    if (message.autoAcked) return undefined;
     if (h.settled) {
       if (this.#state === 'closed') throw new ConnectionClosedError('connection closed: the message went back to its queue');
       throw new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`);
@@ -220,6 +276,10 @@ export class VirtualTransport implements Transport {
     h.settled = true;
     this.#unsettled.delete(h);
     if (h.sub) h.sub.inflight--;
+    return h;
+  }
+
+  async #settle(h: Handle, outcome: SettleOutcome): Promise<void> {
     if (outcome === 'requeue') {
       await this.#store.settle(h.claimed.receipt, 'requeue');
     } else {
@@ -313,25 +373,45 @@ export class VirtualTransport implements Transport {
   }
 
   /** Takes the next message that has not expired; expired ones are dead-lettered on the way. */
-  async #claim(queue: string): Promise<Claimed | undefined> {
+  #claim(queue: string): Claimed | undefined | Promise<Claimed | undefined> {
+    const now = this.#now;
+    if (now) {
+      const claimed = now.get(queue);
+      if (claimed === undefined || claimed.message.expiresAt === undefined || claimed.message.expiresAt > Date.now()) {
+        return claimed;
+      }
+      return this.#expire(queue, claimed).then(() => this.#claim(queue));
+    }
+    return this.#claimAsync(queue);
+  }
+
+  async #expire(queue: string, claimed: Claimed): Promise<void> {
+    await this.#deadLetter(queue, claimed.message, 'expired');
+    await this.#store.settle(claimed.receipt, 'ack');
+  }
+
+  async #claimAsync(queue: string): Promise<Claimed | undefined> {
     for (;;) {
       const claimed = await this.#store.get(queue);
       if (!claimed) return undefined;
       const { expiresAt } = claimed.message;
       if (expiresAt === undefined || expiresAt > Date.now()) return claimed;
-      await this.#deadLetter(queue, claimed.message, 'expired');
-      await this.#store.settle(claimed.receipt, 'ack');
+      await this.#expire(queue, claimed);
     }
   }
 
-  async #deliver(sub: Subscription, index: number, claimed: Claimed): Promise<void> {
-    if (index < 0 || this.#state !== 'open') {
-      await this.#store.settle(claimed.receipt, 'requeue');
-      return;
-    }
+  #deliver(sub: Subscription, index: number, claimed: Claimed): void | Promise<void> {
+    if (index < 0 || this.#state !== 'open') return this.#store.settle(claimed.receipt, 'requeue');
     const { queues, consumerTags, noAck } = sub.request;
     const queue = queues[index] as string;
-    const message = await this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, noAck);
+    if (noAck && !this.#now) {
+      return this.#store.settle(claimed.receipt, 'ack').then(() => this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, true)));
+    }
+    this.#now?.settle(claimed.receipt, 'ack');
+    this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, noAck));
+  }
+
+  #hand(sub: Subscription, message: InboundMessage): void {
     try {
       sub.sink.deliver(message);
     } catch (error) {
@@ -339,11 +419,10 @@ export class VirtualTransport implements Transport {
     }
   }
 
-  async #inbound(sub: Subscription | undefined, queue: string, consumerTag: string, claimed: Claimed, noAck: boolean): Promise<InboundMessage> {
+  /** The delivery handed to a consumer; for `noAck` the caller has already acked it in the store. */
+  #inbound(sub: Subscription | undefined, queue: string, consumerTag: string, claimed: Claimed, noAck: boolean): InboundMessage {
     const handle: Handle = { owner: this, sub, queue, claimed, settled: noAck };
-    if (noAck) {
-      await this.#store.settle(claimed.receipt, 'ack');
-    } else {
+    if (!noAck) {
       this.#unsettled.add(handle);
       if (sub) sub.inflight++;
     }

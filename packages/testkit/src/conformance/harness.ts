@@ -269,3 +269,9 @@ export function expectThrow(fn: () => unknown, type: ErrorClass, code: string): 
 export function idOf(message: Message): number {
   return (message.payload as { id: number }).id;
 }
+
+/** Asserts that `value` is defined and returns it (for `noUncheckedIndexedAccess` and optional results). */
+export function must<T>(value: T | undefined, what = 'value'): T {
+  expect(value, `expected ${what} to be defined`).toBeDefined();
+  return value as T;
+}

@@ -1,0 +1,70 @@
+import type { Consumer } from '@wakame/core';
+import { describe, expect } from 'vitest';
+import { waitFor } from '../wait-for.js';
+import type { Harness } from './harness.js';
+
+const CONSUMERS = 8;
+const MESSAGES = 2000;
+const PUBLISH_BATCH = 100;
+
+/** Competing consumers on separate connections share a queue without duplicates or losses. */
+export function concurrencySuite(h: Harness): void {
+  describe('concurrency', () => {
+    h.test(
+      `delivers ${MESSAGES} messages to ${CONSUMERS} competing consumers exactly once, none held twice`,
+      async () => {
+        const setup = await h.open();
+        const queue = await h.queue(setup);
+        const held = new Set<number>();
+        const deliveries = new Map<number, number>();
+        const perConsumer = new Array<number>(CONSUMERS).fill(0);
+        const violations: string[] = [];
+        let total = 0;
+        const consumers: Consumer[] = [];
+        for (let c = 0; c < CONSUMERS; c++) {
+          const conn = await h.open();
+          const consumer = conn.consumer({
+            queues: [queue],
+            prefetch: 10,
+            handler: async (message) => {
+              const { id } = message.payload as { id: number };
+              total++;
+              perConsumer[c] = (perConsumer[c] ?? 0) + 1;
+              deliveries.set(id, (deliveries.get(id) ?? 0) + 1);
+              if (held.has(id)) violations.push(`id ${id} delivered to consumer ${c} while another consumer held it`);
+              if (message.redelivered) violations.push(`id ${id} was redelivered although nothing was requeued`);
+              held.add(id);
+              await Promise.resolve();
+              await message.ack();
+              held.delete(id);
+            },
+          });
+          await consumer.consume();
+          consumers.push(consumer);
+        }
+
+        const producer = setup.producer();
+        for (let start = 0; start < MESSAGES; start += PUBLISH_BATCH) {
+          const batch = [];
+          for (let id = start; id < Math.min(start + PUBLISH_BATCH, MESSAGES); id++) {
+            batch.push(producer.publish({ id }, { routingKey: queue.name }));
+          }
+          await Promise.all(batch);
+        }
+
+        await waitFor(() => deliveries.size === MESSAGES, {
+          timeoutMs: 15_000,
+          what: `all ${MESSAGES} ids (${deliveries.size} so far)`,
+        });
+        await h.waitForMessageCount(queue, 0);
+        await Promise.all(consumers.map((c) => c.idle()));
+        expect(violations).toEqual([]);
+        expect(total).toBe(MESSAGES);
+        expect([...deliveries.values()].every((n) => n === 1)).toBe(true);
+        expect(perConsumer.reduce((a, b) => a + b, 0)).toBe(MESSAGES);
+        expect(perConsumer.filter((n) => n > 0).length, `deliveries per consumer: ${perConsumer.join(', ')}`).toBeGreaterThan(1);
+      },
+      { timeout: 20_000 },
+    );
+  });
+}
