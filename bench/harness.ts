@@ -26,7 +26,10 @@ export interface Benchmark {
 }
 
 /** Runs `fn` `rounds` times and keeps the best throughput (least disturbed by GC and the scheduler). */
-export async function bestOf(rounds: number, fn: () => Promise<{ count: number; ms: number }>): Promise<{ perSecond: number; ms: number; count: number }> {
+export async function bestOf(
+  rounds: number,
+  fn: () => Promise<{ count: number; ms: number }>,
+): Promise<{ perSecond: number; ms: number; count: number }> {
   let best = { perSecond: 0, ms: 0, count: 0 };
   for (let i = 0; i < rounds; i++) {
     const { count, ms } = await fn();
@@ -70,7 +73,11 @@ export function formatTable(figures: readonly Figure[]): string {
   ]);
   const header = ['figure', 'value', 'ceiling', 'ratio', 'note'];
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i] as number)).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] as number))
+      .join('  ')
+      .trimEnd();
   return [line(header), line(widths.map((w) => '-'.repeat(w))), ...rows.map(line)].join('\n');
 }
 

@@ -62,7 +62,8 @@ async function virtualTransport(): Promise<{ count: number; ms: number }> {
     },
   );
   const properties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 as const };
-  for (let i = 0; i < COUNT; i++) await transport.publish({ body: BODY, properties }, { exchange: '', routingKey: 'q' });
+  for (let i = 0; i < COUNT; i++)
+    await transport.publish({ body: BODY, properties }, { exchange: '', routingKey: 'q' });
   await finished;
   const ms = now() - start;
   await transport.close();
@@ -110,10 +111,32 @@ export const memoryBenchmarks: readonly Benchmark[] = [
       const e2e = await bestOf(ROUNDS, producerConsumer);
       const overheadUs = 1e6 / e2e.perSecond - 1e6 / store.perSecond;
       return [
-        { name: 'memory.store.put-get-ack', value: store.perSecond, unit: 'msg/s', note: `${BODY.length}-byte body, bare MemoryStore` },
-        { name: 'memory.transport.publish-consume-ack', value: transport.perSecond, unit: 'msg/s', ceiling: 'memory.store.put-get-ack', note: 'VirtualTransport, prefetch 1000' },
-        { name: 'memory.e2e.producer-consumer', value: e2e.perSecond, unit: 'msg/s', ceiling: 'memory.store.put-get-ack', note: 'Producer.publish(JSON) → Consumer handler decode + ack' },
-        { name: 'memory.e2e.overhead-per-message', value: overheadUs, unit: 'µs/msg', note: 'Producer/Consumer/transport layers over the bare store' },
+        {
+          name: 'memory.store.put-get-ack',
+          value: store.perSecond,
+          unit: 'msg/s',
+          note: `${BODY.length}-byte body, bare MemoryStore`,
+        },
+        {
+          name: 'memory.transport.publish-consume-ack',
+          value: transport.perSecond,
+          unit: 'msg/s',
+          ceiling: 'memory.store.put-get-ack',
+          note: 'VirtualTransport, prefetch 1000',
+        },
+        {
+          name: 'memory.e2e.producer-consumer',
+          value: e2e.perSecond,
+          unit: 'msg/s',
+          ceiling: 'memory.store.put-get-ack',
+          note: 'Producer.publish(JSON) → Consumer handler decode + ack',
+        },
+        {
+          name: 'memory.e2e.overhead-per-message',
+          value: overheadUs,
+          unit: 'µs/msg',
+          note: 'Producer/Consumer/transport layers over the bare store',
+        },
       ];
     },
   },

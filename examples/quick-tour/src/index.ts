@@ -10,7 +10,10 @@ export interface TourResult {
   readonly deadLettered: unknown[];
 }
 
-export async function runTour(url = 'memory://quick-tour', log: (line: string) => void = () => {}): Promise<TourResult> {
+export async function runTour(
+  url = 'memory://quick-tour',
+  log: (line: string) => void = () => {},
+): Promise<TourResult> {
   return withConnection(url, async (connection) => {
     const media = new Exchange('media', { type: 'topic' });
     const dead = new Exchange('media.dead', { type: 'fanout' });
@@ -60,7 +63,9 @@ export async function runTour(url = 'memory://quick-tour', log: (line: string) =
     const letter = await failed.attach(connection).get();
     if (letter) {
       deadLettered.push(letter.payload);
-      log(`dead-lettered ${JSON.stringify(letter.payload)} (x-death reason ${JSON.stringify((letter.headers['x-death'] as { reason: string }[])[0]?.reason)})`);
+      log(
+        `dead-lettered ${JSON.stringify(letter.payload)} (x-death reason ${JSON.stringify((letter.headers['x-death'] as { reason: string }[])[0]?.reason)})`,
+      );
       await letter.ack();
     }
     return { handled, iterated, deadLettered };

@@ -19,8 +19,8 @@
  * @module
  */
 import { Command, type CommanderError } from 'commander';
-import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
 import type { DemoOptions } from './commands/demo.js';
+import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
 import { ExitError } from './errors.js';
 
 /** Exit code for a malformed command line (unknown command or option, missing argument), as shells use it. */

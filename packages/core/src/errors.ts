@@ -268,9 +268,7 @@ export class UnroutableError extends ChannelError {
     readonly routingKey: string,
     reason = 'no queue is bound for it',
   ) {
-    super(
-      `message to exchange '${exchange || '(default)'}' with routing key '${routingKey}' is unroutable: ${reason}`,
-    );
+    super(`message to exchange '${exchange || '(default)'}' with routing key '${routingKey}' is unroutable: ${reason}`);
   }
 }
 
@@ -297,7 +295,10 @@ export class RetriesExhaustedError extends WakameError {
     options: ErrorOptions & { reason?: string },
   ) {
     const last = options.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}${options.reason ? ` (${options.reason})` : ''}${last}`, options);
+    super(
+      `gave up after ${attempts} attempt${attempts === 1 ? '' : 's'}${options.reason ? ` (${options.reason})` : ''}${last}`,
+      options,
+    );
   }
 }
 

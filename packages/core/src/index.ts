@@ -43,19 +43,6 @@ export {
   UnsupportedFeatureError,
   WakameError,
 } from './errors.js';
-export type { Channel } from './model/channel.js';
-export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
-export { fromBrokerArguments, MAX_PRIORITY, toBrokerArguments } from './model/queue-arguments.js';
-export {
-  type BroadcastOptions,
-  broadcast,
-  type HeadersMatch,
-  Queue,
-  type QueueBinding,
-  type QueueBindingOptions,
-  type QueueJSON,
-  type QueueOptions,
-} from './model/queue.js';
 export {
   Connection,
   type ConnectionOptions,
@@ -70,21 +57,38 @@ export {
   eventName,
   Instrumentation,
   type InstrumentationEvent,
+  type InstrumentationListener,
+  type InstrumentationOptions,
   type Logger,
   silentLogger,
   type WakameEventName,
   type WakameEvents,
 } from './messaging/events.js';
-export { Message, type MessageState } from './messaging/message.js';
+export { Message, type MessageContext, type MessageState } from './messaging/message.js';
 export { Producer, type ProducerOptions, type PublishOptions } from './messaging/producer.js';
-export { DEFAULT_RETRY_POLICY, type RetryPolicy, retry } from './messaging/retry.js';
+export { DEFAULT_RETRY_POLICY, type RetryInfo, type RetryPolicy, retry } from './messaging/retry.js';
+export type { Channel } from './model/channel.js';
+export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
 export {
+  type BroadcastOptions,
+  broadcast,
+  type HeadersMatch,
+  Queue,
+  type QueueBinding,
+  type QueueBindingOptions,
+  type QueueJSON,
+  type QueueOptions,
+} from './model/queue.js';
+export { fromBrokerArguments, MAX_PRIORITY, toBrokerArguments } from './model/queue-arguments.js';
+export {
+  type CompressedBody,
   CompressionRegistry,
   type Compressor,
   compressors,
   createCompressionRegistry,
   createSerializerRegistry,
   type EncodedBody,
+  type EncodeOptions,
   type Serializer,
   SerializerRegistry,
   serializers,

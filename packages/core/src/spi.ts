@@ -17,11 +17,25 @@ export {
 export type * from './transport/spi.js';
 export { BrokerUrl, parseBrokerUrl, parseBrokerUrls, redactUrl } from './transport/url.js';
 export { type DeathReason, type DeathRecord, deadLetterMessage } from './virtual/dead-letter.js';
-export { exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
+export { type Difference, exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
 export { headersMatch } from './virtual/headers-match.js';
 export { bindingKey, InMemoryTopology } from './virtual/in-memory-topology.js';
 export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';
-export { RoutingTable } from './virtual/routing-table.js';
-export type { Claimed, StoredMessage, StoreFeatures, TopologySnapshot, TopologyStore, VirtualStore } from './virtual/store.js';
-export { compileTopic, topicMatches } from './virtual/topic-match.js';
-export { DEFAULT_POLL_INTERVAL_MS, VirtualTransport, type VirtualTransportOptions } from './virtual/virtual-transport.js';
+export { type RouteResult, type RoutingSnapshot, RoutingTable } from './virtual/routing-table.js';
+export type {
+  Claimed,
+  ImmediateStore,
+  StoredMessage,
+  StoreFeatures,
+  TopologySnapshot,
+  TopologyStore,
+  VirtualStore,
+} from './virtual/store.js';
+export { compileTopic, type TopicPattern, topicMatches } from './virtual/topic-match.js';
+export { type CompiledTopology, TopologyCache } from './virtual/topology-cache.js';
+export { type AdminHost, VirtualAdmin } from './virtual/virtual-admin.js';
+export {
+  DEFAULT_POLL_INTERVAL_MS,
+  VirtualTransport,
+  type VirtualTransportOptions,
+} from './virtual/virtual-transport.js';

@@ -8,3 +8,4 @@ export {
   REDIS_URL,
 } from './brokers.js';
 export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';
+export { type ConformanceOptions, runTransportConformance } from './conformance/index.js';

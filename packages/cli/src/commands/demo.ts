@@ -36,7 +36,9 @@ const MAX_MESSAGES = 1_000_000;
 export async function demo(ctx: CommandContext, options: DemoOptions = {}): Promise<DemoReport> {
   const count = Number(options.messages ?? 1000);
   if (!Number.isInteger(count) || count < 1 || count > MAX_MESSAGES) {
-    throw new InvalidArgumentError(`--messages must be an integer from 1 to ${MAX_MESSAGES}, got '${String(options.messages)}'`);
+    throw new InvalidArgumentError(
+      `--messages must be an integer from 1 to ${MAX_MESSAGES}, got '${String(options.messages)}'`,
+    );
   }
   const say = (line: string): void => {
     if (!ctx.jsonMode && !ctx.quiet) ctx.out(line);
@@ -55,7 +57,9 @@ export async function demo(ctx: CommandContext, options: DemoOptions = {}): Prom
     await connection.declare(events, dead, deadLetters, work);
     await work.attach(connection).purge();
     await deadLetters.attach(connection).purge();
-    say(`connected to ${connection.url} (${connection.transport.kind}); declared exchange demo.events → queue demo.work (max priority 10, dead-letters to demo.dead)`);
+    say(
+      `connected to ${connection.url} (${connection.transport.kind}); declared exchange demo.events → queue demo.work (max priority 10, dead-letters to demo.dead)`,
+    );
 
     const producer = connection.producer({ exchange: events });
     const started = performance.now();
@@ -64,7 +68,11 @@ export async function demo(ctx: CommandContext, options: DemoOptions = {}): Prom
       const bad = i % 100 === 99;
       await producer.publish(
         { n: i, file: `video-${i}.mp4`, bad },
-        { routingKey: i % 2 === 0 ? 'media.video.encode' : 'media.image.thumbnail', priority: i % 10, messageId: `demo-${i}` },
+        {
+          routingKey: i % 2 === 0 ? 'media.video.encode' : 'media.image.thumbnail',
+          priority: i % 10,
+          messageId: `demo-${i}`,
+        },
       );
       if ((i + 1) % step === 0 || i + 1 === count) say(`published ${i + 1}/${count}`);
     }
@@ -99,9 +107,13 @@ export async function demo(ctx: CommandContext, options: DemoOptions = {}): Prom
       elapsedMs: Math.round(elapsedMs),
       messagesPerSecond: Math.round((count / elapsedMs) * 1000),
     };
-    say(`consumed ${acked + rejected}: ${acked} acked, ${rejected} rejected → dead-lettered (x-death reason: ${report.deadLetterReason ?? 'none'})`);
+    say(
+      `consumed ${acked + rejected}: ${acked} acked, ${rejected} rejected → dead-lettered (x-death reason: ${report.deadLetterReason ?? 'none'})`,
+    );
     say(`highest priority first: the first priorities received were ${firstPriorities.join(', ')}`);
-    say(`${count} messages through publish → route → consume → settle in ${report.elapsedMs} ms (${report.messagesPerSecond.toLocaleString('en-US')} msg/s)`);
+    say(
+      `${count} messages through publish → route → consume → settle in ${report.elapsedMs} ms (${report.messagesPerSecond.toLocaleString('en-US')} msg/s)`,
+    );
     if (ctx.jsonMode) ctx.json(report);
     return report;
   } finally {

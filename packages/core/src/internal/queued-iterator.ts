@@ -65,7 +65,9 @@ export class QueuedIterator<T> implements AsyncIterableIterator<T> {
       return Promise.resolve({ value, done: false });
     }
     if (this.#done) {
-      return this.#error !== undefined ? Promise.reject(this.#error) : Promise.resolve({ value: undefined, done: true });
+      return this.#error !== undefined
+        ? Promise.reject(this.#error)
+        : Promise.resolve({ value: undefined, done: true });
     }
     return new Promise((resolve, reject) => {
       this.#waiting = resolve;

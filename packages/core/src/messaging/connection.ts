@@ -11,13 +11,13 @@ import type { Channel } from '../model/channel.js';
 import { Exchange } from '../model/exchange.js';
 import { Queue } from '../model/queue.js';
 import { type CompressionRegistry, compressors as defaultCompressors } from '../serialization/compression.js';
-import { type SerializerRegistry, serializers as defaultSerializers } from '../serialization/serializers.js';
+import { serializers as defaultSerializers, type SerializerRegistry } from '../serialization/serializers.js';
 import { defaultTransports } from '../transport/default-transports.js';
 import type { TransportRegistry } from '../transport/registry.js';
 import type { Capabilities, TopologyAdmin, Transport, TransportStatus } from '../transport/spi.js';
 import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
-import { Instrumentation, type Logger, silentLogger } from './events.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
+import { Instrumentation, type Logger, silentLogger } from './events.js';
 import { Message, normaliseType } from './message.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { type RetryPolicy, retry } from './retry.js';
@@ -175,7 +175,12 @@ export class Connection implements Channel {
     await retry(async (_attempt, signal) => this.ready(signal), {
       ...policy,
       onRetry: async (info) => {
-        this.events.emit('connection.retry', { url: this.url, attempt: info.attempt, delayMs: info.delayMs, error: asError(info.error) });
+        this.events.emit('connection.retry', {
+          url: this.url,
+          attempt: info.attempt,
+          delayMs: info.delayMs,
+          error: asError(info.error),
+        });
         await policy.onRetry?.(info);
       },
     });
@@ -186,7 +191,10 @@ export class Connection implements Channel {
    * Runs `operation`, retrying retriable failures per `policy`; connection-level failures reconnect
    * first (kombu's `ensure`, but bounded and without mutating any shared options).
    */
-  async ensure<T>(operation: (connection: this) => Promise<T>, policy: RetryPolicy = this.#options.retry ?? {}): Promise<T> {
+  async ensure<T>(
+    operation: (connection: this) => Promise<T>,
+    policy: RetryPolicy = this.#options.retry ?? {},
+  ): Promise<T> {
     return retry(async (_attempt, signal) => {
       await this.ready(signal);
       try {
@@ -223,7 +231,10 @@ export class Connection implements Channel {
   }
 
   /** Fetches one message without subscribing (basic.get). */
-  async getMessage(queue: string, options: { noAck?: boolean; accept?: readonly string[] } = {}): Promise<Message | undefined> {
+  async getMessage(
+    queue: string,
+    options: { noAck?: boolean; accept?: readonly string[] } = {},
+  ): Promise<Message | undefined> {
     const transport = await this.ready();
     const inbound = await transport.get(queue, { noAck: options.noAck ?? false });
     if (!inbound) return undefined;
@@ -299,7 +310,9 @@ export class Connection implements Channel {
       }
     }
     if (lastError instanceof ConnectionError || lastError instanceof TimeoutError) throw lastError;
-    throw new ConnectionError(`could not connect to ${this.urls.map((u) => u.redacted).join(', ')}`, { cause: lastError });
+    throw new ConnectionError(`could not connect to ${this.urls.map((u) => u.redacted).join(', ')}`, {
+      cause: lastError,
+    });
   }
 
   #adopt(transport: Transport): void {
@@ -326,7 +339,10 @@ export class Connection implements Channel {
   }
 
   #declarationKey(entity: Exchange | Queue): string | undefined {
-    if (entity instanceof Queue && (entity.autoDelete || entity.exclusive || entity.expires !== undefined || entity.name === '')) {
+    if (
+      entity instanceof Queue &&
+      (entity.autoDelete || entity.exclusive || entity.expires !== undefined || entity.name === '')
+    ) {
       return undefined;
     }
     if (entity instanceof Exchange && entity.autoDelete) return undefined;
@@ -353,12 +369,20 @@ export async function withConnection<T>(
   }
 }
 
-async function withDeadline(transport: Transport, timeoutMs: number, url: BrokerUrl, signal?: AbortSignal): Promise<void> {
+async function withDeadline(
+  transport: Transport,
+  timeoutMs: number,
+  url: BrokerUrl,
+  signal?: AbortSignal,
+): Promise<void> {
   const deadline = AbortSignal.timeout(timeoutMs);
   const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
   let timer: NodeJS.Timeout | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new TimeoutError(`connecting to ${url.redacted} took longer than ${timeoutMs} ms`)), timeoutMs);
+    timer = setTimeout(
+      () => reject(new TimeoutError(`connecting to ${url.redacted} took longer than ${timeoutMs} ms`)),
+      timeoutMs,
+    );
   });
   try {
     await Promise.race([transport.connect(combined), timedOut]);

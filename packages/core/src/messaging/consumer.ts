@@ -146,7 +146,7 @@ export class Consumer implements AsyncIterable<Message> {
     if (this.#options.handler) {
       throw new InvalidOperationError('this consumer has a handler; iterate a consumer created without one');
     }
-    const iterator = (this.#iterator ??= new QueuedIterator<Message>(async () => this.close()));
+    const iterator = this.#queue();
     iterator[Symbol.asyncIterator](); // refuses a second iteration
     const started = this.consume();
     // Start consuming on first pull, and surface a failure to start through the loop.
@@ -227,7 +227,13 @@ export class Consumer implements AsyncIterable<Message> {
     }
     const handler = this.#options.handler;
     if (handler) this.#track(this.#runHandler(handler, message));
-    else (this.#iterator ??= new QueuedIterator<Message>(async () => this.close())).push(message);
+    else this.#queue().push(message);
+  }
+
+  /** The buffer `for await` reads from; breaking out of the loop closes the consumer. */
+  #queue(): QueuedIterator<Message> {
+    this.#iterator ??= new QueuedIterator<Message>(async () => this.close());
+    return this.#iterator;
   }
 
   #track(work: Promise<void>): void {
@@ -253,7 +259,10 @@ export class Consumer implements AsyncIterable<Message> {
         if (this.#options.onHandlerError) await this.#options.onHandlerError(message, error);
         else await message.reject({ requeue: !message.redelivered });
       } catch (settleError) {
-        this.connection.logger.error('could not settle a failed message', { queue: message.queue, error: String(settleError) });
+        this.connection.logger.error('could not settle a failed message', {
+          queue: message.queue,
+          error: String(settleError),
+        });
       }
     }
   }
@@ -278,7 +287,10 @@ export class Consumer implements AsyncIterable<Message> {
   }
 
   #onCancelled(reason: Error): void {
-    this.connection.logger.warn('consumer cancelled by the broker', { consumerTags: this.#tags, reason: reason.message });
+    this.connection.logger.warn('consumer cancelled by the broker', {
+      consumerTags: this.#tags,
+      reason: reason.message,
+    });
     this.#state = 'cancelled';
     this.#subscription = undefined;
     this.#iterator?.stop(reason);

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, PayloadTooLargeError } from '../errors.js';
 import { Exchange } from '../model/exchange.js';
-import { MAX_PRIORITY } from '../model/queue-arguments.js';
 import { Queue } from '../model/queue.js';
+import { MAX_PRIORITY } from '../model/queue-arguments.js';
 import type { MessageProperties, Transport } from '../transport/spi.js';
 import type { Connection } from './connection.js';
 import type { RetryPolicy } from './retry.js';
@@ -100,7 +100,9 @@ export class Producer {
     // serializer default needs a new object.
     const encoded = conn.serializers.encode(
       body,
-      options.serializer === undefined && d.serializer !== undefined ? { ...options, serializer: d.serializer } : options,
+      options.serializer === undefined && d.serializer !== undefined
+        ? { ...options, serializer: d.serializer }
+        : options,
     );
     let payload = encoded.body;
     let headers = options.headers;
@@ -128,7 +130,10 @@ export class Producer {
       const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));
       await transport.publish(message, target);
     } else {
-      await conn.ensure(async (c) => (await c.ready()).publish(message, target), retryPolicy === true ? undefined : retryPolicy);
+      await conn.ensure(
+        async (c) => (await c.ready()).publish(message, target),
+        retryPolicy === true ? undefined : retryPolicy,
+      );
     }
     if (conn.events.listening('producer.publish')) {
       conn.events.emit('producer.publish', {
@@ -151,13 +156,17 @@ function buildProperties(
   if (headers !== undefined) p.headers = { ...headers };
   if (o.priority !== undefined) {
     if (!Number.isInteger(o.priority) || o.priority < 0 || o.priority > MAX_PRIORITY) {
-      throw new InvalidArgumentError(`priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(o.priority)}`);
+      throw new InvalidArgumentError(
+        `priority must be an integer from 0 to ${MAX_PRIORITY}, got ${String(o.priority)}`,
+      );
     }
     p.priority = o.priority;
   }
   if (o.expiration !== undefined) {
     if (!Number.isInteger(o.expiration) || o.expiration < 0) {
-      throw new InvalidArgumentError(`expiration must be a non-negative integer of milliseconds, got ${String(o.expiration)}`);
+      throw new InvalidArgumentError(
+        `expiration must be a non-negative integer of milliseconds, got ${String(o.expiration)}`,
+      );
     }
     p.expiration = String(o.expiration);
   }

@@ -109,19 +109,28 @@ export class Exchange implements ExchangeSpec {
   }
 
   /** Binds this exchange (as destination) to `source`: messages routed by `source` flow here. */
-  async bindTo(source: Exchange | string, options: { routingKey?: string; arguments?: Readonly<Record<string, unknown>> } = {}): Promise<void> {
+  async bindTo(
+    source: Exchange | string,
+    options: { routingKey?: string; arguments?: Readonly<Record<string, unknown>> } = {},
+  ): Promise<void> {
     const channel = requireChannel(this.#channel, `exchange '${this.name}'`, 'bindTo');
     await channel.admin.bind(this.bindingFrom(source, options));
   }
 
   /** Removes a binding made by {@link Exchange.bindTo}. */
-  async unbindFrom(source: Exchange | string, options: { routingKey?: string; arguments?: Readonly<Record<string, unknown>> } = {}): Promise<void> {
+  async unbindFrom(
+    source: Exchange | string,
+    options: { routingKey?: string; arguments?: Readonly<Record<string, unknown>> } = {},
+  ): Promise<void> {
     const channel = requireChannel(this.#channel, `exchange '${this.name}'`, 'unbindFrom');
     await channel.admin.unbind(this.bindingFrom(source, options));
   }
 
   /** The exchange-to-exchange binding spec with this exchange as destination. */
-  bindingFrom(source: Exchange | string, options: { routingKey?: string; arguments?: Readonly<Record<string, unknown>> } = {}): BindingSpec {
+  bindingFrom(
+    source: Exchange | string,
+    options: { routingKey?: string; arguments?: Readonly<Record<string, unknown>> } = {},
+  ): BindingSpec {
     return {
       source: typeof source === 'string' ? checkName('exchange', source) : source.name,
       destination: this.name,

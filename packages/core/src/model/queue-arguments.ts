@@ -25,7 +25,9 @@ export function checkQueueArguments(queue: string, args: QueueArguments): QueueA
   if (maxLengthBytes !== undefined) out.maxLengthBytes = maxLengthBytes;
   if (args.overflow !== undefined) {
     if (!OVERFLOWS.includes(args.overflow)) {
-      throw new InvalidArgumentError(`${where}: overflow must be one of ${OVERFLOWS.join(', ')}, got '${String(args.overflow)}'`);
+      throw new InvalidArgumentError(
+        `${where}: overflow must be one of ${OVERFLOWS.join(', ')}, got '${String(args.overflow)}'`,
+      );
     }
     out.overflow = args.overflow;
   }
@@ -36,7 +38,9 @@ export function checkQueueArguments(queue: string, args: QueueArguments): QueueA
   }
   if (args.queueType !== undefined) {
     if (!QUEUE_TYPES.includes(args.queueType)) {
-      throw new InvalidArgumentError(`${where}: queueType must be one of ${QUEUE_TYPES.join(', ')}, got '${String(args.queueType)}'`);
+      throw new InvalidArgumentError(
+        `${where}: queueType must be one of ${QUEUE_TYPES.join(', ')}, got '${String(args.queueType)}'`,
+      );
     }
     out.queueType = args.queueType;
   }
@@ -74,24 +78,47 @@ export function toBrokerArguments(spec: QueueSpec): Record<string, unknown> {
  * The inverse of {@link toBrokerArguments}: lifts known `x-*` arguments into typed fields and
  * leaves the rest raw. Lets stores and transports that receive raw tables apply the semantics.
  */
-export function fromBrokerArguments(table: Readonly<Record<string, unknown>>): QueueArguments & { arguments: Record<string, unknown> } {
+export function fromBrokerArguments(
+  table: Readonly<Record<string, unknown>>,
+): QueueArguments & { arguments: Record<string, unknown> } {
   const raw: Record<string, unknown> = {};
   const typed: { -readonly [K in keyof QueueArguments]: QueueArguments[K] } = {};
   let dlx: string | undefined;
   let dlk: string | undefined;
   for (const [key, value] of Object.entries(table)) {
     switch (key) {
-      case 'x-max-priority': typed.maxPriority = Number(value); break;
-      case 'x-message-ttl': typed.messageTtl = Number(value); break;
-      case 'x-expires': typed.expires = Number(value); break;
-      case 'x-max-length': typed.maxLength = Number(value); break;
-      case 'x-max-length-bytes': typed.maxLengthBytes = Number(value); break;
-      case 'x-overflow': typed.overflow = value as OverflowBehaviour; break;
-      case 'x-dead-letter-exchange': dlx = String(value); break;
-      case 'x-dead-letter-routing-key': dlk = String(value); break;
-      case 'x-queue-type': typed.queueType = value as QueueType; break;
-      case 'x-single-active-consumer': typed.singleActiveConsumer = Boolean(value); break;
-      default: raw[key] = value;
+      case 'x-max-priority':
+        typed.maxPriority = Number(value);
+        break;
+      case 'x-message-ttl':
+        typed.messageTtl = Number(value);
+        break;
+      case 'x-expires':
+        typed.expires = Number(value);
+        break;
+      case 'x-max-length':
+        typed.maxLength = Number(value);
+        break;
+      case 'x-max-length-bytes':
+        typed.maxLengthBytes = Number(value);
+        break;
+      case 'x-overflow':
+        typed.overflow = value as OverflowBehaviour;
+        break;
+      case 'x-dead-letter-exchange':
+        dlx = String(value);
+        break;
+      case 'x-dead-letter-routing-key':
+        dlk = String(value);
+        break;
+      case 'x-queue-type':
+        typed.queueType = value as QueueType;
+        break;
+      case 'x-single-active-consumer':
+        typed.singleActiveConsumer = Boolean(value);
+        break;
+      default:
+        raw[key] = value;
     }
   }
   if (dlx !== undefined) typed.deadLetter = dlk === undefined ? { exchange: dlx } : { exchange: dlx, routingKey: dlk };

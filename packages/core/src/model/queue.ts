@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import type { BindingSpec, DeadLetterTarget, OverflowBehaviour, QueueArguments, QueueDeclareResult, QueueSpec, QueueType } from '../transport/spi.js';
 import type { Message } from '../messaging/message.js';
+import type {
+  BindingSpec,
+  DeadLetterTarget,
+  OverflowBehaviour,
+  QueueArguments,
+  QueueDeclareResult,
+  QueueSpec,
+  QueueType,
+} from '../transport/spi.js';
 import { type Channel, requireChannel } from './channel.js';
 import { Exchange, type ExchangeJSON } from './exchange.js';
 import { checkName, checkRoutingKey } from './names.js';
@@ -217,12 +225,24 @@ export class Queue implements QueueSpec {
 }
 
 const TYPED_KEYS = [
-  'maxPriority', 'messageTtl', 'expires', 'maxLength', 'maxLengthBytes', 'overflow', 'deadLetter', 'queueType', 'singleActiveConsumer',
+  'maxPriority',
+  'messageTtl',
+  'expires',
+  'maxLength',
+  'maxLengthBytes',
+  'overflow',
+  'deadLetter',
+  'queueType',
+  'singleActiveConsumer',
 ] as const satisfies readonly (keyof QueueArguments)[];
 
 function normaliseBinding(queue: string, b: QueueBindingOptions): QueueBinding {
   const exchange =
-    typeof b.exchange === 'string' ? undefined : b.exchange instanceof Exchange ? b.exchange : Exchange.fromJSON(b.exchange);
+    typeof b.exchange === 'string'
+      ? undefined
+      : b.exchange instanceof Exchange
+        ? b.exchange
+        : Exchange.fromJSON(b.exchange);
   const exchangeName = typeof b.exchange === 'string' ? checkName('exchange', b.exchange) : (exchange as Exchange).name;
   const args: Record<string, unknown> = { ...(b.arguments ?? {}) };
   if (b.headers !== undefined) {
@@ -243,7 +263,13 @@ function normaliseBinding(queue: string, b: QueueBindingOptions): QueueBinding {
 }
 
 function toSpec(queue: string, b: QueueBinding): BindingSpec {
-  return { source: b.exchangeName, destination: queue, destinationType: 'queue', routingKey: b.routingKey, arguments: b.arguments };
+  return {
+    source: b.exchangeName,
+    destination: queue,
+    destinationType: 'queue',
+    routingKey: b.routingKey,
+    arguments: b.arguments,
+  };
 }
 
 /** Options of {@link broadcast}. */

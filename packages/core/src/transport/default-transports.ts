@@ -12,5 +12,7 @@ export const memoryTransport: TransportFactory = (url) => new VirtualTransport(m
  */
 export const defaultTransports = new TransportRegistry([
   ['memory', async () => memoryTransport],
-  ...DEFAULT_TRANSPORT_MODULES.map(([scheme, moduleName, exportName]) => [scheme, moduleLoader(scheme, moduleName, exportName)] as const),
+  ...DEFAULT_TRANSPORT_MODULES.map(
+    ([scheme, moduleName, exportName]) => [scheme, moduleLoader(scheme, moduleName, exportName)] as const,
+  ),
 ]);

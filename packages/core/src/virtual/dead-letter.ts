@@ -21,7 +21,12 @@ export interface DeathRecord {
  * entry per queue and reason, most recent first, with a count) and `x-first-death-*` /
  * `x-last-death-*` headers. The per-message expiration is removed so the copy does not expire again.
  */
-export function deadLetterMessage(message: StoredMessage, queue: QueueSpec, reason: DeathReason, now = Date.now()): OutboundMessage {
+export function deadLetterMessage(
+  message: StoredMessage,
+  queue: QueueSpec,
+  reason: DeathReason,
+  now = Date.now(),
+): OutboundMessage {
   const { expiration, ...rest } = message.properties;
   const headers: Record<string, unknown> = { ...(rest.headers ?? {}) };
   const history = Array.isArray(headers['x-death']) ? (headers['x-death'] as DeathRecord[]).map((d) => ({ ...d })) : [];

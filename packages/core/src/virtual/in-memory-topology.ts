@@ -1,5 +1,5 @@
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import { stableStringify } from '../internal/stable-stringify.js';
+import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import type { TopologySnapshot, TopologyStore } from './store.js';
 
 /** Identity of a binding: every field takes part, arguments included (as in RabbitMQ). */

@@ -10,7 +10,7 @@
  */
 import { Deque } from '../internal/deque.js';
 import { InMemoryTopology } from './in-memory-topology.js';
-import type { Claimed, ImmediateStore, StoreFeatures, StoredMessage, VirtualStore } from './store.js';
+import type { Claimed, ImmediateStore, StoredMessage, StoreFeatures, VirtualStore } from './store.js';
 
 interface Entry {
   readonly message: StoredMessage;
@@ -177,8 +177,8 @@ export class MemoryStore implements VirtualStore {
   }
 
   addConsumer(queue: string, tag: string): () => void {
-    let tags = this.#consumers.get(queue);
-    if (!tags) this.#consumers.set(queue, (tags = new Set()));
+    const tags = this.#consumers.get(queue) ?? new Set<string>();
+    this.#consumers.set(queue, tags);
     tags.add(tag);
     return () => {
       tags.delete(tag);
@@ -202,8 +202,8 @@ const brokers = new Map<string, MemoryStore>();
  * Tests that want isolation use a unique name, or {@link resetMemoryBrokers}.
  */
 export function memoryBroker(name = ''): MemoryStore {
-  let store = brokers.get(name);
-  if (!store) brokers.set(name, (store = new MemoryStore()));
+  const store = brokers.get(name) ?? new MemoryStore();
+  brokers.set(name, store);
   return store;
 }
 

@@ -55,7 +55,9 @@ export class VirtualAdmin implements TopologyAdmin {
       return;
     }
     if (isReservedName(spec.name)) {
-      throw new PreconditionFailedError(`exchange name '${spec.name}' is reserved: the 'amq.' prefix belongs to the broker`);
+      throw new PreconditionFailedError(
+        `exchange name '${spec.name}' is reserved: the 'amq.' prefix belongs to the broker`,
+      );
     }
     await this.store.topology.putExchange(spec);
   }
@@ -92,7 +94,8 @@ export class VirtualAdmin implements TopologyAdmin {
     if (binding.source === '') {
       throw new PreconditionFailedError('the default exchange cannot be bound: it routes by queue name already');
     }
-    if (!topology.table.hasExchange(binding.source)) throw new NotFoundError({ kind: 'exchange', name: binding.source });
+    if (!topology.table.hasExchange(binding.source))
+      throw new NotFoundError({ kind: 'exchange', name: binding.source });
     const found =
       binding.destinationType === 'queue'
         ? topology.queues.has(binding.destination)
@@ -109,7 +112,9 @@ export class VirtualAdmin implements TopologyAdmin {
   async deleteExchange(name: string, options: { ifUnused?: boolean } = {}): Promise<void> {
     this.host.isOpen();
     if (name === '' || isReservedName(name)) {
-      throw new PreconditionFailedError(`exchange '${name || '(default)'}' belongs to the broker and cannot be deleted`);
+      throw new PreconditionFailedError(
+        `exchange '${name || '(default)'}' belongs to the broker and cannot be deleted`,
+      );
     }
     const snapshot = await this.store.topology.snapshot();
     if (!snapshot.exchanges.some((e) => e.name === name)) return;

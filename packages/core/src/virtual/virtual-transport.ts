@@ -172,7 +172,12 @@ export class VirtualTransport implements Transport {
    * The in-memory fast path: routes and stores without a single await. Returns false (having done
    * nothing) when a destination needs the asynchronous path (max-length bookkeeping).
    */
-  #publishNow(now: ImmediateStore, topology: CompiledTopology, message: OutboundMessage, target: PublishTarget): boolean {
+  #publishNow(
+    now: ImmediateStore,
+    topology: CompiledTopology,
+    message: OutboundMessage,
+    target: PublishTarget,
+  ): boolean {
     const queues = this.#destinations(topology, message, target);
     const specs: QueueSpec[] = [];
     for (const name of queues) {
@@ -194,7 +199,9 @@ export class VirtualTransport implements Transport {
     const spec = topology.table.exchange(exchange);
     if (!spec) throw new NotFoundError({ kind: 'exchange', name: exchange });
     if (spec.internal) {
-      throw new PublishRejectedError(`exchange '${exchange}' is internal: only exchange-to-exchange bindings may publish to it`);
+      throw new PublishRejectedError(
+        `exchange '${exchange}' is internal: only exchange-to-exchange bindings may publish to it`,
+      );
     }
     return topology.table.route(exchange, routingKey, message.properties.headers).queues;
   }
@@ -215,7 +222,9 @@ export class VirtualTransport implements Transport {
     }
     if (routed === 0 && target.mandatory) throw new UnroutableError(exchange, routingKey);
     if (refused > 0) {
-      throw new PublishRejectedError(`message refused by ${refused} full queue${refused === 1 ? '' : 's'} (overflow: reject-publish)`);
+      throw new PublishRejectedError(
+        `message refused by ${refused} full queue${refused === 1 ? '' : 's'} (overflow: reject-publish)`,
+      );
     }
   }
 
@@ -270,7 +279,8 @@ export class VirtualTransport implements Transport {
     if (!h || h.owner !== this) throw new InvalidOperationError('this message was not delivered by this connection');
     if (message.autoAcked) return undefined;
     if (h.settled) {
-      if (this.#state === 'closed') throw new ConnectionClosedError('connection closed: the message went back to its queue');
+      if (this.#state === 'closed')
+        throw new ConnectionClosedError('connection closed: the message went back to its queue');
       throw new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`);
     }
     h.settled = true;
@@ -298,11 +308,18 @@ export class VirtualTransport implements Transport {
     );
   }
 
-  #stored(message: OutboundMessage, exchange: string, routingKey: string, queue: QueueSpec, now: number): StoredMessage {
+  #stored(
+    message: OutboundMessage,
+    exchange: string,
+    routingKey: string,
+    queue: QueueSpec,
+    now: number,
+  ): StoredMessage {
     const { properties } = message;
     let expiresAt: number | undefined;
     if (properties.expiration !== undefined) expiresAt = now + Number(properties.expiration);
-    if (queue.messageTtl !== undefined) expiresAt = Math.min(expiresAt ?? Number.POSITIVE_INFINITY, now + queue.messageTtl);
+    if (queue.messageTtl !== undefined)
+      expiresAt = Math.min(expiresAt ?? Number.POSITIVE_INFINITY, now + queue.messageTtl);
     const priority = queue.maxPriority === undefined ? 0 : Math.min(properties.priority ?? 0, queue.maxPriority);
     return {
       id: this.#idPrefix + (++this.#ids).toString(36),
@@ -352,7 +369,12 @@ export class VirtualTransport implements Transport {
   }
 
   /** Re-publishes a message through its queue's dead-letter exchange; dropped when there is none. */
-  async #deadLetter(queueName: string, message: StoredMessage, reason: DeathReason, known?: CompiledTopology): Promise<void> {
+  async #deadLetter(
+    queueName: string,
+    message: StoredMessage,
+    reason: DeathReason,
+    known?: CompiledTopology,
+  ): Promise<void> {
     const topology = known ?? (await this.#topology.current());
     const queue = topology.queues.get(queueName);
     const target = queue?.deadLetter;
@@ -362,7 +384,8 @@ export class VirtualTransport implements Transport {
     const routingKey = target.routingKey ?? message.routingKey;
     let destinations: Iterable<string>;
     if (exchange === '') destinations = [routingKey];
-    else if (topology.table.hasExchange(exchange)) destinations = topology.table.route(exchange, routingKey, out.properties.headers).queues;
+    else if (topology.table.hasExchange(exchange))
+      destinations = topology.table.route(exchange, routingKey, out.properties.headers).queues;
     else return; // RabbitMQ drops silently when the dead-letter exchange is missing.
     const now = Date.now();
     for (const name of destinations) {
@@ -405,7 +428,9 @@ export class VirtualTransport implements Transport {
     const { queues, consumerTags, noAck } = sub.request;
     const queue = queues[index] as string;
     if (noAck && !this.#now) {
-      return this.#store.settle(claimed.receipt, 'ack').then(() => this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, true)));
+      return this.#store
+        .settle(claimed.receipt, 'ack')
+        .then(() => this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, true)));
     }
     this.#now?.settle(claimed.receipt, 'ack');
     this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, noAck));
@@ -420,7 +445,13 @@ export class VirtualTransport implements Transport {
   }
 
   /** The delivery handed to a consumer; for `noAck` the caller has already acked it in the store. */
-  #inbound(sub: Subscription | undefined, queue: string, consumerTag: string, claimed: Claimed, noAck: boolean): InboundMessage {
+  #inbound(
+    sub: Subscription | undefined,
+    queue: string,
+    consumerTag: string,
+    claimed: Claimed,
+    noAck: boolean,
+  ): InboundMessage {
     const handle: Handle = { owner: this, sub, queue, claimed, settled: noAck };
     if (!noAck) {
       this.#unsettled.add(handle);

@@ -48,7 +48,9 @@ describe('Connection URLs', () => {
     const registry = new TransportRegistry([
       ['amqp', async () => import('@wakame/not-installed' as string).then((m: { f: TransportFactory }) => m.f)],
     ]);
-    const error = await Connection.open('amqp://guest:pw@localhost//', { transports: registry }).catch((e: unknown) => e);
+    const error = await Connection.open('amqp://guest:pw@localhost//', { transports: registry }).catch(
+      (e: unknown) => e,
+    );
     expect(error).toBeInstanceOf(Error);
     expect(String((error as Error).message)).not.toContain('pw@');
   });
@@ -73,9 +75,9 @@ describe('Connection failover', () => {
 
   it('fails with the last error after one cycle over every URL', async () => {
     const attempts: string[] = [];
-    await expect(Connection.open(['fake://down1', 'fake://down2'], { transports: fakeRegistry(attempts) })).rejects.toBeInstanceOf(
-      ConnectionError,
-    );
+    await expect(
+      Connection.open(['fake://down1', 'fake://down2'], { transports: fakeRegistry(attempts) }),
+    ).rejects.toBeInstanceOf(ConnectionError);
     expect(attempts).toEqual(['down1', 'down2']);
   });
 
@@ -97,7 +99,10 @@ describe('Connection failover', () => {
       ({ kind: 'hang', connect: () => new Promise(() => {}), close: async () => {} }) as unknown as Transport;
     const started = Date.now();
     await expect(
-      Connection.open('hang://x', { transports: new TransportRegistry([['hang', async () => hanging]]), connectTimeoutMs: 50 }),
+      Connection.open('hang://x', {
+        transports: new TransportRegistry([['hang', async () => hanging]]),
+        connectTimeoutMs: 50,
+      }),
     ).rejects.toMatchObject({ code: 'ERR_TIMEOUT' });
     expect(Date.now() - started).toBeLessThan(5_000);
   });

@@ -26,7 +26,9 @@ describe('Exchange', () => {
   });
 
   it('refuses an unknown type with a typed error', () => {
-    expect(() => new Exchange('x', { type: 'weird' as never })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+    expect(() => new Exchange('x', { type: 'weird' as never })).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
   });
 
   it('throws NotBoundError on a channel operation when not attached', async () => {
@@ -107,7 +109,9 @@ describe('Queue', () => {
     [{ overflow: 'explode' as never }, 'overflow'],
     [{ queueType: 'lazy' as never }, 'queueType'],
   ])('refuses bad argument %j', (options, field) => {
-    expect(() => new Queue('q', options)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(field) }));
+    expect(() => new Queue('q', options)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining(field) }),
+    );
   });
 
   it('exclusive implies autoDelete, as in kombu', () => {

@@ -62,7 +62,10 @@ export function concurrencySuite(h: Harness): void {
         expect(total).toBe(MESSAGES);
         expect([...deliveries.values()].every((n) => n === 1)).toBe(true);
         expect(perConsumer.reduce((a, b) => a + b, 0)).toBe(MESSAGES);
-        expect(perConsumer.filter((n) => n > 0).length, `deliveries per consumer: ${perConsumer.join(', ')}`).toBeGreaterThan(1);
+        expect(
+          perConsumer.filter((n) => n > 0).length,
+          `deliveries per consumer: ${perConsumer.join(', ')}`,
+        ).toBeGreaterThan(1);
       },
       { timeout: 20_000 },
     );

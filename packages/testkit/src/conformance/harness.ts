@@ -160,7 +160,9 @@ export class Harness {
    * Declares a direct dead-letter exchange and a queue bound to it; pass `deadLetter` to the queue that should
    * dead-letter into it.
    */
-  async deadLetterQueue(connection: Connection): Promise<{ dlq: Queue; deadLetter: { exchange: string; routingKey: string } }> {
+  async deadLetterQueue(
+    connection: Connection,
+  ): Promise<{ dlq: Queue; deadLetter: { exchange: string; routingKey: string } }> {
     const exchange = await this.exchange(connection, { type: 'direct' }, this.name('dlx'));
     const dlq = await this.queue(connection, { exchange, routingKey: 'dead' }, this.name('dlq'));
     return { dlq, deadLetter: { exchange: exchange.name, routingKey: 'dead' } };

@@ -3,7 +3,11 @@ import { describe, expect } from 'vitest';
 import { expectRejection, type Harness } from './harness.js';
 
 /** Publishes `[id, priority]` pairs to `queue` in order, then consumes them one at a time; returns ids in delivery order. */
-async function consumeInPriorityOrder(h: Harness, queue: Queue, items: readonly (readonly [string, number])[]): Promise<string[]> {
+async function consumeInPriorityOrder(
+  h: Harness,
+  queue: Queue,
+  items: readonly (readonly [string, number])[],
+): Promise<string[]> {
   const conn = await h.open();
   const producer = conn.producer();
   for (const [id, priority] of items) await producer.publish({ id }, { routingKey: queue.name, priority });

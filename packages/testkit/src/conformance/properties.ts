@@ -79,7 +79,12 @@ export function propertiesSuite(h: Harness): void {
       await b.waitForCount(1);
       const [ma, mb] = [must(a.messages[0]), must(b.messages[0])];
       for (const m of [ma, mb]) {
-        expect(m.deliveryInfo).toMatchObject({ exchange: exchange.name, routingKey: key, queue: queue.name, redelivered: false });
+        expect(m.deliveryInfo).toMatchObject({
+          exchange: exchange.name,
+          routingKey: key,
+          queue: queue.name,
+          redelivered: false,
+        });
         expect(m.consumerTag).not.toBe('');
         expect(m.deliveryTag).toBeDefined();
       }

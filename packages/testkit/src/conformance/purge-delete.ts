@@ -91,7 +91,11 @@ export function purgeDeleteSuite(h: Harness): void {
         NotFoundError,
         'ERR_NOT_FOUND',
       );
-      await expectRejection(new Exchange(exchange.name).attach(conn).declare({ passive: true }), NotFoundError, 'ERR_NOT_FOUND');
+      await expectRejection(
+        new Exchange(exchange.name).attach(conn).declare({ passive: true }),
+        NotFoundError,
+        'ERR_NOT_FOUND',
+      );
       // Recreated, the exchange has no bindings: the queue's old binding is gone.
       await new Exchange(exchange.name, { type: 'direct' }).attach(conn).declare();
       await conn.producer().publish({ id: 2 }, { exchange: exchange.name, routingKey: 'k' });

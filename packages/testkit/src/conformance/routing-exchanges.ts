@@ -173,7 +173,9 @@ export function routingExchangesSuite(h: Harness): void {
         const conn = await h.open();
         const exchange = await h.exchange(conn, { type: 'headers' });
         const queue = await h.queue(conn, { bindings: [{ exchange, headers: { k: 'v' }, routingKey: 'bound-key' }] });
-        await conn.producer().publish({ id: 1 }, { exchange: exchange.name, routingKey: 'other-key', headers: { k: 'v' } });
+        await conn
+          .producer()
+          .publish({ id: 1 }, { exchange: exchange.name, routingKey: 'other-key', headers: { k: 'v' } });
         expect(await queue.messageCount()).toBe(1);
       },
       { needs: has('headers') },

@@ -118,24 +118,27 @@ export function routingFeaturesSuite(h: Harness): void {
       { needs: (c) => c.mandatory },
     );
 
-    h.test('fails a publish to an undeclared exchange with NotFoundError, and the connection stays usable', async () => {
-      const conn = await h.open();
-      const missing = h.name('x');
-      const producer = conn.producer();
-      const error = await expectRejection(
-        producer.publish({ id: 1 }, { exchange: missing, routingKey: 'k' }),
-        NotFoundError,
-        'ERR_NOT_FOUND',
-      );
-      expect(error).toMatchObject({ entity: { kind: 'exchange', name: missing } });
-      await expectRejection(
-        producer.publish({ id: 2 }, { exchange: missing, routingKey: 'k', mandatory: true }),
-        NotFoundError,
-        'ERR_NOT_FOUND',
-      );
-      const queue = await h.queue(conn);
-      await producer.publish({ id: 3 }, { routingKey: queue.name });
-      expect((await h.drain(queue)).map((m) => m.payload)).toEqual([{ id: 3 }]);
-    });
+    h.test(
+      'fails a publish to an undeclared exchange with NotFoundError, and the connection stays usable',
+      async () => {
+        const conn = await h.open();
+        const missing = h.name('x');
+        const producer = conn.producer();
+        const error = await expectRejection(
+          producer.publish({ id: 1 }, { exchange: missing, routingKey: 'k' }),
+          NotFoundError,
+          'ERR_NOT_FOUND',
+        );
+        expect(error).toMatchObject({ entity: { kind: 'exchange', name: missing } });
+        await expectRejection(
+          producer.publish({ id: 2 }, { exchange: missing, routingKey: 'k', mandatory: true }),
+          NotFoundError,
+          'ERR_NOT_FOUND',
+        );
+        const queue = await h.queue(conn);
+        await producer.publish({ id: 3 }, { routingKey: queue.name });
+        expect((await h.drain(queue)).map((m) => m.payload)).toEqual([{ id: 3 }]);
+      },
+    );
   });
 }

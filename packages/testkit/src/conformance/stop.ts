@@ -25,7 +25,8 @@ export function stopSuite(h: Harness): void {
     await h.waitForMessageCount(queue, 0);
     expect(messages.map(idOf).sort((a, b) => a - b)).toEqual(range(acked + 1, 10));
     const held = new Set(first.messages.slice(acked).map(idOf));
-    for (const message of messages) expect(message.redelivered, `redelivered of id ${idOf(message)}`).toBe(held.has(idOf(message)));
+    for (const message of messages)
+      expect(message.redelivered, `redelivered of id ${idOf(message)}`).toBe(held.has(idOf(message)));
     expect(second.messages).toHaveLength(10 - acked);
   }
 
@@ -48,10 +49,12 @@ export function stopSuite(h: Harness): void {
       const { conn, first } = await holdSome(3, 0);
       await conn.close();
       // The message went back to the queue: acking it now must fail loudly, never ack what another consumer holds.
-      const error = await must(first.messages[0]).ack().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await must(first.messages[0])
+        .ack()
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       expect(error).toBeInstanceOf(WakameError);
       expect(['ERR_MESSAGE_STATE', 'ERR_CONNECTION_CLOSED']).toContain((error as WakameError).code);
     });

@@ -129,7 +129,11 @@ export function ttlDeadLetterSuite(h: Harness): void {
         const queue = await h.queue(conn, { maxLength: 1, overflow: 'reject-publish' });
         const producer = conn.producer();
         await producer.publish({ id: 1 }, { routingKey: queue.name });
-        await expectRejection(producer.publish({ id: 2 }, { routingKey: queue.name }), PublishRejectedError, 'ERR_PUBLISH_REJECTED');
+        await expectRejection(
+          producer.publish({ id: 2 }, { routingKey: queue.name }),
+          PublishRejectedError,
+          'ERR_PUBLISH_REJECTED',
+        );
         expect((await h.drain(queue)).map(idOf)).toEqual([1]);
         await producer.publish({ id: 3 }, { routingKey: queue.name });
         expect((await h.drain(queue)).map(idOf)).toEqual([3]);

@@ -11,5 +11,6 @@
  *
  * @module @wakame/transports/memory
  */
-export { MemoryStore, memoryBroker, resetMemoryBrokers } from '@wakame/core/spi';
+
 export { memoryTransport } from '@wakame/core';
+export { MemoryStore, memoryBroker, resetMemoryBrokers } from '@wakame/core/spi';
