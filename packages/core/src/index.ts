@@ -66,7 +66,14 @@ export {
 } from './messaging/events.js';
 export { Message, type MessageContext, type MessageState } from './messaging/message.js';
 export { Producer, type ProducerOptions, type PublishOptions } from './messaging/producer.js';
-export { DEFAULT_RETRY_POLICY, type RetryInfo, type RetryPolicy, retry } from './messaging/retry.js';
+export {
+  DEFAULT_RETRY_POLICY,
+  type NormalisedRetryPolicy,
+  normaliseRetryPolicy,
+  type RetryInfo,
+  type RetryPolicy,
+  retry,
+} from './messaging/retry.js';
 export type { Channel } from './model/channel.js';
 export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
 export {
@@ -109,5 +116,14 @@ export type {
   QueueSpec,
   QueueType,
 } from './transport/spi.js';
-export { type BrokerUrl, parseBrokerUrl, parseBrokerUrls } from './transport/url.js';
+export {
+  type BrokerUrl,
+  DEFAULT_AMQP_CREDENTIALS,
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORTS,
+  DEFAULT_VHOST,
+  PASSWORD_MASK,
+  parseBrokerUrl,
+  parseBrokerUrls,
+} from './transport/url.js';
 export { memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';

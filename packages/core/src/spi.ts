@@ -7,18 +7,31 @@
  */
 export * from './errors.js';
 export { stableStringify } from './internal/stable-stringify.js';
+export { DEFAULT_RETRY_POLICY, type NormalisedRetryPolicy, normaliseRetryPolicy } from './messaging/retry.js';
 export { checkQueueArguments, fromBrokerArguments, toBrokerArguments } from './model/queue-arguments.js';
 export {
+  createDefaultRegistry,
   DEFAULT_TRANSPORT_MODULES,
   moduleLoader,
   type TransportLoader,
   TransportRegistry,
 } from './transport/registry.js';
 export type * from './transport/spi.js';
-export { BrokerUrl, parseBrokerUrl, parseBrokerUrls, redactUrl } from './transport/url.js';
+export {
+  BrokerUrl,
+  type BrokerUrlInit,
+  DEFAULT_AMQP_CREDENTIALS,
+  DEFAULT_HOSTNAME,
+  DEFAULT_PORTS,
+  DEFAULT_VHOST,
+  PASSWORD_MASK,
+  parseBrokerUrl,
+  parseBrokerUrls,
+  redactUrl,
+} from './transport/url.js';
 export { type DeathReason, type DeathRecord, deadLetterMessage } from './virtual/dead-letter.js';
 export { type Difference, exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
-export { headersMatch } from './virtual/headers-match.js';
+export { compileHeaders, type HeadersPattern, headersMatch } from './virtual/headers-match.js';
 export { bindingKey, InMemoryTopology } from './virtual/in-memory-topology.js';
 export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';
 export { type RouteResult, type RoutingSnapshot, RoutingTable } from './virtual/routing-table.js';

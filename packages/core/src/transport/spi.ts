@@ -20,7 +20,7 @@ export type QueueType = 'classic' | 'quorum' | 'stream';
 /** What happens when a queue reaches `maxLength`/`maxLengthBytes`. */
 export type OverflowBehaviour = 'drop-head' | 'reject-publish' | 'reject-publish-dlx';
 
-/** A plain-data exchange declaration (what {@link Exchange} holds). */
+/** A plain-data exchange declaration (what the `Exchange` class of `@wakame/core` holds). */
 export interface ExchangeSpec {
   readonly name: string;
   readonly type: ExchangeType;
@@ -57,7 +57,7 @@ export interface QueueArguments {
   readonly singleActiveConsumer?: boolean;
 }
 
-/** A plain-data queue declaration (what {@link Queue} holds, without its bindings). */
+/** A plain-data queue declaration (what the `Queue` class of `@wakame/core` holds, without its bindings). */
 export interface QueueSpec extends QueueArguments {
   readonly name: string;
   readonly durable: boolean;
