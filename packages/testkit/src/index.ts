@@ -7,5 +7,5 @@ export {
   RABBITMQ_MANAGEMENT_URL,
   REDIS_URL,
 } from './brokers.js';
-export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';
 export { type ConformanceOptions, runTransportConformance } from './conformance/index.js';
+export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';

@@ -215,7 +215,7 @@ export class Connection implements Channel {
     for (const entity of entities) {
       const key = this.#declarationKey(entity);
       if (key !== undefined && this.#declared.has(key)) continue;
-      await (entity.isAttached ? entity : entity.attach(this)).declare();
+      await entity.attach(this).declare();
       if (key !== undefined) this.#declared.add(key);
     }
   }

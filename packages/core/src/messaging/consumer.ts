@@ -166,7 +166,8 @@ export class Consumer implements AsyncIterable<Message> {
       const names: string[] = [];
       for (const q of this.queues) {
         if (q instanceof Queue && (this.#options.autoDeclare ?? true)) {
-          const result = await (q.isAttached ? q : q.attach(conn)).declare();
+          // Always this consumer's connection, whichever connection the declaration was attached to.
+          const result = await q.attach(conn).declare();
           names.push(result.name);
         } else {
           names.push(typeof q === 'string' ? q : q.name);

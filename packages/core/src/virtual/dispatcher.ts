@@ -78,6 +78,7 @@ export class Dispatcher {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#pollTimer);
+    for (const sub of this.subscriptions) sub.cancelled = true;
     this.subscriptions.clear();
   }
 
@@ -115,7 +116,7 @@ export class Dispatcher {
       const claimed = pending instanceof Promise ? await pending : pending;
       if (claimed === undefined) continue;
       if (sub.cancelled) {
-        // Cancelled while we were claiming: hand it back untouched by delivering nowhere.
+        // Cancelled while we were claiming: the host hands it back untouched (index -1).
         await this.host.deliver(sub, -1, claimed);
         return false;
       }

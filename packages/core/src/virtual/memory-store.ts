@@ -10,7 +10,7 @@
  */
 import { Deque } from '../internal/deque.js';
 import { InMemoryTopology } from './in-memory-topology.js';
-import type { Claimed, ImmediateStore, StoredMessage, StoreFeatures, VirtualStore } from './store.js';
+import type { Claimed, ImmediateStore, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from './store.js';
 
 interface Entry {
   readonly message: StoredMessage;
@@ -127,7 +127,7 @@ export class MemoryStore implements VirtualStore {
     return this.#get(queue);
   }
 
-  async settle(receipt: unknown, outcome: 'ack' | 'requeue'): Promise<void> {
+  async settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
     this.#settle(receipt, outcome);
   }
 
@@ -147,7 +147,7 @@ export class MemoryStore implements VirtualStore {
     return { message: entry.message, receipt };
   }
 
-  #settle(receipt: unknown, outcome: 'ack' | 'requeue'): void {
+  #settle(receipt: unknown, outcome: StoreOutcome): void {
     const r = receipt as Receipt;
     if (r.settled) return;
     r.settled = true;
@@ -155,7 +155,8 @@ export class MemoryStore implements VirtualStore {
     // A requeue into a queue deleted meanwhile drops the message, as RabbitMQ does.
     const q = this.#queues.get(r.queueName);
     if (!q) return;
-    q.restore({ seq: r.entry.seq, message: { ...r.entry.message, redelivered: true } });
+    const message = outcome === 'requeue' ? { ...r.entry.message, redelivered: true } : r.entry.message;
+    q.restore({ seq: r.entry.seq, message });
     this.#notify(r.queueName);
   }
 

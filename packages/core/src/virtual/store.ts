@@ -77,8 +77,11 @@ export interface TopologyStore {
 export interface ImmediateStore {
   put(queue: string, message: StoredMessage): void;
   get(queue: string): Claimed | undefined;
-  settle(receipt: unknown, outcome: 'ack' | 'requeue'): void;
+  settle(receipt: unknown, outcome: StoreOutcome): void;
 }
+
+/** How a claimed message leaves the consumer's hands; see {@link VirtualStore.settle}. */
+export type StoreOutcome = 'ack' | 'requeue' | 'release';
 
 /** The storage primitives (kombu's `_put/_get/_purge/_size/...`), all queue-name based. */
 export interface VirtualStore {
@@ -97,9 +100,10 @@ export interface VirtualStore {
   get(queue: string): Promise<Claimed | undefined>;
   /**
    * Finishes a claimed message: `ack` removes it, `requeue` returns it to the head of its queue
-   * (in its original order among other requeued messages) marked `redelivered`.
+   * (in its original order among other requeued messages) marked `redelivered`, `release` returns it
+   * the same way but unmarked (it was only looked at, e.g. by the expiry sweep, never delivered).
    */
-  settle(receipt: unknown, outcome: 'ack' | 'requeue'): Promise<void>;
+  settle(receipt: unknown, outcome: StoreOutcome): Promise<void>;
   purge(queue: string): Promise<number>;
   /** Ready (unclaimed) messages in the queue. */
   size(queue: string): Promise<number>;

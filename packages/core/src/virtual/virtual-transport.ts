@@ -69,6 +69,8 @@ export class VirtualTransport implements Transport {
   readonly #idPrefix = `${randomBytes(6).toString('hex')}.`;
   #ids = 0;
   #deliveryTags = 0;
+  /** Per queue, the timer that sweeps expired messages off its head (RabbitMQ expires them without consumers). */
+  readonly #expiryTimers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   #state: 'new' | 'open' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
@@ -136,6 +138,8 @@ export class VirtualTransport implements Transport {
     }
     this.#state = 'closed';
     this.#unwatch?.();
+    for (const { timer } of this.#expiryTimers.values()) clearTimeout(timer);
+    this.#expiryTimers.clear();
     for (const sub of this.#dispatcher.subscriptions) for (const release of sub.releaseConsumers) release();
     this.#dispatcher.stop();
     // Unsettled deliveries return to their queues, as when an AMQP channel closes.
@@ -188,7 +192,11 @@ export class VirtualTransport implements Transport {
     }
     if (specs.length === 0 && target.mandatory) throw new UnroutableError(target.exchange, target.routingKey);
     const at = Date.now();
-    for (const spec of specs) now.put(spec.name, this.#stored(message, target.exchange, target.routingKey, spec, at));
+    for (const spec of specs) {
+      const stored = this.#stored(message, target.exchange, target.routingKey, spec, at);
+      now.put(spec.name, stored);
+      if (stored.expiresAt !== undefined) this.#armExpiry(spec.name, stored.expiresAt);
+    }
     return true;
   }
 
@@ -335,6 +343,7 @@ export class VirtualTransport implements Transport {
 
   /** Puts a message, applying max-length; false when the queue refused it (reject-publish). */
   async #enqueue(queue: QueueSpec, message: StoredMessage, topology: CompiledTopology): Promise<boolean> {
+    if (message.expiresAt !== undefined) this.#armExpiry(queue.name, message.expiresAt);
     const { maxLength, maxLengthBytes } = queue;
     if (maxLength === undefined && maxLengthBytes === undefined) {
       await this.#store.put(queue.name, message);
@@ -408,6 +417,36 @@ export class VirtualTransport implements Transport {
     return this.#claimAsync(queue);
   }
 
+  /** Makes sure the head of `queue` is looked at when a message in it may have expired. */
+  #armExpiry(queue: string, at: number): void {
+    const current = this.#expiryTimers.get(queue);
+    if (current && current.at <= at) return;
+    if (current) clearTimeout(current.timer);
+    const timer = setTimeout(() => {
+      this.#expiryTimers.delete(queue);
+      this.#sweep(queue).catch((error: unknown) => this.#onError(error));
+    }, Math.max(0, at - Date.now()) + 1);
+    // Expiry must not keep a process alive that has nothing else to do.
+    timer.unref();
+    this.#expiryTimers.set(queue, { at, timer });
+  }
+
+  /** Dead-letters expired messages at the head of `queue`, then re-arms for the next head. */
+  async #sweep(queue: string): Promise<void> {
+    while (this.#state === 'open') {
+      const claimed = await this.#store.get(queue);
+      if (!claimed) return;
+      const { expiresAt } = claimed.message;
+      if (expiresAt !== undefined && expiresAt <= Date.now()) {
+        await this.#expire(queue, claimed);
+        continue;
+      }
+      await this.#store.settle(claimed.receipt, 'release');
+      if (expiresAt !== undefined) this.#armExpiry(queue, expiresAt);
+      return;
+    }
+  }
+
   async #expire(queue: string, claimed: Claimed): Promise<void> {
     await this.#deadLetter(queue, claimed.message, 'expired');
     await this.#store.settle(claimed.receipt, 'ack');
@@ -424,7 +463,8 @@ export class VirtualTransport implements Transport {
   }
 
   #deliver(sub: Subscription, index: number, claimed: Claimed): void | Promise<void> {
-    if (index < 0 || this.#state !== 'open') return this.#store.settle(claimed.receipt, 'requeue');
+    // Claimed, but the consumer went away meanwhile: it was never delivered, so it goes back unflagged.
+    if (index < 0 || this.#state !== 'open') return this.#store.settle(claimed.receipt, 'release');
     const { queues, consumerTags, noAck } = sub.request;
     const queue = queues[index] as string;
     if (noAck && !this.#now) {
@@ -432,7 +472,7 @@ export class VirtualTransport implements Transport {
         .settle(claimed.receipt, 'ack')
         .then(() => this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, true)));
     }
-    this.#now?.settle(claimed.receipt, 'ack');
+    if (noAck) this.#now?.settle(claimed.receipt, 'ack');
     this.#hand(sub, this.#inbound(sub, queue, consumerTags[index] ?? '', claimed, noAck));
   }
 

@@ -26,7 +26,11 @@ export function connectionSuite(h: Harness): void {
       const queue = await h.queue(conn);
       await conn.close();
       const code = 'ERR_CONNECTION_CLOSED';
-      await expectRejection(conn.producer().publish({ id: 1 }, { routingKey: queue.name }), ConnectionClosedError, code);
+      await expectRejection(
+        conn.producer().publish({ id: 1 }, { routingKey: queue.name }),
+        ConnectionClosedError,
+        code,
+      );
       await expectRejection(queue.declare(), ConnectionClosedError, code);
       await expectRejection(new Queue(h.name('q')).attach(conn).declare(), ConnectionClosedError, code);
       await expectRejection(queue.messageCount(), ConnectionClosedError, code);

@@ -114,6 +114,22 @@ export function consumerApiSuite(h: Harness): void {
       { needs: (c) => c.deadLetter },
     );
 
+    h.test(
+      'declares and consumes through its own connection, whatever connection a Queue was attached to',
+      async () => {
+        const first = await h.open();
+        const queue = await h.queue(first);
+        await first.close();
+        const conn = await h.open();
+        await conn.producer().publish({ id: 1 }, { routingKey: queue.name });
+        // `queue` is still attached to the closed connection: the consumer must use its own.
+        const collector = await h.collect(conn, queue);
+        const [message] = await collector.waitForCount(1);
+        expect(idOf(must(message))).toBe(1);
+        await conn.declare(queue);
+      },
+    );
+
     h.test('stops deliveries on cancel()', async () => {
       const conn = await h.open();
       const queue = await h.queue(conn);

@@ -17,7 +17,8 @@ export function prefetchSuite(h: Harness): void {
       expect(holder.messages.map(idOf)).toEqual([1, 2, 3]);
 
       // A second consumer proves the rest were available all along.
-      const other = await h.collect(await h.open(), queue, { prefetch: 1, ack: false });
+      const otherConn = await h.open();
+      const other = await h.collect(otherConn, queue.attach(otherConn), { prefetch: 1, ack: false });
       const [taken] = await other.waitForCount(1);
       expect(idOf(must(taken))).toBe(4);
       await h.waitForMessageCount(queue, 11);

@@ -18,15 +18,18 @@ export function stopSuite(h: Harness): void {
     return { conn, queue, first };
   }
 
-  /** A second consumer gets every message the first did not ack, exactly once, redelivered ones flagged. */
+  /** A second consumer gets every message the first did not ack, exactly once, the ones the first saw flagged. */
   async function expectTakenOver(queue: Queue, first: Collector, acked: number): Promise<void> {
-    const second = await h.collect(await h.open(), queue);
+    const other = await h.open();
+    const again = queue.attach(other);
+    const second = await h.collect(other, again);
     const messages = await second.waitForCount(10 - acked);
-    await h.waitForMessageCount(queue, 0);
+    await h.waitForMessageCount(again, 0);
     expect(messages.map(idOf).sort((a, b) => a - b)).toEqual(range(acked + 1, 10));
+    // What the first consumer saw comes back flagged; messages only in flight when it stopped may be flagged too.
     const held = new Set(first.messages.slice(acked).map(idOf));
-    for (const message of messages)
-      expect(message.redelivered, `redelivered of id ${idOf(message)}`).toBe(held.has(idOf(message)));
+    const flagged = messages.filter((m) => m.redelivered).map(idOf);
+    for (const id of held) expect(flagged, `redelivered flag of id ${id}`).toContain(id);
     expect(second.messages).toHaveLength(10 - acked);
   }
 

@@ -74,6 +74,27 @@ export function ttlDeadLetterSuite(h: Harness): void {
     );
 
     h.test(
+      'dead-letters an expired message as expired instead of delivering it to a consumer',
+      async () => {
+        const conn = await h.open();
+        const { dlq, deadLetter } = await h.deadLetterQueue(conn);
+        const queue = await h.queue(conn, { deadLetter });
+        const start = Date.now();
+        await conn.producer().publish({ id: 4 }, { routingKey: queue.name, expiration: 1 });
+        await clockPassed(start, 20);
+        const consumer = await h.collect(conn, queue);
+        const dead = await h.collect(conn, dlq);
+        const [message] = await dead.waitForCount(1);
+        expect(idOf(must(message))).toBe(4);
+        expectDeath(must(message), queue.name, 'expired');
+        expect(must(message).properties.expiration).toBeUndefined();
+        expect(must(message).headers['x-death']).toMatchObject([{ 'original-expiration': '1' }]);
+        expect(consumer.messages).toEqual([]);
+      },
+      ttlAndDeadLetter,
+    );
+
+    h.test(
       'dead-letters a rejected message with an x-death record',
       async () => {
         const conn = await h.open();
