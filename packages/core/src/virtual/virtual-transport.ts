@@ -422,10 +422,13 @@ export class VirtualTransport implements Transport {
     const current = this.#expiryTimers.get(queue);
     if (current && current.at <= at) return;
     if (current) clearTimeout(current.timer);
-    const timer = setTimeout(() => {
-      this.#expiryTimers.delete(queue);
-      this.#sweep(queue).catch((error: unknown) => this.#onError(error));
-    }, Math.max(0, at - Date.now()) + 1);
+    const timer = setTimeout(
+      () => {
+        this.#expiryTimers.delete(queue);
+        this.#sweep(queue).catch((error: unknown) => this.#onError(error));
+      },
+      Math.max(0, at - Date.now()) + 1,
+    );
     // Expiry must not keep a process alive that has nothing else to do.
     timer.unref();
     this.#expiryTimers.set(queue, { at, timer });

@@ -11,8 +11,9 @@ export function settleSuite(h: Harness): void {
       const queue = await h.queue(conn);
       await conn.producer().publish({ id: 1 }, { routingKey: queue.name });
       const collector = await h.collect(conn, queue, { ack: false });
-      const [message] = await collector.waitForCount(1);
-      await message?.ack();
+      const message = must((await collector.waitForCount(1))[0]);
+      await message.ack();
+      expect(message.state).toBe('acked');
       // Closing would return an unsettled message to the queue: nothing may come back.
       await conn.close();
       const after = await h.open();
@@ -25,9 +26,9 @@ export function settleSuite(h: Harness): void {
       const queue = await h.queue(conn);
       await conn.producer().publish({ id: 1 }, { routingKey: queue.name });
       const collector = await h.collect(conn, queue, { ack: false });
-      const [message] = await collector.waitForCount(1);
-      await message?.reject();
-      expect(message?.state).toBe('rejected');
+      const message = must((await collector.waitForCount(1))[0]);
+      await message.reject();
+      expect(message.state).toBe('rejected');
       await conn.close();
       const after = await h.open();
       expect(await queue.attach(after).messageCount()).toBe(0);
@@ -40,11 +41,10 @@ export function settleSuite(h: Harness): void {
         const { dlq, deadLetter } = await h.deadLetterQueue(conn);
         const queue = await h.queue(conn, { deadLetter });
         await conn.producer().publish({ id: 7 }, { routingKey: queue.name });
-        const message = await queue.get();
-        await message?.reject();
+        await must(await queue.get(), 'the message').reject();
         const dead = await h.collect(conn, dlq);
         const [got] = await dead.waitForCount(1);
-        expect(got?.payload).toEqual({ id: 7 });
+        expect(must(got).payload).toEqual({ id: 7 });
         expect(await queue.messageCount()).toBe(0);
       },
       { needs: (c) => c.deadLetter },
@@ -54,18 +54,18 @@ export function settleSuite(h: Harness): void {
       const conn = await h.open();
       const queue = await h.queue(conn);
       await conn.producer().publish({ id: 1 }, { routingKey: queue.name });
-      const first = await queue.get();
-      expect(first?.redelivered).toBe(false);
-      await first?.requeue();
-      expect(first?.state).toBe('requeued');
-      const second = await queue.get();
-      expect(second?.payload).toEqual({ id: 1 });
-      expect(second?.redelivered).toBe(true);
-      await second?.reject({ requeue: true });
-      const third = await queue.get();
-      expect(third?.payload).toEqual({ id: 1 });
-      expect(third?.redelivered).toBe(true);
-      await third?.ack();
+      const first = must(await queue.get(), 'the first delivery');
+      expect(first.redelivered).toBe(false);
+      await first.requeue();
+      expect(first.state).toBe('requeued');
+      const second = must(await queue.get(), 'the second delivery');
+      expect(second.payload).toEqual({ id: 1 });
+      expect(second.redelivered).toBe(true);
+      await second.reject({ requeue: true });
+      const third = must(await queue.get(), 'the third delivery');
+      expect(third.payload).toEqual({ id: 1 });
+      expect(third.redelivered).toBe(true);
+      await third.ack();
       expect(await queue.messageCount()).toBe(0);
     });
 

@@ -55,6 +55,24 @@ export function ttlDeadLetterSuite(h: Harness): void {
     );
 
     h.test(
+      'dead-letters an expired message after its publisher disconnected',
+      async () => {
+        const conn = await h.open();
+        const { dlq, deadLetter } = await h.deadLetterQueue(conn);
+        const queue = await h.queue(conn, { deadLetter });
+        // Expiry is the broker's job: the publishing connection going away must not keep the message alive.
+        const publisher = await h.open();
+        await publisher.producer().publish({ id: 5 }, { routingKey: queue.name, expiration: 30 });
+        await publisher.close();
+        const dead = await h.collect(conn, dlq);
+        const [message] = await dead.waitForCount(1);
+        expect(idOf(must(message))).toBe(5);
+        expectDeath(must(message), queue.name, 'expired');
+      },
+      ttlAndDeadLetter,
+    );
+
+    h.test(
       'never hands an expired message to a consumer',
       async () => {
         const conn = await h.open();
