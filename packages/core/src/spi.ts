@@ -40,6 +40,7 @@ export type {
   ImmediateStore,
   StoredMessage,
   StoreFeatures,
+  StoreOutcome,
   TopologySnapshot,
   TopologyStore,
   VirtualStore,

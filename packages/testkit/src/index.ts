@@ -8,4 +8,5 @@ export {
   REDIS_URL,
 } from './brokers.js';
 export { type ConformanceOptions, runTransportConformance } from './conformance/index.js';
+export { requiredOnly } from './required-only-store.js';
 export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';

@@ -21,7 +21,12 @@ export interface DispatchHost {
   deliver(sub: Subscription, queueIndex: number, claimed: Claimed): void | Promise<void>;
   /** Reports an error that has no caller to go to. */
   report(error: unknown): void;
+  /** Called on each poll tick (stores without change notifications), before draining. */
+  poll?(): void;
 }
+
+/** Deliveries in one drain run before it yields to the event loop, so a deep queue never starves I/O and timers. */
+const DELIVERIES_PER_TURN = 256;
 
 /**
  * Moves messages from queues to subscriptions. One drain loop at a time; each round gives every
@@ -89,13 +94,21 @@ export class Dispatcher {
       do {
         this.#again = false;
         let progress = true;
+        let delivered = 0;
         while (progress && !this.#stopped) {
           progress = false;
           for (const sub of this.subscriptions) {
             if (sub.cancelled) continue;
             const { prefetch, noAck } = sub.request;
             if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
-            if (await this.#deliverOne(sub)) progress = true;
+            if (await this.#deliverOne(sub)) {
+              progress = true;
+              delivered++;
+            }
+          }
+          if (delivered >= DELIVERIES_PER_TURN) {
+            delivered = 0;
+            await new Promise<void>((resolve) => setImmediate(resolve));
           }
         }
       } while (this.#again && !this.#stopped);
@@ -131,6 +144,9 @@ export class Dispatcher {
   #armPoll(): void {
     if (this.pollIntervalMs <= 0 || this.#stopped || this.subscriptions.size === 0) return;
     clearTimeout(this.#pollTimer);
-    this.#pollTimer = setTimeout(() => this.schedule(), this.pollIntervalMs);
+    this.#pollTimer = setTimeout(() => {
+      this.host.poll?.();
+      this.schedule();
+    }, this.pollIntervalMs);
   }
 }

@@ -22,6 +22,7 @@ import type {
 } from '../transport/spi.js';
 import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-letter.js';
 import { Dispatcher, type Subscription } from './dispatcher.js';
+import { ExpirySchedule } from './expiry-schedule.js';
 import type { Claimed, ImmediateStore, StoredMessage, VirtualStore } from './store.js';
 import { type CompiledTopology, TopologyCache } from './topology-cache.js';
 import { VirtualAdmin } from './virtual-admin.js';
@@ -69,8 +70,9 @@ export class VirtualTransport implements Transport {
   readonly #idPrefix = `${randomBytes(6).toString('hex')}.`;
   #ids = 0;
   #deliveryTags = 0;
-  /** Per queue, the timer that sweeps expired messages off its head (RabbitMQ expires them without consumers). */
-  readonly #expiryTimers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  /** When to sweep expired messages off queue heads; shared with the store's other transports. */
+  readonly #expiry: ExpirySchedule;
+  #leaveExpiry: (() => void) | undefined;
   #state: 'new' | 'open' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
@@ -78,6 +80,7 @@ export class VirtualTransport implements Transport {
   constructor(store: VirtualStore, options: VirtualTransportOptions = {}) {
     this.#store = store;
     this.#now = store.immediate;
+    this.#expiry = ExpirySchedule.of(store);
     this.kind = store.kind;
     this.#onError = options.onError ?? (() => {});
     this.#topology = new TopologyCache(store.topology);
@@ -87,6 +90,10 @@ export class VirtualTransport implements Transport {
         claim: (queue) => this.#claim(queue),
         deliver: (sub, index, claimed) => this.#deliver(sub, index, claimed),
         report: (error) => this.#onError(error),
+        // Without change notifications, a queue deleted by another client is noticed when polling.
+        poll: () => {
+          if (!this.#topology.fresh()) this.#cancelOrphans().catch((error: unknown) => this.#onError(error));
+        },
       },
       poll,
     );
@@ -123,6 +130,9 @@ export class VirtualTransport implements Transport {
       if (!before) this.#cancelOrphans().catch((error: unknown) => this.#onError(error));
     });
     this.#state = 'open';
+    this.#leaveExpiry = this.#expiry.join((queue) =>
+      this.#sweep(queue).catch((error: unknown) => this.#onError(error)),
+    );
     this.#emit({ type: 'connected' });
   }
 
@@ -138,8 +148,7 @@ export class VirtualTransport implements Transport {
     }
     this.#state = 'closed';
     this.#unwatch?.();
-    for (const { timer } of this.#expiryTimers.values()) clearTimeout(timer);
-    this.#expiryTimers.clear();
+    this.#leaveExpiry?.();
     for (const sub of this.#dispatcher.subscriptions) for (const release of sub.releaseConsumers) release();
     this.#dispatcher.stop();
     // Unsettled deliveries return to their queues, as when an AMQP channel closes.
@@ -419,19 +428,7 @@ export class VirtualTransport implements Transport {
 
   /** Makes sure the head of `queue` is looked at when a message in it may have expired. */
   #armExpiry(queue: string, at: number): void {
-    const current = this.#expiryTimers.get(queue);
-    if (current && current.at <= at) return;
-    if (current) clearTimeout(current.timer);
-    const timer = setTimeout(
-      () => {
-        this.#expiryTimers.delete(queue);
-        this.#sweep(queue).catch((error: unknown) => this.#onError(error));
-      },
-      Math.max(0, at - Date.now()) + 1,
-    );
-    // Expiry must not keep a process alive that has nothing else to do.
-    timer.unref();
-    this.#expiryTimers.set(queue, { at, timer });
+    this.#expiry.arm(queue, at);
   }
 
   /** Dead-letters expired messages at the head of `queue`, then re-arms for the next head. */
