@@ -5,6 +5,9 @@
  *
  * @module
  */
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, TransportNotInstalledError, UnknownTransportError } from '../errors.js';
 import type { TransportFactory } from './spi.js';
 
@@ -194,10 +197,27 @@ async function load(scheme: string, loader: TransportLoader): Promise<TransportF
   return factory as TransportFactory;
 }
 
-function importModule(moduleName: string): Promise<Record<string, unknown>> {
+async function importModule(moduleName: string): Promise<Record<string, unknown>> {
   // A variable specifier (and the vite hint) keeps tsc and bundlers from resolving it at build time.
   const specifier: string = moduleName;
-  return import(/* @vite-ignore */ specifier) as Promise<Record<string, unknown>>;
+  try {
+    return (await import(/* @vite-ignore */ specifier)) as Record<string, unknown>;
+  } catch (error) {
+    if (!isModuleNotFound(error)) throw error;
+    // Strict installs (pnpm) let core see only its own dependencies, while the application is the
+    // one that installs @wakame/transports: look the module up from the application's directory too.
+    const fromApp = resolveFromApplication(moduleName);
+    if (fromApp === undefined) throw error;
+    return (await import(/* @vite-ignore */ fromApp)) as Record<string, unknown>;
+  }
+}
+
+function resolveFromApplication(moduleName: string): string | undefined {
+  try {
+    return pathToFileURL(createRequire(join(process.cwd(), 'package.json')).resolve(moduleName)).href;
+  } catch {
+    return undefined;
+  }
 }
 
 function isModuleNotFound(error: unknown): boolean {
