@@ -115,6 +115,8 @@ export type {
   QueueArguments,
   QueueSpec,
   QueueType,
+  RecoveryPolicy,
+  TransportStatus,
 } from './transport/spi.js';
 export {
   type BrokerUrl,

@@ -7,7 +7,12 @@
  */
 export * from './errors.js';
 export { stableStringify } from './internal/stable-stringify.js';
-export { DEFAULT_RETRY_POLICY, type NormalisedRetryPolicy, normaliseRetryPolicy } from './messaging/retry.js';
+export {
+  backoffDelay,
+  DEFAULT_RETRY_POLICY,
+  type NormalisedRetryPolicy,
+  normaliseRetryPolicy,
+} from './messaging/retry.js';
 export { checkQueueArguments, fromBrokerArguments, toBrokerArguments } from './model/queue-arguments.js';
 export {
   createDefaultRegistry,
@@ -30,7 +35,7 @@ export {
   redactUrl,
 } from './transport/url.js';
 export { type DeathReason, type DeathRecord, deadLetterMessage } from './virtual/dead-letter.js';
-export { type Difference, exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
+export { type Difference, exchangeArguments, exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
 export { compileHeaders, type HeadersPattern, headersMatch } from './virtual/headers-match.js';
 export { bindingKey, InMemoryTopology } from './virtual/in-memory-topology.js';
 export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';

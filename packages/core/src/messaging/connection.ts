@@ -14,7 +14,7 @@ import { type CompressionRegistry, compressors as defaultCompressors } from '../
 import { serializers as defaultSerializers, type SerializerRegistry } from '../serialization/serializers.js';
 import { defaultTransports } from '../transport/default-transports.js';
 import type { TransportRegistry } from '../transport/registry.js';
-import type { Capabilities, TopologyAdmin, Transport, TransportStatus } from '../transport/spi.js';
+import type { Capabilities, RecoveryPolicy, TopologyAdmin, Transport, TransportStatus } from '../transport/spi.js';
 import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { Instrumentation, type Logger, silentLogger } from './events.js';
@@ -30,6 +30,8 @@ export interface ConnectionOptions {
   readonly connectTimeoutMs?: number;
   /** Default policy of {@link Connection.ensureConnection} and {@link Connection.ensure}. @defaultValue {@link DEFAULT_RETRY_POLICY} */
   readonly retry?: RetryPolicy;
+  /** How transports that recover by themselves (AMQP) reconnect after a loss. @defaultValue retry forever, 100 ms → 5 s with jitter */
+  readonly recovery?: RecoveryPolicy;
   /** Order in which failover URLs are tried. @defaultValue `'round-robin'` */
   readonly failover?: 'round-robin' | 'shuffle';
   /** Where URL schemes find their transports. @defaultValue the built-in registry */
@@ -291,6 +293,8 @@ export class Connection implements Channel {
         const transport = factory(url, {
           heartbeat: this.#options.heartbeat ?? DEFAULT_HEARTBEAT_SECONDS,
           connectTimeoutMs: timeoutMs,
+          alternates: [...this.urls.slice(this.#index), ...this.urls.slice(0, this.#index)],
+          ...(this.#options.recovery ? { recovery: this.#options.recovery } : {}),
           extra: this.#options.transportOptions ?? {},
         });
         await withDeadline(transport, timeoutMs, url, signal);
@@ -318,8 +322,27 @@ export class Connection implements Channel {
   #adopt(transport: Transport): void {
     this.#transport = transport;
     this.#unlisten = transport.onStatus((status: TransportStatus) => {
-      if (status.type === 'disconnected' && this.#transport === transport && !this.#closed) {
-        void this.#drop(status.error ?? new ConnectionClosedError('connection lost'));
+      if (this.#transport !== transport || this.#closed) return;
+      switch (status.type) {
+        case 'disconnected':
+          void this.#drop(status.error ?? new ConnectionClosedError('connection lost'));
+          break;
+        case 'reconnecting':
+          // The transport recovers by itself; declarations must be replayed by it, so forget ours.
+          this.#forgetDeclarations();
+          if (status.attempt === 1) this.events.emit('connection.lost', { url: this.url, error: status.error });
+          break;
+        case 'reconnected':
+          this.events.emit('connection.revived', { url: status.url });
+          break;
+        case 'blocked':
+          this.events.emit('connection.blocked', { url: this.url, reason: status.reason });
+          break;
+        case 'unblocked':
+          this.events.emit('connection.unblocked', { url: this.url });
+          break;
+        case 'connected':
+          break;
       }
     });
   }

@@ -292,6 +292,7 @@ export class Consumer implements AsyncIterable<Message> {
       consumerTags: this.#tags,
       reason: reason.message,
     });
+    this.connection.events.emit('consumer.cancelled_by_broker', { consumerTags: this.#tags, reason: reason.message });
     this.#state = 'cancelled';
     this.#subscription = undefined;
     this.#iterator?.stop(reason);

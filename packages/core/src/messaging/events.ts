@@ -15,11 +15,17 @@ export interface WakameEvents {
   'connection.connect': { url: string; transport: string; attempt: number };
   'connection.retry': { url: string; attempt: number; delayMs: number; error: Error };
   'connection.lost': { url: string; error: Error };
+  /** The transport recovered by itself after a loss (topology re-declared, consumers resumed). */
+  'connection.revived': { url: string };
+  'connection.blocked': { url: string; reason: string };
+  'connection.unblocked': { url: string };
   'connection.close': { url: string };
   'producer.publish': { exchange: string; routingKey: string; bytes: number; messageId?: string };
   'producer.unroutable': { exchange: string; routingKey: string };
   'consumer.subscribe': { queues: readonly string[]; consumerTags: readonly string[] };
   'consumer.cancel': { consumerTags: readonly string[] };
+  /** The broker cancelled the consumer (its queue was deleted, …). */
+  'consumer.cancelled_by_broker': { consumerTags: readonly string[]; reason: string };
   'consumer.deliver': { queue: string; consumerTag: string; deliveryTag: string | number; redelivered: boolean };
   'consumer.decode_error': { queue: string; error: Error };
   'consumer.handler_error': { queue: string; error: unknown };
@@ -60,11 +66,15 @@ export const EVENTS = Object.freeze({
   CONNECTION_CONNECT: connection('connect'),
   CONNECTION_RETRY: connection('retry'),
   CONNECTION_LOST: connection('lost'),
+  CONNECTION_REVIVED: connection('revived'),
+  CONNECTION_BLOCKED: connection('blocked'),
+  CONNECTION_UNBLOCKED: connection('unblocked'),
   CONNECTION_CLOSE: connection('close'),
   PRODUCER_PUBLISH: producer('publish'),
   PRODUCER_UNROUTABLE: producer('unroutable'),
   CONSUMER_SUBSCRIBE: consumer('subscribe'),
   CONSUMER_CANCEL: consumer('cancel'),
+  CONSUMER_CANCELLED_BY_BROKER: consumer('cancelled_by_broker'),
   CONSUMER_DELIVER: consumer('deliver'),
   CONSUMER_DECODE_ERROR: consumer('decode_error'),
   CONSUMER_HANDLER_ERROR: consumer('handler_error'),

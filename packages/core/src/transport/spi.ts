@@ -13,6 +13,18 @@
  */
 import type { BrokerUrl } from './url.js';
 
+/** How a self-recovering transport reconnects. Durations in ms. */
+export interface RecoveryPolicy {
+  /** Give up after this many failed attempts (then the transport reports `disconnected`). @defaultValue Infinity */
+  readonly maxAttempts?: number;
+  /** @defaultValue 100 */
+  readonly initialDelayMs?: number;
+  /** @defaultValue 5_000 */
+  readonly maxDelayMs?: number;
+  /** 0..1 share of each delay that is random. @defaultValue 0.5 */
+  readonly jitter?: number;
+}
+
 /** The four AMQP exchange types. */
 export type ExchangeType = 'direct' | 'topic' | 'fanout' | 'headers';
 /** RabbitMQ queue types. */
@@ -231,6 +243,11 @@ export interface Capabilities {
 /** Status changes a transport reports (a discriminated union on `type`). */
 export type TransportStatus =
   | { readonly type: 'connected' }
+  /** The transport lost its broker and is recovering by itself (publishes wait, consumers resume). */
+  | { readonly type: 'reconnecting'; readonly error: Error; readonly attempt: number }
+  /** Recovery succeeded: topology re-declared, consumers re-subscribed. */
+  | { readonly type: 'reconnected'; readonly url: string }
+  /** Closed for good (by us, or recovery gave up); the owner should drop this transport. */
   | { readonly type: 'disconnected'; readonly error?: Error }
   | { readonly type: 'blocked'; readonly reason: string }
   | { readonly type: 'unblocked' };
@@ -260,6 +277,13 @@ export interface TransportOptions {
   /** Heartbeat interval in seconds; 0 disables. */
   readonly heartbeat: number;
   readonly connectTimeoutMs: number;
+  /**
+   * Every failover URL of the connection, starting with the one this transport is for. Transports
+   * that recover by themselves rotate through them.
+   */
+  readonly alternates?: readonly BrokerUrl[];
+  /** How a transport that recovers by itself retries (backoff, jitter, deadline). */
+  readonly recovery?: RecoveryPolicy;
   /** Transport-specific extras (TLS material and the like). */
   readonly extra: Readonly<Record<string, unknown>>;
 }

@@ -1,0 +1,182 @@
+/**
+ * Topology operations on RabbitMQ. They run on a dedicated channel: an AMQP error (a 406 on a
+ * conflicting redeclare, a 404 on a passive check) closes the channel it happened on, so it must
+ * not be the channel that publishes or consumes. A closed admin channel is replaced on next use.
+ *
+ * Everything declared is recorded, so recovery after a connection loss can declare it again.
+ */
+import type {
+  BindingSpec,
+  ExchangeSpec,
+  ObservedTopology,
+  QueueDeclareResult,
+  QueueSpec,
+  TopologyAdmin,
+} from '@wakame/core/spi';
+import { bindingKey } from '@wakame/core/spi';
+import type { Channel, ChannelModel } from 'amqplib';
+import { fromAmqpError } from './errors.js';
+import { toAssertExchange, toAssertQueue } from './mapping.js';
+
+/** What was declared through this connection, in order, for replay after a reconnect. */
+export class TopologyRecord {
+  readonly exchanges = new Map<string, ExchangeSpec>();
+  /** Server-named queues are kept under the name the broker gave them. */
+  readonly queues = new Map<string, QueueSpec & { readonly serverNamed: boolean }>();
+  readonly bindings = new Map<string, BindingSpec>();
+
+  forgetExchange(name: string): void {
+    this.exchanges.delete(name);
+    for (const [key, b] of this.bindings) {
+      if (b.source === name || (b.destinationType === 'exchange' && b.destination === name)) this.bindings.delete(key);
+    }
+  }
+
+  forgetQueue(name: string): void {
+    this.queues.delete(name);
+    for (const [key, b] of this.bindings) {
+      if (b.destinationType === 'queue' && b.destination === name) this.bindings.delete(key);
+    }
+  }
+}
+
+/** The connection pieces the admin needs from its transport. */
+export interface AdminHost {
+  /** The live connection; waits through a recovery (bounded), throws when closed. */
+  connection(): Promise<ChannelModel>;
+  /** Exchanges known to exist (publishing to an unknown one is checked first). */
+  readonly knownExchanges: Set<string>;
+  /** Looks up live state through the management API. */
+  inspect(): Promise<ObservedTopology>;
+}
+
+/** {@link TopologyAdmin} for RabbitMQ. */
+export class AmqpAdmin implements TopologyAdmin {
+  readonly record = new TopologyRecord();
+  #channel: Promise<Channel> | undefined;
+
+  constructor(private readonly host: AdminHost) {}
+
+  async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {
+    if (spec.name === '') return;
+    const entity = { kind: 'exchange' as const, name: spec.name };
+    if (options.passive) {
+      await this.#run((ch) => ch.checkExchange(spec.name), entity);
+    } else {
+      await this.#run((ch) => ch.assertExchange(spec.name, spec.type, toAssertExchange(spec)), entity);
+      this.record.exchanges.set(spec.name, spec);
+    }
+    this.host.knownExchanges.add(spec.name);
+  }
+
+  async declareQueue(spec: QueueSpec, options: { passive?: boolean } = {}): Promise<QueueDeclareResult> {
+    const entity = { kind: 'queue' as const, name: spec.name };
+    const reply = options.passive
+      ? await this.#run((ch) => ch.checkQueue(spec.name), entity)
+      : await this.#run((ch) => ch.assertQueue(spec.name, toAssertQueue(spec)), entity);
+    if (!options.passive) this.record.queues.set(reply.queue, { ...spec, name: reply.queue, serverNamed: spec.name === '' });
+    return { name: reply.queue, messageCount: reply.messageCount, consumerCount: reply.consumerCount };
+  }
+
+  async bind(b: BindingSpec): Promise<void> {
+    await this.#run(
+      (ch) =>
+        b.destinationType === 'queue'
+          ? ch.bindQueue(b.destination, b.source, b.routingKey, b.arguments)
+          : ch.bindExchange(b.destination, b.source, b.routingKey, b.arguments),
+      { kind: 'binding', name: `${b.source} → ${b.destination}` },
+    );
+    this.record.bindings.set(bindingKey(b), b);
+  }
+
+  async unbind(b: BindingSpec): Promise<void> {
+    await this.#run(
+      (ch) =>
+        b.destinationType === 'queue'
+          ? ch.unbindQueue(b.destination, b.source, b.routingKey, b.arguments)
+          : ch.unbindExchange(b.destination, b.source, b.routingKey, b.arguments),
+      { kind: 'binding', name: `${b.source} → ${b.destination}` },
+    );
+    this.record.bindings.delete(bindingKey(b));
+  }
+
+  async deleteExchange(name: string, options: { ifUnused?: boolean } = {}): Promise<void> {
+    await this.#run((ch) => ch.deleteExchange(name, { ifUnused: options.ifUnused ?? false }), { kind: 'exchange', name });
+    this.record.forgetExchange(name);
+    this.host.knownExchanges.delete(name);
+  }
+
+  async deleteQueue(name: string, options: { ifUnused?: boolean; ifEmpty?: boolean } = {}): Promise<number> {
+    const reply = await this.#run(
+      (ch) => ch.deleteQueue(name, { ifUnused: options.ifUnused ?? false, ifEmpty: options.ifEmpty ?? false }),
+      { kind: 'queue', name },
+    );
+    this.record.forgetQueue(name);
+    return reply.messageCount;
+  }
+
+  async purgeQueue(name: string): Promise<number> {
+    return (await this.#run((ch) => ch.purgeQueue(name), { kind: 'queue', name })).messageCount;
+  }
+
+  inspect(): Promise<ObservedTopology> {
+    return this.host.inspect();
+  }
+
+  /**
+   * Declares again everything recorded (after a reconnect), in dependency order. Server-named
+   * queues get new names from the broker; the returned map says which old name became which.
+   */
+  async replay(): Promise<Map<string, string>> {
+    const renamed = new Map<string, string>();
+    for (const spec of this.record.exchanges.values()) await this.declareExchange(spec);
+    for (const [name, spec] of [...this.record.queues]) {
+      if (spec.serverNamed) {
+        this.record.queues.delete(name);
+        const reply = await this.declareQueue({ ...spec, name: '' });
+        renamed.set(name, reply.name);
+      } else {
+        await this.declareQueue(spec);
+      }
+    }
+    for (const [key, b] of [...this.record.bindings]) {
+      const destination = b.destinationType === 'queue' ? (renamed.get(b.destination) ?? b.destination) : b.destination;
+      if (destination !== b.destination) this.record.bindings.delete(key);
+      await this.bind({ ...b, destination });
+    }
+    return renamed;
+  }
+
+  /** The connection was replaced: the old channel is gone with it. */
+  reset(): void {
+    this.#channel = undefined;
+  }
+
+  async #run<T>(op: (ch: Channel) => Promise<T>, entity: { kind: 'exchange' | 'queue' | 'binding'; name: string }): Promise<T> {
+    const channel = await this.#adminChannel();
+    try {
+      return await op(channel);
+    } catch (error) {
+      throw fromAmqpError(error, { entity });
+    }
+  }
+
+  async #adminChannel(): Promise<Channel> {
+    if (!this.#channel) {
+      const opening = this.host.connection().then(async (conn) => {
+        const ch = await conn.createChannel();
+        // The error is delivered to the failing operation; without a listener it would crash the process.
+        ch.on('error', () => {});
+        ch.on('close', () => {
+          if (this.#channel === opening) this.#channel = undefined;
+        });
+        return ch;
+      });
+      this.#channel = opening;
+      opening.catch(() => {
+        if (this.#channel === opening) this.#channel = undefined;
+      });
+    }
+    return this.#channel;
+  }
+}

@@ -1,0 +1,22 @@
+/**
+ * AMQP 0-9-1 transport (native) on amqplib, for RabbitMQ.
+ * URL: `amqp://user:pass@host:5672/vhost` (`amqp://host//` is vhost `/`), `amqps://` for TLS.
+ *
+ * | exchange types | priority | TTL | dead-letter | persistence | cross-process |
+ * |----------------|----------|-----|-------------|-------------|---------------|
+ * | direct, topic, fanout, headers (+ exchange-to-exchange, alternate) | yes (x-max-priority) | yes | yes | yes | yes |
+ *
+ * Publisher confirms are always on; recovery (reconnect, re-declare, re-consume, re-send
+ * unconfirmed) is built in. Options go in the connection's `transportOptions` ({@link AmqpOptions}).
+ *
+ * @module @wakame/transports/amqp
+ */
+import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
+import { AmqpTransport } from './amqp-transport.js';
+
+export { AMQP_CAPABILITIES, type AmqpOptions, AmqpTransport, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-transport.js';
+export { fromAmqpError } from './errors.js';
+
+/** The factory the `amqp` and `amqps` URL schemes resolve to. */
+export const amqpTransport: TransportFactory = (url: BrokerUrl, options: TransportOptions): Transport =>
+  new AmqpTransport(url, options);

@@ -1,0 +1,103 @@
+/**
+ * Live topology through the RabbitMQ management HTTP API (AMQP itself cannot list anything).
+ * When the API is unreachable the result says `complete: false` and lists nothing, so callers can
+ * tell "nothing there" from "could not look".
+ */
+import type { BindingSpec, BrokerUrl, ExchangeSpec, ExchangeType, ObservedTopology, QueueSpec } from '@wakame/core/spi';
+import { fromBrokerArguments } from '@wakame/core/spi';
+
+const TIMEOUT_MS = 5_000;
+
+interface ApiExchange {
+  name: string;
+  type: string;
+  durable: boolean;
+  auto_delete: boolean;
+  internal: boolean;
+  arguments: Record<string, unknown>;
+}
+interface ApiQueue {
+  name: string;
+  durable: boolean;
+  exclusive: boolean;
+  auto_delete: boolean;
+  arguments: Record<string, unknown>;
+  messages?: number;
+}
+interface ApiBinding {
+  source: string;
+  destination: string;
+  destination_type: 'queue' | 'exchange';
+  routing_key: string;
+  arguments: Record<string, unknown>;
+}
+
+/** The management base URL: the `managementUrl` option, else `http://<amqp host>:15672`. */
+export function managementBase(url: BrokerUrl, override: unknown): string {
+  if (typeof override === 'string' && override !== '') return override.replace(/\/+$/, '');
+  const host = url.hostname.includes(':') ? `[${url.hostname}]` : url.hostname;
+  return `${url.tls ? 'https' : 'http'}://${host}:15672`;
+}
+
+/** Lists exchanges, queues (with ready counts) and bindings of the URL's vhost. */
+export async function inspectViaManagement(url: BrokerUrl, base: string): Promise<ObservedTopology> {
+  const vhost = encodeURIComponent(url.vhost);
+  const auth = `Basic ${Buffer.from(`${url.username ?? 'guest'}:${url.password ?? 'guest'}`).toString('base64')}`;
+  const get = async <T>(path: string): Promise<T> => {
+    const response = await fetch(`${base}/api/${path}/${vhost}`, {
+      headers: { authorization: auth },
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+    if (!response.ok) throw new Error(`management API answered ${response.status} for ${path}`);
+    return (await response.json()) as T;
+  };
+  try {
+    const [exchanges, queues, bindings] = await Promise.all([
+      get<ApiExchange[]>('exchanges'),
+      get<ApiQueue[]>('queues'),
+      get<ApiBinding[]>('bindings'),
+    ]);
+    return {
+      exchanges: exchanges.filter((e) => e.name !== '').map(toExchange),
+      queues: queues.map(toQueue),
+      bindings: bindings.filter((b) => b.source !== '').map(toBinding),
+      complete: true,
+    };
+  } catch {
+    return { exchanges: [], queues: [], bindings: [], complete: false };
+  }
+}
+
+function toExchange(e: ApiExchange): ExchangeSpec {
+  const { 'alternate-exchange': ae, ...rest } = e.arguments ?? {};
+  return {
+    name: e.name,
+    type: e.type as ExchangeType,
+    durable: e.durable,
+    autoDelete: e.auto_delete,
+    internal: e.internal,
+    ...(typeof ae === 'string' ? { alternateExchange: ae } : {}),
+    arguments: rest,
+  };
+}
+
+function toQueue(q: ApiQueue): QueueSpec & { messageCount: number } {
+  return {
+    name: q.name,
+    durable: q.durable,
+    exclusive: q.exclusive,
+    autoDelete: q.auto_delete,
+    ...fromBrokerArguments(q.arguments ?? {}),
+    messageCount: q.messages ?? 0,
+  };
+}
+
+function toBinding(b: ApiBinding): BindingSpec {
+  return {
+    source: b.source,
+    destination: b.destination,
+    destinationType: b.destination_type,
+    routingKey: b.routing_key,
+    arguments: b.arguments ?? {},
+  };
+}

@@ -1,0 +1,164 @@
+/**
+ * One consumption on RabbitMQ: its own channel (so prefetch, errors and recovery are per
+ * subscription), one basic.consume per queue, the prefetch window shared by all of them
+ * (`basic.qos` with global=true is per channel in RabbitMQ).
+ */
+import type { ConsumeRequest, DeliverySink, InboundMessage, TransportSubscription } from '@wakame/core/spi';
+import { NotFoundError } from '@wakame/core/spi';
+import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import { fromAmqpError } from './errors.js';
+import { fromAmqpProperties } from './mapping.js';
+
+/** What the transport keeps for settling one delivery. */
+export interface AmqpHandle {
+  readonly channel: Channel;
+  readonly message: ConsumeMessage;
+  readonly subscription: AmqpSubscription | undefined;
+  settled: boolean;
+}
+
+/** Callbacks into the owning transport. */
+export interface SubscriptionHost {
+  /** The live connection (waits through a recovery). */
+  connection(): Promise<ChannelModel>;
+  /** Whether the connection is up (a channel that closed without it is reopened at once). */
+  isReady(): boolean;
+  /** Marks channels as closed so stale deliveries are refused. */
+  readonly closedChannels: WeakSet<Channel>;
+  removed(sub: AmqpSubscription): void;
+  report(error: unknown): void;
+}
+
+/** A live basic.consume group; survives channel and connection loss until cancelled. */
+export class AmqpSubscription implements TransportSubscription {
+  #channel: Channel | undefined;
+  #cancelled = false;
+  /** Deliveries not yet settled; a cancelled subscription keeps its channel until they are. */
+  #unsettled = 0;
+  queues: string[];
+
+  constructor(
+    readonly request: ConsumeRequest,
+    private readonly sink: DeliverySink,
+    private readonly host: SubscriptionHost,
+  ) {
+    this.queues = [...request.queues];
+  }
+
+  get cancelled(): boolean {
+    return this.#cancelled;
+  }
+
+  /** Opens a channel on `conn` and starts a consumer per queue. @throws NotFoundError for a missing queue. */
+  async start(conn: ChannelModel): Promise<void> {
+    const ch = await conn.createChannel();
+    ch.on('error', () => {});
+    ch.on('close', () => this.#channelClosed(ch));
+    this.#channel = ch;
+    const { prefetch, noAck, consumerTags, exclusive } = this.request;
+    try {
+      if (prefetch > 0 && !noAck) await ch.prefetch(prefetch, true);
+      for (const [i, queue] of this.queues.entries()) {
+        await ch.consume(queue, (m) => this.#onMessage(ch, i, m), {
+          consumerTag: consumerTags[i] ?? '',
+          noAck,
+          exclusive: exclusive ?? false,
+          ...(this.request.arguments ? { arguments: this.request.arguments } : {}),
+        });
+      }
+    } catch (error) {
+      this.#channel = undefined;
+      await ch.close().catch(() => undefined);
+      throw fromAmqpError(error, { entity: { kind: 'queue', name: this.queues.join(', ') } });
+    }
+  }
+
+  /** After a reconnect: server-named queues may have new names; consume again on the new connection. */
+  async resume(conn: ChannelModel, renamed: ReadonlyMap<string, string>): Promise<void> {
+    if (this.#cancelled) return;
+    this.queues = this.queues.map((q) => renamed.get(q) ?? q);
+    this.#unsettled = 0;
+    await this.start(conn);
+  }
+
+  async cancel(): Promise<void> {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.host.removed(this);
+    const ch = this.#channel;
+    if (!ch || this.host.closedChannels.has(ch)) return;
+    for (const tag of this.request.consumerTags) await ch.cancel(tag).catch(() => undefined);
+    // Unacked deliveries stay on the channel after basic.cancel; close it once they are settled.
+    if (this.#unsettled === 0) await this.#close();
+  }
+
+  /** A delivery of this subscription was settled. */
+  settled(): void {
+    this.#unsettled--;
+    if (this.#cancelled && this.#unsettled === 0) void this.#close();
+  }
+
+  /** Closes the channel (transport shutdown): the broker requeues what was not settled. */
+  async close(): Promise<void> {
+    this.#cancelled = true;
+    await this.#close();
+  }
+
+  #onMessage(ch: Channel, index: number, m: ConsumeMessage | null): void {
+    const queue = this.queues[index] ?? '';
+    if (m === null) {
+      // basic.cancel from the broker: the queue was deleted (or failed over).
+      this.#cancelled = true;
+      this.host.removed(this);
+      void this.#close();
+      this.sink.cancelled?.(new NotFoundError({ kind: 'queue', name: queue }));
+      return;
+    }
+    const noAck = this.request.noAck;
+    if (!noAck) this.#unsettled++;
+    const handle: AmqpHandle = { channel: ch, message: m, subscription: this, settled: noAck };
+    const inbound: InboundMessage = {
+      body: m.content,
+      properties: fromAmqpProperties(m.properties),
+      deliveryInfo: {
+        queue,
+        exchange: m.fields.exchange,
+        routingKey: m.fields.routingKey,
+        redelivered: m.fields.redelivered,
+        consumerTag: m.fields.consumerTag,
+        deliveryTag: m.fields.deliveryTag,
+      },
+      autoAcked: noAck,
+      handle,
+    };
+    try {
+      this.sink.deliver(inbound);
+    } catch (error) {
+      this.host.report(error);
+    }
+  }
+
+  #channelClosed(ch: Channel): void {
+    this.host.closedChannels.add(ch);
+    if (this.#channel !== ch) return;
+    this.#channel = undefined;
+    this.#unsettled = 0;
+    // A channel error with the connection still up (a double ack, a policy change): consume again
+    // at once. A connection loss is the transport's recovery to handle.
+    if (this.#cancelled || !this.host.isReady()) return;
+    this.host
+      .connection()
+      .then((conn) => this.start(conn))
+      .catch((error: unknown) => {
+        this.#cancelled = true;
+        this.host.removed(this);
+        this.sink.cancelled?.(error instanceof Error ? error : new Error(String(error)));
+      });
+  }
+
+  async #close(): Promise<void> {
+    const ch = this.#channel;
+    this.#channel = undefined;
+    if (ch && !this.host.closedChannels.has(ch)) await ch.close().catch(() => undefined);
+  }
+}
