@@ -202,8 +202,8 @@ export class AmqpTransport implements Transport {
     }
     if (h.settled) return Promise.reject(new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`));
     h.settled = true;
-    h.subscription?.settled();
     if (this.closedChannels.has(h.channel)) {
+      h.subscription?.settled();
       return Promise.reject(
         new ConnectionClosedError('the channel that delivered this message has closed; the broker will deliver it again'),
       );
@@ -213,6 +213,9 @@ export class AmqpTransport implements Transport {
       else h.channel.nack(h.message, false, outcome === 'requeue');
     } catch (error) {
       return Promise.reject(fromAmqpError(error));
+    } finally {
+      // After the frame is written: the subscription may close a cancelled channel once it has no deliveries left.
+      h.subscription?.settled();
     }
     return RESOLVED;
   }

@@ -30,7 +30,7 @@ import {
 export type WakameErrorClass = abstract new (...args: never[]) => WakameError;
 
 /** What a close ends: one channel, or the whole connection. */
-export type Scope = Scope;
+export type Scope = 'channel' | 'connection';
 
 /** One AMQP 0-9-1 reply code and what Wakame makes of it. */
 export interface ReplyCode {
@@ -128,14 +128,8 @@ const STRING_PROPERTIES = new Set([
   ...['x-queue-master-locator', 'x-queue-leader-locator'],
 ]);
 
-/** Declaration fields RabbitMQ names in snake case; every other name is an entry of the argument table. */
-const TOP_LEVEL: ReadonlyMap<string, string> = new Map([
-  ['durable', 'durable'],
-  ['auto_delete', 'autoDelete'],
-  ['exclusive', 'exclusive'],
-  ['internal', 'internal'],
-  ['type', 'type'],
-]);
+/** Declaration fields (RabbitMQ's snake-case names); every other name is an entry of the argument table. */
+const TOP_LEVEL = new Set(['durable', 'auto_delete', 'exclusive', 'internal', 'type']);
 
 function convertValue(printed: string, property: string): unknown {
   if (printed === 'none') return undefined;
@@ -165,7 +159,7 @@ export function parseInequivalence(replyText: string): Inequivalence | undefined
   const m = INEQUIVALENT.exec(replyTextOf(replyText));
   if (!m) return undefined;
   const [, arg = '', kind = 'queue', name = '', received = 'none', current = 'none'] = m;
-  const property = TOP_LEVEL.get(arg) ?? `arguments.${arg}`;
+  const property = arg === 'auto_delete' ? 'autoDelete' : TOP_LEVEL.has(arg) ? arg : `arguments.${arg}`;
   return {
     entity: { kind: kind as EntityKind, name },
     differences: [{ property, expected: convertValue(received, arg), actual: convertValue(current, arg) }],
@@ -187,29 +181,38 @@ export function parseNotFound(replyText: string): { kind: EntityKind; name: stri
 
 /** The fields read from a thrown value; any may be missing or of another type. */
 type Fields = Partial<Record<FieldName, unknown>>;
-type FieldName = 'code' | 'replyCode' | 'replyText' | 'classId' | 'methodId' | 'exchange' | 'routingKey' | 'fields';
-type SocketFieldName = 'address' | 'port' | 'hostname' | 'name' | 'message';
+type FieldName =
+  | 'code'
+  | 'replyCode'
+  | 'replyText'
+  | 'classId'
+  | 'methodId'
+  | 'exchange'
+  | 'routingKey'
+  | 'fields'
+  | Socket;
+type Socket = 'address' | 'port' | 'hostname' | 'name' | 'message';
 
-/** What one thrown or emitted value says, normalised. */
+/**
+ * What one thrown or emitted value says, normalised; `undefined` where it does not say. `reply` is the AMQP reply
+ * code (from `code`, a `replyCode` field, or amqplib's message), `text` the reply text without amqplib's wrapper,
+ * `nodeCode` Node's code for socket, DNS and TLS errors; `exchange`/`routingKey` come with a basic.return.
+ */
 interface Facts {
   readonly message: string;
   readonly name: string;
-  /** AMQP reply code, from `code`, a `replyCode` field, or amqplib's message text. */
-  readonly reply?: number;
-  /** Reply text without amqplib's wrapper. */
+  readonly reply: number | undefined;
   readonly text: string;
-  /** Node's error code for socket, DNS and TLS errors ('ECONNREFUSED'). */
-  readonly nodeCode?: string;
-  readonly classId?: number;
-  readonly methodId?: number;
-  /** A basic.return carries where the message was going. */
-  readonly exchange?: string;
-  readonly routingKey?: string;
-  readonly endpoint?: string;
+  readonly nodeCode: string | undefined;
+  readonly classId: number | undefined;
+  readonly methodId: number | undefined;
+  readonly exchange: string | undefined;
+  readonly routingKey: string | undefined;
+  readonly endpoint: string | undefined;
 }
 
-function asFields(v: unknown): Fields & Partial<Record<SocketFieldName, unknown>> {
-  return typeof v === 'object' && v !== null ? (v as Fields & Partial<Record<SocketFieldName, unknown>>) : {};
+function asFields(v: unknown): Fields {
+  return typeof v === 'object' && v !== null ? (v as Fields) : {};
 }
 
 function num(v: unknown): number | undefined {
@@ -227,37 +230,46 @@ function factsOf(error: unknown, context: AmqpErrorContext | undefined): Facts {
   const f = inner.replyCode !== undefined ? inner : top;
   const message = str(top.message) ?? (typeof error === 'string' ? error : String(error));
   const frame = CLOSE_FRAME.exec(message);
-  const reply = num(f.code) ?? num(f.replyCode) ?? (frame ? Number(frame[1]) : undefined);
   const host = str(top.address) ?? str(top.hostname);
   const port = num(top.port);
-  const endpoint = host !== undefined ? (port !== undefined ? `${bracket(host)}:${port}` : host) : context?.endpoint;
-  // Built field by field: with exactOptionalPropertyTypes an absent fact must be absent, not `undefined`.
-  const facts: { -readonly [K in keyof Facts]: Facts[K] } = { message, name: str(top.name) ?? '', text: '' };
-  facts.text = str(f.replyText) ?? frame?.[2] ?? message;
-  if (reply !== undefined) facts.reply = reply;
-  const nodeCode = str(top.code);
-  if (nodeCode !== undefined) facts.nodeCode = nodeCode;
-  const classId = num(f.classId);
-  if (classId !== undefined) facts.classId = classId;
-  const methodId = num(f.methodId);
-  if (methodId !== undefined) facts.methodId = methodId;
-  const exchange = str(f.exchange);
-  if (exchange !== undefined) facts.exchange = exchange;
-  const routingKey = str(f.routingKey);
-  if (routingKey !== undefined) facts.routingKey = routingKey;
-  if (endpoint !== undefined) facts.endpoint = endpoint;
-  return facts;
+  return {
+    message,
+    name: str(top.name) ?? '',
+    reply: num(f.code) ?? num(f.replyCode) ?? (frame ? Number(frame[1]) : undefined),
+    text: str(f.replyText) ?? frame?.[2] ?? message,
+    nodeCode: str(top.code),
+    classId: num(f.classId),
+    methodId: num(f.methodId),
+    exchange: str(f.exchange),
+    routingKey: str(f.routingKey),
+    endpoint: host !== undefined ? (port !== undefined ? `${bracket(host)}:${port}` : host) : context?.endpoint,
+  };
 }
 
 function bracket(host: string): string {
   return host.includes(':') ? `[${host}]` : host;
 }
 
-/** amqplib's plain `Error`s that are about one channel: a pending RPC or confirms lost with it, a negative confirm. */
-const CHANNEL_MESSAGES = /^(Channel ended, no reply|channel closed$|message nacked$)/;
-/** amqplib's plain `Error`s that end the connection. */
-const CONNECTION_MESSAGES =
-  /^(connect ETIMEDOUT$|Heartbeat timeout$|Unexpected close$|Socket closed abruptly|Expected ConnectionOpenOk)/;
+const VHOST_REFUSED = 'the broker refused to open the virtual host: it does not exist, or the user has no access to it';
+const LOGIN_REFUSED = 'login refused by the broker: the username or password is wrong, or the user may not log in';
+
+/** A Wakame error class whose constructor takes just a message and options. */
+type PlainClass = new (message: string, options?: ErrorOptions) => WakameError;
+
+/**
+ * amqplib's own plain `Error`s: message → scope, class, and what to say instead (`{at}` becomes the endpoint).
+ * amqplib drops the reply text of a connection.close sent in answer to connection.open: RabbitMQ sends 530
+ * NOT_ALLOWED there (unknown virtual host, or no access to it).
+ */
+const PLAIN: readonly (readonly [RegExp, Scope, PlainClass, string])[] = [
+  [/^connect ETIMEDOUT$/, 'connection', ConnectionError, 'cannot connect to {at}: timed out (ETIMEDOUT)'],
+  [/^Heartbeat timeout$/, 'connection', ConnectionClosedError, 'lost the connection to {at}: heartbeat timeout'],
+  [/^(Unexpected close|Socket closed abruptly)/, 'connection', ConnectionClosedError, 'lost the connection to {at}'],
+  [/^Expected ConnectionOpenOk; got <ConnectionClose/, 'connection', AccessRefusedError, VHOST_REFUSED],
+  [/^message nacked$/, 'channel', PublishRejectedError, 'the broker rejected the message (basic.nack)'],
+  [/^channel closed$/, 'channel', ChannelError, 'the channel closed before the broker confirmed the message'],
+  [/^Channel ended, no reply/, 'channel', ChannelError, 'the channel closed before the broker replied'],
+];
 
 /**
  * Which scope a raw error closed, or `undefined` when its shape is not one amqplib produces. amqplib's own wording
@@ -271,9 +283,7 @@ function knownScope(f: Facts): Scope | undefined {
   if (f.classId !== undefined || f.exchange !== undefined) return 'channel';
   if (f.reply !== undefined) return BY_CODE.get(f.reply)?.scope ?? 'connection';
   if (f.nodeCode !== undefined) return 'connection';
-  if (CHANNEL_MESSAGES.test(f.message)) return 'channel';
-  if (CONNECTION_MESSAGES.test(f.message)) return 'connection';
-  return undefined;
+  return PLAIN.find(([re]) => re.test(f.message))?.[1];
 }
 
 /** Unknown failures are treated as connection-wide: reconnecting is the recovery that always works. */
@@ -304,12 +314,6 @@ const SOCKET_REASONS: ReadonlyMap<string, string> = new Map([
   ['EAI_AGAIN', 'temporary DNS failure'],
 ]);
 
-function withCause<E extends Error>(err: E, cause: unknown): E {
-  // Same property shape as the native `cause` option (own, non-enumerable), for classes whose constructor has no options.
-  Object.defineProperty(err, 'cause', { value: cause, writable: true, configurable: true, enumerable: false });
-  return err;
-}
-
 /**
  * Maps whatever amqplib threw or emitted (channel/connection close error, socket error, basic.return,
  * `IllegalOperationError`) to a {@link WakameError}.
@@ -338,46 +342,18 @@ export function fromAmqpError(error: unknown, context?: AmqpErrorContext): Wakam
     if (scope === 'channel') return new ChannelError(say('the channel is closed; open a new one'), options);
     // "Connection closed (by client)", "Connection closed (Error: <why the broker or socket closed it>)".
     const why = /^Connection closed \(([\s\S]*)\)$/.exec(f.message)?.[1]?.replace(/^Error: /, '');
-    const text =
-      why === undefined
-        ? 'the connection is closing'
-        : why === 'by client'
-          ? 'the connection was closed by this client'
-          : `the connection is closed: ${why}`;
-    return new ConnectionClosedError(say(text), options);
+    const text = why === 'by client' ? 'the connection was closed by this client' : `the connection is closed: ${why}`;
+    return new ConnectionClosedError(say(why === undefined ? 'the connection is closing' : text), options);
   }
   if (f.reply !== undefined) return fromReply(f, f.reply, scope, context, say, error);
   if (f.nodeCode !== undefined) {
     const reason = SOCKET_REASONS.get(f.nodeCode) ?? f.message;
-    const where = f.endpoint ?? 'the broker';
     const Class = LOST.has(f.nodeCode) ? ConnectionClosedError : ConnectionError;
     const verb = LOST.has(f.nodeCode) ? 'lost the connection to' : 'cannot connect to';
-    return new Class(say(`${verb} ${where}: ${reason} (${f.nodeCode})`), options);
+    return new Class(say(`${verb} ${f.endpoint ?? 'the broker'}: ${reason} (${f.nodeCode})`), options);
   }
-  const where = f.endpoint ?? 'the broker';
-  if (f.message === 'connect ETIMEDOUT') {
-    return new ConnectionError(say(`cannot connect to ${where}: timed out (ETIMEDOUT)`), options);
-  }
-  if (f.message === 'Heartbeat timeout') {
-    return new ConnectionClosedError(say(`lost the connection to ${where}: no heartbeat from the broker`), options);
-  }
-  if (/^(Unexpected close|Socket closed abruptly)/.test(f.message)) {
-    return new ConnectionClosedError(say(`lost the connection to ${where}: the socket closed (${f.message})`), options);
-  }
-  if (/^Expected ConnectionOpenOk; got <ConnectionClose/.test(f.message)) {
-    // RabbitMQ answers connection.open with 530 NOT_ALLOWED; amqplib drops the reply text at this step.
-    return new AccessRefusedError(
-      say('the broker refused to open the virtual host: it does not exist, or the user has no access to it'),
-      options,
-    );
-  }
-  if (f.message === 'message nacked')
-    return new PublishRejectedError(say('the broker rejected the message (basic.nack)'), options);
-  if (f.message === 'channel closed') {
-    return new ChannelError(say('the channel closed before the broker confirmed the message'), options);
-  }
-  if (/^Channel ended/.test(f.message))
-    return new ChannelError(say('the channel closed before the broker replied'), options);
+  const plain = PLAIN.find(([re]) => re.test(f.message));
+  if (plain) return new plain[2](say(plain[3].replace('{at}', f.endpoint ?? 'the broker')), options);
   return scope === 'channel'
     ? new ChannelError(say(f.message), options)
     : new ConnectionError(say(f.message || 'unknown connection failure'), options);
@@ -392,75 +368,55 @@ function fromReply(
   error: unknown,
 ): WakameError {
   const options = { cause: error };
-  const info = BY_CODE.get(code);
-  const detail = f.text.replace(NAME_PREFIX, '');
-  const tag = `(AMQP ${code}${info ? ` ${info.name}` : ''})`;
-  switch (code) {
-    case 404: {
-      const entity = parseNotFound(f.text) ?? context?.entity ?? { kind: kindFromMethod(f), name: '(unknown)' };
-      return new NotFoundError(entity, options);
-    }
-    case 406: {
-      const conflict = parseInequivalence(f.text);
-      if (conflict) return new TopologyConflictError(conflict.entity, conflict.differences, options);
-      if (/unknown delivery tag/.test(detail)) {
-        return new MessageStateError(
-          say(
-            `cannot settle the message: ${detail} (already settled, or delivered on a channel that has closed since) ${tag}`,
-          ),
-          options,
-        );
-      }
-      if (/delivery acknowledgement on channel \d+ timed out/.test(detail)) {
-        return new ChannelError(
-          say(`the broker closed the channel because a delivery was not acknowledged in time: ${detail} ${tag}`),
-          options,
-        );
-      }
-      if (/message size \d+ is larger than/.test(detail))
-        return new PublishRejectedError(say(`${detail} ${tag}`), options);
-      return new PreconditionFailedError(say(`${detail} ${tag}`), options);
-    }
-    case 405: {
-      const queue = /locked queue '([\s\S]*)' in vhost/.exec(detail)?.[1];
-      return new PreconditionFailedError(
-        say(
-          `${queue !== undefined ? `queue '${queue}'` : 'the queue'} is exclusive to another connection, or was declared with a different exclusive flag ${tag}`,
-        ),
-        options,
-      );
-    }
-    case 403:
-      if (/Login was refused/i.test(detail)) {
-        return new AccessRefusedError(
-          say(`login refused by the broker: the username or password is wrong, or the user may not log in ${tag}`),
-          options,
-        );
-      }
-      return new AccessRefusedError(say(`${detail} ${tag}`), options);
-    case 402:
-    case 530:
-      return new AccessRefusedError(say(`${detail} ${tag}`), options);
-    case 320:
-      return new ConnectionClosedError(say(`the broker closed the connection: ${detail} ${tag}`), options);
-    case 311:
-      return new PublishRejectedError(say(`${detail} ${tag}`), options);
-    case 312:
-    case 313: {
-      const exchange = f.exchange ?? (context?.entity?.kind === 'exchange' ? context.entity.name : '');
-      const reason = code === 312 ? 'no queue is bound for it' : 'no consumer could take it';
-      return withCause(new UnroutableError(exchange, f.routingKey ?? '', reason), error);
-    }
-    default:
-      if (scope === 'channel') return new ChannelError(say(`the channel was closed: ${detail} ${tag}`), options);
-      return new ConnectionError(say(`the broker closed the connection: ${detail} ${tag}`), options);
+  if (code === 404) {
+    // With nothing named: AMQP class 40 is exchange.*, and basic.publish (60.40) is about an exchange too.
+    const kind = f.classId === 40 || (f.classId === 60 && f.methodId === 40) ? 'exchange' : 'queue';
+    const entity = parseNotFound(f.text) ?? context?.entity ?? { kind, name: '(unknown)' };
+    return new NotFoundError(entity, options);
   }
+  const conflict = code === 406 ? parseInequivalence(f.text) : undefined;
+  if (conflict) return new TopologyConflictError(conflict.entity, conflict.differences, options);
+  if (code === 312 || code === 313) {
+    const exchange = f.exchange ?? (context?.entity?.kind === 'exchange' ? context.entity.name : '');
+    const reason = code === 312 ? 'no queue is bound for it' : 'no consumer could take it';
+    const unroutable = new UnroutableError(exchange, f.routingKey ?? '', reason);
+    // Its constructor takes no options: set `cause` the way the native option does (own, non-enumerable).
+    return Object.defineProperty(unroutable, 'cause', { value: error, writable: true, configurable: true });
+  }
+  const [Class, text] = plainReply(code, f.text.replace(NAME_PREFIX, ''), scope);
+  const name = BY_CODE.get(code)?.name;
+  return new Class(say(`${text} (AMQP ${code}${name ? ` ${name}` : ''})`), options);
 }
 
-/** For a 404 whose text names nothing: AMQP class 40 is exchange, 50 queue; basic.publish (60.40) is about an exchange. */
-function kindFromMethod(f: Facts): EntityKind {
-  if (f.classId === 40 || (f.classId === 60 && f.methodId === 40)) return 'exchange';
-  return 'queue';
+/** The replies whose Wakame class takes only a message: which class, and what to say. */
+function plainReply(code: number, detail: string, scope: Scope): readonly [PlainClass, string] {
+  switch (code) {
+    case 406:
+      if (/unknown delivery tag/.test(detail)) {
+        return [MessageStateError, `cannot settle the message (${detail}): already settled, or its channel has closed`];
+      }
+      if (/delivery acknowledgement on channel \d+ timed out/.test(detail)) {
+        return [ChannelError, `the broker closed the channel: ${detail}`];
+      }
+      return [/message size \d+ is larger than/.test(detail) ? PublishRejectedError : PreconditionFailedError, detail];
+    case 405: {
+      const queue = /locked queue '([\s\S]*)' in vhost/.exec(detail)?.[1] ?? '';
+      return [PreconditionFailedError, `queue '${queue}' is exclusive to another connection (or declared differently)`];
+    }
+    case 403:
+      return [AccessRefusedError, /Login was refused/i.test(detail) ? LOGIN_REFUSED : detail];
+    case 402:
+    case 530:
+      return [AccessRefusedError, detail];
+    case 311:
+      return [PublishRejectedError, detail];
+    case 320:
+      return [ConnectionClosedError, `the broker closed the connection: ${detail}`];
+    default:
+      return scope === 'channel'
+        ? [ChannelError, `the channel was closed: ${detail}`]
+        : [ConnectionError, `the broker closed the connection: ${detail}`];
+  }
 }
 
 /**
