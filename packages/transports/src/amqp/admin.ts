@@ -74,7 +74,8 @@ export class AmqpAdmin implements TopologyAdmin {
     const reply = options.passive
       ? await this.#run((ch) => ch.checkQueue(spec.name), entity)
       : await this.#run((ch) => ch.assertQueue(spec.name, toAssertQueue(spec)), entity);
-    if (!options.passive) this.record.queues.set(reply.queue, { ...spec, name: reply.queue, serverNamed: spec.name === '' });
+    if (!options.passive)
+      this.record.queues.set(reply.queue, { ...spec, name: reply.queue, serverNamed: spec.name === '' });
     return { name: reply.queue, messageCount: reply.messageCount, consumerCount: reply.consumerCount };
   }
 
@@ -101,7 +102,10 @@ export class AmqpAdmin implements TopologyAdmin {
   }
 
   async deleteExchange(name: string, options: { ifUnused?: boolean } = {}): Promise<void> {
-    await this.#run((ch) => ch.deleteExchange(name, { ifUnused: options.ifUnused ?? false }), { kind: 'exchange', name });
+    await this.#run((ch) => ch.deleteExchange(name, { ifUnused: options.ifUnused ?? false }), {
+      kind: 'exchange',
+      name,
+    });
     this.record.forgetExchange(name);
     this.host.knownExchanges.delete(name);
   }
@@ -152,7 +156,10 @@ export class AmqpAdmin implements TopologyAdmin {
     this.#channel = undefined;
   }
 
-  async #run<T>(op: (ch: Channel) => Promise<T>, entity: { kind: 'exchange' | 'queue' | 'binding'; name: string }): Promise<T> {
+  async #run<T>(
+    op: (ch: Channel) => Promise<T>,
+    entity: { kind: 'exchange' | 'queue' | 'binding'; name: string },
+  ): Promise<T> {
     const channel = await this.#adminChannel();
     try {
       return await op(channel);

@@ -149,7 +149,10 @@ export class AmqpTransport implements Transport {
     // checking an exchange once (on the admin channel) keeps that failure to the one publish.
     if (exchange !== '' && !this.knownExchanges.has(exchange)) {
       return this.admin
-        .declareExchange({ name: exchange, type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {} }, { passive: true })
+        .declareExchange(
+          { name: exchange, type: 'direct', durable: true, autoDelete: false, internal: false, arguments: {} },
+          { passive: true },
+        )
         .then(() => this.#publisher.publish(message, target));
     }
     return this.#publisher.publish(message, target);
@@ -200,12 +203,15 @@ export class AmqpTransport implements Transport {
     if (!h || typeof h.settled !== 'boolean') {
       return Promise.reject(new InvalidOperationError('this message was not delivered by this connection'));
     }
-    if (h.settled) return Promise.reject(new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`));
+    if (h.settled)
+      return Promise.reject(new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`));
     h.settled = true;
     if (this.closedChannels.has(h.channel)) {
       h.subscription?.settled();
       return Promise.reject(
-        new ConnectionClosedError('the channel that delivered this message has closed; the broker will deliver it again'),
+        new ConnectionClosedError(
+          'the channel that delivered this message has closed; the broker will deliver it again',
+        ),
       );
     }
     try {

@@ -30,7 +30,7 @@ import {
 export type WakameErrorClass = abstract new (...args: never[]) => WakameError;
 
 /** What a close ends: one channel, or the whole connection. */
-export type Scope = 'channel' | 'connection';
+export type CloseScope = 'channel' | 'connection';
 
 /** One AMQP 0-9-1 reply code and what Wakame makes of it. */
 export interface ReplyCode {
@@ -38,7 +38,7 @@ export interface ReplyCode {
   /** The spec's constant name, as RabbitMQ prefixes it to the reply text (`NOT_FOUND - …`). */
   readonly name: string;
   /** What the broker closes when it sends this code: the channel only, or the whole connection. */
-  readonly scope: Scope;
+  readonly scope: CloseScope;
   /** The Wakame error class {@link fromAmqpError} produces for it. */
   readonly wakame: WakameErrorClass;
   /** What the code means, for humans. */
@@ -74,7 +74,7 @@ export const REPLY_CODES: readonly ReplyCode[] = [
   row(541, 'INTERNAL_ERROR', 'connection', ConnectionError, 'the broker hit an internal error'),
 ];
 
-function row(code: number, name: string, scope: Scope, wakame: WakameErrorClass, meaning: string): ReplyCode {
+function row(code: number, name: string, scope: CloseScope, wakame: WakameErrorClass, meaning: string): ReplyCode {
   return { code, name, scope, wakame, meaning };
 }
 
@@ -180,18 +180,9 @@ export function parseNotFound(replyText: string): { kind: EntityKind; name: stri
 // Shapes of what amqplib throws
 
 /** The fields read from a thrown value; any may be missing or of another type. */
-type Fields = Partial<Record<FieldName, unknown>>;
-type FieldName =
-  | 'code'
-  | 'replyCode'
-  | 'replyText'
-  | 'classId'
-  | 'methodId'
-  | 'exchange'
-  | 'routingKey'
-  | 'fields'
-  | Socket;
-type Socket = 'address' | 'port' | 'hostname' | 'name' | 'message';
+type Fields = Partial<Record<AmqpField | SocketField, unknown>>;
+type AmqpField = 'code' | 'replyCode' | 'replyText' | 'classId' | 'methodId' | 'exchange' | 'routingKey' | 'fields';
+type SocketField = 'address' | 'port' | 'hostname' | 'name' | 'message';
 
 /**
  * What one thrown or emitted value says, normalised; `undefined` where it does not say. `reply` is the AMQP reply
@@ -261,7 +252,7 @@ type PlainClass = new (message: string, options?: ErrorOptions) => WakameError;
  * amqplib drops the reply text of a connection.close sent in answer to connection.open: RabbitMQ sends 530
  * NOT_ALLOWED there (unknown virtual host, or no access to it).
  */
-const PLAIN: readonly (readonly [RegExp, Scope, PlainClass, string])[] = [
+const PLAIN: readonly (readonly [RegExp, CloseScope, PlainClass, string])[] = [
   [/^connect ETIMEDOUT$/, 'connection', ConnectionError, 'cannot connect to {at}: timed out (ETIMEDOUT)'],
   [/^Heartbeat timeout$/, 'connection', ConnectionClosedError, 'lost the connection to {at}: heartbeat timeout'],
   [/^(Unexpected close|Socket closed abruptly)/, 'connection', ConnectionClosedError, 'lost the connection to {at}'],
@@ -276,7 +267,7 @@ const PLAIN: readonly (readonly [RegExp, Scope, PlainClass, string])[] = [
  * is the most reliable signal: channel closes carry a `classId`, connection closes and handshake failures say so in
  * their message, socket errors have a Node code.
  */
-function knownScope(f: Facts): Scope | undefined {
+function knownScope(f: Facts): CloseScope | undefined {
   if (f.name === 'IllegalOperationError') return /^Connection/.test(f.message) ? 'connection' : 'channel';
   if (/^(Connection closed|Handshake terminated)/.test(f.message)) return 'connection';
   if (/^(Channel closed by server|Operation failed)/.test(f.message)) return 'channel';
@@ -287,7 +278,7 @@ function knownScope(f: Facts): Scope | undefined {
 }
 
 /** Unknown failures are treated as connection-wide: reconnecting is the recovery that always works. */
-function scopeOf(f: Facts): Scope {
+function scopeOf(f: Facts): CloseScope {
   return knownScope(f) ?? 'connection';
 }
 
@@ -362,7 +353,7 @@ export function fromAmqpError(error: unknown, context?: AmqpErrorContext): Wakam
 function fromReply(
   f: Facts,
   code: number,
-  scope: Scope,
+  scope: CloseScope,
   context: AmqpErrorContext | undefined,
   say: (text: string) => string,
   error: unknown,
@@ -389,7 +380,7 @@ function fromReply(
 }
 
 /** The replies whose Wakame class takes only a message: which class, and what to say. */
-function plainReply(code: number, detail: string, scope: Scope): readonly [PlainClass, string] {
+function plainReply(code: number, detail: string, scope: CloseScope): readonly [PlainClass, string] {
   switch (code) {
     case 406:
       if (/unknown delivery tag/.test(detail)) {

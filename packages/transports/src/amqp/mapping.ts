@@ -9,12 +9,22 @@ import type { MessageProperties as AmqpProperties, Options } from 'amqplib';
 
 /** `assertQueue` options: every typed argument becomes its `x-*` entry (the same table RabbitMQ compares). */
 export function toAssertQueue(spec: QueueSpec): Options.AssertQueue {
-  return { durable: spec.durable, exclusive: spec.exclusive, autoDelete: spec.autoDelete, arguments: toBrokerArguments(spec) };
+  return {
+    durable: spec.durable,
+    exclusive: spec.exclusive,
+    autoDelete: spec.autoDelete,
+    arguments: toBrokerArguments(spec),
+  };
 }
 
 /** `assertExchange` options; the alternate exchange travels as the `alternate-exchange` argument. */
 export function toAssertExchange(spec: ExchangeSpec): Options.AssertExchange {
-  return { durable: spec.durable, autoDelete: spec.autoDelete, internal: spec.internal, arguments: exchangeArguments(spec) };
+  return {
+    durable: spec.durable,
+    autoDelete: spec.autoDelete,
+    internal: spec.internal,
+    arguments: exchangeArguments(spec),
+  };
 }
 
 /** Publish options from Wakame's AMQP-named properties (only the ones that are set). */

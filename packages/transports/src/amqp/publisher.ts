@@ -6,7 +6,7 @@
  */
 import type { OutboundMessage, PublishTarget } from '@wakame/core/spi';
 import { NotFoundError, PublishRejectedError, TimeoutError, UnroutableError, type WakameError } from '@wakame/core/spi';
-import type { ConfirmChannel, Message as AmqpMessage, Options } from 'amqplib';
+import type { Message as AmqpMessage, ConfirmChannel, Options } from 'amqplib';
 import { fromAmqpError, isConnectionError } from './errors.js';
 import { toPublishOptions } from './mapping.js';
 
@@ -191,7 +191,8 @@ export class Publisher {
   /** Fails in-flight publishes to `exchange` with NotFoundError (the channel died of them). */
   failMissingExchange(exchange: string, cause: Error): void {
     for (const p of [...this.#inflight, ...this.#waiting]) {
-      if (p.target.exchange === exchange) this.#finish(p, new NotFoundError({ kind: 'exchange', name: exchange }, { cause }));
+      if (p.target.exchange === exchange)
+        this.#finish(p, new NotFoundError({ kind: 'exchange', name: exchange }, { cause }));
     }
   }
 
@@ -232,13 +233,19 @@ export class Publisher {
       if (p.done) this.#waiting.splice(i, 1);
       else if (p.deadline <= now) {
         this.#waiting.splice(i, 1);
-        this.#finish(p, new TimeoutError(`message not sent within ${this.timeoutMs} ms: the broker was unreachable or blocked`));
+        this.#finish(
+          p,
+          new TimeoutError(`message not sent within ${this.timeoutMs} ms: the broker was unreachable or blocked`),
+        );
       }
     }
     for (const p of this.#inflight) {
       if (p.deadline > now) break; // in publish order: the rest are younger
       this.#inflight.delete(p);
-      this.#finish(p, new TimeoutError(`no publisher confirm within ${this.timeoutMs} ms; the message may or may not have arrived`));
+      this.#finish(
+        p,
+        new TimeoutError(`no publisher confirm within ${this.timeoutMs} ms; the message may or may not have arrived`),
+      );
     }
     if (this.#waiting.length === 0 && this.#inflight.size === 0) {
       clearInterval(this.#sweeper);

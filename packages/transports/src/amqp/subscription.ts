@@ -150,9 +150,13 @@ export class AmqpSubscription implements TransportSubscription {
       .connection()
       .then((conn) => this.start(conn))
       .catch((error: unknown) => {
+        // Channel events can arrive before the connection's own close: if the connection is what
+        // failed, recovery resumes this subscription; only a refusal about the queue itself ends it.
+        const reason = fromAmqpError(error);
+        if (reason.retriable) return;
         this.#cancelled = true;
         this.host.removed(this);
-        this.sink.cancelled?.(error instanceof Error ? error : new Error(String(error)));
+        this.sink.cancelled?.(reason);
       });
   }
 
