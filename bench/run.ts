@@ -2,11 +2,13 @@
  * `pnpm bench [filter]`: runs the benchmarks whose name contains `filter` (all by default), prints
  * one table and writes bench/results/latest.json.
  */
+
+import { amqpBenchmarks } from './amqp.bench.js';
 import { formatTable, runBenchmarks, writeResults } from './harness.js';
 import { memoryBenchmarks } from './memory.bench.js';
 
 const filter = process.argv[2];
-const figures = await runBenchmarks([...memoryBenchmarks], filter);
+const figures = await runBenchmarks([...memoryBenchmarks, ...amqpBenchmarks], filter);
 if (figures.length > 0) {
   process.stdout.write(`${formatTable(figures)}\n`);
   const file = await writeResults(figures);

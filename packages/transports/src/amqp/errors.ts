@@ -285,9 +285,9 @@ function scopeOf(f: Facts): CloseScope {
 // ---------------------------------------------------------------------------------------------
 // Mapping
 
-/** Masks the password of any `scheme://user:password@` in a text. */
+/** Masks the password of any `scheme://user:password@` in a text (up to the last `@`: raw `@`s in passwords occur). */
 function sanitize(text: string): string {
-  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*):[^\s/@]*@/gi, '$1$2:***@');
+  return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*):[^\s/]*@/gi, '$1$2:***@');
 }
 
 /** The Node socket error codes that mean an established connection was lost (rather than never made). */

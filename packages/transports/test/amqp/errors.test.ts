@@ -620,6 +620,7 @@ describe('credentials never reach a message', () => {
     { error: socketError(`getaddrinfo EAI_AGAIN amqp://u:${secret}@nohost`, { code: 'EWHATEVER' }) },
     { error: channelClose(999, `X - see amqp://u:${secret}@h`) },
     { error: new Error('Heartbeat timeout'), endpoint: `amqp://u:${secret}@h:5672` },
+    { error: new Error(`bad url amqp://u:x@${secret}@h:5672/v`) },
   ];
 
   it.each(leaks)('masks the password in case %#', ({ error, endpoint }) => {

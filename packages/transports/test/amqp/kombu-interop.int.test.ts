@@ -610,6 +610,42 @@ describe.skipIf(peerInfo === undefined)('kombu interop over AMQP', () => {
       expect(view.decodeError).toMatchObject({ code: 'ERR_UNKNOWN_SERIALIZER' });
     });
 
+    it('a consumer receives kombu’s int64 header once, on one connection', async () => {
+      // py-amqp writes ints beyond int32 with the 'L' tag; a reader that cannot parse it loses the connection, and a
+      // consumer then gets the message redelivered on every reconnect.
+      const queue = variantQueue('k2wc', 'json_headers_and_properties');
+      await withConnection(AMQP_URL, (conn) => conn.declare(exchange, queue));
+      await runPeer(['publish', ...peerArgs('k2wc'), '--variants', 'json_headers_and_properties']);
+      const conn = await within(OP_TIMEOUT_MS, 'Connection.open', Connection.open(AMQP_URL));
+      let lost = 0;
+      const seen: Record<string, unknown>[] = [];
+      try {
+        conn.events.on('connection.lost', () => {
+          lost++;
+        });
+        conn.events.on('connection.revived', () => {
+          lost++;
+        });
+        const consumer = conn.consumer({
+          queues: [queue.name],
+          accept: ACCEPT,
+          handler: async (message) => {
+            seen.push({ ...message.headers });
+            await message.ack();
+          },
+        });
+        await within(OP_TIMEOUT_MS, 'consume', consumer.consume());
+        const deadline = Date.now() + 3_000;
+        while (seen.length === 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      } finally {
+        await within(OP_TIMEOUT_MS, 'close', conn.close()).catch(() => undefined);
+      }
+      expect({ delivered: seen, connectionLossesAndRevivals: lost }).toEqual({
+        delivered: [HEADERS_OF_EVERY_TYPE],
+        connectionLossesAndRevivals: 0,
+      });
+    });
+
     it('kombu here still frames the recorded fixture variants byte for byte', () => {
       expect(peer.kombu).toBe(fixture.kombu);
       let compared = 0;

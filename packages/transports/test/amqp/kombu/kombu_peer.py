@@ -6,18 +6,22 @@ Run with the system interpreter, which has Debian's python3-kombu (kombu 5.2, py
     /usr/bin/python3 kombu_peer.py probe
     /usr/bin/python3 kombu_peer.py variants
     /usr/bin/python3 kombu_peer.py publish --url amqp://guest:guest@127.0.0.1:5672// \
-        --exchange X --queue Q --routing-key K [--variants a,b] [--no-declare]
+        --exchange X --queue Q --routing-key K [--variants a,b] [--per-variant] [--no-declare]
     /usr/bin/python3 kombu_peer.py consume --url ... --exchange X --queue Q --routing-key K \
-        [--count N] [--timeout SECONDS] [--no-declare]
+        [--count N] [--timeout SECONDS] [--per-variant --variants a,b] [--no-declare]
+
+With --per-variant each variant has a queue of its own, `Q.<variant>` bound with `K.<variant>`, so that
+one message a side cannot parse does not hide the others; consume then prints {variant: result}.
 
 `publish` sends a fixed set of message variants with kombu's Producer and prints a JSON manifest
 of what it sent: the publish arguments and, captured from py-amqp as it framed each message, the
 AMQP properties and the exact bytes of the property list and the body.
 
-`consume` drains the queue with kombu (basic.get, acking each message) and prints a JSON list of
-what kombu made of each message: the decoded payload, content type and encoding, headers,
-delivery info and properties, plus the raw property bytes and the type tag of every top-level
-header as it arrived on the wire.
+`consume` drains the queue with kombu (basic.get, acking each message) and prints
+{"messages": [...], "errors": [...]}: per message what kombu made of it (the decoded payload, or
+the decode error; content type and encoding, headers, delivery info and properties) plus the raw
+property bytes, the raw body and the type tag of every top-level header as they arrived on the
+wire; `errors` holds what stopped the draining (e.g. a header table py-amqp cannot parse).
 
 Only kombu and the standard library are used; msgpack is used when importable and reported by
 `probe`. No pickle anywhere: the accept lists never include it.
@@ -35,8 +39,9 @@ import struct
 import sys
 import time
 
+import kombu  # first: a missing python3-kombu is then reported by that name
+
 import amqp.basic_message
-import kombu
 from kombu import Connection, Exchange, Producer, Queue
 
 try:
