@@ -17,6 +17,7 @@ import type {
 import {
   backoffDelay,
   ConnectionClosedError,
+  InvalidArgumentError,
   InvalidOperationError,
   MessageStateError,
   NotFoundError,
@@ -29,7 +30,7 @@ import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementBase } from './management.js';
 import { fromAmqpProperties } from './mapping.js';
 import { Publisher } from './publisher.js';
-import { type AmqpHandle, AmqpSubscription } from './subscription.js';
+import { type AmqpHandle, AmqpSubscription, DIRECT_REPLY_TO } from './subscription.js';
 
 /** Transport-specific options, passed as `transportOptions` of the connection. */
 export interface AmqpOptions {
@@ -159,12 +160,18 @@ export class AmqpTransport implements Transport {
   }
 
   async consume(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
+    const directReplyTo = request.queues.length === 1 && request.queues[0] === DIRECT_REPLY_TO;
+    if (directReplyTo && !request.noAck) {
+      throw new InvalidArgumentError(`'${DIRECT_REPLY_TO}' can only be consumed with noAck: true (RabbitMQ's rule)`);
+    }
     const subscription = new AmqpSubscription(request, sink, {
       connection: () => this.connection(),
       isReady: () => this.isReady,
       closedChannels: this.closedChannels,
       removed: (sub) => this.#subscriptions.delete(sub),
       report: () => {},
+      // Replies to amq.rabbitmq.reply-to only reach the channel that published the request.
+      ...(directReplyTo ? { sharedChannel: () => this.#publisher.channel } : {}),
     });
     await subscription.start(await this.connection());
     this.#subscriptions.add(subscription);
@@ -396,7 +403,13 @@ export class AmqpTransport implements Transport {
     const conn = this.#conn;
     if (!conn || this.#state !== 'ready') return;
     conn.createConfirmChannel().then(
-      (channel) => this.#publisher.attach(channel),
+      async (channel) => {
+        this.#publisher.attach(channel);
+        // Direct reply-to consumers lived on the lost channel: consume again on the new one.
+        for (const sub of this.#subscriptions) {
+          if (sub.queues[0] === DIRECT_REPLY_TO) await sub.resume(conn, new Map()).catch(() => undefined);
+        }
+      },
       () => undefined, // the connection is going too; recovery will attach a channel
     );
   }

@@ -79,6 +79,11 @@ export class Publisher {
     this.#flush();
   }
 
+  /** The current confirm channel (direct reply-to consumes on it). */
+  get channel(): ConfirmChannel | undefined {
+    return this.#channel;
+  }
+
   /** The channel went with its connection: keep everything for the next one. */
   detach(): void {
     this.#channel = undefined;

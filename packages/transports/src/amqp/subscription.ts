@@ -27,7 +27,15 @@ export interface SubscriptionHost {
   readonly closedChannels: WeakSet<Channel>;
   removed(sub: AmqpSubscription): void;
   report(error: unknown): void;
+  /**
+   * For direct reply-to: the channel to consume on (the publishing channel, as RabbitMQ requires).
+   * Such a channel belongs to the publisher: it is never opened or closed here.
+   */
+  sharedChannel?(): Channel | undefined;
 }
+
+/** RabbitMQ's pseudo-queue for direct reply-to. */
+export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
 /** A live basic.consume group; survives channel and connection loss until cancelled. */
 export class AmqpSubscription implements TransportSubscription {
@@ -51,9 +59,12 @@ export class AmqpSubscription implements TransportSubscription {
 
   /** Opens a channel on `conn` and starts a consumer per queue. @throws NotFoundError for a missing queue. */
   async start(conn: ChannelModel): Promise<void> {
-    const ch = await conn.createChannel();
-    ch.on('error', () => {});
-    ch.on('close', () => this.#channelClosed(ch));
+    const shared = this.host.sharedChannel?.();
+    const ch = shared ?? (await conn.createChannel());
+    if (!shared) {
+      ch.on('error', () => {});
+      ch.on('close', () => this.#channelClosed(ch));
+    }
     this.#channel = ch;
     const { prefetch, noAck, consumerTags, exclusive } = this.request;
     try {
@@ -68,7 +79,7 @@ export class AmqpSubscription implements TransportSubscription {
       }
     } catch (error) {
       this.#channel = undefined;
-      await ch.close().catch(() => undefined);
+      if (!shared) await ch.close().catch(() => undefined);
       throw fromAmqpError(error, { entity: { kind: 'queue', name: this.queues.join(', ') } });
     }
   }
@@ -163,6 +174,11 @@ export class AmqpSubscription implements TransportSubscription {
   async #close(): Promise<void> {
     const ch = this.#channel;
     this.#channel = undefined;
-    if (ch && !this.host.closedChannels.has(ch)) await ch.close().catch(() => undefined);
+    if (!ch || this.host.closedChannels.has(ch)) return;
+    if (this.host.sharedChannel) {
+      for (const tag of this.request.consumerTags) await ch.cancel(tag).catch(() => undefined);
+      return;
+    }
+    await ch.close().catch(() => undefined);
   }
 }
