@@ -1,4 +1,4 @@
-import { InvalidArgumentError, PayloadTooLargeError } from '../errors.js';
+import { InvalidArgumentError, PayloadTooLargeError, UnroutableError } from '../errors.js';
 import { Exchange } from '../model/exchange.js';
 import { Queue } from '../model/queue.js';
 import { MAX_PRIORITY } from '../model/queue-arguments.js';
@@ -126,14 +126,20 @@ export class Producer {
       ...(options.signal ? { signal: options.signal } : {}),
     };
     const retryPolicy = options.retry ?? d.retry ?? false;
-    if (retryPolicy === false) {
-      const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));
-      await transport.publish(message, target);
-    } else {
-      await conn.ensure(
-        async (c) => (await c.ready()).publish(message, target),
-        retryPolicy === true ? undefined : retryPolicy,
-      );
+    try {
+      if (retryPolicy === false) {
+        const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));
+        await transport.publish(message, target);
+      } else {
+        await conn.ensure(
+          async (c) => (await c.ready()).publish(message, target),
+          retryPolicy === true ? undefined : retryPolicy,
+        );
+      }
+    } catch (error) {
+      if (error instanceof UnroutableError)
+        conn.events.emit('producer.unroutable', { exchange: exchangeName, routingKey });
+      throw error;
     }
     if (conn.events.listening('producer.publish')) {
       conn.events.emit('producer.publish', {

@@ -106,3 +106,19 @@ describe('bad input gets a typed error a person understands', () => {
     expect(e.message).toContain('lz77');
   });
 });
+
+describe('instrumentation of failures', () => {
+  it('reports an unroutable mandatory publish as producer.unroutable', async () => {
+    const c = await Connection.open(`memory://${randomUUID()}`);
+    const seen: unknown[] = [];
+    c.events.on('producer.unroutable', (e) => seen.push(e.payload));
+    await c.declare(new Exchange('empty', { type: 'fanout' }));
+    await expect(
+      c.producer().publish({}, { exchange: 'empty', routingKey: 'k', mandatory: true }),
+    ).rejects.toMatchObject({
+      code: 'ERR_UNROUTABLE',
+    });
+    expect(seen).toEqual([{ exchange: 'empty', routingKey: 'k' }]);
+    await c.close();
+  });
+});

@@ -1,3 +1,5 @@
+// Must stay the first import: amqplib binds its table decoder when it loads.
+import './install-codec.js';
 import type {
   BrokerUrl,
   Capabilities,
@@ -182,7 +184,7 @@ export class AmqpTransport implements Transport {
     const ch = await this.#getChannelOpen();
     let m: Awaited<ReturnType<Channel['get']>>;
     try {
-      m = await ch.get(queue, { noAck: options.noAck });
+      m = await untilClosed(ch, ch.get(queue, { noAck: options.noAck }));
     } catch (error) {
       throw fromAmqpError(error, { entity: { kind: 'queue', name: queue } });
     }
@@ -441,6 +443,27 @@ export class AmqpTransport implements Transport {
   #emit(status: TransportStatus): void {
     for (const listener of this.#statusListeners) listener(status);
   }
+}
+
+/**
+ * amqplib never settles a basic.get whose reply was cut off by the connection failing (say, a frame
+ * it could not parse): race the reply against the channel closing so the caller hears of it.
+ */
+function untilClosed<T>(ch: Channel, reply: Promise<T>): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onClose = (): void => reject(new ConnectionClosedError('the channel closed before the broker answered'));
+    ch.once('close', onClose);
+    reply.then(
+      (value) => {
+        ch.removeListener('close', onClose);
+        resolve(value);
+      },
+      (error: unknown) => {
+        ch.removeListener('close', onClose);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** Rejects when `signal` aborts; a connection that opens afterwards is closed, never leaked. */

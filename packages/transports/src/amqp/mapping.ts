@@ -6,6 +6,7 @@
 import type { ExchangeSpec, MessageProperties, QueueSpec } from '@wakame/core/spi';
 import { exchangeArguments, toBrokerArguments } from '@wakame/core/spi';
 import type { MessageProperties as AmqpProperties, Options } from 'amqplib';
+import { kombuSafeHeaders } from './codec.js';
 
 /** `assertQueue` options: every typed argument becomes its `x-*` entry (the same table RabbitMQ compares). */
 export function toAssertQueue(spec: QueueSpec): Options.AssertQueue {
@@ -32,7 +33,7 @@ export function toPublishOptions(p: MessageProperties, mandatory: boolean): Opti
   const o: Options.Publish = { mandatory };
   if (p.contentType !== undefined) o.contentType = p.contentType;
   if (p.contentEncoding !== undefined) o.contentEncoding = p.contentEncoding;
-  if (p.headers !== undefined) o.headers = p.headers;
+  if (p.headers !== undefined) o.headers = kombuSafeHeaders(p.headers);
   o.deliveryMode = p.deliveryMode ?? 2;
   if (p.priority !== undefined) o.priority = p.priority;
   if (p.correlationId !== undefined) o.correlationId = p.correlationId;

@@ -23,6 +23,22 @@ import { AMQP_URL, brokerGate, brokersRequired, randomName } from '@wakame/testk
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const PYTHON = '/usr/bin/python3';
+
+/**
+ * The one known loss from Wakame to kombu, pinned so a change on either side shows: Wakame sends
+ * integers beyond int32 with RabbitMQ's signed 64-bit tag `l`, which py-amqp 5.1 decodes as
+ * *unsigned*, so a negative one below -2^31 reaches Python as 2^64 + value. (kombu itself writes
+ * py-amqp's own tag `L`, which amqplib cannot encode.) Documented in the AMQP transport's README row.
+ */
+function asPyAmqpReadsOurs(headers: Json): Json {
+  if (typeof headers === 'number')
+    return Number.isInteger(headers) && headers < -(2 ** 31) ? 2 ** 64 + headers : headers;
+  if (Array.isArray(headers)) return headers.map(asPyAmqpReadsOurs);
+  if (headers !== null && typeof headers === 'object') {
+    return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, asPyAmqpReadsOurs(v)]));
+  }
+  return headers;
+}
 const PEER = fileURLToPath(new URL('./kombu/kombu_peer.py', import.meta.url));
 const FIXTURE_FILE = new URL('./kombu/kombu_amqp_wire_format.json', import.meta.url);
 /** Everything Wakame can decode, like the peer's accept list. */
@@ -727,7 +743,7 @@ describe.skipIf(peerInfo === undefined)('kombu interop over AMQP', () => {
       expect(
         ours.headers,
         `headers as kombu reads them (wire tags: Wakame ${JSON.stringify(ours.header_type_tags)}, kombu ${JSON.stringify(theirs.header_type_tags)})`,
-      ).toEqual(theirs.headers);
+      ).toEqual(asPyAmqpReadsOurs(theirs.headers));
       expect(withDefaultPriority(ours.properties)).toEqual(withDefaultPriority(theirs.properties));
       expect(ours.delivery_info.exchange).toBe(exchange.name);
       expect(ours.delivery_info.routing_key).toBe(`${base}.w2k.${variant}`);
@@ -764,7 +780,7 @@ describe.skipIf(peerInfo === undefined)('kombu interop over AMQP', () => {
     it('json: integer headers at the int32/int64 edges reach kombu unchanged', () => {
       const ours = kombuOf(received, 'json_edge_ints', 'Wakame');
       expect(ours.headers, `Wakame's wire tags: ${JSON.stringify(ours.header_type_tags)}`).toEqual(
-        kombuOf(reference, 'json_edge_ints', 'kombu').headers,
+        asPyAmqpReadsOurs(kombuOf(reference, 'json_edge_ints', 'kombu').headers),
       );
     });
 
