@@ -27,6 +27,7 @@ import {
   type WakameError,
 } from '@wakame/core/spi';
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
+import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
 import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementBase } from './management.js';
@@ -85,6 +86,7 @@ export class AmqpTransport implements Transport {
   readonly admin: AmqpAdmin;
   readonly knownExchanges = new Set<string>();
   readonly closedChannels = new WeakSet<Channel>();
+  readonly #ackBatchers = new WeakMap<Channel, AckBatcher>();
   readonly #urls: readonly BrokerUrl[];
   readonly #options: TransportOptions;
   readonly #extra: AmqpOptions;
@@ -170,6 +172,8 @@ export class AmqpTransport implements Transport {
       connection: () => this.connection(),
       isReady: () => this.isReady,
       closedChannels: this.closedChannels,
+      delivered: (ch, tag) => this.#acks(ch).delivered(tag),
+      flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),
       removed: (sub) => this.#subscriptions.delete(sub),
       report: () => {},
       // Replies to amq.rabbitmq.reply-to only reach the channel that published the request.
@@ -189,6 +193,7 @@ export class AmqpTransport implements Transport {
       throw fromAmqpError(error, { entity: { kind: 'queue', name: queue } });
     }
     if (m === false) return undefined;
+    if (!options.noAck) this.#acks(ch).delivered(m.fields.deliveryTag);
     const handle: AmqpHandle = { channel: ch, message: m as never, subscription: undefined, settled: options.noAck };
     return {
       body: m.content,
@@ -224,8 +229,9 @@ export class AmqpTransport implements Transport {
       );
     }
     try {
-      if (outcome === 'ack') h.channel.ack(h.message);
-      else h.channel.nack(h.message, false, outcome === 'requeue');
+      const acks = this.#acks(h.channel);
+      if (outcome === 'ack') acks.ack(h.message.fields.deliveryTag);
+      else acks.nack(h.message.fields.deliveryTag, outcome === 'requeue');
     } catch (error) {
       return Promise.reject(fromAmqpError(error));
     } finally {
@@ -233,6 +239,15 @@ export class AmqpTransport implements Transport {
       h.subscription?.settled();
     }
     return RESOLVED;
+  }
+
+  #acks(channel: Channel): AckBatcher {
+    let batcher = this.#ackBatchers.get(channel);
+    if (!batcher) {
+      batcher = new AckBatcher(channel);
+      this.#ackBatchers.set(channel, batcher);
+    }
+    return batcher;
   }
 
   /** The live connection; during a recovery, waits for it (bounded by the publish deadline). */
@@ -390,6 +405,8 @@ export class AmqpTransport implements Transport {
     this.#waiters = [];
     for (const sub of this.#subscriptions) await sub.close();
     this.#subscriptions.clear();
+    const getChannel = await this.#getChannel?.catch(() => undefined);
+    if (getChannel) this.#ackBatchers.get(getChannel)?.flush();
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn) await conn.close().catch(() => undefined);

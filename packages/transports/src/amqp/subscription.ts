@@ -25,6 +25,10 @@ export interface SubscriptionHost {
   isReady(): boolean;
   /** Marks channels as closed so stale deliveries are refused. */
   readonly closedChannels: WeakSet<Channel>;
+  /** A delivery that needs settling arrived on `channel`. */
+  delivered(channel: Channel, tag: number): void;
+  /** Sends the acks still queued for `channel` (before it closes). */
+  flushAcks(channel: Channel): void;
   removed(sub: AmqpSubscription): void;
   report(error: unknown): void;
   /**
@@ -126,7 +130,10 @@ export class AmqpSubscription implements TransportSubscription {
       return;
     }
     const noAck = this.request.noAck;
-    if (!noAck) this.#unsettled++;
+    if (!noAck) {
+      this.#unsettled++;
+      this.host.delivered(ch, m.fields.deliveryTag);
+    }
     const handle: AmqpHandle = { channel: ch, message: m, subscription: this, settled: noAck };
     const inbound: InboundMessage = {
       body: m.content,
@@ -175,6 +182,7 @@ export class AmqpSubscription implements TransportSubscription {
     const ch = this.#channel;
     this.#channel = undefined;
     if (!ch || this.host.closedChannels.has(ch)) return;
+    this.host.flushAcks(ch);
     if (this.host.sharedChannel) {
       for (const tag of this.request.consumerTags) await ch.cancel(tag).catch(() => undefined);
       return;
