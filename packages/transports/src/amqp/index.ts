@@ -14,8 +14,16 @@
 import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
 import { AmqpTransport } from './amqp-transport.js';
 
+export { type AdminHost as AmqpAdminHost, AmqpAdmin, TopologyRecord } from './admin.js';
 export { AMQP_CAPABILITIES, type AmqpOptions, AmqpTransport, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-transport.js';
-export { fromAmqpError } from './errors.js';
+export {
+  type AmqpErrorContext,
+  type CloseScope,
+  fromAmqpError,
+  REPLY_CODES,
+  type ReplyCode,
+  type WakameErrorClass,
+} from './errors.js';
 
 /** The factory the `amqp` and `amqps` URL schemes resolve to. */
 export const amqpTransport: TransportFactory = (url: BrokerUrl, options: TransportOptions): Transport =>
