@@ -31,9 +31,8 @@ import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
 import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementBase } from './management.js';
-import { fromAmqpProperties } from './mapping.js';
 import { Publisher } from './publisher.js';
-import { type AmqpHandle, AmqpSubscription, DIRECT_REPLY_TO } from './subscription.js';
+import { type AmqpHandle, AmqpSubscription, DIRECT_REPLY_TO, toInbound } from './subscription.js';
 
 /** Transport-specific options, passed as `transportOptions` of the connection. */
 export interface AmqpOptions {
@@ -194,21 +193,7 @@ export class AmqpTransport implements Transport {
     }
     if (m === false) return undefined;
     if (!options.noAck) this.#acks(ch).delivered(m.fields.deliveryTag);
-    const handle: AmqpHandle = { channel: ch, message: m as never, subscription: undefined, settled: options.noAck };
-    return {
-      body: m.content,
-      properties: fromAmqpProperties(m.properties),
-      deliveryInfo: {
-        queue,
-        exchange: m.fields.exchange,
-        routingKey: m.fields.routingKey,
-        redelivered: m.fields.redelivered,
-        consumerTag: '',
-        deliveryTag: m.fields.deliveryTag,
-      },
-      autoAcked: options.noAck,
-      handle,
-    };
+    return toInbound(ch, m, queue, '', undefined, options.noAck);
   }
 
   settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {

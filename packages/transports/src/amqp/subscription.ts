@@ -5,16 +5,42 @@
  */
 import type { ConsumeRequest, DeliverySink, InboundMessage, TransportSubscription } from '@wakame/core/spi';
 import { NotFoundError } from '@wakame/core/spi';
-import type { Channel, ChannelModel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import { fromAmqpError } from './errors.js';
 import { fromAmqpProperties } from './mapping.js';
 
 /** What the transport keeps for settling one delivery. */
 export interface AmqpHandle {
   readonly channel: Channel;
-  readonly message: ConsumeMessage;
+  readonly message: Message;
   readonly subscription: AmqpSubscription | undefined;
   settled: boolean;
+}
+
+/** A delivery (basic.deliver or basic.get-ok) as the SPI hands it on, with its settle handle. */
+export function toInbound(
+  channel: Channel,
+  m: Message,
+  queue: string,
+  consumerTag: string,
+  subscription: AmqpSubscription | undefined,
+  noAck: boolean,
+): InboundMessage {
+  const handle: AmqpHandle = { channel, message: m, subscription, settled: noAck };
+  return {
+    body: m.content,
+    properties: fromAmqpProperties(m.properties),
+    deliveryInfo: {
+      queue,
+      exchange: m.fields.exchange,
+      routingKey: m.fields.routingKey,
+      redelivered: m.fields.redelivered,
+      consumerTag,
+      deliveryTag: m.fields.deliveryTag,
+    },
+    autoAcked: noAck,
+    handle,
+  };
 }
 
 /** Callbacks into the owning transport. */
@@ -134,21 +160,7 @@ export class AmqpSubscription implements TransportSubscription {
       this.#unsettled++;
       this.host.delivered(ch, m.fields.deliveryTag);
     }
-    const handle: AmqpHandle = { channel: ch, message: m, subscription: this, settled: noAck };
-    const inbound: InboundMessage = {
-      body: m.content,
-      properties: fromAmqpProperties(m.properties),
-      deliveryInfo: {
-        queue,
-        exchange: m.fields.exchange,
-        routingKey: m.fields.routingKey,
-        redelivered: m.fields.redelivered,
-        consumerTag: m.fields.consumerTag,
-        deliveryTag: m.fields.deliveryTag,
-      },
-      autoAcked: noAck,
-      handle,
-    };
+    const inbound = toInbound(ch, m, queue, m.fields.consumerTag, this, noAck);
     try {
       this.sink.deliver(inbound);
     } catch (error) {
