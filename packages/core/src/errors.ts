@@ -91,7 +91,16 @@ export interface TopologyIssue {
   /** JSON pointer into the document, e.g. `/queues/0/maxPriority`. */
   readonly path: string;
   readonly message: string;
+  /** The schema keyword (`required`, `type`, …) or the semantic rule id (`dangling-reference`, …). */
   readonly keyword?: string;
+  /** Errors fail validation; warnings are reported and do not. @defaultValue 'error' */
+  readonly severity?: 'error' | 'warning';
+  /** Where it is in the source, when the document came from a file. */
+  readonly file?: string;
+  readonly line?: number;
+  readonly column?: number;
+  /** The offending source line, for display with a caret under `column`. */
+  readonly sourceLine?: string;
 }
 
 /** A topology document failed validation; every issue found is listed, not only the first. */
@@ -102,7 +111,12 @@ export class TopologyValidationError extends TopologyError {
     readonly issues: readonly TopologyIssue[],
     options?: ErrorOptions,
   ) {
-    super(issues.map((i) => `${i.path || '/'}: ${i.message}`).join('\n'), options);
+    super(
+      issues
+        .map((i) => `${i.file ? `${i.file}:${i.line ?? 0}:${i.column ?? 0}: ` : ''}${i.path || '/'}: ${i.message}`)
+        .join('\n'),
+      options,
+    );
   }
 }
 

@@ -1,0 +1,157 @@
+/**
+ * The topology file format (what users write in YAML or TypeScript), as TypeScript types. The JSON
+ * Schema in `schemas/topology.schema.json` describes exactly this shape; `test/topology` checks the
+ * two agree. Durations are milliseconds.
+ *
+ * @example
+ * ```yaml
+ * # yaml-language-server: $schema=../../schemas/topology.schema.json
+ * version: 1
+ * exchanges:
+ *   - { name: tasks, type: direct }
+ * queues:
+ *   - name: hipri
+ *     maxPriority: 10
+ *     bindings: [{ exchange: tasks, routingKey: hipri }]
+ * priorityClasses: { high: hipri, low: lopri }
+ * tasks:
+ *   - name: media.process
+ *     payload: { type: object, required: [url], properties: { url: { type: string } } }
+ *     priority: low
+ * routes:
+ *   - { match: 'media.*', exchange: tasks }
+ * ```
+ *
+ * @module
+ */
+import type { ExchangeType, OverflowBehaviour, QueueType } from '../transport/spi.js';
+
+/** A whole topology document (one file; `include` pulls in others). */
+export interface TopologyDocument {
+  /** Format version. @defaultValue 1 */
+  readonly version?: 1;
+  /** Other topology files, relative to this one, merged in (duplicates are errors). */
+  readonly include?: readonly string[];
+  /** Values applied to every exchange / queue that does not set them. */
+  readonly defaults?: DefaultsDocument;
+  readonly exchanges?: readonly ExchangeDocument[];
+  readonly queues?: readonly QueueDocument[];
+  /** Bindings not written inside a queue: exchange-to-exchange, or to queues declared elsewhere. */
+  readonly bindings?: readonly BindingDocument[];
+  /** Fanout exchanges whose every consumer gets its own auto-delete queue (kombu's Broadcast). */
+  readonly broadcasts?: readonly BroadcastDocument[];
+  /** Priority class name → the queue that carries it, e.g. `{ high: hipri, mid: midpri, low: lopri }`. */
+  readonly priorityClasses?: Readonly<Record<string, string>>;
+  readonly tasks?: readonly TaskDocument[];
+  /** How task names (globs) map to an exchange and routing key; the first match wins. */
+  readonly routes?: readonly RouteDocument[];
+}
+
+export interface DefaultsDocument {
+  readonly exchange?: Omit<ExchangeDocument, 'name'>;
+  readonly queue?: Omit<QueueDocument, 'name' | 'bindings'>;
+  readonly task?: Pick<TaskDocument, 'retry' | 'priority' | 'deadLetter'>;
+}
+
+export interface ExchangeDocument {
+  readonly name: string;
+  /** @defaultValue 'direct' */
+  readonly type?: ExchangeType;
+  /** @defaultValue true */
+  readonly durable?: boolean;
+  /** @defaultValue false */
+  readonly autoDelete?: boolean;
+  /** @defaultValue false */
+  readonly internal?: boolean;
+  readonly alternateExchange?: string;
+  readonly arguments?: Readonly<Record<string, unknown>>;
+}
+
+export interface QueueBindingDocument {
+  readonly exchange: string;
+  /** @defaultValue '' */
+  readonly routingKey?: string;
+  /** Headers-exchange match values. */
+  readonly headers?: Readonly<Record<string, string | number | boolean>>;
+  /** @defaultValue 'all' */
+  readonly match?: 'all' | 'any';
+  readonly arguments?: Readonly<Record<string, unknown>>;
+}
+
+export interface QueueDocument {
+  readonly name: string;
+  /** @defaultValue true */
+  readonly durable?: boolean;
+  /** @defaultValue false */
+  readonly exclusive?: boolean;
+  /** @defaultValue false */
+  readonly autoDelete?: boolean;
+  readonly maxPriority?: number;
+  readonly messageTtl?: number;
+  readonly expires?: number;
+  readonly maxLength?: number;
+  readonly maxLengthBytes?: number;
+  readonly overflow?: OverflowBehaviour;
+  readonly deadLetter?: { readonly exchange: string; readonly routingKey?: string };
+  readonly queueType?: QueueType;
+  readonly singleActiveConsumer?: boolean;
+  readonly arguments?: Readonly<Record<string, unknown>>;
+  readonly bindings?: readonly QueueBindingDocument[];
+}
+
+export interface BindingDocument extends QueueBindingDocument {
+  /** The queue (or exchange, with `destinationType: exchange`) that receives. */
+  readonly destination: string;
+  /** @defaultValue 'queue' */
+  readonly destinationType?: 'queue' | 'exchange';
+}
+
+export interface BroadcastDocument {
+  /** The fanout exchange. */
+  readonly name: string;
+  /** Prefix of the per-consumer queue names. @defaultValue 'bcast' */
+  readonly queuePrefix?: string;
+  /** @defaultValue true */
+  readonly durable?: boolean;
+}
+
+export interface RetryDocument {
+  /** Total attempts including the first. @defaultValue 1 (no retry) */
+  readonly maxAttempts?: number;
+  /** @defaultValue 1000 */
+  readonly initialDelay?: number;
+  /** @defaultValue 2 */
+  readonly factor?: number;
+  /** @defaultValue 60000 */
+  readonly maxDelay?: number;
+  /** 0..1 share of each delay that is random. @defaultValue 0.2 */
+  readonly jitter?: number;
+}
+
+export interface TaskDocument {
+  /** Dotted task name, e.g. `media.process`. */
+  readonly name: string;
+  readonly description?: string;
+  /** JSON Schema of the payload. */
+  readonly payload?: Readonly<Record<string, unknown>>;
+  /** A priority class name (see `priorityClasses`) or a number 0–255. */
+  readonly priority?: string | number;
+  /** Overrides the routes for this task. */
+  readonly route?: { readonly exchange: string; readonly routingKey?: string };
+  readonly retry?: RetryDocument;
+  /** Where the task's messages go after the last attempt. */
+  readonly deadLetter?: { readonly queue?: string; readonly exchange?: string; readonly routingKey?: string };
+}
+
+export interface RouteDocument {
+  /** Task-name glob: `*` matches within one dotted segment, `**` across segments. */
+  readonly match: string;
+  readonly exchange: string;
+  /** @defaultValue the task name */
+  readonly routingKey?: string;
+}
+
+/** The TypeScript entry point: returns its argument, typed, so editors check topology files in TS. */
+export function defineTopology<const T extends TopologyDocument>(topology: T): T {
+  return topology;
+}
