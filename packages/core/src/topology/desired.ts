@@ -1,0 +1,37 @@
+/**
+ * The desired state a topology document compiles to: normalised (defaults applied, bindings
+ * flattened, sorted) and deterministic, so the same document always gives the same plan.
+ *
+ * @module
+ */
+import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import type { RetryDocument, RouteDocument } from './document.js';
+
+/** A task, resolved: where it goes and how it retries. */
+export interface CompiledTask {
+  readonly name: string;
+  readonly description?: string;
+  readonly payload?: Readonly<Record<string, unknown>>;
+  /** The priority class name, if the task has one (resolved to a queue through `priorityClasses`). */
+  readonly priorityClass?: string;
+  /** A numeric message priority (0–255), when given as a number. */
+  readonly priority?: number;
+  /** The route that matched the task (its own, else the first matching `routes` entry). */
+  readonly route?: { readonly exchange: string; readonly routingKey: string };
+  readonly retry: Required<RetryDocument>;
+  readonly deadLetter?: { readonly queue?: string; readonly exchange?: string; readonly routingKey?: string };
+}
+
+export interface DesiredTopology {
+  /** Sorted by name. */
+  readonly exchanges: readonly ExchangeSpec[];
+  /** Sorted by name. */
+  readonly queues: readonly QueueSpec[];
+  /** Sorted by source, destination type, destination, routing key, arguments. */
+  readonly bindings: readonly BindingSpec[];
+  readonly broadcasts: readonly { readonly exchange: string; readonly queuePrefix: string; readonly durable: boolean }[];
+  readonly priorityClasses: Readonly<Record<string, string>>;
+  readonly routes: readonly RouteDocument[];
+  /** Sorted by name. */
+  readonly tasks: readonly CompiledTask[];
+}
