@@ -1,0 +1,114 @@
+/**
+ * What exists on the broker, for `plan`. A transport that can list its state (virtual stores, or
+ * RabbitMQ with the management API) is simply listed. Otherwise each desired entity is probed
+ * through AMQP: a passive declare says whether it exists, and an identical active declare says
+ * whether it is equivalent (a conflict fails with 406 and changes nothing; an identical declaration
+ * of an existing entity creates nothing). Probing never declares what does not exist.
+ *
+ * @module
+ */
+import { NotFoundError, TopologyConflictError } from '../errors.js';
+import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../transport/spi.js';
+import type { Difference } from '../virtual/equivalence.js';
+import type { DesiredTopology } from './desired.js';
+
+/** The outcome of probing one entity. */
+export type ProbeResult =
+  | { readonly state: 'missing' }
+  | { readonly state: 'equal'; readonly messageCount?: number }
+  | { readonly state: 'conflict'; readonly differences: readonly Difference[]; readonly messageCount?: number };
+
+/** Live state: listed in full, or probed entity by entity. */
+export type LiveState =
+  | { readonly kind: 'listed'; readonly observed: ObservedTopology }
+  | {
+      readonly kind: 'probed';
+      readonly exchanges: ReadonlyMap<string, ProbeResult>;
+      readonly queues: ReadonlyMap<string, ProbeResult>;
+    };
+
+/** Options of {@link observe}. */
+export interface ObserveOptions {
+  /**
+   * Probes run at most this many at once. A conflicting probe closes the AMQP channel it ran on,
+   * failing whatever else was in flight there, so probes go one at a time by default.
+   * @defaultValue 1
+   */
+  readonly concurrency?: number;
+  readonly onProgress?: (done: number, total: number) => void;
+}
+
+/** Reads the live state relevant to `desired`. */
+export async function observe(
+  admin: TopologyAdmin,
+  desired: DesiredTopology,
+  options: ObserveOptions = {},
+): Promise<LiveState> {
+  const listed = await admin.inspect();
+  if (listed.complete) return { kind: 'listed', observed: listed };
+  const exchanges = new Map<string, ProbeResult>();
+  const queues = new Map<string, ProbeResult>();
+  const jobs: (() => Promise<void>)[] = [
+    ...desired.exchanges.map((e) => async () => {
+      exchanges.set(e.name, await probeExchange(admin, e));
+    }),
+    ...desired.queues.map((q) => async () => {
+      queues.set(q.name, await probeQueue(admin, q));
+    }),
+  ];
+  await runConcurrently(jobs, options.concurrency ?? 1, options.onProgress);
+  return { kind: 'probed', exchanges, queues };
+}
+
+async function probeExchange(admin: TopologyAdmin, spec: ExchangeSpec): Promise<ProbeResult> {
+  try {
+    await admin.declareExchange(spec, { passive: true });
+  } catch (error) {
+    if (error instanceof NotFoundError) return { state: 'missing' };
+    throw error;
+  }
+  try {
+    await admin.declareExchange(spec);
+    return { state: 'equal' };
+  } catch (error) {
+    if (error instanceof TopologyConflictError) return { state: 'conflict', differences: error.differences };
+    throw error;
+  }
+}
+
+async function probeQueue(admin: TopologyAdmin, spec: QueueSpec): Promise<ProbeResult> {
+  let messageCount: number;
+  try {
+    messageCount = (await admin.declareQueue(spec, { passive: true })).messageCount;
+  } catch (error) {
+    if (error instanceof NotFoundError) return { state: 'missing' };
+    throw error;
+  }
+  try {
+    await admin.declareQueue(spec);
+    return { state: 'equal', messageCount };
+  } catch (error) {
+    if (error instanceof TopologyConflictError)
+      return { state: 'conflict', differences: error.differences, messageCount };
+    throw error;
+  }
+}
+
+/** Runs `jobs` with at most `limit` in flight, reporting progress; the first failure rejects. */
+export async function runConcurrently(
+  jobs: readonly (() => Promise<void>)[],
+  limit: number,
+  onProgress?: (done: number, total: number) => void,
+): Promise<void> {
+  let next = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (next < jobs.length) {
+      const job = jobs[next++] as () => Promise<void>;
+      await job();
+      done++;
+      onProgress?.(done, jobs.length);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
+}
