@@ -19,9 +19,14 @@
  * @module
  */
 import { Command, type CommanderError } from 'commander';
+import type { ApplyCommandOptions } from './commands/apply.js';
 import type { DemoOptions } from './commands/demo.js';
+import type { ExportOptions } from './commands/export.js';
+import type { GraphOptions } from './commands/graph.js';
+import type { PlanOptions } from './commands/plan.js';
 import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
 import { ExitError } from './errors.js';
+import type { BrokerOptions } from './topology-input.js';
 
 /** Exit code for a malformed command line (unknown command or option, missing argument), as shells use it. */
 export const USAGE_EXIT_CODE = 2;
@@ -66,6 +71,58 @@ export function createProgram(ctx: CommandContext): Command {
     .command('version')
     .description('print the versions of the Wakame packages and Node.js')
     .action(async () => (await import('./commands/version.js')).version(context()));
+
+  const broker = (command: Command): Command =>
+    command
+      .option('--url <url>', 'broker URL (default: $WAKAME_URL, else the embedded file://./.wakame)')
+      .option('--management-url <url>', 'RabbitMQ management API (default: http://<host>:15672)');
+
+  program
+    .command('validate <file>')
+    .description('check a topology file: JSON Schema and semantic rules, every problem with file:line:col')
+    .option('--url <url>', 'also check against what this broker supports')
+    .addHelpText('after', '\nExamples:\n  wakame validate topology.yaml\n  wakame validate topology.yaml --url amqp://guest:guest@localhost// --json')
+    .action(async (file: string, options: BrokerOptions) => {
+      await (await import('./commands/validate.js')).validate(context(), file, options);
+    });
+
+  broker(program.command('plan <file>'))
+    .description('show what apply would change on the broker (changes nothing)')
+    .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none')
+    .option('-v, --verbose', 'also list unchanged entities')
+    .addHelpText('after', '\nExamples:\n  wakame plan topology.yaml --url amqp://guest:guest@localhost//\n  WAKAME_URL=amqp://… wakame plan topology.yaml --detailed-exitcode || echo "changes pending"')
+    .action(async (file: string, options: PlanOptions) => {
+      await (await import('./commands/plan.js')).plan(context(), file, options);
+    });
+
+  broker(program.command('apply <file>'))
+    .description('make the broker match the topology, idempotently (the deployment step)')
+    .option('--allow-destructive', 'replace exchanges/queues whose immutable properties changed')
+    .option('--force', 'with --allow-destructive: also replace queues that hold messages (they are lost)')
+    .option('--prune', 'delete exchanges, queues and bindings that are not in the topology')
+    .option('--concurrency <n>', 'declarations in flight at once', '16')
+    .addHelpText('after', '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply topology.yaml --allow-destructive --prune --json')
+    .action(async (file: string, options: ApplyCommandOptions) => {
+      await (await import('./commands/apply.js')).apply(context(), file, options);
+    });
+
+  broker(program.command('export'))
+    .description("write the broker's live topology as a topology file")
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addHelpText('after', '\nExamples:\n  wakame export --url amqp://guest:guest@localhost// -o live.yaml')
+    .action(async (options: ExportOptions) => {
+      await (await import('./commands/export.js')).exportCommand(context(), options);
+    });
+
+  program
+    .command('graph <file>')
+    .description('draw exchanges → bindings → queues → tasks')
+    .option('--format <format>', 'mermaid or dot', 'mermaid')
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addHelpText('after', '\nExamples:\n  wakame graph topology.yaml > topology.mmd\n  wakame graph topology.yaml --format dot | dot -Tsvg > topology.svg')
+    .action(async (file: string, options: GraphOptions) => {
+      await (await import('./commands/graph.js')).graph(context(), file, options);
+    });
 
   program
     .command('demo')

@@ -19,6 +19,8 @@ export interface CommandContext {
   readonly jsonMode: boolean;
   /** `--quiet` was given: print only the essential result, no progress or decoration. */
   readonly quiet: boolean;
+  /** Colour output (stdout is a terminal, `NO_COLOR` unset, not `--json`). */
+  readonly color: boolean;
   /** Environment variables (read-only by convention). */
   readonly env: NodeJS.ProcessEnv;
   /** Working directory that relative paths given by the user are resolved against. */
@@ -39,6 +41,7 @@ export function withGlobalOptions(base: CommandContext, options: GlobalOptions):
     json: (value) => base.json(value),
     jsonMode: base.jsonMode || options.json === true,
     quiet: base.quiet || options.quiet === true,
+    color: base.color && !(base.jsonMode || options.json === true),
     env: base.env,
     cwd: base.cwd,
   };

@@ -22,6 +22,7 @@ function processContext(): CommandContext {
     json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
     jsonMode: false,
     quiet: false,
+    color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
     env: process.env,
     cwd: process.cwd(),
   };

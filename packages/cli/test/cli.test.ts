@@ -21,6 +21,7 @@ function capture(): Captured {
     json: (value) => json.push(value),
     jsonMode: false,
     quiet: false,
+    color: false,
     env: {},
     cwd: '/nonexistent',
   };

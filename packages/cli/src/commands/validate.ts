@@ -1,0 +1,27 @@
+/**
+ * `wakame validate <file>`: JSON Schema and semantic rules, every problem at once with
+ * `file:line:col`, the offending line and a caret. With `--url`, also checks the topology against
+ * what that broker's transport can do.
+ *
+ * @module
+ */
+import { formatIssues } from '@wakame/core';
+import type { CommandContext } from '../context.js';
+import { ExitError } from '../errors.js';
+import { type BrokerOptions, check, openBroker, summary } from '../topology-input.js';
+
+export async function validate(ctx: CommandContext, file: string, options: BrokerOptions): Promise<void> {
+  const connection = options.url ? await openBroker(ctx, options) : undefined;
+  try {
+    const checked = await check(ctx, file, connection?.capabilities, connection?.transport.kind);
+    if (ctx.jsonMode) {
+      ctx.json({ valid: checked.desired !== undefined, files: checked.files, errors: checked.errors, warnings: checked.warnings });
+    } else {
+      if (checked.issues.length > 0) ctx.err(formatIssues(checked.issues));
+      if (checked.desired) ctx.out(`✓ ${file} is valid: ${summary(checked.desired)}${checked.warnings.length ? `; ${checked.warnings.length} warning(s)` : ''}`);
+    }
+    if (!checked.desired) throw new ExitError(1, ctx.jsonMode ? '' : `${file}: ${checked.errors.length} error(s)`);
+  } finally {
+    await connection?.close();
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * What the topology commands share: reading and checking a topology file (issues printed the same
+ * way everywhere) and opening the broker named by `--url`, `WAKAME_URL` or the embedded default.
+ *
+ * @module
+ */
+import { resolve } from 'node:path';
+import {
+  type Capabilities,
+  type CheckedTopology,
+  Connection,
+  checkTopology,
+  type DesiredTopology,
+  formatIssues,
+} from '@wakame/core';
+import type { CommandContext } from './context.js';
+import { ExitError } from './errors.js';
+
+/** The broker used when neither `--url` nor `WAKAME_URL` is given: the embedded file transport. */
+export const DEFAULT_URL = 'file://./.wakame';
+
+/** Options every broker-facing command accepts. */
+export interface BrokerOptions {
+  readonly url?: string;
+  readonly managementUrl?: string;
+}
+
+/** Opens the broker connection for a command (one attempt per failover URL, bounded). */
+export async function openBroker(ctx: CommandContext, options: BrokerOptions): Promise<Connection> {
+  const url = options.url ?? ctx.env.WAKAME_URL ?? DEFAULT_URL;
+  return Connection.open(url, {
+    connectTimeoutMs: 10_000,
+    transportOptions: options.managementUrl ? { managementUrl: options.managementUrl } : {},
+  });
+}
+
+/** Checks `file`; prints warnings, and on errors prints them and fails with exit code 1. */
+export async function readTopology(
+  ctx: CommandContext,
+  file: string,
+  connection?: Connection,
+): Promise<{ desired: DesiredTopology; checked: CheckedTopology }> {
+  const checked = await check(ctx, file, connection?.capabilities, connection?.transport.kind);
+  if (!checked.desired) {
+    if (ctx.jsonMode) ctx.json({ valid: false, errors: checked.errors, warnings: checked.warnings });
+    else ctx.err(formatIssues(checked.errors));
+    throw new ExitError(1, ctx.jsonMode ? '' : `${file}: ${checked.errors.length} error(s); nothing was done`);
+  }
+  if (checked.warnings.length > 0 && !ctx.quiet && !ctx.jsonMode) ctx.err(formatIssues(checked.warnings));
+  return { desired: checked.desired, checked };
+}
+
+/** Runs the pipeline on `file` (resolved against the working directory). */
+export function check(ctx: CommandContext, file: string, capabilities?: Capabilities, transport?: string): Promise<CheckedTopology> {
+  return checkTopology(resolve(ctx.cwd, file), {
+    env: ctx.env,
+    ...(capabilities ? { capabilities } : {}),
+    ...(transport ? { transport } : {}),
+  });
+}
+
+/** One-line summary of a compiled topology. */
+export function summary(desired: DesiredTopology): string {
+  const n = (count: number, what: string) => `${count} ${what}${count === 1 ? '' : 's'}`;
+  return [
+    n(desired.exchanges.length, 'exchange'),
+    n(desired.queues.length, 'queue'),
+    n(desired.bindings.length, 'binding'),
+    n(desired.tasks.length, 'task'),
+  ].join(', ');
+}

@@ -1,0 +1,30 @@
+/**
+ * Topology as code: load → validate → rules → compile → observe → diff → apply, plus export and graph.
+ *
+ * @module
+ */
+export { type ApplyOptions, type ApplyResult, applyPlan, PlanRefusedError } from './apply.js';
+export { assertNever, type Change, type ChangeKind, describeBinding, describeChange, describeEntity, type EntityRef } from './change.js';
+export { compileTopology } from './compile.js';
+export type { CompiledTask, DesiredTopology } from './desired.js';
+export { diff, type Plan } from './diff.js';
+export type {
+  BindingDocument,
+  BroadcastDocument,
+  DefaultsDocument,
+  ExchangeDocument,
+  QueueBindingDocument,
+  QueueDocument,
+  RetryDocument,
+  RouteDocument,
+  TaskDocument,
+  TopologyDocument,
+} from './document.js';
+export { defineTopology } from './document.js';
+export { exportTopology, toYaml } from './export.js';
+export { toDot, toMermaid } from './graph.js';
+export { type LoadedTopology, type LoadOptions, loadTopology, parseTopologyText } from './load.js';
+export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './observe.js';
+export { type CheckedTopology, type CheckOptions, checkTopology, loadTopologyOrThrow } from './pipeline.js';
+export { checkRules, type RuleOptions } from './rules.js';
+export { formatIssue, formatIssues, validateSchema } from './validate.js';

@@ -1,0 +1,76 @@
+/**
+ * The topology pipeline in one call: load (YAML/JSON/TS, includes, `${ENV}`) → JSON Schema →
+ * semantic rules → compile. Every problem comes back as a located {@link TopologyIssue}; nothing
+ * is thrown for a user's mistake except by {@link loadTopologyOrThrow}.
+ *
+ * @module
+ */
+import { TopologyValidationError, type TopologyIssue } from '../errors.js';
+import type { Capabilities } from '../transport/spi.js';
+import { compileTopology } from './compile.js';
+import type { DesiredTopology } from './desired.js';
+import type { TopologyDocument } from './document.js';
+import { type LoadedTopology, type LoadOptions, loadTopology } from './load.js';
+import { checkRules } from './rules.js';
+import { validateSchema } from './validate.js';
+
+/** Options of {@link checkTopology}. */
+export interface CheckOptions extends LoadOptions {
+  /** Check the topology against what this transport can do. */
+  readonly capabilities?: Capabilities;
+  /** Transport name used in messages. */
+  readonly transport?: string;
+}
+
+/** The outcome: `desired` is set when there are no errors (warnings may remain). */
+export interface CheckedTopology {
+  readonly document?: TopologyDocument;
+  readonly desired?: DesiredTopology;
+  readonly issues: readonly TopologyIssue[];
+  readonly errors: readonly TopologyIssue[];
+  readonly warnings: readonly TopologyIssue[];
+  readonly files: readonly string[];
+}
+
+/** Loads, validates, checks and compiles the topology file at `path`. */
+export async function checkTopology(path: string, options: CheckOptions = {}): Promise<CheckedTopology> {
+  const loaded = await loadTopology(path, options);
+  if (!loaded.topology || hasErrors(loaded.issues)) return outcome(loaded.issues, loaded.topology);
+  const topology = loaded.topology;
+  const schemaIssues = validateSchema(topology);
+  if (hasErrors(schemaIssues)) return outcome([...loaded.issues, ...schemaIssues], topology);
+  const ruleIssues = checkRules(topology.document, {
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
+  }).map((issue) => locate(issue, topology));
+  const issues = [...loaded.issues, ...schemaIssues, ...ruleIssues];
+  if (hasErrors(issues)) return outcome(issues, topology);
+  return { ...outcome(issues, topology), desired: compileTopology(topology.document) };
+}
+
+/** Like {@link checkTopology}, but throws {@link TopologyValidationError} listing every error. */
+export async function loadTopologyOrThrow(path: string, options: CheckOptions = {}): Promise<DesiredTopology> {
+  const checked = await checkTopology(path, options);
+  if (!checked.desired) throw new TopologyValidationError(checked.errors);
+  return checked.desired;
+}
+
+function hasErrors(issues: readonly TopologyIssue[]): boolean {
+  return issues.some((i) => (i.severity ?? 'error') === 'error');
+}
+
+function outcome(issues: readonly TopologyIssue[], topology: LoadedTopology | undefined): CheckedTopology {
+  return {
+    ...(topology ? { document: topology.document } : {}),
+    issues,
+    errors: issues.filter((i) => (i.severity ?? 'error') === 'error'),
+    warnings: issues.filter((i) => i.severity === 'warning'),
+    files: topology?.files ?? [],
+  };
+}
+
+function locate(issue: TopologyIssue, topology: LoadedTopology): TopologyIssue {
+  if (issue.file !== undefined) return issue;
+  const at = topology.locate(issue.path);
+  return at ? { ...issue, file: at.file, line: at.line, column: at.column, sourceLine: at.sourceLine } : issue;
+}
