@@ -81,7 +81,10 @@ export function createProgram(ctx: CommandContext): Command {
     .command('validate <file>')
     .description('check a topology file: JSON Schema and semantic rules, every problem with file:line:col')
     .option('--url <url>', 'also check against what this broker supports')
-    .addHelpText('after', '\nExamples:\n  wakame validate topology.yaml\n  wakame validate topology.yaml --url amqp://guest:guest@localhost// --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame validate topology.yaml\n  wakame validate topology.yaml --url amqp://guest:guest@localhost// --json',
+    )
     .action(async (file: string, options: BrokerOptions) => {
       await (await import('./commands/validate.js')).validate(context(), file, options);
     });
@@ -90,7 +93,10 @@ export function createProgram(ctx: CommandContext): Command {
     .description('show what apply would change on the broker (changes nothing)')
     .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none')
     .option('-v, --verbose', 'also list unchanged entities')
-    .addHelpText('after', '\nExamples:\n  wakame plan topology.yaml --url amqp://guest:guest@localhost//\n  WAKAME_URL=amqp://… wakame plan topology.yaml --detailed-exitcode || echo "changes pending"')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame plan topology.yaml --url amqp://guest:guest@localhost//\n  WAKAME_URL=amqp://… wakame plan topology.yaml --detailed-exitcode || echo "changes pending"',
+    )
     .action(async (file: string, options: PlanOptions) => {
       await (await import('./commands/plan.js')).plan(context(), file, options);
     });
@@ -101,7 +107,10 @@ export function createProgram(ctx: CommandContext): Command {
     .option('--force', 'with --allow-destructive: also replace queues that hold messages (they are lost)')
     .option('--prune', 'delete exchanges, queues and bindings that are not in the topology')
     .option('--concurrency <n>', 'declarations in flight at once', '16')
-    .addHelpText('after', '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply topology.yaml --allow-destructive --prune --json')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply topology.yaml --allow-destructive --prune --json',
+    )
     .action(async (file: string, options: ApplyCommandOptions) => {
       await (await import('./commands/apply.js')).apply(context(), file, options);
     });
@@ -119,7 +128,10 @@ export function createProgram(ctx: CommandContext): Command {
     .description('draw exchanges → bindings → queues → tasks')
     .option('--format <format>', 'mermaid or dot', 'mermaid')
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addHelpText('after', '\nExamples:\n  wakame graph topology.yaml > topology.mmd\n  wakame graph topology.yaml --format dot | dot -Tsvg > topology.svg')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame graph topology.yaml > topology.mmd\n  wakame graph topology.yaml --format dot | dot -Tsvg > topology.svg',
+    )
     .action(async (file: string, options: GraphOptions) => {
       await (await import('./commands/graph.js')).graph(context(), file, options);
     });

@@ -51,7 +51,12 @@ export async function readTopology(
 }
 
 /** Runs the pipeline on `file` (resolved against the working directory). */
-export function check(ctx: CommandContext, file: string, capabilities?: Capabilities, transport?: string): Promise<CheckedTopology> {
+export function check(
+  ctx: CommandContext,
+  file: string,
+  capabilities?: Capabilities,
+  transport?: string,
+): Promise<CheckedTopology> {
   return checkTopology(resolve(ctx.cwd, file), {
     env: ctx.env,
     ...(capabilities ? { capabilities } : {}),

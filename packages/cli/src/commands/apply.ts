@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { applyPlan, type ApplyResult, describeChange, diff, observe } from '@wakame/core';
+import { type ApplyResult, applyPlan, describeChange, diff, observe } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { paint } from '../paint.js';
 import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
@@ -41,7 +41,12 @@ export async function apply(ctx: CommandContext, file: string, options: ApplyCom
       },
     });
     if (ctx.jsonMode) {
-      ctx.json({ url: connection.url, applied: result.applied, kept: result.kept, durationMs: Math.round(result.durationMs) });
+      ctx.json({
+        url: connection.url,
+        applied: result.applied,
+        kept: result.kept,
+        durationMs: Math.round(result.durationMs),
+      });
     } else if (!ctx.quiet) {
       for (const change of result.applied) if (total < 50) ctx.out(paint(ctx, `done ${describeChange(change)}`));
       ctx.out(

@@ -32,7 +32,9 @@ export async function plan(ctx: CommandContext, file: string, options: PlanOptio
 
 /** Prints a plan for people: one line per change, then the counts. */
 export function printPlan(ctx: CommandContext, result: Plan, url: string, verbose: boolean): void {
-  ctx.out(`Plan for ${url}${result.complete ? '' : ' (probed over AMQP: bindings cannot be verified without the management API)'}:`);
+  ctx.out(
+    `Plan for ${url}${result.complete ? '' : ' (probed over AMQP: bindings cannot be verified without the management API)'}:`,
+  );
   for (const change of result.changes) {
     if (change.kind === 'unchanged' && !verbose) continue;
     ctx.out(paint(ctx, describeChange(change)));

@@ -15,10 +15,18 @@ export async function validate(ctx: CommandContext, file: string, options: Broke
   try {
     const checked = await check(ctx, file, connection?.capabilities, connection?.transport.kind);
     if (ctx.jsonMode) {
-      ctx.json({ valid: checked.desired !== undefined, files: checked.files, errors: checked.errors, warnings: checked.warnings });
+      ctx.json({
+        valid: checked.desired !== undefined,
+        files: checked.files,
+        errors: checked.errors,
+        warnings: checked.warnings,
+      });
     } else {
       if (checked.issues.length > 0) ctx.err(formatIssues(checked.issues));
-      if (checked.desired) ctx.out(`✓ ${file} is valid: ${summary(checked.desired)}${checked.warnings.length ? `; ${checked.warnings.length} warning(s)` : ''}`);
+      if (checked.desired)
+        ctx.out(
+          `✓ ${file} is valid: ${summary(checked.desired)}${checked.warnings.length ? `; ${checked.warnings.length} warning(s)` : ''}`,
+        );
     }
     if (!checked.desired) throw new ExitError(1, ctx.jsonMode ? '' : `${file}: ${checked.errors.length} error(s)`);
   } finally {

@@ -1,0 +1,92 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AMQP_URL, brokerGate, RABBITMQ_MANAGEMENT_URL } from '@wakame/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../src/cli.js';
+import { capture } from './capture.js';
+
+const gate = await brokerGate('topology CLI on RabbitMQ', {
+  name: 'rabbitmq-management',
+  url: RABBITMQ_MANAGEMENT_URL,
+});
+
+const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
+const management = new URL(RABBITMQ_MANAGEMENT_URL);
+const auth = `Basic ${Buffer.from(`${decodeURIComponent(management.username || 'guest')}:${decodeURIComponent(management.password || 'guest')}`).toString('base64')}`;
+management.username = '';
+management.password = '';
+const api = (path: string) =>
+  new URL(`api/${path}`, management.href.endsWith('/') ? management.href : `${management.href}/`);
+
+/** Each run gets a fresh vhost, so plans see exactly what the test applied. */
+const vhost = `wakame-test-${randomUUID()}`;
+const amqp = new URL(AMQP_URL);
+const url = `${amqp.protocol}//${amqp.username}:${amqp.password}@${amqp.host}/${encodeURIComponent(vhost)}`;
+
+async function call(method: string, path: string, body?: unknown): Promise<void> {
+  const response = await fetch(api(path), {
+    method,
+    headers: { authorization: auth, 'content-type': 'application/json' },
+    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+  });
+  if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: ${response.status}`);
+}
+
+describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', () => {
+  beforeAll(async () => {
+    await call('PUT', `vhosts/${encodeURIComponent(vhost)}`);
+    await call('PUT', `permissions/${encodeURIComponent(vhost)}/${decodeURIComponent(amqp.username || 'guest')}`, {
+      configure: '.*',
+      write: '.*',
+      read: '.*',
+    });
+  });
+  afterAll(async () => {
+    await call('DELETE', `vhosts/${encodeURIComponent(vhost)}`);
+  });
+
+  it.each(['priority-tasks', 'media', 'topic', 'retry-dead-letter'])(
+    'applies examples/%s, then plan says no changes',
+    async (name) => {
+      const file = join(examples, name, 'topology.yaml');
+      const applied = capture();
+      await runCli(applied.ctx, ['apply', file, '--url', url]);
+      expect(applied.out.at(-1)).toMatch(/^(Applied \d+ change|Nothing to do)/);
+      const after = capture();
+      await runCli(after.ctx, ['plan', file, '--url', url, '--detailed-exitcode']);
+      expect(after.out.at(-1)).toMatch(/^No changes/);
+    },
+    30_000,
+  );
+
+  it('refuses a destructive change before touching anything, and makes it with --allow-destructive', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-'));
+    const { writeFile } = await import('node:fs/promises');
+    const v1 = join(dir, 'v1.yaml');
+    const v2 = join(dir, 'v2.yaml');
+    await writeFile(v1, 'queues:\n  - { name: changing, maxPriority: 5 }\n');
+    await writeFile(v2, 'queues:\n  - { name: changing, maxPriority: 9 }\n  - { name: added }\n');
+    await runCli(capture().ctx, ['apply', v1, '--url', url]);
+    const refused = capture();
+    await expect(runCli(refused.ctx, ['apply', v2, '--url', url])).rejects.toMatchObject({ code: 'ERR_PLAN_REFUSED' });
+    const plan = capture({ jsonMode: true });
+    await runCli(plan.ctx, ['plan', v2, '--url', url]);
+    expect(plan.json[0]).toMatchObject({ destructive: true, counts: { 'create-queue': 1, 'replace-queue': 1 } });
+    await runCli(capture().ctx, ['apply', v2, '--url', url, '--allow-destructive']);
+    const after = capture();
+    await runCli(after.ctx, ['plan', v2, '--url', url]);
+    expect(after.out.at(-1)).toMatch(/^No changes/);
+  }, 30_000);
+
+  it('exports the live vhost as a topology that plans to no changes', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-'));
+    const exported = join(dir, 'live.yaml');
+    await runCli(capture().ctx, ['export', '--url', url, '-o', exported]);
+    const after = capture();
+    await runCli(after.ctx, ['plan', exported, '--url', url]);
+    expect(after.out.at(-1)).toMatch(/^No changes/);
+  }, 30_000);
+});

@@ -1,0 +1,308 @@
+/**
+ * The desired topology as a graph: where a message can go ({@link reachableQueues}, used by the
+ * rules), and diagrams of it as Mermaid ({@link toMermaid}) or Graphviz DOT ({@link toDot}).
+ *
+ * Diagrams are deterministic (the compiled topology is sorted, and so is everything derived from
+ * it here), so they can be committed and diffed. Entities that are referenced but not declared
+ * (`amq.topic`, a typo) still get a node, so that no edge points nowhere.
+ *
+ * @module
+ */
+import type { BindingSpec, ExchangeSpec, ExchangeType } from '../transport/spi.js';
+import { compileTopic } from '../virtual/topic-match.js';
+import { compareStrings } from './compile.js';
+import type { DesiredTopology } from './desired.js';
+
+/** The exchanges every RabbitMQ virtual host has, with their types. */
+export const BUILTIN_EXCHANGES: ReadonlyMap<string, ExchangeType> = new Map<string, ExchangeType>([
+  ['amq.direct', 'direct'],
+  ['amq.fanout', 'fanout'],
+  ['amq.headers', 'headers'],
+  ['amq.match', 'headers'],
+  ['amq.topic', 'topic'],
+]);
+
+/** Whether `binding` can take a message with `routingKey` (`undefined`: any key) from an exchange of `type`. */
+function bindingAccepts(type: ExchangeType | undefined, binding: BindingSpec, routingKey: string | undefined): boolean {
+  if (routingKey === undefined) return true;
+  switch (type) {
+    case 'direct':
+      return binding.routingKey === routingKey;
+    case 'topic':
+      return compileTopic(binding.routingKey).matches(routingKey);
+    default:
+      // Fanout ignores the key; headers depend on message headers we cannot know, so assume a match.
+      return true;
+  }
+}
+
+/**
+ * The queues a message published to `exchange` with `routingKey` can reach, through
+ * exchange-to-exchange bindings too. `routingKey` `undefined` means "any key" (a dead-lettered
+ * message keeps whatever key it had). Headers bindings are assumed to match. The default exchange
+ * `''` reaches the declared queue named by the key, and nothing when the key is unknown.
+ */
+export function reachableQueues(
+  topology: DesiredTopology,
+  exchange: string,
+  routingKey: string | undefined,
+): ReadonlySet<string> {
+  const found = new Set<string>();
+  if (exchange === '') {
+    if (routingKey !== undefined && topology.queues.some((q) => q.name === routingKey)) found.add(routingKey);
+    return found;
+  }
+  const types = new Map<string, ExchangeType>(BUILTIN_EXCHANGES);
+  for (const e of topology.exchanges) types.set(e.name, e.type);
+  const visited = new Set<string>();
+  const visit = (name: string): void => {
+    if (visited.has(name)) return;
+    visited.add(name);
+    const type = types.get(name);
+    for (const b of topology.bindings) {
+      if (b.source !== name || !bindingAccepts(type, b, routingKey)) continue;
+      if (b.destinationType === 'queue') found.add(b.destination);
+      else visit(b.destination);
+    }
+  };
+  visit(exchange);
+  return found;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A neutral model of the diagram, rendered by both formats.
+
+type NodeKind = 'exchange' | 'queue' | 'task';
+interface Node {
+  readonly kind: NodeKind;
+  readonly name: string;
+  readonly label: string;
+}
+interface Edge {
+  readonly from: { readonly kind: NodeKind; readonly name: string };
+  readonly to: { readonly kind: NodeKind; readonly name: string };
+  readonly label: string;
+  /** Dashed edges are not routing: dead-lettering, alternate exchanges, priority classes. */
+  readonly dashed: boolean;
+}
+
+/** What a binding selects on: its routing key, or for headers bindings the match and headers. */
+function bindingLabel(binding: BindingSpec, sourceType: ExchangeType | undefined): string {
+  const match = binding.arguments['x-match'];
+  if (sourceType === 'headers' || match !== undefined) {
+    const headers = Object.keys(binding.arguments)
+      .filter((k) => k !== 'x-match')
+      .sort(compareStrings)
+      .map((k) => `${k}=${formatValue(binding.arguments[k])}`);
+    return `${typeof match === 'string' ? match : 'all'}: ${headers.join(', ')}`.trim();
+  }
+  return sourceType === 'fanout' ? '' : binding.routingKey;
+}
+
+function formatValue(value: unknown): string {
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/** Nodes and edges of a topology, in a deterministic order. */
+function buildGraph(topology: DesiredTopology): { nodes: Node[]; edges: Edge[] } {
+  const exchanges = new Map<string, ExchangeSpec>(topology.exchanges.map((e) => [e.name, e]));
+  const broadcasts = new Set(topology.broadcasts.map((b) => b.exchange));
+  const queues = new Set(topology.queues.map((q) => q.name));
+  const classesOf = new Map<string, string[]>();
+  for (const [cls, queue] of Object.entries(topology.priorityClasses)) {
+    classesOf.set(queue, [...(classesOf.get(queue) ?? []), cls]);
+  }
+  const typeOf = (name: string): ExchangeType | undefined => exchanges.get(name)?.type ?? BUILTIN_EXCHANGES.get(name);
+
+  const nodes = new Map<string, Node>();
+  const add = (kind: NodeKind, name: string, label: string): void => {
+    const key = `${kind}\u0000${name}`;
+    if (!nodes.has(key)) nodes.set(key, { kind, name, label });
+  };
+  for (const e of topology.exchanges) {
+    add('exchange', e.name, `${e.name} (${e.type}${broadcasts.has(e.name) ? ', broadcast' : ''})`);
+  }
+  for (const q of topology.queues) {
+    const classes = classesOf.get(q.name);
+    add('queue', q.name, classes ? `${q.name} [${classes.sort(compareStrings).join(', ')}]` : q.name);
+  }
+  for (const t of topology.tasks)
+    add('task', t.name, t.priority === undefined ? t.name : `${t.name} (priority ${t.priority})`);
+
+  const edges: Edge[] = [];
+  const ex = (name: string) => ({ kind: 'exchange' as const, name });
+  const qu = (name: string) => ({ kind: 'queue' as const, name });
+  const exchangeRef = (name: string): void => add('exchange', name, `${name} (${typeOf(name) ?? '?'})`);
+  const queueRef = (name: string): void => add('queue', name, name);
+
+  for (const b of topology.bindings) {
+    exchangeRef(b.source);
+    const to = b.destinationType === 'queue' ? qu(b.destination) : ex(b.destination);
+    if (b.destinationType === 'queue') queueRef(b.destination);
+    else exchangeRef(b.destination);
+    edges.push({ from: ex(b.source), to, label: bindingLabel(b, typeOf(b.source)), dashed: false });
+  }
+  for (const e of topology.exchanges) {
+    if (e.alternateExchange === undefined) continue;
+    exchangeRef(e.alternateExchange);
+    edges.push({ from: ex(e.name), to: ex(e.alternateExchange), label: 'alternate', dashed: true });
+  }
+  for (const q of topology.queues) {
+    const dl = q.deadLetter;
+    if (dl === undefined) continue;
+    const label = dl.routingKey === undefined ? 'dead-letter' : `dead-letter: ${dl.routingKey}`;
+    // Dead-lettering to the default exchange goes straight to the queue the key names.
+    if (dl.exchange === '') {
+      if (dl.routingKey !== undefined && queues.has(dl.routingKey)) {
+        edges.push({ from: qu(q.name), to: qu(dl.routingKey), label, dashed: true });
+      }
+      continue;
+    }
+    exchangeRef(dl.exchange);
+    edges.push({ from: qu(q.name), to: ex(dl.exchange), label, dashed: true });
+  }
+  for (const t of topology.tasks) {
+    const from = { kind: 'task' as const, name: t.name };
+    if (t.route !== undefined) {
+      if (t.route.exchange === '') {
+        queueRef(t.route.routingKey);
+        edges.push({ from, to: qu(t.route.routingKey), label: 'default exchange', dashed: false });
+      } else {
+        exchangeRef(t.route.exchange);
+        edges.push({ from, to: ex(t.route.exchange), label: t.route.routingKey, dashed: false });
+      }
+    }
+    const classQueue = t.priorityClass === undefined ? undefined : topology.priorityClasses[t.priorityClass];
+    if (classQueue !== undefined) {
+      queueRef(classQueue);
+      edges.push({ from, to: qu(classQueue), label: `priority: ${t.priorityClass}`, dashed: true });
+    }
+  }
+  return { nodes: [...nodes.values()], edges };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Mermaid
+
+const MERMAID_PREFIX: Record<NodeKind, string> = { exchange: 'ex_', queue: 'q_', task: 't_' };
+
+/**
+ * A Mermaid node id: letters and digits kept, every other character (`_` included) written as
+ * `_<hex code point>_`. Injective, so `a.b` and `a-b` never share a node, and the kind prefix keeps
+ * ids off Mermaid keywords such as `end`.
+ */
+function mermaidId(kind: NodeKind, name: string): string {
+  let id = MERMAID_PREFIX[kind];
+  for (const char of name) {
+    id += /^[A-Za-z0-9]$/.test(char) ? char : `_${(char.codePointAt(0) as number).toString(16)}_`;
+  }
+  return id;
+}
+
+/**
+ * Quoted Mermaid text. Mermaid decodes `#<decimal>;` entities inside labels, so characters that
+ * would end the quote, start an entity, or be read as HTML or Markdown are written that way.
+ */
+function mermaidText(text: string): string {
+  const escaped = text.replace(/\r?\n/g, ' ').replace(/["#<>&`|]/g, (c) => `#${c.codePointAt(0)};`);
+  return `"${escaped}"`;
+}
+
+const MERMAID_SHAPE: Record<NodeKind, (label: string) => string> = {
+  exchange: (label) => `(${label})`,
+  queue: (label) => `[${label}]`,
+  task: (label) => `{{${label}}}`,
+};
+
+/**
+ * A Mermaid `flowchart LR` of the topology: exchanges as rounded nodes labelled `name (type)`,
+ * queues as rectangles, tasks as hexagons; solid edges for bindings and task routes (labelled
+ * with the routing key or headers match), dashed ones for dead-lettering, alternate exchanges and
+ * priority classes.
+ */
+export function toMermaid(topology: DesiredTopology): string {
+  const { nodes, edges } = buildGraph(topology);
+  const lines = ['flowchart LR'];
+  for (const n of nodes) lines.push(`  ${mermaidId(n.kind, n.name)}${MERMAID_SHAPE[n.kind](mermaidText(n.label))}`);
+  for (const e of edges) {
+    const arrow = e.dashed ? '-.->' : '-->';
+    const label = e.label === '' ? '' : `|${mermaidText(e.label)}|`;
+    lines.push(`  ${mermaidId(e.from.kind, e.from.name)} ${arrow}${label} ${mermaidId(e.to.kind, e.to.name)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Graphviz
+
+/** A DOT quoted string: backslashes and quotes escaped, line breaks as `\n`. */
+function dotString(text: string): string {
+  return `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\r?\n/g, '\\n')}"`;
+}
+
+const DOT_SHAPE: Record<NodeKind, string> = {
+  exchange: 'shape=box, style=rounded',
+  queue: 'shape=box',
+  task: 'shape=hexagon',
+};
+
+/** The Graphviz `digraph` equivalent of {@link toMermaid}; node ids are `kind:name`, quoted. */
+export function toDot(topology: DesiredTopology): string {
+  const { nodes, edges } = buildGraph(topology);
+  const lines = ['digraph topology {', '  rankdir=LR;'];
+  for (const n of nodes)
+    lines.push(`  ${dotString(`${n.kind}:${n.name}`)} [label=${dotString(n.label)}, ${DOT_SHAPE[n.kind]}];`);
+  for (const e of edges) {
+    const attributes = [
+      ...(e.label === '' ? [] : [`label=${dotString(e.label)}`]),
+      ...(e.dashed ? ['style=dashed'] : []),
+    ];
+    const suffix = attributes.length === 0 ? '' : ` [${attributes.join(', ')}]`;
+    lines.push(
+      `  ${dotString(`${e.from.kind}:${e.from.name}`)} -> ${dotString(`${e.to.kind}:${e.to.name}`)}${suffix};`,
+    );
+  }
+  lines.push('}');
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Groups of queues whose messages can expire into one another forever: every queue of a group has
+ * a `messageTtl` and a dead-letter target, and its dead letters can reach the next queue of the
+ * group. A queue without `messageTtl` breaks such a circle (its messages wait for a consumer),
+ * which is why the retry pattern — a work queue dead-lettering into a delay queue that expires
+ * back into it — is not a cycle. Each group is sorted, and the groups by their first name.
+ */
+export function expiryCycles(topology: DesiredTopology): string[][] {
+  const expiring = topology.queues.filter((q) => q.messageTtl !== undefined && q.deadLetter !== undefined);
+  const names = new Set(expiring.map((q) => q.name));
+  const next = new Map<string, string[]>();
+  for (const q of expiring) {
+    const dl = q.deadLetter as NonNullable<typeof q.deadLetter>;
+    next.set(
+      q.name,
+      [...reachableQueues(topology, dl.exchange, dl.routingKey)].filter((n) => names.has(n)),
+    );
+  }
+  const reach = new Map<string, Set<string>>();
+  for (const { name } of expiring) {
+    const seen = new Set<string>();
+    const stack = [...(next.get(name) ?? [])];
+    for (let n = stack.pop(); n !== undefined; n = stack.pop()) {
+      if (seen.has(n)) continue;
+      seen.add(n);
+      stack.push(...(next.get(n) ?? []));
+    }
+    reach.set(name, seen);
+  }
+  const cycles: string[][] = [];
+  const grouped = new Set<string>();
+  // `expiring` is sorted by name (compiled topologies are), so groups come out sorted too.
+  for (const { name } of expiring) {
+    if (grouped.has(name) || !reach.get(name)?.has(name)) continue;
+    const group = [...(reach.get(name) ?? [])].filter((n) => reach.get(n)?.has(name)).sort(compareStrings);
+    for (const n of group) grouped.add(n);
+    cycles.push(group);
+  }
+  return cycles;
+}
