@@ -100,6 +100,7 @@ export {
   SerializerRegistry,
   serializers,
 } from './serialization/index.js';
+export * from './topology/index.js';
 export { defaultTransports, memoryTransport } from './transport/default-transports.js';
 export { TransportRegistry } from './transport/registry.js';
 export type {

@@ -29,7 +29,11 @@ export interface DesiredTopology {
   readonly queues: readonly QueueSpec[];
   /** Sorted by source, destination type, destination, routing key, arguments. */
   readonly bindings: readonly BindingSpec[];
-  readonly broadcasts: readonly { readonly exchange: string; readonly queuePrefix: string; readonly durable: boolean }[];
+  readonly broadcasts: readonly {
+    readonly exchange: string;
+    readonly queuePrefix: string;
+    readonly durable: boolean;
+  }[];
   readonly priorityClasses: Readonly<Record<string, string>>;
   readonly routes: readonly RouteDocument[];
   /** Sorted by name. */

@@ -4,7 +4,15 @@
  * @module
  */
 export { type ApplyOptions, type ApplyResult, applyPlan, PlanRefusedError } from './apply.js';
-export { assertNever, type Change, type ChangeKind, describeBinding, describeChange, describeEntity, type EntityRef } from './change.js';
+export {
+  assertNever,
+  type Change,
+  type ChangeKind,
+  describeBinding,
+  describeChange,
+  describeEntity,
+  type EntityRef,
+} from './change.js';
 export { compileTopology } from './compile.js';
 export type { CompiledTask, DesiredTopology } from './desired.js';
 export { diff, type Plan } from './diff.js';

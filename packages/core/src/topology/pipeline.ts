@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { TopologyValidationError, type TopologyIssue } from '../errors.js';
+import { type TopologyIssue, TopologyValidationError } from '../errors.js';
 import type { Capabilities } from '../transport/spi.js';
 import { compileTopology } from './compile.js';
 import type { DesiredTopology } from './desired.js';
