@@ -29,10 +29,19 @@ export type {
   TopologyDocument,
 } from './document.js';
 export { defineTopology } from './document.js';
-export { exportTopology, toYaml } from './export.js';
+export { DEFAULT_SCHEMA_REF, exportTopology, type ToYamlOptions, toYaml } from './export.js';
 export { toDot, toMermaid } from './graph.js';
-export { type LoadedTopology, type LoadOptions, loadTopology, parseTopologyText } from './load.js';
+export {
+  type LoadedTopology,
+  type LoadOptions,
+  type LoadResult,
+  loadTopology,
+  parseTopologyText,
+  topologyFromDocument,
+} from './load.js';
+export type { LocateOptions, SourceLocation } from './locate.js';
 export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './observe.js';
 export { type CheckedTopology, type CheckOptions, checkTopology, loadTopologyOrThrow } from './pipeline.js';
 export { checkRules, type RuleOptions } from './rules.js';
-export { formatIssue, formatIssues, validateSchema } from './validate.js';
+export { formatIssue, formatIssues, topologySchema, validateSchema } from './validate.js';
+export type { FormatOptions } from './validate-format.js';
