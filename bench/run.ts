@@ -6,9 +6,10 @@
 import { amqpBenchmarks } from './amqp.bench.js';
 import { formatTable, runBenchmarks, writeResults } from './harness.js';
 import { memoryBenchmarks } from './memory.bench.js';
+import { topologyBenchmarks } from './topology.bench.js';
 
 const filter = process.argv[2];
-const figures = await runBenchmarks([...memoryBenchmarks, ...amqpBenchmarks], filter);
+const figures = await runBenchmarks([...memoryBenchmarks, ...amqpBenchmarks, ...topologyBenchmarks], filter);
 if (figures.length > 0) {
   process.stdout.write(`${formatTable(figures)}\n`);
   const file = await writeResults(figures);

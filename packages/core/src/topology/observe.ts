@@ -30,9 +30,9 @@ export type LiveState =
 /** Options of {@link observe}. */
 export interface ObserveOptions {
   /**
-   * Probes run at most this many at once. A conflicting probe closes the AMQP channel it ran on,
-   * failing whatever else was in flight there, so probes go one at a time by default.
-   * @defaultValue 1
+   * Probes run at most this many at once. (A conflicting probe closes the AMQP channel it ran on;
+   * the AMQP admin gives each operation a channel of its own, so parallel probes stay separate.)
+   * @defaultValue 8
    */
   readonly concurrency?: number;
   readonly onProgress?: (done: number, total: number) => void;
@@ -56,7 +56,7 @@ export async function observe(
       queues.set(q.name, await probeQueue(admin, q));
     }),
   ];
-  await runConcurrently(jobs, options.concurrency ?? 1, options.onProgress);
+  await runConcurrently(jobs, options.concurrency ?? 8, options.onProgress);
   return { kind: 'probed', exchanges, queues };
 }
 

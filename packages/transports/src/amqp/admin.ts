@@ -40,6 +40,9 @@ export class TopologyRecord {
   }
 }
 
+/** Admin channels open at most at once (independent declarations run in parallel on them). */
+export const ADMIN_CHANNELS = 8;
+
 /** The connection pieces the admin needs from its transport. */
 export interface AdminHost {
   /** The live connection; waits through a recovery (bounded), throws when closed. */
@@ -53,7 +56,11 @@ export interface AdminHost {
 /** {@link TopologyAdmin} for RabbitMQ. */
 export class AmqpAdmin implements TopologyAdmin {
   readonly record = new TopologyRecord();
-  #channel: Promise<Channel> | undefined;
+  #idle: Channel[] = [];
+  #open = 0;
+  #generation = 0;
+  readonly #waiting: ((ch: Channel) => void)[] = [];
+  readonly #closed = new WeakSet<Channel>();
 
   constructor(private readonly host: AdminHost) {}
 
@@ -151,39 +158,62 @@ export class AmqpAdmin implements TopologyAdmin {
     return renamed;
   }
 
-  /** The connection was replaced: the old channel is gone with it. */
+  /** The connection was replaced: its channels are gone with it. */
   reset(): void {
-    this.#channel = undefined;
+    this.#generation++;
+    this.#idle = [];
+    this.#open = 0;
   }
 
+  /**
+   * Runs one operation on a channel of its own: channels are pooled (up to {@link ADMIN_CHANNELS}),
+   * each runs one RPC at a time, so a failing operation closes only its channel and is the only
+   * one to see the error — and independent declarations proceed in parallel.
+   */
   async #run<T>(
     op: (ch: Channel) => Promise<T>,
     entity: { kind: 'exchange' | 'queue' | 'binding'; name: string },
   ): Promise<T> {
-    const channel = await this.#adminChannel();
+    const generation = this.#generation;
+    const channel = await this.#acquire();
     try {
       return await op(channel);
     } catch (error) {
       throw fromAmqpError(error, { entity });
+    } finally {
+      this.#release(channel, generation);
     }
   }
 
-  async #adminChannel(): Promise<Channel> {
-    if (!this.#channel) {
-      const opening = this.host.connection().then(async (conn) => {
-        const ch = await conn.createChannel();
-        // The error is delivered to the failing operation; without a listener it would crash the process.
-        ch.on('error', () => {});
-        ch.on('close', () => {
-          if (this.#channel === opening) this.#channel = undefined;
-        });
-        return ch;
-      });
-      this.#channel = opening;
-      opening.catch(() => {
-        if (this.#channel === opening) this.#channel = undefined;
-      });
+  async #acquire(): Promise<Channel> {
+    const idle = this.#idle.pop();
+    if (idle) return idle;
+    if (this.#open >= ADMIN_CHANNELS) return new Promise((resolve) => this.#waiting.push(resolve));
+    this.#open++;
+    try {
+      const conn = await this.host.connection();
+      const ch = await conn.createChannel();
+      // The error reaches the failing operation; without a listener it would crash the process.
+      ch.on('error', () => {});
+      ch.on('close', () => this.#closed.add(ch));
+      return ch;
+    } catch (error) {
+      this.#open--;
+      throw fromAmqpError(error);
     }
-    return this.#channel;
+  }
+
+  #release(ch: Channel, generation: number): void {
+    if (generation !== this.#generation) return;
+    if (this.#closed.has(ch)) {
+      this.#open--;
+      // Someone waits for a channel: let it open a fresh one.
+      const next = this.#waiting.shift();
+      if (next) this.#acquire().then(next, () => this.#waiting.unshift(next));
+      return;
+    }
+    const next = this.#waiting.shift();
+    if (next) next(ch);
+    else this.#idle.push(ch);
   }
 }
