@@ -27,7 +27,11 @@ function generate(exchanges: number, perExchange: number): string {
   lines.push('queues:');
   for (let e = 0; e < exchanges; e++) {
     for (let q = 0; q < perExchange; q++) {
-      lines.push(`  - name: q${e}.${q}`, '    maxPriority: 5', `    bindings: [{ exchange: ex${e}, routingKey: 'jobs.${q}.#' }]`);
+      lines.push(
+        `  - name: q${e}.${q}`,
+        '    maxPriority: 5',
+        `    bindings: [{ exchange: ex${e}, routingKey: 'jobs.${q}.#' }]`,
+      );
     }
   }
   return `${lines.join('\n')}\n`;
@@ -78,11 +82,15 @@ export const topologyBenchmarks: readonly Benchmark[] = [
     async run(): Promise<Figure[]> {
       const vhost = `wakame-bench-${randomUUID()}`;
       await management('PUT', `vhosts/${encodeURIComponent(vhost)}`);
-      await management('PUT', `permissions/${encodeURIComponent(vhost)}/${decodeURIComponent(AMQP.username || 'guest')}`, {
-        configure: '.*',
-        write: '.*',
-        read: '.*',
-      });
+      await management(
+        'PUT',
+        `permissions/${encodeURIComponent(vhost)}/${decodeURIComponent(AMQP.username || 'guest')}`,
+        {
+          configure: '.*',
+          write: '.*',
+          read: '.*',
+        },
+      );
       const url = `${AMQP.protocol}//${AMQP.username}:${AMQP.password}@${AMQP.host}/${encodeURIComponent(vhost)}`;
       const connection = await Connection.open(url);
       try {
@@ -98,8 +106,18 @@ export const topologyBenchmarks: readonly Benchmark[] = [
         const noop = now() - start;
         if (!again.noChanges) throw new Error('re-apply found changes');
         return [
-          { name: 'topology.apply-1000-queues', value: first, unit: 'ms', note: '10 exchanges, 1,000 queues, 1,000 bindings, fresh vhost' },
-          { name: 'topology.reapply-no-op', value: noop, unit: 'ms', note: 'plan (management API listing) + apply with nothing to do' },
+          {
+            name: 'topology.apply-1000-queues',
+            value: first,
+            unit: 'ms',
+            note: '10 exchanges, 1,000 queues, 1,000 bindings, fresh vhost',
+          },
+          {
+            name: 'topology.reapply-no-op',
+            value: noop,
+            unit: 'ms',
+            note: 'plan (management API listing) + apply with nothing to do',
+          },
         ];
       } finally {
         await connection.close();

@@ -50,13 +50,24 @@ export async function readTopology(
   return { desired: checked.desired, checked };
 }
 
+let typescriptLoader: Promise<void> | undefined;
+
+/** TypeScript topology files run without a build step: the first one registers tsx's loader. */
+function loadTypeScript(): Promise<void> {
+  typescriptLoader ??= import('tsx/esm/api').then((tsx) => {
+    tsx.register();
+  });
+  return typescriptLoader;
+}
+
 /** Runs the pipeline on `file` (resolved against the working directory). */
-export function check(
+export async function check(
   ctx: CommandContext,
   file: string,
   capabilities?: Capabilities,
   transport?: string,
 ): Promise<CheckedTopology> {
+  if (/\.[cm]?ts$/.test(file)) await loadTypeScript();
   return checkTopology(resolve(ctx.cwd, file), {
     env: ctx.env,
     ...(capabilities ? { capabilities } : {}),

@@ -81,6 +81,32 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     expect(after.out.at(-1)).toMatch(/^No changes/);
   }, 30_000);
 
+  it('plans by AMQP probes when the management API is unreachable, creating nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-'));
+    const { writeFile } = await import('node:fs/promises');
+    const file = join(dir, 'probe.yaml');
+    const name = `probe-${randomUUID()}`;
+    await writeFile(
+      file,
+      `exchanges:\n  - { name: ${name}, type: topic }\nqueues:\n  - name: ${name}\n    bindings: [{ exchange: ${name}, routingKey: 'a.#' }]\n`,
+    );
+    const noManagement = ['--url', url, '--management-url', 'http://127.0.0.1:1'];
+    const before = capture({ jsonMode: true });
+    await runCli(before.ctx, ['plan', file, ...noManagement]);
+    expect(before.json[0]).toMatchObject({
+      complete: false,
+      counts: { 'create-exchange': 1, 'create-queue': 1, bind: 1 },
+    });
+    // Planning created nothing: the same plan again still wants to create everything.
+    const still = capture({ jsonMode: true });
+    await runCli(still.ctx, ['plan', file, ...noManagement]);
+    expect(still.json[0]).toMatchObject({ counts: { 'create-exchange': 1, 'create-queue': 1 } });
+    await runCli(capture().ctx, ['apply', file, ...noManagement]);
+    const after = capture({ jsonMode: true });
+    await runCli(after.ctx, ['plan', file, ...noManagement]);
+    expect(after.json[0]).toMatchObject({ noChanges: true, counts: { unchanged: 2, unverifiable: 1 } });
+  }, 30_000);
+
   it('exports the live vhost as a topology that plans to no changes', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'wakame-'));
     const exported = join(dir, 'live.yaml');

@@ -86,6 +86,15 @@ describe('wakame plan and apply (memory broker, in process)', () => {
     expect(again.out.at(-1)).toBe('Nothing to do: the broker already matches the topology.');
   });
 
+  it('applies a TypeScript topology (examples/typescript) without a build step', async () => {
+    const url = `memory://${randomUUID()}`;
+    const file = join(examples, 'typescript', 'topology.ts');
+    await runCli(capture().ctx, ['apply', file, '--url', url]);
+    const after = capture();
+    await runCli(after.ctx, ['plan', file, '--url', url]);
+    expect(after.out.at(-1)).toMatch(/^No changes/);
+  });
+
   it('exits 2 from plan --detailed-exitcode when there are changes', async () => {
     const result = await fails([
       'plan',
