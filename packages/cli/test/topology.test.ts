@@ -124,3 +124,24 @@ describe('wakame plan and apply (memory broker, in process)', () => {
     expect(c.out.join('\n')).toContain('hipri');
   });
 });
+
+describe('topology command lines', () => {
+  it.each(['validate', 'plan', 'apply', 'export', 'graph'])('%s --help shows examples and exits 0', async (command) => {
+    const c = capture();
+    const error = await runCli(c.ctx, [command, '--help']).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ExitError);
+    expect((error as ExitError).exitCode).toBe(0);
+    expect(c.out.join('\n')).toContain('Examples:');
+  });
+
+  it('refuses an unknown option as a usage error (exit 2) without running anything', async () => {
+    const result = await fails(['apply', 'x.yaml', '--alow-destructive']);
+    expect(result.code).toBe(2);
+  });
+
+  it('refuses an unknown graph format with a typed error', async () => {
+    await expect(runCli(capture().ctx, ['graph', join(examples, 'topic', 'topology.yaml'), '--format', 'svg'])).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARGUMENT',
+    });
+  });
+});
