@@ -140,7 +140,9 @@ describe('topology command lines', () => {
   });
 
   it('refuses an unknown graph format with a typed error', async () => {
-    await expect(runCli(capture().ctx, ['graph', join(examples, 'topic', 'topology.yaml'), '--format', 'svg'])).rejects.toMatchObject({
+    await expect(
+      runCli(capture().ctx, ['graph', join(examples, 'topic', 'topology.yaml'), '--format', 'svg']),
+    ).rejects.toMatchObject({
       code: 'ERR_INVALID_ARGUMENT',
     });
   });
