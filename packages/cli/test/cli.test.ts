@@ -1,32 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { createProgram, runCli, USAGE_EXIT_CODE } from '../src/cli.js';
-import type { CommandContext } from '../src/context.js';
 import { ExitError, isCodedError } from '../src/errors.js';
-
-interface Captured {
-  readonly ctx: CommandContext;
-  readonly out: string[];
-  readonly err: string[];
-  readonly json: unknown[];
-}
-
-function capture(): Captured {
-  const out: string[] = [];
-  const err: string[] = [];
-  const json: unknown[] = [];
-  const ctx: CommandContext = {
-    out: (text) => out.push(text),
-    err: (text) => err.push(text),
-    json: (value) => json.push(value),
-    jsonMode: false,
-    quiet: false,
-    color: false,
-    env: {},
-    cwd: '/nonexistent',
-  };
-  return { ctx, out, err, json };
-}
+import { capture } from './capture.js';
 
 const cliVersion = (
   JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
