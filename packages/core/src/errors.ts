@@ -316,11 +316,69 @@ export class RetriesExhaustedError extends WakameError {
   }
 }
 
+// ---------------------------------------------------------------------------------------------
+// Tasks
+
+/** A task name the topology does not define. */
+export class UnknownTaskError extends InvalidArgumentError {
+  override readonly name = 'UnknownTaskError';
+  override readonly code = 'ERR_UNKNOWN_TASK';
+  constructor(
+    readonly task: string,
+    known: readonly string[],
+  ) {
+    super(
+      `unknown task '${task}'${known.length ? `; the topology defines ${known.slice(0, 10).join(', ')}${known.length > 10 ? ', …' : ''}` : ''}`,
+    );
+  }
+}
+
+/** A task payload that does not match the task's JSON Schema; `issues` lists every mismatch. */
+export class InvalidPayloadError extends InvalidArgumentError {
+  override readonly name = 'InvalidPayloadError';
+  override readonly code = 'ERR_INVALID_PAYLOAD';
+  constructor(
+    readonly task: string,
+    readonly issues: readonly { readonly path: string; readonly message: string }[],
+  ) {
+    super(`payload of task '${task}' is invalid: ${issues.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
+  }
+}
+
+/** A task run by `call()` failed on the worker (after its retries); `remote` carries the worker's error. */
+export class TaskFailedError extends WakameError {
+  override readonly name = 'TaskFailedError';
+  readonly code = 'ERR_TASK_FAILED';
+  constructor(
+    readonly task: string,
+    readonly remote: { readonly name: string; readonly message: string },
+  ) {
+    super(`task '${task}' failed: ${remote.name}: ${remote.message}`);
+  }
+}
+
 /** A pool has no free resource within the wait allowed. */
 export class ResourceLimitError extends WakameError {
   override readonly name = 'ResourceLimitError';
   readonly code = 'ERR_RESOURCE_LIMIT';
   override readonly retriable = true;
+}
+
+/**
+ * No message was available: a `getNowait()` on an empty queue, or a `get()` that waited its whole
+ * timeout (kombu's `Empty`). Not a {@link TimeoutError}: nothing is wrong with the connection, so
+ * `Connection.ensure` must not reconnect over it. Retriable, as a later attempt may find a message.
+ */
+export class QueueEmptyError extends WakameError {
+  override readonly name = 'QueueEmptyError';
+  readonly code = 'ERR_QUEUE_EMPTY';
+  override readonly retriable = true;
+  constructor(
+    readonly queue: string,
+    message: string,
+  ) {
+    super(message);
+  }
 }
 
 /** True when `err` is a Wakame error with the given code. */

@@ -18,6 +18,7 @@ export {
   hasCode,
   InvalidArgumentError,
   InvalidOperationError,
+  InvalidPayloadError,
   InvalidUrlError,
   isRetriable,
   MessageStateError,
@@ -30,6 +31,7 @@ export {
   ResourceLimitError,
   RetriesExhaustedError,
   SerializationError,
+  TaskFailedError,
   TimeoutError,
   TopologyConflictError,
   TopologyError,
@@ -38,6 +40,7 @@ export {
   TransportError,
   TransportNotInstalledError,
   UnknownSerializerError,
+  UnknownTaskError,
   UnknownTransportError,
   UnroutableError,
   UnsupportedFeatureError,
@@ -100,6 +103,7 @@ export {
   SerializerRegistry,
   serializers,
 } from './serialization/index.js';
+export * from './tasks/index.js';
 export * from './topology/index.js';
 export { defaultTransports, memoryTransport } from './transport/default-transports.js';
 export { TransportRegistry } from './transport/registry.js';

@@ -47,9 +47,13 @@ export type TaskHandler<P = unknown, R = unknown> = (payload: P, context: TaskCo
 
 /** Task name → payload type, read from a `defineTopology(...)` value's tasks and their JSON Schemas. */
 export type TaskPayloads<T extends TopologyDocument> = T['tasks'] extends readonly (infer Task)[]
-  ? { [K in Task as K extends { readonly name: infer N extends string } ? N : never]: K extends { readonly payload: infer S }
-      ? FromSchema<S>
-      : unknown }
+  ? {
+      [K in Task as K extends { readonly name: infer N extends string } ? N : never]: K extends {
+        readonly payload: infer S;
+      }
+        ? FromSchema<S>
+        : unknown;
+    }
   : Record<string, unknown>;
 
 /** Task names of a topology (plain `string` for an untyped one). */

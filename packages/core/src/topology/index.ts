@@ -41,7 +41,13 @@ export {
 } from './load.js';
 export type { LocateOptions, SourceLocation } from './locate.js';
 export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './observe.js';
-export { type CheckedTopology, type CheckOptions, checkTopology, loadTopologyOrThrow } from './pipeline.js';
+export {
+  type CheckedTopology,
+  type CheckOptions,
+  checkTopology,
+  compileDocument,
+  loadTopologyOrThrow,
+} from './pipeline.js';
 export { checkRules, type RuleOptions } from './rules.js';
 export { formatIssue, formatIssues, topologySchema, validateSchema } from './validate.js';
 export type { FormatOptions } from './validate-format.js';

@@ -10,7 +10,7 @@ import type { Capabilities } from '../transport/spi.js';
 import { compileTopology } from './compile.js';
 import type { DesiredTopology } from './desired.js';
 import type { TopologyDocument } from './document.js';
-import { type LoadedTopology, type LoadOptions, loadTopology } from './load.js';
+import { type LoadedTopology, type LoadOptions, loadTopology, topologyFromDocument } from './load.js';
 import { checkRules } from './rules.js';
 import { validateSchema } from './validate.js';
 
@@ -46,6 +46,28 @@ export async function checkTopology(path: string, options: CheckOptions = {}): P
   const issues = [...loaded.issues, ...schemaIssues, ...ruleIssues];
   if (hasErrors(issues)) return outcome(issues, topology);
   return { ...outcome(issues, topology), desired: compileTopology(topology.document) };
+}
+
+/**
+ * Checks and compiles a topology written in code (`defineTopology(...)`): the same schema and
+ * rules as a file, without positions.
+ * @throws {@link TopologyValidationError} listing every error.
+ */
+export function compileDocument(
+  document: TopologyDocument,
+  options: Omit<CheckOptions, keyof LoadOptions> = {},
+): DesiredTopology {
+  const topology = topologyFromDocument(document);
+  const issues = [
+    ...validateSchema(topology),
+    ...checkRules(document, {
+      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+      ...(options.transport ? { transport: options.transport } : {}),
+    }),
+  ];
+  const errors = issues.filter((i) => (i.severity ?? 'error') === 'error');
+  if (errors.length > 0) throw new TopologyValidationError(errors);
+  return compileTopology(document);
 }
 
 /** Like {@link checkTopology}, but throws {@link TopologyValidationError} listing every error. */

@@ -238,6 +238,8 @@ export interface Capabilities {
   readonly crossProcess: boolean;
   readonly queueTypes: ReadonlySet<QueueType>;
   readonly heartbeats: boolean;
+  /** Replies can be consumed from `amq.rabbitmq.reply-to` without declaring a reply queue. @defaultValue false */
+  readonly directReplyTo?: boolean;
 }
 
 /** Status changes a transport reports (a discriminated union on `type`). */

@@ -68,6 +68,7 @@ export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
   crossProcess: true,
   queueTypes: new Set(['classic', 'quorum', 'stream'] as const),
   heartbeats: true,
+  directReplyTo: true,
 });
 
 const RESOLVED: Promise<void> = Promise.resolve();

@@ -1,0 +1,39 @@
+/**
+ * Tasks: named messages with payload schemas, routed by the topology; the client that sends them
+ * and the worker that runs them.
+ *
+ * @module
+ */
+export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, TaskClient } from './client.js';
+export { currentTaskContext } from './context.js';
+export { delayBucket, delayQueue } from './delay.js';
+export type { FromSchema } from './from-schema.js';
+export { type DeadLetterReason, TASK_HEADERS } from './protocol.js';
+export { DIRECT_REPLY_TO, type TaskReply } from './replies.js';
+export type {
+  SendOptions,
+  TaskContext,
+  TaskHandler,
+  TaskHandlers,
+  TaskName,
+  TaskPayloads,
+  TaskPriority,
+} from './types.js';
+export {
+  DEFAULT_CONCURRENCY,
+  DEFAULT_DEAD_LETTER_QUEUE,
+  Worker,
+  type WorkerHealth,
+  type WorkerOptions,
+} from './worker.js';
+
+import type { TopologyDocument } from '../topology/document.js';
+import type { TaskHandlers } from './types.js';
+
+/** Typed handlers for a `defineTopology(...)` value: a wrong task name or payload use fails to compile. */
+export function defineWorker<const T extends TopologyDocument>(
+  _topology: T,
+  handlers: TaskHandlers<T>,
+): TaskHandlers<T> {
+  return handlers;
+}
