@@ -31,8 +31,15 @@ import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
 import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementBase } from './management.js';
+import { AmqpPrioritySubscription } from './priority-subscription.js';
 import { Publisher } from './publisher.js';
-import { type AmqpHandle, AmqpSubscription, DIRECT_REPLY_TO, toInbound } from './subscription.js';
+import {
+  type AmqpHandle,
+  AmqpSubscription,
+  DIRECT_REPLY_TO,
+  type SubscriptionHost,
+  toInbound,
+} from './subscription.js';
 
 /** Transport-specific options, passed as `transportOptions` of the connection. */
 export interface AmqpOptions {
@@ -168,19 +175,37 @@ export class AmqpTransport implements Transport {
     if (directReplyTo && !request.noAck) {
       throw new InvalidArgumentError(`'${DIRECT_REPLY_TO}' can only be consumed with noAck: true (RabbitMQ's rule)`);
     }
+    if (request.order === 'priority' && request.queues.length > 1 && !directReplyTo) {
+      return this.#consumeByPriority(request, sink);
+    }
     const subscription = new AmqpSubscription(request, sink, {
-      connection: () => this.connection(),
-      isReady: () => this.isReady,
-      closedChannels: this.closedChannels,
-      delivered: (ch, tag) => this.#acks(ch).delivered(tag),
-      flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),
-      removed: (sub) => this.#subscriptions.delete(sub),
-      report: () => {},
+      ...this.#subscriptionHost(),
       // Replies to amq.rabbitmq.reply-to only reach the channel that published the request.
       ...(directReplyTo ? { sharedChannel: () => this.#publisher.channel } : {}),
     });
     await subscription.start(await this.connection());
     this.#subscriptions.add(subscription);
+    return subscription;
+  }
+
+  async #consumeByPriority(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
+    const subscription = new AmqpPrioritySubscription(
+      request,
+      sink,
+      this.#subscriptionHost(),
+      async (queue) =>
+        (
+          await this.admin.declareQueue(
+            { name: queue, durable: true, exclusive: false, autoDelete: false, arguments: {} },
+            { passive: true },
+          )
+        ).messageCount,
+      (message) => this.settle(message, 'requeue'),
+      (message) => this.closedChannels.has((message.handle as AmqpHandle).channel),
+    );
+    await subscription.start(await this.connection());
+    // Each queue's consumer recovers like any other subscription.
+    for (const part of subscription.parts) this.#subscriptions.add(part);
     return subscription;
   }
 
@@ -225,6 +250,18 @@ export class AmqpTransport implements Transport {
       h.subscription?.settled();
     }
     return RESOLVED;
+  }
+
+  #subscriptionHost(): SubscriptionHost {
+    return {
+      connection: () => this.connection(),
+      isReady: () => this.isReady,
+      closedChannels: this.closedChannels,
+      delivered: (ch, tag) => this.#acks(ch).delivered(tag),
+      flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),
+      removed: (sub) => this.#subscriptions.delete(sub),
+      report: () => {},
+    };
   }
 
   #acks(channel: Channel): AckBatcher {

@@ -55,6 +55,8 @@ export interface SubscriptionHost {
   delivered(channel: Channel, tag: number): void;
   /** Sends the acks still queued for `channel` (before it closes). */
   flushAcks(channel: Channel): void;
+  /** A delivery of this subscription was settled (the priority scheduler counts its window with it). */
+  settled?(): void;
   removed(sub: AmqpSubscription): void;
   report(error: unknown): void;
   /**
@@ -136,6 +138,7 @@ export class AmqpSubscription implements TransportSubscription {
   /** A delivery of this subscription was settled. */
   settled(): void {
     this.#unsettled--;
+    this.host.settled?.();
     if (this.#cancelled && this.#unsettled === 0) void this.#close();
   }
 
