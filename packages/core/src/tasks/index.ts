@@ -22,6 +22,7 @@ export type {
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_DEAD_LETTER_QUEUE,
+  type TaskEvent,
   Worker,
   type WorkerHealth,
   type WorkerOptions,

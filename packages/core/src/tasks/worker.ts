@@ -19,7 +19,7 @@ import { RoutingTable } from '../virtual/routing-table.js';
 import { runInTaskContext } from './context.js';
 import { deadLetter, deadLetterTarget, errorSummary, reply, retryLater } from './outcomes.js';
 import { payloadIssues } from './payload-validator.js';
-import { attemptOf, retryDelay, TASK_HEADERS } from './protocol.js';
+import { attemptOf, type DeadLetterReason, retryDelay, TASK_HEADERS } from './protocol.js';
 import type { TaskContext, TaskHandler, TaskHandlers } from './types.js';
 
 /** Options of {@link Worker}. */
@@ -47,6 +47,23 @@ export interface WorkerOptions<T extends TopologyDocument> {
   readonly onDecodeError?: (message: Message, error: Error) => void;
   /** Called after each handled message. */
   readonly onIteration?: () => void;
+  /** What became of each task: done, retried, or dead-lettered (with why). */
+  readonly onTaskEvent?: (event: TaskEvent) => void;
+}
+
+type ErrorSummary = { readonly name: string; readonly message: string };
+type Outcome = Pick<TaskEvent, 'type' | 'task' | 'reason' | 'error'>;
+
+/** One task's outcome, for logs and status lines. */
+export interface TaskEvent {
+  readonly type: 'done' | 'retry' | 'dead-letter';
+  readonly task: string;
+  readonly id: string;
+  readonly queue: string;
+  readonly attempt: number;
+  readonly durationMs: number;
+  readonly reason?: string;
+  readonly error?: { readonly name: string; readonly message: string };
 }
 
 export const DEFAULT_CONCURRENCY = 10;
@@ -85,6 +102,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
   #status: WorkerHealth['status'] = 'idle';
   #inFlight = 0;
   #counts = { processed: 0, retried: 0, deadLettered: 0 };
+
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
 
@@ -253,39 +271,47 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
 
   async #handle(connection: Connection, message: Message): Promise<void> {
     this.#inFlight++;
+    const started = performance.now();
     try {
-      await this.#process(connection, message);
+      const outcome = await this.#process(connection, message);
+      this.#counts[outcome.type === 'done' ? 'processed' : outcome.type === 'retry' ? 'retried' : 'deadLettered']++;
+      this.#options.onTaskEvent?.({
+        ...outcome,
+        id: String(message.headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
+        queue: message.queue,
+        attempt: attemptOf(message.properties),
+        durationMs: performance.now() - started,
+      });
     } finally {
       this.#inFlight--;
       this.#options.onIteration?.();
     }
   }
 
-  async #process(connection: Connection, message: Message): Promise<void> {
+  async #process(connection: Connection, message: Message): Promise<Outcome> {
     const name = String(message.headers[TASK_HEADERS.task] ?? message.properties.type ?? '');
     const task = this.#tasks.get(name);
-    const dlq = this.#options.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE;
     const handler = (this.#options.handlers as Record<string, TaskHandler | undefined>)[name];
-    if (!task || !handler) {
-      const reason = task ? 'no-handler' : 'unknown-task';
-      const why = task ? `this worker has no handler for task '${name}'` : `unknown task '${name}'`;
-      await deadLetter(connection, message, deadLetterTarget(task, dlq), reason, { task: name, error: why });
-      this.#counts.deadLettered++;
-      return;
-    }
+    const dead = async (reason: DeadLetterReason, details: Record<string, unknown> = {}): Promise<Outcome> => {
+      await deadLetter(connection, message, deadLetterTarget(task, this.#deadLetterQueue), reason, {
+        task: name,
+        ...details,
+      });
+      return {
+        type: 'dead-letter',
+        task: name,
+        reason,
+        ...(details.error ? { error: details.error as ErrorSummary } : {}),
+      };
+    };
+    if (!task) return dead('unknown-task', { error: { name: 'UnknownTaskError', message: `unknown task '${name}'` } });
+    if (!handler)
+      return dead('no-handler', { error: { name: 'Error', message: `this worker has no handler for '${name}'` } });
     const expiresAt = Number(message.headers[TASK_HEADERS.expiresAt]);
-    if (Number.isFinite(expiresAt) && Date.now() > expiresAt) {
-      await deadLetter(connection, message, deadLetterTarget(task, dlq), 'expired', { task: name });
-      this.#counts.deadLettered++;
-      return;
-    }
+    if (Number.isFinite(expiresAt) && Date.now() > expiresAt) return dead('expired');
     const payload = message.payload;
     const issues = payloadIssues(task.payload, payload);
-    if (issues.length > 0) {
-      await deadLetter(connection, message, deadLetterTarget(task, dlq), 'invalid-payload', { task: name, issues });
-      this.#counts.deadLettered++;
-      return;
-    }
+    if (issues.length > 0) return dead('invalid-payload', { issues });
     const attempt = attemptOf(message.properties);
     const traceparent = message.headers[TASK_HEADERS.traceparent];
     const context: TaskContext = {
@@ -301,46 +327,40 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
     try {
       result = await runInTaskContext(context, () => handler(payload, context));
     } catch (error) {
-      await this.#failed(connection, message, task, attempt, error);
-      return;
+      if (attempt < task.retry.maxAttempts) {
+        await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
+        return { type: 'retry', task: name, error: errorSummary(error) };
+      }
+      await reply(connection, message, { ok: false, error: errorSummary(error) });
+      return dead('failed', {
+        error: errorSummary(error),
+        attempts: attempt,
+        firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
+      });
     }
     await reply(connection, message, { ok: true, result });
     if (!message.settled) await message.ack();
-    this.#counts.processed++;
-  }
-
-  async #failed(
-    connection: Connection,
-    message: Message,
-    task: CompiledTask,
-    attempt: number,
-    error: unknown,
-  ): Promise<void> {
-    if (attempt < task.retry.maxAttempts) {
-      await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
-      this.#counts.retried++;
-      return;
-    }
-    const dlq = this.#options.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE;
-    await reply(connection, message, { ok: false, error: errorSummary(error) });
-    await deadLetter(connection, message, deadLetterTarget(task, dlq), 'failed', {
-      task: task.name,
-      error: errorSummary(error),
-      attempts: attempt,
-      firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
-    });
-    this.#counts.deadLettered++;
+    return { type: 'done', task: name };
   }
 
   async #undecodable(connection: Connection, message: Message, error: Error): Promise<void> {
     this.#options.onDecodeError?.(message, error);
     const name = String(message.headers[TASK_HEADERS.task] ?? message.properties.type ?? '');
-    const dlq = this.#options.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE;
-    await deadLetter(connection, message, deadLetterTarget(this.#tasks.get(name), dlq), 'undecodable', {
-      task: name,
-      error: errorSummary(error),
-    });
+    await deadLetter(
+      connection,
+      message,
+      deadLetterTarget(this.#tasks.get(name), this.#deadLetterQueue),
+      'undecodable',
+      {
+        task: name,
+        error: errorSummary(error),
+      },
+    );
     this.#counts.deadLettered++;
+  }
+
+  get #deadLetterQueue(): string {
+    return this.#options.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE;
   }
 
   #sleep(ms: number): Promise<void> {
