@@ -20,10 +20,16 @@
  */
 import { Command, type CommanderError } from 'commander';
 import type { ApplyCommandOptions } from './commands/apply.js';
+import type { ConsumeOptions } from './commands/consume.js';
 import type { DemoOptions } from './commands/demo.js';
 import type { ExportOptions } from './commands/export.js';
 import type { GraphOptions } from './commands/graph.js';
+import type { InspectOptions } from './commands/inspect.js';
 import type { PlanOptions } from './commands/plan.js';
+import type { PublishCommandOptions } from './commands/publish.js';
+import type { PurgeOptions } from './commands/purge.js';
+import type { SendCommandOptions } from './commands/send.js';
+import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
 import { ExitError } from './errors.js';
 import type { BrokerOptions } from './topology-input.js';
@@ -38,6 +44,11 @@ function toExitError(error: CommanderError): never {
   if (error.exitCode === 0) throw new ExitError(0, '', { cause: error });
   const message = SILENT_EXITS.has(error.code) ? '' : error.message.replace(/^error: /, '');
   throw new ExitError(USAGE_EXIT_CODE, message, { cause: error });
+}
+
+/** Collects a repeatable option's values (`--header a=1 --header b=2`). */
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
 }
 
 /** Commander writes whole chunks ending in a newline; the context writes lines. */
@@ -134,6 +145,106 @@ export function createProgram(ctx: CommandContext): Command {
     )
     .action(async (file: string, options: GraphOptions) => {
       await (await import('./commands/graph.js')).graph(context(), file, options);
+    });
+
+  broker(program.command('publish <body>'))
+    .description('publish a message: inline JSON or text, or @file (for debugging and smoke tests)')
+    .option('--exchange <name>', "exchange (default: '', which routes to the queue named by the routing key)")
+    .option('--routing-key <key>', 'routing key; with the default exchange, the queue name')
+    .option('--content-type <type>', 'send the body as it is, labelled with this content type')
+    .option('--header <key=value>', 'a header, repeatable; values are strings', collect, [])
+    .option('--priority <n>', 'priority 0-255 (honoured by queues with maxPriority)')
+    .option('--expiration <ms>', 'per-message time-to-live in milliseconds')
+    .option('--persistent', 'delivery mode 2: kept across broker restarts on durable queues (default)')
+    .option('--transient', 'delivery mode 1: kept in memory only')
+    .option('--mandatory', 'fail when no queue receives the message')
+    .option('--count <n>', 'publish the message this many times', '1')
+    .addHelpText(
+      'after',
+      "\nBody: JSON if it parses (json serializer), else text/plain; @file reads a file (.json as JSON, else raw bytes\nas application/data unless --content-type); @@text sends text that starts with '@'.\n\nExamples:\n  wakame publish --routing-key tasks '{\"id\": 1}'\n  wakame publish --exchange media --routing-key video.encode @job.json --priority 5\n  wakame publish --exchange logs --routing-key app.info hello --header source=cli --count 10\n  wakame publish --routing-key uploads @photo.jpg --content-type image/jpeg --transient",
+    )
+    .action(async (body: string, options: PublishCommandOptions) => {
+      await (await import('./commands/publish.js')).publish(context(), body, options);
+    });
+
+  broker(program.command('consume <queue>'))
+    .description('show the messages of a queue (a tail for debugging); they go back to the queue unless --ack')
+    .option('--count <n>', 'stop after this many messages')
+    .option('--timeout <seconds>', 'stop after this long without a message; 0 waits until interrupted', '10')
+    .option('--ack', 'acknowledge (remove) the messages shown')
+    .option('--requeue', 'return the messages shown to the queue (the default)')
+    .option('--accept <list>', 'serializers or content types to decode, comma-separated (default: all registered)')
+    .addHelpText(
+      'after',
+      '\nWithout --ack the messages shown are held until the end, then returned to the queue (marked redelivered);\nat most --count (default 200) are shown per run. Messages that cannot be decoded are shown raw (base64).\n\nExamples:\n  wakame consume tasks --count 5\n  wakame consume tasks --json --timeout 30 | jq .body\n  wakame consume dead-letters --ack --count 100',
+    )
+    .action(async (queue: string, options: ConsumeOptions) => {
+      await (await import('./commands/consume.js')).consume(context(), queue, options);
+    });
+
+  broker(program.command('inspect'))
+    .description('list queues with their ready messages and consumers, and count exchanges and bindings')
+    .option('--watch [seconds]', 'redraw every N seconds (default 2) until interrupted')
+    .addHelpText(
+      'after',
+      "\nRabbitMQ is listed through its management API (see --management-url).\n\nExamples:\n  wakame inspect --url amqp://guest:guest@localhost//\n  wakame inspect --watch 5\n  wakame inspect --json | jq '.queues[] | {name, ready, consumers}'",
+    )
+    .action(async (options: InspectOptions) => {
+      await (await import('./commands/inspect.js')).inspect(context(), options);
+    });
+
+  broker(program.command('purge <queue>'))
+    .description('delete every ready message of a queue (asks first)')
+    .option('-y, --yes', 'purge without asking (required where there is no terminal to ask on)')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame purge tasks\n  wakame purge tasks --yes --url amqp://guest:guest@localhost// --json',
+    )
+    .action(async (queue: string, options: PurgeOptions) => {
+      await (await import('./commands/purge.js')).purge(context(), queue, options);
+    });
+
+  program
+    .command('types <file>')
+    .description("generate TypeScript types for the topology's task payloads (from their JSON Schemas)")
+    .option('-o, --output <file>', 'write to a file instead of stdout')
+    .addHelpText(
+      'after',
+      "\nThe output is a plain module: import type { TaskName, TaskPayloads } from './topology.gen.js'.\n\nExamples:\n  wakame types topology.yaml -o src/topology.gen.ts\n  wakame types topology.yaml > src/topology.gen.ts",
+    )
+    .action(async (file: string, options: import('./commands/types.js').TypesOptions) => {
+      await (await import('./commands/types.js')).types(context(), file, options);
+    });
+
+  program
+    .command('worker <module>')
+    .description('run a worker module (TS or JS, no build step) until SIGINT/SIGTERM')
+    .option('--url <url>', 'broker URL (default: $WAKAME_URL, else the embedded file://./.wakame)')
+    .option('--concurrency <n>', "handlers running at once (default: the module's, else 10)")
+    .option('--queues <list>', 'comma-separated queues to consume, highest priority first')
+    .option('--shutdown-timeout <seconds>', 'time running handlers get to finish on SIGINT/SIGTERM', '30')
+    .option('-v, --verbose', 'one line per task, not only failures')
+    .addHelpText(
+      'after',
+      "\nThe module's default export: { topology: './topology.yaml' | defineTopology(…), handlers: { 'task.name': async (payload, ctx) => … } }\n\nExamples:\n  wakame worker ./worker.ts --url amqp://guest:guest@localhost// --concurrency 4\n  wakame worker ./worker.js --queues hipri,midpri",
+    )
+    .action(async (module: string, options: WorkerCommandOptions) => {
+      await (await import('./commands/worker.js')).worker(context(), module, options);
+    });
+
+  broker(program.command('send <task> <json>'))
+    .description('send a task through the topology (payload checked against its schema)')
+    .option('--topology <file>', 'topology file', 'topology.yaml')
+    .option('--priority <class|n>', 'a priority class (high, …) or a number 0–255')
+    .option('--delay <ms>', 'deliver after this many ms')
+    .option('--expires <ms>', 'discard if not started within this many ms')
+    .option('--wait <seconds>', 'wait for the result (RPC) this long')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame send report.generate \'{"reportId":"r-1"}\' --priority low\n  wakame send math.add \'{"a":1,"b":2}\' --wait 5',
+    )
+    .action(async (task: string, json: string, options: SendCommandOptions) => {
+      await (await import('./commands/send.js')).send(context(), task, json, options);
     });
 
   program

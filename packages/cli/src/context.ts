@@ -25,6 +25,16 @@ export interface CommandContext {
   readonly env: NodeJS.ProcessEnv;
   /** Working directory that relative paths given by the user are resolved against. */
   readonly cwd: string;
+  /**
+   * Aborts when the user asks the process to stop (SIGINT). Long-running commands (`inspect --watch`, `consume`)
+   * end cleanly on it; absent when nothing can abort them.
+   */
+  readonly signal?: AbortSignal;
+  /**
+   * Asks the user a yes/no question (on a terminal). Absent when there is nobody to ask: commands that need a
+   * confirmation then require an explicit flag such as `--yes`.
+   */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** The global options every command accepts. */
@@ -44,5 +54,7 @@ export function withGlobalOptions(base: CommandContext, options: GlobalOptions):
     color: base.color && !(base.jsonMode || options.json === true),
     env: base.env,
     cwd: base.cwd,
+    ...(base.signal ? { signal: base.signal } : {}),
+    ...(base.confirm ? { confirm: base.confirm } : {}),
   };
 }

@@ -15,6 +15,31 @@ import { ExitError, isCodedError } from './errors.js';
 /** EX_SOFTWARE from sysexits.h: an internal error, i.e. a bug in wakame rather than a problem of the user's. */
 const INTERNAL_ERROR_EXIT_CODE = 70;
 
+/**
+ * SIGINT/SIGTERM abort the running command's signal (a worker stops gracefully, `inspect --watch`
+ * ends). A second signal aborts again — the worker then stops at once — and a third exits.
+ */
+const interrupted = new AbortController();
+let signals = 0;
+const onSignal = (): void => {
+  signals++;
+  if (signals >= 3) process.exit(130);
+  if (signals === 1) interrupted.abort();
+  else interrupted.signal.dispatchEvent(new Event('abort'));
+};
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
+
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises');
+  const rl = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
+  } finally {
+    rl.close();
+  }
+}
+
 function processContext(): CommandContext {
   return {
     out: (text) => process.stdout.write(`${text}\n`),
@@ -23,6 +48,8 @@ function processContext(): CommandContext {
     jsonMode: false,
     quiet: false,
     color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
+    signal: interrupted.signal,
+    ...(process.stdin.isTTY ? { confirm: askOnTerminal } : {}),
     env: process.env,
     cwd: process.cwd(),
   };

@@ -53,7 +53,7 @@ export async function readTopology(
 let typescriptLoader: Promise<void> | undefined;
 
 /** TypeScript topology files run without a build step: the first one registers tsx's loader. */
-function loadTypeScript(): Promise<void> {
+export function loadTypeScript(): Promise<void> {
   typescriptLoader ??= import('tsx/esm/api').then((tsx) => {
     tsx.register();
   });

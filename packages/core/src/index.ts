@@ -27,6 +27,7 @@ export {
   PayloadTooLargeError,
   PreconditionFailedError,
   PublishRejectedError,
+  QueueEmptyError,
   type RecoveryScope,
   ResourceLimitError,
   RetriesExhaustedError,
@@ -68,6 +69,18 @@ export {
   type WakameEvents,
 } from './messaging/events.js';
 export { Message, type MessageContext, type MessageState } from './messaging/message.js';
+export {
+  type AcquireOptions,
+  ConnectionPool,
+  type ConnectionPoolOptions,
+  DEFAULT_ACQUIRE_TIMEOUT_MS,
+  DEFAULT_POOL_LIMIT,
+  type Lease,
+  type PoolOptions,
+  ProducerPool,
+  type ProducerPoolOptions,
+  ResourcePool,
+} from './messaging/pool.js';
 export { Producer, type ProducerOptions, type PublishOptions } from './messaging/producer.js';
 export {
   DEFAULT_RETRY_POLICY,
@@ -77,6 +90,14 @@ export {
   type RetryPolicy,
   retry,
 } from './messaging/retry.js';
+export {
+  DEFAULT_GET_TIMEOUT_MS,
+  type SimpleGetOptions,
+  type SimplePutOptions,
+  SimpleQueue,
+  type SimpleQueueOptions,
+  simpleQueue,
+} from './messaging/simple-queue.js';
 export type { Channel } from './model/channel.js';
 export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
 export {

@@ -5,6 +5,7 @@
  * @module
  */
 export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, TaskClient } from './client.js';
+export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
 export { currentTaskContext } from './context.js';
 export { delayBucket, delayQueue } from './delay.js';
 export type { FromSchema } from './from-schema.js';

@@ -1,0 +1,60 @@
+/**
+ * `wakame send <task> <json>`: sends one task through the topology's routes and priority classes,
+ * validating the payload against the task's schema first.
+ *
+ * @module
+ */
+import { InvalidArgumentError, TaskClient } from '@wakame/core';
+import type { CommandContext } from '../context.js';
+import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
+
+export interface SendCommandOptions extends BrokerOptions {
+  readonly topology?: string;
+  readonly priority?: string;
+  readonly delay?: string;
+  readonly expires?: string;
+  /** Wait for the handler's result (RPC), up to this many seconds. */
+  readonly wait?: string;
+}
+
+export async function send(
+  ctx: CommandContext,
+  task: string,
+  json: string,
+  options: SendCommandOptions,
+): Promise<void> {
+  let payload: unknown;
+  try {
+    payload = JSON.parse(json);
+  } catch {
+    throw new InvalidArgumentError(`the payload must be JSON, got ${JSON.stringify(json.slice(0, 60))}`);
+  }
+  const connection = await openBroker(ctx, options);
+  try {
+    const { desired } = await readTopology(ctx, options.topology ?? 'topology.yaml');
+    const client = new TaskClient(connection, { compiled: desired });
+    const priority =
+      options.priority === undefined
+        ? undefined
+        : /^\d+$/.test(options.priority)
+          ? Number(options.priority)
+          : options.priority;
+    const sendOptions = {
+      ...(priority !== undefined ? { priority } : {}),
+      ...(options.delay !== undefined ? { delay: Number(options.delay) } : {}),
+      ...(options.expires !== undefined ? { expires: Number(options.expires) } : {}),
+    };
+    if (options.wait !== undefined) {
+      const result = await client.call(task, payload, { ...sendOptions, timeout: Number(options.wait) * 1000 });
+      if (ctx.jsonMode) ctx.json({ task, result });
+      else ctx.out(JSON.stringify(result, null, 2));
+      await client.close();
+      return;
+    }
+    const { id } = await client.send(task, payload, sendOptions);
+    if (ctx.jsonMode) ctx.json({ task, id });
+    else if (!ctx.quiet) ctx.out(`sent ${task} (id ${id})`);
+  } finally {
+    await connection.close();
+  }
+}

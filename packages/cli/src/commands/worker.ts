@@ -1,0 +1,73 @@
+/**
+ * `wakame worker ./worker.ts`: runs a worker module (TS or JS, no build step) until SIGINT/SIGTERM,
+ * printing one line per lifecycle event and per failure, and a summary on exit.
+ *
+ * @module
+ */
+import { InvalidArgumentError, Worker, type WorkerHealth } from '@wakame/core';
+import type { CommandContext } from '../context.js';
+import { DEFAULT_URL } from '../topology-input.js';
+import { loadWorkerModule } from '../worker-module.js';
+
+export interface WorkerCommandOptions {
+  readonly url?: string;
+  readonly concurrency?: string;
+  readonly queues?: string;
+  /** One line per task, not only failures. */
+  readonly verbose?: boolean;
+  /** Seconds running handlers get to finish on SIGINT/SIGTERM. */
+  readonly shutdownTimeout?: string;
+}
+
+export async function worker(ctx: CommandContext, file: string, options: WorkerCommandOptions): Promise<WorkerHealth> {
+  const { module, topology } = await loadWorkerModule(ctx, file);
+  const concurrency = Number(options.concurrency ?? module.concurrency ?? 10);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
+    throw new InvalidArgumentError(`--concurrency must be an integer from 1 to 10000, got '${options.concurrency}'`);
+  }
+  const line = (event: string, fields: Record<string, unknown> = {}): void => {
+    if (ctx.quiet) return;
+    if (ctx.jsonMode) ctx.json({ event, at: new Date().toISOString(), ...fields });
+    else
+      ctx.err(`${new Date().toISOString()} ${event}${Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}`);
+  };
+  const url = options.url ?? ctx.env.WAKAME_URL ?? DEFAULT_URL;
+  const queues = options.queues
+    ?.split(',')
+    .map((q) => q.trim())
+    .filter((q) => q !== '');
+  const running = new Worker({
+    connection: url,
+    topology: { compiled: topology },
+    handlers: module.handlers,
+    concurrency,
+    ...((queues ?? module.queues) ? { queues: queues ?? module.queues } : {}),
+    onConnectionError: (error, delayMs) => line('connection-error', { error: String(error), retryInMs: delayMs }),
+    onConsumeReady: () => line('ready', { queues: running.queues, concurrency }),
+    onConnectionRevived: () => line('connected'),
+    onTaskEvent: (e) => {
+      if (e.type !== 'done' || options.verbose) line(`task-${e.type}`, { ...e, durationMs: Math.round(e.durationMs) });
+    },
+  });
+  const shutdownMs = Number(options.shutdownTimeout ?? 30) * 1000;
+  const unhook = ctx.signal
+    ? (() => {
+        let count = 0;
+        const onAbort = (): void => {
+          count++;
+          line(count === 1 ? 'stopping' : 'stopping-now');
+          void running.stop({ deadline: count === 1 ? shutdownMs : 0 });
+        };
+        ctx.signal.addEventListener('abort', onAbort);
+        return () => ctx.signal?.removeEventListener('abort', onAbort);
+      })()
+    : running.handleSignals(shutdownMs);
+  try {
+    await running.run();
+  } finally {
+    unhook();
+  }
+  const health = running.health();
+  line('stopped', { processed: health.processed, retried: health.retried, deadLettered: health.deadLettered });
+  return health;
+}
