@@ -9,6 +9,7 @@
  */
 import { WakameError } from '@wakame/core';
 import { runCli } from './cli.js';
+import { askYesNo } from './confirm.js';
 import type { CommandContext } from './context.js';
 import { ExitError, isCodedError } from './errors.js';
 
@@ -30,16 +31,6 @@ const onSignal = (): void => {
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-async function askOnTerminal(question: string): Promise<boolean> {
-  const { createInterface } = await import('node:readline/promises');
-  const rl = createInterface({ input: process.stdin, output: process.stderr });
-  try {
-    return /^y(es)?$/i.test((await rl.question(`${question} [y/N] `)).trim());
-  } finally {
-    rl.close();
-  }
-}
-
 function processContext(): CommandContext {
   return {
     out: (text) => process.stdout.write(`${text}\n`),
@@ -49,7 +40,9 @@ function processContext(): CommandContext {
     quiet: false,
     color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
     signal: interrupted.signal,
-    ...(process.stdin.isTTY ? { confirm: askOnTerminal } : {}),
+    ...(process.stdin.isTTY
+      ? { confirm: (question: string) => askYesNo(question, process.stdin, process.stderr, interrupted.signal) }
+      : {}),
     env: process.env,
     cwd: process.cwd(),
   };

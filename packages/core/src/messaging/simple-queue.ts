@@ -380,16 +380,9 @@ export class SimpleQueue {
         pollTimer = setTimeout(() => void poll(), Math.min(pollDelay, Math.max(0, deadline - performance.now())));
         pollDelay = Math.min(pollDelay * 2, POLL_MAX_MS);
       };
-      const deadlineTimer = setTimeout(
-        () =>
-          giveUp(
-            new QueueEmptyError(
-              this.queue.name,
-              `no message arrived on queue '${this.queue.name}' within ${timeout} ms`,
-            ),
-          ),
-        Math.max(0, deadline - performance.now()),
-      );
+      const name = this.queue.name;
+      const empty = () => new QueueEmptyError(name, `no message arrived on queue '${name}' within ${timeout} ms`);
+      const deadlineTimer = setTimeout(() => giveUp(empty()), Math.max(0, deadline - performance.now()));
       this.#waiters.add(waiter);
       signal?.addEventListener('abort', onAbort, { once: true });
       if (signal?.aborted) onAbort(); // aborted while declaring or starting the consumer
