@@ -7,9 +7,13 @@ import { amqpBenchmarks } from './amqp.bench.js';
 import { formatTable, runBenchmarks, writeResults } from './harness.js';
 import { memoryBenchmarks } from './memory.bench.js';
 import { topologyBenchmarks } from './topology.bench.js';
+import { workerBenchmarks } from './worker.bench.js';
 
 const filter = process.argv[2];
-const figures = await runBenchmarks([...memoryBenchmarks, ...amqpBenchmarks, ...topologyBenchmarks], filter);
+const figures = await runBenchmarks(
+  [...memoryBenchmarks, ...amqpBenchmarks, ...topologyBenchmarks, ...workerBenchmarks],
+  filter,
+);
 if (figures.length > 0) {
   process.stdout.write(`${formatTable(figures)}\n`);
   const file = await writeResults(figures);

@@ -13,7 +13,6 @@ import type { CompiledTask, DesiredTopology } from '../topology/desired.js';
 import type { TopologyDocument } from '../topology/document.js';
 import { compileDocument } from '../topology/pipeline.js';
 import type { MessageProperties } from '../transport/spi.js';
-import { currentTaskContext } from './context.js';
 import { publishDelayed } from './delay.js';
 import { assertPayload } from './payload-validator.js';
 import { resolveDestination, TASK_HEADERS } from './protocol.js';
@@ -131,8 +130,6 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
       [TASK_HEADERS.attempt]: 1,
       [TASK_HEADERS.firstSentAt]: new Date().toISOString(),
     };
-    const traceparent = options.headers?.[TASK_HEADERS.traceparent] ?? currentTaskContext()?.traceparent;
-    if (traceparent !== undefined) headers[TASK_HEADERS.traceparent] = traceparent;
     if (options.expires !== undefined) headers[TASK_HEADERS.expiresAt] = Date.now() + delay + options.expires;
     const properties: MessageProperties = {
       contentType: 'application/json',

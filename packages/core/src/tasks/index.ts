@@ -6,7 +6,6 @@
  */
 export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, TaskClient } from './client.js';
 export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
-export { currentTaskContext } from './context.js';
 export { delayBucket, delayQueue } from './delay.js';
 export type { FromSchema } from './from-schema.js';
 export { type DeadLetterReason, TASK_HEADERS } from './protocol.js';

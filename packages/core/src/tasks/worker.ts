@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { InvalidArgumentError } from '../errors.js';
 import { Connection } from '../messaging/connection.js';
 import type { Consumer } from '../messaging/consumer.js';
 import type { Logger } from '../messaging/events.js';
@@ -14,9 +15,9 @@ import type { Message } from '../messaging/message.js';
 import { Queue } from '../model/queue.js';
 import type { CompiledTask, DesiredTopology } from '../topology/desired.js';
 import type { TopologyDocument } from '../topology/document.js';
+import { BUILTIN_EXCHANGES } from '../topology/graph.js';
 import { compileDocument } from '../topology/pipeline.js';
 import { RoutingTable } from '../virtual/routing-table.js';
-import { runInTaskContext } from './context.js';
 import { deadLetter, deadLetterTarget, errorSummary, reply, retryLater } from './outcomes.js';
 import { payloadIssues } from './payload-validator.js';
 import { attemptOf, type DeadLetterReason, retryDelay, TASK_HEADERS } from './protocol.js';
@@ -116,6 +117,11 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
     this.#logger = options.logger ?? silentLogger;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
     this.queues = options.queues ?? defaultQueues(this.topology, Object.keys(options.handlers));
+    if (this.queues.length === 0) {
+      throw new InvalidArgumentError(
+        'the worker has no queue to consume: no handled task is routed to a queue of the topology (give `queues` explicitly)',
+      );
+    }
   }
 
   /** Set to stop after the current messages (kombu's `should_stop`). */
@@ -271,11 +277,12 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
 
   async #handle(connection: Connection, message: Message): Promise<void> {
     this.#inFlight++;
-    const started = performance.now();
+    const hook = this.#options.onTaskEvent;
+    const started = hook ? performance.now() : 0;
     try {
       const outcome = await this.#process(connection, message);
       this.#counts[outcome.type === 'done' ? 'processed' : outcome.type === 'retry' ? 'retried' : 'deadLettered']++;
-      this.#options.onTaskEvent?.({
+      hook?.({
         ...outcome,
         id: String(message.headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
         queue: message.queue,
@@ -288,22 +295,15 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
     }
   }
 
+  /** Outcome of a task that completed: one frozen object, not one per message. */
+  static readonly #DONE = new Map<string, Outcome>();
+
   async #process(connection: Connection, message: Message): Promise<Outcome> {
     const name = String(message.headers[TASK_HEADERS.task] ?? message.properties.type ?? '');
     const task = this.#tasks.get(name);
     const handler = (this.#options.handlers as Record<string, TaskHandler | undefined>)[name];
-    const dead = async (reason: DeadLetterReason, details: Record<string, unknown> = {}): Promise<Outcome> => {
-      await deadLetter(connection, message, deadLetterTarget(task, this.#deadLetterQueue), reason, {
-        task: name,
-        ...details,
-      });
-      return {
-        type: 'dead-letter',
-        task: name,
-        reason,
-        ...(details.error ? { error: details.error as ErrorSummary } : {}),
-      };
-    };
+    const dead = (reason: DeadLetterReason, details: Record<string, unknown> = {}) =>
+      this.#deadLetter(connection, message, task, name, reason, details);
     if (!task) return dead('unknown-task', { error: { name: 'UnknownTaskError', message: `unknown task '${name}'` } });
     if (!handler)
       return dead('no-handler', { error: { name: 'Error', message: `this worker has no handler for '${name}'` } });
@@ -325,7 +325,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
     };
     let result: unknown;
     try {
-      result = await runInTaskContext(context, () => handler(payload, context));
+      result = await handler(payload, context);
     } catch (error) {
       if (attempt < task.retry.maxAttempts) {
         await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
@@ -338,9 +338,31 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
         firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
       });
     }
-    await reply(connection, message, { ok: true, result });
+    if (message.properties.replyTo) await reply(connection, message, { ok: true, result });
     if (!message.settled) await message.ack();
-    return { type: 'done', task: name };
+    const done = Worker.#DONE.get(name) ?? Object.freeze<Outcome>({ type: 'done', task: name });
+    Worker.#DONE.set(name, done);
+    return done;
+  }
+
+  async #deadLetter(
+    connection: Connection,
+    message: Message,
+    task: CompiledTask | undefined,
+    name: string,
+    reason: DeadLetterReason,
+    details: Record<string, unknown>,
+  ): Promise<Outcome> {
+    await deadLetter(connection, message, deadLetterTarget(task, this.#deadLetterQueue), reason, {
+      task: name,
+      ...details,
+    });
+    return {
+      type: 'dead-letter',
+      task: name,
+      reason,
+      ...(details.error ? { error: details.error as ErrorSummary } : {}),
+    };
   }
 
   async #undecodable(connection: Connection, message: Message, error: Error): Promise<void> {
@@ -381,7 +403,11 @@ function defaultQueues(topology: DesiredTopology, handled: readonly string[]): s
     if (!out.includes(q)) out.push(q);
   };
   for (const queue of Object.values(topology.priorityClasses)) add(queue);
-  const table = new RoutingTable({ exchanges: topology.exchanges, bindings: topology.bindings });
+  // The broker's own exchanges (amq.direct, …) route too, though topologies do not declare them.
+  const builtin = [...BUILTIN_EXCHANGES]
+    .filter(([name]) => !topology.exchanges.some((e) => e.name === name))
+    .map(([name, type]) => ({ name, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
+  const table = new RoutingTable({ exchanges: [...topology.exchanges, ...builtin], bindings: topology.bindings });
   const existing = new Set(topology.queues.map((q) => q.name));
   for (const task of topology.tasks) {
     if (!handled.includes(task.name) || !task.route) continue;

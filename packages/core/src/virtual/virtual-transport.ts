@@ -7,6 +7,7 @@ import {
   PublishRejectedError,
   UnroutableError,
 } from '../errors.js';
+import { BUILTIN_EXCHANGES } from '../topology/graph.js';
 import type {
   Capabilities,
   ConsumeRequest,
@@ -123,6 +124,7 @@ export class VirtualTransport implements Transport {
     if (this.#state === 'closed') throw new ConnectionClosedError(`${this.kind} transport is closed`);
     if (this.#state === 'open') return;
     await this.#store.open(signal);
+    await this.#declareBrokerExchanges();
     this.#unwatch = this.#store.watch?.((queue) => {
       if (!this.#dispatcher.consumes(queue)) return;
       this.#dispatcher.schedule();
@@ -134,6 +136,22 @@ export class VirtualTransport implements Transport {
       this.#sweep(queue).catch((error: unknown) => this.#onError(error)),
     );
     this.#emit({ type: 'connected' });
+  }
+
+  /** The exchanges every AMQP broker has (`amq.direct`, …), so topologies written for RabbitMQ route the same here. */
+  async #declareBrokerExchanges(): Promise<void> {
+    const topology = await this.#topology.current();
+    for (const [name, type] of BUILTIN_EXCHANGES) {
+      if (topology.table.hasExchange(name)) continue;
+      await this.#store.topology.putExchange({
+        name,
+        type,
+        durable: true,
+        autoDelete: false,
+        internal: false,
+        arguments: {},
+      });
+    }
   }
 
   close(): Promise<void> {

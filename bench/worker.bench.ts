@@ -1,0 +1,131 @@
+/**
+ * The worker's own cost: tasks through a Worker with a no-op handler, beside the bare Consumer
+ * (decode + ack) on the same transport and message, memory and AMQP. The ratio is the worker's
+ * share of throughput (target ≥ 0.85): task lookup, payload schema validation, headers, events.
+ */
+import { randomUUID } from 'node:crypto';
+import { Connection, type DesiredTopology, defineTopology, Queue, TaskClient, Worker } from '@wakame/core';
+import { type Benchmark, type Figure, now } from './harness.js';
+
+const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+const PAYLOAD = {
+  id: 0,
+  url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
+  options: { width: 1920, height: 1080, codec: 'h264', audio: true },
+  requestedBy: 'user-1234',
+};
+
+function topologyFor(queue: string) {
+  return defineTopology({
+    queues: [{ name: queue, durable: false, bindings: [{ exchange: 'amq.direct', routingKey: queue }] }],
+    tasks: [
+      {
+        name: 'media.process',
+        route: { exchange: 'amq.direct', routingKey: queue },
+        payload: {
+          type: 'object',
+          required: ['id', 'url'],
+          properties: { id: { type: 'integer' }, url: { type: 'string' } },
+        },
+      },
+    ],
+  });
+}
+
+/** Fills the queue with `count` tasks (as the client sends them), confirmed in windows of 1000. */
+async function fill(connection: Connection, topology: DesiredTopology, count: number): Promise<void> {
+  const client = new TaskClient(connection, { compiled: topology });
+  for (let i = 0; i < count; i += 1000) {
+    const batch: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(count, i + 1000); j++) batch.push(client.send('media.process', { ...PAYLOAD, id: j }));
+    await Promise.all(batch);
+  }
+}
+
+async function bareConsumer(connection: Connection, queue: string, count: number): Promise<number> {
+  let seen = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const start = now();
+  const consumer = connection.consumer({
+    queues: [queue],
+    prefetch: 100,
+    handler: async (m) => {
+      m.decode();
+      await m.ack();
+      if (++seen === count) done();
+    },
+  });
+  await consumer.consume();
+  await finished;
+  const ms = now() - start;
+  await consumer.close();
+  return (count / ms) * 1000;
+}
+
+async function worker(connection: Connection, topology: DesiredTopology, count: number): Promise<number> {
+  let seen = 0;
+  let done: () => void = () => {};
+  const finished = new Promise<void>((resolve) => {
+    done = resolve;
+  });
+  const running = new Worker({
+    connection,
+    topology: { compiled: topology },
+    concurrency: 100,
+    declare: false,
+    handlers: {
+      'media.process': () => {
+        if (++seen === count) done();
+      },
+    },
+  });
+  const start = now();
+  void running.run();
+  await finished;
+  const ms = now() - start;
+  await running.stop({ deadline: 5_000 });
+  return (count / ms) * 1000;
+}
+
+async function measure(url: string, label: string, count: number): Promise<Figure[]> {
+  const connection = await Connection.open(url);
+  const queue = `bench-worker-${randomUUID()}`;
+  try {
+    await connection.declare(new Queue(queue, { durable: false, exchange: 'amq.direct', routingKey: queue }));
+    const topology = new TaskClient(connection, topologyFor(queue)).topology;
+    let bare = 0;
+    let ours = 0;
+    for (let round = 0; round < 3; round++) {
+      await fill(connection, topology, count);
+      bare = Math.max(bare, await bareConsumer(connection, queue, count));
+      await fill(connection, topology, count);
+      ours = Math.max(ours, await worker(connection, topology, count));
+    }
+    return [
+      {
+        name: `worker.${label}.consumer`,
+        value: bare,
+        unit: 'msg/s',
+        note: 'bare Consumer: decode + ack, prefetch 100',
+      },
+      {
+        name: `worker.${label}.worker`,
+        value: ours,
+        unit: 'msg/s',
+        ceiling: `worker.${label}.consumer`,
+        note: 'Worker, no-op handler, concurrency 100: lookup + schema validation + ack',
+      },
+    ];
+  } finally {
+    await connection.admin.deleteQueue(queue).catch(() => undefined);
+    await connection.close();
+  }
+}
+
+export const workerBenchmarks: readonly Benchmark[] = [
+  { name: 'worker.memory', run: () => measure(`memory://bench-${randomUUID()}`, 'memory', 50_000) },
+  { name: 'worker.amqp', run: () => measure(AMQP_URL, 'amqp', 20_000) },
+];
