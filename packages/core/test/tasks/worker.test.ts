@@ -194,4 +194,20 @@ describe('worker', () => {
     expect(await new Queue('lopri').attach(connection).messageCount()).toBe(3);
     expect(worker.health().status).toBe('stopped');
   });
+
+  it('carries a W3C traceparent from send to the handler', async () => {
+    const seen: (string | undefined)[] = [];
+    const { client, worker } = await setup({
+      'job.run': async (_payload, ctx) => {
+        seen.push(ctx.traceparent);
+      },
+    });
+    void worker.run();
+    await until(() => worker.health().status === 'ready');
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    await client.send('job.run', { n: 1 }, { headers: { traceparent } });
+    await client.send('job.run', { n: 2 });
+    await until(() => seen.length === 2);
+    expect(seen).toEqual([traceparent, undefined]);
+  });
 });
