@@ -7,7 +7,7 @@
 export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, TaskClient } from './client.js';
 export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
 export { delayBucket, delayQueue } from './delay.js';
-export type { FromSchema } from './from-schema.js';
+export { FROM_SCHEMA_MAX_DEPTH, type FromSchema } from './from-schema.js';
 export { type DeadLetterReason, TASK_HEADERS } from './protocol.js';
 export { DIRECT_REPLY_TO, type TaskReply } from './replies.js';
 export type {
