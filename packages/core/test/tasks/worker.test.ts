@@ -210,4 +210,18 @@ describe('worker', () => {
     await until(() => seen.length === 2);
     expect(seen).toEqual([traceparent, undefined]);
   });
+
+  it('dead-letters an undecodable message once, with the reason', async () => {
+    const { worker, connection } = await setup({ 'job.run': async () => {} });
+    void worker.run();
+    await until(() => worker.health().status === 'ready');
+    await connection
+      .producer({ exchange: 'tasks', routingKey: 'lopri' })
+      .publish('not json at all', { headers: { [TASK_HEADERS.task]: 'job.run' } });
+    await until(() => worker.health().deadLettered === 1);
+    const dead = await new Queue('wakame.dead-letter').attach(connection).get({ accept: ['text'] });
+    expect(dead?.headers[TASK_HEADERS.deadLetterReason]).toMatchObject({ reason: 'undecodable', task: 'job.run' });
+    await dead?.ack();
+    expect(await new Queue('lopri').attach(connection).messageCount()).toBe(0);
+  });
 });
