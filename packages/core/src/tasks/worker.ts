@@ -325,7 +325,9 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
     };
     let result: unknown;
     try {
-      result = await handler(payload, context);
+      result = handler(payload, context);
+      // Awaiting only real promises spares synchronous handlers a microtask turn.
+      if (result instanceof Promise) result = await result;
     } catch (error) {
       if (attempt < task.retry.maxAttempts) {
         await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
