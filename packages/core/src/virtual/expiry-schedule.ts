@@ -6,6 +6,7 @@ export type Sweeper = (queue: string) => Promise<void>;
 // Keyed on the topology store: it is the one object every client of a broker shares in this process
 // (store objects may be per-connection wrappers).
 const schedules = new WeakMap<VirtualStore['topology'], ExpirySchedule>();
+const named = new Map<string, ExpirySchedule>();
 
 /**
  * When to look at which queue for expired messages, shared by every transport of one store in this
@@ -19,11 +20,14 @@ export class ExpirySchedule {
 
   /** The schedule of `store` (created on first use). */
   static of(store: VirtualStore): ExpirySchedule {
-    let schedule = schedules.get(store.topology);
-    if (!schedule) {
-      schedule = new ExpirySchedule();
-      schedules.set(store.topology, schedule);
+    if (store.identity !== undefined) {
+      const key = `${store.kind}:${store.identity}`;
+      const schedule = named.get(key) ?? new ExpirySchedule();
+      named.set(key, schedule);
+      return schedule;
     }
+    const schedule = schedules.get(store.topology) ?? new ExpirySchedule();
+    schedules.set(store.topology, schedule);
     return schedule;
   }
 

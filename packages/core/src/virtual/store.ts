@@ -87,6 +87,12 @@ export type StoreOutcome = 'ack' | 'requeue' | 'release';
 export interface VirtualStore {
   /** Short name used as the transport kind, e.g. `'memory'`. */
   readonly kind: string;
+  /**
+   * Names the broker this store reaches (e.g. its directory), so per-process machinery shared by
+   * every connection to one broker (the expiry sweep) is shared even across store instances.
+   * @defaultValue the `topology` object's identity
+   */
+  readonly identity?: string;
   readonly features: StoreFeatures;
   readonly topology: TopologyStore;
   open(signal?: AbortSignal): Promise<void>;
