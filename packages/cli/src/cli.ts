@@ -28,6 +28,7 @@ import type { InspectOptions } from './commands/inspect.js';
 import type { PlanOptions } from './commands/plan.js';
 import type { PublishCommandOptions } from './commands/publish.js';
 import type { PurgeOptions } from './commands/purge.js';
+import type { QuickstartOptions } from './commands/quickstart.js';
 import type { SendCommandOptions } from './commands/send.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
@@ -245,6 +246,19 @@ export function createProgram(ctx: CommandContext): Command {
     )
     .action(async (task: string, json: string, options: SendCommandOptions) => {
       await (await import('./commands/send.js')).send(context(), task, json, options);
+    });
+
+  program
+    .command('quickstart')
+    .description('the whole job on the embedded broker: validate, plan, apply, work, send — in priority order')
+    .option('--url <url>', 'broker URL (default: $WAKAME_URL, else the embedded file://./.wakame)')
+    .option('--tasks <n>', 'tasks per priority class', '20')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame quickstart\n  wakame quickstart --url amqp://guest:guest@127.0.0.1:5672// --json',
+    )
+    .action(async (options: QuickstartOptions) => {
+      await (await import('./commands/quickstart.js')).quickstart(context(), options);
     });
 
   program

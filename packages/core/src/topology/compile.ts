@@ -223,8 +223,9 @@ export function compileTopology(doc: TopologyDocument): DesiredTopology {
   for (const q of doc.queues ?? []) for (const b of q.bindings ?? []) addBinding(compileQueueBinding(q.name, b));
   for (const b of doc.bindings ?? []) addBinding(compileBinding(b));
 
+  // Declaration order is priority order (highest first): workers serve the classes' queues in it.
   const priorityClasses: Record<string, string> = {};
-  for (const key of Object.keys(doc.priorityClasses ?? {}).sort(compareStrings)) {
+  for (const key of Object.keys(doc.priorityClasses ?? {})) {
     priorityClasses[key] = doc.priorityClasses?.[key] as string;
   }
 

@@ -40,7 +40,10 @@ export interface TopologyDocument {
   readonly bindings?: readonly BindingDocument[];
   /** Fanout exchanges whose every consumer gets its own auto-delete queue (kombu's Broadcast). */
   readonly broadcasts?: readonly BroadcastDocument[];
-  /** Priority class name → the queue that carries it, e.g. `{ high: hipri, mid: midpri, low: lopri }`. */
+  /**
+   * Priority class name → the queue that carries it, highest priority first, e.g.
+   * `{ high: hipri, mid: midpri, low: lopri }`: a worker consuming these queues serves them in this order.
+   */
   readonly priorityClasses?: Readonly<Record<string, string>>;
   readonly tasks?: readonly TaskDocument[];
   /** How task names (globs) map to an exchange and routing key; the first match wins. */

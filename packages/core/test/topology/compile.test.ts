@@ -265,7 +265,8 @@ describe('compileTopology', () => {
       ],
     });
     expect(desired.priorityClasses).toStrictEqual({ high: 'hipri', low: 'lopri' });
-    expect(Object.keys(desired.priorityClasses)).toStrictEqual(['high', 'low']);
+    // Declaration order is priority order (highest first), so it is kept, not sorted.
+    expect(Object.keys(desired.priorityClasses)).toStrictEqual(['low', 'high']);
     expect(desired.tasks).toStrictEqual([
       {
         name: 'a',
