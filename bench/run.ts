@@ -4,6 +4,7 @@
  */
 
 import { amqpBenchmarks } from './amqp.bench.js';
+import { fileBenchmarks } from './file.bench.js';
 import { formatTable, runBenchmarks, writeResults } from './harness.js';
 import { memoryBenchmarks } from './memory.bench.js';
 import { topologyBenchmarks } from './topology.bench.js';
@@ -11,7 +12,7 @@ import { workerBenchmarks } from './worker.bench.js';
 
 const filter = process.argv[2];
 const figures = await runBenchmarks(
-  [...memoryBenchmarks, ...amqpBenchmarks, ...topologyBenchmarks, ...workerBenchmarks],
+  [...memoryBenchmarks, ...fileBenchmarks, ...amqpBenchmarks, ...topologyBenchmarks, ...workerBenchmarks],
   filter,
 );
 if (figures.length > 0) {
