@@ -192,7 +192,10 @@ export class FileStore implements VirtualStore {
     if (r.settled) return;
     r.settled = true;
     if (outcome === 'ack') {
-      await rm(r.path, { force: true });
+      // unlink, not rm: one system call instead of two on the hottest path.
+      await unlink(r.path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
       return;
     }
     const base = r.name.endsWith(REDELIVERED) ? r.name.slice(0, -REDELIVERED.length) : r.name;
