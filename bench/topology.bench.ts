@@ -14,11 +14,8 @@ import {
   parseTopologyText,
   validateSchema,
 } from '@wakame/core';
+import { createVhost, deleteVhost } from '@wakame/testkit';
 import { type Benchmark, type Figure, now } from './harness.js';
-
-const AMQP = new URL(process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//');
-const MANAGEMENT = process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://127.0.0.1:15672';
-const AUTH = `Basic ${Buffer.from(`${decodeURIComponent(AMQP.username || 'guest')}:${decodeURIComponent(AMQP.password || 'guest')}`).toString('base64')}`;
 
 /** `exchanges` topic exchanges, each with `perExchange` queues bound to it: 1 + 2 entities per queue. */
 function generate(exchanges: number, perExchange: number): string {
@@ -35,15 +32,6 @@ function generate(exchanges: number, perExchange: number): string {
     }
   }
   return `${lines.join('\n')}\n`;
-}
-
-async function management(method: string, path: string, body?: unknown): Promise<void> {
-  const response = await fetch(`${MANAGEMENT}/api/${path}`, {
-    method,
-    headers: { authorization: AUTH, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: HTTP ${response.status}`);
 }
 
 export const topologyBenchmarks: readonly Benchmark[] = [
@@ -81,17 +69,7 @@ export const topologyBenchmarks: readonly Benchmark[] = [
     name: 'topology.apply',
     async run(): Promise<Figure[]> {
       const vhost = `wakame-bench-${randomUUID()}`;
-      await management('PUT', `vhosts/${encodeURIComponent(vhost)}`);
-      await management(
-        'PUT',
-        `permissions/${encodeURIComponent(vhost)}/${decodeURIComponent(AMQP.username || 'guest')}`,
-        {
-          configure: '.*',
-          write: '.*',
-          read: '.*',
-        },
-      );
-      const url = `${AMQP.protocol}//${AMQP.username}:${AMQP.password}@${AMQP.host}/${encodeURIComponent(vhost)}`;
+      const url = await createVhost(vhost);
       const connection = await Connection.open(url);
       try {
         const parsed = parseTopologyText(generate(10, 100), 'generated.yaml');
@@ -121,7 +99,7 @@ export const topologyBenchmarks: readonly Benchmark[] = [
         ];
       } finally {
         await connection.close();
-        await management('DELETE', `vhosts/${encodeURIComponent(vhost)}`);
+        await deleteVhost(vhost);
       }
     },
   },

@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
-import { AMQP_URL, brokerGate, RABBITMQ_MANAGEMENT_URL, waitFor } from '@wakame/testkit';
+import {
+  amqpUrlForVhost,
+  brokerGate,
+  createVhost,
+  deleteVhost,
+  MANAGEMENT_ENDPOINT,
+  RABBITMQ_MANAGEMENT_URL,
+  waitFor,
+} from '@wakame/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { capture } from './capture.js';
@@ -10,27 +18,10 @@ const gate = await brokerGate('messaging CLI on RabbitMQ', {
   url: RABBITMQ_MANAGEMENT_URL,
 });
 
-const management = new URL(RABBITMQ_MANAGEMENT_URL);
-const auth = `Basic ${Buffer.from(`${decodeURIComponent(management.username || 'guest')}:${decodeURIComponent(management.password || 'guest')}`).toString('base64')}`;
-management.username = '';
-management.password = '';
-const api = (path: string) =>
-  new URL(`api/${path}`, management.href.endsWith('/') ? management.href : `${management.href}/`);
-
 /** A vhost of its own, so that inspect lists exactly what the test made. */
 const vhost = `wakame-test-${randomUUID()}`;
-const amqp = new URL(AMQP_URL);
-const url = `${amqp.protocol}//${amqp.username}:${amqp.password}@${amqp.host}/${encodeURIComponent(vhost)}`;
-const managementUrl = management.href.replace(/\/$/, '');
-
-async function call(method: string, path: string, body?: unknown): Promise<void> {
-  const response = await fetch(api(path), {
-    method,
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: ${response.status}`);
-}
+const url = amqpUrlForVhost(vhost);
+const managementUrl = MANAGEMENT_ENDPOINT;
 
 async function declare(name: string): Promise<void> {
   const connection = await Connection.open(url);
@@ -54,17 +45,8 @@ async function ready(name: string): Promise<number> {
 describe.skipIf(gate === 'skip')('wakame publish/consume/inspect/purge against RabbitMQ', () => {
   const broker = ['--url', url, '--management-url', managementUrl];
 
-  beforeAll(async () => {
-    await call('PUT', `vhosts/${encodeURIComponent(vhost)}`);
-    await call('PUT', `permissions/${encodeURIComponent(vhost)}/${decodeURIComponent(amqp.username || 'guest')}`, {
-      configure: '.*',
-      write: '.*',
-      read: '.*',
-    });
-  });
-  afterAll(async () => {
-    await call('DELETE', `vhosts/${encodeURIComponent(vhost)}`);
-  });
+  beforeAll(() => createVhost(vhost));
+  afterAll(() => deleteVhost(vhost));
 
   it('publishes, shows without removing, then consumes with --ack', async () => {
     const queue = `cli-${randomUUID()}`;

@@ -3,7 +3,7 @@ import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AMQP_URL, brokerGate, RABBITMQ_MANAGEMENT_URL } from '@wakame/testkit';
+import { amqpUrlForVhost, brokerGate, createVhost, deleteVhost, RABBITMQ_MANAGEMENT_URL } from '@wakame/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { capture } from './capture.js';
@@ -14,39 +14,13 @@ const gate = await brokerGate('topology CLI on RabbitMQ', {
 });
 
 const examples = fileURLToPath(new URL('../../../examples/', import.meta.url));
-const management = new URL(RABBITMQ_MANAGEMENT_URL);
-const auth = `Basic ${Buffer.from(`${decodeURIComponent(management.username || 'guest')}:${decodeURIComponent(management.password || 'guest')}`).toString('base64')}`;
-management.username = '';
-management.password = '';
-const api = (path: string) =>
-  new URL(`api/${path}`, management.href.endsWith('/') ? management.href : `${management.href}/`);
-
 /** Each run gets a fresh vhost, so plans see exactly what the test applied. */
 const vhost = `wakame-test-${randomUUID()}`;
-const amqp = new URL(AMQP_URL);
-const url = `${amqp.protocol}//${amqp.username}:${amqp.password}@${amqp.host}/${encodeURIComponent(vhost)}`;
-
-async function call(method: string, path: string, body?: unknown): Promise<void> {
-  const response = await fetch(api(path), {
-    method,
-    headers: { authorization: auth, 'content-type': 'application/json' },
-    ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-  });
-  if (!response.ok && response.status !== 404) throw new Error(`${method} ${path}: ${response.status}`);
-}
+const url = amqpUrlForVhost(vhost);
 
 describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', () => {
-  beforeAll(async () => {
-    await call('PUT', `vhosts/${encodeURIComponent(vhost)}`);
-    await call('PUT', `permissions/${encodeURIComponent(vhost)}/${decodeURIComponent(amqp.username || 'guest')}`, {
-      configure: '.*',
-      write: '.*',
-      read: '.*',
-    });
-  });
-  afterAll(async () => {
-    await call('DELETE', `vhosts/${encodeURIComponent(vhost)}`);
-  });
+  beforeAll(() => createVhost(vhost));
+  afterAll(() => deleteVhost(vhost));
 
   it.each(['priority-tasks', 'media', 'topic', 'retry-dead-letter'])(
     'applies examples/%s, then plan says no changes',

@@ -8,5 +8,14 @@ export {
   REDIS_URL,
 } from './brokers.js';
 export { type ConformanceOptions, runTransportConformance } from './conformance/index.js';
+export {
+  amqpUrlForVhost,
+  connectionsNamed,
+  createVhost,
+  deleteVhost,
+  killConnections,
+  MANAGEMENT_ENDPOINT,
+  management,
+} from './management.js';
 export { requiredOnly } from './required-only-store.js';
 export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';

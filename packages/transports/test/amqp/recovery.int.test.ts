@@ -1,44 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Exchange, type Message, Queue } from '@wakame/core';
-import { AMQP_URL, brokerGate, RABBITMQ_MANAGEMENT_URL, waitFor } from '@wakame/testkit';
+import { AMQP_URL, brokerGate, connectionsNamed, killConnections, waitFor } from '@wakame/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const gate = await brokerGate('amqp recovery', { name: 'rabbitmq', url: AMQP_URL });
 
-// The management URL carries the credentials; fetch refuses them in the URL, so they go in a header.
-const management = new URL(RABBITMQ_MANAGEMENT_URL);
-const auth = `Basic ${Buffer.from(`${decodeURIComponent(management.username || 'guest')}:${decodeURIComponent(management.password || 'guest')}`).toString('base64')}`;
-management.username = '';
-management.password = '';
-const base = management.href.replace(/\/+$/, '');
+const ours = `wakame ${process.pid}`;
 
 /** Closes every AMQP connection this process opened, through the management API (a broker-side kill). */
-async function killOurConnections(): Promise<number> {
-  const list = (await (await fetch(`${base}/api/connections`, { headers: { authorization: auth } })).json()) as {
-    name: string;
-    client_properties?: { connection_name?: string };
-  }[];
-  const ours = list.filter((c) => c.client_properties?.connection_name === `wakame ${process.pid}`);
-  for (const c of ours) {
-    await fetch(`${base}/api/connections/${encodeURIComponent(c.name)}`, {
-      method: 'DELETE',
-      headers: { authorization: auth, 'x-reason': 'wakame recovery test' },
-    });
-  }
-  return ours.length;
-}
+const killOurConnections = () => killConnections(ours, 'wakame recovery test');
 
 /** The management API lists a connection a moment after it opens: wait until it sees `n` of ours. */
 async function waitForListed(n: number): Promise<void> {
-  await waitFor(
-    async () => {
-      const list = (await (await fetch(`${base}/api/connections`, { headers: { authorization: auth } })).json()) as {
-        client_properties?: { connection_name?: string };
-      }[];
-      return list.filter((c) => c.client_properties?.connection_name === `wakame ${process.pid}`).length >= n;
-    },
-    { timeoutMs: 15_000, intervalMs: 100, what: `${n} connection(s) listed by the management API` },
-  );
+  await waitFor(async () => (await connectionsNamed(ours)).length >= n, {
+    timeoutMs: 15_000,
+    intervalMs: 100,
+    what: `${n} connection(s) listed by the management API`,
+  });
 }
 
 describe.skipIf(gate === 'skip')('amqp recovery and broker behaviour', () => {
