@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import amqplib from 'amqplib';
-import { type Benchmark, type Figure, now } from './harness.js';
+import { type Benchmark, countdown, type Figure, now } from './harness.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const PUBLISH_COUNT = 20_000;
@@ -58,38 +58,33 @@ async function rawConsume(queue: string, count: number): Promise<number> {
   const conn = await rawConnection();
   const ch = await conn.createChannel();
   await ch.prefetch(1000);
-  let seen = 0;
+  const finished = countdown(count);
   const start = now();
-  await new Promise<void>((resolve) => {
-    void ch.consume(queue, (m) => {
-      if (!m) return;
-      JSON.parse(m.content.toString('utf8'));
-      ch.ack(m);
-      if (++seen === count) resolve();
-    });
+  await ch.consume(queue, (m) => {
+    if (!m) return;
+    JSON.parse(m.content.toString('utf8'));
+    ch.ack(m);
+    finished.tick();
   });
+  await finished.done;
   const ms = now() - start;
   await conn.close();
   return (count / ms) * 1000;
 }
 
 async function wakameConsume(connection: Connection, queue: string, count: number): Promise<number> {
-  let seen = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const finished = countdown(count);
   const start = now();
   const consumer = connection.consumer({
     queues: [queue],
     prefetch: 1000,
     handler: async (m) => {
       await m.ack();
-      if (++seen === count) done();
+      finished.tick();
     },
   });
   await consumer.consume();
-  await finished;
+  await finished.done;
   const ms = now() - start;
   await consumer.close();
   return (count / ms) * 1000;

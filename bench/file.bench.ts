@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, Queue } from '@wakame/core';
-import { type Benchmark, type Figure, now } from './harness.js';
+import { type Benchmark, countdown, type Figure, now } from './harness.js';
 
 const COUNT = 5_000;
 const PAYLOAD = {
@@ -24,11 +24,7 @@ async function run(fsync: boolean): Promise<number> {
   try {
     const queue = new Queue('bench', { durable: true });
     await producer.declare(queue);
-    let seen = 0;
-    let done: () => void = () => {};
-    const finished = new Promise<void>((resolve) => {
-      done = resolve;
-    });
+    const finished = countdown(COUNT);
     for (const c of consumers) {
       await c
         .consumer({
@@ -36,7 +32,7 @@ async function run(fsync: boolean): Promise<number> {
           prefetch: 100,
           handler: async (m) => {
             await m.ack();
-            if (++seen === COUNT) done();
+            finished.tick();
           },
         })
         .consume();
@@ -47,7 +43,7 @@ async function run(fsync: boolean): Promise<number> {
     for (let i = 0; i < COUNT; i += 100) {
       await Promise.all(Array.from({ length: 100 }, (_, j) => publish.publish({ ...PAYLOAD, id: i + j })));
     }
-    await finished;
+    await finished.done;
     return (COUNT / (now() - start)) * 1000;
   } finally {
     for (const c of [producer, ...consumers]) await c.close();

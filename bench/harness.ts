@@ -39,6 +39,29 @@ export async function bestOf(
   return best;
 }
 
+/** Resolves `done` on the `count`-th `tick()`: how every benchmark knows its last message arrived. */
+export function countdown(count: number): {
+  tick: () => void;
+  /** Ends the wait with `error` (a benchmark that broke must not report a figure). */
+  fail: (error: unknown) => void;
+  readonly done: Promise<void>;
+} {
+  let left = count;
+  let resolve: () => void = () => {};
+  let reject: (error: unknown) => void = () => {};
+  const done = new Promise<void>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return {
+    tick: () => {
+      if (--left === 0) resolve();
+    },
+    fail: (error) => reject(error),
+    done,
+  };
+}
+
 export function now(): number {
   return performance.now();
 }

@@ -6,7 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import { MemoryStore, type StoredMessage, VirtualTransport } from '@wakame/core/spi';
-import { type Benchmark, bestOf, type Figure, now } from './harness.js';
+import { type Benchmark, bestOf, countdown, type Figure, now } from './harness.js';
 
 const COUNT = 200_000;
 const ROUNDS = 3;
@@ -45,26 +45,20 @@ async function virtualTransport(): Promise<{ count: number; ms: number }> {
   const transport = new VirtualTransport(new MemoryStore());
   await transport.connect();
   await transport.admin.declareQueue({ name: 'q', durable: true, exclusive: false, autoDelete: false, arguments: {} });
-  let acked = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const finished = countdown(COUNT);
   const start = now();
   await transport.consume(
     { queues: ['q'], prefetch: 1000, noAck: false, consumerTags: ['bench'] },
     {
       deliver: (m) => {
-        transport.settle(m, 'ack').then(() => {
-          if (++acked === COUNT) done();
-        }, done);
+        transport.settle(m, 'ack').then(finished.tick, finished.fail);
       },
     },
   );
   const properties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 as const };
   for (let i = 0; i < COUNT; i++)
     await transport.publish({ body: BODY, properties }, { exchange: '', routingKey: 'q' });
-  await finished;
+  await finished.done;
   const ms = now() - start;
   await transport.close();
   return { count: COUNT, ms };
@@ -74,11 +68,7 @@ async function producerConsumer(): Promise<{ count: number; ms: number }> {
   const connection = await Connection.open(`memory://bench-${randomUUID()}`);
   const queue = new Queue('bench', { durable: false });
   await connection.declare(queue);
-  let acked = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const finished = countdown(COUNT);
   const start = now();
   const consumer = connection.consumer({
     queues: [queue],
@@ -86,7 +76,7 @@ async function producerConsumer(): Promise<{ count: number; ms: number }> {
     handler: async (m) => {
       m.decode();
       await m.ack();
-      if (++acked === COUNT) done();
+      finished.tick();
     },
   });
   await consumer.consume();
@@ -96,7 +86,7 @@ async function producerConsumer(): Promise<{ count: number; ms: number }> {
     payload.id = i;
     await producer.publish(payload);
   }
-  await finished;
+  await finished.done;
   const ms = now() - start;
   await connection.close();
   return { count: COUNT, ms };

@@ -5,7 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Connection, type DesiredTopology, defineTopology, Queue, TaskClient, Worker } from '@wakame/core';
-import { type Benchmark, type Figure, now } from './harness.js';
+import { type Benchmark, countdown, type Figure, now } from './harness.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const PAYLOAD = {
@@ -43,11 +43,7 @@ async function fill(connection: Connection, topology: DesiredTopology, count: nu
 }
 
 async function bareConsumer(connection: Connection, queue: string, count: number): Promise<number> {
-  let seen = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const finished = countdown(count);
   const start = now();
   const consumer = connection.consumer({
     queues: [queue],
@@ -55,22 +51,18 @@ async function bareConsumer(connection: Connection, queue: string, count: number
     handler: async (m) => {
       m.decode();
       await m.ack();
-      if (++seen === count) done();
+      finished.tick();
     },
   });
   await consumer.consume();
-  await finished;
+  await finished.done;
   const ms = now() - start;
   await consumer.close();
   return (count / ms) * 1000;
 }
 
 async function worker(connection: Connection, topology: DesiredTopology, count: number): Promise<number> {
-  let seen = 0;
-  let done: () => void = () => {};
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
+  const finished = countdown(count);
   const running = new Worker({
     connection,
     topology: { compiled: topology },
@@ -78,13 +70,13 @@ async function worker(connection: Connection, topology: DesiredTopology, count: 
     declare: false,
     handlers: {
       'media.process': () => {
-        if (++seen === count) done();
+        finished.tick();
       },
     },
   });
   const start = now();
   void running.run();
-  await finished;
+  await finished.done;
   const ms = now() - start;
   await running.stop({ deadline: 5_000 });
   return (count / ms) * 1000;
