@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import amqplib from 'amqplib';
-import { type Benchmark, countdown, type Figure, now } from './harness.js';
+import { type Benchmark, benchPayload, consumeRate, countdown, type Figure, now } from './harness.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const PUBLISH_COUNT = 20_000;
@@ -15,13 +15,6 @@ const BATCH = 1_000;
 const ROUNDS = 3;
 const RATE = 2_000;
 const LATENCY_SECONDS = 3;
-const PAYLOAD = {
-  id: 0,
-  task: 'media.process',
-  url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
-  options: { width: 1920, height: 1080, codec: 'h264', audio: true },
-  requestedBy: 'user-1234',
-};
 const PROPS = { contentType: 'application/json', contentEncoding: 'utf-8', persistent: true } as const;
 
 async function rawConnection() {
@@ -33,8 +26,7 @@ async function rawPublish(queue: string): Promise<number> {
   const ch = await conn.createConfirmChannel();
   const start = now();
   for (let i = 0; i < PUBLISH_COUNT; i++) {
-    PAYLOAD.id = i;
-    ch.sendToQueue(queue, Buffer.from(JSON.stringify(PAYLOAD)), PROPS);
+    ch.sendToQueue(queue, Buffer.from(JSON.stringify(benchPayload(i))), PROPS);
     if ((i + 1) % BATCH === 0) await ch.waitForConfirms();
   }
   await ch.waitForConfirms();
@@ -48,7 +40,7 @@ async function wakamePublish(connection: Connection, queue: string): Promise<num
   const start = now();
   for (let i = 0; i < PUBLISH_COUNT; i += BATCH) {
     const batch: Promise<void>[] = [];
-    for (let j = i; j < i + BATCH; j++) batch.push(producer.publish({ ...PAYLOAD, id: j }));
+    for (let j = i; j < i + BATCH; j++) batch.push(producer.publish(benchPayload(j)));
     await Promise.all(batch);
   }
   return (PUBLISH_COUNT / (now() - start)) * 1000;
@@ -72,22 +64,8 @@ async function rawConsume(queue: string, count: number): Promise<number> {
   return (count / ms) * 1000;
 }
 
-async function wakameConsume(connection: Connection, queue: string, count: number): Promise<number> {
-  const finished = countdown(count);
-  const start = now();
-  const consumer = connection.consumer({
-    queues: [queue],
-    prefetch: 1000,
-    handler: async (m) => {
-      await m.ack();
-      finished.tick();
-    },
-  });
-  await consumer.consume();
-  await finished.done;
-  const ms = now() - start;
-  await consumer.close();
-  return (count / ms) * 1000;
+function wakameConsume(connection: Connection, queue: string, count: number): Promise<number> {
+  return consumeRate(connection, queue, count, { prefetch: 1000 });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -124,7 +102,7 @@ async function rawLatency(queue: string): Promise<number[]> {
     sub.ack(m);
   });
   await steady(
-    (sentAt) => pub.sendToQueue(queue, Buffer.from(JSON.stringify({ ...PAYLOAD, sentAt })), PROPS, () => {}),
+    (sentAt) => pub.sendToQueue(queue, Buffer.from(JSON.stringify({ ...benchPayload(0), sentAt })), PROPS, () => {}),
     latencies,
     RATE * LATENCY_SECONDS,
   );
@@ -146,7 +124,7 @@ async function wakameLatency(connection: Connection, queue: string): Promise<num
   const producer = connection.producer({ routingKey: queue });
   await steady(
     (sentAt) => {
-      producer.publish({ ...PAYLOAD, sentAt }).catch(() => undefined);
+      producer.publish({ ...benchPayload(0), sentAt }).catch(() => undefined);
     },
     latencies,
     RATE * LATENCY_SECONDS,

@@ -6,15 +6,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, Queue } from '@wakame/core';
-import { type Benchmark, countdown, type Figure, now } from './harness.js';
+import { type Benchmark, benchPayload, countdown, type Figure, now } from './harness.js';
 
 const COUNT = 5_000;
-const PAYLOAD = {
-  id: 0,
-  url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
-  options: { width: 1920, height: 1080, codec: 'h264', audio: true },
-  requestedBy: 'user-1234',
-};
 
 async function run(fsync: boolean): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'wakame-bench-file-'));
@@ -41,7 +35,7 @@ async function run(fsync: boolean): Promise<number> {
     const publish = producer.producer({ routingKey: 'bench' });
     // Publishes in windows of 100 in flight, as a busy producer would.
     for (let i = 0; i < COUNT; i += 100) {
-      await Promise.all(Array.from({ length: 100 }, (_, j) => publish.publish({ ...PAYLOAD, id: i + j })));
+      await Promise.all(Array.from({ length: 100 }, (_, j) => publish.publish(benchPayload(i + j))));
     }
     await finished.done;
     return (COUNT / (now() - start)) * 1000;

@@ -8,6 +8,36 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type Connection, defineTopology, type Queue } from '@wakame/core';
+
+/** The message every benchmark sends: a ~200-byte JSON task request, `id` numbering it. */
+export function benchPayload(id: number) {
+  return {
+    id,
+    task: 'media.process',
+    url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
+    options: { width: 1920, height: 1080, codec: 'h264', audio: true },
+    requestedBy: 'user-1234',
+  };
+}
+
+/** The topology of the task benchmarks: `queue`, and the task `media.process` routed to it. */
+export function benchTaskTopology(queue: string, durable: boolean) {
+  return defineTopology({
+    queues: [{ name: queue, durable, bindings: [{ exchange: 'amq.direct', routingKey: queue }] }],
+    tasks: [
+      {
+        name: 'media.process',
+        route: { exchange: 'amq.direct', routingKey: queue },
+        payload: {
+          type: 'object',
+          required: ['id', 'url'],
+          properties: { id: { type: 'integer' }, url: { type: 'string' } },
+        },
+      },
+    ],
+  });
+}
 
 export interface Figure {
   readonly name: string;
@@ -60,6 +90,59 @@ export function countdown(count: number): {
     fail: (error) => reject(error),
     done,
   };
+}
+
+/** Rejects when `promise` has not settled within `ms`: every wait of a benchmark is bounded. */
+export async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: not done within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** Options of {@link consumeRate}. */
+export interface ConsumeRateOptions {
+  readonly prefetch: number;
+  /** Decode each body (JSON.parse) before acking, as a real handler would. @defaultValue false */
+  readonly decode?: boolean;
+  /** @defaultValue 60_000 */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * msg/s of a Consumer with a handler that acks each of `count` ready messages of `queue`, from
+ * subscribing to the last tick. A handler error or the timeout breaks the benchmark.
+ */
+export async function consumeRate(
+  connection: Connection,
+  queue: Queue | string,
+  count: number,
+  options: ConsumeRateOptions,
+): Promise<number> {
+  const finished = countdown(count);
+  const start = now();
+  const consumer = connection.consumer({
+    queues: [queue],
+    prefetch: options.prefetch,
+    handler: async (m) => {
+      if (options.decode) m.decode();
+      await m.ack();
+      finished.tick();
+    },
+    onHandlerError: (_m, error) => finished.fail(error),
+  });
+  try {
+    await consumer.consume();
+    await within(finished.done, options.timeoutMs ?? 60_000, `consuming ${count} messages`);
+  } finally {
+    await consumer.close();
+  }
+  return (count / (now() - start)) * 1000;
 }
 
 export function now(): number {

@@ -6,18 +6,11 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import { MemoryStore, type StoredMessage, VirtualTransport } from '@wakame/core/spi';
-import { type Benchmark, bestOf, countdown, type Figure, now } from './harness.js';
+import { type Benchmark, benchPayload, bestOf, countdown, type Figure, now } from './harness.js';
 
 const COUNT = 200_000;
 const ROUNDS = 3;
-const PAYLOAD = {
-  id: 0,
-  task: 'media.process',
-  url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
-  options: { width: 1920, height: 1080, codec: 'h264', audio: true },
-  requestedBy: 'user-1234',
-};
-const BODY = Buffer.from(JSON.stringify(PAYLOAD));
+const BODY = Buffer.from(JSON.stringify(benchPayload(0)));
 
 async function bareStore(): Promise<{ count: number; ms: number }> {
   const store = new MemoryStore();
@@ -81,7 +74,7 @@ async function producerConsumer(): Promise<{ count: number; ms: number }> {
   });
   await consumer.consume();
   const producer = connection.producer({ routingKey: 'bench' });
-  const payload = { ...PAYLOAD };
+  const payload = benchPayload(0);
   for (let i = 0; i < COUNT; i++) {
     payload.id = i;
     await producer.publish(payload);

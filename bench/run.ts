@@ -7,12 +7,22 @@ import { amqpBenchmarks } from './amqp.bench.js';
 import { fileBenchmarks } from './file.bench.js';
 import { formatTable, runBenchmarks, writeResults } from './harness.js';
 import { memoryBenchmarks } from './memory.bench.js';
+import { redisBenchmarks } from './redis.bench.js';
+import { redisTaskBenchmarks } from './redis-tasks.bench.js';
 import { topologyBenchmarks } from './topology.bench.js';
 import { workerBenchmarks } from './worker.bench.js';
 
 const filter = process.argv[2];
 const figures = await runBenchmarks(
-  [...memoryBenchmarks, ...fileBenchmarks, ...amqpBenchmarks, ...topologyBenchmarks, ...workerBenchmarks],
+  [
+    ...memoryBenchmarks,
+    ...fileBenchmarks,
+    ...amqpBenchmarks,
+    ...redisBenchmarks,
+    ...redisTaskBenchmarks,
+    ...topologyBenchmarks,
+    ...workerBenchmarks,
+  ],
   filter,
 );
 if (figures.length > 0) {

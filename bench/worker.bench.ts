@@ -4,61 +4,31 @@
  * share of throughput (target ≥ 0.85): task lookup, payload schema validation, headers, events.
  */
 import { randomUUID } from 'node:crypto';
-import { Connection, type DesiredTopology, defineTopology, Queue, TaskClient, Worker } from '@wakame/core';
-import { type Benchmark, countdown, type Figure, now } from './harness.js';
+import { Connection, type DesiredTopology, Queue, TaskClient, Worker } from '@wakame/core';
+import {
+  type Benchmark,
+  benchPayload,
+  benchTaskTopology,
+  consumeRate,
+  countdown,
+  type Figure,
+  now,
+} from './harness.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
-const PAYLOAD = {
-  id: 0,
-  url: 'https://example.com/videos/2026/11/21/a-reasonably-long-file-name.mp4',
-  options: { width: 1920, height: 1080, codec: 'h264', audio: true },
-  requestedBy: 'user-1234',
-};
-
-function topologyFor(queue: string) {
-  return defineTopology({
-    queues: [{ name: queue, durable: false, bindings: [{ exchange: 'amq.direct', routingKey: queue }] }],
-    tasks: [
-      {
-        name: 'media.process',
-        route: { exchange: 'amq.direct', routingKey: queue },
-        payload: {
-          type: 'object',
-          required: ['id', 'url'],
-          properties: { id: { type: 'integer' }, url: { type: 'string' } },
-        },
-      },
-    ],
-  });
-}
 
 /** Fills the queue with `count` tasks (as the client sends them), confirmed in windows of 1000. */
 async function fill(connection: Connection, topology: DesiredTopology, count: number): Promise<void> {
   const client = new TaskClient(connection, { compiled: topology });
   for (let i = 0; i < count; i += 1000) {
     const batch: Promise<unknown>[] = [];
-    for (let j = i; j < Math.min(count, i + 1000); j++) batch.push(client.send('media.process', { ...PAYLOAD, id: j }));
+    for (let j = i; j < Math.min(count, i + 1000); j++) batch.push(client.send('media.process', benchPayload(j)));
     await Promise.all(batch);
   }
 }
 
-async function bareConsumer(connection: Connection, queue: string, count: number): Promise<number> {
-  const finished = countdown(count);
-  const start = now();
-  const consumer = connection.consumer({
-    queues: [queue],
-    prefetch: 100,
-    handler: async (m) => {
-      m.decode();
-      await m.ack();
-      finished.tick();
-    },
-  });
-  await consumer.consume();
-  await finished.done;
-  const ms = now() - start;
-  await consumer.close();
-  return (count / ms) * 1000;
+function bareConsumer(connection: Connection, queue: string, count: number): Promise<number> {
+  return consumeRate(connection, queue, count, { prefetch: 100, decode: true });
 }
 
 async function worker(connection: Connection, topology: DesiredTopology, count: number): Promise<number> {
@@ -87,7 +57,7 @@ async function measure(url: string, label: string, count: number): Promise<Figur
   const queue = `bench-worker-${randomUUID()}`;
   try {
     await connection.declare(new Queue(queue, { durable: false, exchange: 'amq.direct', routingKey: queue }));
-    const topology = new TaskClient(connection, topologyFor(queue)).topology;
+    const topology = new TaskClient(connection, benchTaskTopology(queue, false)).topology;
     let bare = 0;
     let ours = 0;
     for (let round = 0; round < 3; round++) {

@@ -23,6 +23,15 @@ export const AMQP_URL: string = process.env.AMQP_URL ?? 'amqp://guest:guest@127.
 /** Redis URL used by integration tests (`REDIS_URL`, default: database 0 of the local server). */
 export const REDIS_URL: string = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379/0';
 
+/**
+ * {@link REDIS_URL} on database `db`, with `query` (e.g. `keyprefix=t1:&lease=1000`). Tests that flush
+ * or count keys take a database of their own, so test files cannot disturb each other.
+ */
+export function redisUrl(db: number, query = ''): string {
+  const base = REDIS_URL.replace(/\/\d*(\?.*)?$/, '');
+  return `${base}/${db}${query === '' ? '' : `?${query}`}`;
+}
+
 /** RabbitMQ management API base URL (`RABBITMQ_MANAGEMENT_URL`, default: the local plugin on port 15672). */
 export const RABBITMQ_MANAGEMENT_URL: string =
   process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';

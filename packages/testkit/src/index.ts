@@ -6,6 +6,7 @@ export {
   probe,
   RABBITMQ_MANAGEMENT_URL,
   REDIS_URL,
+  redisUrl,
 } from './brokers.js';
 export { type ConformanceOptions, runTransportConformance } from './conformance/index.js';
 export {

@@ -1,6 +1,6 @@
 /**
- * Wakame transports. Import a broker's subpath (`@wakame/transports/memory`, and as they land
- * `/amqp`, `/redis`, `/file`); connections find them by URL scheme without importing them.
+ * Wakame transports. Import a broker's subpath (`@wakame/transports/memory`, `/amqp`, `/redis`,
+ * `/file`); connections find them by URL scheme without importing them.
  *
  * @module @wakame/transports
  */

@@ -116,9 +116,13 @@ export class Connection implements Channel {
     return (this.urls[this.#index] as BrokerUrl).redacted;
   }
 
+  /** Connected now: false before the first connect, after close, and while a transport recovers a lost broker. */
   get isConnected(): boolean {
-    return this.#transport !== undefined;
+    return this.#transport !== undefined && !this.#recovering;
   }
+
+  /** The transport lost its broker and is reconnecting by itself. */
+  #recovering = false;
 
   get isClosed(): boolean {
     return this.#closed;
@@ -321,6 +325,7 @@ export class Connection implements Channel {
 
   #adopt(transport: Transport): void {
     this.#transport = transport;
+    this.#recovering = false;
     this.#unlisten = transport.onStatus((status: TransportStatus) => {
       if (this.#transport !== transport || this.#closed) return;
       switch (status.type) {
@@ -328,11 +333,13 @@ export class Connection implements Channel {
           void this.#drop(status.error ?? new ConnectionClosedError('connection lost'));
           break;
         case 'reconnecting':
+          this.#recovering = true;
           // The transport recovers by itself; declarations must be replayed by it, so forget ours.
           this.#forgetDeclarations();
           if (status.attempt === 1) this.events.emit('connection.lost', { url: this.url, error: status.error });
           break;
         case 'reconnected':
+          this.#recovering = false;
           this.events.emit('connection.revived', { url: status.url });
           break;
         case 'blocked':

@@ -131,9 +131,14 @@ export class Consumer implements AsyncIterable<Message> {
     this.#unhookClose?.();
     const unsettled = [...this.#delivered];
     this.#delivered.clear();
-    for (const message of unsettled) {
-      if (!message.settled) await message.requeue().catch(() => undefined);
-    }
+    // All at once, latest first: a store that puts a requeued message at the head of its queue (Redis)
+    // then keeps the original order, and stores that restore original positions (AMQP) do not care.
+    await Promise.all(
+      unsettled
+        .reverse()
+        .filter((message) => !message.settled)
+        .map((message) => message.requeue().catch(() => undefined)),
+    );
   }
 
   /** Resolves once the handlers running now have finished. */

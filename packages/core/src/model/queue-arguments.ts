@@ -6,6 +6,26 @@ const OVERFLOWS: readonly OverflowBehaviour[] = ['drop-head', 'reject-publish', 
 const QUEUE_TYPES: readonly QueueType[] = ['classic', 'quorum', 'stream'];
 /** RabbitMQ caps `x-max-priority` at 255. */
 export const MAX_PRIORITY = 255;
+
+/** Every typed queue argument, in the order declarations list them (`Queue.toJSON` keeps it). */
+export const QUEUE_ARGUMENT_KEYS = [
+  'maxPriority',
+  'messageTtl',
+  'expires',
+  'maxLength',
+  'maxLengthBytes',
+  'overflow',
+  'deadLetter',
+  'queueType',
+  'singleActiveConsumer',
+] as const satisfies readonly (keyof QueueArguments)[];
+
+type PlainQueueArgument = Exclude<(typeof QUEUE_ARGUMENT_KEYS)[number], 'deadLetter'>;
+
+/** The typed queue arguments whose values are copied as they are (all but `deadLetter`, an object). */
+export const PLAIN_QUEUE_ARGUMENTS: readonly PlainQueueArgument[] = QUEUE_ARGUMENT_KEYS.filter(
+  (key): key is PlainQueueArgument => key !== 'deadLetter',
+);
 /** 2^32-1 ms: the largest TTL RabbitMQ accepts. */
 const MAX_TTL_MS = 4_294_967_295;
 

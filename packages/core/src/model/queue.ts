@@ -13,7 +13,7 @@ import type {
 import { type Channel, requireChannel } from './channel.js';
 import { Exchange, type ExchangeJSON } from './exchange.js';
 import { checkName, checkRoutingKey } from './names.js';
-import { checkQueueArguments } from './queue-arguments.js';
+import { checkQueueArguments, QUEUE_ARGUMENT_KEYS } from './queue-arguments.js';
 
 /** How a headers binding matches: every listed header (`all`) or at least one (`any`). */
 export type HeadersMatch = 'all' | 'any';
@@ -208,7 +208,7 @@ export class Queue implements QueueSpec {
 
   private toOptions(): QueueOptions & { bindings: QueueBindingOptions[] } {
     const typed: Record<string, unknown> = {};
-    for (const key of TYPED_KEYS) if (this[key] !== undefined) typed[key] = this[key];
+    for (const key of QUEUE_ARGUMENT_KEYS) if (this[key] !== undefined) typed[key] = this[key];
     return {
       durable: this.durable,
       exclusive: this.exclusive,
@@ -223,18 +223,6 @@ export class Queue implements QueueSpec {
     };
   }
 }
-
-const TYPED_KEYS = [
-  'maxPriority',
-  'messageTtl',
-  'expires',
-  'maxLength',
-  'maxLengthBytes',
-  'overflow',
-  'deadLetter',
-  'queueType',
-  'singleActiveConsumer',
-] as const satisfies readonly (keyof QueueArguments)[];
 
 function normaliseBinding(queue: string, b: QueueBindingOptions): QueueBinding {
   const exchange =

@@ -10,6 +10,7 @@
  * @module
  */
 import { stableStringify } from '../internal/stable-stringify.js';
+import { PLAIN_QUEUE_ARGUMENTS } from '../model/queue-arguments.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import type { CompiledTask, DesiredTopology } from './desired.js';
 import type {
@@ -36,18 +37,6 @@ export const DEFAULT_TASK_RETRY: Required<RetryDocument> = Object.freeze({
 export const DEFAULT_BROADCAST_PREFIX = 'bcast';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
-
-/** The typed queue fields copied as they are (all optional, only set ones are kept). */
-const TYPED_QUEUE_FIELDS = [
-  'maxPriority',
-  'messageTtl',
-  'expires',
-  'maxLength',
-  'maxLengthBytes',
-  'overflow',
-  'queueType',
-  'singleActiveConsumer',
-] as const;
 
 /** Code-unit order, not locale order: the output must not depend on the machine's locale. */
 export function compareStrings(a: string, b: string): number {
@@ -97,8 +86,8 @@ export function compileQueue(doc: QueueDocument, defaults: TopologyDocument['def
     arguments: { ...(doc.arguments ?? d.arguments ?? {}) },
   };
   // Field by field, so that a queue setting `messageTtl` still inherits the default `maxPriority`.
-  const typed = spec as Record<(typeof TYPED_QUEUE_FIELDS)[number], unknown>;
-  for (const field of TYPED_QUEUE_FIELDS) {
+  const typed = spec as Record<(typeof PLAIN_QUEUE_ARGUMENTS)[number], unknown>;
+  for (const field of PLAIN_QUEUE_ARGUMENTS) {
     const value = doc[field] ?? d[field];
     if (value !== undefined) typed[field] = value;
   }

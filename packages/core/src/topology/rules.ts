@@ -336,7 +336,7 @@ function unsupportedFeatures(ctx: Context): void {
     ['messageTtl', caps.messageTtl, 'message TTL (messageTtl)'],
     ['expires', caps.queueExpires, 'queue expiry (expires)'],
     ['maxLength', caps.maxLength, 'queue length limits (maxLength)'],
-    ['maxLengthBytes', caps.maxLength, 'queue length limits (maxLengthBytes)'],
+    ['maxLengthBytes', caps.maxLengthBytes ?? caps.maxLength, 'queue length limits in bytes (maxLengthBytes)'],
     ['overflow', caps.maxLength, 'queue length limits (overflow)'],
     ['deadLetter', caps.deadLetter, 'dead-lettering (deadLetter)'],
   ] as const;

@@ -226,6 +226,8 @@ export interface Capabilities {
   readonly messageTtl: boolean;
   readonly queueExpires: boolean;
   readonly maxLength: boolean;
+  /** `maxLengthBytes` is enforced too. @defaultValue the value of `maxLength` */
+  readonly maxLengthBytes?: boolean;
   readonly deadLetter: boolean;
   readonly alternateExchange: boolean;
   /** `publish` resolves only once the broker has taken responsibility for the message. */

@@ -11,12 +11,26 @@ export interface Subscription {
   /** Where round-robin resumes. */
   cursor: number;
   readonly releaseConsumers: (() => void)[];
+  /** A batch claim sent before the previous batch was handed over (batch-claiming stores only). */
+  readAhead?: ReadAhead | undefined;
+}
+
+/** Messages being claimed for a subscription ahead of delivery: they count against its prefetch window. */
+interface ReadAhead {
+  readonly index: number;
+  readonly size: number;
+  readonly claims: Promise<Claimed[]>;
 }
 
 /** What the dispatcher needs from its transport. */
 export interface DispatchHost {
   /** Claims the next live message of `queue` (expired ones are dead-lettered on the way). */
   claim(queue: string): Claimed | undefined | Promise<Claimed | undefined>;
+  /**
+   * Claims up to `max` live messages of `queue` in one step; present when the store claims in
+   * batches, used when a subscription has room for more than one message.
+   */
+  claimMany?(queue: string, max: number): Promise<Claimed[]>;
   /** Hands a claimed message to the subscription. */
   deliver(sub: Subscription, queueIndex: number, claimed: Claimed): void | Promise<void>;
   /** Reports an error that has no caller to go to. */
@@ -27,6 +41,8 @@ export interface DispatchHost {
 
 /** Deliveries in one drain run before it yields to the event loop, so a deep queue never starves I/O and timers. */
 const DELIVERIES_PER_TURN = 256;
+/** Most messages claimed in one batch (a subscription without prefetch still claims in bounded steps). */
+const MAX_BATCH = 256;
 
 /**
  * Moves messages from queues to subscriptions. One drain loop at a time; each round gives every
@@ -58,6 +74,28 @@ export class Dispatcher {
   remove(sub: Subscription): void {
     sub.cancelled = true;
     this.subscriptions.delete(sub);
+    this.#abandonReadAhead(sub);
+  }
+
+  /** Resolves once messages claimed ahead for removed subscriptions are back in their queues. */
+  async drained(): Promise<void> {
+    while (this.#releasing.size > 0) await Promise.all([...this.#releasing]);
+  }
+
+  readonly #releasing = new Set<Promise<void>>();
+
+  /** A read-ahead nobody will deliver: its messages go back untouched when the claim returns. */
+  #abandonReadAhead(sub: Subscription): void {
+    const ahead = sub.readAhead;
+    if (!ahead) return;
+    sub.readAhead = undefined;
+    const releasing = ahead.claims
+      .then(async (claimed) => {
+        for (const c of claimed) await this.host.deliver(sub, -1, c);
+      })
+      .catch((error: unknown) => this.host.report(error))
+      .finally(() => this.#releasing.delete(releasing));
+    this.#releasing.add(releasing);
   }
 
   /** Whether any live subscription consumes `queue`. */
@@ -83,7 +121,10 @@ export class Dispatcher {
   stop(): void {
     this.#stopped = true;
     clearTimeout(this.#pollTimer);
-    for (const sub of this.subscriptions) sub.cancelled = true;
+    for (const sub of this.subscriptions) {
+      sub.cancelled = true;
+      this.#abandonReadAhead(sub);
+    }
     this.subscriptions.clear();
   }
 
@@ -101,9 +142,16 @@ export class Dispatcher {
             if (sub.cancelled) continue;
             const { prefetch, noAck } = sub.request;
             if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
-            if (await this.#deliverOne(sub)) {
+            // One await per delivery on the single-message path: in-memory stores feel every extra hop.
+            const claimMany = this.host.claimMany;
+            const count = claimMany
+              ? await this.#deliverBatch(sub, this.#batchRoom(sub), claimMany)
+              : (await this.#deliverOne(sub))
+                ? 1
+                : 0;
+            if (count > 0) {
               progress = true;
-              delivered++;
+              delivered += count;
             }
           }
           if (delivered >= DELIVERIES_PER_TURN) {
@@ -116,6 +164,83 @@ export class Dispatcher {
       this.#running = false;
     }
     this.#armPoll();
+  }
+
+  /** The smallest claim worth a round trip while `sub` still has messages in hand: a quarter window. */
+  #worthwhileBatch(sub: Subscription): number {
+    const { prefetch, noAck } = sub.request;
+    if (noAck || prefetch === 0) return 1;
+    return Math.min(Math.ceil(prefetch / 4), MAX_BATCH);
+  }
+
+  /** How many messages one claim may take for `sub`. */
+  #batchRoom(sub: Subscription): number {
+    const { prefetch, noAck } = sub.request;
+    // At most half the window per claim: while one batch is being handled the next is on its way,
+    // so a store behind a network round trip works while the consumer does.
+    if (noAck || prefetch === 0) return MAX_BATCH;
+    const ahead = sub.readAhead?.size ?? 0;
+    return Math.min(prefetch - sub.inflight - ahead, Math.ceil(prefetch / 2), MAX_BATCH);
+  }
+
+  async #deliverBatch(
+    sub: Subscription,
+    room: number,
+    claimMany: (queue: string, max: number) => Promise<Claimed[]>,
+  ): Promise<number> {
+    const ahead = sub.readAhead;
+    if (ahead) {
+      sub.readAhead = undefined;
+      const claimed = await ahead.claims;
+      if (claimed.length > 0) return this.#handOver(sub, ahead.index, claimed, ahead.size, claimMany);
+    }
+    // Each claim is a round trip: wait for a worthwhile batch while messages are still being handled
+    // (their settles reschedule the dispatcher); claim whatever fits once none are.
+    if (room < 1 || (room < this.#worthwhileBatch(sub) && sub.inflight > 0)) return 0;
+    const { queues, order } = sub.request;
+    const n = queues.length;
+    const start = order === 'priority' ? 0 : sub.cursor % n;
+    for (let k = 0; k < n; k++) {
+      const index = (start + k) % n;
+      const claimed = await claimMany(queues[index] as string, room);
+      if (claimed.length > 0) return this.#handOver(sub, index, claimed, room, claimMany);
+    }
+    return 0;
+  }
+
+  /**
+   * Delivers a claimed batch. A full batch says the queue has more: the next claim is sent first, so
+   * it travels and runs in the store while this batch is handled (the window still bounds both).
+   */
+  async #handOver(
+    sub: Subscription,
+    index: number,
+    claimed: Claimed[],
+    requested: number,
+    claimMany: (queue: string, max: number) => Promise<Claimed[]>,
+  ): Promise<number> {
+    if (sub.cancelled) {
+      for (const c of claimed) await this.host.deliver(sub, -1, c);
+      return 0;
+    }
+    sub.cursor = index + 1;
+    if (claimed.length === requested && !this.#stopped) {
+      const { prefetch, noAck, queues } = sub.request;
+      const left = noAck || prefetch === 0 ? MAX_BATCH : prefetch - sub.inflight - claimed.length;
+      const next = Math.min(left, this.#batchRoom(sub));
+      if (next > 0) {
+        const claims = claimMany(queues[index] as string, next).catch((error: unknown) => {
+          this.host.report(error);
+          return [];
+        });
+        sub.readAhead = { index, size: next, claims };
+      }
+    }
+    for (const c of claimed) {
+      const delivered = this.host.deliver(sub, index, c);
+      if (delivered instanceof Promise) await delivered;
+    }
+    return claimed.length;
   }
 
   async #deliverOne(sub: Subscription): Promise<boolean> {

@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { BindingSpec, ExchangeSpec, MessageProperties, QueueSpec } from '../transport/spi.js';
+import type { BindingSpec, ExchangeSpec, MessageProperties, QueueSpec, TransportStatus } from '../transport/spi.js';
 
 /** A message as a store keeps it: one copy per queue. */
 export interface StoredMessage {
@@ -42,6 +42,11 @@ export interface StoreFeatures {
   readonly persistence: boolean;
   /** Several processes can share the store. */
   readonly crossProcess: boolean;
+  /**
+   * The store deletes a queue declared with `expires` once it has gone unused that long (no
+   * consumer, no get, no redeclaration), as RabbitMQ does. @defaultValue false
+   */
+  readonly queueExpires?: boolean;
 }
 
 /** A consistent view of the topology records, tagged with the revision it was read at. */
@@ -50,6 +55,12 @@ export interface TopologySnapshot {
   readonly exchanges: readonly ExchangeSpec[];
   readonly queues: readonly QueueSpec[];
   readonly bindings: readonly BindingSpec[];
+  /**
+   * Records the store inferred from another client's data rather than read from a declaration (kombu
+   * persists bindings but not exchange types or queue arguments). A declaration of one of these names
+   * replaces the inferred record instead of being compared with it.
+   */
+  readonly inferred?: { readonly exchanges: readonly string[]; readonly queues: readonly string[] };
 }
 
 /**
@@ -122,6 +133,14 @@ export interface VirtualStore {
    */
   readonly immediate?: ImmediateStore;
 
+  /**
+   * Claims up to `max` messages at once (same order and semantics as `max` calls of `get`). Stores
+   * behind a network round trip provide it so a consumer with prefetch room claims in one trip.
+   */
+  getMany?(queue: string, max: number): Promise<Claimed[]>;
+  /** Reports the store's own connection state (lost, recovered), for stores that reconnect by themselves. */
+  onStatus?(listener: (status: TransportStatus) => void): () => void;
+
   /** Total body bytes of ready messages; enables `maxLengthBytes`. */
   sizeBytes?(queue: string): Promise<number>;
   /**
@@ -129,6 +148,8 @@ export interface VirtualStore {
    * client of the store). Without it, consumers poll.
    */
   watch?(listener: (queue: string) => void): () => void;
+  /** The queue was used (redeclared): with `features.queueExpires`, its expiry clock starts again. */
+  touch?(queue: string): void;
   /** Registers a consumer so that other clients see consumer counts; returns the unregister function. */
   addConsumer?(queue: string, tag: string): () => void;
   consumerCount?(queue: string): Promise<number>;

@@ -1,13 +1,17 @@
 import type { QueueSpec } from '../transport/spi.js';
 import { RoutingTable } from './routing-table.js';
-import type { TopologyStore } from './store.js';
+import type { TopologySnapshot, TopologyStore } from './store.js';
 
 /** The compiled view of one topology revision. */
 export interface CompiledTopology {
   readonly revision: number;
   readonly table: RoutingTable;
   readonly queues: ReadonlyMap<string, QueueSpec>;
+  /** Names whose records the store inferred (see {@link TopologySnapshot.inferred}). */
+  readonly inferred: { readonly exchanges: ReadonlySet<string>; readonly queues: ReadonlySet<string> };
 }
+
+const NONE: ReadonlySet<string> = new Set();
 
 /**
  * Keeps the routing table compiled until the store's revision moves. Publishing reads the revision
@@ -41,6 +45,10 @@ export class TopologyCache {
       revision: snapshot.revision,
       table: new RoutingTable(snapshot),
       queues: new Map(snapshot.queues.map((q) => [q.name, q])),
+      inferred: {
+        exchanges: snapshot.inferred ? new Set(snapshot.inferred.exchanges) : NONE,
+        queues: snapshot.inferred ? new Set(snapshot.inferred.queues) : NONE,
+      },
     };
     this.#compiled = compiled;
     return compiled;

@@ -41,7 +41,8 @@ export class VirtualAdmin implements TopologyAdmin {
   async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {
     this.host.isOpen();
     if (spec.name === '') return;
-    const existing = (await this.cache.current()).table.exchange(spec.name);
+    const compiled = await this.cache.current();
+    const existing = compiled.table.exchange(spec.name);
     if (options.passive) {
       if (!existing) throw new NotFoundError({ kind: 'exchange', name: spec.name });
       return;
@@ -49,12 +50,12 @@ export class VirtualAdmin implements TopologyAdmin {
     if (!this.capabilities.exchangeTypes.has(spec.type)) {
       throw new UnsupportedFeatureError(`${spec.type} exchanges`, this.store.kind);
     }
-    if (existing) {
+    if (existing && !compiled.inferred.exchanges.has(spec.name)) {
       const differences = exchangeDifferences(spec, existing);
       if (differences.length > 0) throw new TopologyConflictError({ kind: 'exchange', name: spec.name }, differences);
       return;
     }
-    if (isReservedName(spec.name)) {
+    if (!existing && isReservedName(spec.name)) {
       throw new PreconditionFailedError(
         `exchange name '${spec.name}' is reserved: the 'amq.' prefix belongs to the broker`,
       );
@@ -65,14 +66,17 @@ export class VirtualAdmin implements TopologyAdmin {
   async declareQueue(spec: QueueSpec, options: { passive?: boolean } = {}): Promise<QueueDeclareResult> {
     this.host.isOpen();
     if (spec.name === '' && !options.passive) spec = { ...spec, name: `amq.gen-${randomUUID()}` };
-    const existing = (await this.cache.current()).queues.get(spec.name);
+    const compiled = await this.cache.current();
+    const existing = compiled.queues.get(spec.name);
     if (options.passive) {
       if (!existing) throw new NotFoundError({ kind: 'queue', name: spec.name });
       return this.#result(spec.name);
     }
-    if (existing) {
+    if (existing && !compiled.inferred.queues.has(spec.name)) {
       const differences = queueDifferences(spec, existing);
       if (differences.length > 0) throw new TopologyConflictError({ kind: 'queue', name: spec.name }, differences);
+      // A redeclaration counts as use (RabbitMQ renews `x-expires` on it).
+      this.store.touch?.(spec.name);
       return this.#result(spec.name);
     }
     const queueType = spec.queueType ?? 'classic';
@@ -81,6 +85,13 @@ export class VirtualAdmin implements TopologyAdmin {
     }
     if (spec.maxPriority !== undefined && !this.capabilities.priority) {
       throw new UnsupportedFeatureError('priority queues', this.store.kind);
+    }
+    // A limit that could not be enforced must not be accepted silently.
+    if (spec.maxLengthBytes !== undefined && this.capabilities.maxLengthBytes === false) {
+      throw new UnsupportedFeatureError(
+        'queue length limits in bytes (maxLengthBytes; maxLength works)',
+        this.store.kind,
+      );
     }
     await this.store.createQueue(spec.name);
     await this.store.topology.putQueue(spec);

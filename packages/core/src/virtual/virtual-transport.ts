@@ -1,12 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import {
-  ConnectionClosedError,
-  InvalidOperationError,
-  MessageStateError,
-  NotFoundError,
-  PublishRejectedError,
-  UnroutableError,
-} from '../errors.js';
+import { ConnectionClosedError, InvalidOperationError, MessageStateError, NotFoundError } from '../errors.js';
 import { BUILTIN_EXCHANGES } from '../topology/graph.js';
 import type {
   Capabilities,
@@ -15,17 +7,16 @@ import type {
   InboundMessage,
   OutboundMessage,
   PublishTarget,
-  QueueSpec,
   SettleOutcome,
   Transport,
   TransportStatus,
   TransportSubscription,
 } from '../transport/spi.js';
-import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-letter.js';
 import { Dispatcher, type Subscription } from './dispatcher.js';
 import { ExpirySchedule } from './expiry-schedule.js';
-import type { Claimed, ImmediateStore, StoredMessage, VirtualStore } from './store.js';
-import { type CompiledTopology, TopologyCache } from './topology-cache.js';
+import { Publishing, RESOLVED } from './publishing.js';
+import type { Claimed, ImmediateStore, VirtualStore } from './store.js';
+import { TopologyCache } from './topology-cache.js';
 import { VirtualAdmin } from './virtual-admin.js';
 
 /** Options of {@link VirtualTransport}. */
@@ -35,8 +26,6 @@ export interface VirtualTransportOptions {
   /** Receives errors that have no caller (a failed background drain). */
   readonly onError?: (error: unknown) => void;
 }
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** @defaultValue for {@link VirtualTransportOptions.pollIntervalMs} */
 export const DEFAULT_POLL_INTERVAL_MS = 100;
@@ -65,11 +54,10 @@ export class VirtualTransport implements Transport {
   readonly #now: ImmediateStore | undefined;
   readonly #topology: TopologyCache;
   readonly #dispatcher: Dispatcher;
+  readonly #publishing: Publishing;
   readonly #unsettled = new Set<Handle>();
   readonly #statusListeners = new Set<(s: TransportStatus) => void>();
   readonly #onError: (error: unknown) => void;
-  readonly #idPrefix = `${randomBytes(6).toString('hex')}.`;
-  #ids = 0;
   #deliveryTags = 0;
   /** When to sweep expired messages off queue heads; shared with the store's other transports. */
   readonly #expiry: ExpirySchedule;
@@ -77,6 +65,7 @@ export class VirtualTransport implements Transport {
   #state: 'new' | 'open' | 'closed' = 'new';
   #closing: Promise<void> | undefined;
   #unwatch: (() => void) | undefined;
+  #unstatus: (() => void) | undefined;
 
   constructor(store: VirtualStore, options: VirtualTransportOptions = {}) {
     this.#store = store;
@@ -85,10 +74,12 @@ export class VirtualTransport implements Transport {
     this.kind = store.kind;
     this.#onError = options.onError ?? (() => {});
     this.#topology = new TopologyCache(store.topology);
+    this.#publishing = new Publishing(store, this.#topology, (queue, at) => this.#armExpiry(queue, at));
     const poll = store.watch ? 0 : (options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.#dispatcher = new Dispatcher(
       {
         claim: (queue) => this.#claim(queue),
+        ...(store.getMany ? { claimMany: (queue: string, max: number) => this.#claimMany(queue, max) } : {}),
         deliver: (sub, index, claimed) => this.#deliver(sub, index, claimed),
         report: (error) => this.#onError(error),
         // Without change notifications, a queue deleted by another client is noticed when polling.
@@ -103,8 +94,9 @@ export class VirtualTransport implements Transport {
       exchangeToExchange: true,
       priority: store.features.priority,
       messageTtl: true,
-      queueExpires: false,
+      queueExpires: store.features.queueExpires ?? false,
       maxLength: true,
+      maxLengthBytes: store.sizeBytes !== undefined,
       deadLetter: true,
       alternateExchange: true,
       confirms: true,
@@ -131,6 +123,7 @@ export class VirtualTransport implements Transport {
       const before = this.#topology.fresh();
       if (!before) this.#cancelOrphans().catch((error: unknown) => this.#onError(error));
     });
+    this.#unstatus = this.#store.onStatus?.((status) => this.#emit(status));
     this.#state = 'open';
     this.#leaveExpiry = this.#expiry.join((queue) =>
       this.#sweep(queue).catch((error: unknown) => this.#onError(error)),
@@ -166,16 +159,17 @@ export class VirtualTransport implements Transport {
     }
     this.#state = 'closed';
     this.#unwatch?.();
+    this.#unstatus?.();
     this.#leaveExpiry?.();
     for (const sub of this.#dispatcher.subscriptions) for (const release of sub.releaseConsumers) release();
     this.#dispatcher.stop();
+    await this.#dispatcher.drained();
     // Unsettled deliveries return to their queues, as when an AMQP channel closes.
     const pending = [...this.#unsettled];
     this.#unsettled.clear();
-    for (const h of pending) {
-      h.settled = true;
-      await this.#store.settle(h.claimed.receipt, 'requeue');
-    }
+    for (const h of pending) h.settled = true;
+    // Latest first, so a store that requeues to the head keeps the original order.
+    await Promise.all(pending.reverse().map((h) => this.#store.settle(h.claimed.receipt, 'requeue')));
     await this.admin.dropExclusive();
     await this.#store.close();
     this.#emit({ type: 'disconnected' });
@@ -187,80 +181,26 @@ export class VirtualTransport implements Transport {
   }
 
   publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
-    const now = this.#now;
-    const topology = now && this.#state === 'open' ? this.#topology.fresh() : undefined;
-    if (now && topology) {
+    const topology = this.#state === 'open' ? this.#topology.fresh() : undefined;
+    if (topology) {
       try {
-        if (this.#publishNow(now, topology, message, target)) return RESOLVED;
+        const now = this.#now;
+        if (now) {
+          if (this.#publishing.publishNow(now, topology, message, target)) return RESOLVED;
+        } else {
+          const stored = this.#publishing.publishRouted(topology, message, target);
+          if (stored) return stored;
+        }
       } catch (error) {
         return Promise.reject(error);
       }
     }
-    return this.#publish(message, target);
-  }
-
-  /**
-   * The in-memory fast path: routes and stores without a single await. Returns false (having done
-   * nothing) when a destination needs the asynchronous path (max-length bookkeeping).
-   */
-  #publishNow(
-    now: ImmediateStore,
-    topology: CompiledTopology,
-    message: OutboundMessage,
-    target: PublishTarget,
-  ): boolean {
-    const queues = this.#destinations(topology, message, target);
-    const specs: QueueSpec[] = [];
-    for (const name of queues) {
-      const spec = topology.queues.get(name);
-      if (!spec) continue;
-      if (spec.maxLength !== undefined || spec.maxLengthBytes !== undefined) return false;
-      specs.push(spec);
+    try {
+      this.#assertOpen();
+    } catch (error) {
+      return Promise.reject(error);
     }
-    if (specs.length === 0 && target.mandatory) throw new UnroutableError(target.exchange, target.routingKey);
-    const at = Date.now();
-    for (const spec of specs) {
-      const stored = this.#stored(message, target.exchange, target.routingKey, spec, at);
-      now.put(spec.name, stored);
-      if (stored.expiresAt !== undefined) this.#armExpiry(spec.name, stored.expiresAt);
-    }
-    return true;
-  }
-
-  /** Queues a publish reaches. @throws NotFoundError / PublishRejectedError for a bad exchange. */
-  #destinations(topology: CompiledTopology, message: OutboundMessage, target: PublishTarget): Iterable<string> {
-    const { exchange, routingKey } = target;
-    if (exchange === '') return topology.queues.has(routingKey) ? [routingKey] : [];
-    const spec = topology.table.exchange(exchange);
-    if (!spec) throw new NotFoundError({ kind: 'exchange', name: exchange });
-    if (spec.internal) {
-      throw new PublishRejectedError(
-        `exchange '${exchange}' is internal: only exchange-to-exchange bindings may publish to it`,
-      );
-    }
-    return topology.table.route(exchange, routingKey, message.properties.headers).queues;
-  }
-
-  async #publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
-    this.#assertOpen();
-    const topology = this.#topology.fresh() ?? (await this.#topology.current());
-    const { exchange, routingKey } = target;
-    const queues = this.#destinations(topology, message, target);
-    const now = Date.now();
-    let routed = 0;
-    let refused = 0;
-    for (const name of queues) {
-      const spec = topology.queues.get(name);
-      if (!spec) continue;
-      routed++;
-      if (!(await this.#enqueue(spec, this.#stored(message, exchange, routingKey, spec, now), topology))) refused++;
-    }
-    if (routed === 0 && target.mandatory) throw new UnroutableError(exchange, routingKey);
-    if (refused > 0) {
-      throw new PublishRejectedError(
-        `message refused by ${refused} full queue${refused === 1 ? '' : 's'} (overflow: reject-publish)`,
-      );
-    }
+    return this.#publishing.publish(message, target);
   }
 
   async consume(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
@@ -327,11 +267,15 @@ export class VirtualTransport implements Transport {
   async #settle(h: Handle, outcome: SettleOutcome): Promise<void> {
     if (outcome === 'requeue') {
       await this.#store.settle(h.claimed.receipt, 'requeue');
-    } else {
-      if (outcome === 'reject') await this.#deadLetter(h.queue, h.claimed.message, 'rejected');
-      await this.#store.settle(h.claimed.receipt, 'ack');
+      this.#dispatcher.schedule();
+      return;
     }
+    if (outcome === 'reject') await this.#publishing.deadLetter(h.queue, h.claimed.message, 'rejected');
+    const acked = this.#store.settle(h.claimed.receipt, 'ack');
+    // The prefetch window opened when the delivery was settled: claim the next messages now, so a
+    // store behind a network round trip sends the claim together with the ack instead of after it.
     this.#dispatcher.schedule();
+    await acked;
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -341,94 +285,6 @@ export class VirtualTransport implements Transport {
     throw new ConnectionClosedError(
       this.#state === 'new' ? `${this.kind} transport is not connected` : `${this.kind} transport is closed`,
     );
-  }
-
-  #stored(
-    message: OutboundMessage,
-    exchange: string,
-    routingKey: string,
-    queue: QueueSpec,
-    now: number,
-  ): StoredMessage {
-    const { properties } = message;
-    let expiresAt: number | undefined;
-    if (properties.expiration !== undefined) expiresAt = now + Number(properties.expiration);
-    if (queue.messageTtl !== undefined)
-      expiresAt = Math.min(expiresAt ?? Number.POSITIVE_INFINITY, now + queue.messageTtl);
-    const priority = queue.maxPriority === undefined ? 0 : Math.min(properties.priority ?? 0, queue.maxPriority);
-    return {
-      id: this.#idPrefix + (++this.#ids).toString(36),
-      body: message.body,
-      properties,
-      exchange,
-      routingKey,
-      priority,
-      expiresAt,
-      redelivered: false,
-    };
-  }
-
-  /** Puts a message, applying max-length; false when the queue refused it (reject-publish). */
-  async #enqueue(queue: QueueSpec, message: StoredMessage, topology: CompiledTopology): Promise<boolean> {
-    if (message.expiresAt !== undefined) this.#armExpiry(queue.name, message.expiresAt);
-    const { maxLength, maxLengthBytes } = queue;
-    if (maxLength === undefined && maxLengthBytes === undefined) {
-      await this.#store.put(queue.name, message);
-      return true;
-    }
-    const overflow = queue.overflow ?? 'drop-head';
-    if (overflow !== 'drop-head') {
-      if (await this.#wouldOverflow(queue, message.body.length)) {
-        if (overflow === 'reject-publish-dlx') await this.#deadLetter(queue.name, message, 'maxlen', topology);
-        return false;
-      }
-      await this.#store.put(queue.name, message);
-      return true;
-    }
-    await this.#store.put(queue.name, message);
-    while (await this.#wouldOverflow(queue, 0)) {
-      const head = await this.#store.get(queue.name);
-      if (!head) break;
-      await this.#deadLetter(queue.name, head.message, 'maxlen', topology);
-      await this.#store.settle(head.receipt, 'ack');
-    }
-    return true;
-  }
-
-  async #wouldOverflow(queue: QueueSpec, adding: number): Promise<boolean> {
-    const extra = adding > 0 ? 1 : 0;
-    if (queue.maxLength !== undefined && (await this.#store.size(queue.name)) + extra > queue.maxLength) return true;
-    if (queue.maxLengthBytes !== undefined && this.#store.sizeBytes) {
-      return (await this.#store.sizeBytes(queue.name)) + adding > queue.maxLengthBytes;
-    }
-    return false;
-  }
-
-  /** Re-publishes a message through its queue's dead-letter exchange; dropped when there is none. */
-  async #deadLetter(
-    queueName: string,
-    message: StoredMessage,
-    reason: DeathReason,
-    known?: CompiledTopology,
-  ): Promise<void> {
-    const topology = known ?? (await this.#topology.current());
-    const queue = topology.queues.get(queueName);
-    const target = queue?.deadLetter;
-    if (!queue || !target) return;
-    const out = deadLetterMessage(message, queue, reason);
-    const exchange = target.exchange;
-    const routingKey = target.routingKey ?? message.routingKey;
-    let destinations: Iterable<string>;
-    if (exchange === '') destinations = [routingKey];
-    else if (topology.table.hasExchange(exchange))
-      destinations = topology.table.route(exchange, routingKey, out.properties.headers).queues;
-    else return; // RabbitMQ drops silently when the dead-letter exchange is missing.
-    const now = Date.now();
-    for (const name of destinations) {
-      const spec = topology.queues.get(name);
-      if (!spec || (reason !== 'rejected' && isDeadLetterCycle(message, name))) continue;
-      await this.#enqueue(spec, this.#stored(out, exchange, routingKey, spec, now), topology);
-    }
   }
 
   /** Takes the next message that has not expired; expired ones are dead-lettered on the way. */
@@ -466,8 +322,21 @@ export class VirtualTransport implements Transport {
   }
 
   async #expire(queue: string, claimed: Claimed): Promise<void> {
-    await this.#deadLetter(queue, claimed.message, 'expired');
+    await this.#publishing.deadLetter(queue, claimed.message, 'expired');
     await this.#store.settle(claimed.receipt, 'ack');
+  }
+
+  /** {@link #claim} for up to `max` messages, through the store's batch claim. */
+  async #claimMany(queue: string, max: number): Promise<Claimed[]> {
+    const claimed = await (this.#store.getMany as NonNullable<VirtualStore['getMany']>).call(this.#store, queue, max);
+    const now = Date.now();
+    if (claimed.every((c) => c.message.expiresAt === undefined || c.message.expiresAt > now)) return claimed;
+    const live: Claimed[] = [];
+    for (const c of claimed) {
+      if (c.message.expiresAt === undefined || c.message.expiresAt > now) live.push(c);
+      else await this.#expire(queue, c);
+    }
+    return live;
   }
 
   async #claimAsync(queue: string): Promise<Claimed | undefined> {

@@ -416,6 +416,13 @@ describe('checkRules', () => {
       );
     });
 
+    it('flags maxLengthBytes on a transport that enforces only maxLength (file://, redis://)', () => {
+      const doc: TopologyDocument = { queues: [{ name: 'q', maxLength: 10, maxLengthBytes: 1_000 }] };
+      const options = { capabilities: { ...allCapabilities, maxLengthBytes: false }, transport: 'redis' };
+      expect(found(doc, 'unsupported-feature', options)).toStrictEqual(['error /queues/0/maxLengthBytes']);
+      expect(found(doc, 'unsupported-feature', { capabilities: allCapabilities, transport: 'amqp' })).toStrictEqual([]);
+    });
+
     it('is not checked without capabilities, and passes with enough of them', () => {
       const doc: TopologyDocument = { exchanges: [{ name: 'h', type: 'headers' }] };
       expect(found(doc, 'unsupported-feature')).toStrictEqual([]);

@@ -27,6 +27,7 @@ import {
   type WakameError,
 } from '@wakame/core/spi';
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
+import { type TlsOptions, tlsConnectOptions } from '../internal/tls.js';
 import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
 import { fromAmqpError } from './errors.js';
@@ -42,15 +43,7 @@ import {
 } from './subscription.js';
 
 /** Transport-specific options, passed as `transportOptions` of the connection. */
-export interface AmqpOptions {
-  /** TLS: CA certificate(s), client certificate and key (PEM), key passphrase, SNI name. */
-  readonly ca?: string | Buffer | (string | Buffer)[];
-  readonly cert?: string | Buffer;
-  readonly key?: string | Buffer;
-  readonly passphrase?: string;
-  readonly servername?: string;
-  /** @defaultValue `true` */
-  readonly rejectUnauthorized?: boolean;
+export interface AmqpOptions extends TlsOptions {
   /** Management API base URL for `inspect()`. @defaultValue `http://<host>:15672` */
   readonly managementUrl?: string;
   /** Deadline of a publish, including waiting through a reconnect. @defaultValue `30_000` */
@@ -301,17 +294,7 @@ export class AmqpTransport implements Transport {
   // ---------------------------------------------------------------------------------------------
 
   async #open(url: BrokerUrl, signal?: AbortSignal): Promise<ChannelModel> {
-    const x = this.#extra;
-    const tls = url.tls
-      ? {
-          ...(x.ca !== undefined ? { ca: x.ca } : {}),
-          ...(x.cert !== undefined ? { cert: x.cert } : {}),
-          ...(x.key !== undefined ? { key: x.key } : {}),
-          ...(x.passphrase !== undefined ? { passphrase: x.passphrase } : {}),
-          servername: x.servername ?? url.hostname,
-          rejectUnauthorized: x.rejectUnauthorized ?? true,
-        }
-      : {};
+    const tls = url.tls ? tlsConnectOptions(url, this.#extra) : {};
     const opening = amqplib.connect(
       {
         protocol: url.tls ? 'amqps' : 'amqp',

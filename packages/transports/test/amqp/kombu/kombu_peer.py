@@ -23,6 +23,9 @@ the decode error; content type and encoding, headers, delivery info and properti
 property bytes, the raw body and the type tag of every top-level header as they arrived on the
 wire; `errors` holds what stopped the draining (e.g. a header table py-amqp cannot parse).
 
+The catalogue of variants, the JSON output and what the peers share are in
+`../../kombu-common/kombu_variants.py` (the Redis peer uses them too), which this file puts on `sys.path`.
+
 Only kombu and the standard library are used; msgpack is used when importable and reported by
 `probe`. No pickle anywhere: the accept lists never include it.
 
@@ -30,11 +33,7 @@ Values that JSON cannot hold are marked: bytes as {"$base64": "..."}, datetimes 
 {"$datetime": "ISO-8601"}, decimals as {"$decimal": "..."}; ints are plain JSON numbers.
 """
 
-import argparse
-import base64
-import datetime
-import decimal
-import json
+import pathlib
 import struct
 import sys
 import time
@@ -42,38 +41,15 @@ import time
 import kombu  # first: a missing python3-kombu is then reported by that name
 
 import amqp.basic_message
-from kombu import Connection, Exchange, Producer, Queue
+from kombu import Connection
 
-try:
-    import msgpack  # noqa: F401  (only its presence matters: kombu imports it itself)
-
-    HAVE_MSGPACK = True
-except ImportError:
-    HAVE_MSGPACK = False
-
-try:
-    import yaml  # noqa: F401
-
-    HAVE_YAML = True
-except ImportError:
-    HAVE_YAML = False
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
+import kombu_variants as common  # noqa: E402  (found through the path set just above)
+from kombu_variants import b64, emit  # noqa: E402
 
 # Everything the peer can decode. Content types rather than serializer names so that text/plain
 # and application/data (kombu's "raw" wire forms, which have no serializer name) can be listed.
 ACCEPT = ['application/json', 'text/plain', 'application/data', 'application/x-yaml', 'application/x-msgpack']
-
-# Header values of every AMQP field type kombu (py-amqp) writes: S, I, L (2**40), d, t, V, A, F.
-HEADERS_OF_EVERY_TYPE = {
-    'x-str': 'héllo',
-    'x-int': 42,
-    'x-big': 2**40,
-    'x-neg': -7,
-    'x-float': 1.5,
-    'x-bool': True,
-    'x-none': None,
-    'x-list': [1, 'two'],
-    'x-table': {'k': 'v'},
-}
 
 # Integers at the edges of the AMQP integer field types; py-amqp writes 'I' (int32) or 'L' (int64).
 HEADERS_OF_EDGE_INTS = {
@@ -88,105 +64,10 @@ HEADERS_OF_EDGE_INTS = {
     'x-nested': {'a': {'b': [1, {'c': None}], 'd': -2.25}, 'e': [[True, False], []]},
 }
 
-# py-amqp writes the timestamp property from an int of epoch seconds (a datetime is refused).
-FIXED_TIMESTAMP = int(datetime.datetime(2024, 1, 2, 3, 4, 5, tzinfo=datetime.timezone.utc).timestamp())
-
 
 def variant_list():
-    """(name, body, publish kwargs) of every variant; names match the fixture file where it has them."""
-    variants = [
-        # The first five are exactly the fixture's (kombu_amqp_wire_format.json) publish calls.
-        (
-            'json_headers_and_properties',
-            {'n': 0, 'text': 'kombu message 0 ✓'},
-            {
-                'serializer': 'json',
-                'priority': 5,
-                'correlation_id': 'corr-1',
-                'reply_to': 'reply.queue',
-                'expiration': 60,
-                'headers': dict(HEADERS_OF_EVERY_TYPE),
-            },
-        ),
-        (
-            'json_zlib',
-            {'n': 1, 'text': 'kombu message 1 ✓'},
-            {'serializer': 'json', 'compression': 'zlib', 'headers': {'x-example': 'header'}},
-        ),
-        ('json_gzip_alias', {'n': 2, 'text': 'kombu message 2 ✓'}, {'serializer': 'json', 'compression': 'gzip'}),
-        ('str_body', 'plain text ✓', {}),
-        ('bytes_body', b'\x00\x01binary\xff', {}),
-        # Beyond the fixture.
-        (
-            'json_all_properties',
-            {'n': 5, 'list': [1, 2.5, None, True], 'nested': {'a': {'b': 'c'}}},
-            {
-                'serializer': 'json',
-                'message_id': 'msg-5',
-                'correlation_id': 'corr-5',
-                'reply_to': 'replies',
-                'timestamp': FIXED_TIMESTAMP,
-                'type': 'kombu.test',
-                'app_id': 'kombu-peer',
-                'priority': 9,
-                'expiration': 120.5,
-                'headers': {'x-kind': 'all-properties'},
-            },
-        ),
-        ('json_transient', {'n': 6}, {'serializer': 'json', 'delivery_mode': 1}),
-        ('json_edge_ints', {'n': 7}, {'serializer': 'json', 'headers': dict(HEADERS_OF_EDGE_INTS)}),
-        (
-            'json_unicode',
-            {'n': 9, 'text': '日本語 ✓ émoji 🍣 \u0000 "quoted" \\ back', 'key ✓': 'value'},
-            {'serializer': 'json'},
-        ),
-        ('str_unicode', 'Grüße 🍣 日本語', {}),
-        # A compression kombu has in the standard library and Wakame does not.
-        ('json_bzip2', {'n': 11, 'text': 'bzip2 ✓'}, {'serializer': 'json', 'compression': 'bzip2'}),
-    ]
-    if HAVE_YAML:
-        variants.append(
-            (
-                'yaml',
-                # 'yes' is a boolean to YAML 1.1 readers (PyYAML) unless quoted.
-                {'n': 8, 'text': 'yaml ✓', 'list': [1, 'two', 3.5], 'flag': True, 'none': None, 'word': 'yes'},
-                {'serializer': 'yaml'},
-            )
-        )
-    if HAVE_MSGPACK:
-        variants.append(
-            (
-                'msgpack',
-                {'n': 10, 'text': 'msgpack ✓', 'bin': b'\x00\xff', 'big': 2**40, 'list': [1, -2, 3.5]},
-                {'serializer': 'msgpack'},
-            )
-        )
-    return variants
-
-
-# ---------------------------------------------------------------------------------------------
-# JSON output
-
-
-def to_json(value):
-    """A JSON-safe copy of `value`, with bytes/datetime/decimal marked (see the module docstring)."""
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return {'$base64': base64.b64encode(bytes(value)).decode('ascii')}
-    if isinstance(value, datetime.datetime):
-        return {'$datetime': value.isoformat()}
-    if isinstance(value, decimal.Decimal):
-        return {'$decimal': str(value)}
-    if isinstance(value, dict):
-        return {str(k): to_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    return value
-
-
-def emit(value):
-    sys.stdout.write(json.dumps(to_json(value), ensure_ascii=False, sort_keys=False))
-    sys.stdout.write('\n')
-    sys.stdout.flush()
+    """The shared catalogue (`kombu-common/kombu_variants.py`), with the AMQP integer field type edges."""
+    return common.variant_list(edge_int_headers=HEADERS_OF_EDGE_INTS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -277,112 +158,55 @@ def header_type_tags(raw):
 # Commands
 
 
-def entities(args, variant=None):
-    """The exchange and queue to use; with --per-variant the queue and key get a `.<variant>` suffix."""
-    suffix = f'.{variant}' if args.per_variant and variant is not None else ''
-    exchange = Exchange(args.exchange, type='direct', durable=True)
-    queue = Queue(args.queue + suffix, exchange=exchange, routing_key=args.routing_key + suffix, durable=True)
-    return exchange, queue
-
-
-def choose_variants(args):
-    wanted = args.variants.split(',') if args.variants else None
-    catalogue = variant_list()
-    if wanted is None:
-        return catalogue
-    known = {name: (name, body, kwargs) for name, body, kwargs in catalogue}
-    unknown = [name for name in wanted if name not in known]
-    if unknown:
-        raise SystemExit(f'unknown or unavailable variants: {", ".join(unknown)}')
-    return [known[name] for name in wanted]
-
-
 def cmd_probe(_args):
-    emit(
-        {
-            'kombu': kombu.__version__,
-            'amqp': amqp.__version__,
-            'python': sys.version.split()[0],
-            'msgpack': HAVE_MSGPACK,
-            'yaml': HAVE_YAML,
-            'variants': [name for name, _, _ in variant_list()],
-        }
-    )
+    common.emit_probe(variant_list(), kombu=kombu.__version__, amqp=amqp.__version__)
 
 
 def cmd_variants(_args):
-    emit([{'variant': n, 'published_body': b, 'publish_kwargs': k} for n, b, k in variant_list()])
+    common.emit_variants(variant_list())
 
 
 def cmd_publish(args):
-    chosen = choose_variants(args)
+    chosen = common.choose_variants(args, variant_list())
     _install_publish_capture()
-    manifest = []
+
+    def declare(channel, _exchange, queue):
+        if not args.no_declare:
+            queue(channel).declare()  # declares the exchange, the queue and the binding
+
+    def publish(producer, body, kwargs):
+        before = len(_captured)
+        producer.publish(body, **kwargs)
+        wire = _captured[before] if len(_captured) > before else None
+        return {
+            'properties': wire and wire['properties'],
+            'raw_properties_b64': wire and b64(wire['raw']),
+            'header_type_tags': wire and header_type_tags(wire['raw']),
+            'body_b64': wire and b64(wire['body']),
+        }
+
     with Connection(args.url, connect_timeout=args.timeout) as conn:
-        channel = conn.channel()
-        declared = set()
-        for name, body, kwargs in chosen:
-            exchange, queue = entities(args, name)
-            if not args.no_declare and queue.name not in declared:
-                queue(channel).declare()  # declares the exchange, the queue and the binding
-                declared.add(queue.name)
-            producer = Producer(channel, exchange=exchange, routing_key=queue.routing_key, auto_declare=False)
-            before = len(_captured)
-            producer.publish(body, **kwargs)
-            wire = _captured[before] if len(_captured) > before else None
-            manifest.append(
-                {
-                    'variant': name,
-                    'queue': queue.name,
-                    'routing_key': queue.routing_key,
-                    'published_body': body,
-                    'publish_kwargs': kwargs,
-                    'properties': wire and wire['properties'],
-                    'raw_properties_b64': wire and base64.b64encode(wire['raw']).decode('ascii'),
-                    'header_type_tags': wire and header_type_tags(wire['raw']),
-                    'body_b64': wire and base64.b64encode(wire['body']).decode('ascii'),
-                }
-            )
-    emit(manifest)
+        emit(common.publish_each(args, chosen, conn.channel(), declare, publish))
 
 
 def describe_message(message, wire):
     raw = wire and wire['raw']
-    props = message.properties
-    entry = {
-        'content_type': message.content_type,
-        'content_encoding': message.content_encoding,
-        'headers': message.headers,
-        'delivery_info': {
-            k: message.delivery_info.get(k)
-            for k in ('exchange', 'routing_key', 'redelivered', 'delivery_tag', 'message_count')
-        },
-        'properties': {
-            k: props.get(k)
-            for k in (
-                'delivery_mode',
-                'priority',
-                'expiration',
-                'correlation_id',
-                'reply_to',
-                'message_id',
-                'timestamp',
-                'type',
-                'app_id',
-                'user_id',
-            )
-        },
-        'all_property_names': sorted(props.keys()),
-        'raw_properties_b64': raw and base64.b64encode(raw).decode('ascii'),
-        'header_type_tags': header_type_tags(raw),
+    entry = common.describe_message(
+        message,
+        ('exchange', 'routing_key', 'redelivered', 'delivery_tag', 'message_count'),
+        raw_properties_b64=raw and b64(raw),
+        header_type_tags=header_type_tags(raw),
         # The body as it travelled (compressed, if it was); `payload` is what kombu made of it.
-        'body_b64': wire and base64.b64encode(wire['body']).decode('ascii'),
-    }
-    try:
-        entry['payload'] = message.decode()  # decompresses (compression header) and deserializes
-    except Exception as exc:  # kept per message so one bad message does not hide the others
-        entry['decode_error'] = f'{type(exc).__name__}: {exc}'
-    return entry
+        body_b64=wire and b64(wire['body']),
+    )
+    return common.with_payload(entry, message)  # decompresses (compression header) and deserializes
+
+
+def describe_last(message):
+    """`message` with its wire form: basic.get fetches one message at a time, so the last one seen is this one."""
+    wire = _inbound[-1] if _inbound else None
+    _inbound.clear()
+    return describe_message(message, wire)
 
 
 def drain(args, queue, count):
@@ -396,59 +220,24 @@ def drain(args, queue, count):
             bound = queue(conn.channel())
             if not args.no_declare:
                 bound.declare()
-            while count is None or len(received) < count:
-                message = bound.get(no_ack=False, accept=ACCEPT)
-                if message is None:
-                    if count is None or time.monotonic() >= deadline:
-                        break
-                    time.sleep(0.05)
-                    continue
-                # basic.get fetches one message at a time, so the last one seen on the wire is this one.
-                wire = _inbound[-1] if _inbound else None
-                _inbound.clear()
-                received.append(describe_message(message, wire))
-                message.ack()
+            common.get_each(bound, count, deadline, ACCEPT, received, describe_last)
     except Exception as exc:  # e.g. a header table py-amqp cannot parse: report it, do not hide the rest
-        errors.append(f'{type(exc).__name__}: {exc}')
+        errors.append(common.error_text(exc))
     return {'messages': received, 'errors': errors}
 
 
 def cmd_consume(args):
     _install_consume_capture()
-    if not args.per_variant:
-        emit(drain(args, entities(args)[1], args.count))
-        return
-    if not args.variants:
-        raise SystemExit('consume --per-variant needs --variants')
-    # Not choose_variants: a peer without msgpack can still report what arrives on a msgpack queue.
-    emit({name: drain(args, entities(args, name)[1], args.count or 1) for name in args.variants.split(',')})
+    common.consume(args, drain)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    sub = parser.add_subparsers(dest='command', required=True)
+    parser, sub = common.command_parser(__doc__)
     sub.add_parser('probe', help='print versions and which optional serializers are available')
-    sub.add_parser('variants', help='print the message variants publish sends')
     for name in ('publish', 'consume'):
         p = sub.add_parser(name)
-        p.add_argument('--url', default='amqp://guest:guest@127.0.0.1:5672//')
-        p.add_argument('--exchange', required=True)
-        p.add_argument('--queue', required=True)
-        p.add_argument('--routing-key', required=True)
-        p.add_argument('--timeout', type=float, default=10.0, help='seconds (connect, and consume polling)')
+        common.add_queue_arguments(p, 'amqp://guest:guest@127.0.0.1:5672//', name)
         p.add_argument('--no-declare', action='store_true', help='do not declare the exchange/queue/binding')
-        p.add_argument(
-            '--per-variant',
-            action='store_true',
-            help='one queue per variant: QUEUE.<variant>, bound with ROUTING_KEY.<variant>',
-        )
-        p.add_argument('--variants', help='comma-separated variant names (publish default: all)')
-        if name == 'consume':
-            p.add_argument(
-                '--count',
-                type=int,
-                help='stop after this many messages per queue (default: drain until empty; 1 with --per-variant)',
-            )
     args = parser.parse_args(argv)
     {'probe': cmd_probe, 'variants': cmd_variants, 'publish': cmd_publish, 'consume': cmd_consume}[args.command](
         args

@@ -1,0 +1,50 @@
+/**
+ * What the Redis benchmarks share: the server and database they use, clients, and the guards that
+ * make a benchmark fail loudly (bounded waits, checked replies) instead of printing a wrong figure.
+ */
+import { Redis, type RedisOptions } from 'ioredis';
+import { within } from './harness.js';
+
+export { within };
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+/** A database of its own: it is FLUSHDB'd before every round. */
+export const DB = 9;
+/** Messages in flight on the sending side. */
+export const WINDOW = 500;
+export const ROUNDS = 3;
+/** No phase may take longer than this; one that does breaks the benchmark. */
+export const PHASE_TIMEOUT_MS = 60_000;
+/** Wakame's queue (kombu keeps its messages in the list of that name); raw keys never clash with it. */
+export const QUEUE = 'bench';
+
+export function dbUrl(): string {
+  const url = new URL(REDIS_URL);
+  url.pathname = `/${DB}`;
+  return url.toString();
+}
+
+export function client(options: RedisOptions = {}): Redis {
+  return new Redis(dbUrl(), { maxRetriesPerRequest: 1, connectTimeout: 5_000, ...options });
+}
+
+export async function quit(redis: Redis): Promise<void> {
+  await within(redis.quit(), 5_000, 'QUIT').catch(() => redis.disconnect());
+}
+
+/** Runs every step even when one fails, then throws the first failure: nothing is left open. */
+export async function closeAll(...steps: (() => Promise<unknown>)[]): Promise<void> {
+  const failures: unknown[] = [];
+  for (const step of steps) await step().catch((error: unknown) => failures.push(error));
+  if (failures.length > 0) throw failures[0];
+}
+
+export function expect(condition: boolean, message: string): void {
+  if (!condition) throw new Error(`redis bench: ${message}`);
+}
+
+/** Throws on the first failed command of a pipeline or transaction (ioredis reports them per command). */
+export function checkExec(results: [Error | null, unknown][] | null, what: string): void {
+  if (!results) throw new Error(`redis bench: ${what}: transaction aborted`);
+  for (const [error] of results) if (error) throw new Error(`redis bench: ${what}: ${error.message}`);
+}

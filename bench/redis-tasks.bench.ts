@@ -1,0 +1,151 @@
+import { Connection, compileTopology, type DesiredTopology, TaskClient, Worker } from '@wakame/core';
+import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
+import { type Benchmark, benchPayload, benchTaskTopology, countdown, type Figure, now } from './harness.js';
+import { client, closeAll, dbUrl, PHASE_TIMEOUT_MS, QUEUE, quit, ROUNDS, WINDOW, within } from './redis-support.js';
+
+const TASK_COUNT = 10_000;
+const TASK_COUNT_SERIAL = 2_000;
+
+/** Wakame's Worker (its own connection, as its own process would have) and a TaskClient sending WINDOW in flight. */
+async function wakameTasks(topology: DesiredTopology, count: number, concurrency: number): Promise<number> {
+  const clientConnection = new Connection(dbUrl());
+  const workerConnection = new Connection(dbUrl());
+  const finished = countdown(count);
+  const consuming = countdown(1);
+  const worker = new Worker({
+    connection: workerConnection,
+    topology: { compiled: topology },
+    concurrency,
+    handlers: { 'media.process': () => {} },
+    onConsumeReady: () => consuming.tick(),
+    onTaskEvent: (event) => {
+      if (event.type === 'done') finished.tick();
+      else finished.fail(new Error(`task ${event.id}: ${event.type} ${event.reason ?? event.error?.message ?? ''}`));
+    },
+    onConnectionError: (error) => {
+      consuming.fail(error);
+      finished.fail(error);
+    },
+  });
+  const running = worker.run();
+  try {
+    await within(consuming.done, PHASE_TIMEOUT_MS, 'Wakame Worker start');
+    await within(clientConnection.connect(), PHASE_TIMEOUT_MS, 'Wakame client connect');
+    const client = new TaskClient(clientConnection, { compiled: topology });
+    const start = now();
+    for (let i = 0; i < count; i += WINDOW) {
+      const batch: Promise<unknown>[] = [];
+      for (let j = i; j < Math.min(count, i + WINDOW); j++) batch.push(client.send('media.process', benchPayload(j)));
+      await within(Promise.all(batch), PHASE_TIMEOUT_MS, 'TaskClient.send');
+    }
+    await within(finished.done, PHASE_TIMEOUT_MS, `Wakame Worker, ${count} tasks at concurrency ${concurrency}`);
+    return (count / (now() - start)) * 1000;
+  } finally {
+    await closeAll(
+      () => within(worker.stop({ deadline: 5_000 }), 10_000, 'Wakame Worker stop'),
+      () => within(running, 10_000, 'Wakame Worker run'),
+      () => workerConnection.close(),
+      () => clientConnection.close(),
+    );
+  }
+}
+
+/** BullMQ's Queue (addBulk of WINDOW, or WINDOW `add`s in flight) and Worker with a no-op processor. */
+async function bullmqTasks(count: number, concurrency: number, mode: 'add' | 'addBulk'): Promise<number> {
+  const queueConnection = client({ maxRetriesPerRequest: null });
+  const workerConnection = client({ maxRetriesPerRequest: null });
+  const queue = new BullQueue(QUEUE, { connection: queueConnection, defaultJobOptions: { removeOnComplete: true } });
+  const finished = countdown(count);
+  const worker = new BullWorker(QUEUE, async () => {}, { connection: workerConnection, concurrency, autorun: false });
+  worker.on('completed', () => finished.tick());
+  worker.on('failed', (job, error) =>
+    finished.fail(new Error(`BullMQ job ${job?.id ?? '?'} failed: ${error.message}`)),
+  );
+  worker.on('error', (error) => finished.fail(error));
+  const running = worker.run();
+  running.catch((error: unknown) => finished.fail(error));
+  try {
+    await within(Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]), PHASE_TIMEOUT_MS, 'BullMQ start');
+    const start = now();
+    for (let i = 0; i < count; i += WINDOW) {
+      const ids = Array.from({ length: Math.min(WINDOW, count - i) }, (_, k) => i + k);
+      const added =
+        mode === 'addBulk'
+          ? queue.addBulk(ids.map((id) => ({ name: 'media.process', data: benchPayload(id) })))
+          : Promise.all(ids.map((id) => queue.add('media.process', benchPayload(id))));
+      await within(added, PHASE_TIMEOUT_MS, `BullMQ ${mode}`);
+    }
+    await within(finished.done, PHASE_TIMEOUT_MS, `BullMQ Worker, ${count} jobs at concurrency ${concurrency}`);
+    return (count / (now() - start)) * 1000;
+  } finally {
+    await closeAll(
+      () => within(worker.close(), 10_000, 'BullMQ Worker close'),
+      () => within(running, 10_000, 'BullMQ Worker run'),
+      () => within(queue.close(), 10_000, 'BullMQ Queue close'),
+      () => quit(workerConnection),
+      () => quit(queueConnection),
+    );
+  }
+}
+
+async function tasks(): Promise<Figure[]> {
+  const admin = client();
+  const topology = compileTopology(benchTaskTopology(QUEUE, true));
+  const best = { bullmq: 0, bullmqBulk: 0, wakame: 0, bullmqSerial: 0, wakameSerial: 0 };
+  const keep = async (key: keyof typeof best, run: () => Promise<number>) => {
+    await admin.flushdb();
+    best[key] = Math.max(best[key], await run());
+  };
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      await keep('bullmq', () => bullmqTasks(TASK_COUNT, 50, 'add'));
+      await keep('bullmqBulk', () => bullmqTasks(TASK_COUNT, 50, 'addBulk'));
+      await keep('wakame', () => wakameTasks(topology, TASK_COUNT, 50));
+      await keep('bullmqSerial', () => bullmqTasks(TASK_COUNT_SERIAL, 1, 'add'));
+      await keep('wakameSerial', () => wakameTasks(topology, TASK_COUNT_SERIAL, 1));
+    }
+  } finally {
+    await closeAll(
+      () => admin.flushdb(),
+      () => quit(admin),
+    );
+  }
+  const span = 'no-op handler, first send → last completion';
+  return [
+    {
+      name: 'redis.bullmq.tasks.c50',
+      value: best.bullmq,
+      unit: 'msg/s',
+      note: `Queue.add, ${WINDOW} in flight; Worker concurrency 50, removeOnComplete; ${TASK_COUNT} jobs, ${span}`,
+    },
+    {
+      name: 'redis.bullmq.tasks.c50.addBulk',
+      value: best.bullmqBulk,
+      unit: 'msg/s',
+      ceiling: 'redis.bullmq.tasks.c50',
+      note: `as above with Queue.addBulk of ${WINDOW}`,
+    },
+    {
+      name: 'redis.wakame.tasks.c50',
+      value: best.wakame,
+      unit: 'msg/s',
+      ceiling: 'redis.bullmq.tasks.c50',
+      note: `TaskClient.send, ${WINDOW} in flight; Worker concurrency 50; ${TASK_COUNT} tasks, ${span} (Wakame/BullMQ)`,
+    },
+    {
+      name: 'redis.bullmq.tasks.c1',
+      value: best.bullmqSerial,
+      unit: 'msg/s',
+      note: `Queue.add, ${WINDOW} in flight; Worker concurrency 1; ${TASK_COUNT_SERIAL} jobs, ${span}`,
+    },
+    {
+      name: 'redis.wakame.tasks.c1',
+      value: best.wakameSerial,
+      unit: 'msg/s',
+      ceiling: 'redis.bullmq.tasks.c1',
+      note: `TaskClient.send, ${WINDOW} in flight; Worker concurrency 1; ${TASK_COUNT_SERIAL} tasks, ${span} (Wakame/BullMQ)`,
+    },
+  ];
+}
+
+export const redisTaskBenchmarks: readonly Benchmark[] = [{ name: 'redis.tasks', run: tasks }];

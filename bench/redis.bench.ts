@@ -1,0 +1,296 @@
+/**
+ * Redis messaging on the same server, the same ~200-byte JSON message, side by side with raw ioredis
+ * used well: (a) publish, 500 in flight; (b) consume with an ack per message, one consumer, beside the
+ * reliable pattern done by hand (a Lua script pops 100 and records each in `unacked` + `unacked_index`
+ * atomically, another acks the batch: the ceiling) and kombu's per-message pattern (BRPOP, then MULTI
+ * HSET+ZADD, ack MULTI HDEL+ZREM: for scale). The raw ceilings move kombu's envelope, the bytes Wakame
+ * must write to stay kombu-compatible; the plain-JSON figures beside them show what that format costs.
+ * Tasks against BullMQ are in redis-tasks.bench.ts.
+ *
+ * Everything runs in the database `DB` of `REDIS_URL` (redis-support.ts), flushed before each round and at the end.
+ */
+import { randomUUID } from 'node:crypto';
+import { Connection, Queue } from '@wakame/core';
+import type { Redis } from 'ioredis';
+import { type Benchmark, benchPayload, consumeRate, type Figure, now } from './harness.js';
+import {
+  checkExec,
+  client,
+  closeAll,
+  dbUrl,
+  expect,
+  PHASE_TIMEOUT_MS,
+  QUEUE,
+  quit,
+  ROUNDS,
+  WINDOW,
+} from './redis-support.js';
+
+const PUBLISH_COUNT = 20_000;
+const FETCH_BATCH = 100;
+const PREFETCH = 200;
+const KOMBU_COUNT = 3_000;
+const KOMBU_MS = 5_000;
+const RAW = { list: 'raw.bench', kombu: 'raw.kombu', unacked: 'raw.unacked', index: 'raw.unacked_index' } as const;
+
+/**
+ * Pops up to ARGV[1] messages and records each under a tag (ARGV[3] .. i) in the unacked hash and
+ * the unacked index (score ARGV[2]), atomically; returns tag, message, tag, message, …
+ */
+const FETCH_SCRIPT = `
+local messages = redis.call('RPOP', KEYS[1], ARGV[1])
+if not messages then return {} end
+local fields, scores, out = {}, {}, {}
+for i, message in ipairs(messages) do
+  local tag = ARGV[3] .. i
+  fields[#fields + 1] = tag
+  fields[#fields + 1] = message
+  scores[#scores + 1] = ARGV[2]
+  scores[#scores + 1] = tag
+  out[#out + 1] = tag
+  out[#out + 1] = message
+end
+redis.call('HSET', KEYS[2], unpack(fields))
+redis.call('ZADD', KEYS[3], unpack(scores))
+return out
+`;
+/** Acks a batch: forgets every tag in ARGV from the unacked hash and index. */
+const ACK_SCRIPT = `
+redis.call('HDEL', KEYS[1], unpack(ARGV))
+redis.call('ZREM', KEYS[2], unpack(ARGV))
+return #ARGV
+`;
+
+function body(id: number): string {
+  return JSON.stringify(benchPayload(id));
+}
+
+/**
+ * The same message as kombu's Redis transport writes it (what Wakame writes too): the JSON body in
+ * base64 inside kombu's JSON envelope. The raw ceiling builds and reads this format, so both sides
+ * move the same bytes; the plain-JSON figures show what the format itself costs.
+ */
+function envelope(id: number): string {
+  return JSON.stringify({
+    body: Buffer.from(body(id)).toString('base64'),
+    'content-encoding': 'utf-8',
+    'content-type': 'application/json',
+    headers: {},
+    properties: {
+      delivery_mode: 2,
+      delivery_info: { exchange: '', routing_key: QUEUE },
+      priority: 0,
+      body_encoding: 'base64',
+      delivery_tag: `raw.${id}`,
+    },
+  });
+}
+
+/** How the raw side encodes and decodes one message. */
+interface RawFormat {
+  readonly name: string;
+  encode(id: number): string;
+  decode(element: string): unknown;
+}
+
+const PLAIN: RawFormat = { name: 'plain JSON', encode: body, decode: (e) => JSON.parse(e) };
+const KOMBU: RawFormat = {
+  name: "kombu's envelope",
+  encode: envelope,
+  decode: (e) => JSON.parse(Buffer.from((JSON.parse(e) as { body: string }).body, 'base64').toString('utf8')),
+};
+
+/** LPUSHes `count` messages, a pipeline of WINDOW per round trip. */
+async function rawPush(redis: Redis, list: string, count: number, format: RawFormat): Promise<number> {
+  const start = now();
+  for (let i = 0; i < count; i += WINDOW) {
+    const pipeline = redis.pipeline();
+    for (let j = i; j < Math.min(count, i + WINDOW); j++) pipeline.lpush(list, format.encode(j));
+    checkExec(await pipeline.exec(), 'LPUSH pipeline');
+  }
+  const ms = now() - start;
+  expect((await redis.llen(list)) === count, `${list} holds ${await redis.llen(list)} messages, not ${count}`);
+  return (count / ms) * 1000;
+}
+
+async function wakamePublish(connection: Connection, count: number): Promise<number> {
+  const producer = connection.producer({ routingKey: QUEUE });
+  const start = now();
+  for (let i = 0; i < count; i += WINDOW) {
+    const batch: Promise<void>[] = [];
+    for (let j = i; j < Math.min(count, i + WINDOW); j++) batch.push(producer.publish(benchPayload(j)));
+    await Promise.all(batch);
+  }
+  const ms = now() - start;
+  const depth = await queueDepth(connection);
+  expect(depth === count, `queue '${QUEUE}' holds ${depth} messages after ${count} publishes`);
+  return (count / ms) * 1000;
+}
+
+async function queueDepth(connection: Connection): Promise<number> {
+  const spec = { name: QUEUE, durable: true, exclusive: false, autoDelete: false, arguments: {} };
+  return (await connection.admin.declareQueue(spec, { passive: true })).messageCount;
+}
+
+/** The reliable pattern in batches: a fetch script in flight while the previous batch is parsed and acked. */
+async function rawReliableConsume(redis: Redis, count: number, format: RawFormat): Promise<number> {
+  const fetchSha = String(await redis.script('LOAD', FETCH_SCRIPT));
+  const ackSha = String(await redis.script('LOAD', ACK_SCRIPT));
+  const prefix = `${randomUUID()}.`;
+  let batches = 0;
+  const fetch = () =>
+    redis.evalsha(fetchSha, 3, RAW.list, RAW.unacked, RAW.index, FETCH_BATCH, Date.now(), `${prefix}${batches++}.`);
+  const acks: Promise<unknown>[] = [];
+  let got = 0;
+  const start = now();
+  let next = fetch();
+  while (got < count) {
+    expect(now() - start < PHASE_TIMEOUT_MS, `raw reliable consume: ${got}/${count} after ${PHASE_TIMEOUT_MS} ms`);
+    const reply = (await next) as string[];
+    expect(reply.length > 0, `raw reliable consume: the list ran dry after ${got}/${count}`);
+    got += reply.length / 2;
+    if (got < count) next = fetch();
+    const tags: string[] = [];
+    for (let i = 0; i < reply.length; i += 2) {
+      format.decode(reply[i + 1] as string);
+      tags.push(reply[i] as string);
+    }
+    const ack = redis.evalsha(ackSha, 2, RAW.unacked, RAW.index, ...tags);
+    ack.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
+    acks.push(ack);
+  }
+  await Promise.all(acks);
+  const ms = now() - start;
+  expect(got === count, `raw reliable consume took ${got} messages, not ${count}`);
+  await expectSettled(redis, RAW.list);
+  return (count / ms) * 1000;
+}
+
+/** kombu's pattern, one message at a time, each step awaited as kombu's synchronous client does. */
+async function rawKombuConsume(redis: Redis, blocking: Redis): Promise<{ count: number; ms: number }> {
+  await rawPush(redis, RAW.kombu, KOMBU_COUNT, KOMBU);
+  let got = 0;
+  const start = now();
+  while (got < KOMBU_COUNT && now() - start < KOMBU_MS) {
+    const popped = await blocking.brpop(RAW.kombu, 1);
+    expect(popped !== null, `kombu consume: the list ran dry after ${got}/${KOMBU_COUNT}`);
+    const [, message] = popped as [string, string];
+    const tag = `kombu.${got}`;
+    checkExec(await redis.multi().hset(RAW.unacked, tag, message).zadd(RAW.index, Date.now(), tag).exec(), 'MULTI');
+    JSON.parse(message);
+    checkExec(await redis.multi().hdel(RAW.unacked, tag).zrem(RAW.index, tag).exec(), 'ack MULTI');
+    got++;
+  }
+  const ms = now() - start;
+  expect((await redis.hlen(RAW.unacked)) === 0, 'kombu consume left messages unacked');
+  return { count: got, ms };
+}
+
+async function expectSettled(redis: Redis, list: string): Promise<void> {
+  const [left, unacked, indexed] = await Promise.all([
+    redis.llen(list),
+    redis.hlen(RAW.unacked),
+    redis.zcard(RAW.index),
+  ]);
+  expect(left === 0 && unacked === 0 && indexed === 0, `${list}: ${left} left, ${unacked}/${indexed} unacked`);
+}
+
+async function wakameConsume(connection: Connection, count: number): Promise<number> {
+  const queue = new Queue(QUEUE, { durable: true });
+  const rate = await consumeRate(connection, queue, count, { prefetch: PREFETCH, timeoutMs: PHASE_TIMEOUT_MS });
+  const depth = await queueDepth(connection);
+  expect(depth === 0, `queue '${QUEUE}' holds ${depth} messages after the consumer acked ${count} and closed`);
+  return rate;
+}
+
+/** Each side's best over ROUNDS, raw and Wakame alternating in a freshly flushed database. */
+async function messaging(): Promise<Figure[]> {
+  const admin = client();
+  const blocking = client();
+  let rawPub = 0;
+  let plainPub = 0;
+  let wakPub = 0;
+  let rawCon = 0;
+  let plainCon = 0;
+  let wakCon = 0;
+  let kombu = 0;
+  let kombuCount = 0;
+  try {
+    for (let round = 0; round < ROUNDS; round++) {
+      await admin.flushdb();
+      plainPub = Math.max(plainPub, await rawPush(admin, RAW.list, PUBLISH_COUNT, PLAIN));
+      plainCon = Math.max(plainCon, await rawReliableConsume(admin, PUBLISH_COUNT, PLAIN));
+      rawPub = Math.max(rawPub, await rawPush(admin, RAW.list, PUBLISH_COUNT, KOMBU));
+      // A fresh connection each round: a connection declares a queue once, and the flush forgot it.
+      const connection = await Connection.open(dbUrl());
+      try {
+        await connection.declare(new Queue(QUEUE, { durable: true }));
+        wakPub = Math.max(wakPub, await wakamePublish(connection, PUBLISH_COUNT));
+        rawCon = Math.max(rawCon, await rawReliableConsume(admin, PUBLISH_COUNT, KOMBU));
+        wakCon = Math.max(wakCon, await wakameConsume(connection, PUBLISH_COUNT));
+      } finally {
+        await connection.close();
+      }
+      const k = await rawKombuConsume(admin, blocking);
+      const perSecond = (k.count / k.ms) * 1000;
+      if (perSecond > kombu) [kombu, kombuCount] = [perSecond, k.count];
+    }
+  } finally {
+    await closeAll(
+      () => admin.flushdb(),
+      () => quit(blocking),
+      () => quit(admin),
+    );
+  }
+  return [
+    {
+      name: 'redis.raw.publish.plain',
+      value: plainPub,
+      unit: 'msg/s',
+      note: `ioredis LPUSH of the plain JSON body, a pipeline of ${WINDOW} per round trip`,
+    },
+    {
+      name: 'redis.raw.publish',
+      value: rawPub,
+      unit: 'msg/s',
+      ceiling: 'redis.raw.publish.plain',
+      note: `the same, each message built as ${KOMBU.name} (the format Wakame writes)`,
+    },
+    {
+      name: 'redis.wakame.publish',
+      value: wakPub,
+      unit: 'msg/s',
+      ceiling: 'redis.raw.publish',
+      note: `Producer.publish, ${WINDOW} in flight`,
+    },
+    {
+      name: 'redis.raw.consume-ack.plain',
+      value: plainCon,
+      unit: 'msg/s',
+      note: `reliable, by hand: Lua pops ${FETCH_BATCH} + HSET unacked + ZADD index; Lua acks the batch; plain JSON`,
+    },
+    {
+      name: 'redis.raw.consume-ack',
+      value: rawCon,
+      unit: 'msg/s',
+      ceiling: 'redis.raw.consume-ack.plain',
+      note: `the same, each message read as ${KOMBU.name} (envelope JSON, base64, body JSON)`,
+    },
+    {
+      name: 'redis.kombu.consume-ack',
+      value: kombu,
+      unit: 'msg/s',
+      ceiling: 'redis.raw.consume-ack',
+      note: `kombu's way: BRPOP, MULTI HSET+ZADD, ack MULTI HDEL+ZREM; ${kombuCount} msgs (≤ ${KOMBU_COUNT} or ${KOMBU_MS / 1000} s)`,
+    },
+    {
+      name: 'redis.wakame.consume-ack',
+      value: wakCon,
+      unit: 'msg/s',
+      ceiling: 'redis.raw.consume-ack',
+      note: `Consumer handler, prefetch ${PREFETCH}, ack each (target ≥ 80% and ≥ 20,000)`,
+    },
+  ];
+}
+
+export const redisBenchmarks: readonly Benchmark[] = [{ name: 'redis.messaging', run: messaging }];

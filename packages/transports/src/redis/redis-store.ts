@@ -1,0 +1,408 @@
+/**
+ * A {@link VirtualStore} on Redis, in kombu's layout: a queue is a list per priority step, a message
+ * is kombu's JSON envelope, an in-flight message sits in kombu's `unacked` hash and `unacked_index`
+ * zset. Python services on kombu or Celery and Wakame share queues both ways.
+ *
+ * What it does better than kombu (see `scripts.ts` and `key-watcher.ts`):
+ * - claiming is one atomic script that pops and records (kombu's `BRPOP` then `HSET` loses a message
+ *   to a crash in between), and it claims as many messages as the consumer's prefetch has room for;
+ * - acks and requeues made in one event-loop turn go to Redis as one script call;
+ * - leases have owners: a process renews its liveness key and the scores of what it holds, and a
+ *   message is restored only when its owner stopped renewing, so a slow handler is never delivered
+ *   twice while it still runs; kombu restores anything older than its visibility timeout;
+ * - consumers sleep until a watched key changes instead of polling.
+ */
+import { hostname } from 'node:os';
+import type {
+  Claimed,
+  StoredMessage,
+  StoreFeatures,
+  StoreOutcome,
+  TransportStatus,
+  VirtualStore,
+} from '@wakame/core/spi';
+import { ConnectionError } from '@wakame/core/spi';
+import type { Redis } from 'ioredis';
+import { guarded } from './client.js';
+import { decodeEnvelope, EnvelopeError, encodeEnvelope, markRedelivered } from './envelope.js';
+import { KeyWatcher } from './key-watcher.js';
+import { kombuPriority, RedisKeys, stepFor } from './keys.js';
+import { PubSubFanout } from './pubsub-fanout.js';
+import { EXPIRY_SWEEP_MS, QueueExpiry } from './queue-expiry.js';
+import { type Epoch, RedisTopology } from './redis-topology.js';
+import { restoreExpiredLeases, restoreLostClaims } from './restore.js';
+import { defineScripts, type ScriptedRedis } from './scripts.js';
+import { Wakeups } from './wakeups.js';
+import { chunks, SETTLE_CHUNK, WriteBatcher } from './write-batcher.js';
+
+/** Options of {@link RedisStore}. */
+export interface RedisStoreOptions {
+  /** kombu's `global_keyprefix`. @defaultValue `''` */
+  readonly keyPrefix?: string;
+  /** kombu's `priority_steps`; must match the kombu peers' setting. @defaultValue `[0, 3, 6, 9]` */
+  readonly prioritySteps?: readonly number[];
+  /** How long a stopped process's in-flight messages are held before they are restored (ms). @defaultValue 30_000 */
+  readonly leaseMs?: number;
+  /** kombu's `visibility_timeout`, applied to messages a kombu consumer holds (ms). @defaultValue 3_600_000 */
+  readonly visibilityTimeoutMs?: number;
+  /** Poll interval when Redis refuses key tracking (ms). @defaultValue 1_000 */
+  readonly pollIntervalMs?: number;
+  /** The database number (kombu's PUB/SUB channels name it). @defaultValue 0 */
+  readonly db?: number;
+  /** Names the database, so in-process state is shared by the stores that reach it. */
+  readonly identity: string;
+  /** Connects one of the two clients (with typed errors); @defaultValue `client.connect()` */
+  readonly connect?: (client: Redis) => Promise<void>;
+  /** Problems with no caller (a foreign element moved aside, a failed background renewal). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** The store's token for a claimed message. */
+interface Receipt {
+  readonly tag: string;
+  readonly list: string;
+  readonly queue: string;
+  readonly raw: string;
+  readonly message: StoredMessage;
+  readonly seq: number;
+}
+
+const FEATURES: StoreFeatures = Object.freeze({
+  priority: true,
+  persistence: true,
+  crossProcess: true,
+  queueExpires: true,
+});
+const epochs = new Map<string, Epoch>();
+
+export class RedisStore implements VirtualStore {
+  readonly kind = 'redis';
+  readonly identity: string;
+  readonly features = FEATURES;
+  readonly topology: RedisTopology;
+  readonly keys: RedisKeys;
+  /** Identifies this store's leases; the liveness key `_wakame.owner.<owner>` vouches for them. */
+  readonly owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  readonly #redis: ScriptedRedis;
+  readonly #events: Redis;
+  readonly #watcher: KeyWatcher;
+  readonly #fanout: PubSubFanout;
+  readonly #expiry: QueueExpiry;
+  readonly #options: RedisStoreOptions;
+  readonly #epoch: Epoch;
+  readonly #statusListeners = new Set<(status: TransportStatus) => void>();
+  readonly #wakeups: Wakeups;
+  readonly #held = new Map<string, Receipt>();
+  #seq = 0;
+  readonly #writes: WriteBatcher;
+  #timers: NodeJS.Timeout[] = [];
+  #state: 'new' | 'open' | 'closed' = 'new';
+
+  constructor(redis: Redis, events: Redis, options: RedisStoreOptions) {
+    this.#redis = defineScripts(redis);
+    this.#events = events;
+    this.#options = options;
+    this.identity = options.identity;
+    this.keys = new RedisKeys(options.keyPrefix ?? '', options.prioritySteps ?? [0, 3, 6, 9]);
+    const epoch = epochs.get(options.identity) ?? { value: 0 };
+    epochs.set(options.identity, epoch);
+    this.#epoch = epoch;
+    this.topology = new RedisTopology(redis, this.keys, epoch, () => this.#watcher.supported);
+    this.#wakeups = new Wakeups(this.keys, this.topology, epoch, this.#report);
+    this.#watcher = new KeyWatcher(redis, events, (keys) => this.#wakeups.changed(keys), this.#report);
+    this.#wakeups.watcher = this.#watcher;
+    this.#writes = new WriteBatcher(this.#redis, this.keys, this.owner, (q) => this.#wakeups.notify(q), this.#report);
+    this.#expiry = new QueueExpiry(this.#redis, this.keys, this.topology, this.#report);
+    this.#fanout = new PubSubFanout(
+      this.#redis,
+      events,
+      this.keys,
+      options.db ?? 0,
+      (q) => this.#wakeups.notify(q),
+      this.#report,
+    );
+  }
+
+  get #leaseMs(): number {
+    return this.#options.leaseMs ?? 30_000;
+  }
+
+  readonly #report = (error: unknown): void => this.#options.onError?.(error);
+
+  async open(): Promise<void> {
+    const connect = this.#options.connect ?? ((client: Redis) => client.connect());
+    await Promise.all([connect(this.#redis), connect(this.#events)]);
+    // One outage for the connection however many of the two clients it takes down; back when both are.
+    const down = new Set<Redis>();
+    let attempt = 0;
+    for (const client of [this.#redis, this.#events]) {
+      client.on('reconnecting', () => {
+        down.add(client);
+        attempt++;
+        this.#emit({ type: 'reconnecting', error: new ConnectionError('the connection to redis was lost'), attempt });
+      });
+      client.on('ready', () => {
+        down.delete(client);
+        if (down.size > 0) return;
+        attempt = 0;
+        this.#scheduleResync();
+      });
+    }
+    await this.#renew();
+    await this.#watcher.start();
+    for (const prefix of [this.keys.revision, this.keys.bindingPrefix]) await this.#watcher.add(prefix);
+    this.#state = 'open';
+    const every = (ms: number, task: () => Promise<unknown>) => {
+      const timer = setInterval(() => void task().catch(this.#report), ms);
+      timer.unref();
+      this.#timers.push(timer);
+    };
+    every(this.#leaseMs / 3, async () => {
+      await this.#renew();
+      // A safety net as cheap as the renewal: a notification lost with a connection is made up for here.
+      this.#wakeups.all();
+    });
+    every(this.#leaseMs / 2 + Math.floor(Math.random() * 250), () => this.#restore());
+    every(EXPIRY_SWEEP_MS, () => this.#expiry.sweep());
+    every(this.#options.pollIntervalMs ?? 1_000, async () => {
+      if (!this.#watcher.supported) this.#wakeups.polled(await this.#redis.get(this.keys.revision));
+    });
+    await this.#restore();
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    for (const timer of this.#timers) clearInterval(timer);
+    clearTimeout(this.#resync);
+    await this.#writes.flush();
+    // Whatever is still held (claimed, never handed out) goes back untouched.
+    for (const receipt of this.#held.values()) await this.settle(receipt, 'release');
+    await this.#writes.flush();
+    await this.#redis.del(this.keys.owner(this.owner), this.keys.owned(this.owner)).catch(this.#report);
+    this.#events.disconnect();
+    await this.#redis.quit().catch(() => this.#redis.disconnect());
+  }
+
+  onStatus(listener: (status: TransportStatus) => void): () => void {
+    this.#statusListeners.add(listener);
+    return () => this.#statusListeners.delete(listener);
+  }
+
+  async createQueue(): Promise<void> {}
+
+  async deleteQueue(name: string): Promise<number> {
+    return this.purge(name);
+  }
+
+  put(queue: string, message: StoredMessage): Promise<void> {
+    if (this.topology.pubsubExchanges.has(message.exchange)) {
+      return this.#fanout.publish(message.exchange, message.routingKey, message.properties, () =>
+        encodeEnvelope(
+          message,
+          message.properties.priority === undefined ? 0 : kombuPriority(message.properties.priority),
+        ),
+      );
+    }
+    const wire = this.#wirePriority(queue, message.priority);
+    return this.#writes.push(
+      queue,
+      this.keys.list(queue, stepFor(wire, this.keys.steps)),
+      encodeEnvelope(message, wire),
+    );
+  }
+
+  async get(queue: string): Promise<Claimed | undefined> {
+    return (await this.getMany(queue, 1))[0];
+  }
+
+  /** Claims up to `max` messages of `queue` in one atomic script (highest priority first). */
+  async getMany(queue: string, max: number): Promise<Claimed[]> {
+    const lists = this.keys.lists(queue);
+    const k = this.keys;
+    this.#expiry.touch(queue);
+    const reply = (await guarded(
+      this.#redis.wakameCLAIM(
+        5 + lists.length,
+        k.unacked,
+        k.unackedIndex,
+        k.leases,
+        k.owned(this.owner),
+        k.corrupt,
+        ...lists,
+        this.owner,
+        (Date.now() / 1000).toFixed(6),
+        max,
+      ),
+    )) as [number, ...(number | string)[]];
+    if (reply[0] > 0) {
+      this.#report(
+        new EnvelopeError(`${reply[0]} element(s) of queue '${queue}' were not kombu envelopes: moved to ${k.corrupt}`),
+      );
+    }
+    const claimed: Claimed[] = [];
+    for (let i = 1; i < reply.length; i += 2) {
+      const step = this.keys.steps[(reply[i] as number) - 1] ?? 0;
+      const raw = reply[i + 1] as string;
+      const message = decodeEnvelope(raw, this.#priorityOf(queue, step));
+      const receipt: Receipt = {
+        tag: message.id,
+        list: lists[(reply[i] as number) - 1] as string,
+        queue,
+        raw,
+        message,
+        seq: ++this.#seq,
+      };
+      this.#held.set(receipt.tag, receipt);
+      claimed.push({ message, receipt });
+    }
+    return claimed;
+  }
+
+  settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
+    const r = receipt as Receipt;
+    this.#held.delete(r.tag);
+    if (outcome === 'ack') return this.#writes.ack(r.tag);
+    const raw = outcome === 'requeue' && !r.message.redelivered ? markRedelivered(r.raw) : r.raw;
+    return this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });
+  }
+
+  async purge(queue: string): Promise<number> {
+    const lists = this.keys.lists(queue);
+    return (await guarded(this.#redis.wakamePURGE(lists.length, ...lists))) as number;
+  }
+
+  async size(queue: string): Promise<number> {
+    const lists = this.keys.lists(queue);
+    return (await guarded(this.#redis.wakameSIZE(lists.length, ...lists))) as number;
+  }
+
+  touch(queue: string): void {
+    this.#expiry.touch(queue);
+  }
+
+  watch(listener: (queue: string) => void): () => void {
+    return this.#wakeups.listen(listener);
+  }
+
+  addConsumer(queue: string): () => void {
+    const unfollow = (this.topology.pubsubSources.get(queue) ?? []).map((exchange) =>
+      this.#fanout.follow(queue, exchange),
+    );
+    const release = this.#wakeups.consume(queue);
+    const unhold = this.#expiry.hold(queue);
+    const counter = this.keys.consumers(queue);
+    this.#redis.hincrby(counter, this.owner, 1).catch(this.#report);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      for (const stop of unfollow) stop();
+      unhold();
+      release();
+      // Sent on the same connection before any later consumerCount, so an auto-delete check sees it.
+      this.#redis.hincrby(counter, this.owner, -1).catch(this.#report);
+    };
+  }
+
+  /** Consumers of `queue` across every process whose lease is alive (a crashed one stops counting). */
+  consumerCount(queue: string): Promise<number> {
+    return guarded(this.#consumerCount(queue));
+  }
+
+  async #consumerCount(queue: string): Promise<number> {
+    const counts = await this.#redis.hgetall(this.keys.consumers(queue));
+    const owners = Object.keys(counts).filter((owner) => Number(counts[owner]) > 0);
+    if (owners.length === 0) return 0;
+    const probe = this.#redis.pipeline();
+    for (const owner of owners) probe.exists(this.keys.owner(owner));
+    const alive = (await probe.exec()) ?? [];
+    let total = 0;
+    const dead: string[] = [];
+    for (const [i, owner] of owners.entries()) {
+      if (alive[i]?.[1] === 1) total += Number(counts[owner]);
+      else dead.push(owner);
+    }
+    // A lapsed owner's counters go (a process that comes back re-registers its consumers on resync).
+    if (dead.length > 0) await this.#redis.hdel(this.keys.consumers(queue), ...dead);
+    return total;
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /**
+   * The kombu priority a message is filed under: non-priority queues keep one FIFO list (kombu's bare
+   * key, priority 0); priority queues spread over kombu's steps, a message without priority lowest.
+   */
+  #wirePriority(queue: string, effective: number): number {
+    if (this.topology.queueSpecs.get(queue)?.maxPriority === undefined) return 0;
+    return kombuPriority(effective);
+  }
+
+  #priorityOf(queue: string, step: number): number {
+    const max = this.topology.queueSpecs.get(queue)?.maxPriority;
+    return max === undefined ? 0 : Math.min(kombuPriority(step), max);
+  }
+
+  /** Liveness key plus the scores of every held message, so neither Wakame nor kombu restores them. */
+  async #renew(): Promise<void> {
+    const now = (Date.now() / 1000).toFixed(6);
+    const tx = this.#redis
+      .pipeline()
+      .set(this.keys.owner(this.owner), `${hostname()}:${process.pid}`, 'PX', this.#leaseMs);
+    for (const tags of chunks([...this.#held.keys()], SETTLE_CHUNK)) {
+      tx.zadd(this.keys.unackedIndex, 'XX', ...tags.flatMap((tag) => [now, tag]));
+    }
+    await tx.exec();
+  }
+
+  async #restore(): Promise<void> {
+    const restored = await restoreExpiredLeases(this.#redis, this.keys, {
+      leaseMs: this.#leaseMs,
+      visibilityTimeoutMs: this.#options.visibilityTimeoutMs ?? 3_600_000,
+      exchangeType: (name) => this.topology.exchangeType(name),
+    });
+    for (const queue of restored) this.#wakeups.notify(queue);
+  }
+
+  /**
+   * After a reconnect: claims whose reply was lost with the connection are held in Redis under this
+   * owner but unknown here, so they would be renewed forever; they go back to their queues now.
+   */
+  #scheduleResync(): void {
+    if (this.#resync) return;
+    // Both connections usually come back together: one resync for both.
+    this.#resync = setTimeout(() => {
+      this.#resync = undefined;
+      void this.#reconnected();
+    }, 10);
+  }
+
+  #resync: NodeJS.Timeout | undefined;
+
+  async #reconnected(): Promise<void> {
+    if (this.#state !== 'open') return;
+    try {
+      // Tracking is per connection: a new command connection or a new events connection (new id) needs it again.
+      await this.#watcher.start();
+      await this.#fanout.resubscribe();
+      this.topology.forgetBindingSets();
+      await this.#renew();
+      // Counters a peer may have dropped while our lease had lapsed: ours are re-asserted.
+      for (const [queue, count] of this.#wakeups.consumers()) {
+        await this.#redis.hset(this.keys.consumers(queue), this.owner, count);
+      }
+      for (const queue of await restoreLostClaims(this.#redis, this.keys, this.owner, this.#held))
+        this.#wakeups.notify(queue);
+      this.#epoch.value++;
+      this.#emit({ type: 'reconnected', url: this.identity });
+      this.#wakeups.all();
+    } catch (error) {
+      this.#report(error);
+    }
+  }
+
+  #emit(status: TransportStatus): void {
+    for (const listener of this.#statusListeners) listener(status);
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Returns in-flight messages of stopped consumers to their queues, paged, from any process.
+ *
+ * A message a Wakame process holds comes back when its owner's liveness key expired (the process
+ * died or hung): it returns to the exact list it was claimed from, marked redelivered. A message a
+ * kombu consumer holds has no owner; as kombu itself would, it comes back after kombu's visibility
+ * timeout, routed again through the `_kombu.binding.*` sets with kombu's own rules.
+ */
+import type { ExchangeType } from '@wakame/core/spi';
+import type { Redis } from 'ioredis';
+import { markRedelivered, pythonJson } from './envelope.js';
+import { parseBindingMember, type RedisKeys, SEP, stepFor } from './keys.js';
+import type { ScriptedRedis } from './scripts.js';
+
+export interface RestoreOptions {
+  readonly leaseMs: number;
+  readonly visibilityTimeoutMs: number;
+  /** The persisted type of an exchange, when Wakame knows it. */
+  readonly exchangeType: (name: string) => Promise<ExchangeType | undefined>;
+}
+
+const PAGE = 200;
+/** Bound on pages per run, so one run cannot monopolise Redis; the next run continues. */
+const MAX_PAGES = 20;
+
+/** @returns the queues that received restored messages. */
+export async function restoreExpiredLeases(
+  r: ScriptedRedis,
+  keys: RedisKeys,
+  options: RestoreOptions,
+): Promise<Set<string>> {
+  const redis: Redis = r;
+  const restoredTo = new Set<string>();
+  const now = Date.now();
+  const leaseCutoff = ((now - options.leaseMs) / 1000).toFixed(6);
+  const visibilityCutoff = ((now - options.visibilityTimeoutMs) / 1000).toFixed(6);
+  let offset = 0;
+  for (let page = 0; page < MAX_PAGES; page++) {
+    const found = (await r.wakameRESTORABLE(
+      3,
+      keys.unacked,
+      keys.unackedIndex,
+      keys.leases,
+      leaseCutoff,
+      visibilityCutoff,
+      offset,
+      PAGE,
+      keys.owner(''),
+    )) as string[];
+    let skipped = 0;
+    for (let i = 0; i < found.length; i += 3) {
+      const [tag, record, lease] = [found[i] as string, found[i + 1] as string, found[i + 2] as string];
+      const [envelope, exchange, routingKey] = JSON.parse(record) as [Record<string, unknown>, string, string];
+      const element = markRedelivered(JSON.stringify(envelope));
+      let targets: string[];
+      let ownerKey = '';
+      let ownedKey = '';
+      if (lease !== '') {
+        const owner = lease.slice(0, lease.indexOf(SEP));
+        ownerKey = keys.owner(owner);
+        ownedKey = keys.owned(owner);
+        targets = [lease.slice(lease.indexOf(SEP) + SEP.length)];
+      } else {
+        targets = await kombuRoute(redis, keys, exchange, routingKey, envelope, options);
+      }
+      if (targets.length === 0) {
+        skipped++;
+        continue;
+      }
+      const done = await r.wakameRESTORE(
+        3,
+        keys.unacked,
+        keys.unackedIndex,
+        keys.leases,
+        tag,
+        lease,
+        ownerKey,
+        ownedKey,
+        ...targets.flatMap((list) => [list, element]),
+      );
+      if (done === 1) for (const list of targets) restoredTo.add(keys.queueOf(list) ?? list);
+      else skipped++;
+    }
+    // Candidates that stay (unroutable, or their owner came back) shift the next page.
+    offset += skipped;
+    if (found.length / 3 < PAGE) break;
+  }
+  return restoredTo;
+}
+
+/**
+ * After a reconnect: claims whose reply was lost with the connection are held in Redis under `owner`
+ * but unknown to it (not in `held`), so they would be renewed forever; they go back to their lists,
+ * unflagged (they were never delivered). @returns the queues they went back to.
+ */
+export async function restoreLostClaims(
+  redis: ScriptedRedis,
+  keys: RedisKeys,
+  owner: string,
+  held: ReadonlyMap<string, unknown>,
+): Promise<Set<string>> {
+  const restoredTo = new Set<string>();
+  for (const tag of await redis.smembers(keys.owned(owner))) {
+    if (held.has(tag)) continue;
+    const [lease, record] = await Promise.all([redis.hget(keys.leases, tag), redis.hget(keys.unacked, tag)]);
+    if (lease === null || record === null) continue;
+    const list = lease.slice(lease.indexOf(SEP) + SEP.length);
+    const element = pythonJson((JSON.parse(record) as unknown[])[0]);
+    const args = [keys.unacked, keys.unackedIndex, keys.leases, tag, lease, '', keys.owned(owner), list, element];
+    if ((await redis.wakameRESTORE(3, ...args)) === 1) restoredTo.add(keys.queueOf(list) ?? list);
+  }
+  return restoredTo;
+}
+
+/** The lists kombu's `_lookup` would send a message to (kombu's restore re-routes, it does not remember the queue). */
+async function kombuRoute(
+  redis: Redis,
+  keys: RedisKeys,
+  exchange: string,
+  routingKey: string,
+  envelope: Record<string, unknown>,
+  options: RestoreOptions,
+): Promise<string[]> {
+  const props = (envelope.properties ?? {}) as Record<string, unknown>;
+  const priority = typeof props.priority === 'number' ? props.priority : 0;
+  const step = stepFor(priority, keys.steps);
+  if (exchange === '') return [keys.list(routingKey, step)];
+  const type = await options.exchangeType(exchange);
+  const queues = new Set<string>();
+  for (const member of await redis.smembers(keys.binding(exchange))) {
+    const m = parseBindingMember(member);
+    if (!m) continue;
+    let match: boolean;
+    if (type === 'fanout') match = true;
+    else if (m.pattern !== '' || type === 'topic') match = safeRegex(m.pattern).test(routingKey);
+    else match = m.routingKey === routingKey;
+    if (match) queues.add(m.queue);
+  }
+  return [...queues].map((q) => keys.list(q, step));
+}
+
+/** kombu's stored pattern is a Python regex; it runs as a JS one without the `u` flag (kombu escapes `-`). */
+function safeRegex(pattern: string): RegExp {
+  try {
+    return new RegExp(pattern);
+  } catch {
+    return /$^/;
+  }
+}

@@ -1,0 +1,121 @@
+/**
+ * kombu → Wakame through a real Redis: Python kombu 5.2 (its Redis transport, redis-py 4.3) publishes a fixed
+ * catalogue of message variants (`kombu/kombu_redis_peer.py`), each in a queue of its own, and Wakame must see what
+ * kombu sent: body, content type and encoding, headers, properties (kombu priority k as Wakame 9 - k, kombu's default
+ * 0 as none; see `kombu/mapping.ts`); zlib bodies (kombu's `zlib` and its `gzip` alias) decompress, bzip2 (which
+ * Wakame does not have) is refused. Wakame's direct bindings are kombu's bytes, so kombu re-declaring adds nothing.
+ *
+ * Redis database 11 (flushed before and after). Gated on Redis and the kombu peer (`kombu/suite.ts`).
+ */
+import { redisUrl } from '@wakame/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as expectations from '../kombu-common/expectations.js';
+import { HEADERS_OF_EVERY_TYPE } from '../kombu-common/mapping.js';
+import { HOOK_TIMEOUT_MS } from '../kombu-common/peer.js';
+import { viewOf, type WakameView, wakameConsume, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
+import { expectedWakameProperties } from './kombu/mapping.js';
+import { bytesOf, dumpKeys, kombuListKey, runPeer, SEP, type Sent } from './kombu/peer.js';
+import { flushAround, kombuSuite, variantRoutes } from './kombu/suite.js';
+
+const URL = redisUrl(11);
+const suite = await kombuSuite('kombu → Wakame over Redis', 11);
+const { catalogue, peer, variantNames } = suite;
+
+describe.skipIf(!suite.run)('kombu → Wakame over Redis', () => {
+  const routes = variantRoutes(URL);
+  const { exchange } = routes;
+  const sent = new Map<string, Sent>();
+  const views = new Map<string, WakameView | Error>();
+  let bindingMembers: Buffer[] = [];
+  const queues = catalogue.map((v) => routes.queue('k2w', v.variant));
+
+  flushAround(URL);
+
+  beforeAll(async () => {
+    // Wakame declares first; kombu then declares the same entities: the same binding bytes must not add members.
+    await wakameDeclare(URL, exchange, ...queues);
+    for (const entry of await runPeer<Sent[]>(['publish', ...routes.peerArgs('k2w')])) sent.set(entry.variant, entry);
+    const keys = await dumpKeys(URL, `_kombu.binding.${exchange.name}`);
+    bindingMembers = (keys.get(`_kombu.binding.${exchange.name}`)?.members ?? []).map(bytesOf);
+    for (const [i, queue] of queues.entries()) {
+      views.set(catalogue[i]?.variant ?? '', await wakameReceive(URL, queue));
+    }
+  }, HOOK_TIMEOUT_MS);
+
+  it('peer versions', () => {
+    expect(peer.kombu).toMatch(/^5\./);
+    expect(peer.variants).toEqual(variantNames);
+  });
+
+  it('Wakame stores direct bindings as kombu does: kombu re-declaring them adds no member', () => {
+    const want = queues.map((q) => Buffer.from(`${q.name}${SEP}${SEP}${q.name}`, 'utf8'));
+    const sort = (list: Buffer[]) => list.map((b) => b.toString('base64')).sort();
+    expect(sort(bindingMembers)).toEqual(sort(want));
+  });
+
+  it('kombu pushed each variant to the list of its priority step', () => {
+    expect(sent.size).toBe(catalogue.length);
+    for (const [variant, out] of sent) {
+      const priority = out.envelope?.properties.priority ?? 0;
+      expect(
+        out.pushed.map((p) => p.key),
+        variant,
+      ).toEqual([kombuListKey(out.queue, priority)]);
+    }
+  });
+
+  it.each(variantNames)('%s: what kombu sent is what Wakame sees', (variant) => {
+    const out = sent.get(variant);
+    if (out?.envelope == null) throw new Error(`kombu did not publish ${variant}`);
+    const env = out.envelope;
+    expectations.expectSeenAsSent(
+      viewOf(views, variant),
+      out,
+      {
+        contentType: env['content-type'],
+        contentEncoding: env['content-encoding'],
+        headers: env.headers,
+        properties: expectedWakameProperties(env.properties),
+        bodyB64: env.body,
+      },
+      exchange.name,
+    );
+  });
+
+  it('json: headers, kombu priority 5 (Wakame 4), expiration, correlation_id, reply_to', () => {
+    expectations.expectHeadersAndProperties(views, 4);
+  });
+
+  it('json: message_id, timestamp (seconds), type, app_id, kombu priority 9 (Wakame 0), fractional expiration', () => {
+    expectations.expectAllProperties(views, 0);
+  });
+
+  it('kombu’s default priority 0 (and an explicit 0) reads as no priority', () => {
+    expect(viewOf(views, 'str_body').properties.priority).toBeUndefined();
+    expect(viewOf(views, 'priority_0').properties.priority).toBeUndefined();
+    expect(viewOf(views, 'priority_3').properties.priority).toBe(6);
+  });
+
+  expectations.sameKombuToWakameTests(views, sent, peer);
+
+  it('str bodies arrive as text/plain utf-8 strings, a bytes body as application/data binary', () => {
+    expectations.expectTextBodies(views);
+    expectations.expectBytesBody(views);
+  });
+
+  it('a Wakame consumer receives kombu’s message once, without connection trouble', async () => {
+    const queue = routes.queue('k2wc', 'json_headers_and_properties');
+    await wakameDeclare(URL, exchange, queue);
+    await runPeer(['publish', ...routes.peerArgs('k2wc'), '--variants', 'json_headers_and_properties']);
+    const { views: got, lostOrRevived } = await wakameConsume(URL, queue, 1);
+    expect({
+      delivered: got.map((v) => ({ headers: v.headers, payload: v.payload, priority: v.properties.priority })),
+      lostOrRevived,
+    }).toEqual({
+      delivered: [{ headers: HEADERS_OF_EVERY_TYPE, payload: { n: 0, text: 'kombu message 0 ✓' }, priority: 4 }],
+      lostOrRevived: 0,
+    });
+    const left = await dumpKeys(URL, `${queue.name}*`);
+    expect([...left.keys()], 'lists left behind by the consumed queue').toEqual([]);
+  });
+});
