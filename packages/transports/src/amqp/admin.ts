@@ -59,7 +59,8 @@ export class AmqpAdmin implements TopologyAdmin {
   #idle: Channel[] = [];
   #open = 0;
   #generation = 0;
-  readonly #waiting: ((ch: Channel) => void)[] = [];
+  /** Operations waiting for a channel while all {@link ADMIN_CHANNELS} are busy. */
+  readonly #waiting: { resolve: (ch: Channel) => void; reject: (error: Error) => void }[] = [];
   readonly #closed = new WeakSet<Channel>();
 
   constructor(private readonly host: AdminHost) {}
@@ -163,6 +164,8 @@ export class AmqpAdmin implements TopologyAdmin {
     this.#generation++;
     this.#idle = [];
     this.#open = 0;
+    // The old channels will not be released to them: let each waiter open one on the new connection.
+    for (const waiter of this.#waiting.splice(0)) this.#handOver(waiter);
   }
 
   /**
@@ -188,7 +191,7 @@ export class AmqpAdmin implements TopologyAdmin {
   async #acquire(): Promise<Channel> {
     const idle = this.#idle.pop();
     if (idle) return idle;
-    if (this.#open >= ADMIN_CHANNELS) return new Promise((resolve) => this.#waiting.push(resolve));
+    if (this.#open >= ADMIN_CHANNELS) return new Promise((resolve, reject) => this.#waiting.push({ resolve, reject }));
     this.#open++;
     try {
       const conn = await this.host.connection();
@@ -209,11 +212,16 @@ export class AmqpAdmin implements TopologyAdmin {
       this.#open--;
       // Someone waits for a channel: let it open a fresh one.
       const next = this.#waiting.shift();
-      if (next) this.#acquire().then(next, () => this.#waiting.unshift(next));
+      if (next) this.#handOver(next);
       return;
     }
     const next = this.#waiting.shift();
-    if (next) next(ch);
+    if (next) next.resolve(ch);
     else this.#idle.push(ch);
+  }
+
+  /** Opens a channel for a waiter; a failure (connection down) reaches the waiting operation instead of stalling it. */
+  #handOver(waiter: { resolve: (ch: Channel) => void; reject: (error: Error) => void }): void {
+    this.#acquire().then(waiter.resolve, waiter.reject);
   }
 }

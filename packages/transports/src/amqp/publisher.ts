@@ -43,6 +43,12 @@ export class Publisher {
   readonly #inflight = new Set<Pending>();
   #returns: Returned[] = [];
   #draining = false;
+  /**
+   * The current channel threw on publish: it is closing, though its 'close' event (and our detach) may
+   * come later. amqplib fails the unconfirmed callbacks from its own 'close' listener first, and their
+   * retry must not write to the dead channel again: that was a synchronous loop that froze the process.
+   */
+  #dead = false;
   #sweeper: NodeJS.Timeout | undefined;
   #closedWith: Error | undefined;
 
@@ -57,6 +63,7 @@ export class Publisher {
   attach(channel: ConfirmChannel): void {
     this.#channel = channel;
     this.#draining = false;
+    this.#dead = false;
     this.#returns = [];
     let closeError: Error | undefined;
     channel.on('error', (error: Error) => {
@@ -114,7 +121,7 @@ export class Publisher {
         signal.addEventListener('abort', onAbort, { once: true });
         p.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
-      if (this.#channel && !this.#draining && this.#waiting.length === 0) this.#write(p, this.#channel);
+      if (this.#writable() && this.#waiting.length === 0) this.#write(p, this.#channel as ConfirmChannel);
       else this.#waiting.push(p);
       this.#armSweeper();
     });
@@ -136,10 +143,14 @@ export class Publisher {
   }
 
   #flush(): void {
-    while (this.#waiting.length > 0 && this.#channel && !this.#draining) {
+    while (this.#waiting.length > 0 && this.#writable()) {
       const p = this.#waiting.shift() as Pending;
-      if (!p.done) this.#write(p, this.#channel);
+      if (!p.done) this.#write(p, this.#channel as ConfirmChannel);
     }
+  }
+
+  #writable(): boolean {
+    return this.#channel !== undefined && !this.#draining && !this.#dead;
   }
 
   #write(p: Pending, channel: ConfirmChannel): void {
@@ -154,6 +165,7 @@ export class Publisher {
       this.#inflight.delete(p);
       p.writes--;
       this.#waiting.unshift(p);
+      if (channel === this.#channel) this.#dead = true;
       return;
     }
     // amqplib buffered it but its buffer is above the high-water mark: stop writing until 'drain'.

@@ -93,6 +93,24 @@ describe('amqp publisher', () => {
     await expect(p).resolves.toBeUndefined();
   });
 
+  it('survives a channel that dies with publishes in flight, in amqplib’s order (confirms fail before close)', async () => {
+    // amqplib fails a closing channel's unconfirmed callbacks from its own 'close' listener, before the owner
+    // hears of the close; the channel already throws on publish then. The retry must wait for the next
+    // channel instead of writing to the dead one again and again (that loop once blocked the event loop).
+    const publisher = new Publisher(5_000, () => {});
+    const first = new FakeChannel();
+    publisher.attach(asChannel(first));
+    const p = publisher.publish(message(7), { exchange: '', routingKey: 'q' });
+    first.close();
+    expect(publisher.pending).toBe(1);
+    const later = publisher.publish(message(8), { exchange: '', routingKey: 'q' });
+    const second = new FakeChannel();
+    publisher.attach(asChannel(second));
+    expect(second.writes.map((w) => w.body.toString())).toEqual(['7', '8']);
+    for (const w of second.writes) w.confirm(null);
+    await expect(Promise.all([p, later])).resolves.toEqual([undefined, undefined]);
+  });
+
   it('fails a publish that cannot be sent before its deadline with TimeoutError', async () => {
     const publisher = new Publisher(50, () => {});
     const p = publisher.publish(message(1), { exchange: '', routingKey: 'q' });
