@@ -26,14 +26,19 @@ local max = tonumber(ARGV[3])
 local out = {0}
 local records, scores, leases, tags = {}, {}, {}, {}
 local n = 0
+local TAIL_SPAN = 256
 local TAIL = '^"delivery_info": {"exchange": "([^"\\\\]*)", "routing_key": "([^"\\\\]*)"[^{}]*}, "priority": %-?%d+, "body_encoding": "[%w%-]*", "delivery_tag": "([^"\\\\]*)"}}$'
 for i = 6, #KEYS do
+  local lease = ARGV[1] .. '\\6\\22' .. KEYS[i]
   while n < max do
     local popped = redis.call('RPOP', KEYS[i], max - n)
     if not popped then break end
     for _, raw in ipairs(popped) do
-      -- A plain find, then a match anchored there: an unanchored match retries at every quote.
-      local at = string.find(raw, '"delivery_info": {"exchange": "', 1, true)
+      -- A plain find, then a match anchored there: an unanchored match retries at every quote. The
+      -- tail is short, so the find starts near the end (the body before it can be long); a longer
+      -- tail (long names) is found by the second find from the start.
+      local at = string.find(raw, '"delivery_info": {"exchange": "', math.max(1, #raw - TAIL_SPAN), true)
+        or string.find(raw, '"delivery_info": {"exchange": "', 1, true)
       local ex, rk, tag
       if at then ex, rk, tag = string.match(raw, TAIL, at) end
       local record
@@ -62,7 +67,7 @@ for i = 6, #KEYS do
         scores[#scores + 1] = ARGV[2]
         scores[#scores + 1] = tag
         leases[#leases + 1] = tag
-        leases[#leases + 1] = ARGV[1] .. '\\6\\22' .. KEYS[i]
+        leases[#leases + 1] = lease
         tags[n] = tag
         out[#out + 1] = i - 5
         out[#out + 1] = raw

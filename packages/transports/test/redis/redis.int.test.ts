@@ -214,21 +214,31 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
     await got[0]?.ack();
   });
 
-  it('returns a kombu-shaped unacked record while a message is in flight, and nothing after the ack', async () => {
-    const p = fresh();
-    const conn = await connect(p);
-    const queue = new Queue('inflight-q');
-    await conn.declare(queue);
-    await conn.producer({ routingKey: 'inflight-q' }).publish({ n: 1 });
-    const message = await queue.attach(conn).get();
-    const [tag] = await raw.hkeys(`${p}unacked`);
-    const record = JSON.parse((await raw.hget(`${p}unacked`, tag as string)) as string) as unknown[];
-    expect(record.slice(1)).toEqual(['', 'inflight-q']);
-    expect(await raw.zscore(`${p}unacked_index`, tag as string)).not.toBeNull();
-    await message?.ack();
-    await waitFor(async () => (await raw.hlen(`${p}unacked`)) === 0, { timeoutMs: 2_000, what: 'the ack' });
-    expect(await raw.zcard(`${p}unacked_index`)).toBe(0);
-  });
+  // The claim script reads the routing key from the envelope's tail, searching near the end first: a
+  // name long enough to push the tail past that window takes the second search, and a long body the first.
+  it.each([
+    ['a short name and a small body', 'inflight-q', 1],
+    ['a 250-character name', `inflight-${'q'.repeat(241)}`, 1],
+    ['a 64 KiB body', 'inflight-big', 65_536],
+  ])(
+    'returns a kombu-shaped unacked record while a message is in flight (%s), and nothing after the ack',
+    async (_, name, size) => {
+      const p = fresh();
+      const conn = await connect(p);
+      const queue = new Queue(name);
+      await conn.declare(queue);
+      await conn.producer({ routingKey: name }).publish({ n: 'x'.repeat(size) });
+      const message = await queue.attach(conn).get();
+      expect(message?.payload).toEqual({ n: 'x'.repeat(size) });
+      const [tag] = await raw.hkeys(`${p}unacked`);
+      const record = JSON.parse((await raw.hget(`${p}unacked`, tag as string)) as string) as unknown[];
+      expect(record.slice(1)).toEqual(['', name]);
+      expect(await raw.zscore(`${p}unacked_index`, tag as string)).not.toBeNull();
+      await message?.ack();
+      await waitFor(async () => (await raw.hlen(`${p}unacked`)) === 0, { timeoutMs: 2_000, what: 'the ack' });
+      expect(await raw.zcard(`${p}unacked_index`)).toBe(0);
+    },
+  );
 
   it('moves an element that is not a kombu envelope aside instead of delivering or dropping it', async () => {
     const p = fresh();
