@@ -53,6 +53,12 @@ export interface AdminHost {
   inspect(): Promise<ObservedTopology>;
 }
 
+/** An operation waiting for an admin channel. */
+interface Waiter {
+  readonly resolve: (ch: Channel) => void;
+  readonly reject: (error: Error) => void;
+}
+
 /** {@link TopologyAdmin} for RabbitMQ. */
 export class AmqpAdmin implements TopologyAdmin {
   readonly record = new TopologyRecord();
@@ -60,7 +66,7 @@ export class AmqpAdmin implements TopologyAdmin {
   #open = 0;
   #generation = 0;
   /** Operations waiting for a channel while all {@link ADMIN_CHANNELS} are busy. */
-  readonly #waiting: { resolve: (ch: Channel) => void; reject: (error: Error) => void }[] = [];
+  readonly #waiting: Waiter[] = [];
   readonly #closed = new WeakSet<Channel>();
 
   constructor(private readonly host: AdminHost) {}
@@ -221,7 +227,7 @@ export class AmqpAdmin implements TopologyAdmin {
   }
 
   /** Opens a channel for a waiter; a failure (connection down) reaches the waiting operation instead of stalling it. */
-  #handOver(waiter: { resolve: (ch: Channel) => void; reject: (error: Error) => void }): void {
+  #handOver(waiter: Waiter): void {
     this.#acquire().then(waiter.resolve, waiter.reject);
   }
 }

@@ -121,7 +121,8 @@ export class Publisher {
         signal.addEventListener('abort', onAbort, { once: true });
         p.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
-      if (this.#writable() && this.#waiting.length === 0) this.#write(p, this.#channel as ConfirmChannel);
+      const channel = this.#writable();
+      if (channel && this.#waiting.length === 0) this.#write(p, channel);
       else this.#waiting.push(p);
       this.#armSweeper();
     });
@@ -143,14 +144,15 @@ export class Publisher {
   }
 
   #flush(): void {
-    while (this.#waiting.length > 0 && this.#writable()) {
+    for (let channel = this.#writable(); channel && this.#waiting.length > 0; channel = this.#writable()) {
       const p = this.#waiting.shift() as Pending;
-      if (!p.done) this.#write(p, this.#channel as ConfirmChannel);
+      if (!p.done) this.#write(p, channel);
     }
   }
 
-  #writable(): boolean {
-    return this.#channel !== undefined && !this.#draining && !this.#dead;
+  /** The channel to write to now: none while there is none, its buffer is full, or it is dead. */
+  #writable(): ConfirmChannel | undefined {
+    return this.#draining || this.#dead ? undefined : this.#channel;
   }
 
   #write(p: Pending, channel: ConfirmChannel): void {

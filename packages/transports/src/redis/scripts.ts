@@ -27,6 +27,7 @@ local out = {0}
 local records, scores, leases, tags = {}, {}, {}, {}
 local n = 0
 local TAIL_SPAN = 256
+local INFO = '"delivery_info": {"exchange": "'
 local TAIL = '^"delivery_info": {"exchange": "([^"\\\\]*)", "routing_key": "([^"\\\\]*)"[^{}]*}, "priority": %-?%d+, "body_encoding": "[%w%-]*", "delivery_tag": "([^"\\\\]*)"}}$'
 for i = 6, #KEYS do
   local lease = ARGV[1] .. '\\6\\22' .. KEYS[i]
@@ -37,8 +38,7 @@ for i = 6, #KEYS do
       -- A plain find, then a match anchored there: an unanchored match retries at every quote. The
       -- tail is short, so the find starts near the end (the body before it can be long); a longer
       -- tail (long names) is found by the second find from the start.
-      local at = string.find(raw, '"delivery_info": {"exchange": "', math.max(1, #raw - TAIL_SPAN), true)
-        or string.find(raw, '"delivery_info": {"exchange": "', 1, true)
+      local at = string.find(raw, INFO, math.max(1, #raw - TAIL_SPAN), true) or string.find(raw, INFO, 1, true)
       local ex, rk, tag
       if at then ex, rk, tag = string.match(raw, TAIL, at) end
       local record
