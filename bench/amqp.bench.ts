@@ -7,7 +7,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import amqplib from 'amqplib';
-import { type Benchmark, benchPayload, consumeRate, countdown, type Figure, now } from './harness.js';
+import { type Benchmark, benchPayload, consumeRate, countdown, type Figure, inWindows, now } from './harness.js';
 
 const URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const PUBLISH_COUNT = 20_000;
@@ -38,11 +38,7 @@ async function rawPublish(queue: string): Promise<number> {
 async function wakamePublish(connection: Connection, queue: string): Promise<number> {
   const producer = connection.producer({ routingKey: queue });
   const start = now();
-  for (let i = 0; i < PUBLISH_COUNT; i += BATCH) {
-    const batch: Promise<void>[] = [];
-    for (let j = i; j < i + BATCH; j++) batch.push(producer.publish(benchPayload(j)));
-    await Promise.all(batch);
-  }
+  await inWindows(PUBLISH_COUNT, BATCH, (i) => producer.publish(benchPayload(i)));
   return (PUBLISH_COUNT / (now() - start)) * 1000;
 }
 

@@ -105,6 +105,23 @@ export async function within<T>(promise: Promise<T>, ms: number, what: string): 
   }
 }
 
+/**
+ * Sends items 0 … count-1, `window` of them in flight at once: each window is sent together and
+ * awaited (through `wait`, e.g. a {@link within} bound) before the next one starts.
+ */
+export async function inWindows(
+  count: number,
+  window: number,
+  send: (i: number) => Promise<unknown>,
+  wait: (sent: Promise<unknown[]>) => Promise<unknown> = (sent) => sent,
+): Promise<void> {
+  for (let i = 0; i < count; i += window) {
+    const sent: Promise<unknown>[] = [];
+    for (let j = i; j < Math.min(count, i + window); j++) sent.push(send(j));
+    await wait(Promise.all(sent));
+  }
+}
+
 /** Options of {@link consumeRate}. */
 export interface ConsumeRateOptions {
   readonly prefetch: number;

@@ -1,6 +1,6 @@
 import { Connection, compileTopology, type DesiredTopology, TaskClient, Worker } from '@wakame/core';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
-import { type Benchmark, benchPayload, benchTaskTopology, countdown, type Figure, now } from './harness.js';
+import { type Benchmark, benchPayload, benchTaskTopology, countdown, type Figure, inWindows, now } from './harness.js';
 import { client, closeAll, dbUrl, PHASE_TIMEOUT_MS, QUEUE, quit, ROUNDS, WINDOW, within } from './redis-support.js';
 
 const TASK_COUNT = 10_000;
@@ -33,11 +33,12 @@ async function wakameTasks(topology: DesiredTopology, count: number, concurrency
     await within(clientConnection.connect(), PHASE_TIMEOUT_MS, 'Wakame client connect');
     const client = new TaskClient(clientConnection, { compiled: topology });
     const start = now();
-    for (let i = 0; i < count; i += WINDOW) {
-      const batch: Promise<unknown>[] = [];
-      for (let j = i; j < Math.min(count, i + WINDOW); j++) batch.push(client.send('media.process', benchPayload(j)));
-      await within(Promise.all(batch), PHASE_TIMEOUT_MS, 'TaskClient.send');
-    }
+    await inWindows(
+      count,
+      WINDOW,
+      (i) => client.send('media.process', benchPayload(i)),
+      (sent) => within(sent, PHASE_TIMEOUT_MS, 'TaskClient.send'),
+    );
     await within(finished.done, PHASE_TIMEOUT_MS, `Wakame Worker, ${count} tasks at concurrency ${concurrency}`);
     return (count / (now() - start)) * 1000;
   } finally {

@@ -12,7 +12,7 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import type { Redis } from 'ioredis';
-import { type Benchmark, benchPayload, consumeRate, type Figure, now } from './harness.js';
+import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now } from './harness.js';
 import {
   checkExec,
   client,
@@ -116,11 +116,7 @@ async function rawPush(redis: Redis, list: string, count: number, format: RawFor
 async function wakamePublish(connection: Connection, count: number): Promise<number> {
   const producer = connection.producer({ routingKey: QUEUE });
   const start = now();
-  for (let i = 0; i < count; i += WINDOW) {
-    const batch: Promise<void>[] = [];
-    for (let j = i; j < Math.min(count, i + WINDOW); j++) batch.push(producer.publish(benchPayload(j)));
-    await Promise.all(batch);
-  }
+  await inWindows(count, WINDOW, (i) => producer.publish(benchPayload(i)));
   const ms = now() - start;
   const depth = await queueDepth(connection);
   expect(depth === count, `queue '${QUEUE}' holds ${depth} messages after ${count} publishes`);

@@ -12,6 +12,7 @@ import {
   consumeRate,
   countdown,
   type Figure,
+  inWindows,
   now,
 } from './harness.js';
 
@@ -20,11 +21,7 @@ const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
 /** Fills the queue with `count` tasks (as the client sends them), confirmed in windows of 1000. */
 async function fill(connection: Connection, topology: DesiredTopology, count: number): Promise<void> {
   const client = new TaskClient(connection, { compiled: topology });
-  for (let i = 0; i < count; i += 1000) {
-    const batch: Promise<unknown>[] = [];
-    for (let j = i; j < Math.min(count, i + 1000); j++) batch.push(client.send('media.process', benchPayload(j)));
-    await Promise.all(batch);
-  }
+  await inWindows(count, 1000, (i) => client.send('media.process', benchPayload(i)));
 }
 
 function bareConsumer(connection: Connection, queue: string, count: number): Promise<number> {
