@@ -381,6 +381,36 @@ export class QueueEmptyError extends WakameError {
   }
 }
 
+/** Who holds a stack's apply lock, as recorded by the holder (shown to whoever waits for it). */
+export interface LockHolder {
+  /** Unique per acquisition. */
+  readonly id: string;
+  /** Human description, e.g. `wakame apply by ci@build-7 (pid 4242)`. */
+  readonly description: string;
+  /** ISO 8601 time the lock was taken. */
+  readonly since: string;
+}
+
+/**
+ * Another `apply` holds the stack's lock (it waited `waitedMs` for it). A crashed holder's lock
+ * expires by itself (its lease lapses, or its broker connection closes).
+ */
+export class StackLockedError extends WakameError {
+  override readonly name = 'StackLockedError';
+  readonly code = 'ERR_LOCKED';
+  override readonly retriable = true;
+  constructor(
+    readonly stackName: string,
+    readonly holder: LockHolder | undefined,
+    readonly waitedMs: number,
+  ) {
+    super(
+      `stack '${stackName}' is locked by ${holder ? `${holder.description}, since ${holder.since}` : 'another apply'}` +
+        (waitedMs > 0 ? ` (waited ${Math.round(waitedMs / 1000)} s)` : ''),
+    );
+  }
+}
+
 /** True when `err` is a Wakame error with the given code. */
 export function hasCode(err: unknown, code: string): boolean {
   return err instanceof WakameError && err.code === code;

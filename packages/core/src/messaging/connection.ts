@@ -145,7 +145,7 @@ export class Connection implements Channel {
   }
 
   /** Topology operations; each connects first when needed. */
-  readonly admin: TopologyAdmin = {
+  readonly admin: TopologyAdmin = ((connection: Connection): TopologyAdmin => ({
     declareExchange: async (spec, options) => (await this.ready()).admin.declareExchange(spec, options),
     declareQueue: async (spec, options) => (await this.ready()).admin.declareQueue(spec, options),
     bind: async (binding) => (await this.ready()).admin.bind(binding),
@@ -158,7 +158,11 @@ export class Connection implements Channel {
     },
     purgeQueue: async (name) => (await this.ready()).admin.purgeQueue(name),
     inspect: async () => (await this.ready()).admin.inspect(),
-  };
+    // The connected transport's records; undefined before the connection is open.
+    get stacks() {
+      return connection.currentTransport?.admin.stacks;
+    },
+  }))(this);
 
   /** Connects if needed and returns the transport. */
   ready(signal?: AbortSignal): Promise<Transport> {

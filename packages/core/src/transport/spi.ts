@@ -11,6 +11,7 @@
  *
  * @module
  */
+import type { LockHolder } from '../errors.js';
 import type { BrokerUrl } from './url.js';
 
 /** How a self-recovering transport reconnects. Durations in ms. */
@@ -192,9 +193,45 @@ export interface QueueDeclareResult {
 /** Live state as a transport sees it; `complete` is false where it could not list everything. */
 export interface ObservedTopology {
   readonly exchanges: readonly ExchangeSpec[];
-  readonly queues: readonly (QueueSpec & { readonly messageCount: number })[];
+  readonly queues: readonly (QueueSpec & { readonly messageCount: number; readonly consumerCount?: number })[];
   readonly bindings: readonly BindingSpec[];
   readonly complete: boolean;
+}
+
+/** A held stack lock. */
+export interface StackLock {
+  /** Releases the lock (idempotent); a crashed holder's lock lapses by itself instead. */
+  release(): Promise<void>;
+}
+
+/** Options of {@link StackStateStore.lock}. */
+export interface StackLockOptions {
+  readonly holder: LockHolder;
+  /** Wait this long for a held lock before failing with {@link StackLockedError}; 0 fails at once. */
+  readonly timeoutMs: number;
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Records that `wakame apply` keeps on the broker itself, so every process, node and operator that
+ * reaches the broker sees the same ones: per stack (a named owner of topology), a JSON state
+ * document (which entities the stack owns) and a lock that serialises applies. A crashed holder's
+ * lock must lapse by itself (a lease, or the life of a broker connection).
+ */
+export interface StackStateStore {
+  /** Where the records live, for messages (e.g. `RabbitMQ global parameter wakame.stack.%2F.orders`). */
+  describe(stack: string): string;
+  /** The stack's state document, or `undefined` when the stack has none. */
+  read(stack: string): Promise<Readonly<Record<string, unknown>> | undefined>;
+  /** Replaces the stack's state document (atomically: a reader sees the old or the new one). */
+  write(stack: string, state: Readonly<Record<string, unknown>>): Promise<void>;
+  /** Deletes the stack's state document (no-op when absent). */
+  remove(stack: string): Promise<void>;
+  /**
+   * Takes the stack's lock, waiting up to `timeoutMs` while another holder has it.
+   * @throws {@link StackLockedError} when it is still held after the wait.
+   */
+  lock(stack: string, options: StackLockOptions): Promise<StackLock>;
 }
 
 /** Declaring, binding, deleting and inspecting broker entities. */
@@ -215,6 +252,11 @@ export interface TopologyAdmin {
   /** @returns the number of messages purged. */
   purgeQueue(name: string): Promise<number>;
   inspect(): Promise<ObservedTopology>;
+  /**
+   * Ownership records and the apply lock, kept on the broker. Absent on a transport that has no
+   * place to keep them: `plan` then treats every undeclared entity as foreign (never pruned).
+   */
+  readonly stacks?: StackStateStore | undefined;
 }
 
 /** What a transport can do; the conformance suite and the topology planner read it. */

@@ -8,7 +8,14 @@
  *
  * @module
  */
-import type { BindingSpec, ExchangeSpec, MessageProperties, QueueSpec, TransportStatus } from '../transport/spi.js';
+import type {
+  BindingSpec,
+  ExchangeSpec,
+  MessageProperties,
+  QueueSpec,
+  StackStateStore,
+  TransportStatus,
+} from '../transport/spi.js';
 
 /** A message as a store keeps it: one copy per queue. */
 export interface StoredMessage {
@@ -153,4 +160,6 @@ export interface VirtualStore {
   /** Registers a consumer so that other clients see consumer counts; returns the unregister function. */
   addConsumer?(queue: string, tag: string): () => void;
   consumerCount?(queue: string): Promise<number>;
+  /** Ownership records and the apply lock of `wakame apply` (see {@link StackStateStore}). */
+  readonly stacks?: StackStateStore | undefined;
 }

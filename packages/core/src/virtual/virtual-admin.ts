@@ -8,6 +8,7 @@ import type {
   ObservedTopology,
   QueueDeclareResult,
   QueueSpec,
+  StackStateStore,
   TopologyAdmin,
 } from '../transport/spi.js';
 import { exchangeDifferences, queueDifferences } from './equivalence.js';
@@ -37,6 +38,11 @@ export class VirtualAdmin implements TopologyAdmin {
     private readonly capabilities: Capabilities,
     private readonly host: AdminHost,
   ) {}
+
+  /** The store's ownership records and apply lock, when it keeps them. */
+  get stacks(): StackStateStore | undefined {
+    return this.store.stacks;
+  }
 
   async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {
     this.host.isOpen();
@@ -177,7 +183,14 @@ export class VirtualAdmin implements TopologyAdmin {
     this.host.isOpen();
     const snapshot = await this.store.topology.snapshot();
     const queues = [];
-    for (const q of snapshot.queues) queues.push({ ...q, messageCount: await this.store.size(q.name) });
+    for (const q of snapshot.queues) {
+      const consumerCount = await this.store.consumerCount?.(q.name);
+      queues.push({
+        ...q,
+        messageCount: await this.store.size(q.name),
+        ...(consumerCount !== undefined ? { consumerCount } : {}),
+      });
+    }
     return { exchanges: snapshot.exchanges, queues, bindings: snapshot.bindings, complete: true };
   }
 
