@@ -1,23 +1,27 @@
 /**
- * `apply(plan, admin)`: makes the broker match the plan. Refusals come first, before any change:
- * replacing an entity needs `allowDestructive`, and dropping a queue that holds messages needs
- * `force` too. Unchanged entities cost nothing (no declaring round-trip), so a second apply is free.
+ * `apply(plan, admin)`: makes the broker match the plan. Every refusal is decided first, before any
+ * change ({@link refusalsOf}); then the changes run phase by phase. Deletes are conditional
+ * (`ifEmpty`/`ifUnused`) unless `force`: a message that reached a queue after the plan was made
+ * stops the apply instead of being lost. Unchanged entities cost nothing (no declaring round-trip),
+ * so a second apply is free.
  *
  * @module
  */
-import { InvalidOperationError } from '../errors.js';
+import { InvalidOperationError, WakameError } from '../errors.js';
 import type { TopologyAdmin } from '../transport/spi.js';
-import { type Change, describeChange } from './change.js';
+import { type Change, describeBinding, describeChange, describeEntity, type EntityRef } from './change.js';
 import type { Plan } from './diff.js';
-import { runConcurrently } from './observe.js';
 
 /** Options of {@link applyPlan}. */
 export interface ApplyOptions {
   /** Replace exchanges and queues whose immutable properties changed. @defaultValue false */
   readonly allowDestructive?: boolean;
-  /** With `allowDestructive`: also replace queues that hold messages (they are lost). @defaultValue false */
+  /**
+   * Also drop queues that hold messages or have consumers (replaced or pruned), exchanges with
+   * bindings of other owners, and delete without `ifEmpty`/`ifUnused`. @defaultValue false
+   */
   readonly force?: boolean;
-  /** Delete extraneous exchanges, queues and bindings. @defaultValue false */
+  /** Delete the stack's entities that the topology no longer declares. @defaultValue false */
   readonly prune?: boolean;
   /** Declarations in flight at once. @defaultValue 16 */
   readonly concurrency?: number;
@@ -25,12 +29,26 @@ export interface ApplyOptions {
   readonly onProgress?: (done: number, total: number, change: Change) => void;
 }
 
+/** How long one phase (replacements, creates, binds, prunes…) took. */
+export interface PhaseTiming {
+  readonly phase: string;
+  readonly changes: number;
+  readonly durationMs: number;
+}
+
 /** What apply did. */
 export interface ApplyResult {
   readonly applied: readonly Change[];
-  /** Extraneous entities left in place (no `prune`). */
+  /** Owned entities no longer declared, left in place (no `prune`). */
   readonly kept: readonly Change[];
+  readonly phases: readonly PhaseTiming[];
   readonly durationMs: number;
+}
+
+/** One reason an apply cannot go ahead. */
+export interface Refusal {
+  readonly change: Change;
+  readonly reason: string;
 }
 
 /** Raised before any change when the plan needs a permission that was not given. */
@@ -38,56 +56,172 @@ export class PlanRefusedError extends InvalidOperationError {
   override readonly name = 'PlanRefusedError';
   override readonly code = 'ERR_PLAN_REFUSED';
   constructor(
-    readonly refused: readonly Change[],
+    readonly refusals: readonly Refusal[],
     readonly hint: string,
   ) {
-    super(`refusing to apply: ${refused.map(describeChange).join('; ')}. ${hint}`);
+    super(`refusing to apply, nothing was changed: ${refusals.map((r) => r.reason).join('; ')}`);
   }
+  /** The changes refused (kept for callers of the first version). */
+  get refused(): readonly Change[] {
+    return this.refusals.map((r) => r.change);
+  }
+}
+
+/** A change failed part-way: `applied` were made, `failed` was not, the rest was not tried. */
+export class ApplyFailedError extends WakameError {
+  override readonly name = 'ApplyFailedError';
+  readonly code = 'ERR_APPLY_FAILED';
+  constructor(
+    readonly applied: readonly Change[],
+    readonly failed: Change,
+    cause: unknown,
+    readonly hint = 'Nothing was lost: deletes are conditional. Run plan again to see the state now.',
+  ) {
+    super(
+      `apply stopped after ${applied.length} change(s): ${describeChange(failed)} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
+      { cause },
+    );
+  }
+}
+
+/**
+ * Everything that stops `plan` from being applied with `options`, in plan order. Empty when it can
+ * go ahead.
+ */
+export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
+  const refusals: Refusal[] = [];
+  const unowned = new Set(plan.unowned.map(entityKey));
+  const foreignBindings = plan.foreign.flatMap((f) => (f.kind === 'binding' ? [f.binding] : []));
+  const refuse = (change: Change, reason: string) => refusals.push({ change, reason });
+  for (const c of plan.changes) {
+    switch (c.kind) {
+      case 'replace-exchange':
+      case 'replace-queue': {
+        const entity: EntityRef =
+          c.kind === 'replace-queue'
+            ? { kind: 'queue', name: c.queue.name }
+            : { kind: 'exchange', name: c.exchange.name };
+        if (!options.allowDestructive)
+          refuse(c, `${describeEntity(entity)} must be replaced (needs --allow-destructive)`);
+        if (unowned.has(entityKey(entity)) && !options.force)
+          refuse(c, `${describeEntity(entity)} is not owned by this stack (adopt it first, or --force)`);
+        if (c.kind === 'replace-queue' && !options.force && (c.messageCount !== 0 || (c.consumerCount ?? 0) > 0))
+          refuse(
+            c,
+            `queue ${c.queue.name}${load(c.messageCount, c.consumerCount)} would lose them if replaced (needs --force)`,
+          );
+        if (c.kind === 'replace-exchange' && !options.force) {
+          const others = foreignBindings.filter(
+            (b) => b.source === c.exchange.name || b.destination === c.exchange.name,
+          );
+          if (others.length > 0)
+            refuse(
+              c,
+              `exchange ${c.exchange.name} has ${others.length} binding(s) of other owners that a replace would drop (needs --force): ${others.map(describeBinding).join(', ')}`,
+            );
+        }
+        break;
+      }
+      case 'extraneous-queue':
+        if (options.prune && !options.force && (c.messageCount !== 0 || (c.consumerCount ?? 0) > 0))
+          refuse(
+            c,
+            `queue ${c.queue.name}${load(c.messageCount, c.consumerCount)} would lose them if pruned (needs --force)`,
+          );
+        break;
+      case 'extraneous-exchange': {
+        const others = foreignBindings.filter((b) => b.source === c.exchange.name);
+        if (options.prune && !options.force && others.length > 0)
+          refuse(
+            c,
+            `exchange ${c.exchange.name} still routes to ${others.length} binding(s) of other owners (needs --force): ${others.map(describeBinding).join(', ')}`,
+          );
+        break;
+      }
+      default:
+        break;
+    }
+  }
+  return refusals;
 }
 
 /** Executes `plan` against `admin`. @throws {@link PlanRefusedError} before touching anything. */
 export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: ApplyOptions = {}): Promise<ApplyResult> {
   const started = performance.now();
-  const replaces = plan.changes.filter((c) => c.kind === 'replace-exchange' || c.kind === 'replace-queue');
-  if (replaces.length > 0 && !options.allowDestructive) {
-    throw new PlanRefusedError(replaces, 'Re-run with --allow-destructive to delete and re-declare them.');
-  }
-  const losing = plan.changes.filter((c) => c.kind === 'replace-queue' && c.messageCount !== 0 && !options.force);
-  if (losing.length > 0) {
-    throw new PlanRefusedError(losing, 'These queues hold (or may hold) messages; add --force to drop them.');
-  }
+  const refusals = refusalsOf(plan, options);
+  if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals, options));
 
   const byKind = (kinds: readonly Change['kind'][]) => plan.changes.filter((c) => kinds.includes(c.kind));
-  const phases: Change[][] = [
+  const phases: [string, Change[]][] = [
     // Replacements first, queues before exchanges: deleting an exchange must not leave a queue bound to nothing.
-    byKind(['replace-queue']),
-    byKind(['replace-exchange']),
-    byKind(['create-exchange']),
-    byKind(['create-queue']),
-    byKind(['bind', 'unverifiable']),
+    ['replace queues', byKind(['replace-queue'])],
+    ['replace exchanges', byKind(['replace-exchange'])],
+    ['create exchanges', byKind(['create-exchange'])],
+    ['create queues', byKind(['create-queue'])],
+    ['bind', byKind(['bind', 'unverifiable'])],
   ];
-  const kept: Change[] = [];
-  if (options.prune)
-    phases.push(byKind(['extraneous-binding']), byKind(['extraneous-queue']), byKind(['extraneous-exchange']));
-  else kept.push(...byKind(['extraneous-binding', 'extraneous-queue', 'extraneous-exchange']));
-
-  const total = phases.reduce((n, phase) => n + phase.length, 0);
-  let done = 0;
-  const applied: Change[] = [];
-  for (const phase of phases) {
-    await runConcurrently(
-      phase.map((change) => async () => {
-        await execute(change, admin);
-        applied.push(change);
-        options.onProgress?.(++done, total, change);
-      }),
-      options.concurrency ?? 16,
+  const extraneous = byKind(['extraneous-binding', 'extraneous-queue', 'extraneous-exchange']);
+  if (options.prune) {
+    phases.push(
+      ['unbind', byKind(['extraneous-binding'])],
+      ['delete queues', byKind(['extraneous-queue'])],
+      ['delete exchanges', byKind(['extraneous-exchange'])],
     );
   }
-  return { applied, kept, durationMs: performance.now() - started };
+
+  const total = phases.reduce((n, [, changes]) => n + changes.length, 0);
+  const applied: Change[] = [];
+  const timings: PhaseTiming[] = [];
+  const force = options.force ?? false;
+  for (const [phase, changes] of phases) {
+    if (changes.length === 0) continue;
+    const phaseStarted = performance.now();
+    await runPhase(changes, options.concurrency ?? 16, async (change) => {
+      await execute(change, admin, force);
+      applied.push(change);
+      options.onProgress?.(applied.length, total, change);
+    }).catch((failure: PhaseFailure) => {
+      throw new ApplyFailedError(applied, failure.change, failure.error);
+    });
+    timings.push({ phase, changes: changes.length, durationMs: performance.now() - phaseStarted });
+  }
+  return {
+    applied,
+    kept: options.prune ? [] : extraneous,
+    phases: timings,
+    durationMs: performance.now() - started,
+  };
 }
 
-async function execute(change: Change, admin: TopologyAdmin): Promise<void> {
+interface PhaseFailure {
+  readonly change: Change;
+  readonly error: unknown;
+}
+
+/**
+ * Runs `run` over `changes`, `limit` at a time. After the first failure nothing new starts; the
+ * changes already running finish (so `applied` is exact), then it rejects with that failure.
+ */
+async function runPhase(changes: readonly Change[], limit: number, run: (c: Change) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failure: PhaseFailure | undefined;
+  const worker = async (): Promise<void> => {
+    while (next < changes.length && !failure) {
+      const change = changes[next++] as Change;
+      try {
+        await run(change);
+      } catch (error) {
+        failure ??= { change, error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, changes.length)) }, worker));
+  if (failure) throw failure;
+}
+
+async function execute(change: Change, admin: TopologyAdmin, force: boolean): Promise<void> {
+  // Conditional deletes: what arrived after the plan was made makes the broker refuse, not lose it.
+  const queueGuard = force ? {} : { ifEmpty: true, ifUnused: true };
   switch (change.kind) {
     case 'create-exchange':
       return admin.declareExchange(change.exchange);
@@ -100,7 +234,7 @@ async function execute(change: Change, admin: TopologyAdmin): Promise<void> {
       await admin.deleteExchange(change.exchange.name);
       return admin.declareExchange(change.exchange);
     case 'replace-queue':
-      await admin.deleteQueue(change.queue.name);
+      await admin.deleteQueue(change.queue.name, queueGuard);
       await admin.declareQueue(change.queue);
       return;
     case 'unverifiable':
@@ -110,11 +244,33 @@ async function execute(change: Change, admin: TopologyAdmin): Promise<void> {
     case 'extraneous-binding':
       return admin.unbind(change.binding);
     case 'extraneous-queue':
-      await admin.deleteQueue(change.queue.name);
+      await admin.deleteQueue(change.queue.name, queueGuard);
       return;
     case 'extraneous-exchange':
-      return admin.deleteExchange(change.exchange.name);
+      return admin.deleteExchange(change.exchange.name, force ? {} : { ifUnused: true });
     case 'unchanged':
       return;
   }
+}
+
+function hintFor(refusals: readonly Refusal[], options: ApplyOptions): string {
+  const needs = new Set<string>();
+  for (const r of refusals) {
+    if (r.reason.includes('--allow-destructive')) needs.add('--allow-destructive');
+    if (r.reason.includes('--force')) needs.add('--force');
+  }
+  const flags = [...needs].filter((f) => !(f === '--allow-destructive' && options.allowDestructive));
+  return `Nothing was changed. Review the entities named above; if losing what they hold is intended, re-run with ${flags.join(' ')}.`;
+}
+
+function load(messages: number | undefined, consumers: number | undefined): string {
+  const parts: string[] = [];
+  if (messages === undefined) parts.push('an unknown number of messages');
+  else if (messages > 0) parts.push(`${messages} message(s)`);
+  if (consumers) parts.push(`${consumers} consumer(s)`);
+  return parts.length > 0 ? ` holding ${parts.join(' and ')}` : '';
+}
+
+function entityKey(e: EntityRef): string {
+  return e.kind === 'binding' ? `binding\u0000${describeBinding(e.binding)}` : `${e.kind}\u0000${e.name}`;
 }

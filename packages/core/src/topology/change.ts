@@ -33,13 +33,20 @@ export type Change =
       readonly differences: readonly Difference[];
       /** Messages that would be lost; unknown when the transport cannot count them. */
       readonly messageCount: number | undefined;
+      /** Consumers that would be cut off; unknown when the transport cannot count them. */
+      readonly consumerCount?: number | undefined;
       readonly destructive: true;
     }
   /** Could not be checked on this transport (no management API); `apply` declares it, idempotently. */
   | { readonly kind: 'unverifiable'; readonly entity: EntityRef; readonly reason: string }
-  /** Exists on the broker, not in the topology; deleted only with `prune`. */
+  /** Owned by the stack, exists, no longer declared (drift); deleted only with `prune`. */
   | { readonly kind: 'extraneous-exchange'; readonly exchange: ExchangeSpec }
-  | { readonly kind: 'extraneous-queue'; readonly queue: QueueSpec; readonly messageCount: number | undefined }
+  | {
+      readonly kind: 'extraneous-queue';
+      readonly queue: QueueSpec;
+      readonly messageCount: number | undefined;
+      readonly consumerCount: number | undefined;
+    }
   | { readonly kind: 'extraneous-binding'; readonly binding: BindingSpec };
 
 export type ChangeKind = Change['kind'];
@@ -75,15 +82,15 @@ export function describeChange(c: Change): string {
     case 'replace-exchange':
       return `~ exchange ${c.exchange.name} must be REPLACED (destructive): ${differenceText(c.differences)}`;
     case 'replace-queue':
-      return `~ queue ${c.queue.name} must be REPLACED (destructive${c.messageCount ? `, ${c.messageCount} message(s) would be lost` : ''}): ${differenceText(c.differences)}`;
+      return `~ queue ${c.queue.name}${queueLoad(c.messageCount, c.consumerCount)} must be REPLACED (destructive): ${differenceText(c.differences)}`;
     case 'unverifiable':
       return `? ${describeEntity(c.entity)}: ${c.reason}`;
     case 'extraneous-exchange':
-      return `- exchange ${c.exchange.name} (not in the topology; deleted with --prune)`;
+      return `- exchange ${c.exchange.name} (owned, no longer declared; deleted with --prune)`;
     case 'extraneous-queue':
-      return `- queue ${c.queue.name}${c.messageCount ? ` holding ${c.messageCount} message(s)` : ''} (not in the topology; deleted with --prune)`;
+      return `- queue ${c.queue.name}${queueLoad(c.messageCount, c.consumerCount)} (owned, no longer declared; deleted with --prune)`;
     case 'extraneous-binding':
-      return `- bind ${describeBinding(c.binding)} (not in the topology; removed with --prune)`;
+      return `- bind ${describeBinding(c.binding)} (owned, no longer declared; removed with --prune)`;
     default:
       return assertNever(c);
   }
@@ -91,6 +98,14 @@ export function describeChange(c: Change): string {
 
 export function describeEntity(e: EntityRef): string {
   return e.kind === 'binding' ? `bind ${describeBinding(e.binding)}` : `${e.kind} ${e.name}`;
+}
+
+/** ` holding 3 message(s), 1 consumer(s)`, or nothing for an idle empty queue. */
+export function queueLoad(messages: number | undefined, consumers: number | undefined): string {
+  const parts: string[] = [];
+  if (messages) parts.push(`${messages} message(s)`);
+  if (consumers) parts.push(`${consumers} consumer(s)`);
+  return parts.length > 0 ? ` holding ${parts.join(', ')}` : '';
 }
 
 function differenceText(differences: readonly Difference[]): string {

@@ -1,6 +1,10 @@
 /**
- * `diff(desired, live)` → {@link Plan}: pure and deterministic, it never touches a broker. Creates
- * come in dependency order (exchanges, queues, bindings), deletions in the reverse order.
+ * `diff(desired, live, ownership)` → {@link Plan}: pure and deterministic, it never touches a broker.
+ * Creates come in dependency order (exchanges, queues, bindings), deletions in the reverse order.
+ *
+ * What exists but is not declared falls in one of three groups (see `ownership.ts`): owned by this
+ * stack (an `extraneous-*` change: drift, deleted with prune), made by Wakame at run time (ignored)
+ * or foreign (listed in {@link Plan.foreign}, never touched).
  *
  * @module
  */
@@ -8,9 +12,21 @@ import { stableStringify } from '../internal/stable-stringify.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import { exchangeDifferences, queueDifferences } from '../virtual/equivalence.js';
 import { bindingKey } from '../virtual/in-memory-topology.js';
-import type { Change, ChangeKind } from './change.js';
+import type { Change, ChangeKind, EntityRef } from './change.js';
 import type { DesiredTopology } from './desired.js';
 import type { LiveState, ProbeResult } from './observe.js';
+import { isRuntimeBinding, isRuntimeEntity, type Ownership } from './ownership.js';
+
+/** An entity that exists, is not declared, and belongs to nobody this stack knows. */
+export type ForeignEntity =
+  | { readonly kind: 'exchange'; readonly exchange: ExchangeSpec }
+  | {
+      readonly kind: 'queue';
+      readonly queue: QueueSpec;
+      readonly messageCount: number | undefined;
+      readonly consumerCount: number | undefined;
+    }
+  | { readonly kind: 'binding'; readonly binding: BindingSpec };
 
 /** The result of planning: every change, and what the counts mean. */
 export interface Plan {
@@ -19,20 +35,39 @@ export interface Plan {
   readonly counts: Readonly<Partial<Record<ChangeKind, number>>>;
   /** True when applying needs `allowDestructive` (some entity must be replaced). */
   readonly destructive: boolean;
-  /** True when nothing would be created, bound or replaced. */
+  /**
+   * True when nothing would be created, bound or replaced and the stack owns nothing undeclared:
+   * drift (an owned entity changed, deleted or no longer declared) is a change.
+   */
   readonly noChanges: boolean;
   /** False when live state was probed instead of listed (bindings could not be checked). */
   readonly complete: boolean;
+  /** Whether ownership was known; without it every undeclared entity is foreign. */
+  readonly ownershipKnown: boolean;
+  /** Declared entities that exist but the stack does not own (`wakame adopt` takes them over). */
+  readonly unowned: readonly EntityRef[];
+  /** Undeclared entities of other owners: shown on request, never pruned. */
+  readonly foreign: readonly ForeignEntity[];
 }
 
-/** Entities a broker owns, never reported as extraneous. */
-function isBrokerOwned(name: string): boolean {
-  return name === '' || name.startsWith('amq.');
-}
-
-/** Compares what the topology wants with what exists. */
-export function diff(desired: DesiredTopology, live: LiveState): Plan {
+/**
+ * Compares what the topology wants with what exists. `ownership` is what the stack owns; without
+ * it, nothing undeclared is the stack's.
+ */
+export function diff(desired: DesiredTopology, live: LiveState, ownership?: Ownership): Plan {
   const changes: Change[] = [];
+  const foreign: ForeignEntity[] = [];
+  const unowned: EntityRef[] = [];
+  const owns = {
+    exchange: (name: string) => ownership?.exchanges.has(name) ?? false,
+    queue: (name: string) => ownership?.queues.has(name) ?? false,
+    binding: (b: BindingSpec) => ownership?.bindings.has(bindingKey(b)) ?? false,
+  };
+  const noteUnowned = (entity: EntityRef): void => {
+    if (!ownership) return;
+    const owned = entity.kind === 'binding' ? owns.binding(entity.binding) : owns[entity.kind](entity.name);
+    if (!owned) unowned.push(entity);
+  };
   const rebind = new Set<string>(); // entities replaced: their bindings must be made again
   const replaced = (kind: 'exchange' | 'queue', name: string) => rebind.add(`${kind}\u0000${name}`);
 
@@ -43,6 +78,7 @@ export function diff(desired: DesiredTopology, live: LiveState): Plan {
       const actual = exchanges.get(e.name);
       if (!actual) changes.push({ kind: 'create-exchange', exchange: e });
       else {
+        noteUnowned({ kind: 'exchange', name: e.name });
         const differences = exchangeDifferences(e, actual);
         if (differences.length === 0) changes.push({ kind: 'unchanged', entity: { kind: 'exchange', name: e.name } });
         else {
@@ -55,6 +91,7 @@ export function diff(desired: DesiredTopology, live: LiveState): Plan {
       const actual = queues.get(q.name);
       if (!actual) changes.push({ kind: 'create-queue', queue: q });
       else {
+        noteUnowned({ kind: 'queue', name: q.name });
         const differences = queueDifferences(q, actual);
         if (differences.length === 0) changes.push({ kind: 'unchanged', entity: { kind: 'queue', name: q.name } });
         else {
@@ -63,6 +100,7 @@ export function diff(desired: DesiredTopology, live: LiveState): Plan {
             queue: q,
             differences,
             messageCount: actual.messageCount,
+            consumerCount: actual.consumerCount,
             destructive: true,
           });
           replaced('queue', q.name);
@@ -72,10 +110,10 @@ export function diff(desired: DesiredTopology, live: LiveState): Plan {
     const existing = new Set(live.observed.bindings.map(bindingKey));
     for (const b of desired.bindings) {
       const redo = rebind.has(`exchange\u0000${b.source}`) || rebind.has(`${b.destinationType}\u0000${b.destination}`);
+      const exists = existing.has(bindingKey(b));
+      if (exists && !redo) noteUnowned({ kind: 'binding', binding: b });
       changes.push(
-        !redo && existing.has(bindingKey(b))
-          ? { kind: 'unchanged', entity: { kind: 'binding', binding: b } }
-          : { kind: 'bind', binding: b },
+        !redo && exists ? { kind: 'unchanged', entity: { kind: 'binding', binding: b } } : { kind: 'bind', binding: b },
       );
     }
     const wanted = {
@@ -84,17 +122,20 @@ export function diff(desired: DesiredTopology, live: LiveState): Plan {
       bindings: new Set(desired.bindings.map(bindingKey)),
     };
     for (const b of sorted(live.observed.bindings, bindingOrder)) {
-      if (!wanted.bindings.has(bindingKey(b)) && !isBrokerOwned(b.source))
-        changes.push({ kind: 'extraneous-binding', binding: b });
+      if (wanted.bindings.has(bindingKey(b)) || isRuntimeBinding(b, desired)) continue;
+      if (owns.binding(b)) changes.push({ kind: 'extraneous-binding', binding: b });
+      else foreign.push({ kind: 'binding', binding: b });
     }
     for (const q of sorted(live.observed.queues, byName)) {
-      if (!wanted.queues.has(q.name) && !isBrokerOwned(q.name)) {
-        changes.push({ kind: 'extraneous-queue', queue: q, messageCount: q.messageCount });
-      }
+      if (wanted.queues.has(q.name) || isRuntimeEntity('queue', q.name, desired)) continue;
+      const { messageCount, consumerCount, ...spec } = q;
+      if (owns.queue(q.name)) changes.push({ kind: 'extraneous-queue', queue: spec, messageCount, consumerCount });
+      else foreign.push({ kind: 'queue', queue: spec, messageCount, consumerCount });
     }
     for (const e of sorted(live.observed.exchanges, byName)) {
-      if (!wanted.exchanges.has(e.name) && !isBrokerOwned(e.name))
-        changes.push({ kind: 'extraneous-exchange', exchange: e });
+      if (wanted.exchanges.has(e.name) || isRuntimeEntity('exchange', e.name, desired)) continue;
+      if (owns.exchange(e.name)) changes.push({ kind: 'extraneous-exchange', exchange: e });
+      else foreign.push({ kind: 'exchange', exchange: e });
     }
   } else {
     for (const e of desired.exchanges) changes.push(fromProbe('exchange', e, live.exchanges.get(e.name), replaced));
@@ -116,7 +157,12 @@ export function diff(desired: DesiredTopology, live: LiveState): Plan {
       );
     }
   }
-  return summarise(changes, live.kind === 'listed');
+  return summarise(changes, {
+    complete: live.kind === 'listed',
+    ownershipKnown: ownership !== undefined,
+    unowned,
+    foreign,
+  });
 }
 
 function fromProbe(
@@ -139,11 +185,12 @@ function fromProbe(
         queue: spec as QueueSpec,
         differences: probe.differences,
         messageCount: probe.messageCount,
+        consumerCount: probe.consumerCount,
         destructive: true,
       };
 }
 
-function summarise(changes: Change[], complete: boolean): Plan {
+function summarise(changes: Change[], groups: Pick<Plan, 'complete' | 'ownershipKnown' | 'unowned' | 'foreign'>): Plan {
   const counts: Partial<Record<ChangeKind, number>> = {};
   for (const c of changes) counts[c.kind] = (counts[c.kind] ?? 0) + 1;
   const acting = changes.some(
@@ -152,14 +199,17 @@ function summarise(changes: Change[], complete: boolean): Plan {
       c.kind === 'create-queue' ||
       c.kind === 'bind' ||
       c.kind === 'replace-exchange' ||
-      c.kind === 'replace-queue',
+      c.kind === 'replace-queue' ||
+      c.kind === 'extraneous-exchange' ||
+      c.kind === 'extraneous-queue' ||
+      c.kind === 'extraneous-binding',
   );
   return {
     changes,
     counts,
     destructive: changes.some((c) => c.kind === 'replace-exchange' || c.kind === 'replace-queue'),
     noChanges: !acting,
-    complete,
+    ...groups,
   };
 }
 

@@ -30,6 +30,11 @@ import type { ExchangeType, OverflowBehaviour, QueueType } from '../transport/sp
 export interface TopologyDocument {
   /** Format version. @defaultValue 1 */
   readonly version?: 1;
+  /**
+   * The stack that owns what this file declares: `apply` records what it creates under this name,
+   * and prune only deletes entities of this stack. @defaultValue `'default'` (or `--stack`)
+   */
+  readonly name?: string;
   /** Other topology files, relative to this one, merged in (duplicates are errors). */
   readonly include?: readonly string[];
   /** Values applied to every exchange / queue that does not set them. */

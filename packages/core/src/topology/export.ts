@@ -141,6 +141,7 @@ export function exportTopology(observed: ObservedTopology): TopologyDocument {
 const KEY_ORDER: Readonly<Record<string, readonly string[]>> = {
   document: [
     'version',
+    'name',
     'include',
     'defaults',
     'exchanges',

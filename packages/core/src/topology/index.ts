@@ -3,7 +3,16 @@
  *
  * @module
  */
-export { type ApplyOptions, type ApplyResult, applyPlan, PlanRefusedError } from './apply.js';
+export {
+  ApplyFailedError,
+  type ApplyOptions,
+  type ApplyResult,
+  applyPlan,
+  type PhaseTiming,
+  PlanRefusedError,
+  type Refusal,
+  refusalsOf,
+} from './apply.js';
 export {
   assertNever,
   type Change,
@@ -12,10 +21,11 @@ export {
   describeChange,
   describeEntity,
   type EntityRef,
+  queueLoad,
 } from './change.js';
 export { compileTopology } from './compile.js';
 export type { CompiledTask, DesiredTopology } from './desired.js';
-export { diff, type Plan } from './diff.js';
+export { diff, type ForeignEntity, type Plan } from './diff.js';
 export type {
   BindingDocument,
   BroadcastDocument,
@@ -42,6 +52,15 @@ export {
 export type { LocateOptions, SourceLocation } from './locate.js';
 export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './observe.js';
 export {
+  checkStackName,
+  DEFAULT_STACK,
+  isRuntimeEntity,
+  type OwnedEntities,
+  type Ownership,
+  ownershipOf,
+  type StackState,
+} from './ownership.js';
+export {
   type CheckedTopology,
   type CheckOptions,
   checkTopology,
@@ -49,5 +68,16 @@ export {
   loadTopologyOrThrow,
 } from './pipeline.js';
 export { checkRules, type RuleOptions } from './rules.js';
+export {
+  fingerprintOf,
+  isSavedPlan,
+  parseSavedPlan,
+  SAVED_PLAN_VERSION,
+  type SavedPlan,
+  StalePlanError,
+  savePlan,
+  verifySavedPlan,
+} from './saved-plan.js';
+export { lockHolder, lockStack, ownedAfter, planStack, readStackState, recordStack, type StackPlan } from './stack.js';
 export { formatIssue, formatIssues, topologySchema, validateSchema } from './validate.js';
 export type { FormatOptions } from './validate-format.js';

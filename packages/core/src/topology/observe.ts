@@ -16,7 +16,12 @@ import type { DesiredTopology } from './desired.js';
 export type ProbeResult =
   | { readonly state: 'missing' }
   | { readonly state: 'equal'; readonly messageCount?: number }
-  | { readonly state: 'conflict'; readonly differences: readonly Difference[]; readonly messageCount?: number };
+  | {
+      readonly state: 'conflict';
+      readonly differences: readonly Difference[];
+      readonly messageCount?: number;
+      readonly consumerCount?: number;
+    };
 
 /** Live state: listed in full, or probed entity by entity. */
 export type LiveState =
@@ -78,8 +83,9 @@ async function probeExchange(admin: TopologyAdmin, spec: ExchangeSpec): Promise<
 
 async function probeQueue(admin: TopologyAdmin, spec: QueueSpec): Promise<ProbeResult> {
   let messageCount: number;
+  let consumerCount: number;
   try {
-    messageCount = (await admin.declareQueue(spec, { passive: true })).messageCount;
+    ({ messageCount, consumerCount } = await admin.declareQueue(spec, { passive: true }));
   } catch (error) {
     if (error instanceof NotFoundError) return { state: 'missing' };
     throw error;
@@ -89,7 +95,7 @@ async function probeQueue(admin: TopologyAdmin, spec: QueueSpec): Promise<ProbeR
     return { state: 'equal', messageCount };
   } catch (error) {
     if (error instanceof TopologyConflictError)
-      return { state: 'conflict', differences: error.differences, messageCount };
+      return { state: 'conflict', differences: error.differences, messageCount, consumerCount };
     throw error;
   }
 }

@@ -6,6 +6,7 @@ import { describeChange } from '../../src/topology/change.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
 import { diff } from '../../src/topology/diff.js';
 import { observe } from '../../src/topology/observe.js';
+import { planStack, recordStack } from '../../src/topology/stack.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec, TopologyAdmin } from '../../src/transport/spi.js';
 
 const exchange = (name: string, type: ExchangeSpec['type'] = 'direct'): ExchangeSpec => ({
@@ -122,21 +123,22 @@ describe('plan and apply', () => {
     const plan = diff(changed, await observe(c.admin, changed));
     await expect(applyPlan(plan, c.admin, { allowDestructive: true })).rejects.toMatchObject({
       code: 'ERR_PLAN_REFUSED',
-      message: expect.stringContaining('1 message(s) would be lost'),
+      message: expect.stringContaining('queue hipri holding 1 message(s) would lose them if replaced'),
     });
     await applyPlan(plan, c.admin, { allowDestructive: true, force: true });
     expect(diff(changed, await observe(c.admin, changed)).noChanges).toBe(true);
   });
 
-  it('reports extraneous entities and deletes them only with prune', async () => {
+  it('reports owned entities no longer declared as drift, and deletes them only with prune', async () => {
     const c = await open();
-    await applyPlan(diff(topology(), await observe(c.admin, topology())), c.admin);
+    const first = await planStack(c.admin, topology(), 'app');
+    await recordStack(c.admin, first, await applyPlan(first.plan, c.admin));
     const smaller = topology([queue('hipri', { maxPriority: 10 })]);
-    const plan = diff(smaller, await observe(c.admin, smaller));
-    expect(plan.noChanges).toBe(true);
+    const { plan } = await planStack(c.admin, smaller, 'app');
+    expect(plan.noChanges).toBe(false);
     expect(plan.changes.filter((x) => x.kind.startsWith('extraneous')).map(describeChange)).toEqual([
-      '- bind tasks → lopri [lopri] (not in the topology; removed with --prune)',
-      '- queue lopri (not in the topology; deleted with --prune)',
+      '- bind tasks → lopri [lopri] (owned, no longer declared; removed with --prune)',
+      '- queue lopri (owned, no longer declared; deleted with --prune)',
     ]);
     const kept = await applyPlan(plan, c.admin);
     expect(kept.kept).toHaveLength(2);

@@ -145,6 +145,7 @@ type Complete<T> = T extends readonly (infer U)[]
 /** A document using every property of the TypeScript types (the compiler checks none is left out). */
 const everything = {
   version: 1,
+  name: 'orders',
   include: ['other.yaml'],
   defaults: {
     exchange: {

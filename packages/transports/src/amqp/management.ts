@@ -23,6 +23,7 @@ interface ApiQueue {
   auto_delete: boolean;
   arguments: Record<string, unknown>;
   messages?: number;
+  consumers?: number;
 }
 interface ApiBinding {
   source: string;
@@ -81,7 +82,7 @@ function toExchange(e: ApiExchange): ExchangeSpec {
   };
 }
 
-function toQueue(q: ApiQueue): QueueSpec & { messageCount: number } {
+function toQueue(q: ApiQueue): QueueSpec & { messageCount: number; consumerCount?: number } {
   return {
     name: q.name,
     durable: q.durable,
@@ -89,6 +90,7 @@ function toQueue(q: ApiQueue): QueueSpec & { messageCount: number } {
     autoDelete: q.auto_delete,
     ...fromBrokerArguments(q.arguments ?? {}),
     messageCount: q.messages ?? 0,
+    ...(q.consumers !== undefined ? { consumerCount: q.consumers } : {}),
   };
 }
 

@@ -1,0 +1,176 @@
+/**
+ * A stack's deployment steps, as `plan`, `apply` and `adopt` run them: take the stack's lock, read
+ * its state record, observe the broker, diff with ownership, and afterwards record what the stack
+ * owns now. Each step is separate so a caller can show the plan and ask before applying.
+ *
+ * @module
+ */
+
+import { randomUUID } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
+import type { LockHolder } from '../errors.js';
+import type { BindingSpec, StackLock, TopologyAdmin } from '../transport/spi.js';
+import { bindingKey } from '../virtual/in-memory-topology.js';
+import type { ApplyResult } from './apply.js';
+import type { Change } from './change.js';
+import type { DesiredTopology } from './desired.js';
+import { diff, type Plan } from './diff.js';
+import { type LiveState, observe } from './observe.js';
+import {
+  checkStackName,
+  emptyStackState,
+  nextStackState,
+  type OwnedEntities,
+  ownershipOf,
+  parseStackState,
+  type StackState,
+} from './ownership.js';
+
+/** A plan together with what it was computed from. */
+export interface StackPlan {
+  readonly stack: string;
+  readonly state: StackState;
+  readonly live: LiveState;
+  readonly plan: Plan;
+  /** False when the transport keeps no stack records (nothing can be owned, so nothing is pruned). */
+  readonly recorded: boolean;
+}
+
+/** Who is taking a lock, for the message another apply shows while it waits. */
+export function lockHolder(operation: string): LockHolder {
+  let user = 'unknown';
+  try {
+    user = userInfo().username;
+  } catch {
+    // No passwd entry (some containers): the host and pid still identify the holder.
+  }
+  return {
+    id: randomUUID(),
+    description: `wakame ${operation} by ${user}@${hostname()} (pid ${process.pid})`,
+    since: new Date().toISOString(),
+  };
+}
+
+/**
+ * Takes the stack's apply lock, waiting up to `timeoutMs`. Resolves to `undefined` when the
+ * transport keeps no stack records (there is nothing to lock).
+ * @throws {@link StackLockedError} when another apply still holds it.
+ */
+export async function lockStack(
+  admin: TopologyAdmin,
+  stack: string,
+  options: { readonly timeoutMs: number; readonly operation: string; readonly signal?: AbortSignal },
+): Promise<StackLock | undefined> {
+  if (!admin.stacks) return undefined;
+  return admin.stacks.lock(checkStackName(stack), {
+    holder: lockHolder(options.operation),
+    timeoutMs: options.timeoutMs,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+}
+
+/** Reads the stack's state record (empty when it has none, or the transport keeps none). */
+export async function readStackState(admin: TopologyAdmin, stack: string): Promise<StackState> {
+  checkStackName(stack);
+  if (!admin.stacks) return emptyStackState(stack);
+  return parseStackState(stack, await admin.stacks.read(stack));
+}
+
+/** Observes the broker and plans `desired` for `stack`. */
+export async function planStack(admin: TopologyAdmin, desired: DesiredTopology, stack: string): Promise<StackPlan> {
+  const state = await readStackState(admin, stack);
+  const live = await observe(admin, desired);
+  const recorded = admin.stacks !== undefined;
+  return { stack, state, live, plan: diff(desired, live, recorded ? ownershipOf(state) : undefined), recorded };
+}
+
+/** What the stack owns once `applied` (a subset of `plan`'s changes) has been made. */
+export function ownedAfter(state: StackState, plan: Plan, applied: readonly Change[], adopt = false): OwnedEntities {
+  const exchanges = new Set<string>();
+  const queues = new Set<string>();
+  const bindings = new Map<string, BindingSpec>();
+  const owned = ownershipOf(state);
+  const addBinding = (b: BindingSpec) => bindings.set(bindingKey(b), b);
+  // Still owned: declared entities it owned before, and owned ones kept although no longer declared.
+  for (const c of plan.changes) {
+    switch (c.kind) {
+      case 'unchanged':
+      case 'unverifiable':
+        if (c.entity.kind === 'binding') {
+          if (owned.bindings.has(bindingKey(c.entity.binding))) addBinding(c.entity.binding);
+        } else if ((c.entity.kind === 'exchange' ? owned.exchanges : owned.queues).has(c.entity.name)) {
+          (c.entity.kind === 'exchange' ? exchanges : queues).add(c.entity.name);
+        }
+        break;
+      case 'create-exchange':
+      case 'replace-exchange':
+      case 'extraneous-exchange':
+        if (owned.exchanges.has(c.exchange.name)) exchanges.add(c.exchange.name);
+        break;
+      case 'create-queue':
+      case 'replace-queue':
+      case 'extraneous-queue':
+        if (owned.queues.has(c.queue.name)) queues.add(c.queue.name);
+        break;
+      case 'bind':
+      case 'extraneous-binding':
+        if (owned.bindings.has(bindingKey(c.binding))) addBinding(c.binding);
+        break;
+    }
+  }
+  // Made now: created, replaced and bound; deleted now: pruned.
+  for (const c of applied) {
+    switch (c.kind) {
+      case 'create-exchange':
+      case 'replace-exchange':
+        exchanges.add(c.exchange.name);
+        break;
+      case 'create-queue':
+      case 'replace-queue':
+        queues.add(c.queue.name);
+        break;
+      case 'bind':
+        addBinding(c.binding);
+        break;
+      case 'unverifiable':
+        if (c.entity.kind === 'binding') addBinding(c.entity.binding);
+        break;
+      case 'extraneous-exchange':
+        exchanges.delete(c.exchange.name);
+        break;
+      case 'extraneous-queue':
+        queues.delete(c.queue.name);
+        break;
+      case 'extraneous-binding':
+        bindings.delete(bindingKey(c.binding));
+        break;
+      case 'unchanged':
+        break;
+    }
+  }
+  if (adopt) {
+    for (const e of plan.unowned) {
+      if (e.kind === 'binding') addBinding(e.binding);
+      else (e.kind === 'exchange' ? exchanges : queues).add(e.name);
+    }
+  }
+  return { exchanges: [...exchanges], queues: [...queues], bindings: [...bindings.values()] };
+}
+
+/**
+ * Records what the stack owns after an apply (or an adoption), when the transport keeps records.
+ * @returns the state written, or `undefined` when nothing is recorded.
+ */
+export async function recordStack(
+  admin: TopologyAdmin,
+  planned: StackPlan,
+  result: Pick<ApplyResult, 'applied'>,
+  options: { readonly adopt?: boolean } = {},
+): Promise<StackState | undefined> {
+  if (!admin.stacks) return undefined;
+  const state = nextStackState(planned.state, {
+    owned: ownedAfter(planned.state, planned.plan, result.applied, options.adopt ?? false),
+  });
+  await admin.stacks.write(planned.stack, state as unknown as Record<string, unknown>);
+  return state;
+}
