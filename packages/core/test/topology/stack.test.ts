@@ -87,7 +87,13 @@ describe('stacks: ownership, safe prune, drift, saved plans, locks', () => {
     expect(plan.noChanges).toBe(true);
     expect(plan.changes.some((x) => x.kind.startsWith('extraneous'))).toBe(false);
     expect(
-      plan.foreign.map((f) => (f.kind === 'binding' ? `bind ${f.binding.source}` : `${f.kind} ${f[f.kind].name}`)),
+      plan.foreign.map((f) =>
+        f.kind === 'binding'
+          ? `bind ${f.binding.source}`
+          : f.kind === 'queue'
+            ? `queue ${f.queue.name}`
+            : `exchange ${f.exchange.name}`,
+      ),
     ).toEqual(['bind celery', 'queue celery', 'exchange celery']);
     await applyPlan(plan, c.admin, { prune: true, force: true });
     expect((await c.admin.declareQueue(queue('celery'), { passive: true })).messageCount).toBe(1);
