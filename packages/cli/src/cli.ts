@@ -19,6 +19,7 @@
  * @module
  */
 import { Command, type CommanderError } from 'commander';
+import type { AdoptOptions } from './commands/adopt.js';
 import type { ApplyCommandOptions } from './commands/apply.js';
 import type { ConsumeOptions } from './commands/consume.js';
 import type { DemoOptions } from './commands/demo.js';
@@ -33,6 +34,7 @@ import type { SendCommandOptions } from './commands/send.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
 import { ExitError } from './errors.js';
+import { positiveInteger, seconds } from './options.js';
 import type { BrokerOptions } from './topology-input.js';
 
 /** Exit code for a malformed command line (unknown command or option, missing argument), as shells use it. */
@@ -103,28 +105,56 @@ export function createProgram(ctx: CommandContext): Command {
 
   broker(program.command('plan <file>'))
     .description('show what apply would change on the broker (changes nothing)')
-    .option('--detailed-exitcode', 'exit 2 when there are changes, 0 when there are none')
+    .option('--stack <name>', "the stack whose entities this is (default: the file's name:, else 'default')")
+    .option('--detailed-exitcode', 'exit 2 when there are changes (drift included), 0 when there are none, 1 on error')
+    .option('-o, --out <file>', 'save the plan for `wakame apply <file>` (applies only if the broker is unchanged)')
+    .option('--show-foreign', 'list the entities of other owners too (never changed or pruned)')
     .option('-v, --verbose', 'also list unchanged entities')
     .addHelpText(
       'after',
-      '\nExamples:\n  wakame plan topology.yaml --url amqp://guest:guest@localhost//\n  WAKAME_URL=amqp://… wakame plan topology.yaml --detailed-exitcode || echo "changes pending"',
+      '\nExamples:\n  wakame plan topology.yaml --url amqp://guest:guest@localhost//\n  wakame plan topology.yaml -o plan.json --detailed-exitcode || [ $? -eq 2 ]   # review, then: wakame apply plan.json\n  WAKAME_URL=amqp://… wakame plan topology.yaml --detailed-exitcode; echo $?   # 0 none, 2 changes, 1 error',
     )
     .action(async (file: string, options: PlanOptions) => {
       await (await import('./commands/plan.js')).plan(context(), file, options);
     });
 
   broker(program.command('apply <file>'))
-    .description('make the broker match the topology, idempotently (the deployment step)')
+    .description('make the broker match a topology file or a saved plan, idempotently (the deployment step)')
+    .option('--stack <name>', "the stack whose entities this is (default: the file's name:, else 'default')")
     .option('--allow-destructive', 'replace exchanges/queues whose immutable properties changed')
-    .option('--force', 'with --allow-destructive: also replace queues that hold messages (they are lost)')
-    .option('--prune', 'delete exchanges, queues and bindings that are not in the topology')
-    .option('--concurrency <n>', 'declarations in flight at once', '16')
+    .option('--force', 'also drop queues that hold messages or have consumers (they are lost)')
+    .option('--prune', "delete the stack's own entities that the topology no longer declares")
+    .option('-y, --yes', 'apply without asking (required where there is no terminal to ask on)')
+    .option('--auto-approve', 'the same as --yes')
+    .option(
+      '--lock-timeout <seconds>',
+      'wait this long for another apply of the stack (default: fail at once)',
+      seconds('--lock-timeout'),
+    )
+    .option('--concurrency <n>', 'declarations in flight at once (default 16)', positiveInteger('--concurrency'))
     .addHelpText(
       'after',
-      '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply topology.yaml --allow-destructive --prune --json',
+      '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply plan.json --lock-timeout 120            # a plan saved by plan -o, exactly as reviewed\n  wakame apply topology.yaml --yes --prune --json       # in a pipeline',
     )
-    .action(async (file: string, options: ApplyCommandOptions) => {
-      await (await import('./commands/apply.js')).apply(context(), file, options);
+    .action(async (file: string, options: ApplyCommandOptions & { autoApprove?: boolean }) => {
+      const yes = options.yes === true || options.autoApprove === true;
+      await (await import('./commands/apply.js')).apply(context(), file, { ...options, yes });
+    });
+
+  broker(program.command('adopt <file>'))
+    .description('let the stack own the declared entities that already exist (changes nothing on the broker)')
+    .option('--stack <name>', "the stack (default: the file's name:, else 'default')")
+    .option(
+      '--lock-timeout <seconds>',
+      'wait this long for an apply of the stack (default: fail at once)',
+      seconds('--lock-timeout'),
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame adopt topology.yaml --url amqp://guest:guest@localhost//   # once, before the first prune',
+    )
+    .action(async (file: string, options: AdoptOptions) => {
+      await (await import('./commands/adopt.js')).adopt(context(), file, options);
     });
 
   broker(program.command('export'))

@@ -33,7 +33,7 @@ async function runWorkerUntil(
 export async function priorityTasksEndToEnd(url: string): Promise<string[]> {
   const dir = join(examples, 'priority-tasks');
   const topology = join(dir, 'topology.yaml');
-  await runCli(capture().ctx, ['apply', topology, '--url', url]);
+  await runCli(capture().ctx, ['apply', topology, '--url', url, '--yes']);
   for (let i = 0; i < 4; i++) await send('report.generate', { reportId: `r-${i}` }, topology, url);
   for (let i = 0; i < 4; i++) await send('user.notify', { userId: `u-${i}`, text: 'hi' }, topology, url);
   const done = (events: readonly WorkerEvent[]) => events.filter((e) => e.event === 'task-done');
@@ -49,7 +49,7 @@ export async function priorityTasksEndToEnd(url: string): Promise<string[]> {
 export async function retryDeadLetterEndToEnd(url: string): Promise<{ events: WorkerEvent[]; dead: unknown[] }> {
   const dir = join(examples, 'retry-dead-letter');
   const topology = join(dir, 'topology.yaml');
-  await runCli(capture().ctx, ['apply', topology, '--url', url]);
+  await runCli(capture().ctx, ['apply', topology, '--url', url, '--yes']);
   for (const invoiceId of ['ok-1', 'bad']) await send('invoice.send', { invoiceId }, topology, url);
   const settled = (events: readonly WorkerEvent[]) =>
     events.filter((e) => e.event === 'task-done' || e.event === 'task-dead-letter').length;

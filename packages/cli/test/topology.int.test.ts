@@ -27,7 +27,7 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     async (name) => {
       const file = join(examples, name, 'topology.yaml');
       const applied = capture();
-      await runCli(applied.ctx, ['apply', file, '--url', url]);
+      await runCli(applied.ctx, ['apply', file, '--url', url, '--yes']);
       expect(applied.out.at(-1)).toMatch(/^(Applied \d+ change|Nothing to do)/);
       const after = capture();
       await runCli(after.ctx, ['plan', file, '--url', url, '--detailed-exitcode']);
@@ -43,13 +43,13 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     const v2 = join(dir, 'v2.yaml');
     await writeFile(v1, 'queues:\n  - { name: changing, maxPriority: 5 }\n');
     await writeFile(v2, 'queues:\n  - { name: changing, maxPriority: 9 }\n  - { name: added }\n');
-    await runCli(capture().ctx, ['apply', v1, '--url', url]);
+    await runCli(capture().ctx, ['apply', v1, '--url', url, '--yes']);
     const refused = capture();
-    await expect(runCli(refused.ctx, ['apply', v2, '--url', url])).rejects.toMatchObject({ code: 'ERR_PLAN_REFUSED' });
+    await expect(runCli(refused.ctx, ['apply', v2, '--url', url, '--yes'])).rejects.toMatchObject({ code: 'ERR_PLAN_REFUSED' });
     const plan = capture({ jsonMode: true });
     await runCli(plan.ctx, ['plan', v2, '--url', url]);
     expect(plan.json[0]).toMatchObject({ destructive: true, counts: { 'create-queue': 1, 'replace-queue': 1 } });
-    await runCli(capture().ctx, ['apply', v2, '--url', url, '--allow-destructive']);
+    await runCli(capture().ctx, ['apply', v2, '--url', url, '--allow-destructive', '--yes']);
     const after = capture();
     await runCli(after.ctx, ['plan', v2, '--url', url]);
     expect(after.out.at(-1)).toMatch(/^No changes/);
@@ -75,7 +75,7 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     const still = capture({ jsonMode: true });
     await runCli(still.ctx, ['plan', file, ...noManagement]);
     expect(still.json[0]).toMatchObject({ counts: { 'create-exchange': 1, 'create-queue': 1 } });
-    await runCli(capture().ctx, ['apply', file, ...noManagement]);
+    await runCli(capture().ctx, ['apply', file, ...noManagement, '--yes']);
     const after = capture({ jsonMode: true });
     await runCli(after.ctx, ['plan', file, ...noManagement]);
     expect(after.json[0]).toMatchObject({ noChanges: true, counts: { unchanged: 2, unverifiable: 1 } });

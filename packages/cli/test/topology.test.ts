@@ -76,20 +76,20 @@ describe('wakame plan and apply (memory broker, in process)', () => {
     await runCli(before.ctx, ['plan', file, '--url', url]);
     expect(before.out.at(-1)).toMatch(/^Plan: \d+ to create/);
     const applied = capture();
-    await runCli(applied.ctx, ['apply', file, '--url', url]);
+    await runCli(applied.ctx, ['apply', file, '--url', url, '--yes']);
     expect(applied.out.at(-1)).toMatch(/^Applied \d+ change/);
     const after = capture();
     await runCli(after.ctx, ['plan', file, '--url', url, '--detailed-exitcode']);
     expect(after.out.at(-1)).toMatch(/^No changes/);
     const again = capture();
-    await runCli(again.ctx, ['apply', file, '--url', url]);
+    await runCli(again.ctx, ['apply', file, '--url', url, '--yes']);
     expect(again.out.at(-1)).toBe('Nothing to do: the broker already matches the topology.');
   });
 
   it('applies a TypeScript topology (examples/typescript) without a build step', async () => {
     const url = `memory://${randomUUID()}`;
     const file = join(examples, 'typescript', 'topology.ts');
-    await runCli(capture().ctx, ['apply', file, '--url', url]);
+    await runCli(capture().ctx, ['apply', file, '--url', url, '--yes']);
     const after = capture();
     await runCli(after.ctx, ['plan', file, '--url', url]);
     expect(after.out.at(-1)).toMatch(/^No changes/);
@@ -108,7 +108,7 @@ describe('wakame plan and apply (memory broker, in process)', () => {
 
   it('exports what it applied as YAML that plans to no changes', async () => {
     const url = `memory://${randomUUID()}`;
-    await runCli(capture().ctx, ['apply', join(examples, 'retry-dead-letter', 'topology.yaml'), '--url', url]);
+    await runCli(capture().ctx, ['apply', join(examples, 'retry-dead-letter', 'topology.yaml'), '--url', url, '--yes']);
     const dir = await mkdtemp(join(tmpdir(), 'wakame-'));
     const exported = join(dir, 'live.yaml');
     await runCli(capture().ctx, ['export', '--url', url, '-o', exported]);
@@ -135,7 +135,7 @@ describe('topology command lines', () => {
   });
 
   it('refuses an unknown option as a usage error (exit 2) without running anything', async () => {
-    const result = await fails(['apply', 'x.yaml', '--alow-destructive']);
+    const result = await fails(['apply', 'x.yaml', '--alow-destructive', '--yes']);
     expect(result.code).toBe(2);
   });
 

@@ -144,6 +144,9 @@ export type {
   QueueSpec,
   QueueType,
   RecoveryPolicy,
+  StackLock,
+  StackStateStore,
+  TopologyAdmin,
   TransportStatus,
 } from './transport/spi.js';
 export {

@@ -1,62 +1,173 @@
 /**
- * `wakame apply <file>`: makes the broker match the topology, idempotently (the deployment step).
- * Refuses destructive replacements unless `--allow-destructive`, never drops a queue holding
- * messages without `--force`, and deletes extraneous entities only with `--prune`.
+ * `wakame apply <file | plan.json>`: makes the broker match the topology — the deployment step.
+ *
+ * Under the stack's lock it reads the stack's state record, plans, decides every refusal before
+ * the first change (replacements need `--allow-destructive`; dropping a queue that holds messages
+ * or has consumers needs `--force`; only the stack's own entities are ever deleted, and only with
+ * `--prune`), asks on a terminal unless `--yes`, applies with conditional deletes, and records
+ * what the stack owns now — also when a change failed part-way, so the record stays exact.
+ *
+ * Given a saved plan (`plan -o plan.json`), it applies exactly that plan, and refuses when the
+ * live state changed since it was made.
  *
  * @module
  */
-import { type ApplyResult, applyPlan, describeChange, diff, observe } from '@wakame/core';
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import {
+  ApplyFailedError,
+  type ApplyResult,
+  applyPlan,
+  assertApplicable,
+  type Change,
+  type DesiredTopology,
+  describeChange,
+  isSavedPlan,
+  parseSavedPlan,
+  planStack,
+  recordStack,
+  type SavedPlan,
+  type StackPlan,
+  verifySavedPlan,
+} from '@wakame/core';
+import { confirmed } from '../confirm.js';
 import type { CommandContext } from '../context.js';
+import { ExitError } from '../errors.js';
 import { paint } from '../paint.js';
+import { printPlan, type StackOptions, stackName, takeLock } from '../stack-input.js';
 import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
-import { printPlan } from './plan.js';
 
-export interface ApplyCommandOptions extends BrokerOptions {
+export interface ApplyCommandOptions extends BrokerOptions, StackOptions {
   readonly allowDestructive?: boolean;
   readonly force?: boolean;
   readonly prune?: boolean;
-  readonly concurrency?: string | number;
+  readonly concurrency?: number;
+  /** Apply without asking (`--yes`, `--auto-approve`). */
+  readonly yes?: boolean;
+  /** Seconds to wait for another apply of the same stack; 0 fails at once. */
+  readonly lockTimeout?: number;
 }
 
+/** Changes shown one by one up to this many; beyond it, progress and a summary. */
+const LIST_LIMIT = 50;
+
 export async function apply(ctx: CommandContext, file: string, options: ApplyCommandOptions): Promise<ApplyResult> {
+  const saved = await readSavedPlan(ctx, file);
   const connection = await openBroker(ctx, options);
   try {
-    const { desired } = await readTopology(ctx, file, connection);
-    const plan = diff(desired, await observe(connection.admin, desired));
-    if (!ctx.jsonMode && !ctx.quiet) printPlan(ctx, plan, connection.url, false);
-    const total = plan.changes.length;
-    let lastShown = 0;
-    const result = await applyPlan(plan, connection.admin, {
-      allowDestructive: options.allowDestructive ?? false,
-      force: options.force ?? false,
-      prune: options.prune ?? false,
-      concurrency: Number(options.concurrency ?? 16),
-      onProgress: (done, all) => {
-        // Progress for long applies: at most every 10% (or every change for small ones), on stderr.
-        if (ctx.jsonMode || ctx.quiet || all < 50) return;
-        if (done === all || done - lastShown >= all / 10) {
-          lastShown = done;
-          ctx.err(`applied ${done}/${all}`);
-        }
-      },
-    });
-    if (ctx.jsonMode) {
-      ctx.json({
-        url: connection.url,
-        applied: result.applied,
-        kept: result.kept,
-        durationMs: Math.round(result.durationMs),
-      });
-    } else if (!ctx.quiet) {
-      for (const change of result.applied) if (total < 50) ctx.out(paint(ctx, `done ${describeChange(change)}`));
-      ctx.out(
-        result.applied.length === 0
-          ? 'Nothing to do: the broker already matches the topology.'
-          : `Applied ${result.applied.length} change(s) in ${Math.round(result.durationMs)} ms.${result.kept.length ? ` ${result.kept.length} extraneous entit${result.kept.length === 1 ? 'y' : 'ies'} kept (use --prune to delete).` : ''}`,
-      );
+    let desired: DesiredTopology;
+    let stack: string;
+    if (saved) {
+      desired = saved.desired;
+      stack = saved.stack;
+    } else {
+      const read = await readTopology(ctx, file, connection);
+      desired = read.desired;
+      stack = stackName(options, read.checked.document);
     }
-    return result;
+    const lock = await takeLock(ctx, connection, stack, 'apply', options.lockTimeout ?? 0);
+    try {
+      const planned = await planStack(connection.admin, desired, stack);
+      if (saved) verifySavedPlan(saved, planned, { url: connection.url });
+      const chosen: StackPlan = saved ? { ...planned, plan: saved.plan } : planned;
+      if (!ctx.jsonMode && !ctx.quiet) printPlan(ctx, chosen, connection.url);
+      assertApplicable(chosen.plan, options);
+      const work = chosen.plan.changes.filter((c) => acts(c, options.prune ?? false));
+      if (work.length > 0 && !saved) {
+        const question = `Apply ${work.length} change(s) to ${connection.url} (stack '${stack}')?`;
+        if (!(await confirmed(ctx, question, { yes: options.yes, flag: '--yes' }))) {
+          throw new ExitError(1, 'not confirmed: nothing was changed');
+        }
+      }
+      const result = await run(ctx, chosen, connection.admin, options);
+      report(ctx, result, connection.url, stack);
+      return result;
+    } finally {
+      await lock?.release();
+    }
   } finally {
     await connection.close();
   }
+}
+
+/** Applies and records ownership — after a failure too, for the changes that were made. */
+async function run(
+  ctx: CommandContext,
+  planned: StackPlan,
+  admin: Parameters<typeof applyPlan>[1],
+  options: ApplyCommandOptions,
+): Promise<ApplyResult> {
+  let lastShown = 0;
+  try {
+    const result = await applyPlan(planned.plan, admin, {
+      allowDestructive: options.allowDestructive ?? false,
+      force: options.force ?? false,
+      prune: options.prune ?? false,
+      concurrency: options.concurrency ?? 16,
+      onProgress: (done, all, change) => {
+        // Long applies: a line at most every 10%, on stderr, so stdout stays the result.
+        if (ctx.jsonMode || ctx.quiet || all < LIST_LIMIT) return;
+        if (done === all || done - lastShown >= all / 10) {
+          lastShown = done;
+          ctx.err(`applied ${done}/${all} (${Math.round((100 * done) / all)}%): ${describeChange(change)}`);
+        }
+      },
+    });
+    await recordStack(admin, planned, result);
+    return result;
+  } catch (error) {
+    if (error instanceof ApplyFailedError) {
+      await recordStack(admin, planned, { applied: error.applied });
+      if (!ctx.jsonMode) for (const change of error.applied) ctx.err(`done ${describeChange(change)}`);
+    }
+    throw error;
+  }
+}
+
+function report(ctx: CommandContext, result: ApplyResult, url: string, stack: string): void {
+  const ms = (n: number) => Math.round(n);
+  if (ctx.jsonMode) {
+    ctx.json({
+      url,
+      stack,
+      applied: result.applied,
+      kept: result.kept,
+      phases: result.phases.map((p) => ({ ...p, durationMs: ms(p.durationMs) })),
+      durationMs: ms(result.durationMs),
+    });
+    return;
+  }
+  if (ctx.quiet) return;
+  if (result.applied.length <= LIST_LIMIT) {
+    for (const change of result.applied) ctx.out(paint(ctx, `done ${describeChange(change)}`));
+  }
+  const kept = result.kept.length
+    ? ` ${result.kept.length} owned entit${result.kept.length === 1 ? 'y' : 'ies'} no longer declared kept (--prune deletes them).`
+    : '';
+  if (result.applied.length === 0) {
+    ctx.out(`Nothing to do: the broker already matches the topology.${kept}`);
+    return;
+  }
+  const phases = result.phases.map((p) => `${p.phase} ${p.changes} in ${ms(p.durationMs)} ms`).join(', ');
+  ctx.out(`Applied ${result.applied.length} change(s) in ${ms(result.durationMs)} ms (${phases}).${kept}`);
+}
+
+/** Whether `change` makes `apply` do something. */
+function acts(change: Change, prune: boolean): boolean {
+  if (change.kind === 'unchanged') return false;
+  if (change.kind === 'unverifiable') return change.entity.kind === 'binding';
+  if (change.kind.startsWith('extraneous')) return prune;
+  return true;
+}
+
+/** A `.json` argument holding a saved plan (a topology may be JSON too). */
+async function readSavedPlan(ctx: CommandContext, file: string): Promise<SavedPlan | undefined> {
+  if (!file.endsWith('.json')) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(resolve(ctx.cwd, file), 'utf8'));
+  } catch {
+    return undefined; // Not readable as JSON: the topology loader reports it with a location.
+  }
+  return isSavedPlan(value) ? parseSavedPlan(value, file) : undefined;
 }

@@ -1,51 +1,55 @@
 /**
- * `wakame plan <file>`: what `apply` would change on the broker, without changing anything.
- * With `--detailed-exitcode`, exits 2 when there are changes (for CI gates), 0 when there are none.
+ * `wakame plan <file>`: what `apply` would change on the broker, without changing anything, in three
+ * groups: this stack's changes, its entities the file no longer declares, and foreign entities.
+ * With `--detailed-exitcode` it exits 2 when there are changes — drift included — and 0 when there
+ * are none (1 is an error, 64 a bad command line). `-o plan.json` saves the plan for `apply plan.json`.
  *
  * @module
  */
-import { describeChange, diff, observe, type Plan } from '@wakame/core';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { planStack, type StackPlan, savePlan } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { ExitError } from '../errors.js';
-import { paint } from '../paint.js';
+import { planJson, printPlan, type StackOptions, stackName } from '../stack-input.js';
 import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
 
-export interface PlanOptions extends BrokerOptions {
+/** Exit code of `plan --detailed-exitcode` when there are changes (Terraform's). */
+export const CHANGES_PENDING_EXIT_CODE = 2;
+
+export interface PlanOptions extends BrokerOptions, StackOptions {
   readonly detailedExitcode?: boolean;
   /** Show unchanged entities too. */
   readonly verbose?: boolean;
+  /** List foreign entities, not only count them. */
+  readonly showForeign?: boolean;
+  /** Save the plan to this file, for `apply <file>`. */
+  readonly out?: string;
 }
 
-export async function plan(ctx: CommandContext, file: string, options: PlanOptions): Promise<Plan> {
+export async function plan(ctx: CommandContext, file: string, options: PlanOptions): Promise<StackPlan> {
   const connection = await openBroker(ctx, options);
   try {
-    const { desired } = await readTopology(ctx, file, connection);
-    const result = diff(desired, await observe(connection.admin, desired));
-    if (ctx.jsonMode) ctx.json({ url: connection.url, ...result });
-    else printPlan(ctx, result, connection.url, options.verbose ?? false);
-    if (options.detailedExitcode && !result.noChanges) throw new ExitError(2, '');
-    return result;
+    const { desired, checked } = await readTopology(ctx, file, connection);
+    const stack = stackName(options, checked.document);
+    const planned = await planStack(connection.admin, desired, stack);
+    if (options.out) {
+      const saved = savePlan(planned, desired, { url: connection.url, transport: connection.transport.kind });
+      await writeFile(resolve(ctx.cwd, options.out), `${JSON.stringify(saved, null, 2)}\n`);
+    }
+    if (ctx.jsonMode) {
+      ctx.json({
+        ...planJson(planned, connection.url, options.showForeign ?? false),
+        ...(options.out ? { savedTo: options.out } : {}),
+      });
+    } else {
+      printPlan(ctx, planned, connection.url, options);
+      if (options.out && !ctx.quiet)
+        ctx.out(`Saved the plan to ${options.out}; apply exactly this plan with: wakame apply ${options.out}`);
+    }
+    if (options.detailedExitcode && !planned.plan.noChanges) throw new ExitError(CHANGES_PENDING_EXIT_CODE, '');
+    return planned;
   } finally {
     await connection.close();
   }
-}
-
-/** Prints a plan for people: one line per change, then the counts. */
-export function printPlan(ctx: CommandContext, result: Plan, url: string, verbose: boolean): void {
-  ctx.out(
-    `Plan for ${url}${result.complete ? '' : ' (probed over AMQP: bindings cannot be verified without the management API)'}:`,
-  );
-  for (const change of result.changes) {
-    if (change.kind === 'unchanged' && !verbose) continue;
-    ctx.out(paint(ctx, describeChange(change)));
-  }
-  const c = result.counts;
-  const creates = (c['create-exchange'] ?? 0) + (c['create-queue'] ?? 0) + (c.bind ?? 0);
-  const replaces = (c['replace-exchange'] ?? 0) + (c['replace-queue'] ?? 0);
-  const extraneous = (c['extraneous-exchange'] ?? 0) + (c['extraneous-queue'] ?? 0) + (c['extraneous-binding'] ?? 0);
-  ctx.out(
-    result.noChanges
-      ? `No changes: the broker matches the topology (${c.unchanged ?? 0} unchanged${extraneous ? `, ${extraneous} extraneous` : ''}).`
-      : `Plan: ${creates} to create, ${replaces} to replace${replaces ? ' (destructive)' : ''}, ${c.unchanged ?? 0} unchanged, ${c.unverifiable ?? 0} unverifiable, ${extraneous} extraneous.`,
-  );
 }

@@ -145,11 +145,16 @@ export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
   return refusals;
 }
 
+/** @throws {@link PlanRefusedError} listing every {@link refusalsOf} `plan` with `options`. */
+export function assertApplicable(plan: Plan, options: ApplyOptions = {}): void {
+  const refusals = refusalsOf(plan, options);
+  if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals, options));
+}
+
 /** Executes `plan` against `admin`. @throws {@link PlanRefusedError} before touching anything. */
 export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: ApplyOptions = {}): Promise<ApplyResult> {
   const started = performance.now();
-  const refusals = refusalsOf(plan, options);
-  if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals, options));
+  assertApplicable(plan, options);
 
   const byKind = (kinds: readonly Change['kind'][]) => plan.changes.filter((c) => kinds.includes(c.kind));
   const phases: [string, Change[]][] = [

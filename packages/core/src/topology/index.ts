@@ -8,6 +8,7 @@ export {
   type ApplyOptions,
   type ApplyResult,
   applyPlan,
+  assertApplicable,
   type PhaseTiming,
   PlanRefusedError,
   type Refusal,
