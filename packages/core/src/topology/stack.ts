@@ -76,12 +76,35 @@ export async function readStackState(admin: TopologyAdmin, stack: string): Promi
   return parseStackState(stack, await admin.stacks.read(stack));
 }
 
-/** Observes the broker and plans `desired` for `stack`. */
+/**
+ * Observes the broker and plans `desired` for `stack`. The queues the plan would delete get their
+ * message and consumer counts from the broker itself, not from a listing: RabbitMQ's management API
+ * reports statistics that lag by seconds, and a refusal must see the message published just before.
+ */
 export async function planStack(admin: TopologyAdmin, desired: DesiredTopology, stack: string): Promise<StackPlan> {
   const state = await readStackState(admin, stack);
   const live = await observe(admin, desired);
   const recorded = admin.stacks !== undefined;
-  return { stack, state, live, plan: diff(desired, live, recorded ? ownershipOf(state) : undefined), recorded };
+  const plan = diff(desired, live, recorded ? ownershipOf(state) : undefined);
+  return { stack, state, live, plan: await withExactCounts(admin, plan), recorded };
+}
+
+async function withExactCounts(admin: TopologyAdmin, plan: Plan): Promise<Plan> {
+  const changes: Change[] = [];
+  for (const change of plan.changes) {
+    if ((change.kind !== 'extraneous-queue' && change.kind !== 'replace-queue') || !plan.complete) {
+      changes.push(change);
+      continue;
+    }
+    try {
+      const { messageCount, consumerCount } = await admin.declareQueue(change.queue, { passive: true });
+      changes.push({ ...change, messageCount, consumerCount });
+    } catch {
+      // Gone since the listing, or not checkable: the conditional delete still guards it.
+      changes.push(change);
+    }
+  }
+  return { ...plan, changes };
 }
 
 /** What the stack owns once `applied` (a subset of `plan`'s changes) has been made. */
