@@ -45,7 +45,9 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     await writeFile(v2, 'queues:\n  - { name: changing, maxPriority: 9 }\n  - { name: added }\n');
     await runCli(capture().ctx, ['apply', v1, '--url', url, '--yes']);
     const refused = capture();
-    await expect(runCli(refused.ctx, ['apply', v2, '--url', url, '--yes'])).rejects.toMatchObject({ code: 'ERR_PLAN_REFUSED' });
+    await expect(runCli(refused.ctx, ['apply', v2, '--url', url, '--yes'])).rejects.toMatchObject({
+      code: 'ERR_PLAN_REFUSED',
+    });
     const plan = capture({ jsonMode: true });
     await runCli(plan.ctx, ['plan', v2, '--url', url]);
     expect(plan.json[0]).toMatchObject({ destructive: true, counts: { 'create-queue': 1, 'replace-queue': 1 } });
