@@ -8,7 +8,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import type { LockHolder } from '../errors.js';
+import { type LockHolder, TransportError } from '../errors.js';
 import type { BindingSpec, StackLock, TopologyAdmin } from '../transport/spi.js';
 import { bindingKey } from '../virtual/in-memory-topology.js';
 import type { ApplyResult } from './apply.js';
@@ -82,9 +82,17 @@ export async function readStackState(admin: TopologyAdmin, stack: string): Promi
  * reports statistics that lag by seconds, and a refusal must see the message published just before.
  */
 export async function planStack(admin: TopologyAdmin, desired: DesiredTopology, stack: string): Promise<StackPlan> {
-  const state = await readStackState(admin, stack);
   const live = await observe(admin, desired);
-  const recorded = admin.stacks !== undefined;
+  let state = emptyStackState(checkStackName(stack));
+  let recorded = admin.stacks !== undefined;
+  try {
+    state = await readStackState(admin, stack);
+  } catch (error) {
+    // A broker that could not be listed (RabbitMQ without its management API) keeps its records
+    // out of reach too: plan without ownership — nothing undeclared is owned, so nothing is pruned.
+    if (live.kind !== 'probed' || !(error instanceof TransportError)) throw error;
+    recorded = false;
+  }
   const plan = diff(desired, live, recorded ? ownershipOf(state) : undefined);
   return { stack, state, live, plan: await withExactCounts(admin, plan), recorded };
 }
@@ -190,7 +198,7 @@ export async function recordStack(
   result: Pick<ApplyResult, 'applied'>,
   options: { readonly adopt?: boolean } = {},
 ): Promise<StackState | undefined> {
-  if (!admin.stacks) return undefined;
+  if (!admin.stacks || !planned.recorded) return undefined;
   const state = nextStackState(planned.state, {
     owned: ownedAfter(planned.state, planned.plan, result.applied, options.adopt ?? false),
   });
