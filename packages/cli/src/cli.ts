@@ -157,6 +157,22 @@ export function createProgram(ctx: CommandContext): Command {
       await (await import('./commands/adopt.js')).adopt(context(), file, options);
     });
 
+  broker(program.command('release <file>'))
+    .description('let the stack stop owning entities the file no longer declares (they stay on the broker)')
+    .option('--stack <name>', "the stack (default: the file's name:, else 'default')")
+    .option(
+      '--lock-timeout <seconds>',
+      'wait this long for an apply of the stack (default: fail at once)',
+      seconds('--lock-timeout'),
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame release topology.yaml   # keep the queues it dropped, without pruning them',
+    )
+    .action(async (file: string, options: AdoptOptions) => {
+      await (await import('./commands/adopt.js')).release(context(), file, options);
+    });
+
   broker(program.command('export'))
     .description("write the broker's live topology as a topology file")
     .option('-o, --output <file>', 'write to a file instead of stdout')

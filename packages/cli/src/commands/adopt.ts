@@ -6,7 +6,14 @@
  *
  * @module
  */
-import { describeEntity, type EntityRef, planStack, recordStack, UnsupportedFeatureError } from '@wakame/core';
+import {
+  type Change,
+  describeEntity,
+  type EntityRef,
+  planStack,
+  recordStack,
+  UnsupportedFeatureError,
+} from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { type StackOptions, stackName, takeLock } from '../stack-input.js';
 import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
@@ -45,5 +52,59 @@ export async function adopt(ctx: CommandContext, file: string, options: AdoptOpt
     }
   } finally {
     await connection.close();
+  }
+}
+
+/**
+ * `wakame release <file>`: the stack lets go of the entities it owns but no longer declares. They
+ * stay on the broker as they are, now foreign: never pruned, and no longer drift for
+ * `plan --detailed-exitcode`. The inverse of {@link adopt}; nothing on the broker changes.
+ */
+export async function release(ctx: CommandContext, file: string, options: AdoptOptions): Promise<readonly EntityRef[]> {
+  const connection = await openBroker(ctx, options);
+  try {
+    const { desired, checked } = await readTopology(ctx, file, connection);
+    const stack = stackName(options, checked.document);
+    if (!connection.admin.stacks)
+      throw new UnsupportedFeatureError('stack ownership records', connection.transport.kind);
+    const lock = await takeLock(ctx, connection, stack, 'release', options.lockTimeout ?? 0);
+    try {
+      const planned = await planStack(connection.admin, desired, stack);
+      const undeclared = planned.plan.changes.filter((c) => c.kind.startsWith('extraneous'));
+      const released = undeclared.map(entityOf);
+      const kept = {
+        ...planned,
+        plan: { ...planned.plan, changes: planned.plan.changes.filter((c) => !c.kind.startsWith('extraneous')) },
+      };
+      const state = undeclared.length > 0 ? await recordStack(connection.admin, kept, { applied: [] }) : undefined;
+      if (ctx.jsonMode) {
+        ctx.json({ url: connection.url, stack, released, stateSerial: state?.serial ?? planned.state.serial });
+      } else if (!ctx.quiet) {
+        for (const entity of released) ctx.out(`released ${describeEntity(entity)}`);
+        ctx.out(
+          released.length === 0
+            ? `Nothing to release: stack '${stack}' owns nothing that the file does not declare.`
+            : `Stack '${stack}' no longer owns ${released.length} entit${released.length === 1 ? 'y' : 'ies'}; they stay on the broker.`,
+        );
+      }
+      return released;
+    } finally {
+      await lock?.release();
+    }
+  } finally {
+    await connection.close();
+  }
+}
+
+function entityOf(change: Change): EntityRef {
+  switch (change.kind) {
+    case 'extraneous-queue':
+      return { kind: 'queue', name: change.queue.name };
+    case 'extraneous-exchange':
+      return { kind: 'exchange', name: change.exchange.name };
+    case 'extraneous-binding':
+      return { kind: 'binding', binding: change.binding };
+    default:
+      throw new TypeError(`not an undeclared entity: ${change.kind}`);
   }
 }
