@@ -11,6 +11,7 @@ import type {
   ObservedTopology,
   QueueDeclareResult,
   QueueSpec,
+  StackStateStore,
   TopologyAdmin,
 } from '@wakame/core/spi';
 import { bindingKey } from '@wakame/core/spi';
@@ -51,6 +52,8 @@ export interface AdminHost {
   readonly knownExchanges: Set<string>;
   /** Looks up live state through the management API. */
   inspect(): Promise<ObservedTopology>;
+  /** Ownership records and the apply lock of `wakame apply`. */
+  readonly stacks?: StackStateStore;
 }
 
 /** An operation waiting for an admin channel. */
@@ -70,6 +73,11 @@ export class AmqpAdmin implements TopologyAdmin {
   readonly #closed = new WeakSet<Channel>();
 
   constructor(private readonly host: AdminHost) {}
+
+  /** State documents (global parameters) and apply locks (exclusive queues); see `stacks.ts`. */
+  get stacks(): StackStateStore | undefined {
+    return this.host.stacks;
+  }
 
   async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {
     if (spec.name === '') return;

@@ -34,6 +34,7 @@ import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementBase } from './management.js';
 import { AmqpPrioritySubscription } from './priority-subscription.js';
 import { Publisher } from './publisher.js';
+import { AmqpStacks } from './stacks.js';
 import {
   type AmqpHandle,
   AmqpSubscription,
@@ -44,7 +45,10 @@ import {
 
 /** Transport-specific options, passed as `transportOptions` of the connection. */
 export interface AmqpOptions extends TlsOptions {
-  /** Management API base URL for `inspect()`. @defaultValue `http://<host>:15672` */
+  /**
+   * Management API base URL for `inspect()` and the stack records of `wakame apply` (which log in with
+   * credentials given in it, else with the broker URL's). @defaultValue `http://<host>:15672`
+   */
   readonly managementUrl?: string;
   /** Deadline of a publish, including waiting through a reconnect. @defaultValue `30_000` */
   readonly publishTimeoutMs?: number;
@@ -116,6 +120,11 @@ export class AmqpTransport implements Transport {
       connection: () => this.connection(),
       knownExchanges: this.knownExchanges,
       inspect: () => this.#inspect(),
+      stacks: new AmqpStacks({
+        connection: () => this.connection(),
+        url: this.#urls[0] as BrokerUrl,
+        managementUrl: this.#extra.managementUrl,
+      }),
     });
   }
 

@@ -40,10 +40,38 @@ export function managementBase(url: BrokerUrl, override: unknown): string {
   return `${url.tls ? 'https' : 'http'}://${host}:15672`;
 }
 
+/** Where the management API is and how to log in to it. */
+export interface ManagementEndpoint {
+  /** The base URL without credentials: safe for messages. */
+  readonly base: string;
+  readonly username: string;
+  /** The `authorization` header (basic auth); never put it in a message. */
+  readonly authorization: string;
+}
+
+/**
+ * The management API of `url`'s broker ({@link managementBase}), logged in with the credentials of
+ * the `managementUrl` option when it has some, else with the AMQP URL's (guest by default). They
+ * travel in a header: fetch refuses credentials inside a URL.
+ */
+export function managementEndpoint(url: BrokerUrl, override: unknown): ManagementEndpoint {
+  const base = new URL(managementBase(url, override));
+  const own = base.username !== '';
+  const username = own ? decodeURIComponent(base.username) : (url.username ?? 'guest');
+  const password = own ? decodeURIComponent(base.password) : (url.password ?? 'guest');
+  base.username = '';
+  base.password = '';
+  return { base: base.href.replace(/\/+$/, ''), username, authorization: basicAuth(username, password) };
+}
+
+function basicAuth(username: string, password: string): string {
+  return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
+}
+
 /** Lists exchanges, queues (with ready counts) and bindings of the URL's vhost. */
 export async function inspectViaManagement(url: BrokerUrl, base: string): Promise<ObservedTopology> {
   const vhost = encodeURIComponent(url.vhost);
-  const auth = `Basic ${Buffer.from(`${url.username ?? 'guest'}:${url.password ?? 'guest'}`).toString('base64')}`;
+  const auth = basicAuth(url.username ?? 'guest', url.password ?? 'guest');
   const get = async <T>(path: string): Promise<T> => {
     const response = await fetch(`${base}/api/${path}/${vhost}`, {
       headers: { authorization: auth },

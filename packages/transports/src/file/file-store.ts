@@ -16,6 +16,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Claimed, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from '@wakame/core/spi';
+import { FileStacks } from './stacks.js';
 import { TopologyFile } from './topology-file.js';
 
 /** Options of {@link FileStore}. */
@@ -53,6 +54,8 @@ export class FileStore implements VirtualStore {
   readonly identity: string;
   readonly features = FEATURES;
   readonly topology: TopologyFile;
+  /** State documents and apply locks of `wakame apply`, under `stacks/`. */
+  readonly stacks: FileStacks;
   readonly #root: string;
   readonly #owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   readonly #options: FileStoreOptions;
@@ -68,6 +71,12 @@ export class FileStore implements VirtualStore {
     this.identity = root;
     this.#options = options;
     this.topology = new TopologyFile(root);
+    // Same lease as the claims: a crashed apply's lock lapses as soon as its messages come back.
+    this.stacks = new FileStacks(root, {
+      ...(options.fsync !== undefined ? { fsync: options.fsync } : {}),
+      leaseMs: this.#leaseMs,
+      onError: (error) => this.#report(error),
+    });
   }
 
   get #leaseMs(): number {
@@ -92,6 +101,7 @@ export class FileStore implements VirtualStore {
     this.#watchers.clear();
     clearInterval(this.#polling);
     this.#polling = undefined;
+    await this.stacks.close();
     await rm(join(this.#root, 'owners', `${this.#owner}.json`), { force: true });
   }
 

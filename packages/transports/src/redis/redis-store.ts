@@ -32,6 +32,7 @@ import { EXPIRY_SWEEP_MS, QueueExpiry } from './queue-expiry.js';
 import { type Epoch, RedisTopology } from './redis-topology.js';
 import { restoreExpiredLeases, restoreLostClaims } from './restore.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
+import { RedisStacks } from './stacks.js';
 import { Wakeups } from './wakeups.js';
 import { chunks, SETTLE_CHUNK, WriteBatcher } from './write-batcher.js';
 
@@ -81,6 +82,8 @@ export class RedisStore implements VirtualStore {
   readonly features = FEATURES;
   readonly topology: RedisTopology;
   readonly keys: RedisKeys;
+  /** State documents and apply locks of `wakame apply`, under `_wakame.stack.*` and `_wakame.lock.*`. */
+  readonly stacks: RedisStacks;
   /** Identifies this store's leases; the liveness key `_wakame.owner.<owner>` vouches for them. */
   readonly owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   readonly #redis: ScriptedRedis;
@@ -121,6 +124,13 @@ export class RedisStore implements VirtualStore {
       (q) => this.#wakeups.notify(q),
       this.#report,
     );
+    this.stacks = new RedisStacks(redis, {
+      keyPrefix: options.keyPrefix ?? '',
+      leaseMs: this.#leaseMs,
+      // The transport's identity is `<scheme>://<host>:<port>/<db>/<keyprefix>` (no credentials): its database part.
+      where: /^[a-z]+:\/\/[^/]*\/\d+(?=\/)/.exec(options.identity)?.[0] ?? options.identity,
+      onError: this.#report,
+    });
   }
 
   get #leaseMs(): number {
@@ -179,6 +189,7 @@ export class RedisStore implements VirtualStore {
     // Whatever is still held (claimed, never handed out) goes back untouched.
     for (const receipt of this.#held.values()) await this.settle(receipt, 'release');
     await this.#writes.flush();
+    await this.stacks.close();
     await this.#redis.del(this.keys.owner(this.owner), this.keys.owned(this.owner)).catch(this.#report);
     this.#events.disconnect();
     await this.#redis.quit().catch(() => this.#redis.disconnect());
