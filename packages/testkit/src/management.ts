@@ -44,8 +44,19 @@ export async function createVhost(vhost: string): Promise<string> {
   return amqpUrlForVhost(vhost);
 }
 
+/**
+ * Deletes `vhost`, and the Wakame stack records kept for it: they are global parameters, which
+ * outlive the vhost.
+ */
 export async function deleteVhost(vhost: string): Promise<void> {
   await management('DELETE', `vhosts/${encodeURIComponent(vhost)}`);
+  const parameters =
+    (await management<{ name: string; value?: { vhost?: unknown } }[]>('GET', 'global-parameters')) ?? [];
+  for (const p of parameters) {
+    if (p.name.startsWith('wakame.stack.') && p.value?.vhost === vhost) {
+      await management('DELETE', `global-parameters/${encodeURIComponent(p.name)}`);
+    }
+  }
 }
 
 /** Connections whose client-provided name is `name` (Wakame names them `wakame <pid>`). */
