@@ -9,6 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import { type LockHolder, TransportError } from '../errors.js';
+import { stableStringify } from '../internal/stable-stringify.js';
 import type { BindingSpec, StackLock, TopologyAdmin } from '../transport/spi.js';
 import { bindingKey } from '../virtual/in-memory-topology.js';
 import type { ApplyResult } from './apply.js';
@@ -202,6 +203,11 @@ export async function recordStack(
   const state = nextStackState(planned.state, {
     owned: ownedAfter(planned.state, planned.plan, result.applied, options.adopt ?? false),
   });
+  // An apply that changed no ownership leaves the record (and its serial) alone: saved plans made
+  // before a no-op apply stay valid.
+  if (planned.state.serial > 0 && stableStringify(state.owned) === stableStringify(planned.state.owned)) {
+    return planned.state;
+  }
   await admin.stacks.write(planned.stack, state as unknown as Record<string, unknown>);
   return state;
 }

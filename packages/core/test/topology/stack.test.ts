@@ -205,8 +205,8 @@ describe('stacks: ownership, safe prune, drift, saved plans, locks', () => {
     await expect(async () =>
       verifySavedPlan(saved, await planStack(c.admin, saved.desired, 'app'), target),
     ).rejects.toThrow("the live state of stack 'app' changed since the plan was made");
-    // Another apply in between: stale, by serial.
-    await deploy(c, topology(['a']));
+    // Another apply in between (one that changed what the stack owns): stale, by serial.
+    await deploy(c, topology(['a', 'c']));
     await expect(async () =>
       verifySavedPlan(saved, await planStack(c.admin, saved.desired, 'app'), target),
     ).rejects.toMatchObject({
@@ -227,6 +227,16 @@ describe('stacks: ownership, safe prune, drift, saved plans, locks', () => {
     const waiting = lockStack(two.admin, 'app', { timeoutMs: 60_000, operation: 'apply' });
     await held?.release();
     await (await waiting)?.release();
+  });
+
+  it('writes the record only when ownership changed, so a no-op apply keeps saved plans valid', async () => {
+    const c = await open();
+    await deploy(c, topology(['a']));
+    expect((await readStackState(c.admin, 'app')).serial).toBe(1);
+    await deploy(c, topology(['a']));
+    expect((await readStackState(c.admin, 'app')).serial).toBe(1);
+    await deploy(c, topology(['a', 'b']));
+    expect((await readStackState(c.admin, 'app')).serial).toBe(2);
   });
 
   it('refuses an invalid stack name', async () => {
