@@ -32,21 +32,29 @@ import type { PurgeOptions } from './commands/purge.js';
 import type { QuickstartOptions } from './commands/quickstart.js';
 import type { SendCommandOptions } from './commands/send.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
-import { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
-import { ExitError } from './errors.js';
-import { positiveInteger, seconds } from './options.js';
+import { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
+import { ExitError, USAGE_EXIT_CODE } from './errors.js';
+import { integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
 import type { BrokerOptions } from './topology-input.js';
 
-/** Exit code for a malformed command line (unknown command or option, missing argument), as shells use it. */
-export const USAGE_EXIT_CODE = 2;
+export { USAGE_EXIT_CODE } from './errors.js';
 
-/** Commander's own "exits" carry no message worth repeating: the help or version text is already printed. */
-const SILENT_EXITS = new Set(['commander.helpDisplayed', 'commander.help', 'commander.version']);
+/** Thrown (and caught by {@link runCli}) when `--version` is seen: commander stops parsing right there. */
+class VersionRequested extends Error {}
 
-function toExitError(error: CommanderError): never {
+/**
+ * A usage error for commander's `error`: exit code {@link USAGE_EXIT_CODE}, a hint at the help of `command` (the
+ * subcommand being parsed, if any). Help commander printed itself (`--help`) is a silent, successful exit.
+ */
+function toExitError(error: CommanderError, command: string | undefined): never {
   if (error.exitCode === 0) throw new ExitError(0, '', { cause: error });
-  const message = SILENT_EXITS.has(error.code) ? '' : error.message.replace(/^error: /, '');
-  throw new ExitError(USAGE_EXIT_CODE, message, { cause: error });
+  const hint = `run 'wakame ${command ? `${command} ` : ''}--help' for ${command ? 'its usage' : 'the commands'}`;
+  // Commander prints the help on stderr when the command is missing; the error says why.
+  if (error.code === 'commander.help') throw new ExitError(USAGE_EXIT_CODE, 'missing command', { cause: error, hint });
+  let message = error.message.replace(/^error: /, '');
+  // Our option parsers' messages name the flag and what it takes: commander's preamble only repeats them.
+  message = /^option '[^']*' argument '.*' is invalid\. (--?[\w-]+ takes .*)$/s.exec(message)?.[1] ?? message;
+  throw new ExitError(USAGE_EXIT_CODE, message, { cause: error, hint });
 }
 
 /** Collects a repeatable option's values (`--header a=1 --header b=2`). */
@@ -65,17 +73,36 @@ function asLines(write: (text: string) => void): (chunk: string) => void {
  */
 export function createProgram(ctx: CommandContext): Command {
   const program = new Command('wakame');
+  /** The subcommand being parsed, for the hint of a usage error. */
+  let current: string | undefined;
+  /** Help asked for with --json, sent as one document when commander is done writing it (in several chunks). */
+  let help = '';
   program
     .description('Wakame: kombu-style messaging and topology as code')
     .option('--json', 'print machine-readable JSON instead of text')
     .option('-q, --quiet', 'print only the essential result')
+    .option('-V, --version', 'print the version of wakame')
     // Set before any subcommand is added: commander copies these settings into subcommands at creation.
-    .exitOverride(toExitError)
+    .exitOverride((error) => {
+      if (help !== '') ctx.json({ help: help.trimEnd() });
+      toExitError(error, current);
+    })
     .configureOutput({
-      writeOut: asLines((text) => ctx.out(text)),
+      // Help asked for with --json is a JSON document too: stdout carries nothing else.
+      writeOut: ctx.jsonMode
+        ? (text) => {
+            help += text;
+          }
+        : asLines((text) => ctx.out(text)),
       writeErr: asLines((text) => ctx.err(text)),
-      // Error messages travel in the ExitError and are printed once, by main.ts.
+      // Error messages travel in the ExitError and are printed once, by `execute` (run.ts).
       outputError: () => {},
+    })
+    .hook('preSubcommand', (_program, subcommand) => {
+      current = subcommand.name();
+    })
+    .on('option:version', () => {
+      throw new VersionRequested();
     });
 
   /** The context a command runs with: global options (`--json`, `--quiet`) may appear anywhere on the line. */
@@ -200,12 +227,16 @@ export function createProgram(ctx: CommandContext): Command {
     .option('--routing-key <key>', 'routing key; with the default exchange, the queue name')
     .option('--content-type <type>', 'send the body as it is, labelled with this content type')
     .option('--header <key=value>', 'a header, repeatable; values are strings', collect, [])
-    .option('--priority <n>', 'priority 0-255 (honoured by queues with maxPriority)')
-    .option('--expiration <ms>', 'per-message time-to-live in milliseconds')
+    .option(
+      '--priority <n>',
+      'priority 0-255 (honoured by queues with maxPriority)',
+      integer('--priority', { min: 0, max: 255 }),
+    )
+    .option('--expiration <ms>', 'per-message time-to-live in milliseconds', integer('--expiration', { min: 0 }))
     .option('--persistent', 'delivery mode 2: kept across broker restarts on durable queues (default)')
     .option('--transient', 'delivery mode 1: kept in memory only')
     .option('--mandatory', 'fail when no queue receives the message')
-    .option('--count <n>', 'publish the message this many times', '1')
+    .option('--count <n>', 'publish the message this many times', positiveInteger('--count'), 1)
     .addHelpText(
       'after',
       "\nBody: JSON if it parses (json serializer), else text/plain; @file reads a file (.json as JSON, else raw bytes\nas application/data unless --content-type); @@text sends text that starts with '@'.\n\nExamples:\n  wakame publish --routing-key tasks '{\"id\": 1}'\n  wakame publish --exchange media --routing-key video.encode @job.json --priority 5\n  wakame publish --exchange logs --routing-key app.info hello --header source=cli --count 10\n  wakame publish --routing-key uploads @photo.jpg --content-type image/jpeg --transient",
@@ -216,8 +247,13 @@ export function createProgram(ctx: CommandContext): Command {
 
   broker(program.command('consume <queue>'))
     .description('show the messages of a queue (a tail for debugging); they go back to the queue unless --ack')
-    .option('--count <n>', 'stop after this many messages')
-    .option('--timeout <seconds>', 'stop after this long without a message; 0 waits until interrupted', '10')
+    .option('--count <n>', 'stop after this many messages', positiveInteger('--count'))
+    .option(
+      '--timeout <seconds>',
+      'stop after this long without a message; 0 waits until interrupted',
+      seconds('--timeout'),
+      10,
+    )
     .option('--ack', 'acknowledge (remove) the messages shown')
     .option('--requeue', 'return the messages shown to the queue (the default)')
     .option('--accept <list>', 'serializers or content types to decode, comma-separated (default: all registered)')
@@ -231,7 +267,11 @@ export function createProgram(ctx: CommandContext): Command {
 
   broker(program.command('inspect'))
     .description('list queues with their ready messages and consumers, and count exchanges and bindings')
-    .option('--watch [seconds]', 'redraw every N seconds (default 2) until interrupted')
+    .option(
+      '--watch [seconds]',
+      'redraw every N seconds (default 2) until interrupted',
+      seconds('--watch', { min: 0.1 }),
+    )
     .addHelpText(
       'after',
       "\nRabbitMQ is listed through its management API (see --management-url).\n\nExamples:\n  wakame inspect --url amqp://guest:guest@localhost//\n  wakame inspect --watch 5\n  wakame inspect --json | jq '.queues[] | {name, ready, consumers}'",
@@ -267,9 +307,18 @@ export function createProgram(ctx: CommandContext): Command {
     .command('worker <module>')
     .description('run a worker module (TS or JS, no build step) until SIGINT/SIGTERM')
     .option('--url <url>', 'broker URL (default: $WAKAME_URL, else the embedded file://./.wakame)')
-    .option('--concurrency <n>', "handlers running at once (default: the module's, else 10)")
+    .option(
+      '--concurrency <n>',
+      "handlers running at once (default: the module's, else 10)",
+      integer('--concurrency', { min: 1, max: 10_000 }),
+    )
     .option('--queues <list>', 'comma-separated queues to consume, highest priority first')
-    .option('--shutdown-timeout <seconds>', 'time running handlers get to finish on SIGINT/SIGTERM', '30')
+    .option(
+      '--shutdown-timeout <seconds>',
+      'time running handlers get to finish on SIGINT/SIGTERM',
+      seconds('--shutdown-timeout'),
+      30,
+    )
     .option('-v, --verbose', 'one line per task, not only failures')
     .addHelpText(
       'after',
@@ -282,10 +331,14 @@ export function createProgram(ctx: CommandContext): Command {
   broker(program.command('send <task> <json>'))
     .description('send a task through the topology (payload checked against its schema)')
     .option('--topology <file>', 'topology file', 'topology.yaml')
-    .option('--priority <class|n>', 'a priority class (high, …) or a number 0–255')
-    .option('--delay <ms>', 'deliver after this many ms')
-    .option('--expires <ms>', 'discard if not started within this many ms')
-    .option('--wait <seconds>', 'wait for the result (RPC) this long')
+    .option(
+      '--priority <class|n>',
+      'a priority class (high, …) or a number 0–255',
+      integerOrName('--priority', { min: 0, max: 255 }),
+    )
+    .option('--delay <ms>', 'deliver after this many ms', integer('--delay', { min: 0, max: MAX_SECONDS * 1000 }))
+    .option('--expires <ms>', 'discard if not started within this many ms', integer('--expires', { min: 0 }))
+    .option('--wait <seconds>', 'wait for the result (RPC) this long', seconds('--wait', { min: 0.1 }))
     .addHelpText(
       'after',
       '\nExamples:\n  wakame send report.generate \'{"reportId":"r-1"}\' --priority low\n  wakame send math.add \'{"a":1,"b":2}\' --wait 5',
@@ -298,7 +351,7 @@ export function createProgram(ctx: CommandContext): Command {
     .command('quickstart')
     .description('the whole job on the embedded broker: validate, plan, apply, work, send — in priority order')
     .option('--url <url>', 'broker URL (default: $WAKAME_URL, else the embedded file://./.wakame)')
-    .option('--tasks <n>', 'tasks per priority class', '20')
+    .option('--tasks <n>', 'tasks per priority class', integer('--tasks', { min: 1, max: 10_000 }), 20)
     .addHelpText(
       'after',
       '\nExamples:\n  wakame quickstart\n  wakame quickstart --url amqp://guest:guest@127.0.0.1:5672// --json',
@@ -311,7 +364,7 @@ export function createProgram(ctx: CommandContext): Command {
     .command('demo')
     .description('run the messaging model end to end on a broker (in-process memory broker by default)')
     .option('--url <url>', 'broker URL', 'memory://demo')
-    .option('--messages <n>', 'how many messages to send', '1000')
+    .option('--messages <n>', 'how many messages to send', integer('--messages', { min: 1, max: 1_000_000 }), 1000)
     .action(async (options: DemoOptions) => {
       await (await import('./commands/demo.js')).demo(context(), options);
     });
@@ -319,7 +372,18 @@ export function createProgram(ctx: CommandContext): Command {
   return program;
 }
 
-/** Parses `argv` (the arguments after the executable and script, as in `process.argv.slice(2)`) and runs the command. */
+/**
+ * Parses `argv` (the arguments after the executable and script, as in `process.argv.slice(2)`) and runs the command.
+ * Failures are thrown (see {@link ExitError}); `execute` in `run.ts` turns them into output and an exit code.
+ */
 export async function runCli(ctx: CommandContext, argv: readonly string[]): Promise<void> {
-  await createProgram(ctx).parseAsync([...argv], { from: 'user' });
+  const program = createProgram(ctx);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+  } catch (error) {
+    if (!(error instanceof VersionRequested)) throw error;
+    // `wakame --version`: the CLI's version alone (`wakame version` lists the rest), or all of them with --json.
+    const versionCtx = withGlobalOptions(ctx, { json: jsonRequested(argv) });
+    await (await import('./commands/version.js')).version({ ...versionCtx, quiet: true });
+  }
 }

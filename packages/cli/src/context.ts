@@ -58,3 +58,15 @@ export function withGlobalOptions(base: CommandContext, options: GlobalOptions):
     ...(base.confirm ? { confirm: base.confirm } : {}),
   };
 }
+
+/**
+ * Whether `--json` is on the command line (before a `--` that ends the options). Known before commander parses
+ * the line, so that a malformed line is answered in JSON too.
+ */
+export function jsonRequested(argv: readonly string[]): boolean {
+  for (const arg of argv) {
+    if (arg === '--') return false;
+    if (arg === '--json') return true;
+  }
+  return false;
+}

@@ -6,5 +6,14 @@
  */
 export { createProgram, runCli, USAGE_EXIT_CODE } from './cli.js';
 export type { VersionInfo } from './commands/version.js';
-export { type CommandContext, type GlobalOptions, withGlobalOptions } from './context.js';
-export { type CodedError, ExitError, isCodedError } from './errors.js';
+export { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
+export {
+  type CodedError,
+  describeFailure,
+  ExitError,
+  type ExitErrorOptions,
+  type Failure,
+  INTERNAL_ERROR_EXIT_CODE,
+  isCodedError,
+} from './errors.js';
+export { execute, type JsonError } from './run.js';

@@ -1,44 +1,59 @@
 /**
- * The `wakame` executable. The only module that writes to the terminal or ends the process: everything else
- * reports through a {@link CommandContext} and signals failure by throwing.
+ * The `wakame` executable. The only module that touches the process: it reads the arguments and the environment,
+ * writes to the terminal and exits. Everything else reports through a {@link CommandContext} and signals failure by
+ * throwing; {@link execute} turns the outcome into output and an exit code.
  *
- * Exit codes: 0 success, 1 a Wakame error (`ERR_*`), 2 a malformed command line, any code an {@link ExitError}
- * asks for, 70 an internal error (a bug).
+ * Exit codes:
+ * - 0: success
+ * - 1: a Wakame error (`ERR_*`: unreachable broker, invalid topology, refused apply, …)
+ * - 2: `plan --detailed-exitcode` found changes
+ * - 64: a malformed command line — unknown command or option, missing argument, bad option value (EX_USAGE)
+ * - 70: an internal error, i.e. a bug in wakame (EX_SOFTWARE)
+ * - 130: interrupted; any other code a command's `ExitError` asks for
+ *
+ * With `--json` anywhere on the line, stdout carries JSON only: the result with `"ok": true`, or one
+ * `{ "ok": false, "error": { "code": "ERR_…", "message": "…", "hint": "…" } }` (usage errors: `ERR_USAGE`).
+ *
+ * `pnpm wakame …` and `pnpm start` run in the repository root, as pnpm runs every script; the scripts pass the
+ * directory the user ran pnpm in (`$INIT_CWD`) as `WAKAME_CWD`, which is consumed here. Only that variable is
+ * trusted, not `INIT_CWD` itself: every process started under any pnpm script (tests included) inherits that one.
+ * The scripts `exec` node with tsx as a loader, so that this is pnpm's direct child: pnpm forwards SIGTERM only to
+ * its child, and neither `sh -c` (dash forks and dies on it) nor tsx's own wrapper process would pass it on — a
+ * worker under Docker or systemd would keep running.
  *
  * @module
  */
-import { WakameError } from '@wakame/core';
-import { runCli } from './cli.js';
 import { askYesNo } from './confirm.js';
-import type { CommandContext } from './context.js';
-import { ExitError, isCodedError } from './errors.js';
+import { type CommandContext, jsonRequested } from './context.js';
+import { execute } from './run.js';
+import { signalHandler } from './signals.js';
 
-/** EX_SOFTWARE from sysexits.h: an internal error, i.e. a bug in wakame rather than a problem of the user's. */
-const INTERNAL_ERROR_EXIT_CODE = 70;
+const launchDir = process.env.WAKAME_CWD;
+// Consumed: what this process starts must resolve paths where it is, not where pnpm was run.
+delete process.env.WAKAME_CWD;
+if (launchDir) process.chdir(launchDir);
 
 /**
- * SIGINT/SIGTERM abort the running command's signal (a worker stops gracefully, `inspect --watch`
- * ends). A second signal aborts again — the worker then stops at once — and a third exits.
+ * SIGINT/SIGTERM abort the running command's signal (a worker stops gracefully, `inspect --watch` ends). A second
+ * signal aborts again — the worker then stops at once — and a third exits; see `signals.ts`.
  */
 const interrupted = new AbortController();
-let signals = 0;
-const onSignal = (): void => {
-  signals++;
-  if (signals >= 3) process.exit(130);
-  if (signals === 1) interrupted.abort();
-  else interrupted.signal.dispatchEvent(new Event('abort'));
-};
+const onSignal = signalHandler({
+  stop: () => interrupted.abort(),
+  stopNow: () => interrupted.signal.dispatchEvent(new Event('abort')),
+  exit: () => process.exit(130),
+});
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
 
-function processContext(): CommandContext {
+function processContext(jsonMode: boolean): CommandContext {
   return {
     out: (text) => process.stdout.write(`${text}\n`),
     err: (text) => process.stderr.write(`${text}\n`),
     json: (value) => process.stdout.write(`${JSON.stringify(value, null, 2)}\n`),
-    jsonMode: false,
+    jsonMode,
     quiet: false,
-    color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined,
+    color: Boolean(process.stdout.isTTY) && process.env.NO_COLOR === undefined && !jsonMode,
     signal: interrupted.signal,
     ...(process.stdin.isTTY
       ? { confirm: (question: string) => askYesNo(question, process.stdin, process.stderr, interrupted.signal) }
@@ -46,23 +61,6 @@ function processContext(): CommandContext {
     env: process.env,
     cwd: process.cwd(),
   };
-}
-
-/** Maps whatever a command threw to an exit code, printing the one message the user needs. */
-function report(error: unknown): number {
-  if (error instanceof ExitError) {
-    if (error.message !== '') console.error(`error: ${error.message}`);
-    return error.exitCode;
-  }
-  // The shape check also catches errors of a second copy of @wakame/core, which `instanceof` would miss.
-  if (error instanceof WakameError || isCodedError(error)) {
-    // An expected failure (bad URL, unreachable broker): the message says it all, a stack trace would only confuse.
-    console.error(`error [${error.code}]: ${error.message}`);
-    return 1;
-  }
-  console.error(error instanceof Error ? (error.stack ?? String(error)) : error);
-  console.error('\nThis is an internal error in wakame. Please report it with the output above and `wakame version`.');
-  return INTERNAL_ERROR_EXIT_CODE;
 }
 
 /** Exits once stdout and stderr have taken everything written so far; on some platforms pipes write asynchronously. */
@@ -76,11 +74,7 @@ function exitAfterFlush(code: number): void {
   process.stderr.write('', done);
 }
 
-let exitCode = 0;
-try {
-  await runCli(processContext(), process.argv.slice(2));
-} catch (error) {
-  exitCode = report(error);
-}
+const argv = process.argv.slice(2);
+const exitCode = await execute(processContext(jsonRequested(argv)), argv);
 // Exit explicitly: a command may leave handles (sockets, timers) open, and the CLI must still end when it is done.
 exitAfterFlush(exitCode);

@@ -1,21 +1,34 @@
 /**
- * Parsers for numeric command-line options. A bad value is a usage error naming the flag and what
- * it accepts (commander reports it, exit code 64), never a silently misread number.
+ * Parsers for numeric command-line options, as commander `argParser`s: commander hands each value
+ * over as a string, the parser returns the number the command uses. A bad value is a usage error
+ * naming the flag and what it accepts (exit code 64), never a silently misread number: `Number('')`
+ * is 0 and `Number('1e3')` 1000, so only plain decimal digits are accepted.
+ *
+ * Commander does not run parsers on default values: give defaults as numbers.
  *
  * @module
  */
 import { InvalidArgumentError } from 'commander';
 
-/** An integer option within `[min, max]`. */
-export function integer(
-  flag: string,
-  range: { readonly min?: number; readonly max?: number } = {},
-): (value: string) => number {
+/** Bounds of a numeric option, inclusive. */
+export interface Range {
+  readonly min?: number;
+  readonly max?: number;
+}
+
+/** The longest wait a timer can express (setTimeout's 2^31 - 1 ms), in whole seconds. */
+export const MAX_SECONDS = 2_147_483;
+
+const INTEGER_RE = /^[+-]?\d+$/;
+const DECIMAL_RE = /^\d+(\.\d+)?$/;
+
+/** An integer option within `[min, max]` (default: any safe integer). */
+export function integer(flag: string, range: Range = {}): (value: string) => number {
   const { min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER } = range;
   return (value) => {
-    const n = /^[+-]?\d+$/.test(value.trim()) ? Number(value) : Number.NaN;
+    const n = INTEGER_RE.test(value.trim()) ? Number(value) : Number.NaN;
     if (!Number.isSafeInteger(n) || n < min || n > max) {
-      throw new InvalidArgumentError(`${flag} takes an integer ${describeRange(min, max)}, not '${value}'.`);
+      throw new InvalidArgumentError(`${flag} takes an integer${describeRange(min, max)}, not '${value}'.`);
     }
     return n;
   };
@@ -26,18 +39,42 @@ export function positiveInteger(flag: string): (value: string) => number {
   return integer(flag, { min: 1 });
 }
 
-/** A duration in seconds (decimals allowed), ≥ 0. */
-export function seconds(flag: string): (value: string) => number {
+/** A duration in seconds (decimals allowed) within `[min, max]` (default: 0 to {@link MAX_SECONDS}). */
+export function seconds(flag: string, range: Range = {}): (value: string) => number {
+  const { min = 0, max = MAX_SECONDS } = range;
   return (value) => {
-    const n = /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : Number.NaN;
-    if (!Number.isFinite(n)) throw new InvalidArgumentError(`${flag} takes a number of seconds ≥ 0, not '${value}'.`);
+    const n = DECIMAL_RE.test(value.trim()) ? Number(value) : Number.NaN;
+    if (!Number.isFinite(n) || n < min || n > max) {
+      throw new InvalidArgumentError(`${flag} takes a number of seconds${describeRange(min, max)}, not '${value}'.`);
+    }
     return n;
   };
 }
 
-function describeRange(min: number, max: number): string {
-  if (min > Number.MIN_SAFE_INTEGER && max < Number.MAX_SAFE_INTEGER) return `from ${min} to ${max}`;
-  if (min > Number.MIN_SAFE_INTEGER) return `≥ ${min}`;
-  if (max < Number.MAX_SAFE_INTEGER) return `≤ ${max}`;
+/**
+ * A number within `range` or a name (`send --priority high|5`): a value that looks like a number
+ * (digits, a sign or a decimal point) must be an integer in range; anything else is returned as the name.
+ */
+export function integerOrName(flag: string, range: Range): (value: string) => number | string {
+  const asInteger = integer(flag, range);
+  return (value) => {
+    if (!/^\s*[+-]?[\d.]/.test(value)) return value;
+    try {
+      return asInteger(value);
+    } catch {
+      throw new InvalidArgumentError(
+        `${flag} takes a name or an integer${describeRange(range.min, range.max)}, not '${value}'.`,
+      );
+    }
+  };
+}
+
+/** ` from 1 to 10`, ` ≥ 1`, ` ≤ 10`, or nothing for an unbounded side (with its leading space). */
+function describeRange(min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): string {
+  const hasMin = min > Number.MIN_SAFE_INTEGER;
+  const hasMax = max < Number.MAX_SAFE_INTEGER;
+  if (hasMin && hasMax) return ` from ${min} to ${max}`;
+  if (hasMin) return ` ≥ ${min}`;
+  if (hasMax) return ` ≤ ${max}`;
   return '';
 }

@@ -34,7 +34,10 @@ export async function openBroker(ctx: CommandContext, options: BrokerOptions): P
   });
 }
 
-/** Checks `file`; prints warnings, and on errors prints them and fails with exit code 1. */
+/**
+ * Checks `file`; prints warnings, and on errors prints them (with `--json`: one document, `ok: false`, the
+ * `ERR_TOPOLOGY_VALIDATION` error and the issues) and fails with exit code 1.
+ */
 export async function readTopology(
   ctx: CommandContext,
   file: string,
@@ -42,9 +45,17 @@ export async function readTopology(
 ): Promise<{ desired: DesiredTopology; checked: CheckedTopology }> {
   const checked = await check(ctx, file, connection?.capabilities, connection?.transport.kind);
   if (!checked.desired) {
-    if (ctx.jsonMode) ctx.json({ valid: false, errors: checked.errors, warnings: checked.warnings });
-    else ctx.err(formatIssues(checked.errors));
-    throw new ExitError(1, ctx.jsonMode ? '' : `${file}: ${checked.errors.length} error(s); nothing was done`);
+    const message = `${file}: ${checked.errors.length} error(s); nothing was done`;
+    if (ctx.jsonMode) {
+      ctx.json({
+        ok: false,
+        valid: false,
+        error: { code: 'ERR_TOPOLOGY_VALIDATION', message },
+        errors: checked.errors,
+        warnings: checked.warnings,
+      });
+    } else ctx.err(formatIssues(checked.errors));
+    throw new ExitError(1, ctx.jsonMode ? '' : message, { code: 'ERR_TOPOLOGY_VALIDATION' });
   }
   if (checked.warnings.length > 0 && !ctx.quiet && !ctx.jsonMode) ctx.err(formatIssues(checked.warnings));
   return { desired: checked.desired, checked };

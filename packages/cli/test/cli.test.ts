@@ -73,7 +73,7 @@ describe('command line errors', () => {
   it('shows help on stderr and fails without a command', async () => {
     const { ctx, err } = capture();
     const error = await runCli(ctx, []).catch((e: unknown) => e);
-    expect(error).toMatchObject({ exitCode: USAGE_EXIT_CODE, message: '' });
+    expect(error).toMatchObject({ exitCode: USAGE_EXIT_CODE, message: 'missing command' });
     expect(err.join('\n')).toContain('Usage: wakame');
   });
 });

@@ -15,7 +15,11 @@ const script = join(repo, 'examples/deploy-pipeline/deploy.sh');
 const tsx = pathToFileURL(join(repo, 'node_modules/tsx/dist/loader.mjs')).href;
 const wakame = `${process.execPath} --conditions=@wakame/source --import ${tsx} ${join(repo, 'packages/cli/src/main.ts')}`;
 
-function run(args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<{ code: number | null; out: string; err: string }> {
+function run(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  cwd: string,
+): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
     const child = spawn('bash', [script, ...args], { cwd, env: { ...process.env, ...env, WAKAME: wakame } });
     let out = '';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { Connection, Exchange, type Message, Queue } from '@wakame/core';
 import { describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
+import { runCli, USAGE_EXIT_CODE } from '../src/cli.js';
 import { type ConsumeResult, consume } from '../src/commands/consume.js';
 import { passiveSpec } from '../src/commands/publish.js';
 import { askYesNo } from '../src/confirm.js';
@@ -127,10 +127,19 @@ describe('wakame publish', () => {
   });
 
   it.each([
-    [['--routing-key', 'q', 'x', '--priority', 'high'], /--priority must be a whole number from 0 to 255/],
-    [['--routing-key', 'q', 'x', '--priority', '256'], /--priority/],
+    [['--routing-key', 'q', 'x', '--priority', 'high'], /^--priority takes an integer from 0 to 255, not 'high'/],
+    [['--routing-key', 'q', 'x', '--priority', '256'], /^--priority takes an integer from 0 to 255/],
+    [['--routing-key', 'q', 'x', '--count', '0'], /^--count takes an integer ≥ 1/],
+    [['--routing-key', 'q', 'x', '--expiration', '1e3'], /^--expiration takes an integer ≥ 0/],
+  ])('refuses a bad number as a usage error, before connecting: %j', async (args, message) => {
+    await expect(runCli(capture().ctx, ['publish', '--url', 'memory://unused', ...args])).rejects.toMatchObject({
+      exitCode: USAGE_EXIT_CODE,
+      message: expect.stringMatching(message),
+    });
+  });
+
+  it.each([
     [['--routing-key', 'q', 'x', '--header', 'novalue'], /--header must look like key=value/],
-    [['--routing-key', 'q', 'x', '--count', '0'], /--count/],
     [['x'], /nothing to route to/],
     [['--routing-key', 'q', 'x', '--persistent', '--transient'], /contradict/],
     [['--routing-key', 'q', '@/does/not/exist.json'], /cannot read the body/],
@@ -266,7 +275,8 @@ describe('wakame consume', () => {
       code: 'ERR_INVALID_ARGUMENT',
     });
     await expect(runCli(capture().ctx, ['consume', 'q', '--url', url, '--timeout', '-1'])).rejects.toMatchObject({
-      code: 'ERR_INVALID_ARGUMENT',
+      exitCode: USAGE_EXIT_CODE,
+      message: expect.stringContaining('--timeout'),
     });
   });
 });
@@ -331,9 +341,9 @@ describe('wakame inspect', () => {
     expect(c.out.filter((line) => line.startsWith('QUEUE'))).toHaveLength(3);
   });
 
-  it('refuses a bad --watch interval', async () => {
+  it('refuses a bad --watch interval as a usage error', async () => {
     await expect(runCli(capture().ctx, ['inspect', '--url', await broker(), '--watch', 'often'])).rejects.toMatchObject(
-      { code: 'ERR_INVALID_ARGUMENT' },
+      { exitCode: USAGE_EXIT_CODE, message: expect.stringMatching(/^--watch takes a number of seconds from 0.1 to/) },
     );
   });
 });

@@ -134,9 +134,9 @@ describe('topology command lines', () => {
     expect(c.out.join('\n')).toContain('Examples:');
   });
 
-  it('refuses an unknown option as a usage error (exit 2) without running anything', async () => {
+  it('refuses an unknown option as a usage error (exit 64) without running anything', async () => {
     const result = await fails(['apply', 'x.yaml', '--alow-destructive', '--yes']);
-    expect(result.code).toBe(2);
+    expect(result.code).toBe(64);
   });
 
   it('refuses an unknown graph format with a typed error', async () => {

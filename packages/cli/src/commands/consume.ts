@@ -17,14 +17,14 @@
 import { InvalidArgumentError, type Message } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { type BrokerOptions, openBroker } from '../topology-input.js';
-import { integerOption, passiveSpec, secondsOption } from './publish.js';
+import { passiveSpec } from './publish.js';
 
-/** Options of {@link consume}, as commander parses them (numbers arrive as strings). */
+/** Options of {@link consume}; numbers arrive parsed and range-checked (see `options.ts`). */
 export interface ConsumeOptions extends BrokerOptions {
   /** Stop after this many messages. @defaultValue unlimited (bounded by the window without `--ack`) */
-  readonly count?: string | number;
+  readonly count?: number;
   /** Seconds without a message before stopping; 0 = never. @defaultValue {@link DEFAULT_TIMEOUT_SECONDS} */
-  readonly timeout?: string | number;
+  readonly timeout?: number;
   /** Acknowledge (remove) the messages shown. */
   readonly ack?: boolean;
   /** Return the messages shown to the queue (the default; the flag makes it explicit in scripts). */
@@ -62,8 +62,8 @@ export async function consume(ctx: CommandContext, queue: string, options: Consu
     throw new InvalidArgumentError('--ack and --requeue contradict each other; give one of them');
   }
   const ack = options.ack ?? false;
-  const count = options.count === undefined ? undefined : integerOption(options.count, '--count', 1);
-  const timeoutSeconds = secondsOption(options.timeout ?? DEFAULT_TIMEOUT_SECONDS, '--timeout');
+  const count = options.count;
+  const timeoutSeconds = options.timeout ?? DEFAULT_TIMEOUT_SECONDS;
   const window = Math.min(count ?? (ack ? ACK_PREFETCH : DEFAULT_WINDOW), ack ? ACK_PREFETCH : MAX_PREFETCH);
   const accept = parseAccept(options.accept);
 

@@ -6,6 +6,9 @@
  * only through the management API. Ready and consumer counts come from a passive declare of each listed queue,
  * which is exact and current, where the management API's statistics lag by seconds.
  *
+ * A broker that cannot be listed is a failure ({@link ListingUnavailableError}, exit code 1); `--watch` keeps
+ * redrawing, reports it each round, and exits 1 when the last round could not list.
+ *
  * @module
  */
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -16,15 +19,31 @@ import {
   type ExchangeSpec,
   NotFoundError,
   type QueueSpec,
+  WakameError,
 } from '@wakame/core';
 import type { CommandContext } from '../context.js';
+import { ExitError } from '../errors.js';
 import { type BrokerOptions, openBroker } from '../topology-input.js';
-import { passiveSpec, secondsOption } from './publish.js';
+import { passiveSpec } from './publish.js';
 
 /** Options of {@link inspect}. */
 export interface InspectOptions extends BrokerOptions {
-  /** Redraw every N seconds (`true`: {@link DEFAULT_WATCH_SECONDS}) until interrupted. */
-  readonly watch?: boolean | string | number;
+  /**
+   * Redraw every N seconds (`true`: {@link DEFAULT_WATCH_SECONDS}) until interrupted; the number arrives parsed and
+   * range-checked (see `options.ts`).
+   */
+  readonly watch?: boolean | number;
+}
+
+/** The broker offers no listing of its queues (RabbitMQ without a reachable management API). */
+export class ListingUnavailableError extends WakameError {
+  override readonly name = 'ListingUnavailableError';
+  readonly code = 'ERR_LISTING_UNAVAILABLE';
+  readonly hint =
+    'enable the rabbitmq_management plugin, or pass --management-url <url> when it is not at http://<host>:15672';
+  constructor(url: string) {
+    super(`cannot list the queues of ${url}: the broker offers no listing (for RabbitMQ, the management API)`);
+  }
 }
 
 /** One queue as listed, with its current counts. */
@@ -59,25 +78,34 @@ export const DEFAULT_WATCH_SECONDS = 2;
 /** Passive declares in flight at once: enough to be quick on a large vhost, few enough to spare the broker. */
 const PROBE_CONCURRENCY = 8;
 
-/** Prints the report once, or with `--watch` repeatedly until `ctx.signal` aborts; returns the last one. */
+/**
+ * Prints the report once, or with `--watch` repeatedly until `ctx.signal` aborts; returns the last one.
+ * @throws {@link ListingUnavailableError} when the broker could not be listed (with `--watch`: an
+ * {@link ExitError} once interrupted, when the last round could not; each round has said so already).
+ */
 export async function inspect(ctx: CommandContext, options: InspectOptions): Promise<InspectReport> {
   const interval =
     options.watch === undefined || options.watch === false
       ? undefined
       : options.watch === true
         ? DEFAULT_WATCH_SECONDS
-        : secondsOption(options.watch, '--watch', 0.1);
+        : options.watch;
   const connection = await openBroker(ctx, options);
   try {
     let report = await observeQueues(connection);
+    if (interval === undefined) {
+      if (!report.complete) throw new ListingUnavailableError(report.url);
+      print(ctx, report, interval);
+      return report;
+    }
     print(ctx, report, interval);
-    if (interval === undefined) return report;
     // Without a signal (not wired by the host) the loop runs until the process is killed, which is what
     // `watch` does too; nothing is held that the broker would need back.
     while (await pause(interval * 1000, ctx.signal)) {
       report = await observeQueues(connection);
       print(ctx, report, interval);
     }
+    if (!report.complete) throw new ExitError(1, '', { code: 'ERR_LISTING_UNAVAILABLE' });
     return report;
   } finally {
     await connection.close();
@@ -144,8 +172,11 @@ async function pause(ms: number, signal: AbortSignal | undefined): Promise<boole
 }
 
 function print(ctx: CommandContext, report: InspectReport, interval: number | undefined): void {
+  const unlisted = report.complete ? undefined : new ListingUnavailableError(report.url);
   if (ctx.jsonMode) {
-    ctx.json(report);
+    ctx.json(
+      unlisted ? { ok: false, error: { code: unlisted.code, message: unlisted.message, hint: unlisted.hint } } : report,
+    );
     return;
   }
   if (interval !== undefined && !ctx.quiet) {
@@ -153,15 +184,10 @@ function print(ctx: CommandContext, report: InspectReport, interval: number | un
     const clear = ctx.color ? '\u001b[H\u001b[2J' : '';
     ctx.out(`${clear}Every ${interval} s: ${report.url} · ${new Date().toLocaleTimeString()}`);
   }
-  if (!report.complete) {
-    ctx.out(
-      `Cannot list the queues of ${report.url}: the broker offers no listing (for RabbitMQ, the management API).`,
-    );
-    if (!ctx.quiet) {
-      ctx.out(
-        'Hint: enable the rabbitmq_management plugin, or pass --management-url <url> when it is not at http://<host>:15672.',
-      );
-    }
+  if (unlisted) {
+    // A round of --watch: the failure is the screen's content; the exit code tells it in the end.
+    ctx.out(`error [${unlisted.code}]: ${unlisted.message}`);
+    if (!ctx.quiet) ctx.out(`hint: ${unlisted.hint}`);
     return;
   }
   const rows = report.queues.map((q) => [q.name, String(q.ready), q.consumers === null ? '?' : String(q.consumers)]);

@@ -20,7 +20,7 @@ import {
 import type { CommandContext } from '../context.js';
 import { type BrokerOptions, openBroker } from '../topology-input.js';
 
-/** Options of {@link publish}, as commander parses them (numbers arrive as strings). */
+/** Options of {@link publish}; numbers arrive parsed and range-checked (see `options.ts`). */
 export interface PublishCommandOptions extends BrokerOptions {
   /** @defaultValue the default exchange `''`, which routes to the queue named by the routing key */
   readonly exchange?: string;
@@ -28,14 +28,15 @@ export interface PublishCommandOptions extends BrokerOptions {
   readonly contentType?: string;
   /** `key=value` pairs; values are sent as strings. */
   readonly header?: readonly string[];
-  readonly priority?: string | number;
+  /** 0–255. */
+  readonly priority?: number;
   /** Per-message TTL in milliseconds. */
-  readonly expiration?: string | number;
+  readonly expiration?: number;
   readonly persistent?: boolean;
   readonly transient?: boolean;
   readonly mandatory?: boolean;
-  /** @defaultValue 1 */
-  readonly count?: string | number;
+  /** At least 1. @defaultValue 1 */
+  readonly count?: number;
 }
 
 /** What was published. */
@@ -46,42 +47,6 @@ export interface PublishResult {
   readonly bytes: number;
   readonly count: number;
   readonly contentType: string;
-}
-
-/**
- * Parses a whole-number option. Commander hands options over as strings, and `Number('')` or `Number('1e3')`
- * would slip through a plain conversion, so only decimal digits are accepted.
- * @throws {@link InvalidArgumentError} naming the option when the value is not an integer in `[min, max]`.
- */
-export function integerOption(
-  value: string | number,
-  option: string,
-  min: number,
-  max = Number.MAX_SAFE_INTEGER,
-): number {
-  const n = typeof value === 'number' ? value : /^\s*\d+\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `${min} or more` : `from ${min} to ${max}`;
-    throw new InvalidArgumentError(`${option} must be a whole number ${range}, got '${String(value)}'`);
-  }
-  return n;
-}
-
-/** The longest wait a timer can express (setTimeout's 2^31 - 1 ms), in seconds. */
-const MAX_SECONDS = 2_147_483;
-
-/**
- * Parses a duration in seconds (fractions allowed, `0.5`).
- * @throws {@link InvalidArgumentError} naming the option when the value is not a number in `[min, 2147483]`.
- */
-export function secondsOption(value: string | number, option: string, min = 0): number {
-  const n = typeof value === 'number' ? value : /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isFinite(n) || n < min || n > MAX_SECONDS) {
-    throw new InvalidArgumentError(
-      `${option} must be a number of seconds from ${min} to ${MAX_SECONDS}, got '${String(value)}'`,
-    );
-  }
-  return n;
 }
 
 /** Publishes the body given on the command line; see the module description for how it is encoded. */
@@ -101,7 +66,7 @@ export async function publish(
   if (options.persistent && options.transient) {
     throw new InvalidArgumentError('--persistent and --transient contradict each other; give one of them');
   }
-  const count = options.count === undefined ? 1 : integerOption(options.count, '--count', 1);
+  const count = options.count ?? 1;
   const headers = parseHeaders(options.header ?? []);
   const encoded = await encodeBody(ctx, body, options.contentType);
   const publishOptions = {
@@ -111,8 +76,8 @@ export async function publish(
     contentType: encoded.contentType,
     contentEncoding: encoded.contentEncoding,
     ...(headers ? { headers } : {}),
-    ...(options.priority !== undefined ? { priority: integerOption(options.priority, '--priority', 0, 255) } : {}),
-    ...(options.expiration !== undefined ? { expiration: integerOption(options.expiration, '--expiration', 0) } : {}),
+    ...(options.priority !== undefined ? { priority: options.priority } : {}),
+    ...(options.expiration !== undefined ? { expiration: options.expiration } : {}),
     persistent: !options.transient,
     mandatory: options.mandatory ?? false,
   };

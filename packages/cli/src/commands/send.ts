@@ -8,13 +8,17 @@ import { InvalidArgumentError, TaskClient } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
 
+/** Options of {@link send}; numbers arrive parsed and range-checked (see `options.ts`). */
 export interface SendCommandOptions extends BrokerOptions {
   readonly topology?: string;
-  readonly priority?: string;
-  readonly delay?: string;
-  readonly expires?: string;
+  /** A priority class name, or a priority 0–255. */
+  readonly priority?: string | number;
+  /** Milliseconds before delivery. */
+  readonly delay?: number;
+  /** Milliseconds within which the task must start, or it is discarded. */
+  readonly expires?: number;
   /** Wait for the handler's result (RPC), up to this many seconds. */
-  readonly wait?: string;
+  readonly wait?: number;
 }
 
 export async function send(
@@ -33,19 +37,13 @@ export async function send(
   try {
     const { desired } = await readTopology(ctx, options.topology ?? 'topology.yaml');
     const client = new TaskClient(connection, { compiled: desired });
-    const priority =
-      options.priority === undefined
-        ? undefined
-        : /^\d+$/.test(options.priority)
-          ? Number(options.priority)
-          : options.priority;
     const sendOptions = {
-      ...(priority !== undefined ? { priority } : {}),
-      ...(options.delay !== undefined ? { delay: Number(options.delay) } : {}),
-      ...(options.expires !== undefined ? { expires: Number(options.expires) } : {}),
+      ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.delay !== undefined ? { delay: options.delay } : {}),
+      ...(options.expires !== undefined ? { expires: options.expires } : {}),
     };
     if (options.wait !== undefined) {
-      const result = await client.call(task, payload, { ...sendOptions, timeout: Number(options.wait) * 1000 });
+      const result = await client.call(task, payload, { ...sendOptions, timeout: options.wait * 1000 });
       if (ctx.jsonMode) ctx.json({ task, result });
       else ctx.out(JSON.stringify(result, null, 2));
       await client.close();

@@ -14,9 +14,13 @@ export async function validate(ctx: CommandContext, file: string, options: Broke
   const connection = options.url ? await openBroker(ctx, options) : undefined;
   try {
     const checked = await check(ctx, file, connection?.capabilities, connection?.transport.kind);
+    const valid = checked.desired !== undefined;
+    const message = `${file}: ${checked.errors.length} error(s)`;
     if (ctx.jsonMode) {
       ctx.json({
-        valid: checked.desired !== undefined,
+        ok: valid,
+        valid,
+        ...(valid ? {} : { error: { code: 'ERR_TOPOLOGY_VALIDATION', message } }),
         files: checked.files,
         errors: checked.errors,
         warnings: checked.warnings,
@@ -28,7 +32,7 @@ export async function validate(ctx: CommandContext, file: string, options: Broke
           `✓ ${file} is valid: ${summary(checked.desired)}${checked.warnings.length ? `; ${checked.warnings.length} warning(s)` : ''}`,
         );
     }
-    if (!checked.desired) throw new ExitError(1, ctx.jsonMode ? '' : `${file}: ${checked.errors.length} error(s)`);
+    if (!valid) throw new ExitError(1, ctx.jsonMode ? '' : message, { code: 'ERR_TOPOLOGY_VALIDATION' });
   } finally {
     await connection?.close();
   }

@@ -9,21 +9,26 @@ import type { CommandContext } from '../context.js';
 import { DEFAULT_URL } from '../topology-input.js';
 import { loadWorkerModule } from '../worker-module.js';
 
+/** Options of {@link worker}; numbers arrive parsed and range-checked (see `options.ts`). */
 export interface WorkerCommandOptions {
   readonly url?: string;
-  readonly concurrency?: string;
+  /** 1–10000; overrides the module's. */
+  readonly concurrency?: number;
   readonly queues?: string;
   /** One line per task, not only failures. */
   readonly verbose?: boolean;
-  /** Seconds running handlers get to finish on SIGINT/SIGTERM. */
-  readonly shutdownTimeout?: string;
+  /** Seconds running handlers get to finish on SIGINT/SIGTERM. @defaultValue 30 */
+  readonly shutdownTimeout?: number;
 }
 
 export async function worker(ctx: CommandContext, file: string, options: WorkerCommandOptions): Promise<WorkerHealth> {
   const { module, topology } = await loadWorkerModule(ctx, file);
-  const concurrency = Number(options.concurrency ?? module.concurrency ?? 10);
+  const concurrency = options.concurrency ?? module.concurrency ?? 10;
+  // The flag is checked when parsed; the module's own value is checked here.
   if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 10_000) {
-    throw new InvalidArgumentError(`--concurrency must be an integer from 1 to 10000, got '${options.concurrency}'`);
+    throw new InvalidArgumentError(
+      `the worker module's concurrency must be an integer from 1 to 10000, got ${concurrency}`,
+    );
   }
   const line = (event: string, fields: Record<string, unknown> = {}): void => {
     if (ctx.quiet) return;
@@ -49,7 +54,7 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
       if (e.type !== 'done' || options.verbose) line(`task-${e.type}`, { ...e, durationMs: Math.round(e.durationMs) });
     },
   });
-  const shutdownMs = Number(options.shutdownTimeout ?? 30) * 1000;
+  const shutdownMs = (options.shutdownTimeout ?? 30) * 1000;
   const unhook = ctx.signal
     ? (() => {
         let count = 0;
