@@ -27,10 +27,10 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     async (name) => {
       const file = join(examples, name, 'topology.yaml');
       const applied = capture();
-      await runCli(applied.ctx, ['apply', file, '--url', url, '--yes']);
+      await runCli(applied.ctx, ['apply', file, '--url', url, '--yes', '--stack', name]);
       expect(applied.out.at(-1)).toMatch(/^(Applied \d+ change|Nothing to do)/);
       const after = capture();
-      await runCli(after.ctx, ['plan', file, '--url', url, '--detailed-exitcode']);
+      await runCli(after.ctx, ['plan', file, '--url', url, '--detailed-exitcode', '--stack', name]);
       expect(after.out.at(-1)).toMatch(/^No changes/);
     },
     30_000,
@@ -41,8 +41,8 @@ describe.skipIf(gate === 'skip')('wakame plan/apply/export against RabbitMQ', ()
     const { writeFile } = await import('node:fs/promises');
     const v1 = join(dir, 'v1.yaml');
     const v2 = join(dir, 'v2.yaml');
-    await writeFile(v1, 'queues:\n  - { name: changing, maxPriority: 5 }\n');
-    await writeFile(v2, 'queues:\n  - { name: changing, maxPriority: 9 }\n  - { name: added }\n');
+    await writeFile(v1, 'name: changing\nqueues:\n  - { name: changing, maxPriority: 5 }\n');
+    await writeFile(v2, 'name: changing\nqueues:\n  - { name: changing, maxPriority: 9 }\n  - { name: added }\n');
     await runCli(capture().ctx, ['apply', v1, '--url', url, '--yes']);
     const refused = capture();
     await expect(runCli(refused.ctx, ['apply', v2, '--url', url, '--yes'])).rejects.toMatchObject({
