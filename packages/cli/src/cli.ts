@@ -19,14 +19,9 @@
  * @module
  */
 import { Command, type CommanderError } from 'commander';
-import type { AdoptOptions } from './commands/adopt.js';
-import type { ApplyCommandOptions } from './commands/apply.js';
 import type { ConsumeOptions } from './commands/consume.js';
 import type { DemoOptions } from './commands/demo.js';
-import type { ExportOptions } from './commands/export.js';
-import type { GraphOptions } from './commands/graph.js';
 import type { InspectOptions } from './commands/inspect.js';
-import type { PlanOptions } from './commands/plan.js';
 import type { PublishCommandOptions } from './commands/publish.js';
 import type { PurgeOptions } from './commands/purge.js';
 import type { QuickstartOptions } from './commands/quickstart.js';
@@ -35,7 +30,7 @@ import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
 import { ExitError, USAGE_EXIT_CODE } from './errors.js';
 import { integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
-import type { BrokerOptions } from './topology-input.js';
+import { addTopologyCommands } from './topology-commands.js';
 
 export { USAGE_EXIT_CODE } from './errors.js';
 
@@ -118,108 +113,7 @@ export function createProgram(ctx: CommandContext): Command {
       .option('--url <url>', 'broker URL (default: $WAKAME_URL, else the embedded file://./.wakame)')
       .option('--management-url <url>', 'RabbitMQ management API (default: http://<host>:15672)');
 
-  program
-    .command('validate <file>')
-    .description('check a topology file: JSON Schema and semantic rules, every problem with file:line:col')
-    .option('--url <url>', 'also check against what this broker supports')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wakame validate topology.yaml\n  wakame validate topology.yaml --url amqp://guest:guest@localhost// --json',
-    )
-    .action(async (file: string, options: BrokerOptions) => {
-      await (await import('./commands/validate.js')).validate(context(), file, options);
-    });
-
-  broker(program.command('plan <file>'))
-    .description('show what apply would change on the broker (changes nothing)')
-    .option('--stack <name>', "the stack whose entities this is (default: the file's name:, else 'default')")
-    .option('--detailed-exitcode', 'exit 2 when there are changes (drift included), 0 when there are none, 1 on error')
-    .option('-o, --out <file>', 'save the plan for `wakame apply <file>` (applies only if the broker is unchanged)')
-    .option('--show-foreign', 'list the entities of other owners too (never changed or pruned)')
-    .option('-v, --verbose', 'also list unchanged entities')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wakame plan topology.yaml --url amqp://guest:guest@localhost//\n  wakame plan topology.yaml -o plan.json --detailed-exitcode || [ $? -eq 2 ]   # review, then: wakame apply plan.json\n  WAKAME_URL=amqp://… wakame plan topology.yaml --detailed-exitcode; echo $?   # 0 none, 2 changes, 1 error',
-    )
-    .action(async (file: string, options: PlanOptions) => {
-      await (await import('./commands/plan.js')).plan(context(), file, options);
-    });
-
-  broker(program.command('apply <file>'))
-    .description('make the broker match a topology file or a saved plan, idempotently (the deployment step)')
-    .option('--stack <name>', "the stack whose entities this is (default: the file's name:, else 'default')")
-    .option('--allow-destructive', 'replace exchanges/queues whose immutable properties changed')
-    .option('--force', 'also drop queues that hold messages or have consumers (they are lost)')
-    .option('--prune', "delete the stack's own entities that the topology no longer declares")
-    .option('-y, --yes', 'apply without asking (required where there is no terminal to ask on)')
-    .option('--auto-approve', 'the same as --yes')
-    .option(
-      '--lock-timeout <seconds>',
-      'wait this long for another apply of the stack (default: fail at once)',
-      seconds('--lock-timeout'),
-    )
-    .option('--concurrency <n>', 'declarations in flight at once (default 16)', positiveInteger('--concurrency'))
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply plan.json --lock-timeout 120            # a plan saved by plan -o, exactly as reviewed\n  wakame apply topology.yaml --yes --prune --json       # in a pipeline',
-    )
-    .action(async (file: string, options: ApplyCommandOptions & { autoApprove?: boolean }) => {
-      const yes = options.yes === true || options.autoApprove === true;
-      await (await import('./commands/apply.js')).apply(context(), file, { ...options, yes });
-    });
-
-  broker(program.command('adopt <file>'))
-    .description('let the stack own the declared entities that already exist (changes nothing on the broker)')
-    .option('--stack <name>', "the stack (default: the file's name:, else 'default')")
-    .option(
-      '--lock-timeout <seconds>',
-      'wait this long for an apply of the stack (default: fail at once)',
-      seconds('--lock-timeout'),
-    )
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wakame adopt topology.yaml --url amqp://guest:guest@localhost//   # once, before the first prune',
-    )
-    .action(async (file: string, options: AdoptOptions) => {
-      await (await import('./commands/adopt.js')).adopt(context(), file, options);
-    });
-
-  broker(program.command('release <file>'))
-    .description('let the stack stop owning entities the file no longer declares (they stay on the broker)')
-    .option('--stack <name>', "the stack (default: the file's name:, else 'default')")
-    .option(
-      '--lock-timeout <seconds>',
-      'wait this long for an apply of the stack (default: fail at once)',
-      seconds('--lock-timeout'),
-    )
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wakame release topology.yaml   # keep the queues it dropped, without pruning them',
-    )
-    .action(async (file: string, options: AdoptOptions) => {
-      await (await import('./commands/adopt.js')).release(context(), file, options);
-    });
-
-  broker(program.command('export'))
-    .description("write the broker's live topology as a topology file")
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addHelpText('after', '\nExamples:\n  wakame export --url amqp://guest:guest@localhost// -o live.yaml')
-    .action(async (options: ExportOptions) => {
-      await (await import('./commands/export.js')).exportCommand(context(), options);
-    });
-
-  program
-    .command('graph <file>')
-    .description('draw exchanges → bindings → queues → tasks')
-    .option('--format <format>', 'mermaid or dot', 'mermaid')
-    .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wakame graph topology.yaml > topology.mmd\n  wakame graph topology.yaml --format dot | dot -Tsvg > topology.svg',
-    )
-    .action(async (file: string, options: GraphOptions) => {
-      await (await import('./commands/graph.js')).graph(context(), file, options);
-    });
+  addTopologyCommands(program, context, broker);
 
   broker(program.command('publish <body>'))
     .description('publish a message: inline JSON or text, or @file (for debugging and smoke tests)')

@@ -22,7 +22,7 @@ export {
   TransportRegistry,
 } from './transport/registry.js';
 export type * from './transport/spi.js';
-export { acquireStackLock, type LockAttempt, STACK_NAME_PATTERN } from './transport/stack-lock.js';
+export { acquireStackLock, type LockAttempt, parseStackDocument, STACK_NAME_PATTERN } from './transport/stack-lock.js';
 export {
   BrokerUrl,
   type BrokerUrlInit,

@@ -1,17 +1,23 @@
 /**
- * `wakame adopt <file>`: the stack takes over entities that its topology declares and that already
- * exist on the broker (created by hand, by an older deployment, or by another tool), so that a later
- * `apply --prune` may delete them once the file stops declaring them. Nothing on the broker changes:
- * only the stack's state record does. Entities the file does not declare are never adopted.
+ * Ownership without touching the broker: only the stack's state record changes.
+ *
+ * - `wakame adopt <file>`: the stack takes over entities that its topology declares and that
+ *   already exist (made by hand, by an older deployment, by another tool), so that a later
+ *   `apply --prune` may delete them once the file stops declaring them. Undeclared entities are
+ *   never adopted.
+ * - `wakame release <file>`: the stack lets go of the entities it owns but no longer declares.
+ *   They stay on the broker as they are, now foreign: never pruned, no longer drift.
  *
  * @module
  */
 import {
   type Change,
+  type Connection,
   describeEntity,
   type EntityRef,
   planStack,
   recordStack,
+  type StackPlan,
   UnsupportedFeatureError,
 } from '@wakame/core';
 import type { CommandContext } from '../context.js';
@@ -23,30 +29,55 @@ export interface AdoptOptions extends BrokerOptions, StackOptions {
   readonly lockTimeout?: number;
 }
 
-export async function adopt(ctx: CommandContext, file: string, options: AdoptOptions): Promise<readonly EntityRef[]> {
+export function adopt(ctx: CommandContext, file: string, options: AdoptOptions): Promise<readonly EntityRef[]> {
+  return withPlannedStack(ctx, file, options, 'adopt', async (connection, planned) => {
+    const adopted = planned.plan.unowned;
+    const state =
+      adopted.length > 0 ? await recordStack(connection.admin, planned, { applied: [] }, { adopt: true }) : undefined;
+    report(ctx, connection, planned, state?.serial, 'adopted', adopted, {
+      none: `Nothing to adopt: stack '${planned.stack}' already owns every declared entity that exists.`,
+      some: (n) => `Stack '${planned.stack}' now owns ${n} more ${entities(n)}; nothing on the broker changed.`,
+    });
+    return adopted;
+  });
+}
+
+export function release(ctx: CommandContext, file: string, options: AdoptOptions): Promise<readonly EntityRef[]> {
+  return withPlannedStack(ctx, file, options, 'release', async (connection, planned) => {
+    const undeclared = planned.plan.changes.filter((c) => c.kind.startsWith('extraneous'));
+    const released = undeclared.map(entityOf);
+    // Recording a plan without its undeclared entities drops them from what the stack owns.
+    const rest = planned.plan.changes.filter((c) => !c.kind.startsWith('extraneous'));
+    const state =
+      released.length > 0
+        ? await recordStack(connection.admin, { ...planned, plan: { ...planned.plan, changes: rest } }, { applied: [] })
+        : undefined;
+    report(ctx, connection, planned, state?.serial, 'released', released, {
+      none: `Nothing to release: stack '${planned.stack}' owns nothing that the file does not declare.`,
+      some: (n) => `Stack '${planned.stack}' no longer owns ${n} ${entities(n)}; they stay on the broker.`,
+    });
+    return released;
+  });
+}
+
+/** Opens the broker, reads the file, takes the stack's lock, plans, and runs `work`. */
+async function withPlannedStack<T>(
+  ctx: CommandContext,
+  file: string,
+  options: AdoptOptions,
+  operation: string,
+  work: (connection: Connection, planned: StackPlan) => Promise<T>,
+): Promise<T> {
   const connection = await openBroker(ctx, options);
   try {
     const { desired, checked } = await readTopology(ctx, file, connection);
     const stack = stackName(options, checked.document);
-    if (!connection.admin.stacks)
+    if (!connection.admin.stacks) {
       throw new UnsupportedFeatureError('stack ownership records', connection.transport.kind);
-    const lock = await takeLock(ctx, connection, stack, 'adopt', options.lockTimeout ?? 0);
+    }
+    const lock = await takeLock(ctx, connection, stack, operation, options.lockTimeout ?? 0);
     try {
-      const planned = await planStack(connection.admin, desired, stack);
-      const adopted = planned.plan.unowned;
-      const state =
-        adopted.length > 0 ? await recordStack(connection.admin, planned, { applied: [] }, { adopt: true }) : undefined;
-      if (ctx.jsonMode) {
-        ctx.json({ url: connection.url, stack, adopted, stateSerial: state?.serial ?? planned.state.serial });
-      } else if (!ctx.quiet) {
-        for (const entity of adopted) ctx.out(`adopted ${describeEntity(entity)}`);
-        ctx.out(
-          adopted.length === 0
-            ? `Nothing to adopt: stack '${stack}' already owns every declared entity that exists.`
-            : `Stack '${stack}' now owns ${adopted.length} more entit${adopted.length === 1 ? 'y' : 'ies'}; nothing on the broker changed.`,
-        );
-      }
-      return adopted;
+      return await work(connection, await planStack(connection.admin, desired, stack));
     } finally {
       await lock?.release();
     }
@@ -55,45 +86,31 @@ export async function adopt(ctx: CommandContext, file: string, options: AdoptOpt
   }
 }
 
-/**
- * `wakame release <file>`: the stack lets go of the entities it owns but no longer declares. They
- * stay on the broker as they are, now foreign: never pruned, and no longer drift for
- * `plan --detailed-exitcode`. The inverse of {@link adopt}; nothing on the broker changes.
- */
-export async function release(ctx: CommandContext, file: string, options: AdoptOptions): Promise<readonly EntityRef[]> {
-  const connection = await openBroker(ctx, options);
-  try {
-    const { desired, checked } = await readTopology(ctx, file, connection);
-    const stack = stackName(options, checked.document);
-    if (!connection.admin.stacks)
-      throw new UnsupportedFeatureError('stack ownership records', connection.transport.kind);
-    const lock = await takeLock(ctx, connection, stack, 'release', options.lockTimeout ?? 0);
-    try {
-      const planned = await planStack(connection.admin, desired, stack);
-      const undeclared = planned.plan.changes.filter((c) => c.kind.startsWith('extraneous'));
-      const released = undeclared.map(entityOf);
-      const kept = {
-        ...planned,
-        plan: { ...planned.plan, changes: planned.plan.changes.filter((c) => !c.kind.startsWith('extraneous')) },
-      };
-      const state = undeclared.length > 0 ? await recordStack(connection.admin, kept, { applied: [] }) : undefined;
-      if (ctx.jsonMode) {
-        ctx.json({ url: connection.url, stack, released, stateSerial: state?.serial ?? planned.state.serial });
-      } else if (!ctx.quiet) {
-        for (const entity of released) ctx.out(`released ${describeEntity(entity)}`);
-        ctx.out(
-          released.length === 0
-            ? `Nothing to release: stack '${stack}' owns nothing that the file does not declare.`
-            : `Stack '${stack}' no longer owns ${released.length} entit${released.length === 1 ? 'y' : 'ies'}; they stay on the broker.`,
-        );
-      }
-      return released;
-    } finally {
-      await lock?.release();
-    }
-  } finally {
-    await connection.close();
+function report(
+  ctx: CommandContext,
+  connection: Connection,
+  planned: StackPlan,
+  serial: number | undefined,
+  verb: 'adopted' | 'released',
+  changed: readonly EntityRef[],
+  text: { readonly none: string; readonly some: (n: number) => string },
+): void {
+  if (ctx.jsonMode) {
+    ctx.json({
+      url: connection.url,
+      stack: planned.stack,
+      [verb]: changed,
+      stateSerial: serial ?? planned.state.serial,
+    });
+    return;
   }
+  if (ctx.quiet) return;
+  for (const entity of changed) ctx.out(`${verb} ${describeEntity(entity)}`);
+  ctx.out(changed.length === 0 ? text.none : text.some(changed.length));
+}
+
+function entities(n: number): string {
+  return n === 1 ? 'entity' : 'entities';
 }
 
 function entityOf(change: Change): EntityRef {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { type LockHolder, StackLockedError } from '../errors.js';
+import { DecodeError, type LockHolder, StackLockedError } from '../errors.js';
 import type { StackLock, StackLockOptions } from './spi.js';
 
 /** One attempt: the lock, or who holds it. */
@@ -51,3 +51,20 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
 
 /** Stack names become key, file and parameter names: letters, digits, `.`, `_` and `-` only. */
 export const STACK_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/;
+
+/**
+ * Parses a stored state document (what {@link StackStateStore.read} returns); anything but a JSON
+ * object is refused with a {@link DecodeError} naming `where` it was found.
+ */
+export function parseStackDocument(text: string, where: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw new DecodeError(`the ${where} is not valid JSON: ${(error as Error).message}`, { cause: error });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new DecodeError(`the ${where} does not hold a JSON object`);
+  }
+  return value as Record<string, unknown>;
+}

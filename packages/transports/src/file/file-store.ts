@@ -16,6 +16,7 @@ import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Claimed, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from '@wakame/core/spi';
+import { isAlive, syncDir } from './process-files.js';
 import { FileStacks } from './stacks.js';
 import { TopologyFile } from './topology-file.js';
 
@@ -366,22 +367,4 @@ export class FileStore implements VirtualStore {
   readonly #report = (error: unknown): void => {
     this.#options.onError?.(error);
   };
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

@@ -18,7 +18,8 @@ import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import type { LockAttempt, LockHolder, StackLock, StackLockOptions, StackStateStore } from '@wakame/core/spi';
-import { acquireStackLock, DecodeError, InvalidArgumentError, STACK_NAME_PATTERN } from '@wakame/core/spi';
+import { acquireStackLock, InvalidArgumentError, parseStackDocument, STACK_NAME_PATTERN } from '@wakame/core/spi';
+import { isAlive, syncDir } from './process-files.js';
 
 /** Options of {@link FileStacks}. */
 export interface FileStacksOptions {
@@ -77,7 +78,7 @@ export class FileStacks implements StackStateStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw error;
     }
-    return parseState(text, this.describe(stack));
+    return parseStackDocument(text, this.describe(stack));
   }
 
   async write(stack: string, state: Readonly<Record<string, unknown>>): Promise<void> {
@@ -336,38 +337,6 @@ async function readWithInode(path: string): Promise<{ raw: string; ino: number; 
   try {
     const stats = await handle.stat();
     return { raw: await handle.readFile('utf8'), ino: stats.ino, mtimeMs: stats.mtimeMs };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** Parses a stored state document; anything but a JSON object is refused with a typed error. */
-function parseState(text: string, where: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new DecodeError(`the ${where} is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DecodeError(`the ${where} does not hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
-async function syncDir(dir: string): Promise<void> {
-  const handle = await open(dir, 'r');
-  try {
-    await handle.sync();
   } finally {
     await handle.close();
   }

@@ -12,7 +12,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { LockAttempt, LockHolder, StackLock, StackLockOptions, StackStateStore } from '@wakame/core/spi';
-import { acquireStackLock, DecodeError, InvalidArgumentError, STACK_NAME_PATTERN } from '@wakame/core/spi';
+import { acquireStackLock, InvalidArgumentError, parseStackDocument, STACK_NAME_PATTERN } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
 import { guarded } from './client.js';
 
@@ -68,7 +68,7 @@ export class RedisStacks implements StackStateStore {
 
   async read(stack: string): Promise<Readonly<Record<string, unknown>> | undefined> {
     const text = await guarded(this.#redis.get(this.stateKey(stack)));
-    return text === null ? undefined : parseState(text, this.describe(stack));
+    return text === null ? undefined : parseStackDocument(text, this.describe(stack));
   }
 
   async write(stack: string, state: Readonly<Record<string, unknown>>): Promise<void> {
@@ -165,18 +165,4 @@ function holderOf(value: string): LockHolder | undefined {
   } catch {
     return undefined;
   }
-}
-
-/** Parses a stored state document; anything but a JSON object is refused with a typed error. */
-function parseState(text: string, where: string): Record<string, unknown> {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw new DecodeError(`the ${where} is not valid JSON: ${(error as Error).message}`, { cause: error });
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DecodeError(`the ${where} does not hold a JSON object`);
-  }
-  return value as Record<string, unknown>;
 }
