@@ -145,6 +145,7 @@ describe.each(brokers)('apply on a shared $name broker', ({ skip, fresh }) => {
 
     const forced = await wakame(['apply', b, '--url', url, '--prune', '--force', '--yes']);
     expect(forced.code).toBe(0);
+    expect(forced.err).toContain('warning: --force: queue keep will be deleted with 1 message(s)');
     await expect(depth(c.admin, 'keep')).rejects.toMatchObject({ code: 'ERR_NOT_FOUND' });
     // Foreign and run-time entities were never touched.
     expect(await depth(c.admin, 'celery')).toBe(2);

@@ -73,6 +73,7 @@ export async function apply(ctx: CommandContext, file: string, options: ApplyCom
       if (!ctx.jsonMode && !ctx.quiet) printPlan(ctx, chosen, connection.url);
       assertApplicable(chosen.plan, options);
       const work = chosen.plan.changes.filter((c) => acts(c, options.prune ?? false));
+      if (options.force) warnForcedLosses(ctx, work);
       if (work.length > 0 && !saved) {
         const question = `Apply ${work.length} change(s) to ${connection.url} (stack '${stack}')?`;
         if (!(await confirmed(ctx, question, { yes: options.yes, flag: '--yes' }))) {
@@ -150,6 +151,19 @@ function report(ctx: CommandContext, result: ApplyResult, url: string, stack: st
   }
   const phases = result.phases.map((p) => `${p.phase} ${p.changes} in ${ms(p.durationMs)} ms`).join(', ');
   ctx.out(`Applied ${result.applied.length} change(s) in ${ms(result.durationMs)} ms (${phases}).${kept}`);
+}
+
+/** With `--force`, names every queue whose messages or consumers are given up, before anything happens. */
+function warnForcedLosses(ctx: CommandContext, work: readonly Change[]): void {
+  if (ctx.jsonMode || ctx.quiet) return;
+  for (const c of work) {
+    if (c.kind !== 'replace-queue' && c.kind !== 'extraneous-queue') continue;
+    if (c.messageCount === 0 && !c.consumerCount) continue;
+    const what = c.messageCount === undefined ? 'an unknown number of messages' : `${c.messageCount} message(s)`;
+    ctx.err(
+      `warning: --force: queue ${c.queue.name} will be ${c.kind === 'replace-queue' ? 'replaced' : 'deleted'} with ${what}${c.consumerCount ? ` and ${c.consumerCount} consumer(s)` : ''}`,
+    );
+  }
 }
 
 /** Whether `change` makes `apply` do something. */
