@@ -36,6 +36,11 @@ import { RedisStacks } from './stacks.js';
 import { Wakeups } from './wakeups.js';
 import { chunks, SETTLE_CHUNK, WriteBatcher } from './write-batcher.js';
 
+/** Decrements an owner's consumer count atomically, removing the field (and so the key) at zero. */
+const RELEASE_CONSUMER = `local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
+if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return n`;
+
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {
   /** kombu's `global_keyprefix`. @defaultValue `''` */
@@ -203,7 +208,10 @@ export class RedisStore implements VirtualStore {
   async createQueue(): Promise<void> {}
 
   async deleteQueue(name: string): Promise<number> {
-    return this.purge(name);
+    const purged = await this.purge(name);
+    // Every key of the queue goes with it: its consumer counters and its in-use marker (expiry).
+    await guarded(this.#redis.del(this.keys.consumers(name), this.keys.used(name)));
+    return purged;
   }
 
   put(queue: string, message: StoredMessage): Promise<void> {
@@ -312,7 +320,9 @@ export class RedisStore implements VirtualStore {
       unhold();
       release();
       // Sent on the same connection before any later consumerCount, so an auto-delete check sees it.
-      this.#redis.hincrby(counter, this.owner, -1).catch(this.#report);
+      // The last consumer removes its field, so a queue without consumers leaves no counter behind
+      // (and a counter of a deleted queue is not recreated at -1).
+      this.#redis.eval(RELEASE_CONSUMER, 1, counter, this.owner).catch(this.#report);
     };
   }
 

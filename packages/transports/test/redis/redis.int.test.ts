@@ -43,6 +43,27 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
     expect(await raw.smembers(`${p}_kombu.binding.jobs`)).toEqual([`run${SEP}${SEP}direct-q`]);
   });
 
+  it('leaves no key of a queue behind: not after its last consumer, not after deleting it', async () => {
+    const p = fresh();
+    const conn = await connect(p);
+    const queue = new Queue('gone', { expires: 60_000 });
+    await conn.declare(queue);
+    await conn.producer().publish('x', { exchange: '', routingKey: 'gone' });
+    const consumer = conn.consumer({ queues: [queue], handler: async (m) => m.ack() });
+    await consumer.consume();
+    await waitFor(async () => (await raw.exists(`${p}_wakame.consumers.gone`)) === 1, {
+      what: 'the consumer counter',
+    });
+    await consumer.close();
+    expect(await raw.exists(`${p}_wakame.consumers.gone`)).toBe(0);
+    const again = conn.consumer({ queues: [queue], handler: async (m) => m.ack() });
+    await again.consume();
+    await conn.admin.deleteQueue('gone');
+    await again.close();
+    const left = (await keysOf(p)).filter((k) => k.includes('gone'));
+    expect(left).toEqual([]);
+  });
+
   it('routes through exchanges a connection never declared, by their persisted type', async () => {
     const p = fresh();
     const declarer = await connect(p);
