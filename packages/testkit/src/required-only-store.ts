@@ -19,5 +19,7 @@ export function requiredOnly(store: VirtualStore): VirtualStore {
     settle: (receipt: unknown, outcome: StoreOutcome) => store.settle(receipt, outcome),
     purge: (queue: string) => store.purge(queue),
     size: (queue: string) => store.size(queue),
+    // Not a primitive the transport could emulate but the broker's stack records: kept, so they are tested too.
+    stacks: store.stacks,
   };
 }

@@ -9,6 +9,7 @@
  * @module
  */
 import { Deque } from '../internal/deque.js';
+import type { StackStateStore } from '../transport/spi.js';
 import { InMemoryTopology } from './in-memory-topology.js';
 import { MemoryStacks } from './memory-stacks.js';
 import type { Claimed, ImmediateStore, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from './store.js';
@@ -91,7 +92,7 @@ export class MemoryStore implements VirtualStore {
   readonly kind = 'memory';
   readonly features = FEATURES;
   readonly topology = new InMemoryTopology();
-  readonly stacks = new MemoryStacks();
+  readonly stacks: StackStateStore = new MemoryStacks();
   readonly #queues = new Map<string, MemoryQueue>();
   readonly #listeners = new Set<(queue: string) => void>();
   readonly #consumers = new Map<string, Set<string>>();

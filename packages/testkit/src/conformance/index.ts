@@ -23,6 +23,7 @@ import { routingExchangesSuite } from './routing-exchanges.js';
 import { routingFeaturesSuite } from './routing-features.js';
 import { serializationSuite } from './serialization.js';
 import { settleSuite } from './settle.js';
+import { stacksSuite } from './stacks.js';
 import { stopSuite } from './stop.js';
 import { ttlDeadLetterSuite } from './ttl-dead-letter.js';
 
@@ -54,5 +55,6 @@ export function runTransportConformance(options: ConformanceOptions): void {
     concurrencySuite(h);
     consumerApiSuite(h);
     connectionSuite(h);
+    stacksSuite(h);
   });
 }

@@ -15,7 +15,14 @@ import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Claimed, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from '@wakame/core/spi';
+import type {
+  Claimed,
+  StackStateStore,
+  StoredMessage,
+  StoreFeatures,
+  StoreOutcome,
+  VirtualStore,
+} from '@wakame/core/spi';
 import { isAlive, syncDir } from './process-files.js';
 import { FileStacks } from './stacks.js';
 import { TopologyFile } from './topology-file.js';
@@ -56,7 +63,12 @@ export class FileStore implements VirtualStore {
   readonly features = FEATURES;
   readonly topology: TopologyFile;
   /** State documents and apply locks of `wakame apply`, under `stacks/`. */
-  readonly stacks: FileStacks;
+  readonly #stacks: FileStacks;
+
+  /** State documents and apply locks of `wakame apply` (see {@link StackStateStore}). */
+  get stacks(): StackStateStore {
+    return this.#stacks;
+  }
   readonly #root: string;
   readonly #owner = `${process.pid}-${randomBytes(4).toString('hex')}`;
   readonly #options: FileStoreOptions;
@@ -73,7 +85,7 @@ export class FileStore implements VirtualStore {
     this.#options = options;
     this.topology = new TopologyFile(root);
     // Same lease as the claims: a crashed apply's lock lapses as soon as its messages come back.
-    this.stacks = new FileStacks(root, {
+    this.#stacks = new FileStacks(root, {
       ...(options.fsync !== undefined ? { fsync: options.fsync } : {}),
       leaseMs: this.#leaseMs,
       onError: (error) => this.#report(error),
@@ -102,7 +114,7 @@ export class FileStore implements VirtualStore {
     this.#watchers.clear();
     clearInterval(this.#polling);
     this.#polling = undefined;
-    await this.stacks.close();
+    await this.#stacks.close();
     await rm(join(this.#root, 'owners', `${this.#owner}.json`), { force: true });
   }
 

@@ -15,6 +15,7 @@
 import { hostname } from 'node:os';
 import type {
   Claimed,
+  StackStateStore,
   StoredMessage,
   StoreFeatures,
   StoreOutcome,
@@ -88,7 +89,12 @@ export class RedisStore implements VirtualStore {
   readonly topology: RedisTopology;
   readonly keys: RedisKeys;
   /** State documents and apply locks of `wakame apply`, under `_wakame.stack.*` and `_wakame.lock.*`. */
-  readonly stacks: RedisStacks;
+  readonly #stacks: RedisStacks;
+
+  /** State documents and apply locks of `wakame apply` (see {@link StackStateStore}). */
+  get stacks(): StackStateStore {
+    return this.#stacks;
+  }
   /** Identifies this store's leases; the liveness key `_wakame.owner.<owner>` vouches for them. */
   readonly owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   readonly #redis: ScriptedRedis;
@@ -129,7 +135,7 @@ export class RedisStore implements VirtualStore {
       (q) => this.#wakeups.notify(q),
       this.#report,
     );
-    this.stacks = new RedisStacks(redis, {
+    this.#stacks = new RedisStacks(redis, {
       keyPrefix: options.keyPrefix ?? '',
       leaseMs: this.#leaseMs,
       // The transport's identity is `<scheme>://<host>:<port>/<db>/<keyprefix>` (no credentials): its database part.
@@ -194,7 +200,7 @@ export class RedisStore implements VirtualStore {
     // Whatever is still held (claimed, never handed out) goes back untouched.
     for (const receipt of this.#held.values()) await this.settle(receipt, 'release');
     await this.#writes.flush();
-    await this.stacks.close();
+    await this.#stacks.close();
     await this.#redis.del(this.keys.owner(this.owner), this.keys.owned(this.owner)).catch(this.#report);
     this.#events.disconnect();
     await this.#redis.quit().catch(() => this.#redis.disconnect());

@@ -4,10 +4,11 @@
  * `wakame.lock.<stack>` (gone with its connection).
  *
  * A vhost of its own, with `.` and `/` in its name (both must be encoded in the parameter name);
- * the vhost and the global parameters made here are deleted afterwards.
+ * the vhost and the global parameters made here are deleted afterwards. What every transport's store
+ * does alike (round trips, one holder at a time, waiting) is in the conformance suite.
  */
 import { randomUUID } from 'node:crypto';
-import { AccessRefusedError, Connection, ConnectionError, type LockHolder, StackLockedError } from '@wakame/core';
+import { AccessRefusedError, type Connection, ConnectionError, type StackLockedError } from '@wakame/core';
 import type { StackStateStore } from '@wakame/core/spi';
 import {
   AMQP_URL,
@@ -19,7 +20,7 @@ import {
   RABBITMQ_MANAGEMENT_URL,
 } from '@wakame/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type LockingChild, lockInChild } from '../file/stacks-holder.js';
+import { expectCrashedHolderLapses, holder, type LockingChild, openStacks, rejection } from '../file/stacks-holder.js';
 
 const gate = await brokerGate('amqp stack store', { name: 'rabbitmq', url: AMQP_URL });
 const managementGate = await brokerGate('amqp stack store (management)', {
@@ -31,18 +32,6 @@ const id = randomUUID();
 const vhost = `wakame.stacks/${id}`;
 /** The vhost as it appears in parameter names: percent-encoded, dots included. */
 const encodedVhost = `wakame%2Estacks%2F${id}`;
-
-function holder(description: string): LockHolder {
-  return { id: randomUUID(), description, since: new Date().toISOString() };
-}
-
-/** Resolves with what `promise` rejects with; fails the test when it resolves. */
-function rejection(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => expect.fail('expected a rejection'),
-    (error: unknown) => error,
-  );
-}
 
 describe.skipIf(gate === 'skip' || managementGate === 'skip')('amqp stack store', () => {
   let url = '';
@@ -71,85 +60,41 @@ describe.skipIf(gate === 'skip' || managementGate === 'skip')('amqp stack store'
     return name;
   }
 
-  async function stacksOf(options: { managementUrl?: string } = {}): Promise<StackStateStore> {
-    const connection = await Connection.open(url, { transportOptions: options });
-    open.push(connection);
-    const stacks = connection.admin.stacks;
-    if (!stacks) throw new Error('the amqp transport has no stack store');
-    return stacks;
-  }
+  const stacksOf = (transportOptions: { managementUrl?: string } = {}): Promise<StackStateStore> =>
+    openStacks(url, open, { transportOptions });
 
-  it('reads nothing for an unknown stack, round-trips a state document and removes it', async () => {
+  it('keeps the state document as a global parameter named after the encoded vhost and the stack', async () => {
     const name = stack();
     const stacks = await stacksOf();
-    expect(await stacks.read(name)).toBeUndefined();
-    const state = { version: 1, owned: [{ kind: 'queue', name: 'q1', arguments: {} }], empty: {}, note: 'ünïcode' };
-    await stacks.write(name, state);
-    expect(await stacks.read(name)).toEqual(state);
-    // An empty document survives too (RabbitMQ turns an empty top-level object into a list).
-    await stacks.write(name, {});
-    expect(await stacks.read(name)).toEqual({});
+    const state = { version: 1, owned: [{ kind: 'queue', name: 'q1', arguments: {} }], empty: {} };
     await stacks.write(name, state);
     const parameter = `wakame.stack.${encodedVhost}.${name}`;
     expect(await management('GET', `global-parameters/${encodeURIComponent(parameter)}`)).toMatchObject({
       name: parameter,
       value: { vhost, stack: name, state },
     });
-    expect(await (await stacksOf()).read(name)).toEqual(state);
-    await stacks.remove(name);
-    expect(await stacks.read(name)).toBeUndefined();
-    await stacks.remove(name);
     expect(stacks.describe(name)).toBe(
       `RabbitMQ global parameter ${parameter} (management API at ${MANAGEMENT_ENDPOINT})`,
     );
+    await stacks.remove(name);
+    const left = (await management<{ name: string }[]>('GET', 'global-parameters')) ?? [];
+    expect(left.map((p) => p.name)).not.toContain(parameter);
   });
 
-  it('lets one connection at a time have the lock, naming the holder to the other', async () => {
+  it('refuses a held lock to its own connection too, which can take it again once released', async () => {
     const name = stack();
-    const first = await stacksOf();
-    const second = await stacksOf();
-    const lock = await first.lock(name, { holder: holder('apply by alice (pid 1)'), timeoutMs: 0 });
-    const error = await rejection(second.lock(name, { holder: holder('apply by bob'), timeoutMs: 0 }));
-    expect(error).toBeInstanceOf(StackLockedError);
-    expect((error as StackLockedError).message).toContain('apply by alice (pid 1)');
-    // The same connection is refused too (RabbitMQ would let it declare its own queue again).
-    const again = await rejection(first.lock(name, { holder: holder('apply by alice again'), timeoutMs: 0 }));
+    const stacks = await stacksOf();
+    const lock = await stacks.lock(name, { holder: holder('apply by alice (pid 1)'), timeoutMs: 0 });
+    // RabbitMQ would let the owning connection declare its exclusive queue again: the store refuses it.
+    const again = await rejection(stacks.lock(name, { holder: holder('apply by alice again'), timeoutMs: 0 }));
     expect((again as StackLockedError).holder?.description).toBe('apply by alice (pid 1)');
     await lock.release();
-    await lock.release();
-    const next = await second.lock(name, { holder: holder('apply by bob'), timeoutMs: 0 });
-    await next.release();
-    // Released for good: the first connection can take it again.
-    await (await first.lock(name, { holder: holder('alice, later'), timeoutMs: 0 })).release();
-  });
-
-  it('a waiting lock is granted once the holder releases', async () => {
-    const name = stack();
-    const [first, second, third] = [await stacksOf(), await stacksOf(), await stacksOf()];
-    const lock = await first.lock(name, { holder: holder('first'), timeoutMs: 0 });
-    let released = false;
-    const waiting = second
-      .lock(name, { holder: holder('second'), timeoutMs: 20_000 })
-      .then((granted) => ({ granted, afterRelease: released }));
-    await expect(third.lock(name, { holder: holder('third'), timeoutMs: 0 })).rejects.toBeInstanceOf(StackLockedError);
-    released = true;
-    await lock.release();
-    const { granted, afterRelease } = await waiting;
-    expect(afterRelease).toBe(true);
-    await granted.release();
+    await (await stacks.lock(name, { holder: holder('alice, later'), timeoutMs: 0 })).release();
   });
 
   it('a lock held by a process killed with SIGKILL goes with its connection', async () => {
-    const name = stack();
-    const child = await lockInChild(url, name);
-    children.push(child);
-    const stacks = await stacksOf();
-    const error = await rejection(stacks.lock(name, { holder: holder('parent'), timeoutMs: 0 }));
-    expect((error as StackLockedError).message).toContain(child.description);
-    await child.kill();
     // The broker drops the exclusive queue once it sees the dead connection's socket close.
-    const lock = await stacks.lock(name, { holder: holder('parent'), timeoutMs: 15_000 });
-    await lock.release();
+    await expectCrashedHolderLapses(url, stack(), await stacksOf(), children, 15_000);
   }, 40_000);
 
   it('says where the management API was looked for when it cannot be reached, without the password', async () => {

@@ -1,11 +1,16 @@
 /**
  * A real child process that takes a stack's lock and is then killed with SIGKILL: the crash the
  * stack stores must survive (file: pid gone / lease; Redis: lease; RabbitMQ: connection death).
- * Shared by the stack-store tests of the file, Redis and AMQP transports.
+ * Shared by the stack-store tests of the file, Redis and AMQP transports, with their small helpers
+ * (what every transport's store does alike is tested by the conformance suite).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import { Connection, type ConnectionOptions, type LockHolder, StackLockedError } from '@wakame/core';
+import type { StackStateStore } from '@wakame/core/spi';
+import { expect } from 'vitest';
 
 const repo = fileURLToPath(new URL('../../../../', import.meta.url));
 
@@ -75,4 +80,51 @@ export async function lockInChild(url: string, stack: string): Promise<LockingCh
     throw error;
   }
   return { child, description: `stack test child (pid ${child.pid})`, kill };
+}
+
+/** Opens a connection to `url` (pushed onto `open`, for the test to close) and returns its stack store. */
+export async function openStacks(
+  url: string,
+  open: Connection[],
+  options: ConnectionOptions = {},
+): Promise<StackStateStore> {
+  const connection = await Connection.open(url, options);
+  open.push(connection);
+  const stacks = connection.admin.stacks;
+  if (!stacks) throw new Error(`the transport of ${url} has no stack store`);
+  return stacks;
+}
+
+/** A fresh lock holder. */
+export function holder(description: string): LockHolder {
+  return { id: randomUUID(), description, since: new Date().toISOString() };
+}
+
+/** Resolves with what `promise` rejects with; fails the test when it resolves. */
+export function rejection(promise: Promise<unknown>): Promise<unknown> {
+  return promise.then(
+    () => expect.fail('expected a rejection'),
+    (error: unknown) => error,
+  );
+}
+
+/**
+ * The crash test every store must pass: a child locks `stack`, the parent is refused (the child named as the
+ * holder), the child is SIGKILLed, and the parent then gets the lock within `timeoutMs` (0: at once).
+ */
+export async function expectCrashedHolderLapses(
+  url: string,
+  stack: string,
+  stacks: StackStateStore,
+  children: LockingChild[],
+  timeoutMs: number,
+): Promise<void> {
+  const child = await lockInChild(url, stack);
+  children.push(child);
+  const error = await rejection(stacks.lock(stack, { holder: holder('parent'), timeoutMs: 0 }));
+  expect(error).toBeInstanceOf(StackLockedError);
+  expect((error as StackLockedError).message).toContain(child.description);
+  await child.kill();
+  const lock = await stacks.lock(stack, { holder: holder('parent'), timeoutMs });
+  await lock.release();
 }
