@@ -227,15 +227,20 @@ export function createProgram(ctx: CommandContext): Command {
     .option('--topology <file>', 'topology file', 'topology.yaml')
     .option(
       '--priority <class|n>',
-      'a priority class (high, …) or a number 0–255',
+      'a priority class (high, …), or a number 0–255 (which picks the class whose range holds it)',
       integerOrName('--priority', { min: 0, max: 255 }),
+    )
+    .option(
+      '--message-priority <n>',
+      'message priority 0–255 within the class (queues with maxPriority)',
+      integer('--message-priority', { min: 0, max: 255 }),
     )
     .option('--delay <ms>', 'deliver after this many ms', integer('--delay', { min: 0, max: MAX_SECONDS * 1000 }))
     .option('--expires <ms>', 'discard if not started within this many ms', integer('--expires', { min: 0 }))
     .option('--wait <seconds>', 'wait for the result (RPC) this long', seconds('--wait', { min: 0.1 }))
     .addHelpText(
       'after',
-      '\nExamples:\n  wakame send report.generate \'{"reportId":"r-1"}\' --priority low\n  wakame send math.add \'{"a":1,"b":2}\' --wait 5',
+      '\nExamples:\n  wakame send report.generate \'{"reportId":"r-1"}\' --priority low\n  wakame send user.notify \'{"userId":"u-1","text":"hi"}\' --priority high --message-priority 9\n  wakame send math.add \'{"a":1,"b":2}\' --wait 5',
     )
     .action(async (task: string, json: string, options: SendCommandOptions) => {
       await (await import('./commands/send.js')).send(context(), task, json, options);

@@ -83,7 +83,7 @@ export {
   type ProducerPoolOptions,
   ResourcePool,
 } from './messaging/pool.js';
-export { Producer, type ProducerOptions, type PublishOptions } from './messaging/producer.js';
+export { Producer, type ProducerOptions, type PublishOptions, publishOptionsOf } from './messaging/producer.js';
 export {
   DEFAULT_RETRY_POLICY,
   type NormalisedRetryPolicy,

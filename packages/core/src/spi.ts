@@ -43,6 +43,7 @@ export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-
 export { type RouteResult, type RoutingSnapshot, RoutingTable } from './virtual/routing-table.js';
 export type {
   Claimed,
+  ClaimOptions,
   ImmediateStore,
   StoredMessage,
   StoreFeatures,

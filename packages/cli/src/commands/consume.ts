@@ -132,6 +132,9 @@ export async function consume(ctx: CommandContext, queue: string, options: Consu
       autoDeclare: false,
       tagPrefix: 'wakame-cli',
       handler,
+      // With decoding off, only a body over the connection's maxBodyBytes comes here: shown (size and error,
+      // the body is never read) and held or acked like any other, never rejected by a debugging tool.
+      onDecodeError: handler,
     });
     const onAbort = (): void => finish('signal');
     ctx.signal?.addEventListener('abort', onAbort, { once: true });
@@ -215,7 +218,7 @@ function show(ctx: CommandContext, message: Message, n: number): boolean {
       `routing key '${info.routingKey}'`,
       info.redelivered ? 'redelivered' : 'first delivery',
       message.contentType ?? 'no content type',
-      `${message.rawBody.length} byte${message.rawBody.length === 1 ? '' : 's'}`,
+      `${message.bodySize} byte${message.bodySize === 1 ? '' : 's'}`,
     ]
       .filter((part) => part !== undefined)
       .join(' · ');

@@ -1,6 +1,8 @@
 /**
  * `wakame send <task> <json>`: sends one task through the topology's routes and priority classes,
- * validating the payload against the task's schema first.
+ * validating the payload against the task's schema first. `--priority` takes a class or a number
+ * (a number on a task that goes by class picks the class whose range holds it);
+ * `--message-priority` orders within the class.
  *
  * @module
  */
@@ -11,8 +13,13 @@ import { type BrokerOptions, openBroker, readTopology } from '../topology-input.
 /** Options of {@link send}; numbers arrive parsed and range-checked (see `options.ts`). */
 export interface SendCommandOptions extends BrokerOptions {
   readonly topology?: string;
-  /** A priority class name, or a priority 0–255. */
+  /**
+   * A priority class name, or a priority 0–255 (on a task that goes by class, it also picks the
+   * class whose range holds it: see `priorityClassRanges`).
+   */
   readonly priority?: string | number;
+  /** The message priority 0–255 within the class (`--priority high --message-priority 9`). */
+  readonly messagePriority?: number;
   /** Milliseconds before delivery. */
   readonly delay?: number;
   /** Milliseconds within which the task must start, or it is discarded. */
@@ -39,6 +46,7 @@ export async function send(
     const client = new TaskClient(connection, { compiled: desired });
     const sendOptions = {
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
+      ...(options.messagePriority !== undefined ? { messagePriority: options.messagePriority } : {}),
       ...(options.delay !== undefined ? { delay: options.delay } : {}),
       ...(options.expires !== undefined ? { expires: options.expires } : {}),
     };
@@ -50,9 +58,33 @@ export async function send(
       return;
     }
     const { id } = await client.send(task, payload, sendOptions);
-    if (ctx.jsonMode) ctx.json({ task, id });
-    else if (!ctx.quiet) ctx.out(`sent ${task} (id ${id})`);
+    const where = chosenPriority(client, task, sendOptions);
+    if (ctx.jsonMode) ctx.json({ task, id, ...where });
+    else if (!ctx.quiet) ctx.out(`sent ${task} (id ${id})${describe(where)}`);
   } finally {
     await connection.close();
   }
+}
+
+/** The class and message priority a send went with, when it named a priority (empty otherwise). */
+function chosenPriority(
+  client: TaskClient,
+  task: string,
+  options: { readonly priority?: string | number; readonly messagePriority?: number },
+): { priorityClass?: string; messagePriority?: number } {
+  if (options.priority === undefined && options.messagePriority === undefined) return {};
+  const { priorityClass, messagePriority } = client.destination(task, options);
+  return {
+    ...(priorityClass !== undefined ? { priorityClass } : {}),
+    ...(messagePriority !== undefined ? { messagePriority } : {}),
+  };
+}
+
+/** ` to class 'mid' at priority 5`, or the part of it that applies. */
+function describe(where: { priorityClass?: string; messagePriority?: number }): string {
+  const parts = [
+    ...(where.priorityClass !== undefined ? [`to class '${where.priorityClass}'`] : []),
+    ...(where.messagePriority !== undefined ? [`at priority ${where.messagePriority}`] : []),
+  ];
+  return parts.length > 0 ? ` ${parts.join(' ')}` : '';
 }

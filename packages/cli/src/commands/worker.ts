@@ -41,11 +41,13 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
     ?.split(',')
     .map((q) => q.trim())
     .filter((q) => q !== '');
+  const shutdownMs = (options.shutdownTimeout ?? 30) * 1000;
   const running = new Worker({
     connection: url,
     topology: { compiled: topology },
     handlers: module.handlers,
     concurrency,
+    stopDeadline: shutdownMs,
     ...((queues ?? module.queues) ? { queues: queues ?? module.queues } : {}),
     onConnectionError: (error, delayMs) => line('connection-error', { error: String(error), retryInMs: delayMs }),
     onConsumeReady: () => line('ready', { queues: running.queues, concurrency }),
@@ -54,13 +56,16 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
       if (e.type !== 'done' || options.verbose) line(`task-${e.type}`, { ...e, durationMs: Math.round(e.durationMs) });
     },
   });
-  const shutdownMs = (options.shutdownTimeout ?? 30) * 1000;
+  // The first signal: take no more work, let running handlers finish (up to --shutdown-timeout) and ack, return the
+  // rest; the second: return what is still running at once. `run()` resolves once that is done.
   const unhook = ctx.signal
     ? (() => {
         let count = 0;
         const onAbort = (): void => {
           count++;
-          line(count === 1 ? 'stopping' : 'stopping-now');
+          const { inFlight } = running.health();
+          if (count === 1) line('stopping', { inFlight, waitMs: shutdownMs });
+          else line('stopping-now', { inFlight });
           void running.stop({ deadline: count === 1 ? shutdownMs : 0 });
         };
         ctx.signal.addEventListener('abort', onAbort);
@@ -73,6 +78,11 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
     unhook();
   }
   const health = running.health();
-  line('stopped', { processed: health.processed, retried: health.retried, deadLettered: health.deadLettered });
+  line('stopped', {
+    processed: health.processed,
+    retried: health.retried,
+    deadLettered: health.deadLettered,
+    ...(health.returned > 0 ? { returned: health.returned } : {}),
+  });
   return health;
 }

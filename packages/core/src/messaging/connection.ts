@@ -42,7 +42,15 @@ export interface ConnectionOptions {
   readonly serializers?: SerializerRegistry;
   /** @defaultValue the process-wide {@link compressors} */
   readonly compressors?: CompressionRegistry;
-  /** Largest body accepted for publishing, and largest decompressed body on receipt. @defaultValue 16 MiB */
+  /**
+   * Bound on a body, in both directions: a larger one is refused on publish, and on receipt it is
+   * neither decoded nor handed to a handler: the consumer's `onDecodeError` gets a
+   * `PayloadTooLargeError` (by default the message is rejected, so it is dead-lettered when its
+   * queue has a dead-letter exchange). On receipt it covers the body as it travelled and the body after
+   * decompression. Transports that can see a body's size before reading it (Redis, file) leave a
+   * larger one unread; AMQP checks the body amqplib assembled before anything decodes or copies it.
+   * @defaultValue 16 MiB
+   */
   readonly maxBodyBytes?: number;
   /** @defaultValue silent */
   readonly logger?: Logger;
@@ -304,6 +312,7 @@ export class Connection implements Channel {
           alternates: [...this.urls.slice(this.#index), ...this.urls.slice(0, this.#index)],
           ...(this.#options.recovery ? { recovery: this.#options.recovery } : {}),
           extra: this.#options.transportOptions ?? {},
+          maxBodyBytes: this.maxBodyBytes,
         });
         await withDeadline(transport, timeoutMs, url, signal);
         if (this.#closed) {

@@ -28,11 +28,15 @@ export interface ConsumerOptions {
   readonly autoDeclare?: boolean;
   /** `'priority'` serves queues in the order given, later ones only while earlier ones are empty. @defaultValue `'round-robin'` */
   readonly order?: 'round-robin' | 'priority';
-  /** Decode each payload before the handler sees it, so decode failures go to `onDecodeError`. @defaultValue `true` */
+  /**
+   * Decode each payload before the handler sees it, so decode failures go to `onDecodeError`. A body
+   * over the connection's `maxBodyBytes` goes to `onDecodeError` either way. @defaultValue `true`
+   */
   readonly decode?: boolean;
   /**
-   * A message that cannot be decoded or is not accepted. @defaultValue reject without requeue (it is
-   * dead-lettered if the queue has a dead-letter exchange), never a silent ack
+   * A message that cannot be decoded, is not accepted, or whose body is larger than the connection's
+   * `maxBodyBytes` (a `PayloadTooLargeError`, before anything decoded it). @defaultValue reject without
+   * requeue (it is dead-lettered if the queue has a dead-letter exchange), never a silent ack
    */
   readonly onDecodeError?: (message: Message, error: Error) => void | Promise<void>;
   /**
@@ -222,6 +226,12 @@ export class Consumer implements AsyncIterable<Message> {
         deliveryTag: info.deliveryTag,
         redelivered: info.redelivered,
       });
+    }
+    // The bound holds whatever `decode` says: a body over it never reaches a handler or the iterator.
+    const tooLarge = message.tooLarge;
+    if (tooLarge) {
+      this.#track(this.#decodeFailed(message, tooLarge));
+      return;
     }
     if (this.#options.decode ?? true) {
       try {

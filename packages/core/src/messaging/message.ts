@@ -1,4 +1,4 @@
-import { ContentNotAcceptedError, MessageStateError } from '../errors.js';
+import { ContentNotAcceptedError, MessageStateError, PayloadTooLargeError } from '../errors.js';
 import type { CompressionRegistry } from '../serialization/compression.js';
 import type { SerializerRegistry } from '../serialization/serializers.js';
 import type { DeliveryInfo, InboundMessage, MessageProperties, SettleOutcome } from '../transport/spi.js';
@@ -13,13 +13,14 @@ export interface MessageContext {
   readonly compressors: CompressionRegistry;
   /** Content types this message may be decoded as. */
   readonly accept: ReadonlySet<string>;
-  /** Bound on the decompressed body size. */
+  /** Bound on the body, as received and after decompression. */
   readonly maxBodyBytes: number;
   /** Told of every settlement (instrumentation). */
   readonly onSettle?: (message: Message, outcome: SettleOutcome) => void;
 }
 
 const NOTHING = Symbol('nothing');
+const EMPTY = Buffer.alloc(0);
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
@@ -40,17 +41,42 @@ export class Message {
     this.#state = inbound.autoAcked ? 'acked' : 'received';
   }
 
-  /** The body as it travelled, possibly compressed. */
+  /**
+   * The body as it travelled, possibly compressed. Empty when the body is larger than the connection's
+   * `maxBodyBytes`, on every transport (some never read such a body): see {@link Message.bodySize}.
+   */
   get rawBody(): Buffer {
-    return this.#inbound.body;
+    const body = this.#inbound.body;
+    return body.length > this.#ctx.maxBodyBytes ? EMPTY : body;
+  }
+
+  /** Size in bytes of the body as it travelled, also when the transport left it unread. */
+  get bodySize(): number {
+    return this.#inbound.withheldBodyBytes ?? this.#inbound.body.length;
+  }
+
+  /**
+   * Why this body must not be decoded: it is larger than the connection's `maxBodyBytes` as it
+   * travelled (whether or not the transport read it). Checked before any decompression or decoding.
+   */
+  get tooLarge(): PayloadTooLargeError | undefined {
+    const size = this.bodySize;
+    const limit = this.#ctx.maxBodyBytes;
+    return size > limit || this.#inbound.withheldBodyBytes !== undefined
+      ? new PayloadTooLargeError(size, limit, 'received message body')
+      : undefined;
   }
 
   /**
    * The body after decompression (when a `compression` header is present).
-   * @throws {@link DecodeError} or {@link PayloadTooLargeError} when decompression fails.
+   * @throws {@link PayloadTooLargeError} when the body as received, or after decompression, is
+   * larger than the connection's `maxBodyBytes`.
+   * @throws {@link DecodeError} when decompression fails.
    */
   get body(): Buffer {
     if (this.#body === undefined) {
+      const tooLarge = this.tooLarge;
+      if (tooLarge) throw tooLarge;
       const compression = this.headers.compression;
       this.#body =
         typeof compression === 'string'
@@ -116,10 +142,13 @@ export class Message {
   /**
    * The decoded payload, computed once.
    * @throws {@link ContentNotAcceptedError} when the content type is not accepted.
+   * @throws {@link PayloadTooLargeError} when the body is larger than the connection's `maxBodyBytes`.
    * @throws {@link DecodeError} when the body cannot be decoded.
    */
   decode<T = unknown>(): T {
     if (this.#payload === NOTHING) {
+      const tooLarge = this.tooLarge;
+      if (tooLarge) throw tooLarge;
       const type = normaliseType(this.contentType ?? 'application/data');
       if (!this.#ctx.accept.has(type)) throw new ContentNotAcceptedError(type, [...this.#ctx.accept]);
       this.#payload = this.#ctx.serializers.decode(this.body, this.contentType, this.contentEncoding);
@@ -172,7 +201,7 @@ export class Message {
   }
 
   toString(): string {
-    return `Message(${String(this.deliveryTag)} from '${this.queue}', ${this.contentType ?? 'no content type'}, ${this.#inbound.body.length} bytes, ${this.#state})`;
+    return `Message(${String(this.deliveryTag)} from '${this.queue}', ${this.contentType ?? 'no content type'}, ${this.bodySize} bytes, ${this.#state})`;
   }
 }
 

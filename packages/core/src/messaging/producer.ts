@@ -152,6 +152,33 @@ export class Producer {
   }
 }
 
+/**
+ * The publish options that rebuild `properties` as received, then `overrides`: for re-publishing a
+ * consumed message as it travelled (its `rawBody`, already serialized and compressed; the
+ * `compression` header rides along) with {@link Producer.publish}, as retries and dead letters do.
+ * The expiration is dropped (a copy starts a new life); `clusterId`, deprecated in AMQP 0-9-1, is
+ * not carried.
+ */
+export function publishOptionsOf(properties: MessageProperties, overrides?: PublishOptions): PublishOptions {
+  const o: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {};
+  // An empty content type means application/data, which the raw serializer labels explicitly.
+  if (properties.contentType !== undefined && properties.contentType !== '') {
+    o.contentType = properties.contentType;
+    if (properties.contentEncoding !== undefined) o.contentEncoding = properties.contentEncoding;
+  }
+  if (properties.headers !== undefined) o.headers = properties.headers;
+  if (properties.deliveryMode === 1) o.persistent = false;
+  if (properties.priority !== undefined) o.priority = properties.priority;
+  if (properties.replyTo !== undefined) o.replyTo = properties.replyTo;
+  if (properties.correlationId !== undefined) o.correlationId = properties.correlationId;
+  if (properties.messageId !== undefined) o.messageId = properties.messageId;
+  if (properties.timestamp !== undefined) o.timestamp = properties.timestamp * 1000;
+  if (properties.type !== undefined) o.type = properties.type;
+  if (properties.appId !== undefined) o.appId = properties.appId;
+  if (properties.userId !== undefined) o.userId = properties.userId;
+  return overrides === undefined ? o : Object.assign(o, overrides);
+}
+
 function buildProperties(
   o: PublishOptions,
   contentType: string,

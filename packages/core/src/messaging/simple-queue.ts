@@ -265,6 +265,9 @@ export class SimpleQueue {
       autoDeclare: false,
       // Decoding is the caller's (through message.payload): a bad body must reach them, not be rejected here.
       decode: false,
+      // With decoding off, only a body over maxBodyBytes comes here: it reaches the caller as from a
+      // basic.get, empty, its payload throwing PayloadTooLargeError.
+      onDecodeError: (message) => this.#onDeliver(message),
       tagPrefix: 'wakame.simple',
       ...(this.#accept ? { accept: this.#accept } : {}),
     });

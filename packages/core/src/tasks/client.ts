@@ -1,21 +1,21 @@
 /**
  * Sending tasks: `send(name, payload, options)` validates the payload against the task's schema,
- * routes it through the topology (its route, or the queue of a priority class), and publishes it;
- * `call()` does the same and waits for the worker's reply.
+ * routes it through the topology (its route, or the queue of a priority class), and publishes it
+ * through the client's {@link Producer}; `call()` does the same and waits for the worker's reply.
  *
  * @module
  */
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError, UnknownTaskError } from '../errors.js';
 import type { Connection } from '../messaging/connection.js';
-import { MAX_PRIORITY } from '../model/queue-arguments.js';
+import type { Producer } from '../messaging/producer.js';
+import type { RetryPolicy } from '../messaging/retry.js';
 import type { CompiledTask, DesiredTopology } from '../topology/desired.js';
 import type { TopologyDocument } from '../topology/document.js';
 import { compileDocument } from '../topology/pipeline.js';
-import type { MessageProperties } from '../transport/spi.js';
 import { publishDelayed } from './delay.js';
 import { assertPayload } from './payload-validator.js';
-import { resolveDestination, TASK_HEADERS } from './protocol.js';
+import { resolveDestination, resolvePriority, taskPublishOptions } from './protocol.js';
 import { ReplyListener } from './replies.js';
 import type { SendOptions, TaskName, TaskPayloads } from './types.js';
 
@@ -27,6 +27,22 @@ export interface CallOptions extends SendOptions {
 
 export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
 
+/** Options of {@link TaskClient}: how its {@link Producer} publishes. */
+export interface TaskClientOptions {
+  /** Compress task bodies (`zlib`, `gzip`, `deflate`, `brotli`); workers decompress by the header. @defaultValue none */
+  readonly compression?: string;
+  /** Retry publishes across reconnects. @defaultValue `false` */
+  readonly retry?: RetryPolicy | boolean;
+}
+
+/** Where a task goes (see {@link TaskClient.destination}). */
+export interface TaskDestination {
+  readonly exchange: string;
+  readonly routingKey: string;
+  readonly priorityClass?: string;
+  readonly messagePriority?: number;
+}
+
 /**
  * Sends the tasks of one topology. With a `defineTopology(...)` value, task names and payloads are
  * checked at compile time.
@@ -34,17 +50,28 @@ export const DEFAULT_CALL_TIMEOUT_MS = 30_000;
  * @example
  * const client = new TaskClient(connection, topology);
  * await client.send('report.generate', { reportId: 'r-1' }, { priority: 'low' });
+ * await client.send('user.notify', { userId: 'u-1' }, { priority: 'high', messagePriority: 9 });
  * const sum = await client.call('math.add', { a: 1, b: 2 }, { timeout: 5_000 });
  */
 export class TaskClient<T extends TopologyDocument = TopologyDocument> {
   readonly connection: Connection;
   readonly topology: DesiredTopology;
+  /** Publishes every task of this client (so compression, the size bound, confirms and `producer.*` events apply). */
+  readonly producer: Producer;
   readonly #tasks: ReadonlyMap<string, CompiledTask>;
   #replies: ReplyListener | undefined;
 
   /** `topology`: a document (checked and compiled here) or an already compiled topology. */
-  constructor(connection: Connection, topology: T | { readonly compiled: DesiredTopology }) {
+  constructor(
+    connection: Connection,
+    topology: T | { readonly compiled: DesiredTopology },
+    options: TaskClientOptions = {},
+  ) {
     this.connection = connection;
+    this.producer = connection.producer({
+      ...(options.compression !== undefined ? { compression: options.compression } : {}),
+      ...(options.retry !== undefined ? { retry: options.retry } : {}),
+    });
     this.topology = 'compiled' in topology ? topology.compiled : compileDocument(topology as TopologyDocument);
     this.#tasks = new Map(this.topology.tasks.map((t) => [t.name, t]));
   }
@@ -66,7 +93,7 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
     options: SendOptions = {},
   ): Promise<{ id: string }> {
     const id = options.id ?? randomUUID();
-    await this.#publish(name, payload, options, id, {});
+    await this.#publish(name, payload, options, id, undefined);
     return { id };
   }
 
@@ -81,7 +108,7 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
     const replyTo = await this.#replies.address();
     const reply = this.#replies.expect(id, name, options.timeout ?? DEFAULT_CALL_TIMEOUT_MS, options.signal);
     try {
-      await this.#publish(name, payload, options, id, { replyTo, correlationId: id });
+      await this.#publish(name, payload, options, id, replyTo);
     } catch (error) {
       this.#replies.forget(id);
       throw error;
@@ -95,63 +122,39 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
     this.#replies = undefined;
   }
 
+  /**
+   * Where a send with `options` goes: the exchange and routing key, the priority class and the
+   * message priority. Nothing is sent.
+   * @throws {@link UnknownTaskError}, {@link InvalidArgumentError} (unknown class, no route).
+   */
+  destination(name: string, options: Pick<SendOptions, 'priority' | 'messagePriority'> = {}): TaskDestination {
+    const task = this.task(name);
+    const { priorityClass, messagePriority } = resolvePriority(this.topology, task, options);
+    const target = resolveDestination(this.topology, task, priorityClass);
+    if (!target) {
+      throw new InvalidArgumentError(
+        `task '${name}' has no route${priorityClass ? ` to priority class '${priorityClass}'` : ''} in the topology`,
+      );
+    }
+    const out: { -readonly [K in keyof TaskDestination]: TaskDestination[K] } = { ...target };
+    if (priorityClass !== undefined) out.priorityClass = priorityClass;
+    if (messagePriority !== undefined) out.messagePriority = messagePriority;
+    return out;
+  }
+
   async #publish(
     name: string,
     payload: unknown,
     options: SendOptions,
     id: string,
-    extra: Partial<MessageProperties>,
+    replyTo: string | undefined,
   ): Promise<void> {
-    const task = this.task(name);
-    assertPayload(name, task.payload, payload);
-    const priority = options.priority ?? task.priorityClass ?? task.priority;
-    const priorityClass = typeof priority === 'string' ? priority : undefined;
-    if (priorityClass !== undefined && this.topology.priorityClasses[priorityClass] === undefined) {
-      throw new InvalidArgumentError(
-        `unknown priority class '${priorityClass}' for task '${name}'; the topology defines ${Object.keys(this.topology.priorityClasses).join(', ') || 'none'}`,
-      );
-    }
-    if (typeof priority === 'number' && (!Number.isInteger(priority) || priority < 0 || priority > MAX_PRIORITY)) {
-      throw new InvalidArgumentError(
-        `priority must be a class name or an integer from 0 to ${MAX_PRIORITY}, got ${priority}`,
-      );
-    }
-    const destination = resolveDestination(this.topology, task, priorityClass);
-    if (!destination) {
-      throw new InvalidArgumentError(
-        `task '${name}' has no route${priorityClass ? ` to priority class '${priorityClass}'` : ''} in the topology`,
-      );
-    }
+    assertPayload(name, this.task(name).payload, payload);
+    const target = this.destination(name, options);
     const delay = delayOf(options);
-    const headers: Record<string, unknown> = {
-      ...options.headers,
-      [TASK_HEADERS.task]: name,
-      [TASK_HEADERS.id]: id,
-      [TASK_HEADERS.attempt]: 1,
-      [TASK_HEADERS.firstSentAt]: new Date().toISOString(),
-    };
-    if (options.expires !== undefined) headers[TASK_HEADERS.expiresAt] = Date.now() + delay + options.expires;
-    const properties: MessageProperties = {
-      contentType: 'application/json',
-      contentEncoding: 'utf-8',
-      deliveryMode: 2,
-      headers,
-      messageId: id,
-      type: name,
-      ...extra,
-    };
-    if (typeof priority === 'number') properties.priority = priority;
-    if (options.expires !== undefined && delay === 0) properties.expiration = String(options.expires);
-    const body = this.connection.serializers.encode(payload, { serializer: 'json' }).body;
-    if (delay > 0) {
-      await publishDelayed(this.connection, body, properties, destination, delay);
-      return;
-    }
-    const transport = this.connection.currentTransport ?? (await this.connection.ready(options.signal));
-    await transport.publish(
-      { body, properties },
-      { ...destination, mandatory: true, ...(options.signal ? { signal: options.signal } : {}) },
-    );
+    const publish = taskPublishOptions(name, id, options, target, delay, replyTo);
+    if (delay > 0) await publishDelayed(this.producer, payload, publish, target, delay);
+    else await this.producer.publish(payload, publish);
   }
 }
 

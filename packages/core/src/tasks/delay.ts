@@ -11,9 +11,8 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import type { Connection } from '../messaging/connection.js';
+import type { Producer, PublishOptions } from '../messaging/producer.js';
 import { Queue } from '../model/queue.js';
-import type { MessageProperties } from '../transport/spi.js';
 
 /** Shortest bucket: delays below it wait this long at most. */
 const MIN_BUCKET_MS = 1_000;
@@ -27,8 +26,24 @@ export function delayBucket(delayMs: number): number {
   return bucket;
 }
 
+/** Delay queues already built, so that a retry reuses one (and the connection's declaration cache hits). */
+const built = new Map<string, Queue>();
+/** Beyond this many, the cache starts over (routing keys can be many). */
+const MAX_BUILT = 1_000;
+
 /** The delay queue for `bucket` that dead-letters into `exchange` with `routingKey`. */
 export function delayQueue(exchange: string, routingKey: string, bucketMs: number): Queue {
+  const key = `${bucketMs}\u0000${exchange}\u0000${routingKey}`;
+  let queue = built.get(key);
+  if (queue === undefined) {
+    if (built.size >= MAX_BUILT) built.clear();
+    queue = buildDelayQueue(exchange, routingKey, bucketMs);
+    built.set(key, queue);
+  }
+  return queue;
+}
+
+function buildDelayQueue(exchange: string, routingKey: string, bucketMs: number): Queue {
   let name = `wakame.delay.${bucketMs}ms.${exchange || '(default)'}.${routingKey}`;
   if (Buffer.byteLength(name) > MAX_NAME) {
     const digest = createHash('sha256').update(`${exchange}\u0000${routingKey}`).digest('hex').slice(0, 16);
@@ -42,21 +57,23 @@ export function delayQueue(exchange: string, routingKey: string, bucketMs: numbe
 }
 
 /**
- * Publishes `body` to arrive at `exchange`/`routingKey` after `delayMs`. The message keeps its
- * properties and headers; its own expiration is the exact delay (≤ the bucket's TTL).
+ * Publishes `body` through `producer` to arrive at `target` after `delayMs`: to the delay queue of
+ * the bucket (declared once per connection), with the exact delay as its expiration (≤ the bucket's
+ * TTL). `options` are the message's own (headers, properties, serializer, …).
  */
 export async function publishDelayed(
-  connection: Connection,
-  body: Buffer,
-  properties: MessageProperties,
+  producer: Producer,
+  body: unknown,
+  options: PublishOptions,
   target: { readonly exchange: string; readonly routingKey: string },
   delayMs: number,
 ): Promise<void> {
   const queue = delayQueue(target.exchange, target.routingKey, delayBucket(delayMs));
-  await connection.declare(queue);
-  const transport = connection.currentTransport ?? (await connection.ready());
-  await transport.publish(
-    { body, properties: { ...properties, expiration: String(Math.max(0, Math.round(delayMs))) } },
-    { exchange: '', routingKey: queue.name },
-  );
+  await producer.publish(body, {
+    ...options,
+    exchange: '',
+    routingKey: queue.name,
+    expiration: Math.max(0, Math.round(delayMs)),
+    declare: [queue],
+  });
 }

@@ -4,11 +4,23 @@
  *
  * @module
  */
-export { type CallOptions, DEFAULT_CALL_TIMEOUT_MS, TaskClient } from './client.js';
+export {
+  type CallOptions,
+  DEFAULT_CALL_TIMEOUT_MS,
+  TaskClient,
+  type TaskClientOptions,
+  type TaskDestination,
+} from './client.js';
 export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
 export { delayBucket, delayQueue } from './delay.js';
 export { FROM_SCHEMA_MAX_DEPTH, type FromSchema } from './from-schema.js';
-export { type DeadLetterReason, TASK_HEADERS } from './protocol.js';
+export {
+  DEFAULT_PRIORITY_SCALE,
+  type DeadLetterReason,
+  type PriorityClassRange,
+  priorityClassRanges,
+  TASK_HEADERS,
+} from './protocol.js';
 export { DIRECT_REPLY_TO, type TaskReply } from './replies.js';
 export type {
   SendOptions,
@@ -22,6 +34,9 @@ export type {
 export {
   DEFAULT_CONCURRENCY,
   DEFAULT_DEAD_LETTER_QUEUE,
+  DEFAULT_STOP_DEADLINE_MS,
+  type QueueError,
+  type QueueHealth,
   type TaskEvent,
   Worker,
   type WorkerHealth,

@@ -2,14 +2,16 @@
  * What the worker does with a message once it knows its fate: retry it later (through a delay queue,
  * back to the queue it came from), dead-letter it with the reason, or reply to an RPC caller. Each
  * publishes first and settles the original only after the broker took the new copy, so a crash in
- * between duplicates a message rather than losing it.
+ * between duplicates a message rather than losing it. All publish through one {@link Producer} per
+ * connection: the size bound, confirms and `producer.*` events apply as to any publish.
  *
  * @module
  */
+import { PayloadTooLargeError } from '../errors.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Message } from '../messaging/message.js';
+import { type Producer, type PublishOptions, publishOptionsOf } from '../messaging/producer.js';
 import type { CompiledTask } from '../topology/desired.js';
-import type { MessageProperties } from '../transport/spi.js';
 import { publishDelayed } from './delay.js';
 import { type DeadLetterReason, TASK_HEADERS } from './protocol.js';
 import type { TaskReply } from './replies.js';
@@ -20,9 +22,19 @@ export function errorSummary(error: unknown): { name: string; message: string } 
   return { name: 'Error', message: String(error) };
 }
 
-function copyProperties(message: Message, headers: Record<string, unknown>): MessageProperties {
-  const { expiration: _expiration, ...rest } = message.properties;
-  return { ...rest, headers };
+const producers = new WeakMap<Connection, Producer>();
+
+/**
+ * The producer the worker's outcomes publish with: one per connection, with no defaults (no
+ * compression of its own, no publish retries: a failed publish leaves the original unsettled).
+ */
+export function outcomeProducer(connection: Connection): Producer {
+  let producer = producers.get(connection);
+  if (producer === undefined) {
+    producer = connection.producer();
+    producers.set(connection, producer);
+  }
+  return producer;
 }
 
 /** Sends the message back to its queue after `delayMs`, as attempt `next`; then acks the original. */
@@ -39,9 +51,9 @@ export async function retryLater(
     [TASK_HEADERS.lastError]: errorSummary(error),
   };
   await publishDelayed(
-    connection,
+    outcomeProducer(connection),
     message.rawBody,
-    copyProperties(message, headers),
+    publishOptionsOf(message.properties, { headers }),
     { exchange: '', routingKey: message.queue },
     delayMs,
   );
@@ -77,26 +89,36 @@ export async function deadLetter(
       ...details,
     },
   };
-  const transport = connection.currentTransport ?? (await connection.ready());
-  await transport.publish({ body: message.rawBody, properties: copyProperties(message, headers) }, target);
+  // As it travelled (body still compressed, if it was), with the reason added and no expiration.
+  await outcomeProducer(connection).publish(
+    message.rawBody,
+    publishOptionsOf(message.properties, { headers, exchange: target.exchange, routingKey: target.routingKey }),
+  );
   await message.ack();
 }
 
-/** Answers an RPC caller (when the message asked for a reply). */
+/**
+ * Answers an RPC caller (when the message asked for a reply). A result over the body bound is
+ * answered with the {@link PayloadTooLargeError} instead, so the caller fails at once rather than
+ * waiting out its timeout (and the task is not run again).
+ */
 export async function reply(connection: Connection, message: Message, outcome: TaskReply): Promise<void> {
   const replyTo = message.properties.replyTo;
   if (!replyTo) return;
-  const transport = connection.currentTransport ?? (await connection.ready());
-  await transport.publish(
-    {
-      body: connection.serializers.encode(outcome, { serializer: 'json' }).body,
-      properties: {
-        contentType: 'application/json',
-        contentEncoding: 'utf-8',
-        deliveryMode: 1,
-        ...(message.properties.correlationId !== undefined ? { correlationId: message.properties.correlationId } : {}),
-      },
-    },
-    { exchange: '', routingKey: replyTo },
-  );
+  // Compressed like the request, so a large result travels as the task did.
+  const compression = message.headers.compression;
+  const options: PublishOptions = {
+    routingKey: replyTo,
+    serializer: 'json',
+    persistent: false,
+    ...(message.properties.correlationId !== undefined ? { correlationId: message.properties.correlationId } : {}),
+    ...(typeof compression === 'string' ? { compression } : {}),
+  };
+  const producer = outcomeProducer(connection);
+  try {
+    await producer.publish(outcome, options);
+  } catch (error) {
+    if (!(error instanceof PayloadTooLargeError) || !outcome.ok) throw error;
+    await producer.publish({ ok: false, error: errorSummary(error) } satisfies TaskReply, options);
+  }
 }

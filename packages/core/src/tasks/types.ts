@@ -14,8 +14,20 @@ export type TaskPriority = string | number;
 
 /** Options of {@link TaskClient.send}. Durations in milliseconds. */
 export interface SendOptions {
-  /** A priority class name (`'high'`, …) or a message priority 0–255. @defaultValue the task's own */
+  /**
+   * A priority class name (`'high'`, …), or a message priority 0–255. A number on a task that goes
+   * by priority class also picks the class whose range holds it (see `priorityClassRanges`: with
+   * high/mid/low and queues without `maxPriority`, low 0–3, mid 4–6, high 7–255), so it never
+   * bypasses the classes. @defaultValue the task's own
+   */
   readonly priority?: TaskPriority;
+  /**
+   * The message priority 0–255 within the class (honoured by queues with `maxPriority`):
+   * `{ priority: 'high', messagePriority: 9 }`. @defaultValue the numeric `priority`, else the task's own number, else none
+   */
+  readonly messagePriority?: number;
+  /** Compression for this task's body (`zlib`, `gzip`, …). @defaultValue the client's */
+  readonly compression?: string;
   /** Deliver no earlier than this many ms from now (through a delay queue, never a sleeping worker). */
   readonly delay?: number;
   /** Deliver no earlier than this time (same mechanism as `delay`). */
@@ -38,7 +50,11 @@ export interface TaskContext {
   /** W3C trace context carried from the sender, when there was one. */
   readonly traceparent?: string;
   readonly message: Message;
-  /** Aborted when the worker stops with a deadline that is about to pass. */
+  /**
+   * Aborted when the worker stops without waiting any longer: its stop deadline passed, or a second stop (signal)
+   * came. The messages of handlers still running then go back to their queues (and run again); a handler that
+   * honours the signal just ends sooner.
+   */
   readonly signal: AbortSignal;
 }
 

@@ -4,6 +4,13 @@
  * delay queues, dead-letters what cannot be handled (with the reason), answers RPC calls, survives
  * connection loss, and stops gracefully.
  *
+ * Stopping (`stop()`, or SIGINT/SIGTERM after `handleSignals()`): the worker takes no more work — messages
+ * delivered after that are not started and go back to their queues — lets running handlers finish and settle
+ * until the deadline (`stopDeadline`, 30 s), then returns whatever is still unsettled to its queue and closes
+ * what it opened. The deadline, or a second stop (signal), forces the stop at once: handlers still running see
+ * `ctx.signal` aborted and their messages go back to their queues (so they run again). `run()` resolves only
+ * when all of this is done.
+ *
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
@@ -12,16 +19,19 @@ import type { Consumer } from '../messaging/consumer.js';
 import type { Logger } from '../messaging/events.js';
 import { silentLogger } from '../messaging/events.js';
 import type { Message } from '../messaging/message.js';
-import { Queue } from '../model/queue.js';
-import type { CompiledTask, DesiredTopology } from '../topology/desired.js';
+import type { DesiredTopology } from '../topology/desired.js';
 import type { TopologyDocument } from '../topology/document.js';
-import { BUILTIN_EXCHANGES } from '../topology/graph.js';
 import { compileDocument } from '../topology/pipeline.js';
-import { RoutingTable } from '../virtual/routing-table.js';
-import { deadLetter, deadLetterTarget, errorSummary, reply, retryLater } from './outcomes.js';
-import { payloadIssues } from './payload-validator.js';
-import { attemptOf, type DeadLetterReason, retryDelay, TASK_HEADERS } from './protocol.js';
-import type { TaskContext, TaskHandler, TaskHandlers } from './types.js';
+import { errorSummary } from './outcomes.js';
+import { attemptOf, TASK_HEADERS } from './protocol.js';
+import type { TaskHandler, TaskHandlers } from './types.js';
+import { QueueBook, type WorkerHealth } from './worker-health.js';
+import { declareConsumed, defaultQueues } from './worker-queues.js';
+import { countSignals, DEFAULT_STOP_DEADLINE_MS, StopControl, WorkInProgress } from './worker-stop.js';
+import { type Outcome, TaskRunner } from './worker-tasks.js';
+
+export type { QueueError, QueueHealth, WorkerHealth } from './worker-health.js';
+export { DEFAULT_STOP_DEADLINE_MS } from './worker-stop.js';
 
 /** Options of {@link Worker}. */
 export interface WorkerOptions<T extends TopologyDocument> {
@@ -37,27 +47,31 @@ export interface WorkerOptions<T extends TopologyDocument> {
   readonly deadLetterQueue?: string;
   /** Declare the consumed queues (and their exchanges and bindings) before consuming. @defaultValue true */
   readonly declare?: boolean;
+  /**
+   * Milliseconds a stop (`stop()` without a deadline, the first SIGINT/SIGTERM after `handleSignals()`) waits for
+   * running handlers before returning their messages to their queues. @defaultValue 30000
+   */
+  readonly stopDeadline?: number;
   readonly logger?: Logger;
   /** A (re)connection attempt failed; the worker waits `delayMs` and tries again. */
   readonly onConnectionError?: (error: unknown, delayMs: number) => void;
   /** Connected again after a loss (also called after the first connection, as kombu does). */
   readonly onConnectionRevived?: () => void;
   readonly onConsumeReady?: (consumer: Consumer) => void;
+  /** The worker has stopped: handlers finished (or the stop was forced), messages returned, connection closed. */
   readonly onConsumeEnd?: () => void;
   /** A message that could not be decoded (it is dead-lettered once, never redelivered in a loop). */
   readonly onDecodeError?: (message: Message, error: Error) => void;
   /** Called after each handled message. */
   readonly onIteration?: () => void;
-  /** What became of each task: done, retried, or dead-lettered (with why). */
+  /** What became of each task: done, retried, dead-lettered (with why), or returned by a forced stop. */
   readonly onTaskEvent?: (event: TaskEvent) => void;
 }
 
-type ErrorSummary = { readonly name: string; readonly message: string };
-type Outcome = Pick<TaskEvent, 'type' | 'task' | 'reason' | 'error'>;
-
 /** One task's outcome, for logs and status lines. */
 export interface TaskEvent {
-  readonly type: 'done' | 'retry' | 'dead-letter';
+  /** `returned`: a forced stop gave the message back to its queue while the handler ran; it will run again. */
+  readonly type: Outcome['type'];
   readonly task: string;
   readonly id: string;
   readonly queue: string;
@@ -69,18 +83,7 @@ export interface TaskEvent {
 
 export const DEFAULT_CONCURRENCY = 10;
 export const DEFAULT_DEAD_LETTER_QUEUE = 'wakame.dead-letter';
-
-/** What {@link Worker.health} reports. */
-export interface WorkerHealth {
-  readonly status: 'idle' | 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped';
-  /** True only when every queue has a live subscription (not just an open socket). */
-  readonly healthy: boolean;
-  readonly queues: readonly { readonly queue: string; readonly subscribed: boolean }[];
-  readonly inFlight: number;
-  readonly processed: number;
-  readonly retried: number;
-  readonly deadLettered: number;
-}
+const COUNTER = { done: 'processed', retry: 'retried', 'dead-letter': 'deadLettered', returned: 'returned' } as const;
 
 /**
  * Runs task handlers.
@@ -88,21 +91,26 @@ export interface WorkerHealth {
  * @example
  * const worker = new Worker({ connection: 'amqp://…', topology, handlers: { 'report.generate': async ({ reportId }) => … } });
  * worker.handleSignals();
- * await worker.run(); // until SIGINT/SIGTERM or worker.stop()
+ * await worker.run(); // until SIGINT/SIGTERM or worker.stop(), and until running handlers have finished
  */
 export class Worker<T extends TopologyDocument = TopologyDocument> {
   readonly topology: DesiredTopology;
   readonly queues: readonly string[];
   readonly #options: WorkerOptions<T>;
-  readonly #tasks: ReadonlyMap<string, CompiledTask>;
+  readonly #runner: TaskRunner;
   readonly #logger: Logger;
   readonly #concurrency: number;
-  readonly #stopping = new AbortController();
+  readonly #stopDeadline: number;
+  readonly #stop = new StopControl();
+  /** Handlers and decode-error hooks running now, across consumptions. */
+  readonly #work = new WorkInProgress();
+  readonly #book: QueueBook;
+  readonly #signalHooks = new Set<() => void>();
   #connection: Connection | undefined;
   #consumer: Consumer | undefined;
   #status: WorkerHealth['status'] = 'idle';
   #inFlight = 0;
-  #counts = { processed: 0, retried: 0, deadLettered: 0 };
+  #counts = { processed: 0, retried: 0, deadLettered: 0, returned: 0 };
 
   #running: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -113,74 +121,96 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
       'compiled' in options.topology
         ? options.topology.compiled
         : compileDocument(options.topology as TopologyDocument);
-    this.#tasks = new Map(this.topology.tasks.map((t) => [t.name, t]));
     this.#logger = options.logger ?? silentLogger;
     this.#concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+    this.#stopDeadline = options.stopDeadline ?? DEFAULT_STOP_DEADLINE_MS;
+    if (!(this.#stopDeadline >= 0)) {
+      throw new InvalidArgumentError(`stopDeadline must be a number of milliseconds ≥ 0, got ${this.#stopDeadline}`);
+    }
     this.queues = options.queues ?? defaultQueues(this.topology, Object.keys(options.handlers));
     if (this.queues.length === 0) {
       throw new InvalidArgumentError(
         'the worker has no queue to consume: no handled task is routed to a queue of the topology (give `queues` explicitly)',
       );
     }
+    this.#book = new QueueBook(this.queues);
+    this.#runner = new TaskRunner({
+      tasks: new Map(this.topology.tasks.map((t) => [t.name, t])),
+      handlers: options.handlers as Record<string, TaskHandler | undefined>,
+      deadLetterQueue: this.#deadLetterQueue,
+      stop: this.#stop,
+    });
   }
 
   /** Set to stop after the current messages (kombu's `should_stop`). */
   get shouldStop(): boolean {
-    return this.#stopping.signal.aborted;
+    return this.#stop.isRequested;
   }
 
   set shouldStop(value: boolean) {
     if (value) void this.stop();
   }
 
+  /** Where the worker is, and per queue what it knows; `checkHealth()` adds the broker's consumer counts. */
   health(): WorkerHealth {
     const live =
       this.#consumer?.isConsuming === true && this.#connection?.isConnected === true && this.#status === 'ready';
+    const queues = this.#book.snapshot(live);
     return {
       status: this.#status,
-      healthy: live,
-      queues: this.queues.map((queue) => ({ queue, subscribed: live })),
+      healthy: queues.every((q) => q.subscribed),
+      queues,
       inFlight: this.#inFlight,
       ...this.#counts,
     };
   }
 
-  /** Consumes until stopped, reconnecting (with backoff) whenever the connection is lost for good. */
+  /** {@link Worker.health}, after asking the broker about each queue: does it exist, how many consumers has it. */
+  async checkHealth(): Promise<WorkerHealth> {
+    const connection = this.#connection;
+    if (connection?.isConnected) await this.#book.check(connection, this.health().queues);
+    return this.health();
+  }
+
+  /**
+   * Consumes until stopped, reconnecting (with backoff) whenever the connection is lost for good. Resolves once
+   * the worker has stopped: running handlers finished (or the stop was forced), unsettled messages returned to
+   * their queues, its own connection closed.
+   */
   run(): Promise<void> {
     this.#running ??= this.#run();
     return this.#running;
   }
 
   /**
-   * Stops taking messages, lets running handlers finish until `deadline` (ms), then returns every
-   * unsettled message to its queue and closes. Safe while the broker is unreachable.
+   * Stops taking messages, lets running handlers finish until `deadline` (ms; default `stopDeadline`, 30 s), then
+   * returns every unsettled message to its queue and closes; resolves when `run()` does. A second call forces the
+   * stop at once, as does `deadline: 0`. Safe while the broker is unreachable.
    */
   async stop(options: { deadline?: number } = {}): Promise<void> {
-    if (!this.#stopping.signal.aborted) {
-      this.#status = 'stopping';
-      this.#stopping.abort();
-      this.#wake?.();
-    }
-    const deadline = options.deadline ?? 30_000;
-    const consumer = this.#consumer;
-    if (consumer) await withinDeadline(consumer.cancel(), deadline);
-    await consumer?.close().catch(() => undefined);
+    if (!this.#stop.isRequested && this.#status !== 'stopped') this.#status = this.#running ? 'stopping' : 'stopped';
+    // Not running: nothing to wait for (and no deadline timer to keep the process alive).
+    this.#stop.request(this.#running ? (options.deadline ?? this.#stopDeadline) : 0);
+    this.#wake?.();
     await this.#running?.catch(() => undefined);
   }
 
-  /** SIGINT/SIGTERM stop gracefully (30 s for running handlers); a second signal stops at once. */
-  handleSignals(deadline = 30_000): () => void {
-    let signalled = 0;
-    const onSignal = (): void => {
-      signalled++;
-      void this.stop({ deadline: signalled === 1 ? deadline : 0 });
-    };
+  /**
+   * SIGINT/SIGTERM stop gracefully (`deadline` ms for running handlers, default `stopDeadline`); a second signal
+   * forces the stop. The same signal twice within 300 ms counts once (a terminal's Ctrl-C, forwarded again by a
+   * launcher). The listeners go once the worker has stopped; the returned function removes them earlier.
+   */
+  handleSignals(deadline = this.#stopDeadline): () => void {
+    const onSignal = countSignals((first) => void this.stop({ deadline: first ? deadline : 0 }));
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
-    return () => {
+    const unhook = (): void => {
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
+      this.#signalHooks.delete(unhook);
     };
+    this.#signalHooks.add(unhook);
+    return unhook;
   }
 
   async #run(): Promise<void> {
@@ -191,6 +221,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
         this.#status = 'starting';
         try {
           const connection = await this.#connect();
+          if (this.shouldStop) break;
           attempt = 0;
           this.#options.onConnectionRevived?.();
           await this.#consume(connection);
@@ -198,15 +229,21 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
           if (this.shouldStop) break;
           const delayMs = Math.min(5_000, 100 * 2 ** attempt++);
           this.#status = 'degraded';
+          this.#book.brokerFailed(error, { lost: true });
           this.#logger.warn('worker lost its broker; retrying', { error: errorSummary(error).message, delayMs });
           this.#options.onConnectionError?.(error, delayMs);
           await this.#sleep(delayMs);
         }
       }
+      // Handlers of a consumption that ended earlier (its connection lost) may still be running.
+      this.#status = 'stopping';
+      await this.#stop.untilForced(this.#work.idle());
     } finally {
-      this.#status = 'stopped';
-      this.#options.onConsumeEnd?.();
+      this.#stop.dispose();
       if (owned) await this.#connection?.close().catch(() => undefined);
+      this.#status = 'stopped';
+      for (const unhook of [...this.#signalHooks]) unhook();
+      this.#options.onConsumeEnd?.();
     }
   }
 
@@ -214,74 +251,110 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
     const given = this.#options.connection;
     if (given instanceof Connection) {
       this.#connection = given;
-      await given.ready();
+      // Someone else's connection: stop waiting for it, but do not abort its attempt.
+      await Promise.race([given.ready(), this.#stop.requested]);
       return given;
     }
     if (!this.#connection || this.#connection.isClosed) this.#connection = new Connection(given);
-    await this.#connection.ready();
+    await this.#connection.ready(this.#stop.requestedSignal);
     return this.#connection;
   }
 
-  /** One consumption: returns when the worker stops; throws when the subscription or connection ends. */
+  /**
+   * One consumption: returns once the worker has stopped consuming (see {@link Worker.#drain}); throws when the
+   * subscription or connection ends first.
+   */
   async #consume(connection: Connection): Promise<void> {
-    if (this.#options.declare ?? true) await this.#declare(connection);
+    if (this.#options.declare ?? true) {
+      await declareConsumed(connection, this.topology, this.queues, this.#deadLetterQueue);
+      if (this.shouldStop) return;
+    }
     let ended: (reason: Error) => void = () => {};
     const over = new Promise<void>((_, reject) => {
       ended = reject;
     });
-    const unlisten = [
-      connection.events.on('consumer.cancelled_by_broker', (e) => ended(new Error(e.payload.reason))),
-      connection.events.on('connection.lost', () => {
-        this.#status = 'degraded';
-      }),
-      connection.events.on('connection.revived', () => {
-        this.#status = 'ready';
-        this.#options.onConnectionRevived?.();
-      }),
-      connection.onClose(() => ended(new Error('connection closed'))),
-    ];
+    over.catch(() => undefined); // it may end before anyone awaits it
+    const held = new Set<Message>();
     const consumer = connection.consumer({
       queues: this.queues,
       prefetch: this.#concurrency,
       order: 'priority',
       accept: ['json'],
-      handler: (message) => this.#handle(connection, message),
+      handler: (message) => this.#handle(connection, message, held),
       onDecodeError: (message, error) => this.#undecodable(connection, message, error),
       tagPrefix: 'wakame-worker',
     });
+    const unlisten = [
+      connection.events.on('consumer.cancelled_by_broker', (e) => {
+        this.#book.brokerFailed(e.payload.reason, { lost: true });
+        ended(new Error(e.payload.reason));
+      }),
+      connection.events.on('consumer.cancel', (e) => {
+        // Deliveries have stopped: what arrived after the stop began goes back now, not after the handlers.
+        if (e.payload.consumerTags[0] !== consumer.consumerTags[0]) return;
+        for (const message of held) void message.requeue().catch(() => undefined);
+        held.clear();
+      }),
+      connection.events.on('connection.lost', (e) => {
+        this.#status = 'degraded';
+        this.#book.brokerFailed(e.payload.error, { lost: false });
+      }),
+      connection.events.on('connection.revived', () => {
+        this.#status = this.shouldStop ? 'stopping' : 'ready';
+        this.#options.onConnectionRevived?.();
+      }),
+      connection.onClose(() => ended(new Error('connection closed'))),
+    ];
     this.#consumer = consumer;
     try {
       await consumer.consume();
-      this.#status = 'ready';
-      this.#options.onConsumeReady?.(consumer);
-      await Promise.race([
-        over,
-        new Promise<void>((resolve) => this.#stopping.signal.addEventListener('abort', () => resolve())),
-      ]);
+      this.#book.subscribed();
+      if (!this.shouldStop) {
+        this.#status = 'ready';
+        this.#options.onConsumeReady?.(consumer);
+        await Promise.race([over, this.#stop.requested]);
+      }
+    } catch (error) {
+      if (!this.shouldStop) {
+        for (const off of unlisten) off();
+        await consumer.close().catch(() => undefined);
+        throw error;
+      }
+    }
+    try {
+      await this.#drain(consumer);
     } finally {
       for (const off of unlisten) off();
-      if (!this.shouldStop) await consumer.close().catch(() => undefined);
     }
   }
 
-  async #declare(connection: Connection): Promise<void> {
-    const wanted = new Set(this.queues);
-    const queues = this.topology.queues.filter((q) => wanted.has(q.name));
-    const bindings = this.topology.bindings.filter((b) => b.destinationType === 'queue' && wanted.has(b.destination));
-    const sources = new Set(bindings.map((b) => b.source));
-    for (const e of this.topology.exchanges) if (sources.has(e.name)) await connection.admin.declareExchange(e);
-    for (const q of queues) await connection.admin.declareQueue(q);
-    for (const b of bindings) await connection.admin.bind(b);
-    await connection.declare(new Queue(this.#options.deadLetterQueue ?? DEFAULT_DEAD_LETTER_QUEUE, { durable: true }));
+  /**
+   * The stop, for one consumer: no more deliveries; running handlers finish and settle (until the stop is forced);
+   * then whatever is unsettled goes back to its queue.
+   */
+  async #drain(consumer: Consumer): Promise<void> {
+    this.#status = 'stopping';
+    await this.#stop.untilForced(consumer.cancel());
+    await this.#stop.untilForced(this.#work.idle());
+    await this.#stop.untilForced(consumer.close());
   }
 
-  async #handle(connection: Connection, message: Message): Promise<void> {
+  async #handle(connection: Connection, message: Message, held: Set<Message>): Promise<void> {
+    if (this.shouldStop) {
+      // Delivered while the subscription was being cancelled: not started; back to its queue once deliveries stop.
+      held.add(message);
+      return;
+    }
+    this.#book.delivered(message.queue);
     this.#inFlight++;
+    const leave = this.#work.enter();
     const hook = this.#options.onTaskEvent;
     const started = hook ? performance.now() : 0;
     try {
-      const outcome = await this.#process(connection, message);
-      this.#counts[outcome.type === 'done' ? 'processed' : outcome.type === 'retry' ? 'retried' : 'deadLettered']++;
+      const outcome = await this.#runner.run(connection, message);
+      this.#counts[COUNTER[outcome.type]]++;
+      if (outcome.type === 'retry' || outcome.type === 'dead-letter')
+        this.#book.taskFailed(message.queue, outcome.error);
       hook?.({
         ...outcome,
         id: String(message.headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
@@ -291,96 +364,21 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
       });
     } finally {
       this.#inFlight--;
+      leave();
       this.#options.onIteration?.();
     }
   }
 
-  /** Outcome of a task that completed: one frozen object, not one per message. */
-  static readonly #DONE = new Map<string, Outcome>();
-
-  async #process(connection: Connection, message: Message): Promise<Outcome> {
-    const name = String(message.headers[TASK_HEADERS.task] ?? message.properties.type ?? '');
-    const task = this.#tasks.get(name);
-    const handler = (this.#options.handlers as Record<string, TaskHandler | undefined>)[name];
-    const dead = (reason: DeadLetterReason, details: Record<string, unknown> = {}) =>
-      this.#deadLetter(connection, message, task, name, reason, details);
-    if (!task) return dead('unknown-task', { error: { name: 'UnknownTaskError', message: `unknown task '${name}'` } });
-    if (!handler)
-      return dead('no-handler', { error: { name: 'Error', message: `this worker has no handler for '${name}'` } });
-    const expiresAt = Number(message.headers[TASK_HEADERS.expiresAt]);
-    if (Number.isFinite(expiresAt) && Date.now() > expiresAt) return dead('expired');
-    const payload = message.payload;
-    const issues = payloadIssues(task.payload, payload);
-    if (issues.length > 0) return dead('invalid-payload', { issues });
-    const attempt = attemptOf(message.properties);
-    const traceparent = message.headers[TASK_HEADERS.traceparent];
-    const context: TaskContext = {
-      id: String(message.headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
-      task: name,
-      attempt,
-      maxAttempts: task.retry.maxAttempts,
-      ...(typeof traceparent === 'string' ? { traceparent } : {}),
-      message,
-      signal: this.#stopping.signal,
-    };
-    let result: unknown;
-    try {
-      result = handler(payload, context);
-      // Awaiting only real promises spares synchronous handlers a microtask turn.
-      if (result instanceof Promise) result = await result;
-    } catch (error) {
-      if (attempt < task.retry.maxAttempts) {
-        await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
-        return { type: 'retry', task: name, error: errorSummary(error) };
-      }
-      await reply(connection, message, { ok: false, error: errorSummary(error) });
-      return dead('failed', {
-        error: errorSummary(error),
-        attempts: attempt,
-        firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
-      });
-    }
-    if (message.properties.replyTo) await reply(connection, message, { ok: true, result });
-    if (!message.settled) await message.ack();
-    const done = Worker.#DONE.get(name) ?? Object.freeze<Outcome>({ type: 'done', task: name });
-    Worker.#DONE.set(name, done);
-    return done;
-  }
-
-  async #deadLetter(
-    connection: Connection,
-    message: Message,
-    task: CompiledTask | undefined,
-    name: string,
-    reason: DeadLetterReason,
-    details: Record<string, unknown>,
-  ): Promise<Outcome> {
-    await deadLetter(connection, message, deadLetterTarget(task, this.#deadLetterQueue), reason, {
-      task: name,
-      ...details,
-    });
-    return {
-      type: 'dead-letter',
-      task: name,
-      reason,
-      ...(details.error ? { error: details.error as ErrorSummary } : {}),
-    };
-  }
-
   async #undecodable(connection: Connection, message: Message, error: Error): Promise<void> {
-    this.#options.onDecodeError?.(message, error);
-    const name = String(message.headers[TASK_HEADERS.task] ?? message.properties.type ?? '');
-    await deadLetter(
-      connection,
-      message,
-      deadLetterTarget(this.#tasks.get(name), this.#deadLetterQueue),
-      'undecodable',
-      {
-        task: name,
-        error: errorSummary(error),
-      },
-    );
-    this.#counts.deadLettered++;
+    if (this.shouldStop) return; // not settled: back to its queue with the others
+    const leave = this.#work.enter();
+    try {
+      this.#options.onDecodeError?.(message, error);
+      await this.#runner.undecodable(connection, message, error);
+      this.#counts.deadLettered++;
+    } finally {
+      leave();
+    }
   }
 
   get #deadLetterQueue(): string {
@@ -396,34 +394,4 @@ export class Worker<T extends TopologyDocument = TopologyDocument> {
       };
     });
   }
-}
-
-/** Priority-class queues first (in class order), then the queues handled tasks are routed to. */
-function defaultQueues(topology: DesiredTopology, handled: readonly string[]): string[] {
-  const out: string[] = [];
-  const add = (q: string): void => {
-    if (!out.includes(q)) out.push(q);
-  };
-  for (const queue of Object.values(topology.priorityClasses)) add(queue);
-  // The broker's own exchanges (amq.direct, …) route too, though topologies do not declare them.
-  const builtin = [...BUILTIN_EXCHANGES]
-    .filter(([name]) => !topology.exchanges.some((e) => e.name === name))
-    .map(([name, type]) => ({ name, type, durable: true, autoDelete: false, internal: false, arguments: {} }));
-  const table = new RoutingTable({ exchanges: [...topology.exchanges, ...builtin], bindings: topology.bindings });
-  const existing = new Set(topology.queues.map((q) => q.name));
-  for (const task of topology.tasks) {
-    if (!handled.includes(task.name) || !task.route) continue;
-    const routed =
-      task.route.exchange === ''
-        ? [task.route.routingKey]
-        : [...table.route(task.route.exchange, task.route.routingKey).queues];
-    for (const q of routed) if (existing.has(q)) add(q);
-  }
-  return out;
-}
-
-async function withinDeadline(work: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work.catch(() => undefined), new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)))]);
-  clearTimeout(timer);
 }

@@ -144,6 +144,12 @@ export interface InboundMessage {
   readonly deliveryInfo: DeliveryInfo;
   /** True when the transport already acknowledged it (noAck consumption). */
   readonly autoAcked: boolean;
+  /**
+   * Set when the transport saw that the body is larger than its `maxBodyBytes` (see
+   * {@link TransportOptions.maxBodyBytes}) before reading it, and left it unread: the body's size in
+   * bytes. `body` is then empty; the consumer reports a `PayloadTooLargeError` and never decodes it.
+   */
+  readonly withheldBodyBytes?: number;
   /** Opaque to everyone but the transport that delivered it. */
   readonly handle: unknown;
 }
@@ -332,6 +338,13 @@ export interface TransportOptions {
   readonly recovery?: RecoveryPolicy;
   /** Transport-specific extras (TLS material and the like). */
   readonly extra: Readonly<Record<string, unknown>>;
+  /**
+   * The connection's bound on a received body. A transport that learns a body's size before reading
+   * it (a stored length, a file's size) leaves a larger body unread and delivers the message with
+   * {@link InboundMessage.withheldBodyBytes}; the consumer checks every other body before decoding it.
+   * Undefined: no bound.
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /** Creates a transport for one parsed URL. */

@@ -177,12 +177,17 @@ export class Publishing {
     return false;
   }
 
-  /** Re-publishes a message through its queue's dead-letter exchange; dropped when there is none. */
+  /**
+   * Re-publishes a message through its queue's dead-letter exchange; dropped when there is none.
+   * `readBody` reads a body the store left unread (`withheldBodyBytes`): only once the copy has
+   * somewhere to go, so a message that is dropped is never read.
+   */
   async deadLetter(
     queueName: string,
     message: StoredMessage,
     reason: DeathReason,
     known?: CompiledTopology,
+    readBody?: () => Promise<Buffer>,
   ): Promise<void> {
     const topology = known ?? (await this.topology.current());
     const queue = topology.queues.get(queueName);
@@ -196,11 +201,14 @@ export class Publishing {
     else if (topology.table.hasExchange(exchange))
       destinations = topology.table.route(exchange, routingKey, out.properties.headers).queues;
     else return; // RabbitMQ drops silently when the dead-letter exchange is missing.
-    const now = Date.now();
+    const specs: QueueSpec[] = [];
     for (const name of destinations) {
       const spec = topology.queues.get(name);
-      if (!spec || (reason !== 'rejected' && isDeadLetterCycle(message, name))) continue;
-      await this.#enqueue(spec, this.stored(out, exchange, routingKey, spec, now), topology);
+      if (spec && (reason === 'rejected' || !isDeadLetterCycle(message, name))) specs.push(spec);
     }
+    if (specs.length === 0) return;
+    const copy = message.withheldBodyBytes !== undefined && readBody ? { ...out, body: await readBody() } : out;
+    const now = Date.now();
+    for (const spec of specs) await this.#enqueue(spec, this.stored(copy, exchange, routingKey, spec, now), topology);
   }
 }

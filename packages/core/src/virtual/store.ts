@@ -32,6 +32,21 @@ export interface StoredMessage {
   readonly expiresAt: number | undefined;
   /** Whether it was delivered before and came back. */
   readonly redelivered: boolean;
+  /**
+   * Set by a store that left the body unread because it is larger than the claim's
+   * {@link ClaimOptions.maxBodyBytes}: the body's size in bytes (`body` is then empty).
+   */
+  readonly withheldBodyBytes?: number;
+}
+
+/** How a message is claimed for delivery. */
+export interface ClaimOptions {
+  /**
+   * The receiving connection's bound on a body. A store that can tell a body's size before reading it
+   * leaves a larger body unread: the claimed message has an empty `body` and `withheldBodyBytes` set,
+   * and {@link VirtualStore.readBody} reads it should it be dead-lettered. Other stores ignore it.
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /** A message taken from a queue, with the store's token for settling it. */
@@ -121,7 +136,7 @@ export interface VirtualStore {
   deleteQueue(name: string): Promise<number>;
   put(queue: string, message: StoredMessage): Promise<void>;
   /** Takes the next message (never blocks); `undefined` when the queue is empty or missing. */
-  get(queue: string): Promise<Claimed | undefined>;
+  get(queue: string, options?: ClaimOptions): Promise<Claimed | undefined>;
   /**
    * Finishes a claimed message: `ack` removes it, `requeue` returns it to the head of its queue
    * (in its original order among other requeued messages) marked `redelivered`, `release` returns it
@@ -144,7 +159,13 @@ export interface VirtualStore {
    * Claims up to `max` messages at once (same order and semantics as `max` calls of `get`). Stores
    * behind a network round trip provide it so a consumer with prefetch room claims in one trip.
    */
-  getMany?(queue: string, max: number): Promise<Claimed[]>;
+  getMany?(queue: string, max: number, options?: ClaimOptions): Promise<Claimed[]>;
+  /**
+   * Reads the body of a claimed message that `get` left unread ({@link StoredMessage.withheldBodyBytes}),
+   * for a dead-lettered copy, which keeps the body as a broker's would. Required of a store that withholds
+   * bodies; nothing decodes what it returns.
+   */
+  readBody?(receipt: unknown): Promise<Buffer>;
   /** Reports the store's own connection state (lost, recovered), for stores that reconnect by themselves. */
   onStatus?(listener: (status: TransportStatus) => void): () => void;
 

@@ -15,7 +15,7 @@ import type {
 import { Dispatcher, type Subscription } from './dispatcher.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { Publishing, RESOLVED } from './publishing.js';
-import type { Claimed, ImmediateStore, VirtualStore } from './store.js';
+import type { Claimed, ClaimOptions, ImmediateStore, VirtualStore } from './store.js';
 import { TopologyCache } from './topology-cache.js';
 import { VirtualAdmin } from './virtual-admin.js';
 
@@ -25,6 +25,11 @@ export interface VirtualTransportOptions {
   readonly pollIntervalMs?: number;
   /** Receives errors that have no caller (a failed background drain). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * The connection's bound on a received body (`TransportOptions.maxBodyBytes`), passed to the
+   * store's claims for delivery so a store that can see a body's size leaves a larger body unread.
+   */
+  readonly maxBodyBytes?: number;
 }
 
 /** @defaultValue for {@link VirtualTransportOptions.pollIntervalMs} */
@@ -58,6 +63,8 @@ export class VirtualTransport implements Transport {
   readonly #unsettled = new Set<Handle>();
   readonly #statusListeners = new Set<(s: TransportStatus) => void>();
   readonly #onError: (error: unknown) => void;
+  /** What claims for delivery tell the store (the body bound). */
+  readonly #claimOptions: ClaimOptions;
   #deliveryTags = 0;
   /** When to sweep expired messages off queue heads; shared with the store's other transports. */
   readonly #expiry: ExpirySchedule;
@@ -73,6 +80,7 @@ export class VirtualTransport implements Transport {
     this.#expiry = ExpirySchedule.of(store);
     this.kind = store.kind;
     this.#onError = options.onError ?? (() => {});
+    this.#claimOptions = options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes };
     this.#topology = new TopologyCache(store.topology);
     this.#publishing = new Publishing(store, this.#topology, (queue, at) => this.#armExpiry(queue, at));
     const poll = store.watch ? 0 : (options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
@@ -270,7 +278,7 @@ export class VirtualTransport implements Transport {
       this.#dispatcher.schedule();
       return;
     }
-    if (outcome === 'reject') await this.#publishing.deadLetter(h.queue, h.claimed.message, 'rejected');
+    if (outcome === 'reject') await this.#deadLetter(h.queue, h.claimed, 'rejected');
     const acked = this.#store.settle(h.claimed.receipt, 'ack');
     // The prefetch window opened when the delivery was settled: claim the next messages now, so a
     // store behind a network round trip sends the claim together with the ack instead of after it.
@@ -322,13 +330,27 @@ export class VirtualTransport implements Transport {
   }
 
   async #expire(queue: string, claimed: Claimed): Promise<void> {
-    await this.#publishing.deadLetter(queue, claimed.message, 'expired');
+    await this.#deadLetter(queue, claimed, 'expired');
     await this.#store.settle(claimed.receipt, 'ack');
+  }
+
+  /**
+   * Dead-letters a claimed message. A body the store left unread (over the body bound) is read only when
+   * the copy has a queue to go to, so the copy keeps it as a broker's would; nothing decodes it.
+   */
+  #deadLetter(queue: string, claimed: Claimed, reason: 'rejected' | 'expired'): Promise<void> {
+    const readBody = this.#store.readBody?.bind(this.#store, claimed.receipt);
+    return this.#publishing.deadLetter(queue, claimed.message, reason, undefined, readBody);
   }
 
   /** {@link #claim} for up to `max` messages, through the store's batch claim. */
   async #claimMany(queue: string, max: number): Promise<Claimed[]> {
-    const claimed = await (this.#store.getMany as NonNullable<VirtualStore['getMany']>).call(this.#store, queue, max);
+    const claimed = await (this.#store.getMany as NonNullable<VirtualStore['getMany']>).call(
+      this.#store,
+      queue,
+      max,
+      this.#claimOptions,
+    );
     const now = Date.now();
     if (claimed.every((c) => c.message.expiresAt === undefined || c.message.expiresAt > now)) return claimed;
     const live: Claimed[] = [];
@@ -341,7 +363,7 @@ export class VirtualTransport implements Transport {
 
   async #claimAsync(queue: string): Promise<Claimed | undefined> {
     for (;;) {
-      const claimed = await this.#store.get(queue);
+      const claimed = await this.#store.get(queue, this.#claimOptions);
       if (!claimed) return undefined;
       const { expiresAt } = claimed.message;
       if (expiresAt === undefined || expiresAt > Date.now()) return claimed;
@@ -385,7 +407,7 @@ export class VirtualTransport implements Transport {
       if (sub) sub.inflight++;
     }
     const m = claimed.message;
-    return {
+    const inbound: InboundMessage = {
       body: m.body,
       properties: m.properties,
       deliveryInfo: {
@@ -399,6 +421,7 @@ export class VirtualTransport implements Transport {
       autoAcked: noAck,
       handle,
     };
+    return m.withheldBodyBytes === undefined ? inbound : { ...inbound, withheldBodyBytes: m.withheldBodyBytes };
   }
 
   async #cancel(sub: Subscription): Promise<void> {

@@ -91,6 +91,8 @@ export class AmqpTransport implements Transport {
   readonly knownExchanges = new Set<string>();
   readonly closedChannels = new WeakSet<Channel>();
   readonly #ackBatchers = new WeakMap<Channel, AckBatcher>();
+  /** Channels of cancelled subscriptions being closed (their last acks on the way). */
+  readonly #channelClosings = new Set<Promise<void>>();
   readonly #urls: readonly BrokerUrl[];
   readonly #options: TransportOptions;
   readonly #extra: AmqpOptions;
@@ -262,6 +264,11 @@ export class AmqpTransport implements Transport {
       delivered: (ch, tag) => this.#acks(ch).delivered(tag),
       flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),
       removed: (sub) => this.#subscriptions.delete(sub),
+      closing: (done) => {
+        this.#channelClosings.add(done);
+        const forget = (): void => void this.#channelClosings.delete(done);
+        done.then(forget, forget);
+      },
       report: () => {},
     };
   }
@@ -420,6 +427,8 @@ export class AmqpTransport implements Transport {
     this.#waiters = [];
     for (const sub of this.#subscriptions) await sub.close();
     this.#subscriptions.clear();
+    // A connection.close overtakes frames still queued on other channels: let those channels close first.
+    await Promise.all(this.#channelClosings);
     const getChannel = await this.#getChannel?.catch(() => undefined);
     if (getChannel) this.#ackBatchers.get(getChannel)?.flush();
     const conn = this.#conn;

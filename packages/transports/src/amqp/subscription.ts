@@ -17,7 +17,18 @@ export interface AmqpHandle {
   settled: boolean;
 }
 
-/** A delivery (basic.deliver or basic.get-ok) as the SPI hands it on, with its settle handle. */
+/**
+ * A delivery (basic.deliver or basic.get-ok) as the SPI hands it on, with its settle handle.
+ *
+ * The body bound (`maxBodyBytes`): the content header frame announces the body's size before the
+ * first body frame, but amqplib reads that header and assembles the body frames into one Buffer
+ * itself (`acceptMessage` in its channel.js), with no hook to refuse or skip a body; the Buffer is
+ * whole before this runs. So the bound is checked right after: the consumer compares
+ * `content.length` with it before anything copies, decompresses or decodes the body, and a body over
+ * it is only ever rejected or acked (never handed to a handler). `body` is amqplib's Buffer as it is,
+ * not a copy. What keeps such a body off the wire is the broker's `max_message_size` (16 MiB by
+ * default on RabbitMQ 4), which refuses it on publish.
+ */
 export function toInbound(
   channel: Channel,
   m: Message,
@@ -57,6 +68,11 @@ export interface SubscriptionHost {
   flushAcks(channel: Channel): void;
   /** A delivery of this subscription was settled (the priority scheduler counts its window with it). */
   settled?(): void;
+  /**
+   * A cancelled subscription began closing its channel once its last delivery was settled: the transport waits
+   * for it before closing the connection, or the acks queued on the channel would be dropped.
+   */
+  closing?(done: Promise<void>): void;
   removed(sub: AmqpSubscription): void;
   report(error: unknown): void;
   /**
@@ -139,7 +155,7 @@ export class AmqpSubscription implements TransportSubscription {
   settled(): void {
     this.#unsettled--;
     this.host.settled?.();
-    if (this.#cancelled && this.#unsettled === 0) void this.#close();
+    if (this.#cancelled && this.#unsettled === 0) this.host.closing?.(this.#close());
   }
 
   /** Closes the channel (transport shutdown): the broker requeues what was not settled. */

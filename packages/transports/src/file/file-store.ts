@@ -13,10 +13,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   Claimed,
+  ClaimOptions,
   StackStateStore,
   StoredMessage,
   StoreFeatures,
@@ -168,7 +169,11 @@ export class FileStore implements VirtualStore {
     this.#notify(queue);
   }
 
-  async get(queue: string): Promise<Claimed | undefined> {
+  /**
+   * Claims the next message. With `maxBodyBytes`, a body over it is not read: the file's size gives
+   * the body's size once the header line is read, and the message comes with `withheldBodyBytes`.
+   */
+  async get(queue: string, options: ClaimOptions = {}): Promise<Claimed | undefined> {
     const dir = this.#queueDir(queue);
     this.#watchQueue(queue);
     for (let fresh = false; ; fresh = true) {
@@ -182,7 +187,7 @@ export class FileStore implements VirtualStore {
         } catch {
           continue; // another consumer won this one
         }
-        const message = await this.#parse(claimed, name);
+        const message = await this.#parse(claimed, name, options.maxBodyBytes);
         if (message) return { message, receipt: { queue, name, path: claimed, settled: false } satisfies Receipt };
       }
       // The listing is used up: one fresh look at the directory before saying the queue is empty.
@@ -327,12 +332,17 @@ export class FileStore implements VirtualStore {
     await rename(tmp, file);
   }
 
-  async #parse(path: string, name: string): Promise<StoredMessage | undefined> {
+  /** The body of a claimed message whose body {@link FileStore.get} left unread (for a dead-lettered copy). */
+  async readBody(receipt: unknown): Promise<Buffer> {
+    const data = await readFile((receipt as Receipt).path);
+    const newline = data.indexOf(10);
+    return newline < 0 ? Buffer.alloc(0) : data.subarray(newline + 1);
+  }
+
+  async #parse(path: string, name: string, maxBodyBytes?: number): Promise<StoredMessage | undefined> {
     try {
-      const data = await readFile(path);
-      const newline = data.indexOf(10);
-      if (newline < 0) throw new SyntaxError('no header line');
-      const header = JSON.parse(data.subarray(0, newline).toString('utf8')) as {
+      const data = await readMessageFile(path, maxBodyBytes);
+      const header = JSON.parse(data.header.toString('utf8')) as {
         id: string;
         properties: StoredMessage['properties'];
         exchange: string;
@@ -340,9 +350,9 @@ export class FileStore implements VirtualStore {
         priority: number;
         expiresAt: number | null;
       };
-      return {
+      const message: StoredMessage = {
         id: header.id,
-        body: data.subarray(newline + 1),
+        body: data.body,
         properties: header.properties,
         exchange: header.exchange,
         routingKey: header.routingKey,
@@ -350,6 +360,7 @@ export class FileStore implements VirtualStore {
         expiresAt: header.expiresAt ?? undefined,
         redelivered: name.endsWith(REDELIVERED),
       };
+      return data.withheld === undefined ? message : { ...message, withheldBodyBytes: data.withheld };
     } catch (error) {
       const aside = join(this.#root, 'corrupt', `${Date.now()}-${name}`);
       await rename(path, aside).catch(() => undefined);
@@ -379,4 +390,59 @@ export class FileStore implements VirtualStore {
   readonly #report = (error: unknown): void => {
     this.#options.onError?.(error);
   };
+}
+
+/** How much of a file is read at a time while looking for the end of its header line. */
+const HEADER_CHUNK = 64 * 1024;
+const NO_BODY = Buffer.alloc(0);
+
+/**
+ * Reads a message file: its header line, and its body unless the body is larger than `maxBodyBytes`;
+ * then only the body's size is known (the file's size less the header line), and nothing of the body
+ * is read.
+ */
+async function readMessageFile(
+  path: string,
+  maxBodyBytes = Number.POSITIVE_INFINITY,
+): Promise<{ header: Buffer; body: Buffer; withheld?: number }> {
+  const handle = await open(path, 'r');
+  try {
+    const { size } = await handle.stat();
+    if (size <= maxBodyBytes) {
+      // The whole file is within the bound, so the body is: one read, as readFile would.
+      const data = await readAt(handle, 0, size);
+      const newline = data.indexOf(10);
+      if (newline < 0) throw new SyntaxError('no header line');
+      return { header: data.subarray(0, newline), body: data.subarray(newline + 1) };
+    }
+    const parts: Buffer[] = [];
+    let position = 0;
+    let newline = -1;
+    while (newline < 0 && position < size) {
+      const chunk = await readAt(handle, position, Math.min(HEADER_CHUNK, size - position));
+      if (chunk.length === 0) break;
+      newline = chunk.indexOf(10);
+      parts.push(newline < 0 ? chunk : chunk.subarray(0, newline));
+      position += newline < 0 ? chunk.length : newline + 1;
+    }
+    if (newline < 0) throw new SyntaxError('no header line');
+    const header = Buffer.concat(parts);
+    const bodySize = size - position;
+    if (bodySize > maxBodyBytes) return { header, body: NO_BODY, withheld: bodySize };
+    return { header, body: await readAt(handle, position, bodySize) };
+  } finally {
+    await handle.close();
+  }
+}
+
+/** `length` bytes from `position` (fewer only at the end of the file). */
+async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
+  const buffer = Buffer.allocUnsafe(length);
+  let filled = 0;
+  while (filled < length) {
+    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
+  }
+  return filled === length ? buffer : buffer.subarray(0, filled);
 }

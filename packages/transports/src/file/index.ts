@@ -22,7 +22,7 @@ export { TopologyFile } from './topology-file.js';
 export const DEFAULT_FILE_ROOT = './.wakame';
 
 /** The factory the `file` URL scheme resolves to. */
-export const fileTransport: TransportFactory = (url: BrokerUrl, _options: TransportOptions): Transport => {
+export const fileTransport: TransportFactory = (url: BrokerUrl, transportOptions: TransportOptions): Transport => {
   const root = resolve(url.path === '' ? DEFAULT_FILE_ROOT : url.path);
   const lease = url.query.lease === undefined ? undefined : Number(url.query.lease);
   if (lease !== undefined && (!Number.isInteger(lease) || lease < 100)) {
@@ -36,7 +36,11 @@ export const fileTransport: TransportFactory = (url: BrokerUrl, _options: Transp
     ...(lease !== undefined ? { leaseMs: lease } : {}),
     onError: (error) => onError(error),
   };
-  const transport = new VirtualTransport(new FileStore(root, options), { onError: (error) => onError(error) });
+  // A body over the connection's bound is left unread: its size is the message file's less the header line.
+  const transport = new VirtualTransport(new FileStore(root, options), {
+    onError: (error) => onError(error),
+    ...(transportOptions.maxBodyBytes !== undefined ? { maxBodyBytes: transportOptions.maxBodyBytes } : {}),
+  });
   // Problems without a caller (a corrupt file moved aside) reach the connection's listeners as a status.
   onError = () => {};
   return transport;

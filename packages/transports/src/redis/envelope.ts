@@ -194,3 +194,27 @@ export function markRedelivered(raw: string): string {
   env.properties = props;
   return pythonJson(env);
 }
+
+/** The envelope of an `unacked` record (`[envelope, exchange, routing_key]`, kombu's shape). */
+function envelopeOfRecord(record: string): RawEnvelope {
+  const [envelope] = JSON.parse(record) as [RawEnvelope];
+  if (envelope === null || typeof envelope !== 'object') throw new EnvelopeError('unacked record without an envelope');
+  return envelope;
+}
+
+/** The body of the message in an `unacked` record. */
+export function bodyOfRecord(record: string): Buffer {
+  const env = envelopeOfRecord(record);
+  return decodeBody(env.body, env.properties?.body_encoding);
+}
+
+/** The list element of the message in an `unacked` record, marked redelivered when `redelivered`. */
+export function elementOfRecord(record: string, redelivered: boolean): string {
+  const env = envelopeOfRecord(record);
+  if (redelivered) {
+    const props = env.properties ?? {};
+    props.delivery_info = { ...asObject(props.delivery_info), redelivered: true };
+    env.properties = props;
+  }
+  return pythonJson(env);
+}

@@ -64,7 +64,11 @@ export const redisTransport: TransportFactory = (url: BrokerUrl, options: Transp
   };
   const command = createRedisClient(url, options, 'command');
   const events = createRedisClient(url, options, 'events');
-  return new VirtualTransport(new RedisStore(command, events, storeOptions), { onError: retriedLater });
+  // A body over the connection's bound is left in Redis: the claim script measures it and returns the rest.
+  return new VirtualTransport(new RedisStore(command, events, storeOptions), {
+    onError: retriedLater,
+    ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
+  });
 };
 
 /**

@@ -15,6 +15,7 @@
 import { hostname } from 'node:os';
 import type {
   Claimed,
+  ClaimOptions,
   StackStateStore,
   StoredMessage,
   StoreFeatures,
@@ -25,7 +26,14 @@ import type {
 import { ConnectionError } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
 import { guarded } from './client.js';
-import { decodeEnvelope, EnvelopeError, encodeEnvelope, markRedelivered } from './envelope.js';
+import {
+  bodyOfRecord,
+  decodeEnvelope,
+  EnvelopeError,
+  elementOfRecord,
+  encodeEnvelope,
+  markRedelivered,
+} from './envelope.js';
 import { KeyWatcher } from './key-watcher.js';
 import { kombuPriority, RedisKeys, stepFor } from './keys.js';
 import { PubSubFanout } from './pubsub-fanout.js';
@@ -69,7 +77,8 @@ interface Receipt {
   readonly tag: string;
   readonly list: string;
   readonly queue: string;
-  readonly raw: string;
+  /** The list element; undefined when its body was over the claim's bound (then only Redis has it). */
+  readonly raw: string | undefined;
   readonly message: StoredMessage;
   readonly seq: number;
 }
@@ -237,12 +246,16 @@ export class RedisStore implements VirtualStore {
     );
   }
 
-  async get(queue: string): Promise<Claimed | undefined> {
-    return (await this.getMany(queue, 1))[0];
+  async get(queue: string, options?: ClaimOptions): Promise<Claimed | undefined> {
+    return (await this.getMany(queue, 1, options))[0];
   }
 
-  /** Claims up to `max` messages of `queue` in one atomic script (highest priority first). */
-  async getMany(queue: string, max: number): Promise<Claimed[]> {
+  /**
+   * Claims up to `max` messages of `queue` in one atomic script (highest priority first). With
+   * `maxBodyBytes`, the script measures each body in Redis and returns a message whose body is over it
+   * without its body (`withheldBodyBytes`); the body stays in `unacked` with the rest of the message.
+   */
+  async getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
     const lists = this.keys.lists(queue);
     const k = this.keys;
     this.#expiry.touch(queue);
@@ -258,6 +271,7 @@ export class RedisStore implements VirtualStore {
         this.owner,
         (Date.now() / 1000).toFixed(6),
         max,
+        ...(options.maxBodyBytes !== undefined && Number.isFinite(options.maxBodyBytes) ? [options.maxBodyBytes] : []),
       ),
     )) as [number, ...(number | string)[]];
     if (reply[0] > 0) {
@@ -267,12 +281,24 @@ export class RedisStore implements VirtualStore {
     }
     const claimed: Claimed[] = [];
     for (let i = 1; i < reply.length; i += 2) {
-      const step = this.keys.steps[(reply[i] as number) - 1] ?? 0;
-      const raw = reply[i + 1] as string;
-      const message = decodeEnvelope(raw, this.#priorityOf(queue, step));
+      let index = reply[i] as number;
+      let raw: string | undefined;
+      let message: StoredMessage;
+      if (index < 0) {
+        // A body over the bound: the element came without it, its size in between.
+        index = -index;
+        const withheldBodyBytes = Number(reply[i + 1]);
+        const step = this.keys.steps[index - 1] ?? 0;
+        message = { ...decodeEnvelope(reply[i + 2] as string, this.#priorityOf(queue, step)), withheldBodyBytes };
+        i++;
+      } else {
+        const step = this.keys.steps[index - 1] ?? 0;
+        raw = reply[i + 1] as string;
+        message = decodeEnvelope(raw, this.#priorityOf(queue, step));
+      }
       const receipt: Receipt = {
         tag: message.id,
-        list: lists[(reply[i] as number) - 1] as string,
+        list: lists[index - 1] as string,
         queue,
         raw,
         message,
@@ -288,8 +314,28 @@ export class RedisStore implements VirtualStore {
     const r = receipt as Receipt;
     this.#held.delete(r.tag);
     if (outcome === 'ack') return this.#writes.ack(r.tag);
-    const raw = outcome === 'requeue' && !r.message.redelivered ? markRedelivered(r.raw) : r.raw;
+    const mark = outcome === 'requeue' && !r.message.redelivered;
+    if (r.raw === undefined) return this.#requeueWithheld(r, mark);
+    const raw = mark ? markRedelivered(r.raw) : r.raw;
     return this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });
+  }
+
+  /** The body of a message claimed without it (over the bound), read from `unacked` for a dead-lettered copy. */
+  async readBody(receipt: unknown): Promise<Buffer> {
+    const record = await guarded(this.#redis.hget(this.keys.unacked, (receipt as Receipt).tag));
+    return record === null ? Buffer.alloc(0) : bodyOfRecord(record);
+  }
+
+  /**
+   * Requeues a message claimed without its body: the element is rebuilt from its `unacked` record (the
+   * only time the client holds such a body, and only when it goes back to its queue). Gone from
+   * `unacked` means another process restored it after the lease ran out: nothing to do.
+   */
+  async #requeueWithheld(r: Receipt, mark: boolean): Promise<void> {
+    const record = await guarded(this.#redis.hget(this.keys.unacked, r.tag));
+    if (record === null) return;
+    const raw = elementOfRecord(record, mark);
+    await this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });
   }
 
   async purge(queue: string): Promise<number> {

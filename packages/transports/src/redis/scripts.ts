@@ -13,8 +13,12 @@ import type { Redis } from 'ioredis';
 
 /**
  * Claims up to ARGV[3] messages from KEYS[6..] in order (a queue's priority lists, kombu's first
- * step first). ARGV: 1 owner, 2 now in seconds (kombu's `time.time()`), 3 max. KEYS[5] receives
- * elements that are not kombu envelopes. Returns `[moved_aside, listIndex, element, …]`.
+ * step first). ARGV: 1 owner, 2 now in seconds (kombu's `time.time()`), 3 max, 4 (optional) the
+ * receiver's body bound in bytes. KEYS[5] receives elements that are not kombu envelopes. Returns
+ * `[moved_aside, listIndex, element, …]`; a message whose body is over the bound is claimed all
+ * the same but comes back as `-listIndex, bodyBytes, element without its body`: the body never leaves
+ * Redis (the envelope starts with the body, as kombu and Wakame write it, and a base64 body's size
+ * follows from its length, so it is measured without decoding anything).
  *
  * Cost matters here (it bounds a consumer's throughput), hence: one `RPOP count` per list, one
  * variadic write per key for the whole batch, and the tag, exchange and routing key read from the
@@ -23,12 +27,14 @@ import type { Redis } from 'ioredis';
  */
 export const CLAIM = `
 local max = tonumber(ARGV[3])
+local limit = tonumber(ARGV[4])
+local BODY = '{"body": "'
 local out = {0}
 local records, scores, leases, tags = {}, {}, {}, {}
 local n = 0
 local TAIL_SPAN = 256
 local INFO = '"delivery_info": {"exchange": "'
-local TAIL = '^"delivery_info": {"exchange": "([^"\\\\]*)", "routing_key": "([^"\\\\]*)"[^{}]*}, "priority": %-?%d+, "body_encoding": "[%w%-]*", "delivery_tag": "([^"\\\\]*)"}}$'
+local TAIL = '^"delivery_info": {"exchange": "([^"\\\\]*)", "routing_key": "([^"\\\\]*)"[^{}]*}, "priority": %-?%d+, "body_encoding": "([%w%-]*)", "delivery_tag": "([^"\\\\]*)"}}$'
 for i = 6, #KEYS do
   local lease = ARGV[1] .. '\\6\\22' .. KEYS[i]
   while n < max do
@@ -39,8 +45,8 @@ for i = 6, #KEYS do
       -- tail is short, so the find starts near the end (the body before it can be long); a longer
       -- tail (long names) is found by the second find from the start.
       local at = string.find(raw, INFO, math.max(1, #raw - TAIL_SPAN), true) or string.find(raw, INFO, 1, true)
-      local ex, rk, tag
-      if at then ex, rk, tag = string.match(raw, TAIL, at) end
+      local ex, rk, enc, tag
+      if at then ex, rk, enc, tag = string.match(raw, TAIL, at) end
       local record
       if tag then
         record = '[' .. raw .. ', "' .. ex .. '", "' .. rk .. '"]'
@@ -49,6 +55,7 @@ for i = 6, #KEYS do
         local props = ok and type(env) == 'table' and env.properties
         tag = type(props) == 'table' and props.delivery_tag
         if type(tag) == 'string' then
+          enc = props.body_encoding
           local info = props.delivery_info
           ex, rk = '', ''
           if type(info) == 'table' then
@@ -69,8 +76,27 @@ for i = 6, #KEYS do
         leases[#leases + 1] = tag
         leases[#leases + 1] = lease
         tags[n] = tag
-        out[#out + 1] = i - 5
-        out[#out + 1] = raw
+        -- Only an element longer than the bound can hold a body over it (base64 is longer than its bytes).
+        local withheld
+        if limit and #raw > limit and enc == 'base64' and string.sub(raw, 1, #BODY) == BODY then
+          local e = string.find(raw, '"', #BODY + 1, true)
+          if e then
+            local len = e - #BODY - 1
+            local pad = 0
+            if len > 0 and string.byte(raw, e - 1) == 61 then pad = pad + 1 end
+            if len > 1 and string.byte(raw, e - 2) == 61 then pad = pad + 1 end
+            local bytes = math.floor(len / 4) * 3 - pad
+            if bytes > limit then withheld = {bytes, BODY .. string.sub(raw, e)} end
+          end
+        end
+        if withheld then
+          out[#out + 1] = 5 - i
+          out[#out + 1] = withheld[1]
+          out[#out + 1] = withheld[2]
+        else
+          out[#out + 1] = i - 5
+          out[#out + 1] = raw
+        end
       else
         redis.call('LPUSH', KEYS[5], raw)
         out[1] = out[1] + 1

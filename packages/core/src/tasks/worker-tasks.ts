@@ -1,0 +1,144 @@
+/**
+ * Running one task message for the worker: check it (known task, handler, expiry, payload), run its handler, then
+ * ack it, retry it through a delay queue, or dead-letter it with the reason — or, when the worker's stop was forced
+ * while the handler ran, leave it returned to its queue.
+ *
+ * @module
+ */
+import { PayloadTooLargeError } from '../errors.js';
+import type { Connection } from '../messaging/connection.js';
+import type { Message } from '../messaging/message.js';
+import type { CompiledTask } from '../topology/desired.js';
+import { deadLetter, deadLetterTarget, errorSummary, reply, retryLater } from './outcomes.js';
+import { payloadIssues } from './payload-validator.js';
+import { attemptOf, type DeadLetterReason, retryDelay, TASK_HEADERS } from './protocol.js';
+import type { TaskContext, TaskHandler } from './types.js';
+import type { StopControl } from './worker-stop.js';
+
+type ErrorSummary = { readonly name: string; readonly message: string };
+
+/** What became of a task message. */
+export interface Outcome {
+  /** `returned`: a forced stop gave the message back to its queue while the handler ran; it will run again. */
+  readonly type: 'done' | 'retry' | 'dead-letter' | 'returned';
+  readonly task: string;
+  readonly reason?: string;
+  readonly error?: ErrorSummary;
+}
+
+/** What a {@link TaskRunner} works with. */
+export interface TaskRunnerOptions {
+  readonly tasks: ReadonlyMap<string, CompiledTask>;
+  readonly handlers: Readonly<Record<string, TaskHandler | undefined>>;
+  readonly deadLetterQueue: string;
+  /** The worker's stop: its forced signal is the handlers' `ctx.signal`. */
+  readonly stop: StopControl;
+}
+
+/** Outcome of a task that completed: one frozen object per task name, not one per message. */
+const DONE = new Map<string, Outcome>();
+
+/** The task name a message carries. */
+export function taskName(message: Message): string {
+  return String(message.headers[TASK_HEADERS.task] ?? message.properties.type ?? '');
+}
+
+export class TaskRunner {
+  constructor(private readonly options: TaskRunnerOptions) {}
+
+  async run(connection: Connection, message: Message): Promise<Outcome> {
+    const { tasks, handlers, stop } = this.options;
+    const name = taskName(message);
+    const task = tasks.get(name);
+    const handler = handlers[name];
+    const dead = (reason: DeadLetterReason, details: Record<string, unknown> = {}) =>
+      this.#deadLetter(connection, message, task, name, reason, details);
+    if (!task) return dead('unknown-task', { error: { name: 'UnknownTaskError', message: `unknown task '${name}'` } });
+    if (!handler)
+      return dead('no-handler', { error: { name: 'Error', message: `this worker has no handler for '${name}'` } });
+    const expiresAt = Number(message.headers[TASK_HEADERS.expiresAt]);
+    if (Number.isFinite(expiresAt) && Date.now() > expiresAt) return dead('expired');
+    const payload = message.payload;
+    const issues = payloadIssues(task.payload, payload);
+    if (issues.length > 0) return dead('invalid-payload', { issues });
+    const attempt = attemptOf(message.properties);
+    const traceparent = message.headers[TASK_HEADERS.traceparent];
+    const context: TaskContext = {
+      id: String(message.headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
+      task: name,
+      attempt,
+      maxAttempts: task.retry.maxAttempts,
+      ...(typeof traceparent === 'string' ? { traceparent } : {}),
+      message,
+      signal: stop.forcedSignal,
+    };
+    let result: unknown;
+    try {
+      result = handler(payload, context);
+      // Awaiting only real promises spares synchronous handlers a microtask turn.
+      if (result instanceof Promise) result = await result;
+    } catch (error) {
+      // After a forced stop a failure is the abort (or the closing connection): the message goes back as it was.
+      if (stop.isForced && message.state !== 'acked') return returned(message, name);
+      if (attempt < task.retry.maxAttempts) {
+        await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
+        return { type: 'retry', task: name, error: errorSummary(error) };
+      }
+      await reply(connection, message, { ok: false, error: errorSummary(error) });
+      return dead('failed', {
+        error: errorSummary(error),
+        attempts: attempt,
+        firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
+      });
+    }
+    // A forced stop gave the message back while the handler ran: it will run again, and answer then.
+    if (stop.isForced && message.state === 'requeued') return returned(message, name);
+    if (message.properties.replyTo) await reply(connection, message, { ok: true, result });
+    if (!message.settled) await message.ack();
+    const done = DONE.get(name) ?? Object.freeze<Outcome>({ type: 'done', task: name });
+    DONE.set(name, done);
+    return done;
+  }
+
+  /** Dead-letters a message that could not be decoded (or whose body is over the bound), once, with the reason. */
+  async undecodable(connection: Connection, message: Message, error: Error): Promise<void> {
+    const name = taskName(message);
+    const tooLarge = error instanceof PayloadTooLargeError;
+    await deadLetter(
+      connection,
+      message,
+      deadLetterTarget(this.options.tasks.get(name), this.options.deadLetterQueue),
+      tooLarge ? 'too-large' : 'undecodable',
+      {
+        task: name,
+        error: errorSummary(error),
+        ...(tooLarge ? { size: error.size, limit: error.limit } : {}),
+      },
+    );
+  }
+
+  async #deadLetter(
+    connection: Connection,
+    message: Message,
+    task: CompiledTask | undefined,
+    name: string,
+    reason: DeadLetterReason,
+    details: Record<string, unknown>,
+  ): Promise<Outcome> {
+    await deadLetter(connection, message, deadLetterTarget(task, this.options.deadLetterQueue), reason, {
+      task: name,
+      ...details,
+    });
+    return {
+      type: 'dead-letter',
+      task: name,
+      reason,
+      ...(details.error ? { error: details.error as ErrorSummary } : {}),
+    };
+  }
+}
+
+async function returned(message: Message, name: string): Promise<Outcome> {
+  if (!message.settled) await message.requeue().catch(() => undefined);
+  return { type: 'returned', task: name };
+}
