@@ -46,7 +46,7 @@ export class AmqpPrioritySubscription implements TransportSubscription {
               this.#buffers[i]?.push(m);
               this.#pump();
             },
-            cancelled: (reason) => this.sink.cancelled?.(reason),
+            cancelled: (reason) => this.#brokerCancelled(reason),
           },
           { ...host, settled: () => this.#settled() },
         ),
@@ -82,6 +82,18 @@ export class AmqpPrioritySubscription implements TransportSubscription {
     clearTimeout(this.#recheck);
     for (const buffer of this.#buffers) buffer.length = 0;
     for (const part of this.#parts) await part.close();
+  }
+
+  /**
+   * The broker ended one queue's consumer (the queue was deleted, say): the subscription ends as a
+   * whole, as it would with one consumer for all queues. The other queues' consumers are cancelled
+   * and their buffered messages returned, so nothing keeps arriving for a consumer that was told it
+   * is over, and the owner resubscribes cleanly.
+   */
+  #brokerCancelled(reason: Error): void {
+    if (this.#cancelled) return;
+    this.sink.cancelled?.(reason);
+    void this.cancel().catch(() => undefined);
   }
 
   #settled(): void {
