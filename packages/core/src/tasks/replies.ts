@@ -90,10 +90,22 @@ export class ReplyListener {
       queues: [queue],
       noAck: true,
       handler: (message) => this.#receive(message),
+      // A reply too large for `maxBodyBytes`, or not decodable: its caller fails now, not at its timeout.
+      onDecodeError: (message, error) => this.#unreadable(message, error),
     });
     await consumer.consume();
     this.#consumer = consumer;
     return typeof queue === 'string' ? queue : queue.name;
+  }
+
+  #unreadable(message: Message, error: Error): void {
+    const id = message.properties.correlationId;
+    const pending = id === undefined ? undefined : this.#pending.get(id);
+    if (!pending || id === undefined) return;
+    this.forget(id);
+    pending.reject(
+      new TaskFailedError(pending.task, { name: error.name, message: `the reply could not be read: ${error.message}` }),
+    );
   }
 
   #receive(message: Message): void {
