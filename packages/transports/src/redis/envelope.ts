@@ -13,6 +13,7 @@
  * absolute expiry, a priority of 9 or more) rides in a `wakame` property that kombu passes through.
  */
 import type { MessageProperties, StoredMessage } from '@wakame/core/spi';
+import { DecodeError } from '@wakame/core/spi';
 import { kombuPriority } from './keys.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -107,8 +108,9 @@ export function encodeEnvelope(message: StoredMessage, wirePriority: number): st
 }
 
 /** Thrown by {@link decodeEnvelope} for a list element that is not a kombu envelope. */
-export class EnvelopeError extends Error {
+export class EnvelopeError extends DecodeError {
   override readonly name = 'EnvelopeError';
+  override readonly code = 'ERR_ENVELOPE';
 }
 
 interface RawEnvelope {

@@ -3,9 +3,15 @@
  * (a copy of the shared fixture) holds what kombu wrote to Redis for five publishes.
  */
 import { readFileSync } from 'node:fs';
-import type { StoredMessage } from '@wakame/core/spi';
+import { DecodeError, type StoredMessage } from '@wakame/core/spi';
 import { describe, expect, it } from 'vitest';
-import { decodeEnvelope, encodeEnvelope, markRedelivered, pythonJson } from '../../src/redis/envelope.js';
+import {
+  decodeEnvelope,
+  EnvelopeError,
+  encodeEnvelope,
+  markRedelivered,
+  pythonJson,
+} from '../../src/redis/envelope.js';
 import {
   bindingMember,
   kombuPriority,
@@ -107,6 +113,20 @@ describe('redis wire format (kombu 5.2 fixture)', () => {
       pattern: '',
       queue: 'wire.fanout.q',
     });
+  });
+});
+
+describe('list elements that are not envelopes', () => {
+  it('are refused with a typed, coded decode error', () => {
+    let thrown: unknown;
+    try {
+      decodeEnvelope('not json at all', 0);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(thrown).toBeInstanceOf(EnvelopeError);
+    expect(thrown).toBeInstanceOf(DecodeError);
+    expect(thrown).toMatchObject({ code: 'ERR_ENVELOPE', name: 'EnvelopeError' });
   });
 });
 
