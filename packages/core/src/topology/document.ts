@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { ExchangeType, OverflowBehaviour, QueueType } from '../transport/spi.js';
+import type { ExchangeType, QueueArguments } from '../transport/spi.js';
 
 /** A whole topology document (one file; `include` pulls in others). */
 export interface TopologyDocument {
@@ -86,7 +86,8 @@ export interface QueueBindingDocument {
   readonly arguments?: Readonly<Record<string, unknown>>;
 }
 
-export interface QueueDocument {
+/** A queue; its typed arguments (`maxPriority`, `messageTtl`, …) are those of the queue-argument table. */
+export interface QueueDocument extends QueueArguments {
   readonly name: string;
   /** @defaultValue true */
   readonly durable?: boolean;
@@ -94,15 +95,6 @@ export interface QueueDocument {
   readonly exclusive?: boolean;
   /** @defaultValue false */
   readonly autoDelete?: boolean;
-  readonly maxPriority?: number;
-  readonly messageTtl?: number;
-  readonly expires?: number;
-  readonly maxLength?: number;
-  readonly maxLengthBytes?: number;
-  readonly overflow?: OverflowBehaviour;
-  readonly deadLetter?: { readonly exchange: string; readonly routingKey?: string };
-  readonly queueType?: QueueType;
-  readonly singleActiveConsumer?: boolean;
   readonly arguments?: Readonly<Record<string, unknown>>;
   readonly bindings?: readonly QueueBindingDocument[];
 }

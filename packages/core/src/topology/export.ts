@@ -7,6 +7,8 @@
  * @module
  */
 import { stringify } from 'yaml';
+import { QUEUE_ARGUMENT_ENTRIES } from '../model/argument-table.js';
+import { QUEUE_ARGUMENT_KEYS } from '../model/queue-arguments.js';
 import type { BindingSpec, ExchangeSpec, ObservedTopology, QueueSpec } from '../transport/spi.js';
 import { compareBindings, compareStrings } from './compile.js';
 import type {
@@ -50,18 +52,15 @@ function exportQueue(q: QueueSpec, bindings: readonly QueueBindingDocument[]): Q
   if (!q.durable) out.durable = false;
   if (q.exclusive) out.exclusive = true;
   if (q.autoDelete) out.autoDelete = true;
-  if (q.maxPriority !== undefined) out.maxPriority = q.maxPriority;
-  if (q.messageTtl !== undefined) out.messageTtl = q.messageTtl;
-  if (q.expires !== undefined) out.expires = q.expires;
-  if (q.maxLength !== undefined) out.maxLength = q.maxLength;
-  if (q.maxLengthBytes !== undefined) out.maxLengthBytes = q.maxLengthBytes;
-  if (q.overflow !== undefined) out.overflow = q.overflow;
-  if (q.deadLetter !== undefined) {
-    const { exchange, routingKey } = q.deadLetter;
-    out.deadLetter = routingKey === undefined ? { exchange } : { exchange, routingKey };
+  const typed = out as Record<string, unknown>;
+  for (const [key, def] of QUEUE_ARGUMENT_ENTRIES) {
+    const value = q[key];
+    if (value === undefined) continue;
+    if (def.kind === 'target') {
+      const { exchange, routingKey } = value as { exchange: string; routingKey?: string };
+      typed[key] = routingKey === undefined ? { exchange } : { exchange, routingKey };
+    } else typed[key] = value;
   }
-  if (q.queueType !== undefined) out.queueType = q.queueType;
-  if (q.singleActiveConsumer !== undefined) out.singleActiveConsumer = q.singleActiveConsumer;
   if (Object.keys(q.arguments).length > 0) out.arguments = { ...q.arguments };
   if (bindings.length > 0) out.bindings = bindings;
   return out;
@@ -159,15 +158,9 @@ const KEY_ORDER: Readonly<Record<string, readonly string[]>> = {
     'durable',
     'exclusive',
     'autoDelete',
+    // The queue type first (it decides what the others mean), then the table's order.
     'queueType',
-    'maxPriority',
-    'messageTtl',
-    'expires',
-    'maxLength',
-    'maxLengthBytes',
-    'overflow',
-    'deadLetter',
-    'singleActiveConsumer',
+    ...QUEUE_ARGUMENT_KEYS.filter((key) => key !== 'queueType'),
     'arguments',
     'bindings',
   ],

@@ -13,6 +13,8 @@
  * @module
  */
 import type { TopologyIssue } from '../errors.js';
+import { MAX_TTL_MS, QUEUE_ARGUMENT_ENTRIES, QUEUE_ARGUMENTS } from '../model/argument-table.js';
+import { MAX_PRIORITY } from '../model/queue-arguments.js';
 import type { BindingSpec, Capabilities, ExchangeType } from '../transport/spi.js';
 import { compileBinding, compileQueueBinding, compileTopology } from './compile.js';
 import type { DesiredTopology } from './desired.js';
@@ -28,8 +30,6 @@ export interface RuleOptions {
   readonly transport?: string;
 }
 
-/** 2^32-1 ms, the largest TTL RabbitMQ accepts. */
-const MAX_TTL_MS = 4_294_967_295;
 /** A message TTL above this is more likely a unit mistake (seconds written as ms × 1000) than intended. */
 const ABSURD_TTL_MS = 30 * 24 * 3600 * 1000;
 /** AMQP routing keys are short strings. */
@@ -251,13 +251,19 @@ function isWhole(value: number, min: number, max: number): boolean {
   return Number.isInteger(value) && value >= min && value <= max;
 }
 
+/** A range bound for messages: 2^32-1 rather than its ten digits. */
+function showBound(n: number): string {
+  return n === MAX_TTL_MS ? '2^32-1' : String(n);
+}
+
 function priorities(ctx: Context): void {
   const { doc } = ctx;
+  const { min, max } = QUEUE_ARGUMENTS.maxPriority;
   (doc.queues ?? []).forEach((q, i) => {
     const path = origin(q, pointer('queues', i), doc.defaults?.queue, 'maxPriority');
     const value = q.maxPriority ?? doc.defaults?.queue?.maxPriority;
-    if (path === undefined || value === undefined || isWhole(value, 1, 255)) return;
-    ctx.error('priority-range', path, `maxPriority must be a whole number from 1 to 255, got ${value}`);
+    if (path === undefined || value === undefined || isWhole(value, min, max)) return;
+    ctx.error('priority-range', path, `maxPriority must be a whole number from ${min} to ${max}, got ${value}`);
   });
   const maxOf = new Map(ctx.compiled.queues.map((q) => [q.name, q.maxPriority]));
   (doc.tasks ?? []).forEach((t, i) => {
@@ -265,8 +271,9 @@ function priorities(ctx: Context): void {
     const task = ctx.compiled.tasks.find((c) => c.name === t.name);
     const value = task?.priority;
     if (path === undefined || value === undefined) return;
-    if (!isWhole(value, 0, 255)) {
-      ctx.error('priority-range', path, `a message priority must be a whole number from 0 to 255, got ${value}`);
+    if (!isWhole(value, 0, MAX_PRIORITY)) {
+      const message = `a message priority must be a whole number from 0 to ${MAX_PRIORITY}, got ${value}`;
+      ctx.error('priority-range', path, message);
       return;
     }
     if (task?.route === undefined) return;
@@ -279,11 +286,16 @@ function priorities(ctx: Context): void {
   });
 }
 
+/** The durations among the queue arguments (`messageTtl`, `expires`): the table's entries in ms. */
+const DURATIONS = QUEUE_ARGUMENT_ENTRIES.flatMap(([key, def]) =>
+  def.kind === 'count' && def.unit === 'ms' ? [{ key, min: def.min, max: def.max ?? Number.MAX_SAFE_INTEGER }] : [],
+);
+
 function ttls(ctx: Context): void {
-  const check = (path: string, field: 'messageTtl' | 'expires', value: number): void => {
-    const min = field === 'expires' ? 1 : 0;
-    if (!isWhole(value, min, MAX_TTL_MS)) {
-      ctx.error('ttl-range', path, `${field} must be a whole number of ms from ${min} to 2^32-1, got ${value}`);
+  const check = (path: string, field: string, value: number, min: number, max: number): void => {
+    if (!isWhole(value, min, max)) {
+      const message = `${field} must be a whole number of ms from ${min} to ${showBound(max)}, got ${value}`;
+      ctx.error('ttl-range', path, message);
     } else if (field === 'messageTtl' && value > ABSURD_TTL_MS) {
       ctx.warn('ttl-range', path, `messageTtl of ${value} ms is over 30 days, which looks absurd: durations are in ms`);
     } else if (field === 'expires' && value < 1000) {
@@ -295,8 +307,10 @@ function ttls(ctx: Context): void {
     }
   };
   for (const [path, q] of withDefaults('queues', ctx.doc.queues, ctx.doc.defaults?.queue)) {
-    if (q.messageTtl !== undefined) check(`${path}/messageTtl`, 'messageTtl', q.messageTtl);
-    if (q.expires !== undefined) check(`${path}/expires`, 'expires', q.expires);
+    for (const { key, min, max } of DURATIONS) {
+      const value = q[key];
+      if (typeof value === 'number') check(`${path}/${key}`, key, value, min, max);
+    }
   }
 }
 
@@ -331,15 +345,10 @@ function unsupportedFeatures(ctx: Context): void {
   (doc.broadcasts ?? []).forEach((_, i) => {
     if (!caps.exchangeTypes.has('fanout')) unsupported(pointer('broadcasts', i), 'fanout exchanges (broadcasts)');
   });
-  const queueFeatures = [
-    ['maxPriority', caps.priority, 'priority queues (maxPriority)'],
-    ['messageTtl', caps.messageTtl, 'message TTL (messageTtl)'],
-    ['expires', caps.queueExpires, 'queue expiry (expires)'],
-    ['maxLength', caps.maxLength, 'queue length limits (maxLength)'],
-    ['maxLengthBytes', caps.maxLengthBytes ?? caps.maxLength, 'queue length limits in bytes (maxLengthBytes)'],
-    ['overflow', caps.maxLength, 'queue length limits (overflow)'],
-    ['deadLetter', caps.deadLetter, 'dead-lettering (deadLetter)'],
-  ] as const;
+  // Each queue argument's capability, from the table (`queueType` is checked by value below).
+  const queueFeatures = QUEUE_ARGUMENT_ENTRIES.flatMap(([key, def]) =>
+    def.needs === undefined ? [] : [[key, def.needs.supported(caps), `${def.needs.feature} (${key})`] as const],
+  );
   (doc.queues ?? []).forEach((q, i) => {
     const at = (field: string) => origin(q, pointer('queues', i), doc.defaults?.queue, field);
     for (const [field, supported, feature] of queueFeatures) if (!supported) unsupported(at(field), feature);

@@ -4,7 +4,9 @@
  *
  * The schema is the copy that ships in this package (`schema/topology.schema.json`, exported as
  * `@wakame/core/schema.json`); `schemas/topology.schema.json` at the repository root is the source of
- * truth and a test keeps the two identical (`pnpm schema:sync`).
+ * truth, except for the queue-argument properties, generated from the queue-argument table
+ * (`model/argument-table.ts`). `pnpm schema:generate` writes both copies; tests fail while they
+ * differ from each other or from the table.
  *
  * @module
  */

@@ -94,10 +94,12 @@ describe('invalid examples', () => {
 });
 
 describe('the schema file', () => {
-  it('is the one core ships (run `pnpm schema:sync` after editing schemas/topology.schema.json)', () => {
+  it('is the one core ships (run `pnpm schema:generate` after editing schemas/topology.schema.json)', () => {
     const source = readFileSync(schemaFile, 'utf8');
     const packaged = readFileSync(packagedFile, 'utf8');
-    expect(packaged === source, 'packages/core/schema/topology.schema.json differs: run `pnpm schema:sync`').toBe(true);
+    expect(packaged === source, 'packages/core/schema/topology.schema.json differs: run `pnpm schema:generate`').toBe(
+      true,
+    );
     expect(topologySchema()).toEqual(JSON.parse(source));
   });
 
