@@ -15,6 +15,7 @@ import {
 } from '@wakame/core';
 import type { CommandContext } from './context.js';
 import { ExitError } from './errors.js';
+import { cliTransports } from './transports.js';
 
 /** The broker used when neither `--url` nor `WAKAME_URL` is given: the embedded file transport. */
 export const DEFAULT_URL = 'file://./.wakame';
@@ -25,11 +26,15 @@ export interface BrokerOptions {
   readonly managementUrl?: string;
 }
 
-/** Opens the broker connection for a command (one attempt per failover URL, bounded). */
+/**
+ * Opens the broker connection for a command (one attempt per failover URL, bounded), with the CLI's own transports
+ * ({@link cliTransports}).
+ */
 export async function openBroker(ctx: CommandContext, options: BrokerOptions): Promise<Connection> {
   const url = options.url ?? ctx.env.WAKAME_URL ?? DEFAULT_URL;
   return Connection.open(url, {
     connectTimeoutMs: 10_000,
+    transports: cliTransports,
     transportOptions: options.managementUrl ? { managementUrl: options.managementUrl } : {},
   });
 }

@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { installCommand, packagesToInstall } from './internal/install-hint.js';
 
 /** How much must be rebuilt before an operation that failed with this error can be retried. */
 export type RecoveryScope = 'connection' | 'channel' | 'none';
@@ -49,19 +50,31 @@ export class UnknownTransportError extends InvalidArgumentError {
   }
 }
 
-/** A transport is registered but its module could not be loaded (package not installed). */
+/**
+ * A transport is registered but its module could not be loaded (package not installed). The message ends with the
+ * command that installs what is missing, for the package manager in use (`npm install @wakame/transports ioredis`,
+ * `pnpm add …`, `yarn add …`, `bun add …`).
+ */
 export class TransportNotInstalledError extends WakameError {
   override readonly name = 'TransportNotInstalledError';
   readonly code = 'ERR_TRANSPORT_NOT_INSTALLED';
+  /** The packages to install, e.g. `['@wakame/transports', 'ioredis']` for `redis:` without `@wakame/transports`. */
+  readonly packages: readonly string[];
+  /** The command that installs {@link TransportNotInstalledError.packages}, e.g. `npm install @wakame/transports ioredis`. */
+  readonly installCommand: string;
   constructor(
     readonly scheme: string,
     readonly moduleName: string,
     options?: ErrorOptions,
   ) {
+    const packages = packagesToInstall(scheme, moduleName);
+    const command = installCommand(packages);
     super(
-      `the '${scheme}' transport needs the module '${moduleName}', which could not be loaded; install it (pnpm add ${moduleName.split('/').slice(0, 2).join('/')})`,
+      `the '${scheme}' transport needs the module '${moduleName}', which could not be loaded; install it: ${command}`,
       options,
     );
+    this.packages = packages;
+    this.installCommand = command;
   }
 }
 

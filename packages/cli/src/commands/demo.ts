@@ -8,6 +8,7 @@
  */
 import { Connection, Exchange, type Message, Queue } from '@wakame/core';
 import type { CommandContext } from '../context.js';
+import { cliTransports } from '../transports.js';
 
 /** Options of `wakame demo`. */
 export interface DemoOptions {
@@ -36,7 +37,7 @@ export async function demo(ctx: CommandContext, options: DemoOptions = {}): Prom
   const say = (line: string): void => {
     if (!ctx.jsonMode && !ctx.quiet) ctx.out(line);
   };
-  const connection = await Connection.open(options.url ?? 'memory://demo');
+  const connection = await Connection.open(options.url ?? 'memory://demo', { transports: cliTransports });
   try {
     const events = new Exchange('demo.events', { type: 'topic' });
     const dead = new Exchange('demo.dead', { type: 'fanout' });

@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import {
   applyPlan,
@@ -34,6 +35,7 @@ import {
 import type { CommandContext } from '../context.js';
 import { ExitError } from '../errors.js';
 import { check, DEFAULT_URL, summary } from '../topology-input.js';
+import { cliTransports } from '../transports.js';
 
 export interface QuickstartOptions {
   readonly url?: string;
@@ -68,7 +70,19 @@ export interface QuickstartReport {
 /** The prefix of quickstart's own entities on a broker that is not its own. */
 export const NAMESPACE = 'wakame.quickstart.';
 
-const TOPOLOGY = fileURLToPath(new URL('../../../../examples/priority-tasks/topology.yaml', import.meta.url));
+/**
+ * The example's topology file. Run from source (`src/commands/quickstart.ts`, in the repository) it is the example
+ * itself; the build copies it into the package (`assets/`, see `scripts/copy-assets.mjs`), where the compiled module
+ * (`dist/commands/quickstart.js`) reads it: an installed CLI never reads outside its own package.
+ */
+export function quickstartTopology(moduleUrl: string = import.meta.url): string {
+  return fileURLToPath(
+    moduleUrl.endsWith('.ts')
+      ? new URL('../../../../examples/priority-tasks/topology.yaml', moduleUrl)
+      : new URL('../../assets/priority-tasks/topology.yaml', moduleUrl),
+  );
+}
+
 const CLASSES = ['low', 'mid', 'high'] as const;
 /** The worker's dead-letter queue when namespaced (the default one is not quickstart's to create). */
 const OWN_DEAD_LETTER_QUEUE = `${NAMESPACE}dead-letter`;
@@ -88,8 +102,14 @@ export async function quickstart(ctx: CommandContext, options: QuickstartOptions
     if (!ctx.jsonMode && !ctx.quiet) ctx.out(line);
   };
   const interrupted = (): ExitError => new ExitError(130, `interrupted${cleanup ? `; ${cleanup.what}` : ''}`);
+  const topology = quickstartTopology();
+  if (!existsSync(topology))
+    throw new ExitError(
+      1,
+      `the quickstart topology is missing from this installation (${topology}); reinstall @wakame/cli`,
+    );
   const url = options.url ?? ctx.env.WAKAME_URL ?? DEFAULT_URL;
-  const connection = await Connection.open(url);
+  const connection = await Connection.open(url, { transports: cliTransports });
   const admin = connection.admin;
   /**
    * What to undo if quickstart stops part-way (the `finally` below runs it): namespaced, delete its own
@@ -98,7 +118,7 @@ export async function quickstart(ctx: CommandContext, options: QuickstartOptions
   let cleanup: { readonly what: string; readonly run: () => Promise<void> } | undefined;
   try {
     say(`1. validate  examples/priority-tasks/topology.yaml`);
-    const checked = await check(ctx, TOPOLOGY, connection.capabilities, connection.transport.kind);
+    const checked = await check(ctx, topology, connection.capabilities, connection.transport.kind);
     if (!checked.desired || !checked.document)
       throw new ExitError(1, `the example topology is invalid: ${checked.errors.map((e) => e.message).join('; ')}`);
     const example = checked.desired;

@@ -162,7 +162,10 @@ describe('moduleLoader', () => {
     expect((error as TransportNotInstalledError).code).toBe('ERR_TRANSPORT_NOT_INSTALLED');
     expect((error as TransportNotInstalledError).moduleName).toBe('@wakame/does-not-exist/amqp');
     expect((error as Error).message).toContain("'@wakame/does-not-exist/amqp'");
-    expect((error as Error).message).toContain('pnpm add @wakame/does-not-exist');
+    expect((error as TransportNotInstalledError).packages).toEqual(['@wakame/does-not-exist']);
+    expect((error as Error).message).toMatch(
+      /; install it: (npm install|pnpm add|yarn add|bun add) @wakame\/does-not-exist$/,
+    );
     expect((error as Error).cause).toBeInstanceOf(Error);
   });
 

@@ -1,0 +1,42 @@
+/**
+ * The transports of the `wakame` command line, taken from its own dependency `@wakame/transports`.
+ *
+ * Core's default registry imports `@wakame/transports/<name>` from core's own location, then from the working
+ * directory: right for an application that installs both, wrong for a CLI run by `npx wakame` or installed
+ * globally, where core may not see the CLI's dependencies (pnpm's strict layout) and the working directory is any
+ * directory at all. These loaders import from the CLI package itself, so every scheme resolves wherever `wakame`
+ * runs. Each module still loads only when a URL with its scheme is first used.
+ *
+ * @module
+ */
+import { defaultTransports, memoryTransport, TransportRegistry } from '@wakame/core';
+
+const amqp = async () => (await import('@wakame/transports/amqp')).amqpTransport;
+const redis = async () => (await import('@wakame/transports/redis')).redisTransport;
+const file = async () => (await import('@wakame/transports/file')).fileTransport;
+
+/** Creates the CLI's registry: `memory`, `file`, `amqp(s)` and `redis(s)`, each from `@wakame/transports`. */
+export function createCliTransports(): TransportRegistry {
+  return new TransportRegistry([
+    ['memory', async () => memoryTransport],
+    ['file', file],
+    ['amqp', amqp],
+    ['amqps', amqp],
+    ['redis', redis],
+    ['rediss', redis],
+  ]);
+}
+
+/** The registry every connection the CLI opens uses (`Connection.open(url, { transports: cliTransports })`). */
+export const cliTransports: TransportRegistry = createCliTransports();
+
+/**
+ * Points core's default registry (what a connection opened without `transports` uses) at {@link cliTransports}, for
+ * the one connection the CLI cannot hand a registry: `wakame worker` gives the `Worker` a URL, and the worker opens
+ * its own connection from it. Affects this process only; idempotent.
+ */
+export function useCliTransportsByDefault(): void {
+  for (const scheme of cliTransports.schemes()) {
+    defaultTransports.register(scheme, () => cliTransports.resolve(scheme));
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The CLI finds its transports through its own dependency on `@wakame/transports`, never through core's fallback
+ * lookup (core's location, then the working directory): `npx wakame` and a global install run from any directory.
+ */
+import { defaultTransports, memoryTransport, UnknownTransportError } from '@wakame/core';
+import { amqpTransport } from '@wakame/transports/amqp';
+import { fileTransport } from '@wakame/transports/file';
+import { redisTransport } from '@wakame/transports/redis';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type QuickstartReport, quickstart, quickstartTopology } from '../src/commands/quickstart.js';
+import { openBroker } from '../src/topology-input.js';
+import { cliTransports, createCliTransports, useCliTransportsByDefault } from '../src/transports.js';
+import { capture } from './capture.js';
+
+/** A scheme only the CLI's registry knows (for the tests below): core's default registry has no such transport. */
+const ONLY_CLI = 'wakame-cli-test';
+
+afterEach(() => {
+  cliTransports.unregister(ONLY_CLI);
+  defaultTransports.unregister(ONLY_CLI);
+});
+
+describe("the CLI's transport registry", () => {
+  it('has every scheme of @wakame/transports, each loading from it', async () => {
+    const registry = createCliTransports();
+    expect(registry.schemes()).toEqual(['amqp', 'amqps', 'file', 'memory', 'redis', 'rediss']);
+    await expect(registry.resolve('memory')).resolves.toBe(memoryTransport);
+    await expect(registry.resolve('file')).resolves.toBe(fileTransport);
+    await expect(registry.resolve('amqp')).resolves.toBe(amqpTransport);
+    await expect(registry.resolve('amqps')).resolves.toBe(amqpTransport);
+    await expect(registry.resolve('redis')).resolves.toBe(redisTransport);
+    await expect(registry.resolve('rediss')).resolves.toBe(redisTransport);
+  });
+
+  it('is what broker-facing commands open their connections with', async () => {
+    cliTransports.register(ONLY_CLI, async () => memoryTransport);
+    await expect(defaultTransports.resolve(ONLY_CLI)).rejects.toBeInstanceOf(UnknownTransportError);
+    const connection = await openBroker(capture().ctx, { url: `${ONLY_CLI}://open-broker` });
+    try {
+      expect(connection.transport.kind).toBe('memory');
+    } finally {
+      await connection.close();
+    }
+  });
+
+  it('is what quickstart opens its connection with', async () => {
+    cliTransports.register(ONLY_CLI, async () => memoryTransport);
+    const c = capture({ jsonMode: true });
+    const report: QuickstartReport = await quickstart(c.ctx, { url: `${ONLY_CLI}://quickstart`, tasks: '2' });
+    expect(report).toMatchObject({ processed: 6, inPriorityOrder: true });
+  }, 30_000);
+
+  it("becomes core's default for the worker command's own connection", async () => {
+    cliTransports.register(ONLY_CLI, async () => memoryTransport);
+    useCliTransportsByDefault();
+    await expect(defaultTransports.resolve(ONLY_CLI)).resolves.toBe(memoryTransport);
+    await expect(defaultTransports.resolve('file')).resolves.toBe(fileTransport);
+  });
+});
+
+describe("quickstart's topology", () => {
+  it('is the example itself when run from source', () => {
+    expect(quickstartTopology('file:///repo/packages/cli/src/commands/quickstart.ts')).toBe(
+      '/repo/examples/priority-tasks/topology.yaml',
+    );
+  });
+
+  it("is the package's own copy when run from the build, never a file outside the package", () => {
+    expect(quickstartTopology('file:///app/node_modules/@wakame/cli/dist/commands/quickstart.js')).toBe(
+      '/app/node_modules/@wakame/cli/assets/priority-tasks/topology.yaml',
+    );
+  });
+});
