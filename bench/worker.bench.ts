@@ -1,7 +1,9 @@
 /**
- * The worker's own cost: tasks through a Worker with a no-op handler, beside the bare Consumer
- * (decode + ack) on the same transport and message, memory and AMQP. The ratio is the worker's
- * share of throughput (target ≥ 0.85): task lookup, payload schema validation, headers, events.
+ * The worker's own cost: tasks through a Worker with a no-op handler, and the same messages through a
+ * Worker of one plain consumer (handler: ack), beside the bare Consumer (decode + ack) on the same
+ * transport and message, memory and AMQP. The ratio is the worker's share of throughput (target ≥ 0.85):
+ * for tasks, task lookup, payload schema validation, headers, events; for the plain consumer, the
+ * worker's own loop (stop control, per-queue health, counters).
  */
 import { randomUUID } from 'node:crypto';
 import { Connection, type DesiredTopology, Queue, TaskClient, Worker } from '@wakame/core';
@@ -49,6 +51,30 @@ async function worker(connection: Connection, topology: DesiredTopology, count: 
   return (count / ms) * 1000;
 }
 
+/** The same messages through a Worker of one plain consumer whose handler acks. */
+async function plainWorker(connection: Connection, queue: string, count: number): Promise<number> {
+  const finished = countdown(count);
+  const running = new Worker({
+    connection,
+    consumers: [
+      {
+        queues: [queue],
+        prefetch: 100,
+        handler: (message) => {
+          finished.tick();
+          return message.ack();
+        },
+      },
+    ],
+  });
+  const start = now();
+  void running.run();
+  await finished.done;
+  const ms = now() - start;
+  await running.stop({ deadline: 5_000 });
+  return (count / ms) * 1000;
+}
+
 async function measure(url: string, label: string, count: number): Promise<Figure[]> {
   const connection = await Connection.open(url);
   const queue = `bench-worker-${randomUUID()}`;
@@ -57,11 +83,14 @@ async function measure(url: string, label: string, count: number): Promise<Figur
     const topology = new TaskClient(connection, benchTaskTopology(queue, false)).topology;
     let bare = 0;
     let ours = 0;
+    let plain = 0;
     for (let round = 0; round < 3; round++) {
       await fill(connection, topology, count);
       bare = Math.max(bare, await bareConsumer(connection, queue, count));
       await fill(connection, topology, count);
       ours = Math.max(ours, await worker(connection, topology, count));
+      await fill(connection, topology, count);
+      plain = Math.max(plain, await plainWorker(connection, queue, count));
     }
     return [
       {
@@ -76,6 +105,13 @@ async function measure(url: string, label: string, count: number): Promise<Figur
         unit: 'msg/s',
         ceiling: `worker.${label}.consumer`,
         note: 'Worker, no-op handler, concurrency 100: lookup + schema validation + ack',
+      },
+      {
+        name: `worker.${label}.plain`,
+        value: plain,
+        unit: 'msg/s',
+        ceiling: `worker.${label}.consumer`,
+        note: 'Worker, one plain consumer (handler: ack), prefetch 100',
       },
     ];
   } finally {

@@ -354,8 +354,20 @@ export class InvalidPayloadError extends InvalidArgumentError {
     readonly task: string,
     readonly issues: readonly { readonly path: string; readonly message: string }[],
   ) {
-    super(`payload of task '${task}' is invalid: ${issues.map((i) => `${i.path || '/'} ${i.message}`).join('; ')}`);
+    super(`payload of task '${task}' is invalid: ${issues.map(describeIssue).join('; ')}`);
   }
+}
+
+/** `'items[0].id' at /items/0/id must be string`, or `the payload must be object` for the payload itself. */
+function describeIssue({ path, message }: { readonly path: string; readonly message: string }): string {
+  if (path === '' || path === '/') return `the payload ${message}`;
+  const field = path
+    .slice(1)
+    .split('/')
+    .map((s) => s.replaceAll('~1', '/').replaceAll('~0', '~'))
+    .map((s, i) => (/^\d+$/.test(s) ? `[${s}]` : i === 0 ? s : `.${s}`))
+    .join('');
+  return `'${field}' at ${path} ${message}`;
 }
 
 /** A task run by `call()` failed on the worker (after its retries); `remote` carries the worker's error. */

@@ -1,6 +1,6 @@
 /**
  * Tasks: named messages with payload schemas, routed by the topology; the client that sends them
- * and the worker that runs them.
+ * and the worker that runs them (and any other consumers: {@link ConsumerMixin}).
  *
  * @module
  */
@@ -32,6 +32,10 @@ export type {
   TaskPriority,
 } from './types.js';
 export {
+  type ConsumerContext,
+  ConsumerMixin,
+  type ConsumerMixinOptions,
+  type ConsumerSpec,
   DEFAULT_CONCURRENCY,
   DEFAULT_DEAD_LETTER_QUEUE,
   DEFAULT_STOP_DEADLINE_MS,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { Ajv2020, type ValidateFunction } from 'ajv/dist/2020.js';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { InvalidPayloadError } from '../errors.js';
 
 let ajv: Ajv2020 | undefined;
@@ -21,7 +21,11 @@ function compile(schema: Readonly<Record<string, unknown>>): ValidateFunction {
   return validate;
 }
 
-/** The payload's schema problems, or an empty list. A task without a schema accepts anything JSON. */
+/**
+ * The payload's schema problems, or an empty list. A task without a schema accepts anything JSON. Each names the
+ * field at fault by its JSON Pointer (`/items/0/id`): for a missing or unexpected property, the property itself
+ * rather than the object holding it.
+ */
 export function payloadIssues(
   schema: Readonly<Record<string, unknown>> | undefined,
   payload: unknown,
@@ -29,7 +33,27 @@ export function payloadIssues(
   if (!schema) return [];
   const validate = compile(schema);
   if (validate(payload)) return [];
-  return (validate.errors ?? []).map((e) => ({ path: e.instancePath, message: e.message ?? e.keyword }));
+  return (validate.errors ?? []).map(issueOf);
+}
+
+function issueOf(e: ErrorObject): { path: string; message: string } {
+  const params = e.params as Record<string, unknown>;
+  const at = (property: unknown) => `${e.instancePath}/${String(property).replaceAll('~', '~0').replaceAll('/', '~1')}`;
+  switch (e.keyword) {
+    case 'required':
+    case 'dependentRequired':
+      return { path: at(params.missingProperty), message: 'is required' };
+    case 'additionalProperties':
+      return { path: at(params.additionalProperty), message: 'is not allowed by the schema' };
+    case 'unevaluatedProperties':
+      return { path: at(params.unevaluatedProperty), message: 'is not allowed by the schema' };
+    case 'enum':
+      return { path: e.instancePath, message: `must be one of ${JSON.stringify(params.allowedValues)}` };
+    case 'const':
+      return { path: e.instancePath, message: `must be ${JSON.stringify(params.allowedValue)}` };
+    default:
+      return { path: e.instancePath, message: e.message ?? e.keyword };
+  }
 }
 
 /** @throws {@link InvalidPayloadError} listing every problem. */

@@ -1,6 +1,6 @@
 /**
- * What a worker reports about itself ({@link Worker.health}) and, per queue it consumes, what it knows: whether it
- * holds a live subscription, how many consumers the broker counts (when asked), when a message last arrived and
+ * What a worker reports about itself ({@link ConsumerMixin.health}) and, per queue it consumes, what it knows: whether
+ * it holds a live subscription, how many consumers the broker counts (when asked), when a message last arrived and
  * what last went wrong.
  *
  * @module
@@ -24,21 +24,22 @@ export interface QueueHealth {
   readonly lastDeliveryAt?: number;
   /**
    * The last thing that went wrong: `broker` — the subscription ended or could not start, the connection was lost,
-   * a check failed; `task` — a task from this queue failed (and was retried or dead-lettered).
+   * a check failed; `task` — a task from this queue failed (and was retried or dead-lettered); `handler` — a plain
+   * consumer's handler threw on a message from this queue, or the message could not be decoded.
    */
   readonly lastError?: QueueError;
 }
 
 /** An error in {@link QueueHealth}. */
 export interface QueueError {
-  readonly source: 'broker' | 'task';
+  readonly source: 'broker' | 'task' | 'handler';
   readonly name: string;
   readonly message: string;
   /** When (ms since the epoch). */
   readonly at: number;
 }
 
-/** What {@link Worker.health} reports. */
+/** What {@link ConsumerMixin.health} (and so `Worker.health()`) reports. */
 export interface WorkerHealth {
   /** `stopping`: taking no more work, waiting for running handlers; `stopped`: `run()` has returned (or never ran). */
   readonly status: 'idle' | 'starting' | 'ready' | 'degraded' | 'stopping' | 'stopped';
@@ -50,8 +51,10 @@ export interface WorkerHealth {
   readonly processed: number;
   readonly retried: number;
   readonly deadLettered: number;
-  /** Tasks whose handler was still running when a stop was forced: their messages went back to their queues. */
+  /** Messages whose handler was still running when a stop was forced: they went back to their queues. */
   readonly returned: number;
+  /** Plain consumers: messages whose handler threw, or that could not be decoded. */
+  readonly failed: number;
 }
 
 interface Entry {
@@ -64,10 +67,20 @@ interface Entry {
 
 /** Per-queue bookkeeping behind {@link WorkerHealth.queues}. */
 export class QueueBook {
-  readonly #entries: ReadonlyMap<string, Entry>;
+  #entries = new Map<string, Entry>();
 
-  constructor(queues: readonly string[]) {
-    this.#entries = new Map(queues.map((q) => [q, { lost: false }]));
+  constructor(queues: readonly string[] = []) {
+    this.track(queues);
+  }
+
+  /** The queues consumed now, in order (a restart may consume others: a new broadcast queue, say). */
+  get queues(): readonly string[] {
+    return [...this.#entries.keys()];
+  }
+
+  /** Consumes `queues` from now on; what is known of those already consumed is kept. */
+  track(queues: readonly string[]): void {
+    this.#entries = new Map(queues.map((q) => [q, this.#entries.get(q) ?? { lost: false }]));
   }
 
   delivered(queue: string): void {
@@ -75,10 +88,10 @@ export class QueueBook {
     if (entry) entry.lastDeliveryAt = Date.now();
   }
 
-  /** A task from `queue` failed. */
-  taskFailed(queue: string, error: { name: string; message: string } | undefined): void {
+  /** A message from `queue` failed: its task, or a plain consumer's handler. */
+  messageFailed(queue: string, source: 'task' | 'handler', error: { name: string; message: string }): void {
     const entry = this.#entries.get(queue);
-    if (entry && error) entry.lastError = { source: 'task', ...error, at: Date.now() };
+    if (entry) entry.lastError = { source, name: error.name, message: error.message, at: Date.now() };
   }
 
   /**
@@ -129,10 +142,11 @@ export class QueueBook {
     else entry.consumers = consumers;
   }
 
-  snapshot(live: boolean): QueueHealth[] {
+  /** Each queue as {@link QueueHealth}; `live`: the queues a consumer holds a live subscription to now. */
+  snapshot(live: ReadonlySet<string>): QueueHealth[] {
     return [...this.#entries].map(([queue, e]) => ({
       queue,
-      subscribed: live && !e.lost,
+      subscribed: live.has(queue) && !e.lost,
       ...(e.consumers !== undefined ? { consumers: e.consumers } : {}),
       ...(e.lastDeliveryAt !== undefined ? { lastDeliveryAt: e.lastDeliveryAt } : {}),
       ...(e.lastError ? { lastError: e.lastError } : {}),

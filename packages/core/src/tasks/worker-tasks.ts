@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { PayloadTooLargeError } from '../errors.js';
+import { InvalidPayloadError, PayloadTooLargeError, UnknownTaskError } from '../errors.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Message } from '../messaging/message.js';
 import type { CompiledTask } from '../topology/desired.js';
@@ -13,7 +13,6 @@ import { deadLetter, deadLetterTarget, errorSummary, reply, retryLater } from '.
 import { payloadIssues } from './payload-validator.js';
 import { attemptOf, type DeadLetterReason, retryDelay, TASK_HEADERS } from './protocol.js';
 import type { TaskContext, TaskHandler } from './types.js';
-import type { StopControl } from './worker-stop.js';
 
 type ErrorSummary = { readonly name: string; readonly message: string };
 
@@ -31,8 +30,6 @@ export interface TaskRunnerOptions {
   readonly tasks: ReadonlyMap<string, CompiledTask>;
   readonly handlers: Readonly<Record<string, TaskHandler | undefined>>;
   readonly deadLetterQueue: string;
-  /** The worker's stop: its forced signal is the handlers' `ctx.signal`. */
-  readonly stop: StopControl;
 }
 
 /** Outcome of a task that completed: one frozen object per task name, not one per message. */
@@ -46,21 +43,24 @@ export function taskName(message: Message): string {
 export class TaskRunner {
   constructor(private readonly options: TaskRunnerOptions) {}
 
-  async run(connection: Connection, message: Message): Promise<Outcome> {
-    const { tasks, handlers, stop } = this.options;
+  /** `signal`: aborted when the worker's stop is forced (the handler's `ctx.signal`). */
+  async run(connection: Connection, message: Message, signal: AbortSignal): Promise<Outcome> {
+    const { tasks, handlers } = this.options;
     const name = taskName(message);
     const task = tasks.get(name);
     const handler = handlers[name];
     const dead = (reason: DeadLetterReason, details: Record<string, unknown> = {}) =>
       this.#deadLetter(connection, message, task, name, reason, details);
-    if (!task) return dead('unknown-task', { error: { name: 'UnknownTaskError', message: `unknown task '${name}'` } });
+    if (!task) return dead('unknown-task', { error: unknownTask(name, tasks) });
     if (!handler)
       return dead('no-handler', { error: { name: 'Error', message: `this worker has no handler for '${name}'` } });
     const expiresAt = Number(message.headers[TASK_HEADERS.expiresAt]);
     if (Number.isFinite(expiresAt) && Date.now() > expiresAt) return dead('expired');
     const payload = message.payload;
     const issues = payloadIssues(task.payload, payload);
-    if (issues.length > 0) return dead('invalid-payload', { issues });
+    if (issues.length > 0) {
+      return dead('invalid-payload', { issues, error: errorSummary(new InvalidPayloadError(name, issues)) });
+    }
     const attempt = attemptOf(message.properties);
     const traceparent = message.headers[TASK_HEADERS.traceparent];
     const context: TaskContext = {
@@ -70,7 +70,7 @@ export class TaskRunner {
       maxAttempts: task.retry.maxAttempts,
       ...(typeof traceparent === 'string' ? { traceparent } : {}),
       message,
-      signal: stop.forcedSignal,
+      signal,
     };
     let result: unknown;
     try {
@@ -79,7 +79,7 @@ export class TaskRunner {
       if (result instanceof Promise) result = await result;
     } catch (error) {
       // After a forced stop a failure is the abort (or the closing connection): the message goes back as it was.
-      if (stop.isForced && message.state !== 'acked') return returned(message, name);
+      if (signal.aborted && message.state !== 'acked') return returned(message, name);
       if (attempt < task.retry.maxAttempts) {
         await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
         return { type: 'retry', task: name, error: errorSummary(error) };
@@ -92,7 +92,7 @@ export class TaskRunner {
       });
     }
     // A forced stop gave the message back while the handler ran: it will run again, and answer then.
-    if (stop.isForced && message.state === 'requeued') return returned(message, name);
+    if (signal.aborted && message.state === 'requeued') return returned(message, name);
     if (message.properties.replyTo) await reply(connection, message, { ok: true, result });
     if (!message.settled) await message.ack();
     const done = DONE.get(name) ?? Object.freeze<Outcome>({ type: 'done', task: name });
@@ -101,19 +101,16 @@ export class TaskRunner {
   }
 
   /** Dead-letters a message that could not be decoded (or whose body is over the bound), once, with the reason. */
-  async undecodable(connection: Connection, message: Message, error: Error): Promise<void> {
+  async undecodable(connection: Connection, message: Message, error: Error): Promise<Outcome> {
     const name = taskName(message);
     const tooLarge = error instanceof PayloadTooLargeError;
-    await deadLetter(
+    return this.#deadLetter(
       connection,
       message,
-      deadLetterTarget(this.options.tasks.get(name), this.options.deadLetterQueue),
+      this.options.tasks.get(name),
+      name,
       tooLarge ? 'too-large' : 'undecodable',
-      {
-        task: name,
-        error: errorSummary(error),
-        ...(tooLarge ? { size: error.size, limit: error.limit } : {}),
-      },
+      { error: errorSummary(error), ...(tooLarge ? { size: error.size, limit: error.limit } : {}) },
     );
   }
 
@@ -136,6 +133,19 @@ export class TaskRunner {
       ...(details.error ? { error: details.error as ErrorSummary } : {}),
     };
   }
+}
+
+/** Why a message names no task the worker knows: no task header at all, or a name the topology does not define. */
+function unknownTask(name: string, tasks: ReadonlyMap<string, CompiledTask>): ErrorSummary {
+  if (name === '') {
+    return {
+      name: 'UnknownTaskError',
+      message:
+        `the message has no '${TASK_HEADERS.task}' header (nor a 'type' property) naming its task: ` +
+        'it was not sent as a task (a worker runs such messages with `consumers`, not task handlers)',
+    };
+  }
+  return errorSummary(new UnknownTaskError(name, [...tasks.keys()]));
 }
 
 async function returned(message: Message, name: string): Promise<Outcome> {
