@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { defaultTransports, memoryTransport, TransportRegistry } from '@wakame/core';
+import { memoryTransport, TransportRegistry } from '@wakame/core';
 
 const amqp = async () => (await import('@wakame/transports/amqp')).amqpTransport;
 const redis = async () => (await import('@wakame/transports/redis')).redisTransport;
@@ -29,14 +29,3 @@ export function createCliTransports(): TransportRegistry {
 
 /** The registry every connection the CLI opens uses (`Connection.open(url, { transports: cliTransports })`). */
 export const cliTransports: TransportRegistry = createCliTransports();
-
-/**
- * Points core's default registry (what a connection opened without `transports` uses) at {@link cliTransports}, for
- * the one connection the CLI cannot hand a registry: `wakame worker` gives the `Worker` a URL, and the worker opens
- * its own connection from it. Affects this process only; idempotent.
- */
-export function useCliTransportsByDefault(): void {
-  for (const scheme of cliTransports.schemes()) {
-    defaultTransports.register(scheme, () => cliTransports.resolve(scheme));
-  }
-}

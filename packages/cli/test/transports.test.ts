@@ -9,7 +9,7 @@ import { redisTransport } from '@wakame/transports/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type QuickstartReport, quickstart, quickstartTopology } from '../src/commands/quickstart.js';
 import { openBroker } from '../src/topology-input.js';
-import { cliTransports, createCliTransports, useCliTransportsByDefault } from '../src/transports.js';
+import { cliTransports, createCliTransports } from '../src/transports.js';
 import { capture } from './capture.js';
 
 /** A scheme only the CLI's registry knows (for the tests below): core's default registry has no such transport. */
@@ -49,13 +49,6 @@ describe("the CLI's transport registry", () => {
     const report: QuickstartReport = await quickstart(c.ctx, { url: `${ONLY_CLI}://quickstart`, tasks: '2' });
     expect(report).toMatchObject({ processed: 6, inPriorityOrder: true });
   }, 30_000);
-
-  it("becomes core's default for the worker command's own connection", async () => {
-    cliTransports.register(ONLY_CLI, async () => memoryTransport);
-    useCliTransportsByDefault();
-    await expect(defaultTransports.resolve(ONLY_CLI)).resolves.toBe(memoryTransport);
-    await expect(defaultTransports.resolve('file')).resolves.toBe(fileTransport);
-  });
 });
 
 describe("quickstart's topology", () => {

@@ -7,7 +7,7 @@
 import { InvalidArgumentError, Worker, type WorkerHealth } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { DEFAULT_URL } from '../topology-input.js';
-import { useCliTransportsByDefault } from '../transports.js';
+import { cliTransports } from '../transports.js';
 import { loadWorkerModule } from '../worker-module.js';
 
 /** Options of {@link worker}; numbers arrive parsed and range-checked (see `options.ts`). */
@@ -43,10 +43,10 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
     .map((q) => q.trim())
     .filter((q) => q !== '');
   const shutdownMs = (options.shutdownTimeout ?? 30) * 1000;
-  // The Worker opens its connection from the URL with core's default registry (it takes no registry of its own).
-  useCliTransportsByDefault();
   const running = new Worker({
     connection: url,
+    // The worker opens (and reopens) its connection from the URL, with the CLI's own transports.
+    connectionOptions: { transports: cliTransports },
     topology: { compiled: topology },
     handlers: module.handlers,
     concurrency,
