@@ -57,7 +57,9 @@ export {
   DEFAULT_MAX_BODY_BYTES,
   withConnection,
 } from './messaging/connection.js';
+export type { ConnectionContext } from './messaging/connection-context.js';
 export { Consumer, type ConsumerOptions, DEFAULT_PREFETCH } from './messaging/consumer.js';
+export { defaultTransports, memoryTransport } from './messaging/default-transports.js';
 export {
   EVENTS,
   eventName,
@@ -100,7 +102,7 @@ export {
   type SimpleQueueOptions,
   simpleQueue,
 } from './messaging/simple-queue.js';
-export type { Channel } from './model/channel.js';
+export type { Channel, EntityAdmin, FetchedMessage, FetchedMessageTypes } from './model/channel.js';
 export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
 export {
   type BroadcastOptions,
@@ -128,7 +130,6 @@ export {
 } from './serialization/index.js';
 export * from './tasks/index.js';
 export * from './topology/index.js';
-export { defaultTransports, memoryTransport } from './transport/default-transports.js';
 export { TransportRegistry } from './transport/registry.js';
 export type {
   BindingSpec,

@@ -13,7 +13,11 @@ export {
   type NormalisedRetryPolicy,
   normaliseRetryPolicy,
 } from './messaging/retry.js';
+export { bindingKey } from './model/binding-key.js';
+export { type Difference, exchangeArguments, exchangeDifferences, queueDifferences } from './model/equivalence.js';
+export { compileHeaders, type HeadersPattern, headersMatch } from './model/headers-match.js';
 export { checkQueueArguments, fromBrokerArguments, toBrokerArguments } from './model/queue-arguments.js';
+export { compileTopic, type TopicPattern, topicMatches } from './model/topic-match.js';
 export {
   createDefaultRegistry,
   DEFAULT_TRANSPORT_MODULES,
@@ -36,9 +40,7 @@ export {
   redactUrl,
 } from './transport/url.js';
 export { type DeathReason, type DeathRecord, deadLetterMessage } from './virtual/dead-letter.js';
-export { type Difference, exchangeArguments, exchangeDifferences, queueDifferences } from './virtual/equivalence.js';
-export { compileHeaders, type HeadersPattern, headersMatch } from './virtual/headers-match.js';
-export { bindingKey, InMemoryTopology } from './virtual/in-memory-topology.js';
+export { InMemoryTopology } from './virtual/in-memory-topology.js';
 export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';
 export { type RouteResult, type RoutingSnapshot, RoutingTable } from './virtual/routing-table.js';
 export type {
@@ -52,7 +54,6 @@ export type {
   TopologyStore,
   VirtualStore,
 } from './virtual/store.js';
-export { compileTopic, type TopicPattern, topicMatches } from './virtual/topic-match.js';
 export { type CompiledTopology, TopologyCache } from './virtual/topology-cache.js';
 export { type AdminHost, VirtualAdmin } from './virtual/virtual-admin.js';
 export {

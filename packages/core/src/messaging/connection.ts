@@ -12,11 +12,12 @@ import { Exchange } from '../model/exchange.js';
 import { Queue } from '../model/queue.js';
 import { type CompressionRegistry, compressors as defaultCompressors } from '../serialization/compression.js';
 import { serializers as defaultSerializers, type SerializerRegistry } from '../serialization/serializers.js';
-import { defaultTransports } from '../transport/default-transports.js';
 import type { TransportRegistry } from '../transport/registry.js';
 import type { Capabilities, RecoveryPolicy, TopologyAdmin, Transport, TransportStatus } from '../transport/spi.js';
 import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
+import type { ConnectionContext } from './connection-context.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
+import { defaultTransports } from './default-transports.js';
 import { Instrumentation, type Logger, silentLogger } from './events.js';
 import { Message, normaliseType } from './message.js';
 import { Producer, type ProducerOptions } from './producer.js';
@@ -77,7 +78,7 @@ export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
  *   await conn.producer().publish({ hello: 'world' }, { routingKey: 'greetings', declare: [new Queue('greetings')] });
  * });
  */
-export class Connection implements Channel {
+export class Connection implements Channel, ConnectionContext {
   readonly urls: readonly BrokerUrl[];
   readonly events: Instrumentation;
   readonly logger: Logger;

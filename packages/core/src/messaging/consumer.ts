@@ -4,7 +4,7 @@ import { QueuedIterator } from '../internal/queued-iterator.js';
 import { checkCount } from '../model/names.js';
 import { Queue } from '../model/queue.js';
 import type { InboundMessage, SettleOutcome, Transport, TransportSubscription } from '../transport/spi.js';
-import type { Connection } from './connection.js';
+import type { ConnectionContext } from './connection-context.js';
 import { Message, type MessageContext } from './message.js';
 
 /** Options of {@link Consumer}. */
@@ -59,7 +59,7 @@ let tagCounter = 0;
  * await consumer.close(); // unsettled messages go back to the queue
  */
 export class Consumer implements AsyncIterable<Message> {
-  readonly connection: Connection;
+  readonly connection: ConnectionContext;
   readonly queues: readonly (Queue | string)[];
   readonly #options: ConsumerOptions;
   readonly #prefetch: number;
@@ -76,7 +76,7 @@ export class Consumer implements AsyncIterable<Message> {
   #context: MessageContext | undefined;
   #unhookClose: (() => void) | undefined;
 
-  constructor(connection: Connection, options: ConsumerOptions) {
+  constructor(connection: ConnectionContext, options: ConsumerOptions) {
     if (!Array.isArray(options.queues) || options.queues.length === 0) {
       throw new InvalidArgumentError('a consumer needs at least one queue');
     }

@@ -1,7 +1,7 @@
+import { DEFAULT_TRANSPORT_MODULES, moduleLoader, TransportRegistry } from '../transport/registry.js';
+import type { TransportFactory } from '../transport/spi.js';
 import { memoryBroker } from '../virtual/memory-store.js';
 import { VirtualTransport } from '../virtual/virtual-transport.js';
-import { DEFAULT_TRANSPORT_MODULES, moduleLoader, TransportRegistry } from './registry.js';
-import type { TransportFactory } from './spi.js';
 
 /** `memory://name`: a {@link VirtualTransport} over the shared in-process broker called `name`. */
 export const memoryTransport: TransportFactory = (url) => new VirtualTransport(memoryBroker(url.path));

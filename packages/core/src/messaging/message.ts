@@ -210,3 +210,11 @@ export function normaliseType(contentType: string): string {
   const semi = contentType.indexOf(';');
   return (semi >= 0 ? contentType.slice(0, semi) : contentType).trim().toLowerCase();
 }
+
+declare module '../model/channel.js' {
+  // Registers the class of a fetched message with the broker model (see FetchedMessage).
+  interface FetchedMessageTypes {
+    /** A message fetched by `Queue.get` is a {@link Message}. */
+    readonly message: Message;
+  }
+}

@@ -3,7 +3,7 @@ import { Exchange } from '../model/exchange.js';
 import { Queue } from '../model/queue.js';
 import { MAX_PRIORITY } from '../model/queue-arguments.js';
 import type { MessageProperties, Transport } from '../transport/spi.js';
-import type { Connection } from './connection.js';
+import type { ConnectionContext } from './connection-context.js';
 import type { RetryPolicy } from './retry.js';
 
 /** Options of {@link Producer}; each is a default for {@link Producer.publish}. */
@@ -65,10 +65,10 @@ export interface PublishOptions {
  * await producer.publish({ id: 7 }, { routingKey: 'video.encode', priority: 5 });
  */
 export class Producer {
-  readonly connection: Connection;
+  readonly connection: ConnectionContext;
   readonly #defaults: ProducerOptions;
 
-  constructor(connection: Connection, options: ProducerOptions = {}) {
+  constructor(connection: ConnectionContext, options: ProducerOptions = {}) {
     this.connection = connection;
     this.#defaults = options;
   }

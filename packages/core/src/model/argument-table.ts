@@ -8,7 +8,17 @@
  *
  * @module
  */
-import type { Capabilities, QueueArguments } from '../transport/spi.js';
+import type { QueueArguments } from './specs.js';
+
+/** The transport capabilities an argument can need (a slice of the SPI's `Capabilities`, which satisfies it). */
+export interface ArgumentCapabilities {
+  readonly priority: boolean;
+  readonly messageTtl: boolean;
+  readonly queueExpires: boolean;
+  readonly maxLength: boolean;
+  readonly maxLengthBytes?: boolean;
+  readonly deadLetter: boolean;
+}
 
 /** 2^32-1 ms: the largest TTL (and queue expiry) RabbitMQ accepts. */
 export const MAX_TTL_MS = 4_294_967_295;
@@ -21,7 +31,7 @@ interface ArgumentBase {
   /** What the broker does when the argument is absent, if that is a value of the argument. */
   readonly default?: string | number | boolean;
   /** The transport capability the argument needs, and the feature named when it is missing. */
-  readonly needs?: { readonly feature: string; readonly supported: (caps: Capabilities) => boolean };
+  readonly needs?: { readonly feature: string; readonly supported: (caps: ArgumentCapabilities) => boolean };
   /** The schema's description of the queue property. */
   readonly description: string;
   /** The schema's description of the same property under `defaults.queue`. */

@@ -1,6 +1,30 @@
 import { NotBoundError } from '../errors.js';
-import type { Message } from '../messaging/message.js';
-import type { TopologyAdmin } from '../transport/spi.js';
+import type { BindingSpec, ExchangeSpec, QueueDeclareResult, QueueSpec } from './specs.js';
+
+/**
+ * The declaring operations a declaration uses: the part of the transport SPI's `TopologyAdmin` that
+ * {@link Exchange} and {@link Queue} call (every `TopologyAdmin` is one).
+ */
+export interface EntityAdmin {
+  declareExchange(spec: ExchangeSpec, options?: { passive?: boolean }): Promise<void>;
+  declareQueue(spec: QueueSpec, options?: { passive?: boolean }): Promise<QueueDeclareResult>;
+  bind(binding: BindingSpec): Promise<void>;
+  unbind(binding: BindingSpec): Promise<void>;
+  deleteExchange(name: string, options?: { ifUnused?: boolean }): Promise<void>;
+  deleteQueue(name: string, options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number>;
+  purgeQueue(name: string): Promise<number>;
+}
+
+/**
+ * Where the messaging layer registers the class of a fetched message (`message: Message`, by
+ * declaration merging), so that {@link Queue.get} returns a `Message` while the broker model names
+ * nothing of the layers above it.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: filled in by declaration merging (messaging/message.ts)
+export interface FetchedMessageTypes {}
+
+/** The message {@link Channel.getMessage} fetches: `Message` of `@wakame/core`. */
+export type FetchedMessage = FetchedMessageTypes extends { readonly message: infer M } ? M : unknown;
 
 /**
  * What a declaration needs to act on a broker: a {@link Connection} implements it. Declarations are
@@ -8,9 +32,12 @@ import type { TopologyAdmin } from '../transport/spi.js';
  */
 export interface Channel {
   /** The declaring side of the broker connection. */
-  readonly admin: TopologyAdmin;
+  readonly admin: EntityAdmin;
   /** Fetch one message from a queue without subscribing (basic.get). */
-  getMessage(queue: string, options?: { noAck?: boolean; accept?: readonly string[] }): Promise<Message | undefined>;
+  getMessage(
+    queue: string,
+    options?: { noAck?: boolean; accept?: readonly string[] },
+  ): Promise<FetchedMessage | undefined>;
 }
 
 /** Returns the channel, or throws {@link NotBoundError} naming the entity and the operation. */

@@ -1,6 +1,6 @@
 import { stableStringify } from '../internal/stable-stringify.js';
-import { toBrokerArguments } from '../model/queue-arguments.js';
-import type { ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import { toBrokerArguments } from './queue-arguments.js';
+import type { ExchangeSpec, QueueSpec } from './specs.js';
 
 /** One property where a re-declaration differs from what exists. */
 export interface Difference {

@@ -1,7 +1,7 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { BindingSpec, ExchangeSpec, ExchangeType } from '../transport/spi.js';
 import { type Channel, requireChannel } from './channel.js';
 import { checkName, checkRoutingKey, isReservedName } from './names.js';
+import type { BindingSpec, ExchangeSpec, ExchangeType } from './specs.js';
 
 const EXCHANGE_TYPES: readonly ExchangeType[] = ['direct', 'topic', 'fanout', 'headers'];
 

@@ -1,5 +1,4 @@
 import { InvalidArgumentError } from '../errors.js';
-import type { QueueArguments, QueueSpec } from '../transport/spi.js';
 import {
   type ArgumentDefinition,
   QUEUE_ARGUMENT_ENTRIES,
@@ -7,6 +6,7 @@ import {
   type QueueArgumentKey,
 } from './argument-table.js';
 import { checkCount, checkName } from './names.js';
+import type { QueueArguments, QueueSpec } from './specs.js';
 
 /** RabbitMQ caps `x-max-priority` at 255. */
 export const MAX_PRIORITY = QUEUE_ARGUMENTS.maxPriority.max;

@@ -1,6 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
-import type { Message } from '../messaging/message.js';
+import { type Channel, type FetchedMessage, requireChannel } from './channel.js';
+import { Exchange, type ExchangeJSON } from './exchange.js';
+import { checkName, checkRoutingKey } from './names.js';
+import { checkQueueArguments, QUEUE_ARGUMENT_KEYS } from './queue-arguments.js';
 import type {
   BindingSpec,
   DeadLetterTarget,
@@ -9,11 +12,7 @@ import type {
   QueueDeclareResult,
   QueueSpec,
   QueueType,
-} from '../transport/spi.js';
-import { type Channel, requireChannel } from './channel.js';
-import { Exchange, type ExchangeJSON } from './exchange.js';
-import { checkName, checkRoutingKey } from './names.js';
-import { checkQueueArguments, QUEUE_ARGUMENT_KEYS } from './queue-arguments.js';
+} from './specs.js';
 
 /** How a headers binding matches: every listed header (`all`) or at least one (`any`). */
 export type HeadersMatch = 'all' | 'any';
@@ -174,7 +173,7 @@ export class Queue implements QueueSpec {
   }
 
   /** Fetches one message without subscribing, or `undefined` when the queue is empty. */
-  async get(options: { noAck?: boolean; accept?: readonly string[] } = {}): Promise<Message | undefined> {
+  async get(options: { noAck?: boolean; accept?: readonly string[] } = {}): Promise<FetchedMessage | undefined> {
     return requireChannel(this.#channel, `queue '${this.name}'`, 'get').getMessage(this.name, options);
   }
 

@@ -11,7 +11,7 @@ import { Decoder, Encoder } from '@msgpack/msgpack';
 import type { CreateNodeOptions, DocumentOptions, ParseOptions, SchemaOptions, ToStringOptions } from 'yaml';
 import { parseDocument, stringify as stringifyYaml } from 'yaml';
 import { DecodeError, EncodeError } from '../errors.js';
-import type { Serializer } from './serializers.js';
+import type { Serializer } from './serializer.js';
 
 /**
  * A character set the registry can encode strings to and decode them from. `'binary'` means "raw

@@ -4,9 +4,9 @@
  * @module
  */
 import type { Connection } from '../messaging/connection.js';
+import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
 import { Queue } from '../model/queue.js';
 import type { DesiredTopology } from '../topology/desired.js';
-import { BUILTIN_EXCHANGES } from '../topology/graph.js';
 import { RoutingTable } from '../virtual/routing-table.js';
 
 /** Priority-class queues first (in class order), then the queues handled tasks are routed to. */

@@ -5,8 +5,9 @@
  *
  * @module
  */
+
+import type { Difference } from '../model/equivalence.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
-import type { Difference } from '../virtual/equivalence.js';
 
 /** Names an entity in messages. */
 export type EntityRef =

@@ -9,9 +9,9 @@
  * @module
  */
 import { stableStringify } from '../internal/stable-stringify.js';
+import { bindingKey } from '../model/binding-key.js';
+import { exchangeDifferences, queueDifferences } from '../model/equivalence.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
-import { exchangeDifferences, queueDifferences } from '../virtual/equivalence.js';
-import { bindingKey } from '../virtual/in-memory-topology.js';
 import type { Change, ChangeKind, EntityRef } from './change.js';
 import type { DesiredTopology } from './desired.js';
 import type { LiveState, ProbeResult } from './observe.js';

@@ -8,19 +8,12 @@
  *
  * @module
  */
+
+import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
+import { compileTopic } from '../model/topic-match.js';
 import type { BindingSpec, ExchangeSpec, ExchangeType } from '../transport/spi.js';
-import { compileTopic } from '../virtual/topic-match.js';
 import { compareStrings } from './compile.js';
 import type { DesiredTopology } from './desired.js';
-
-/** The exchanges every RabbitMQ virtual host has, with their types. */
-export const BUILTIN_EXCHANGES: ReadonlyMap<string, ExchangeType> = new Map<string, ExchangeType>([
-  ['amq.direct', 'direct'],
-  ['amq.fanout', 'fanout'],
-  ['amq.headers', 'headers'],
-  ['amq.match', 'headers'],
-  ['amq.topic', 'topic'],
-]);
 
 /** Whether `binding` can take a message with `routingKey` (`undefined`: any key) from an exchange of `type`. */
 function bindingAccepts(type: ExchangeType | undefined, binding: BindingSpec, routingKey: string | undefined): boolean {

@@ -8,8 +8,8 @@
  * @module
  */
 import { NotFoundError, TopologyConflictError } from '../errors.js';
+import type { Difference } from '../model/equivalence.js';
 import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../transport/spi.js';
-import type { Difference } from '../virtual/equivalence.js';
 import type { DesiredTopology } from './desired.js';
 
 /** The outcome of probing one entity. */

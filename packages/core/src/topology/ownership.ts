@@ -11,9 +11,9 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { bindingKey } from '../model/binding-key.js';
 import type { BindingSpec } from '../transport/spi.js';
 import { STACK_NAME_PATTERN } from '../transport/stack-lock.js';
-import { bindingKey } from '../virtual/in-memory-topology.js';
 import type { DesiredTopology } from './desired.js';
 
 /** The stack used when neither the topology file (`name:`) nor the caller names one. */

@@ -14,12 +14,13 @@
  */
 import type { TopologyIssue } from '../errors.js';
 import { MAX_TTL_MS, QUEUE_ARGUMENT_ENTRIES, QUEUE_ARGUMENTS } from '../model/argument-table.js';
+import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
 import { MAX_PRIORITY } from '../model/queue-arguments.js';
 import type { BindingSpec, Capabilities, ExchangeType } from '../transport/spi.js';
 import { compileBinding, compileQueueBinding, compileTopology } from './compile.js';
 import type { DesiredTopology } from './desired.js';
 import type { BindingDocument, QueueBindingDocument, TopologyDocument } from './document.js';
-import { BUILTIN_EXCHANGES, expiryCycles, reachableQueues } from './graph.js';
+import { expiryCycles, reachableQueues } from './graph.js';
 import { compileGlob, isMatchAll } from './task-glob.js';
 
 /** What {@link checkRules} checks against besides the document. */

@@ -1,11 +1,6 @@
-import { stableStringify } from '../internal/stable-stringify.js';
+import { bindingKey } from '../model/binding-key.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import type { TopologySnapshot, TopologyStore } from './store.js';
-
-/** Identity of a binding: every field takes part, arguments included (as in RabbitMQ). */
-export function bindingKey(b: BindingSpec): string {
-  return `${b.destinationType}\u0000${b.source}\u0000${b.destination}\u0000${b.routingKey}\u0000${stableStringify(b.arguments)}`;
-}
 
 /**
  * Topology records held in process memory. Used by the memory store, and by any store whose

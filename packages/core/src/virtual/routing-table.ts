@@ -13,9 +13,9 @@
  * @module
  */
 import { InvalidOperationError } from '../errors.js';
+import { compileHeaders, type HeadersPattern } from '../model/headers-match.js';
+import { compileTopic, type TopicPattern } from '../model/topic-match.js';
 import type { BindingSpec, ExchangeSpec, ExchangeType } from '../transport/spi.js';
-import { compileHeaders, type HeadersPattern } from './headers-match.js';
-import { compileTopic, type TopicPattern } from './topic-match.js';
 
 /** The topology a {@link RoutingTable} routes through. Queues are not needed: see {@link RoutingTable.route}. */
 export interface RoutingSnapshot {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, PreconditionFailedError, TopologyConflictError, UnsupportedFeatureError } from '../errors.js';
+import { exchangeDifferences, queueDifferences } from '../model/equivalence.js';
 import { isReservedName } from '../model/names.js';
 import type {
   BindingSpec,
@@ -11,7 +12,6 @@ import type {
   StackStateStore,
   TopologyAdmin,
 } from '../transport/spi.js';
-import { exchangeDifferences, queueDifferences } from './equivalence.js';
 import type { VirtualStore } from './store.js';
 import type { TopologyCache } from './topology-cache.js';
 

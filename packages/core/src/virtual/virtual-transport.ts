@@ -1,5 +1,5 @@
 import { ConnectionClosedError, InvalidOperationError, MessageStateError, NotFoundError } from '../errors.js';
-import { BUILTIN_EXCHANGES } from '../topology/graph.js';
+import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
 import type {
   Capabilities,
   ConsumeRequest,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileHeaders, headersMatch } from '../../src/virtual/headers-match.js';
+import { compileHeaders, headersMatch } from '../../src/model/headers-match.js';
 
 describe('headersMatch', () => {
   it('x-match all (the default) needs every header to match', () => {

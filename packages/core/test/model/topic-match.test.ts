@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileTopic, topicMatches } from '../../src/virtual/topic-match.js';
+import { compileTopic, topicMatches } from '../../src/model/topic-match.js';
 
 const words = (count: number, word = 'w'): string => Array.from({ length: count }, (_, i) => `${word}${i}`).join('.');
 

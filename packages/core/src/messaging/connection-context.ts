@@ -1,0 +1,37 @@
+/**
+ * What a {@link Producer} or {@link Consumer} uses of the {@link Connection} that made it. The
+ * connection implements it; producers and consumers depend on it rather than on the class, so the
+ * connection can create them without an import cycle.
+ *
+ * @module
+ */
+import type { Channel } from '../model/channel.js';
+import type { Exchange } from '../model/exchange.js';
+import type { Queue } from '../model/queue.js';
+import type { CompressionRegistry } from '../serialization/compression.js';
+import type { SerializerRegistry } from '../serialization/serializers.js';
+import type { Transport } from '../transport/spi.js';
+import type { Instrumentation, Logger } from './events.js';
+import type { RetryPolicy } from './retry.js';
+
+/** The part of a {@link Connection} its producers and consumers use (it declares and fetches, too). */
+export interface ConnectionContext extends Channel {
+  readonly events: Instrumentation;
+  readonly logger: Logger;
+  readonly serializers: SerializerRegistry;
+  readonly compressors: CompressionRegistry;
+  /** Bound on a message body, as published or received and after decompression. */
+  readonly maxBodyBytes: number;
+  /** The transport when connected, without connecting. */
+  readonly currentTransport: Transport | undefined;
+  /** Connects if needed and returns the transport. */
+  ready(signal?: AbortSignal): Promise<Transport>;
+  /** Runs `operation`, retrying retriable failures per `policy` (reconnecting first when the connection failed). */
+  ensure<T>(operation: (connection: this) => Promise<T>, policy?: RetryPolicy): Promise<T>;
+  /** Declares entities once per connection. */
+  declare(...entities: readonly (Exchange | Queue)[]): Promise<void>;
+  /** The content types a consumer accepts, from serializer names or content types. */
+  acceptSet(accept?: readonly string[]): ReadonlySet<string>;
+  /** Runs `hook` when the connection closes; returns a function that removes it. */
+  onClose(hook: () => Promise<void> | void): () => void;
+}
