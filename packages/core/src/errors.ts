@@ -7,7 +7,6 @@
  *
  * @module
  */
-import { installCommand, packagesToInstall } from './internal/install-hint.js';
 
 /** How much must be rebuilt before an operation that failed with this error can be retried. */
 export type RecoveryScope = 'connection' | 'channel' | 'none';
@@ -62,19 +61,19 @@ export class TransportNotInstalledError extends WakameError {
   readonly packages: readonly string[];
   /** The command that installs {@link TransportNotInstalledError.packages}, e.g. `npm install @wakame/transports ioredis`. */
   readonly installCommand: string;
+  /** @param hint - What to install and how; the registry works it out (see `transport/install-hint.ts`). */
   constructor(
     readonly scheme: string,
     readonly moduleName: string,
+    hint: { readonly packages: readonly string[]; readonly installCommand: string },
     options?: ErrorOptions,
   ) {
-    const packages = packagesToInstall(scheme, moduleName);
-    const command = installCommand(packages);
     super(
-      `the '${scheme}' transport needs the module '${moduleName}', which could not be loaded; install it: ${command}`,
+      `the '${scheme}' transport needs the module '${moduleName}', which could not be loaded; install it: ${hint.installCommand}`,
       options,
     );
-    this.packages = packages;
-    this.installCommand = command;
+    this.packages = hint.packages;
+    this.installCommand = hint.installCommand;
   }
 }
 

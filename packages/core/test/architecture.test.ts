@@ -15,17 +15,18 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 /** Layer rank by the first path segment under src/ (a bare file is keyed by its own name). */
 const LAYERS: Readonly<Record<string, number>> = {
-  internal: 0,
+  // The ground: the error hierarchy imports nothing; small helpers may throw its errors.
   'errors.ts': 0,
-  serialization: 1,
-  model: 1,
-  transport: 2,
-  virtual: 3,
-  messaging: 3,
-  topology: 4,
-  tasks: 5,
-  'index.ts': 6,
-  'spi.ts': 6,
+  internal: 1,
+  serialization: 2,
+  model: 2,
+  transport: 3,
+  virtual: 4,
+  messaging: 4,
+  topology: 5,
+  tasks: 6,
+  'index.ts': 7,
+  'spi.ts': 7,
 };
 
 function sourceFiles(dir: string): string[] {

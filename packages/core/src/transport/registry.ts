@@ -9,6 +9,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { InvalidArgumentError, TransportNotInstalledError, UnknownTransportError } from '../errors.js';
+import { installHint } from './install-hint.js';
 import type { TransportFactory } from './spi.js';
 
 /** Loads a transport factory on first use, typically with a dynamic `import()`. */
@@ -140,7 +141,8 @@ export function moduleLoader(scheme: string, moduleName: string, exportName: str
       namespace = await importModule(moduleName);
     } catch (error) {
       if (isModuleNotFound(error)) {
-        throw new TransportNotInstalledError(key, missingModule(error, moduleName), { cause: error });
+        const missing = missingModule(error, moduleName);
+        throw new TransportNotInstalledError(key, missing, installHint(key, missing), { cause: error });
       }
       throw error;
     }
@@ -185,7 +187,8 @@ async function load(scheme: string, loader: TransportLoader): Promise<TransportF
   } catch (error) {
     // A hand-written loader (`() => import('x').then(...)`) gets the same mapping as moduleLoader.
     if (!(error instanceof TransportNotInstalledError) && isModuleNotFound(error)) {
-      throw new TransportNotInstalledError(scheme, missingModule(error, undefined), { cause: error });
+      const missing = missingModule(error, undefined);
+      throw new TransportNotInstalledError(scheme, missing, installHint(scheme, missing), { cause: error });
     }
     throw error;
   }

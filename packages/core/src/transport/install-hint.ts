@@ -43,3 +43,13 @@ export function installCommand(
   const add = manager === 'pnpm' || manager === 'yarn' || manager === 'bun' ? `${manager} add` : 'npm install';
   return `${add} ${packages.join(' ')}`;
 }
+
+/** What {@link TransportNotInstalledError} tells the user to install for `scheme`'s `moduleName`. */
+export function installHint(
+  scheme: string,
+  moduleName: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): { readonly packages: readonly string[]; readonly installCommand: string } {
+  const packages = packagesToInstall(scheme, moduleName);
+  return { packages, installCommand: installCommand(packages, env) };
+}

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { TransportNotInstalledError } from '../../src/errors.js';
-import { installCommand, packagesToInstall } from '../../src/internal/install-hint.js';
+import { installCommand, installHint, packagesToInstall } from '../../src/transport/install-hint.js';
 
 describe('packagesToInstall', () => {
   it('names @wakame/transports and the broker client when the transport package is missing', () => {
@@ -44,7 +44,11 @@ describe('TransportNotInstalledError', () => {
 
   it('ends its message with the install command of the package manager in use', () => {
     vi.stubEnv('npm_config_user_agent', 'npm/11.19.1 node/v20.20.2 linux x64 workspaces/false');
-    const error = new TransportNotInstalledError('redis', '@wakame/transports/redis');
+    const error = new TransportNotInstalledError(
+      'redis',
+      '@wakame/transports/redis',
+      installHint('redis', '@wakame/transports/redis'),
+    );
     expect(error.message).toBe(
       "the 'redis' transport needs the module '@wakame/transports/redis', which could not be loaded; install it: npm install @wakame/transports ioredis",
     );
@@ -55,6 +59,8 @@ describe('TransportNotInstalledError', () => {
 
   it('says pnpm add under pnpm', () => {
     vi.stubEnv('npm_config_user_agent', 'pnpm/10.34.9 npm/? node/v20.20.2 linux x64');
-    expect(new TransportNotInstalledError('amqp', 'amqplib').message).toMatch(/install it: pnpm add amqplib$/);
+    expect(new TransportNotInstalledError('amqp', 'amqplib', installHint('amqp', 'amqplib')).message).toMatch(
+      /install it: pnpm add amqplib$/,
+    );
   });
 });
