@@ -1,3 +1,10 @@
+/**
+ * Colour for plan output, so that additions, changes and deletions can be told apart at a glance;
+ * each line's leading sign (`+`, `~`, `-`, `?`) picks the colour. It colours only when the command
+ * context allows it (a terminal, no `NO_COLOR`, no JSON output), so piped output stays plain text.
+ *
+ * @module
+ */
 import type { CommandContext } from './context.js';
 
 const COLORS: Record<string, string> = { '+': '32', '~': '33', '-': '31', '?': '36' };

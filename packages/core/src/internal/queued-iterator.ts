@@ -1,3 +1,10 @@
+/**
+ * The push-to-pull bridge behind `for await (const message of consumer)`: the transport pushes
+ * deliveries as they arrive, and the loop pulls them at its own pace. Its `return` hook is how
+ * breaking out of the loop stops the consumer and hands back the messages the loop never saw.
+ *
+ * @module
+ */
 import { InvalidOperationError } from '../errors.js';
 
 /**

@@ -1,3 +1,11 @@
+/**
+ * The entry point of the messaging layer. A {@link Connection} turns broker URLs into a transport
+ * through the transport registry, connects lazily, fails over between URLs and retries operations
+ * across reconnects. Producers, consumers and attached declarations all act through it, which is
+ * why the declaration cache lives here: it has to be forgotten whenever the broker connection is lost.
+ *
+ * @module
+ */
 import {
   ConnectionClosedError,
   ConnectionError,

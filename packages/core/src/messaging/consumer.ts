@@ -1,3 +1,11 @@
+/**
+ * The receiving side. {@link Consumer} subscribes to queues through the transport, bounds unsettled
+ * messages with a prefetch window, and feeds a handler or a `for await` loop. Its defaults are chosen
+ * so that no message disappears silently: an undecodable one is rejected, a failing handler's message
+ * is requeued once and then rejected, and closing returns what was not settled to its queue.
+ *
+ * @module
+ */
 import { hostname } from 'node:os';
 import { InvalidArgumentError, InvalidOperationError } from '../errors.js';
 import { QueuedIterator } from '../internal/queued-iterator.js';

@@ -1,3 +1,11 @@
+/**
+ * The transport registry a connection falls back on. It lives here rather than beside the registry
+ * in `transport/` because `memory://` is built from the virtual layer, which itself sits on the
+ * transport SPI; the broker transports are only named, and loaded on first use, so `@wakame/core`
+ * never depends on a broker client.
+ *
+ * @module
+ */
 import { DEFAULT_TRANSPORT_MODULES, moduleLoader, TransportRegistry } from '../transport/registry.js';
 import type { TransportFactory } from '../transport/spi.js';
 import { memoryBroker } from '../virtual/memory-store.js';

@@ -1,3 +1,12 @@
+/**
+ * The consumer's view of one delivery. Decoding is lazy and memoised, and the size limit is checked
+ * before anything is decompressed, so code that only reads headers or forwards the raw body never
+ * pays for decoding, and an oversized body cannot exhaust memory. Settling goes through
+ * {@link Message}, which refuses to settle a delivery twice whatever the transport. The file also
+ * tells the broker model, by declaration merging, that `Queue.get` returns a `Message`.
+ *
+ * @module
+ */
 import { ContentNotAcceptedError, MessageStateError, PayloadTooLargeError } from '../errors.js';
 import type { CompressionRegistry } from '../serialization/compression.js';
 import type { SerializerRegistry } from '../serialization/serializers.js';

@@ -1,3 +1,12 @@
+/**
+ * Bounded pools in kombu's manner, for code that publishes from many concurrent tasks (request
+ * handlers, job runners): they share a few connections instead of opening one each, and a caller
+ * that finds the pool exhausted waits a bounded time instead of piling more load on the broker.
+ * {@link ResourcePool} is the generic part; the connection and producer pools only say how to make,
+ * check and dispose of what they hold.
+ *
+ * @module
+ */
 import { InvalidOperationError, ResourceLimitError, TransportError } from '../errors.js';
 import { MAX_TIMER_MS } from '../internal/sleep.js';
 import { checkCount } from '../model/names.js';

@@ -1,3 +1,11 @@
+/**
+ * The publishing side. {@link Producer} turns a value into a broker message (serializer, compression,
+ * AMQP properties), declares what the publish needs, and hands it to the transport, retrying across
+ * reconnects when asked. {@link publishOptionsOf} goes the other way, so that retries and dead letters
+ * can re-publish a consumed message exactly as it travelled.
+ *
+ * @module
+ */
 import { InvalidArgumentError, PayloadTooLargeError, UnroutableError } from '../errors.js';
 import { Exchange } from '../model/exchange.js';
 import { Queue } from '../model/queue.js';

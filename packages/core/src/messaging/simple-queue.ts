@@ -1,3 +1,11 @@
+/**
+ * kombu's `SimpleQueue`, for scripts, tests and small tools that want `put` and `get` rather than
+ * exchanges, bindings and handlers. It is built from the ordinary producer and consumer, so it gets
+ * their serialization, declaration and settling rules; what it adds is a bounded `get()` that never
+ * acks or drops a message on the caller's behalf.
+ *
+ * @module
+ */
 import { InvalidArgumentError, InvalidOperationError, QueueEmptyError } from '../errors.js';
 import { Deque } from '../internal/deque.js';
 import { MAX_TIMER_MS } from '../internal/sleep.js';

@@ -1,3 +1,11 @@
+/**
+ * The seam between the broker model and the layers above it. Declarations need a broker to act on,
+ * but must not import the connection, which imports them; they talk to a {@link Channel} instead,
+ * and the connection implements it. For the same reason the type of a fetched message is supplied
+ * by the messaging layer through declaration merging.
+ *
+ * @module
+ */
 import { NotBoundError } from '../errors.js';
 import type { BindingSpec, ExchangeSpec, QueueDeclareResult, QueueSpec } from './specs.js';
 

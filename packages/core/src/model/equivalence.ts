@@ -1,3 +1,11 @@
+/**
+ * RabbitMQ's equivalence rules: when re-declaring an existing exchange or queue is a no-op and when
+ * it is a conflict. The virtual transport uses them to refuse a conflicting declaration as RabbitMQ
+ * would, and the topology planner to tell an unchanged entity from one that must be re-created. Each
+ * difference is reported by property, so an error or a plan can say exactly what differs.
+ *
+ * @module
+ */
 import { stableStringify } from '../internal/stable-stringify.js';
 import { toBrokerArguments } from './queue-arguments.js';
 import type { ExchangeSpec, QueueSpec } from './specs.js';

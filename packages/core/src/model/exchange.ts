@@ -1,3 +1,11 @@
+/**
+ * Exchange declarations. An {@link Exchange} is validated when built, immutable, and plain data that
+ * round-trips through JSON, so a declaration can be written in code or loaded from a file and mean
+ * the same thing. It touches a broker only once attached to a connection, as kombu's bound entities
+ * do, which keeps declaring separate from deciding what to declare.
+ *
+ * @module
+ */
 import { InvalidArgumentError } from '../errors.js';
 import { type Channel, requireChannel } from './channel.js';
 import { checkName, checkRoutingKey, isReservedName } from './names.js';

@@ -1,3 +1,11 @@
+/**
+ * Input checks shared by the broker model and the options of the messaging layer. Exchange names,
+ * queue names and routing keys are AMQP short strings (at most 255 bytes); checking them when a
+ * declaration is built reports a bad name where it was written, not as a broker error at the first
+ * declare.
+ *
+ * @module
+ */
 import { InvalidArgumentError } from '../errors.js';
 
 /** AMQP short strings are at most 255 bytes. */

@@ -1,3 +1,12 @@
+/**
+ * Validation of the typed queue arguments, and their mapping to and from RabbitMQ's `x-*` argument
+ * table. The mapping runs both ways: declarations are compared on the broker table (so `maxPriority`
+ * and a raw `x-max-priority` of the same value declare the same queue), and stores and transports
+ * that read raw tables back lift them into typed fields to apply their meaning. Which arguments exist
+ * is defined once, in the argument table.
+ *
+ * @module
+ */
 import { InvalidArgumentError } from '../errors.js';
 import {
   type ArgumentDefinition,

@@ -1,3 +1,11 @@
+/**
+ * Queue declarations. A {@link Queue} carries its bindings, so one object declares everything a
+ * consumer needs (exchanges, queue, bindings), and it is plain data that round-trips through JSON, so
+ * a declaration can be stored, sent and rebuilt. {@link broadcast} builds kombu's per-consumer fanout
+ * queue on top of it.
+ *
+ * @module
+ */
 import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import { type Channel, type FetchedMessage, requireChannel } from './channel.js';

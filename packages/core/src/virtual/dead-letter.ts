@@ -1,3 +1,11 @@
+/**
+ * Dead-lettering as RabbitMQ does it, for the virtual transport: the copy a queue dead-letters, with
+ * RabbitMQ's `x-death` bookkeeping, and the rule that drops a message rather than let it cycle through
+ * the same queues forever. Writing the same headers as RabbitMQ lets retry counters and tools that read
+ * `x-death` work unchanged on every transport.
+ *
+ * @module
+ */
 import type { MessageProperties, OutboundMessage, QueueSpec } from '../transport/spi.js';
 import type { StoredMessage } from './store.js';
 

@@ -1,3 +1,11 @@
+/**
+ * The delivery loop of the virtual transport: which subscription gets the next message of which
+ * queue, and when to look again. Stores only claim messages; fairness between consumers, prefetch
+ * windows, queue order and polling for stores that cannot signal new messages are handled here,
+ * once, for every store.
+ *
+ * @module
+ */
 import type { ConsumeRequest, DeliverySink } from '../transport/spi.js';
 import type { Claimed } from './store.js';
 

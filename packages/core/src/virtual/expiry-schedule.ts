@@ -1,3 +1,11 @@
+/**
+ * Timers for TTL expiry in virtual stores. Stores keep no timers, so something in the process has to
+ * look at a queue's head when its first message expires. One schedule is shared by every transport of
+ * a store, so that expiry, and the dead-lettering it triggers, does not depend on the connection that
+ * published staying open.
+ *
+ * @module
+ */
 import type { VirtualStore } from './store.js';
 
 /** Sweeps the head of a queue: dead-letters what expired and re-arms for the next head. */

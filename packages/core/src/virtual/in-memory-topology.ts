@@ -1,3 +1,10 @@
+/**
+ * The simplest topology store: records in process memory, with a revision that moves on every change.
+ * Stores whose topology need not be shared between processes reuse it rather than write their own;
+ * the snapshot is kept until the next change, so an unchanged topology is never copied or recompiled.
+ *
+ * @module
+ */
 import { bindingKey } from '../model/binding-key.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import type { TopologySnapshot, TopologyStore } from './store.js';

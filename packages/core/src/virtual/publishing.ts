@@ -2,6 +2,8 @@
  * The publishing half of the virtual transport: routing a message to its queues, storing one copy
  * per queue (with its TTL and priority settled), applying max-length with its overflow behaviour,
  * and dead-lettering with `x-death` records. The delivery half stays in {@link VirtualTransport}.
+ *
+ * @module
  */
 import { randomBytes } from 'node:crypto';
 import { NotFoundError, PublishRejectedError, UnroutableError } from '../errors.js';

@@ -1,3 +1,11 @@
+/**
+ * Routing needs a compiled table, and compiling it on every publish would be wasteful; yet a store
+ * shared between processes can change at any moment. The cache settles this with the store's
+ * revision number: it is read on every publish, and the table is recompiled only when it moved, with
+ * concurrent callers sharing one recompilation.
+ *
+ * @module
+ */
 import type { QueueSpec } from '../transport/spi.js';
 import { RoutingTable } from './routing-table.js';
 import type { TopologySnapshot, TopologyStore } from './store.js';

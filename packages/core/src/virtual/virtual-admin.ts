@@ -1,3 +1,11 @@
+/**
+ * Declaring, binding and deleting for the virtual transport, under RabbitMQ's rules, so that code
+ * developed against a memory or Redis broker behaves the same when pointed at RabbitMQ. It only edits
+ * the store's topology records (routing sees the change through the store's revision) and remembers
+ * the exclusive queues its connection declared, to delete them when the connection closes.
+ *
+ * @module
+ */
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, PreconditionFailedError, TopologyConflictError, UnsupportedFeatureError } from '../errors.js';
 import { exchangeDifferences, queueDifferences } from '../model/equivalence.js';

@@ -1,3 +1,11 @@
+/**
+ * The transport for brokers without AMQP semantics (memory, Redis, files), after kombu's virtual
+ * transport. It wires the shared pieces (routing and publishing, the dispatcher, the admin, expiry
+ * sweeps) around one store, so that a store only has to keep records and claim messages, and the
+ * broker behaviour an application sees is the same whichever store is underneath.
+ *
+ * @module
+ */
 import { ConnectionClosedError, InvalidOperationError, MessageStateError, NotFoundError } from '../errors.js';
 import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
 import type {
