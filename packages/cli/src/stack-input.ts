@@ -4,18 +4,7 @@
  *
  * @module
  */
-import {
-  type Connection,
-  DEFAULT_STACK,
-  describeBinding,
-  describeChange,
-  type ForeignEntity,
-  lockStack,
-  type Plan,
-  queueLoad,
-  type StackLock,
-  type StackPlan,
-} from '@wakame/core';
+import { type Connection, DEFAULT_STACK, formatPlan, lockStack, type StackLock, type StackPlan } from '@wakame/core';
 import type { CommandContext } from './context.js';
 import { paint } from './paint.js';
 
@@ -74,62 +63,19 @@ export function planJson(planned: StackPlan, url: string, showForeign: boolean):
   };
 }
 
-/** Prints a plan for people: this stack's changes, its undeclared entities, then the rest. */
+/** Prints a plan for people (core's {@link formatPlan}), colouring each change by its sign. */
 export function printPlan(
   ctx: CommandContext,
   planned: StackPlan,
   url: string,
   options: { readonly verbose?: boolean; readonly showForeign?: boolean } = {},
 ): void {
-  const { plan, stack } = planned;
-  const probed = plan.complete ? '' : ' (probed over AMQP: bindings cannot be verified without the management API)';
-  ctx.out(`Plan for ${url}, stack '${stack}'${probed}:`);
-  for (const change of plan.changes) {
-    if (change.kind.startsWith('extraneous')) continue;
-    if (change.kind === 'unchanged' && !options.verbose) continue;
-    ctx.out(paint(ctx, describeChange(change)));
-  }
-  const extraneous = plan.changes.filter((c) => c.kind.startsWith('extraneous'));
-  if (extraneous.length > 0) {
-    ctx.out(`Owned by stack '${stack}' but no longer declared (apply --prune deletes them):`);
-    for (const change of extraneous) ctx.out(paint(ctx, describeChange(change)));
-  }
-  if (plan.unowned.length > 0) {
-    ctx.out(
-      `${plan.unowned.length} declared entit${plan.unowned.length === 1 ? 'y exists' : 'ies exist'} without belonging to stack '${stack}' (wakame adopt takes them over).`,
-    );
-  }
-  if (plan.foreign.length > 0) {
-    if (options.showForeign) {
-      ctx.out(`Foreign (other owners; never changed or pruned):`);
-      for (const f of plan.foreign) ctx.out(`  ${describeForeign(f)}`);
-    } else {
-      ctx.out(
-        `${plan.foreign.length} foreign entit${plan.foreign.length === 1 ? 'y' : 'ies'} of other owners, never touched (--show-foreign lists them).`,
-      );
-    }
-  }
-  if (!planned.recorded) ctx.out(`(this transport keeps no stack records: nothing here is owned, nothing is pruned)`);
-  ctx.out(summaryLine(plan));
-}
-
-/** `Plan: 2 to create, …` or `No changes…`. */
-export function summaryLine(plan: Plan): string {
-  const c = plan.counts;
-  const creates = (c['create-exchange'] ?? 0) + (c['create-queue'] ?? 0) + (c.bind ?? 0);
-  const replaces = (c['replace-exchange'] ?? 0) + (c['replace-queue'] ?? 0);
-  const extraneous = (c['extraneous-exchange'] ?? 0) + (c['extraneous-queue'] ?? 0) + (c['extraneous-binding'] ?? 0);
-  if (plan.noChanges) return `No changes: the broker matches the topology (${c.unchanged ?? 0} unchanged).`;
-  return `Plan: ${creates} to create, ${replaces} to replace${replaces ? ' (destructive)' : ''}, ${extraneous} owned and no longer declared, ${c.unchanged ?? 0} unchanged${c.unverifiable ? `, ${c.unverifiable} unverifiable` : ''}.`;
-}
-
-function describeForeign(f: ForeignEntity): string {
-  switch (f.kind) {
-    case 'exchange':
-      return `exchange ${f.exchange.name} (${f.exchange.type})`;
-    case 'queue':
-      return `queue ${f.queue.name}${queueLoad(f.messageCount, f.consumerCount)}`;
-    case 'binding':
-      return `bind ${describeBinding(f.binding)}`;
-  }
+  const lines = formatPlan(planned.plan, {
+    target: url,
+    stack: planned.stack,
+    recorded: planned.recorded,
+    ...(options.verbose === undefined ? {} : { verbose: options.verbose }),
+    ...(options.showForeign === undefined ? {} : { showForeign: options.showForeign }),
+  });
+  for (const line of lines) ctx.out(paint(ctx, line));
 }

@@ -1,5 +1,7 @@
 /**
- * Topology as code: load → validate → rules → compile → observe → diff → apply, plus export and graph.
+ * Topology as code, in the order it runs: load (`load/`) → check (`check/`: schema, then rules) →
+ * compile (`compile/`) → plan (`plan/`: observe, diff, ownership) → apply (`apply/`); `render/`
+ * turns a topology into YAML or diagrams. `pipeline.ts` runs load → check → compile in one call.
  *
  * @module
  */
@@ -13,20 +15,13 @@ export {
   PlanRefusedError,
   type Refusal,
   refusalsOf,
-} from './apply.js';
-export {
-  assertNever,
-  type Change,
-  type ChangeKind,
-  describeBinding,
-  describeChange,
-  describeEntity,
-  type EntityRef,
-  queueLoad,
-} from './change.js';
-export { compileTopology } from './compile.js';
+} from './apply/apply.js';
+export type { FormatOptions } from './check/format-issues.js';
+export { formatIssue, formatIssues } from './check/format-issues.js';
+export { checkRules, type RuleOptions } from './check/rules.js';
+export { topologySchema, validateSchema } from './check/validate.js';
+export { compileTopology } from './compile/compile.js';
 export type { CompiledTask, DesiredTopology } from './desired.js';
-export { diff, type ForeignEntity, type Plan } from './diff.js';
 export type {
   BindingDocument,
   BroadcastDocument,
@@ -40,8 +35,6 @@ export type {
   TopologyDocument,
 } from './document.js';
 export { defineTopology } from './document.js';
-export { DEFAULT_SCHEMA_REF, exportTopology, type ToYamlOptions, toYaml } from './export.js';
-export { toDot, toMermaid } from './graph.js';
 export {
   type LoadedTopology,
   type LoadOptions,
@@ -49,9 +42,27 @@ export {
   loadTopology,
   parseTopologyText,
   topologyFromDocument,
-} from './load.js';
-export type { LocateOptions, SourceLocation } from './locate.js';
-export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './observe.js';
+} from './load/load.js';
+export type { LocateOptions, SourceLocation } from './load/locate.js';
+export {
+  type CheckedTopology,
+  type CheckOptions,
+  checkTopology,
+  compileDocument,
+  loadTopologyOrThrow,
+} from './pipeline.js';
+export {
+  assertNever,
+  type Change,
+  type ChangeKind,
+  describeBinding,
+  describeChange,
+  describeEntity,
+  type EntityRef,
+  queueLoad,
+} from './plan/change.js';
+export { diff } from './plan/diff.js';
+export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './plan/observe.js';
 export {
   checkStackName,
   DEFAULT_STACK,
@@ -60,15 +71,14 @@ export {
   type Ownership,
   ownershipOf,
   type StackState,
-} from './ownership.js';
+} from './plan/ownership.js';
 export {
-  type CheckedTopology,
-  type CheckOptions,
-  checkTopology,
-  compileDocument,
-  loadTopologyOrThrow,
-} from './pipeline.js';
-export { checkRules, type RuleOptions } from './rules.js';
+  type ForeignEntity,
+  type FormatPlanOptions,
+  formatPlan,
+  type Plan,
+  planSummary,
+} from './plan/plan.js';
 export {
   fingerprintOf,
   isSavedPlan,
@@ -78,7 +88,15 @@ export {
   StalePlanError,
   savePlan,
   verifySavedPlan,
-} from './saved-plan.js';
-export { lockHolder, lockStack, ownedAfter, planStack, readStackState, recordStack, type StackPlan } from './stack.js';
-export { formatIssue, formatIssues, topologySchema, validateSchema } from './validate.js';
-export type { FormatOptions } from './validate-format.js';
+} from './plan/saved-plan.js';
+export {
+  lockHolder,
+  lockStack,
+  ownedAfter,
+  planStack,
+  readStackState,
+  recordStack,
+  type StackPlan,
+} from './plan/stack.js';
+export { DEFAULT_SCHEMA_REF, exportTopology, type ToYamlOptions, toYaml } from './render/export.js';
+export { toDot, toMermaid } from './render/graph.js';

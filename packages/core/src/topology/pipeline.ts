@@ -1,18 +1,19 @@
 /**
  * The topology pipeline in one call: load (YAML/JSON/TS, includes, `${ENV}`) → JSON Schema →
- * semantic rules → compile. Every problem comes back as a located {@link TopologyIssue}; nothing
- * is thrown for a user's mistake except by {@link loadTopologyOrThrow}.
+ * compile → semantic rules (which read the compiled form, so a document is compiled once). Every
+ * problem comes back as a located {@link TopologyIssue}; nothing is thrown for a user's mistake
+ * except by {@link loadTopologyOrThrow}.
  *
  * @module
  */
 import { type TopologyIssue, TopologyValidationError } from '../errors.js';
 import type { Capabilities } from '../transport/spi.js';
-import { compileTopology } from './compile.js';
+import { checkRules, type RuleOptions } from './check/rules.js';
+import { validateSchema } from './check/validate.js';
+import { compileTopology } from './compile/compile.js';
 import type { DesiredTopology } from './desired.js';
 import type { TopologyDocument } from './document.js';
-import { type LoadedTopology, type LoadOptions, loadTopology, topologyFromDocument } from './load.js';
-import { checkRules } from './rules.js';
-import { validateSchema } from './validate.js';
+import { type LoadedTopology, type LoadOptions, loadTopology, topologyFromDocument } from './load/load.js';
 
 /** Options of {@link checkTopology}. */
 export interface CheckOptions extends LoadOptions {
@@ -39,13 +40,13 @@ export async function checkTopology(path: string, options: CheckOptions = {}): P
   const topology = loaded.topology;
   const schemaIssues = validateSchema(topology);
   if (hasErrors(schemaIssues)) return outcome([...loaded.issues, ...schemaIssues], topology);
-  const ruleIssues = checkRules(topology.document, {
-    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-    ...(options.transport ? { transport: options.transport } : {}),
-  }).map((issue) => locate(issue, topology));
+  const desired = compileTopology(topology.document);
+  const ruleIssues = checkRules(topology.document, ruleOptions(options), desired).map((issue) =>
+    locate(issue, topology),
+  );
   const issues = [...loaded.issues, ...schemaIssues, ...ruleIssues];
   if (hasErrors(issues)) return outcome(issues, topology);
-  return { ...outcome(issues, topology), desired: compileTopology(topology.document) };
+  return { ...outcome(issues, topology), desired };
 }
 
 /**
@@ -58,16 +59,11 @@ export function compileDocument(
   options: Omit<CheckOptions, keyof LoadOptions> = {},
 ): DesiredTopology {
   const topology = topologyFromDocument(document);
-  const issues = [
-    ...validateSchema(topology),
-    ...checkRules(document, {
-      ...(options.capabilities ? { capabilities: options.capabilities } : {}),
-      ...(options.transport ? { transport: options.transport } : {}),
-    }),
-  ];
+  const desired = compileTopology(document);
+  const issues = [...validateSchema(topology), ...checkRules(document, ruleOptions(options), desired)];
   const errors = issues.filter((i) => (i.severity ?? 'error') === 'error');
   if (errors.length > 0) throw new TopologyValidationError(errors);
-  return compileTopology(document);
+  return desired;
 }
 
 /** Like {@link checkTopology}, but throws {@link TopologyValidationError} listing every error. */
@@ -75,6 +71,13 @@ export async function loadTopologyOrThrow(path: string, options: CheckOptions = 
   const checked = await checkTopology(path, options);
   if (!checked.desired) throw new TopologyValidationError(checked.errors);
   return checked.desired;
+}
+
+function ruleOptions(options: Omit<CheckOptions, keyof LoadOptions>): RuleOptions {
+  return {
+    ...(options.capabilities ? { capabilities: options.capabilities } : {}),
+    ...(options.transport ? { transport: options.transport } : {}),
+  };
 }
 
 function hasErrors(issues: readonly TopologyIssue[]): boolean {

@@ -10,9 +10,9 @@ import {
   QUEUE_ARGUMENT_ENTRIES,
 } from '../../src/model/argument-table.js';
 import { checkQueueArguments, fromBrokerArguments, toBrokerArguments } from '../../src/model/queue-arguments.js';
-import { toYaml } from '../../src/topology/export.js';
-import { checkRules } from '../../src/topology/rules.js';
-import { topologySchema } from '../../src/topology/validate.js';
+import { checkRules } from '../../src/topology/check/rules.js';
+import { topologySchema } from '../../src/topology/check/validate.js';
+import { toYaml } from '../../src/topology/render/export.js';
 import type { QueueArguments, QueueSpec } from '../../src/transport/spi.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateTaskTypes } from '../../src/tasks/codegen.js';
-import { compileTopology } from '../../src/topology/compile.js';
+import { compileTopology } from '../../src/topology/compile/compile.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
 import { checkTopology } from '../../src/topology/pipeline.js';
@@ -57,7 +57,7 @@ async function compile(generated: string, extra: Readonly<Record<string, string>
 function sameAsFromSchema(desired: DesiredTopology): string {
   const lines = [
     `import type { FromSchema } from ${JSON.stringify(fromSchemaModule)};`,
-    "import type { TaskPayloads } from './topology.gen.ts';",
+    "import type { TaskPayloads } from './topology.gen.js';",
     'type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;',
     // Keeps the imports used (noUnusedLocals) when no task has a payload schema.
     'export type Used = [FromSchema<true>, TaskPayloads, Equal<1, 1>];',
@@ -220,7 +220,7 @@ describe('generateTaskTypes', () => {
     expect(generated.split('\n')[0]).not.toContain('\n');
 
     const use = [
-      "import type { MediaTranscodeV2Payload2, TaskName, TaskPayloads } from './topology.gen.ts';",
+      "import type { MediaTranscodeV2Payload2, TaskName, TaskPayloads } from './topology.gen.js';",
       "export const names: TaskName[] = ['media.transcode-v2', 'media-transcode.v2', '9lives', 'ünicode.täsk', 'weird'];",
       'export const payload: MediaTranscodeV2Payload2 = {',
       "  source: 's3://b/k', matrix: [[1, null]], 'content-type': 'ünï', requiredOnly: 0,",

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { compileTopology, DEFAULT_TASK_RETRY } from '../../src/topology/compile.js';
+import { compileTopology, DEFAULT_TASK_RETRY } from '../../src/topology/compile/compile.js';
+import { compileGlob, isMatchAll } from '../../src/topology/compile/task-glob.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
-import { compileGlob, isMatchAll } from '../../src/topology/task-glob.js';
 
 describe('compileGlob', () => {
   it('matches exact names when the pattern has no star', () => {

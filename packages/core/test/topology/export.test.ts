@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { compareBindings, compileTopology } from '../../src/topology/compile.js';
+import { compareBindings, compileTopology } from '../../src/topology/compile/compile.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
-import { DEFAULT_SCHEMA_REF, exportTopology, toYaml } from '../../src/topology/export.js';
+import { DEFAULT_SCHEMA_REF, exportTopology, toYaml } from '../../src/topology/render/export.js';
 import type { BindingSpec, ExchangeSpec, ObservedTopology, QueueSpec } from '../../src/transport/spi.js';
 
 function exchange(name: string, extra: Partial<ExchangeSpec> = {}): ExchangeSpec {

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { compileTopology } from '../../src/topology/compile.js';
+import { expiryCycles, reachableQueues } from '../../src/topology/check/routing.js';
+import { compileTopology } from '../../src/topology/compile/compile.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
-import { expiryCycles, reachableQueues, toDot, toMermaid } from '../../src/topology/graph.js';
+import { toDot, toMermaid } from '../../src/topology/render/graph.js';
 
 const small: TopologyDocument = {
   exchanges: [

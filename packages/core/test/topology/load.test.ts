@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { TopologyIssue } from '../../src/errors.js';
-import { interpolate, retypePlainScalar } from '../../src/topology/interpolate.js';
-import { loadTopology, parseTopologyText } from '../../src/topology/load.js';
+import { interpolate, retypePlainScalar } from '../../src/topology/load/interpolate.js';
+import { loadTopology, parseTopologyText } from '../../src/topology/load/load.js';
 
 let dir: string;
 

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/messaging/connection.js';
-import { applyPlan, PlanRefusedError } from '../../src/topology/apply.js';
-import { describeChange } from '../../src/topology/change.js';
+import { applyPlan, PlanRefusedError } from '../../src/topology/apply/apply.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
-import { diff } from '../../src/topology/diff.js';
-import { observe } from '../../src/topology/observe.js';
-import { planStack, recordStack } from '../../src/topology/stack.js';
+import { describeChange } from '../../src/topology/plan/change.js';
+import { diff } from '../../src/topology/plan/diff.js';
+import { observe } from '../../src/topology/plan/observe.js';
+import { planStack, recordStack } from '../../src/topology/plan/stack.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec, TopologyAdmin } from '../../src/transport/spi.js';
 
 const exchange = (name: string, type: ExchangeSpec['type'] = 'direct'): ExchangeSpec => ({

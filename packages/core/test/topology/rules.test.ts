@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { TopologyIssue } from '../../src/errors.js';
+import { checkRules, pointer, type RuleOptions } from '../../src/topology/check/rules.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
-import { checkRules, pointer, type RuleOptions } from '../../src/topology/rules.js';
 import type { Capabilities } from '../../src/transport/spi.js';
 
 /** `severity path` of the issues of one rule. */

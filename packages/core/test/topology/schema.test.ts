@@ -4,9 +4,10 @@ import { fileURLToPath } from 'node:url';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import type { TopologyIssue } from '../../src/errors.js';
+import { formatIssues } from '../../src/topology/check/format-issues.js';
+import { topologySchema, validateSchema } from '../../src/topology/check/validate.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
-import { loadTopology, topologyFromDocument } from '../../src/topology/load.js';
-import { formatIssues, topologySchema, validateSchema } from '../../src/topology/validate.js';
+import { loadTopology, topologyFromDocument } from '../../src/topology/load/load.js';
 import type { ExchangeType, OverflowBehaviour, QueueType } from '../../src/transport/spi.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));

@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StackLockedError } from '../../src/errors.js';
 import { Connection } from '../../src/messaging/connection.js';
-import { ApplyFailedError, applyPlan, PlanRefusedError } from '../../src/topology/apply.js';
+import { ApplyFailedError, applyPlan, PlanRefusedError } from '../../src/topology/apply/apply.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
-import { parseSavedPlan, StalePlanError, savePlan, verifySavedPlan } from '../../src/topology/saved-plan.js';
-import { lockHolder, lockStack, planStack, readStackState, recordStack } from '../../src/topology/stack.js';
+import { parseSavedPlan, StalePlanError, savePlan, verifySavedPlan } from '../../src/topology/plan/saved-plan.js';
+import { lockHolder, lockStack, planStack, readStackState, recordStack } from '../../src/topology/plan/stack.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../src/transport/spi.js';
 
 const exchange = (name: string): ExchangeSpec => ({

@@ -1,10 +1,11 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import type { TopologyIssue } from '../../src/errors.js';
+import { formatIssue, formatIssues } from '../../src/topology/check/format-issues.js';
+import { validateSchema } from '../../src/topology/check/validate.js';
+import { closest } from '../../src/topology/check/validate-messages.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
-import { parseTopologyText, topologyFromDocument } from '../../src/topology/load.js';
-import { formatIssue, formatIssues, validateSchema } from '../../src/topology/validate.js';
-import { closest } from '../../src/topology/validate-messages.js';
+import { parseTopologyText, topologyFromDocument } from '../../src/topology/load/load.js';
 
 /** Schema issues of a YAML text, as `path: message` lines. */
 function check(text: string): string[] {

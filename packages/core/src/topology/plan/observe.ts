@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { NotFoundError, TopologyConflictError } from '../errors.js';
-import type { Difference } from '../model/equivalence.js';
-import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../transport/spi.js';
-import type { DesiredTopology } from './desired.js';
+import { NotFoundError, TopologyConflictError } from '../../errors.js';
+import { forEachConcurrently } from '../../internal/concurrency.js';
+import type { Difference } from '../../model/equivalence.js';
+import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../../transport/spi.js';
+import type { DesiredTopology } from '../desired.js';
 
 /** The outcome of probing one entity. */
 export type ProbeResult =
@@ -61,7 +62,12 @@ export async function observe(
       queues.set(q.name, await probeQueue(admin, q));
     }),
   ];
-  await runConcurrently(jobs, options.concurrency ?? 8, options.onProgress);
+  let done = 0;
+  await forEachConcurrently(jobs, options.concurrency ?? 8, async (job) => {
+    await job();
+    done++;
+    options.onProgress?.(done, jobs.length);
+  });
   return { kind: 'probed', exchanges, queues };
 }
 
@@ -98,23 +104,4 @@ async function probeQueue(admin: TopologyAdmin, spec: QueueSpec): Promise<ProbeR
       return { state: 'conflict', differences: error.differences, messageCount, consumerCount };
     throw error;
   }
-}
-
-/** Runs `jobs` with at most `limit` in flight, reporting progress; the first failure rejects. */
-export async function runConcurrently(
-  jobs: readonly (() => Promise<void>)[],
-  limit: number,
-  onProgress?: (done: number, total: number) => void,
-): Promise<void> {
-  let next = 0;
-  let done = 0;
-  const worker = async (): Promise<void> => {
-    while (next < jobs.length) {
-      const job = jobs[next++] as () => Promise<void>;
-      await job();
-      done++;
-      onProgress?.(done, jobs.length);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, jobs.length) }, worker));
 }

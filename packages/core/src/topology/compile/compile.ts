@@ -9,10 +9,10 @@
  *
  * @module
  */
-import { stableStringify } from '../internal/stable-stringify.js';
-import { PLAIN_QUEUE_ARGUMENTS } from '../model/queue-arguments.js';
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
-import type { CompiledTask, DesiredTopology } from './desired.js';
+import { stableStringify } from '../../internal/stable-stringify.js';
+import { PLAIN_QUEUE_ARGUMENTS } from '../../model/queue-arguments.js';
+import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../transport/spi.js';
+import type { CompiledTask, DesiredTopology } from '../desired.js';
 import type {
   BindingDocument,
   ExchangeDocument,
@@ -21,7 +21,7 @@ import type {
   RetryDocument,
   TaskDocument,
   TopologyDocument,
-} from './document.js';
+} from '../document.js';
 import { compileGlob } from './task-glob.js';
 
 /** Built-in retry policy of a task that sets none: a single attempt. */

@@ -10,11 +10,11 @@
  *
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
-import { bindingKey } from '../model/binding-key.js';
-import type { BindingSpec } from '../transport/spi.js';
-import { STACK_NAME_PATTERN } from '../transport/stack-lock.js';
-import type { DesiredTopology } from './desired.js';
+import { InvalidArgumentError } from '../../errors.js';
+import { bindingKey } from '../../model/binding-key.js';
+import type { BindingSpec } from '../../transport/spi.js';
+import { STACK_NAME_PATTERN } from '../../transport/stack-lock.js';
+import type { DesiredTopology } from '../desired.js';
 
 /** The stack used when neither the topology file (`name:`) nor the caller names one. */
 export const DEFAULT_STACK = 'default';

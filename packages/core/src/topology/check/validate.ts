@@ -12,18 +12,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
-import type { TopologyIssue } from '../errors.js';
-import type { LoadedTopology } from './load.js';
+import type { TopologyIssue } from '../../errors.js';
+import type { LoadedTopology } from '../load/load.js';
 import { explain } from './validate-messages.js';
 
-export { type FormatOptions, formatIssue, formatIssues } from './validate-format.js';
-
 /**
- * Both `src/topology/` and `dist/topology/` sit two levels below the package root, so one relative URL
+ * Both `src/topology/check/` and `dist/topology/check/` sit three levels below the package root, so one relative URL
  * finds the schema from the sources (tests, tsx) and from the build alike. Read at runtime rather than
  * imported: a JSON import outside `rootDir` would drag the file into the build output.
  */
-const SCHEMA_URL = new URL('../../schema/topology.schema.json', import.meta.url);
+const SCHEMA_URL = new URL('../../../schema/topology.schema.json', import.meta.url);
 
 let schema: Readonly<Record<string, unknown>> | undefined;
 let validator: ValidateFunction | undefined;

@@ -8,14 +8,13 @@
 
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
-import { type LockHolder, TransportError } from '../errors.js';
-import { stableStringify } from '../internal/stable-stringify.js';
-import { bindingKey } from '../model/binding-key.js';
-import type { BindingSpec, StackLock, TopologyAdmin } from '../transport/spi.js';
-import type { ApplyResult } from './apply.js';
+import { type LockHolder, TransportError } from '../../errors.js';
+import { stableStringify } from '../../internal/stable-stringify.js';
+import { bindingKey } from '../../model/binding-key.js';
+import type { BindingSpec, StackLock, TopologyAdmin } from '../../transport/spi.js';
+import type { DesiredTopology } from '../desired.js';
 import type { Change } from './change.js';
-import type { DesiredTopology } from './desired.js';
-import { diff, type Plan } from './diff.js';
+import { diff } from './diff.js';
 import { type LiveState, observe } from './observe.js';
 import {
   checkStackName,
@@ -26,6 +25,7 @@ import {
   parseStackState,
   type StackState,
 } from './ownership.js';
+import type { Plan } from './plan.js';
 
 /** A plan together with what it was computed from. */
 export interface StackPlan {
@@ -191,12 +191,13 @@ export function ownedAfter(state: StackState, plan: Plan, applied: readonly Chan
 
 /**
  * Records what the stack owns after an apply (or an adoption), when the transport keeps records.
+ * `result` is what was applied (an `ApplyResult` fits).
  * @returns the state written, or `undefined` when nothing is recorded.
  */
 export async function recordStack(
   admin: TopologyAdmin,
   planned: StackPlan,
-  result: Pick<ApplyResult, 'applied'>,
+  result: { readonly applied: readonly Change[] },
   options: { readonly adopt?: boolean } = {},
 ): Promise<StackState | undefined> {
   if (!admin.stacks || !planned.recorded) return undefined;

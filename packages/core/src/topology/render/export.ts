@@ -7,17 +7,17 @@
  * @module
  */
 import { stringify } from 'yaml';
-import { QUEUE_ARGUMENT_ENTRIES } from '../model/argument-table.js';
-import { QUEUE_ARGUMENT_KEYS } from '../model/queue-arguments.js';
-import type { BindingSpec, ExchangeSpec, ObservedTopology, QueueSpec } from '../transport/spi.js';
-import { compareBindings, compareStrings } from './compile.js';
+import { QUEUE_ARGUMENT_ENTRIES } from '../../model/argument-table.js';
+import { QUEUE_ARGUMENT_KEYS } from '../../model/queue-arguments.js';
+import type { BindingSpec, ExchangeSpec, ObservedTopology, QueueSpec } from '../../transport/spi.js';
+import { compareBindings, compareStrings } from '../compile/compile.js';
 import type {
   BindingDocument,
   ExchangeDocument,
   QueueBindingDocument,
   QueueDocument,
   TopologyDocument,
-} from './document.js';
+} from '../document.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 

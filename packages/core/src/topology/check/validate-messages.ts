@@ -5,7 +5,7 @@
  * @module
  */
 import type { ErrorObject } from 'ajv/dist/2020.js';
-import { joinPointer } from './locate.js';
+import { joinPointer } from '../load/locate.js';
 
 /** What one ajv error says, in words, and where. */
 export interface ExplainedError {

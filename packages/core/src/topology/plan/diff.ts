@@ -8,47 +8,15 @@
  *
  * @module
  */
-import { stableStringify } from '../internal/stable-stringify.js';
-import { bindingKey } from '../model/binding-key.js';
-import { exchangeDifferences, queueDifferences } from '../model/equivalence.js';
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import { stableStringify } from '../../internal/stable-stringify.js';
+import { bindingKey } from '../../model/binding-key.js';
+import { exchangeDifferences, queueDifferences } from '../../model/equivalence.js';
+import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../transport/spi.js';
+import type { DesiredTopology } from '../desired.js';
 import type { Change, ChangeKind, EntityRef } from './change.js';
-import type { DesiredTopology } from './desired.js';
 import type { LiveState, ProbeResult } from './observe.js';
 import { isRuntimeBinding, isRuntimeEntity, type Ownership } from './ownership.js';
-
-/** An entity that exists, is not declared, and belongs to nobody this stack knows. */
-export type ForeignEntity =
-  | { readonly kind: 'exchange'; readonly exchange: ExchangeSpec }
-  | {
-      readonly kind: 'queue';
-      readonly queue: QueueSpec;
-      readonly messageCount: number | undefined;
-      readonly consumerCount: number | undefined;
-    }
-  | { readonly kind: 'binding'; readonly binding: BindingSpec };
-
-/** The result of planning: every change, and what the counts mean. */
-export interface Plan {
-  readonly changes: readonly Change[];
-  /** How many changes of each kind. */
-  readonly counts: Readonly<Partial<Record<ChangeKind, number>>>;
-  /** True when applying needs `allowDestructive` (some entity must be replaced). */
-  readonly destructive: boolean;
-  /**
-   * True when nothing would be created, bound or replaced and the stack owns nothing undeclared:
-   * drift (an owned entity changed, deleted or no longer declared) is a change.
-   */
-  readonly noChanges: boolean;
-  /** False when live state was probed instead of listed (bindings could not be checked). */
-  readonly complete: boolean;
-  /** Whether ownership was known; without it every undeclared entity is foreign. */
-  readonly ownershipKnown: boolean;
-  /** Declared entities that exist but the stack does not own (`wakame adopt` takes them over). */
-  readonly unowned: readonly EntityRef[];
-  /** Undeclared entities of other owners: shown on request, never pruned. */
-  readonly foreign: readonly ForeignEntity[];
-}
+import type { ForeignEntity, Plan } from './plan.js';
 
 /**
  * Compares what the topology wants with what exists. `ownership` is what the stack owns; without

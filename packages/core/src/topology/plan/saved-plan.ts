@@ -10,11 +10,11 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError, InvalidOperationError } from '../errors.js';
-import { stableStringify } from '../internal/stable-stringify.js';
-import type { BindingSpec } from '../transport/spi.js';
-import type { DesiredTopology } from './desired.js';
-import type { Plan } from './diff.js';
+import { InvalidArgumentError, InvalidOperationError } from '../../errors.js';
+import { stableStringify } from '../../internal/stable-stringify.js';
+import type { BindingSpec } from '../../transport/spi.js';
+import type { DesiredTopology } from '../desired.js';
+import type { Plan } from './plan.js';
 import type { StackPlan } from './stack.js';
 
 /** Format version written by this release. */

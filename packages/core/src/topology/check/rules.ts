@@ -12,16 +12,16 @@
  *
  * @module
  */
-import type { TopologyIssue } from '../errors.js';
-import { MAX_TTL_MS, QUEUE_ARGUMENT_ENTRIES, QUEUE_ARGUMENTS } from '../model/argument-table.js';
-import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
-import { MAX_PRIORITY } from '../model/queue-arguments.js';
-import type { BindingSpec, Capabilities, ExchangeType } from '../transport/spi.js';
-import { compileBinding, compileQueueBinding, compileTopology } from './compile.js';
-import type { DesiredTopology } from './desired.js';
-import type { BindingDocument, QueueBindingDocument, TopologyDocument } from './document.js';
-import { expiryCycles, reachableQueues } from './graph.js';
-import { compileGlob, isMatchAll } from './task-glob.js';
+import type { TopologyIssue } from '../../errors.js';
+import { MAX_TTL_MS, QUEUE_ARGUMENT_ENTRIES, QUEUE_ARGUMENTS } from '../../model/argument-table.js';
+import { BUILTIN_EXCHANGES } from '../../model/builtin-exchanges.js';
+import { MAX_PRIORITY } from '../../model/queue-arguments.js';
+import type { BindingSpec, Capabilities, ExchangeType } from '../../transport/spi.js';
+import { compileBinding, compileQueueBinding, compileTopology } from '../compile/compile.js';
+import { compileGlob, isMatchAll } from '../compile/task-glob.js';
+import type { DesiredTopology } from '../desired.js';
+import type { BindingDocument, QueueBindingDocument, TopologyDocument } from '../document.js';
+import { expiryCycles, reachableQueues } from './routing.js';
 
 /** What {@link checkRules} checks against besides the document. */
 export interface RuleOptions {
@@ -90,10 +90,14 @@ function withDefaults<T, D>(
 /**
  * Runs every rule on the document (for JSON-pointer paths into it) and on its compiled form.
  * Returns errors and warnings; an empty array means the document is sound. Issues are unique by
- * rule and path, in rule order.
+ * rule and path, in rule order. `compiled` is the document's compiled form when the caller has it
+ * already (the pipeline compiles once); without it the document is compiled here.
  */
-export function checkRules(doc: TopologyDocument, options: RuleOptions = {}): TopologyIssue[] {
-  const compiled = compileTopology(doc);
+export function checkRules(
+  doc: TopologyDocument,
+  options: RuleOptions = {},
+  compiled: DesiredTopology = compileTopology(doc),
+): TopologyIssue[] {
   const exchangeTypes = new Map<string, ExchangeType>(BUILTIN_EXCHANGES);
   for (const e of compiled.exchanges) exchangeTypes.set(e.name, e.type);
   const bindings: BindingSite[] = [];

@@ -7,10 +7,11 @@
  *
  * @module
  */
-import { InvalidOperationError, WakameError } from '../errors.js';
-import type { TopologyAdmin } from '../transport/spi.js';
-import { type Change, describeBinding, describeChange, describeEntity, type EntityRef } from './change.js';
-import type { Plan } from './diff.js';
+import { InvalidOperationError, WakameError } from '../../errors.js';
+import { forEachConcurrently } from '../../internal/concurrency.js';
+import type { TopologyAdmin } from '../../transport/spi.js';
+import { type Change, describeBinding, describeChange, describeEntity, type EntityRef } from '../plan/change.js';
+import type { Plan } from '../plan/plan.js';
 
 /** Options of {@link applyPlan}. */
 export interface ApplyOptions {
@@ -181,12 +182,19 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
   for (const [phase, changes] of phases) {
     if (changes.length === 0) continue;
     const phaseStarted = performance.now();
-    await runPhase(changes, options.concurrency ?? 16, async (change) => {
-      await execute(change, admin, force);
-      applied.push(change);
-      options.onProgress?.(applied.length, total, change);
-    }).catch((failure: PhaseFailure) => {
-      throw new ApplyFailedError(applied, failure.change, failure.error);
+    // The helper lets the changes in flight finish after a failure, so `applied` is exact.
+    let failed: Change | undefined;
+    await forEachConcurrently(changes, options.concurrency ?? 16, async (change) => {
+      try {
+        await execute(change, admin, force);
+        applied.push(change);
+        options.onProgress?.(applied.length, total, change);
+      } catch (error) {
+        failed ??= change;
+        throw error;
+      }
+    }).catch((error: unknown) => {
+      throw new ApplyFailedError(applied, failed as Change, error);
     });
     timings.push({ phase, changes: changes.length, durationMs: performance.now() - phaseStarted });
   }
@@ -196,32 +204,6 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
     phases: timings,
     durationMs: performance.now() - started,
   };
-}
-
-interface PhaseFailure {
-  readonly change: Change;
-  readonly error: unknown;
-}
-
-/**
- * Runs `run` over `changes`, `limit` at a time. After the first failure nothing new starts; the
- * changes already running finish (so `applied` is exact), then it rejects with that failure.
- */
-async function runPhase(changes: readonly Change[], limit: number, run: (c: Change) => Promise<void>): Promise<void> {
-  let next = 0;
-  let failure: PhaseFailure | undefined;
-  const worker = async (): Promise<void> => {
-    while (next < changes.length && !failure) {
-      const change = changes[next++] as Change;
-      try {
-        await run(change);
-      } catch (error) {
-        failure ??= { change, error };
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, changes.length)) }, worker));
-  if (failure) throw failure;
 }
 
 async function execute(change: Change, admin: TopologyAdmin, force: boolean): Promise<void> {

@@ -8,8 +8,8 @@
 import { readFile as fsReadFile } from 'node:fs/promises';
 import { dirname, extname, relative, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { TopologyIssue } from '../errors.js';
-import type { TopologyDocument } from './document.js';
+import type { TopologyIssue } from '../../errors.js';
+import type { TopologyDocument } from '../document.js';
 import { mergeParts } from './load-merge.js';
 import { parseYamlPart, type TopologyPart } from './load-yaml.js';
 import type { LocateOptions, SourceLocation } from './locate.js';

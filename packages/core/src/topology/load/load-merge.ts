@@ -4,8 +4,8 @@
  *
  * @module
  */
-import type { TopologyIssue } from '../errors.js';
-import type { TopologyDocument } from './document.js';
+import type { TopologyIssue } from '../../errors.js';
+import type { TopologyDocument } from '../document.js';
 import type { TopologyPart } from './load-yaml.js';
 import { joinPointer, type LocateOptions, parsePointer, type SourceLocation } from './locate.js';
 

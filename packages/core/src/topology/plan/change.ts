@@ -6,8 +6,8 @@
  * @module
  */
 
-import type { Difference } from '../model/equivalence.js';
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import type { Difference } from '../../model/equivalence.js';
+import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../transport/spi.js';
 
 /** Names an entity in messages. */
 export type EntityRef =

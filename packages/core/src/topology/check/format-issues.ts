@@ -5,7 +5,7 @@
  * @module
  */
 import { isAbsolute, relative } from 'node:path';
-import type { TopologyIssue } from '../errors.js';
+import type { TopologyIssue } from '../../errors.js';
 
 /** Options of {@link formatIssue}. */
 export interface FormatOptions {

@@ -6,7 +6,7 @@
  * @module
  */
 import { isAlias, isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Scalar, type YAMLError } from 'yaml';
-import type { TopologyIssue } from '../errors.js';
+import type { TopologyIssue } from '../../errors.js';
 import { interpolate, retypePlainScalar } from './interpolate.js';
 import {
   isMergeKey,
