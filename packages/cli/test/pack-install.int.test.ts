@@ -14,7 +14,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -189,6 +189,30 @@ describe('the packed packages', () => {
       readFileSync(join(repo, 'examples/priority-tasks/topology.yaml'), 'utf8'),
     );
   });
+
+  it("ship the Redis transport's Lua scripts where its built module reads them (tsc does not copy them)", async () => {
+    const sources = readdirSync(join(repo, 'packages/transports/src/redis/lua')).filter((f) => f.endsWith('.lua'));
+    expect(sources.length).toBeGreaterThan(0);
+    expect(packed.get('transports')?.files).toEqual(expect.arrayContaining(sources.map((f) => `dist/redis/lua/${f}`)));
+    // The installed dist/redis/lua.js resolves them relative to itself, as the transport does at load.
+    const loader = join(app, 'node_modules/@wakame/transports/dist/redis/lua.js');
+    const read = [
+      `const { loadLua } = await import(${JSON.stringify(pathToFileURL(loader).href)});`,
+      `for (const f of ${JSON.stringify(sources)}) console.log(JSON.stringify([f, loadLua(f.slice(0, -4))]));`,
+    ].join('\n');
+    const r = succeeded(
+      'loadLua',
+      await run(process.execPath, ['--input-type=module', '-e', read], { cwd: app, env: userEnv(), timeoutMs: 30_000 }),
+    );
+    const loaded = new Map(
+      r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as [string, string]),
+    );
+    for (const f of sources)
+      expect(loaded.get(f), f).toBe(readFileSync(join(repo, 'packages/transports/src/redis/lua', f), 'utf8'));
+  }, 60_000);
 
   it('have publishable manifests: versions for workspace ranges, repository, public access, engines', () => {
     for (const name of PUBLISHED) {

@@ -19,4 +19,4 @@ export {
   management,
 } from './management.js';
 export { requiredOnly } from './required-only-store.js';
-export { Latch, randomName, type WaitForOptions, waitFor } from './wait-for.js';
+export { Latch, randomName, type WaitForOptions, waitFor, within } from './wait-for.js';

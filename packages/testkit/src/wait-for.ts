@@ -133,6 +133,18 @@ export class Latch {
   }
 }
 
+/**
+ * Settles as `promise` does, or rejects naming `what` once `ms` milliseconds have passed without it settling: a
+ * wedged operation fails its test instead of hanging it. (The operation itself is not cancelled.)
+ */
+export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: did not finish within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
 /** A unique name for queues, exchanges and keys, so tests sharing a broker never collide. */
 export function randomName(prefix?: string): string {
   return `${prefix ?? 't'}-${randomUUID()}`;

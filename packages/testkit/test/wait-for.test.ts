@@ -55,6 +55,7 @@ describe('waitFor', () => {
     let calls = 0;
     await expect(waitFor(() => ++calls < 0, { timeoutMs: 20, intervalMs: 1 })).rejects.toThrow(/last value: false/);
     const after = calls;
+    // Kept sleep: asserts that something does NOT happen (no evaluation after the timeout), so a bounded wait.
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(calls).toBe(after);
   });

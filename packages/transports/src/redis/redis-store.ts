@@ -36,6 +36,7 @@ import {
 } from './envelope.js';
 import { KeyWatcher } from './key-watcher.js';
 import { kombuPriority, RedisKeys, stepFor } from './keys.js';
+import { loadLua } from './lua.js';
 import { PubSubFanout } from './pubsub-fanout.js';
 import { EXPIRY_SWEEP_MS, QueueExpiry } from './queue-expiry.js';
 import { type Epoch, RedisTopology } from './redis-topology.js';
@@ -46,9 +47,7 @@ import { Wakeups } from './wakeups.js';
 import { chunks, SETTLE_CHUNK, WriteBatcher } from './write-batcher.js';
 
 /** Decrements an owner's consumer count atomically, removing the field (and so the key) at zero. */
-const RELEASE_CONSUMER = `local n = redis.call('HINCRBY', KEYS[1], ARGV[1], -1)
-if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
-return n`;
+const RELEASE_CONSUMER = loadLua('release-consumer');
 
 /** Options of {@link RedisStore}. */
 export interface RedisStoreOptions {

@@ -15,6 +15,7 @@ import type { LockAttempt, LockHolder, StackLock, StackLockOptions, StackStateSt
 import { acquireStackLock, InvalidArgumentError, parseStackDocument, STACK_NAME_PATTERN } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
 import { guarded } from './client.js';
+import { loadLua } from './lua.js';
 
 /** Options of {@link RedisStacks}. */
 export interface RedisStacksOptions {
@@ -29,14 +30,10 @@ export interface RedisStacksOptions {
 }
 
 /** Extends the lock's lease if it is still ours. KEYS[1] lock; ARGV 1 our value, 2 lease ms. */
-const RENEW = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 0`;
+const RENEW = loadLua('renew-lock');
 
 /** Deletes the lock if it is still ours. KEYS[1] lock; ARGV 1 our value. */
-const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+const RELEASE = loadLua('release-lock');
 
 /** Set-or-read rounds per attempt: a lock that lapses between our SET and GET is tried again. */
 const ATTEMPT_ROUNDS = 3;

@@ -18,7 +18,7 @@
  * notice, or fails when brokers are required (CI installs python3-kombu).
  */
 import { withConnection } from '@wakame/core';
-import { AMQP_URL, randomName } from '@wakame/testkit';
+import { AMQP_URL, randomName, within } from '@wakame/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as expectations from '../kombu-common/expectations.js';
 import { camelProperties, HEADERS_OF_EVERY_TYPE, toPy, variantOf, wakameProperties } from '../kombu-common/mapping.js';
@@ -31,7 +31,6 @@ import {
   wakameDeclare,
   wakamePublishAll,
   wakameReceive,
-  within,
 } from '../kombu-common/wakame.js';
 import {
   type AmqpPeerInfo,

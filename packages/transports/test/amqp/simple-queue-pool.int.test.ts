@@ -1,17 +1,8 @@
 import { Connection, ConnectionPool, ProducerPool, Queue, SimpleQueue } from '@wakame/core';
-import { AMQP_URL, brokerGate, randomName, waitFor } from '@wakame/testkit';
+import { AMQP_URL, brokerGate, randomName, waitFor, within } from '@wakame/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
 const gate = await brokerGate('amqp SimpleQueue and pools', { name: 'rabbitmq', url: AMQP_URL });
-
-/** Fails instead of hanging: the point of these tests is that nothing waits forever. */
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
-}
 
 describe.skipIf(gate === 'skip')('amqp SimpleQueue and pools', () => {
   const cleanup: (() => Promise<unknown>)[] = [];

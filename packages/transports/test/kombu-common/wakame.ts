@@ -4,6 +4,7 @@
  * message, captured while its connection was open.
  */
 import { Connection, type Exchange, type Message, type PublishOptions, type Queue } from '@wakame/core';
+import { Latch, waitFor, within } from '@wakame/testkit';
 
 /** Everything Wakame can decode, like the peer's accept list. */
 export const ACCEPT = ['json', 'yaml', 'msgpack', 'text', 'raw'];
@@ -23,14 +24,6 @@ export interface WakameView {
   readonly payload?: unknown;
   /** Why `payload` (or `body`) could not be read. */
   readonly decodeError?: unknown;
-}
-
-export function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function asError(error: unknown): Error {
@@ -110,17 +103,27 @@ export async function wakameGetAll(
   try {
     await withWakame(url, async (conn) => {
       const attached = queue.attach(conn);
-      let idleSince = Date.now();
       while (out.length < count) {
-        const message = await within(OP_TIMEOUT_MS, `get from ${queue.name}`, attached.get({ accept: ACCEPT }));
-        if (message === undefined) {
-          if (Date.now() - idleSince > idleMs) break;
-          await new Promise((resolve) => setTimeout(resolve, 50));
-          continue;
-        }
+        // The next message, polled with basic_get (what this helper exercises) until one is there; `idleMs`
+        // without any ends the list early. A failing get ends it at once, with the error.
+        let failure: { readonly error: unknown } | undefined;
+        const get = async (): Promise<Message | undefined> => {
+          try {
+            return await within(OP_TIMEOUT_MS, `get from ${queue.name}`, attached.get({ accept: ACCEPT }));
+          } catch (error) {
+            failure = { error };
+            throw error;
+          }
+        };
+        const message = await waitFor(async () => failure !== undefined || (await get()), {
+          timeoutMs: idleMs,
+          intervalMs: 20,
+          what: `a message in ${queue.name}`,
+        }).catch(() => undefined);
+        if (failure !== undefined) throw failure.error;
+        if (message === undefined || message === true) break;
         out.push(capture(message));
         await within(OP_TIMEOUT_MS, 'ack', message.ack());
-        idleSince = Date.now();
       }
     });
   } catch (error) {
@@ -135,7 +138,10 @@ export async function wakameReceive(url: string, queue: Queue): Promise<WakameVi
   return first ?? new Error(`no message arrived in ${queue.name}`);
 }
 
-/** Consumes `queue` with a Wakame consumer until `count` messages arrived or `waitMs` passed. */
+/**
+ * Consumes `queue` with a Wakame consumer until `count` messages arrived (or `waitMs`, default
+ * {@link OP_TIMEOUT_MS}, passed), then 200 ms more to catch any extra one.
+ */
 export async function wakameConsume(
   url: string,
   queue: Queue | string,
@@ -143,6 +149,7 @@ export async function wakameConsume(
   options: { prefetch?: number; waitMs?: number } = {},
 ): Promise<{ views: WakameView[]; lostOrRevived: number }> {
   const views: WakameView[] = [];
+  const arrived = new Latch(count);
   let lostOrRevived = 0;
   await withWakame(url, async (conn) => {
     conn.events.on('connection.lost', () => {
@@ -158,12 +165,13 @@ export async function wakameConsume(
       handler: async (message) => {
         views.push(capture(message));
         await message.ack();
+        arrived.countDown();
       },
     });
     await within(OP_TIMEOUT_MS, 'consume', consumer.consume());
-    const deadline = Date.now() + (options.waitMs ?? 5_000);
-    while (views.length < count && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
-    // Whether more than `count` arrive.
+    // Fewer than `count` by the bound is the caller's to judge (it asserts on `views`).
+    await arrived.wait(options.waitMs ?? OP_TIMEOUT_MS).catch(() => undefined);
+    // Kept sleep: whether more than `count` arrive is something NOT happening, which only a bounded wait shows.
     await new Promise((resolve) => setTimeout(resolve, 200));
     await within(OP_TIMEOUT_MS, 'consumer.close', consumer.close());
   });

@@ -79,7 +79,8 @@ describe.skipIf(!suite.run)('kombu ⇄ Wakame priorities over Redis', () => {
   }
 
   function kombuDrain(queue: string, count: number, extra: readonly string[] = [], maxPriority = 9) {
-    const args = ['--count', String(count), '--timeout', '5', ...extra];
+    // `--count` ends the drain once all are in; the timeout only bounds a failure (and a slow peer start).
+    const args = ['--count', String(count), '--timeout', '20', ...extra];
     return runPeer<KombuDrain>(['consume', ...queueArgs(URL, exchange.name, queue, { maxPriority, extra: args })]);
   }
 
@@ -130,7 +131,7 @@ describe.skipIf(!suite.run)('kombu ⇄ Wakame priorities over Redis', () => {
       ),
     );
     // Wakame: the 9 first, then the unset one (read as none) and the 0, in publish order.
-    const views = onlyViews(await wakameGetAll(URL, queue, 3, 2_000));
+    const views = onlyViews(await wakameGetAll(URL, queue, 3));
     expect(views.map((v) => [seqOf(v.headers), v.properties.priority])).toEqual([
       [1, 9],
       [0, undefined],
@@ -157,7 +158,7 @@ describe.skipIf(!suite.run)('kombu ⇄ Wakame priorities over Redis', () => {
         expect(drained.errors).toEqual([]);
         expect(drained.messages.map((m) => [m.payload, m.properties.priority])).toEqual(want.map(([p, k]) => [p, k]));
       } else {
-        const views = onlyViews(await wakameGetAll(URL, queue, 3, 2_000));
+        const views = onlyViews(await wakameGetAll(URL, queue, 3));
         expect(views.map((v) => [v.payload, v.properties.priority])).toEqual(want.map(([p, , w]) => [p, w]));
       }
     },
@@ -179,7 +180,7 @@ describe.skipIf(!suite.run)('kombu ⇄ Wakame priorities over Redis', () => {
           priorities.map((_, seq) => [seq, 0]),
         );
       } else {
-        const views = onlyViews(await wakameGetAll(URL, queue, priorities.length, 2_000));
+        const views = onlyViews(await wakameGetAll(URL, queue, priorities.length));
         expect(views.map((v) => [seqOf(v.headers), v.properties.priority])).toEqual(
           priorities.map((p, seq) => [seq, p]),
         );
@@ -203,7 +204,7 @@ describe.skipIf(!suite.run)('kombu ⇄ Wakame priorities over Redis', () => {
       );
       const views =
         how === 'get'
-          ? onlyViews(await wakameGetAll(URL, queue, KOMBU_ORDER.length, 2_000))
+          ? onlyViews(await wakameGetAll(URL, queue, KOMBU_ORDER.length))
           : (await wakameConsume(URL, queue, KOMBU_ORDER.length, { prefetch: 1 })).views;
       const order = expectedOrder(KOMBU_ORDER, (k) => k);
       expect(views.map((v) => seqOf(v.headers))).toEqual(order);

@@ -12,7 +12,7 @@
  * its own), flushed before and after. Gated on Redis and the kombu peer (`kombu/suite.ts`).
  */
 import { Exchange, Queue } from '@wakame/core';
-import { redisUrl, waitFor } from '@wakame/testkit';
+import { redisUrl, waitFor, within } from '@wakame/testkit';
 import { Redis } from 'ioredis';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HOOK_TIMEOUT_MS } from '../kombu-common/peer.js';
@@ -24,7 +24,6 @@ import {
   wakameDeclare,
   wakameGetAll,
   wakamePublishAll,
-  within,
   withWakame,
 } from '../kombu-common/wakame.js';
 import type { KombuDrain, Sent } from './kombu/peer.js';
@@ -185,8 +184,10 @@ describe.skipIf(!suite.run)('kombu ⇄ Wakame routing over Redis', () => {
         await runPeer(['publish', ...kombuArgs(topicQueue, topic.name, 0, [...topicExtra, ...publishKey])]);
         await snapshot('after both published (Wakame connection open)');
       });
-      fromKombu = await wakameGetAll(WAKAME_PREFIX_URL, toWakame, 5, 2_000);
-      const consume = ['--count', '3', '--timeout', '5'];
+      fromKombu = await wakameGetAll(WAKAME_PREFIX_URL, toWakame, 5);
+      // `--count 3` ends it as soon as the three are in; the timeout only bounds a failure (a busy machine is slow to
+      // start the peer and connect, which the timeout also covers).
+      const consume = ['--count', '3', '--timeout', '20'];
       fromWakame = await runPeer<KombuDrain>(['consume', ...kombuArgs(toKombu, px.name, 9, consume)]);
       topicViews = (await wakameConsume(WAKAME_PREFIX_URL, topicQueue, 1)).views;
       await snapshot('after both consumed');

@@ -23,14 +23,18 @@ describe.skipIf(gate === 'skip')('redis recovery', () => {
     const handled: boolean[] = [];
     const stolen: Message[] = [];
     let started = false;
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
     await slow
       .consumer({
         queues: [queue],
         prefetch: 1,
         handler: async (m) => {
           started = true;
-          // Three and a half leases: without renewal another process would restore it twice over.
-          await new Promise((resolve) => setTimeout(resolve, 3_500));
+          // Runs until the test has seen three leases go by (below).
+          await finished;
           handled.push(m.redelivered);
           await m.ack();
         },
@@ -40,8 +44,31 @@ describe.skipIf(gate === 'skip')('redis recovery', () => {
     await waitFor(() => started, { timeoutMs: 2_000, what: 'the slow handler to start' });
     // A second process-alike consumer that would receive the message if its lease were restored.
     await idle.consumer({ queues: [queue], handler: async (m) => void stolen.push(m) }).consume();
+    // Three leases, measured on the broker: the holder renews the message's unacked_index score (seconds) while it
+    // runs, so the score moving 3 s past the claim is both the time passing and the renewals that must cover it.
+    // Without renewal another process would restore the message twice over.
+    const raw = scratch.raw;
+    const tag = await waitFor(async () => (await raw.hkeys(`${prefix}unacked`))[0], { what: 'the claimed message' });
+    const claimed = Number(await raw.zscore(`${prefix}unacked_index`, tag));
+    await waitFor(async () => Number(await raw.zscore(`${prefix}unacked_index`, tag)) - claimed >= 3, {
+      timeoutMs: 10_000,
+      intervalMs: 50,
+      what: 'the holder to renew its lease for three leases',
+    });
+    finish();
     await waitFor(() => handled.length === 1, { timeoutMs: 8_000, what: 'the slow handler' });
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // No copy anywhere once the ack landed, in one atomic look: not queued, not claimed by the other consumer (a
+    // restored copy would be in one of them until acked, and the idle consumer never acks), so none can arrive later.
+    await waitFor(
+      async () => {
+        const [[, held], [, queued]] = (await raw.multi().hlen(`${prefix}unacked`).llen(`${prefix}slow-q`).exec()) as [
+          [null, number],
+          [null, number],
+        ];
+        return held === 0 && queued === 0;
+      },
+      { timeoutMs: 5_000, what: 'the ack, with no copy left' },
+    );
     expect(handled).toEqual([false]);
     expect(stolen).toHaveLength(0);
   }, 20_000);

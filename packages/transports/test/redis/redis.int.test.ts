@@ -139,23 +139,42 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
     await expect(new Queue('exp-idle').attach(other).declare({ passive: true })).rejects.toMatchObject({
       code: 'ERR_NOT_FOUND',
     });
-    // The held one outlived its expiry several times over.
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The held one outlives its expiry again: a canary declared now with the same expiry and no consumer goes at a
+    // later sweep (the same one that checks the held queue), while the held queue stays.
+    await conn.declare(new Queue('exp-canary', { expires: 1_200 }));
+    await waitFor(async () => (await raw.hexists(`${p}_wakame.queues`, 'exp-canary')) === 0, {
+      timeoutMs: 10_000,
+      what: 'the canary to expire',
+    });
     expect((await new Queue('exp-held').attach(other).declare({ passive: true })).name).toBe('exp-held');
   });
 
   it('restarts the expiry clock of a queue on each redeclaration, as RabbitMQ does', async () => {
     const p = fresh();
     const conn = await connect(p);
-    const declare = () => new Queue('exp-renewed', { expires: 1_200 }).attach(conn).declare();
+    const expires = 1_500;
+    const declare = () => new Queue('exp-renewed', { expires }).attach(conn).declare();
+    const marker = `${p}_wakame.used.exp-renewed`;
+    const started = Date.now();
     await declare();
     await conn.producer({ routingKey: 'exp-renewed' }).publish({ kept: true });
-    for (let i = 0; i < 6; i++) {
-      await new Promise((resolve) => setTimeout(resolve, 400));
+    // Redeclared each time 400 ms of the expiry have run down, read from the marker's own clock (Redis's PTTL)
+    // rather than a sleep: a busy machine only delays a redeclaration, it never lets 1.5 s pass between two unseen.
+    let redeclarations = 0;
+    while (Date.now() - started < 2 * expires) {
+      await waitFor(async () => (await raw.pttl(marker)) <= expires - 400, {
+        timeoutMs: expires,
+        intervalMs: 20,
+        what: 'the expiry clock to run 400 ms',
+      });
       await declare();
+      redeclarations++;
+      // The clock restarted (it would otherwise keep running down, to 1.1 s and below).
+      expect(await raw.pttl(marker)).toBeGreaterThan(expires - 400);
     }
-    // 2.4 s after the first declaration, twice its expiry: never deleted (a deleted and redeclared queue
-    // would exist again, but without its message).
+    expect(redeclarations).toBeGreaterThanOrEqual(3);
+    // Twice its expiry after the first declaration: never deleted (a deleted and redeclared queue would exist
+    // again, but without its message).
     expect(await raw.llen(`${p}exp-renewed`)).toBe(1);
     await waitFor(async () => (await raw.hexists(`${p}_wakame.queues`, 'exp-renewed')) === 0, {
       timeoutMs: 10_000,
@@ -215,17 +234,26 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
     await conn.declare(queue);
     const got: Message[] = [];
     await conn.consumer({ queues: [queue], handler: async (m) => void got.push(m) }).consume();
-    // The consumer's command connection stays silent for a second: nobody polls. Up to three windows,
-    // because a FLUSHDB anywhere on the server (another test run) rightly wakes every consumer once;
-    // a polling consumer fails all three.
-    let quietest = 0;
-    for (let window = 0; window < 3 && quietest < 1; window++) {
-      await new Promise((resolve) => setTimeout(resolve, 1_200));
-      const mine = (await commandConnections()).filter((c) => !others.has(c.id));
-      expect(mine).toHaveLength(1);
-      quietest = Math.max(quietest, mine[0]?.idleSeconds ?? 0);
+    // The consumer's command connection stays silent for a second: nobody polls. A FLUSHDB anywhere on the server
+    // (the bench, another test file) rightly wakes every consumer once, so the look is taken at a moment 1.6 s after
+    // the last one (a tracking spy hears of each: Redis tells every tracking client of a flush). A polling consumer
+    // is never a second idle; this one, being woken by nothing else, is.
+    const flushes = await flushSpy();
+    try {
+      const idle = await waitFor(
+        async () => {
+          const last = flushes.lastAt;
+          if (Date.now() - last < 1_600) return undefined;
+          const mine = (await commandConnections()).filter((c) => !others.has(c.id));
+          expect(mine).toHaveLength(1);
+          return flushes.lastAt === last ? { seconds: mine[0]?.idleSeconds ?? 0 } : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 100, what: 'a moment 1.6 s after the last FLUSHDB on the server' },
+      );
+      expect(idle.seconds).toBeGreaterThanOrEqual(1);
+    } finally {
+      flushes.close();
     }
-    expect(quietest).toBeGreaterThanOrEqual(1);
     const started = Date.now();
     const envelope = `{"body": "eyJrIjogMX0=", "content-encoding": "utf-8", "content-type": "application/json", "headers": {}, "properties": {"delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "wake-q"}, "priority": 0, "body_encoding": "base64", "delivery_tag": "${randomBytes(8).toString('hex')}"}}`;
     await raw.lpush(`${p}wake-q`, envelope);
@@ -233,7 +261,7 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
     expect(Date.now() - started).toBeLessThan(500);
     expect(got[0]?.payload).toEqual({ k: 1 });
     await got[0]?.ack();
-  });
+  }, 45_000);
 
   // The claim script reads the routing key from the envelope's tail, searching near the end first: a
   // name long enough to push the tail past that window takes the second search, and a long body the first.
@@ -312,6 +340,29 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
       await expect(Connection.open(redisUrl(DB, query))).rejects.toBeInstanceOf(InvalidArgumentError);
     }
   });
+
+  /** When the server last flushed a database (FLUSHDB, FLUSHALL), as a tracking client hears of it. */
+  async function flushSpy(): Promise<{ readonly lastAt: number; close(): void }> {
+    const listener = new Redis(redisUrl(DB));
+    const tracker = new Redis(redisUrl(DB));
+    let lastAt = Date.now();
+    // A flush comes as an invalidation without keys (the changed keys of any other write as an array).
+    listener.on('messageBuffer', (channel: Buffer, keys: unknown) => {
+      if (channel.toString() === '__redis__:invalidate' && !Array.isArray(keys)) lastAt = Date.now();
+    });
+    const id = Number(await listener.client('ID'));
+    await listener.subscribe('__redis__:invalidate');
+    await tracker.call('CLIENT', 'TRACKING', 'ON', 'REDIRECT', id, 'BCAST', 'PREFIX', `flush-spy-${id}:`);
+    return {
+      get lastAt() {
+        return lastAt;
+      },
+      close() {
+        listener.disconnect();
+        tracker.disconnect();
+      },
+    };
+  }
 
   async function commandConnections(): Promise<{ id: string; idleSeconds: number }[]> {
     const list = (await raw.client('LIST')) as string;
