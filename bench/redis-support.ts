@@ -8,8 +8,15 @@ import { within } from './harness.js';
 export { within };
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-/** A database of its own: it is FLUSHDB'd before every round. */
+/**
+ * The database the benchmarks use. Tests share every database (each under key prefixes of its own),
+ * so the benchmarks never FLUSHDB: every key they make starts with {@link KEY_PREFIX}, and
+ * {@link clearBenchKeys} deletes exactly those. (A FLUSHDB would also wake every client that tracks
+ * keys, in any database, and wipe the keys of a test running beside the benchmark.)
+ */
 export const DB = 9;
+/** Prefix of every key the benchmarks make: Wakame's `keyprefix`, BullMQ's `prefix`, the raw ceilings' keys. */
+export const KEY_PREFIX = 'wakame-bench:';
 /** Messages in flight on the sending side. */
 export const WINDOW = 500;
 export const ROUNDS = 3;
@@ -22,6 +29,21 @@ export function dbUrl(): string {
   const url = new URL(REDIS_URL);
   url.pathname = `/${DB}`;
   return url.toString();
+}
+
+/** The URL Wakame connections of the benchmarks open: {@link dbUrl} with `keyprefix` {@link KEY_PREFIX}. */
+export function wakameUrl(): string {
+  return `${dbUrl()}?keyprefix=${encodeURIComponent(KEY_PREFIX)}`;
+}
+
+/** Deletes every key of the benchmarks (SCAN + UNLINK under {@link KEY_PREFIX}), and nothing else. */
+export async function clearBenchKeys(redis: Redis): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${KEY_PREFIX}*`, 'COUNT', 1000);
+    if (keys.length > 0) await redis.unlink(...keys);
+    cursor = next;
+  } while (cursor !== '0');
 }
 
 export function client(options: RedisOptions = {}): Redis {

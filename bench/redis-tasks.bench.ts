@@ -1,15 +1,30 @@
 import { Connection, compileTopology, type DesiredTopology, TaskClient, Worker } from '@wakame/core';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
 import { type Benchmark, benchPayload, benchTaskTopology, countdown, type Figure, inWindows, now } from './harness.js';
-import { client, closeAll, dbUrl, PHASE_TIMEOUT_MS, QUEUE, quit, ROUNDS, WINDOW, within } from './redis-support.js';
+import {
+  clearBenchKeys,
+  client,
+  closeAll,
+  KEY_PREFIX,
+  PHASE_TIMEOUT_MS,
+  QUEUE,
+  quit,
+  ROUNDS,
+  WINDOW,
+  wakameUrl,
+  within,
+} from './redis-support.js';
+
+/** BullMQ's keys under the benchmarks' prefix too (BullMQ adds its own ':' after it). */
+const BULL_PREFIX = `${KEY_PREFIX}bull`;
 
 const TASK_COUNT = 10_000;
 const TASK_COUNT_SERIAL = 2_000;
 
 /** Wakame's Worker (its own connection, as its own process would have) and a TaskClient sending WINDOW in flight. */
 async function wakameTasks(topology: DesiredTopology, count: number, concurrency: number): Promise<number> {
-  const clientConnection = new Connection(dbUrl());
-  const workerConnection = new Connection(dbUrl());
+  const clientConnection = new Connection(wakameUrl());
+  const workerConnection = new Connection(wakameUrl());
   const finished = countdown(count);
   const consuming = countdown(1);
   const worker = new Worker({
@@ -55,9 +70,18 @@ async function wakameTasks(topology: DesiredTopology, count: number, concurrency
 async function bullmqTasks(count: number, concurrency: number, mode: 'add' | 'addBulk'): Promise<number> {
   const queueConnection = client({ maxRetriesPerRequest: null });
   const workerConnection = client({ maxRetriesPerRequest: null });
-  const queue = new BullQueue(QUEUE, { connection: queueConnection, defaultJobOptions: { removeOnComplete: true } });
+  const queue = new BullQueue(QUEUE, {
+    connection: queueConnection,
+    prefix: BULL_PREFIX,
+    defaultJobOptions: { removeOnComplete: true },
+  });
   const finished = countdown(count);
-  const worker = new BullWorker(QUEUE, async () => {}, { connection: workerConnection, concurrency, autorun: false });
+  const worker = new BullWorker(QUEUE, async () => {}, {
+    connection: workerConnection,
+    prefix: BULL_PREFIX,
+    concurrency,
+    autorun: false,
+  });
   worker.on('completed', () => finished.tick());
   worker.on('failed', (job, error) =>
     finished.fail(new Error(`BullMQ job ${job?.id ?? '?'} failed: ${error.message}`)),
@@ -94,7 +118,7 @@ async function tasks(): Promise<Figure[]> {
   const topology = compileTopology(benchTaskTopology(QUEUE, true));
   const best = { bullmq: 0, bullmqBulk: 0, wakame: 0, bullmqSerial: 0, wakameSerial: 0 };
   const keep = async (key: keyof typeof best, run: () => Promise<number>) => {
-    await admin.flushdb();
+    await clearBenchKeys(admin);
     best[key] = Math.max(best[key], await run());
   };
   try {
@@ -107,7 +131,7 @@ async function tasks(): Promise<Figure[]> {
     }
   } finally {
     await closeAll(
-      () => admin.flushdb(),
+      () => clearBenchKeys(admin),
       () => quit(admin),
     );
   }

@@ -15,15 +15,17 @@ import type { Redis } from 'ioredis';
 import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now } from './harness.js';
 import {
   checkExec,
+  clearBenchKeys,
   client,
   closeAll,
-  dbUrl,
   expect,
+  KEY_PREFIX,
   PHASE_TIMEOUT_MS,
   QUEUE,
   quit,
   ROUNDS,
   WINDOW,
+  wakameUrl,
 } from './redis-support.js';
 
 const PUBLISH_COUNT = 20_000;
@@ -31,7 +33,12 @@ const FETCH_BATCH = 100;
 const PREFETCH = 200;
 const KOMBU_COUNT = 3_000;
 const KOMBU_MS = 5_000;
-const RAW = { list: 'raw.bench', kombu: 'raw.kombu', unacked: 'raw.unacked', index: 'raw.unacked_index' } as const;
+const RAW = {
+  list: `${KEY_PREFIX}raw.bench`,
+  kombu: `${KEY_PREFIX}raw.kombu`,
+  unacked: `${KEY_PREFIX}raw.unacked`,
+  index: `${KEY_PREFIX}raw.unacked_index`,
+} as const;
 
 /**
  * Pops up to ARGV[1] messages and records each under a tag (ARGV[3] .. i) in the unacked hash and
@@ -213,12 +220,12 @@ async function messaging(): Promise<Figure[]> {
   let kombuCount = 0;
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      await admin.flushdb();
+      await clearBenchKeys(admin);
       plainPub = Math.max(plainPub, await rawPush(admin, RAW.list, PUBLISH_COUNT, PLAIN));
       plainCon = Math.max(plainCon, await rawReliableConsume(admin, PUBLISH_COUNT, PLAIN));
       rawPub = Math.max(rawPub, await rawPush(admin, RAW.list, PUBLISH_COUNT, KOMBU));
       // A fresh connection each round: a connection declares a queue once, and the flush forgot it.
-      const connection = await Connection.open(dbUrl());
+      const connection = await Connection.open(wakameUrl());
       try {
         await connection.declare(new Queue(QUEUE, { durable: true }));
         wakPub = Math.max(wakPub, await wakamePublish(connection, PUBLISH_COUNT));
@@ -233,7 +240,7 @@ async function messaging(): Promise<Figure[]> {
     }
   } finally {
     await closeAll(
-      () => admin.flushdb(),
+      () => clearBenchKeys(admin),
       () => quit(blocking),
       () => quit(admin),
     );
