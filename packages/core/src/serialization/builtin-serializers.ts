@@ -39,7 +39,7 @@ const CHARSETS: ReadonlyMap<string, Charset> = new Map<string, Charset>([
  *
  * @internal
  */
-export function normalizeCharset(contentEncoding: string): Charset | undefined {
+export function normaliseCharset(contentEncoding: string): Charset | undefined {
   return CHARSETS.get(contentEncoding.trim().toLowerCase());
 }
 

@@ -17,7 +17,7 @@ import {
   builtinSerializers,
   decodeString,
   encodeString,
-  normalizeCharset,
+  normaliseCharset,
   rawSerializer,
   textSerializer,
 } from './builtin-serializers.js';
@@ -63,7 +63,7 @@ export interface EncodeOptions {
 const DEFAULT_CONTENT_TYPE = 'application/data';
 
 /** Lowercases a content type and drops its parameters: `'Application/JSON; charset=utf-8'` → `'application/json'`. */
-function normalizeContentType(contentType: string): string {
+function normaliseContentType(contentType: string): string {
   const semicolon = contentType.indexOf(';');
   return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 }
@@ -127,7 +127,7 @@ export class SerializerRegistry {
 
   /** The serializer that decodes `contentType`, ignoring case and parameters such as `charset`. */
   byContentType(contentType: string): Serializer | undefined {
-    return this.#byType.get(normalizeContentType(contentType));
+    return this.#byType.get(normaliseContentType(contentType));
   }
 
   /** Names of the registered serializers, sorted. */
@@ -153,7 +153,7 @@ export class SerializerRegistry {
           `accept entries must be serializer names or content types, got ${JSON.stringify(entry) ?? String(entry)}`,
         );
       }
-      types.add(entry.includes('/') ? normalizeContentType(entry) : normalizeContentType(this.get(entry).contentType));
+      types.add(entry.includes('/') ? normaliseContentType(entry) : normaliseContentType(this.get(entry).contentType));
     }
     return types;
   }
@@ -196,7 +196,7 @@ export class SerializerRegistry {
     const encoding = contentEncoding === undefined || contentEncoding.trim() === '' ? undefined : contentEncoding;
     const serializer = this.byContentType(type);
     if (serializer !== undefined) return decodeWith(serializer, bytes, encoding);
-    const charset = encoding === undefined ? 'binary' : normalizeCharset(encoding);
+    const charset = encoding === undefined ? 'binary' : normaliseCharset(encoding);
     if (charset === undefined) {
       throw new DecodeError(`unsupported content encoding '${encoding}' for content type '${type}'`);
     }
@@ -206,7 +206,7 @@ export class SerializerRegistry {
   #reindex(): void {
     const byType = new Map<string, Serializer>();
     for (const serializer of this.#byName.values())
-      byType.set(normalizeContentType(serializer.contentType), serializer);
+      byType.set(normaliseContentType(serializer.contentType), serializer);
     this.#byType = byType;
   }
 
@@ -249,7 +249,7 @@ function encodePrepared(body: unknown, contentType: string, contentEncoding: str
     throw new EncodeError(`with an explicit contentType the body must be a string or Buffer, got ${describe(body)}`);
   }
   const encoding = contentEncoding ?? 'utf-8';
-  const charset = normalizeCharset(encoding);
+  const charset = normaliseCharset(encoding);
   if (charset === undefined) {
     throw new EncodeError(`unsupported content encoding '${encoding}'; use utf-8, latin1, ascii or binary`);
   }
@@ -276,10 +276,10 @@ function run(serializer: Serializer, body: unknown): EncodedBody {
 
 function decodeWith(serializer: Serializer, body: Buffer, contentEncoding: string | undefined): unknown {
   let input = body;
-  if (contentEncoding !== undefined && normalizeCharset(serializer.contentEncoding) === 'utf8') {
+  if (contentEncoding !== undefined && normaliseCharset(serializer.contentEncoding) === 'utf8') {
     // A text format labelled with another charset (kombu decodes with the header's charset
     // before parsing); re-encode it as the UTF-8 the serializer expects.
-    const charset = normalizeCharset(contentEncoding);
+    const charset = normaliseCharset(contentEncoding);
     if (charset === undefined) {
       throw new DecodeError(
         `unsupported content encoding '${contentEncoding}' for content type '${serializer.contentType}'`,
