@@ -20,6 +20,14 @@ import {
 import { afterEach, beforeAll, expect, it } from 'vitest';
 import { waitFor } from '../wait-for.js';
 
+/**
+ * How long a wait may take before the test fails. Waits end as soon as what they wait for happens
+ * (milliseconds, usually), so this bounds only a failure; it is generous because the suite must
+ * pass on a loaded 2-core machine with `pnpm bench` beside it (a file broker's expiry sweep once took
+ * over 5 s there, with the bench fsyncing on the same disk).
+ */
+export const FAILURE_BOUND_MS = 20_000;
+
 /** Options of {@link runTransportConformance}. */
 export interface ConformanceOptions {
   /** Shown in describe names. */
@@ -44,7 +52,7 @@ export type Requirement = (caps: Capabilities) => boolean;
 export interface TestOptions {
   /** The test is skipped (reported as such) unless the transport declares what this needs. */
   readonly needs?: Requirement;
-  /** @defaultValue 10 000 ms */
+  /** @defaultValue twice {@link FAILURE_BOUND_MS} */
   readonly timeout?: number;
 }
 
@@ -107,7 +115,7 @@ export class Harness {
    */
   test(name: string, fn: () => Promise<void>, options: TestOptions = {}): void {
     const { needs } = options;
-    it(name, { timeout: options.timeout ?? 10_000 }, async (context) => {
+    it(name, { timeout: options.timeout ?? FAILURE_BOUND_MS * 2 }, async (context) => {
       if (needs !== undefined && !needs(this.caps)) context.skip('the transport does not declare this capability');
       await fn();
     });
@@ -184,7 +192,7 @@ export class Harness {
     return {
       consumer,
       messages,
-      waitForCount: async (count, timeoutMs = 5000) => {
+      waitForCount: async (count, timeoutMs = FAILURE_BOUND_MS) => {
         await waitFor(() => messages.length >= count, {
           timeoutMs,
           what: `${count} message(s) on ${typeof queue === 'string' ? queue : queue.name} (got ${messages.length})`,
