@@ -7,7 +7,7 @@
  * message arriving after the plan, saved plans, and two concurrent applies.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -23,16 +23,7 @@ import {
   Queue,
   type TopologyAdmin,
 } from '@wakame/core';
-import {
-  amqpUrlForVhost,
-  brokerGate,
-  createVhost,
-  deleteVhost,
-  RABBITMQ_MANAGEMENT_URL,
-  REDIS_URL,
-  redisUrl,
-  waitFor,
-} from '@wakame/testkit';
+import { freshBrokers, waitFor } from '@wakame/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { ExitError } from '../src/errors.js';
@@ -41,36 +32,9 @@ import { capture } from './capture.js';
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const main = join(repo, 'packages/cli/src/main.ts');
 
-const redisGate = await brokerGate('apply safety on Redis', { name: 'redis', url: REDIS_URL });
-const rabbitGate = await brokerGate('apply safety on RabbitMQ', {
-  name: 'rabbitmq-management',
-  url: RABBITMQ_MANAGEMENT_URL,
-});
-
-const vhosts: string[] = [];
-/** A fresh, empty broker namespace per test. */
-const brokers = [
-  { name: 'file', skip: false, fresh: async () => `file://${mkdtempSync(join(tmpdir(), 'wakame-apply-'))}` },
-  {
-    name: 'redis',
-    skip: redisGate === 'skip',
-    fresh: async () => redisUrl(10, `keyprefix=apply-${randomBytes(4).toString('hex')}:`),
-  },
-  {
-    name: 'rabbitmq',
-    skip: rabbitGate === 'skip',
-    fresh: async () => {
-      const vhost = `wakame-apply-${randomUUID()}`;
-      vhosts.push(vhost);
-      await createVhost(vhost);
-      return amqpUrlForVhost(vhost);
-    },
-  },
-];
-
-afterAll(async () => {
-  for (const vhost of vhosts.splice(0)) await deleteVhost(vhost);
-});
+/** A fresh, empty broker per test: a temporary directory, a Redis key prefix, a RabbitMQ vhost. */
+const { brokers, cleanup } = await freshBrokers('apply safety', { redisDb: 10 });
+afterAll(cleanup);
 
 const dir = mkdtempSync(join(tmpdir(), 'wakame-apply-files-'));
 async function topologyFile(yaml: string): Promise<string> {
@@ -98,7 +62,9 @@ async function depth(admin: TopologyAdmin, name: string): Promise<number> {
   return (await admin.declareQueue(new Queue(name), { passive: true })).messageCount;
 }
 
-describe.each(brokers)('apply on a shared $name broker', ({ skip, fresh }) => {
+describe.each(brokers)('apply on a shared $name broker', (broker) => {
+  const { skip } = broker;
+  const fresh = () => broker.fresh();
   const opened: Connection[] = [];
   const children: ChildProcess[] = [];
   afterEach(async () => {

@@ -5,23 +5,12 @@
  * worker.run();`), once through `wakame worker`.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection, defineTopology, Queue, TaskClient } from '@wakame/core';
-import {
-  AMQP_URL,
-  brokerGate,
-  createVhost,
-  deleteVhost,
-  RABBITMQ_MANAGEMENT_URL,
-  REDIS_URL,
-  redisUrl,
-  waitFor,
-} from '@wakame/testkit';
-import { Redis } from 'ioredis';
+import { freshBrokers, waitFor } from '@wakame/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -34,56 +23,11 @@ const topology = defineTopology({
 const TOTAL = 20;
 const CONCURRENCY = 8;
 
-const redisGate = await brokerGate('graceful stop on redis', { name: 'redis', url: REDIS_URL });
-const amqpGate = await brokerGate('graceful stop on rabbitmq', { name: 'rabbitmq', url: AMQP_URL });
-const managementGate =
-  amqpGate === 'skip'
-    ? 'skip'
-    : await brokerGate('graceful stop on rabbitmq', { name: 'rabbitmq-management', url: RABBITMQ_MANAGEMENT_URL });
-
-const REDIS_DB = 1;
-const vhosts: string[] = [];
-const redisPrefixes: string[] = [];
-afterAll(async () => {
-  for (const vhost of vhosts) await deleteVhost(vhost);
-  if (redisPrefixes.length === 0) return;
-  const redis = new Redis(redisUrl(REDIS_DB));
-  try {
-    for (const prefix of redisPrefixes) {
-      const keys = await redis.keys(`${prefix}*`);
-      if (keys.length > 0) await redis.del(...keys);
-    }
-  } finally {
-    redis.disconnect();
-  }
-});
-
-/** A fresh broker per test; 1 s leases, so that a message a stopped worker failed to settle would come back at once. */
-const brokers = [
-  {
-    name: 'file',
-    skip: false,
-    url: async () => `file://${mkdtempSync(join(tmpdir(), 'wakame-graceful-'))}?lease=1000`,
-  },
-  {
-    name: 'redis',
-    skip: redisGate === 'skip',
-    url: async () => {
-      const prefix = `graceful-${randomBytes(4).toString('hex')}:`;
-      redisPrefixes.push(prefix);
-      return redisUrl(REDIS_DB, `lease=1000&keyprefix=${prefix}`);
-    },
-  },
-  {
-    name: 'amqp',
-    skip: amqpGate === 'skip' || managementGate === 'skip',
-    url: async () => {
-      const vhost = `wakame-graceful-${randomBytes(4).toString('hex')}`;
-      vhosts.push(vhost);
-      return createVhost(vhost);
-    },
-  },
-];
+/** A fresh broker per test (temporary directory, Redis key prefix, RabbitMQ vhost). */
+const { brokers, cleanup } = await freshBrokers('graceful stop', { redisDb: 1 });
+afterAll(cleanup);
+/** 1 s leases, so that a message a stopped worker failed to settle would come back at once. */
+const LEASE = 'lease=1000';
 
 /** How the worker process is started: the README's two lines, or the CLI. */
 const launchers = [
@@ -126,7 +70,9 @@ const numbers = (all: Line[], kind: Line['kind'], pid?: number): number[] =>
     .map((l) => l.n)
     .sort((a, b) => a - b);
 
-describe.each(brokers)('$name: SIGTERM with 8 tasks in flight', ({ skip, url: freshUrl }) => {
+describe.each(brokers)('$name: SIGTERM with 8 tasks in flight', (broker) => {
+  const { skip } = broker;
+  const freshUrl = () => broker.fresh(LEASE);
   const children: ChildProcess[] = [];
   afterEach(() => {
     for (const child of children.splice(0)) if (child.exitCode === null) child.kill('SIGKILL');

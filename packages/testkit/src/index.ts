@@ -9,6 +9,7 @@ export {
   redisUrl,
 } from './brokers.js';
 export { type ConformanceOptions, runTransportConformance } from './conformance/index.js';
+export { type FreshBroker, type FreshBrokersOptions, freshBrokers } from './fresh-brokers.js';
 export {
   amqpUrlForVhost,
   connectionsNamed,
