@@ -14,12 +14,20 @@ import type { BindingSpec, ExchangeSpec, QueueDeclareResult, QueueSpec } from '.
  * {@link Exchange} and {@link Queue} call (every `TopologyAdmin` is one).
  */
 export interface EntityAdmin {
+  /**
+   * Declare an exchange. Idempotent when identical.
+   * @throws {@link TopologyConflictError} when it exists with different properties.
+   * @throws {@link NotFoundError} with `passive` when it does not exist.
+   */
   declareExchange(spec: ExchangeSpec, options?: { passive?: boolean }): Promise<void>;
+  /** Declare a queue; see {@link EntityAdmin.declareExchange} for errors. */
   declareQueue(spec: QueueSpec, options?: { passive?: boolean }): Promise<QueueDeclareResult>;
   bind(binding: BindingSpec): Promise<void>;
   unbind(binding: BindingSpec): Promise<void>;
   deleteExchange(name: string, options?: { ifUnused?: boolean }): Promise<void>;
+  /** @returns the number of messages deleted with the queue. */
   deleteQueue(name: string, options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number>;
+  /** @returns the number of messages purged. */
   purgeQueue(name: string): Promise<number>;
 }
 

@@ -12,14 +12,8 @@
  * @module
  */
 import type { LockHolder } from '../errors.js';
-import type {
-  BindingSpec,
-  ExchangeSpec,
-  ExchangeType,
-  QueueDeclareResult,
-  QueueSpec,
-  QueueType,
-} from '../model/specs.js';
+import type { EntityAdmin } from '../model/channel.js';
+import type { BindingSpec, ExchangeSpec, ExchangeType, QueueSpec, QueueType } from '../model/specs.js';
 import type { BrokerUrl } from './url.js';
 
 /* The entity specs belong to the broker model; the SPI passes them on. */
@@ -188,23 +182,11 @@ export interface StackStateStore {
   lock(stack: string, options: StackLockOptions): Promise<StackLock>;
 }
 
-/** Declaring, binding, deleting and inspecting broker entities. */
-export interface TopologyAdmin {
-  /**
-   * Declare an exchange. Idempotent when identical.
-   * @throws {@link TopologyConflictError} when it exists with different properties.
-   * @throws {@link NotFoundError} with `passive` when it does not exist.
-   */
-  declareExchange(spec: ExchangeSpec, options?: { passive?: boolean }): Promise<void>;
-  /** Declare a queue; see {@link TopologyAdmin.declareExchange} for errors. */
-  declareQueue(spec: QueueSpec, options?: { passive?: boolean }): Promise<QueueDeclareResult>;
-  bind(binding: BindingSpec): Promise<void>;
-  unbind(binding: BindingSpec): Promise<void>;
-  deleteExchange(name: string, options?: { ifUnused?: boolean }): Promise<void>;
-  /** @returns the number of messages deleted with the queue. */
-  deleteQueue(name: string, options?: { ifUnused?: boolean; ifEmpty?: boolean }): Promise<number>;
-  /** @returns the number of messages purged. */
-  purgeQueue(name: string): Promise<number>;
+/**
+ * Declaring, binding, deleting and inspecting broker entities: the declaring operations of
+ * {@link EntityAdmin} (what declarations call), plus listing and the stack records.
+ */
+export interface TopologyAdmin extends EntityAdmin {
   inspect(): Promise<ObservedTopology>;
   /**
    * Ownership records and the apply lock, kept on the broker. Absent on a transport that has no
