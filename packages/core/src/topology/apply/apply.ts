@@ -50,6 +50,8 @@ export interface ApplyResult {
 export interface Refusal {
   readonly change: Change;
   readonly reason: string;
+  /** The option that lifts this refusal. */
+  readonly lift: '--allow-destructive' | '--force';
 }
 
 /** Raised before any change when the plan needs a permission that was not given. */
@@ -93,7 +95,8 @@ export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
   const refusals: Refusal[] = [];
   const unowned = new Set(plan.unowned.map(entityKey));
   const foreignBindings = plan.foreign.flatMap((f) => (f.kind === 'binding' ? [f.binding] : []));
-  const refuse = (change: Change, reason: string) => refusals.push({ change, reason });
+  const refuse = (change: Change, reason: string, lift: Refusal['lift'] = '--force') =>
+    refusals.push({ change, reason, lift });
   for (const c of plan.changes) {
     switch (c.kind) {
       case 'replace-exchange':
@@ -103,7 +106,7 @@ export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
             ? { kind: 'queue', name: c.queue.name }
             : { kind: 'exchange', name: c.exchange.name };
         if (!options.allowDestructive)
-          refuse(c, `${describeEntity(entity)} must be replaced (needs --allow-destructive)`);
+          refuse(c, `${describeEntity(entity)} must be replaced (needs --allow-destructive)`, '--allow-destructive');
         if (unowned.has(entityKey(entity)) && !options.force)
           refuse(c, `${describeEntity(entity)} is not owned by this stack (adopt it first, or --force)`);
         if (c.kind === 'replace-queue' && !options.force && (c.messageCount !== 0 || (c.consumerCount ?? 0) > 0))
@@ -149,7 +152,7 @@ export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
 /** @throws {@link PlanRefusedError} listing every {@link refusalsOf} `plan` with `options`. */
 export function assertApplicable(plan: Plan, options: ApplyOptions = {}): void {
   const refusals = refusalsOf(plan, options);
-  if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals, options));
+  if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals));
 }
 
 /** Executes `plan` against `admin`. @throws {@link PlanRefusedError} before touching anything. */
@@ -240,13 +243,8 @@ async function execute(change: Change, admin: TopologyAdmin, force: boolean): Pr
   }
 }
 
-function hintFor(refusals: readonly Refusal[], options: ApplyOptions): string {
-  const needs = new Set<string>();
-  for (const r of refusals) {
-    if (r.reason.includes('--allow-destructive')) needs.add('--allow-destructive');
-    if (r.reason.includes('--force')) needs.add('--force');
-  }
-  const flags = [...needs].filter((f) => !(f === '--allow-destructive' && options.allowDestructive));
+function hintFor(refusals: readonly Refusal[]): string {
+  const flags = [...new Set(refusals.map((r) => r.lift))].sort();
   return `Nothing was changed. Review the entities named above; if losing what they hold is intended, re-run with ${flags.join(' ')}.`;
 }
 
