@@ -7,31 +7,8 @@ import { describeChange } from '../../src/topology/plan/change.js';
 import { diff } from '../../src/topology/plan/diff.js';
 import { observe } from '../../src/topology/plan/observe.js';
 import { planStack, recordStack } from '../../src/topology/plan/stack.js';
-import type { BindingSpec, ExchangeSpec, QueueSpec, TopologyAdmin } from '../../src/transport/spi.js';
-
-const exchange = (name: string, type: ExchangeSpec['type'] = 'direct'): ExchangeSpec => ({
-  name,
-  type,
-  durable: true,
-  autoDelete: false,
-  internal: false,
-  arguments: {},
-});
-const queue = (name: string, extra: Partial<QueueSpec> = {}): QueueSpec => ({
-  name,
-  durable: true,
-  exclusive: false,
-  autoDelete: false,
-  arguments: {},
-  ...extra,
-});
-const binding = (source: string, destination: string, routingKey: string): BindingSpec => ({
-  source,
-  destination,
-  destinationType: 'queue',
-  routingKey,
-  arguments: {},
-});
+import type { QueueSpec, TopologyAdmin } from '../../src/transport/spi.js';
+import { binding, exchange, queue } from './specs.js';
 
 function topology(queues: QueueSpec[] = [queue('hipri', { maxPriority: 10 }), queue('lopri')]): DesiredTopology {
   return {

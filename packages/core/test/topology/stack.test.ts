@@ -6,31 +6,7 @@ import { ApplyFailedError, applyPlan, PlanRefusedError } from '../../src/topolog
 import type { DesiredTopology } from '../../src/topology/desired.js';
 import { parseSavedPlan, StalePlanError, savePlan, verifySavedPlan } from '../../src/topology/plan/saved-plan.js';
 import { lockHolder, lockStack, planStack, readStackState, recordStack } from '../../src/topology/plan/stack.js';
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../src/transport/spi.js';
-
-const exchange = (name: string): ExchangeSpec => ({
-  name,
-  type: 'direct',
-  durable: true,
-  autoDelete: false,
-  internal: false,
-  arguments: {},
-});
-const queue = (name: string, extra: Partial<QueueSpec> = {}): QueueSpec => ({
-  name,
-  durable: true,
-  exclusive: false,
-  autoDelete: false,
-  arguments: {},
-  ...extra,
-});
-const binding = (source: string, destination: string): BindingSpec => ({
-  source,
-  destination,
-  destinationType: 'queue',
-  routingKey: destination,
-  arguments: {},
-});
+import { binding, exchange, queue } from './specs.js';
 
 /** Exchange `tasks` with one bound queue per name. */
 function topology(names: string[], extra: Partial<DesiredTopology> = {}): DesiredTopology {
