@@ -176,6 +176,7 @@ export {
   applyPlan,
   assertApplicable,
   assertNever,
+  atRisk,
   type BindingDocument,
   type BroadcastDocument,
   type Change,

@@ -19,6 +19,7 @@ import {
   type ApplyResult,
   applyPlan,
   assertApplicable,
+  atRisk,
   type Change,
   type DesiredTopology,
   describeChange,
@@ -158,10 +159,10 @@ function warnForcedLosses(ctx: CommandContext, work: readonly Change[]): void {
   if (ctx.jsonMode || ctx.quiet) return;
   for (const c of work) {
     if (c.kind !== 'replace-queue' && c.kind !== 'extraneous-queue') continue;
-    if (c.messageCount === 0 && !c.consumerCount) continue;
-    const what = c.messageCount === undefined ? 'an unknown number of messages' : `${c.messageCount} message(s)`;
+    const lost = atRisk(c.messageCount, c.consumerCount);
+    if (lost === '') continue;
     ctx.err(
-      `warning: --force: queue ${c.queue.name} will be ${c.kind === 'replace-queue' ? 'replaced' : 'deleted'} with ${what}${c.consumerCount ? ` and ${c.consumerCount} consumer(s)` : ''}`,
+      `warning: --force: queue ${c.queue.name} will be ${c.kind === 'replace-queue' ? 'replaced' : 'deleted'} with ${lost}`,
     );
   }
 }

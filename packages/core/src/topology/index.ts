@@ -53,6 +53,7 @@ export {
 } from './pipeline.js';
 export {
   assertNever,
+  atRisk,
   type Change,
   type ChangeKind,
   describeBinding,

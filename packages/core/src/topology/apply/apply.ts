@@ -10,7 +10,14 @@
 import { InvalidOperationError, WakameError } from '../../errors.js';
 import { forEachConcurrently } from '../../internal/concurrency.js';
 import type { TopologyAdmin } from '../../transport/spi.js';
-import { type Change, describeBinding, describeChange, describeEntity, type EntityRef } from '../plan/change.js';
+import {
+  atRisk,
+  type Change,
+  describeBinding,
+  describeChange,
+  describeEntity,
+  type EntityRef,
+} from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
 
 /** Options of {@link applyPlan}. */
@@ -249,11 +256,8 @@ function hintFor(refusals: readonly Refusal[]): string {
 }
 
 function load(messages: number | undefined, consumers: number | undefined): string {
-  const parts: string[] = [];
-  if (messages === undefined) parts.push('an unknown number of messages');
-  else if (messages > 0) parts.push(`${messages} message(s)`);
-  if (consumers) parts.push(`${consumers} consumer(s)`);
-  return parts.length > 0 ? ` holding ${parts.join(' and ')}` : '';
+  const text = atRisk(messages, consumers);
+  return text ? ` holding ${text}` : '';
 }
 
 function entityKey(e: EntityRef): string {

@@ -101,6 +101,18 @@ export function describeEntity(e: EntityRef): string {
   return e.kind === 'binding' ? `bind ${describeBinding(e.binding)}` : `${e.kind} ${e.name}`;
 }
 
+/**
+ * What deleting a queue would give up, for refusals and warnings: `3 message(s) and 1 consumer(s)`,
+ * `an unknown number of messages` when the transport cannot count, `''` when nothing.
+ */
+export function atRisk(messages: number | undefined, consumers: number | undefined): string {
+  const parts: string[] = [];
+  if (messages === undefined) parts.push('an unknown number of messages');
+  else if (messages > 0) parts.push(`${messages} message(s)`);
+  if (consumers) parts.push(`${consumers} consumer(s)`);
+  return parts.join(' and ');
+}
+
 /** ` holding 3 message(s), 1 consumer(s)`, or nothing for an idle empty queue. */
 export function queueLoad(messages: number | undefined, consumers: number | undefined): string {
   const parts: string[] = [];
