@@ -102,6 +102,7 @@ export {
   type SimpleQueueOptions,
   simpleQueue,
 } from './messaging/simple-queue.js';
+export { Sensitive } from './model/broker-entities.js';
 export type { Channel, EntityAdmin, FetchedMessage, FetchedMessageTypes } from './model/channel.js';
 export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
 export {

@@ -56,8 +56,23 @@ export {
   normaliseRetryPolicy,
 } from './messaging/retry.js';
 export { bindingKey } from './model/binding-key.js';
+export {
+  brokerEntityDifferences,
+  brokerEntityKey,
+  brokerEntityList,
+  describeBrokerEntity,
+  NO_BROKER_ENTITIES,
+  Sensitive,
+} from './model/broker-entities.js';
 export { type Difference, exchangeArguments, exchangeDifferences, queueDifferences } from './model/equivalence.js';
 export { compileHeaders, type HeadersPattern, headersMatch } from './model/headers-match.js';
+export {
+  applicablePolicy,
+  effectiveQueueArguments,
+  OPERATOR_POLICY_KEYS,
+  POLICY_KEYS,
+  policyTargetsQueue,
+} from './model/policies.js';
 export { checkQueueArguments, fromBrokerArguments, toBrokerArguments } from './model/queue-arguments.js';
 export { compileTopic, type TopicPattern, topicMatches } from './model/topic-match.js';
 export {

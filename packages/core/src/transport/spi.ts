@@ -12,11 +12,25 @@
  * @module
  */
 import type { LockHolder } from '../errors.js';
+import type { BrokerEntities, BrokerEntity, BrokerEntityKind, PasswordCheck } from '../model/broker-entities.js';
 import type { EntityAdmin } from '../model/channel.js';
 import type { BindingSpec, ExchangeSpec, ExchangeType, QueueSpec, QueueType } from '../model/specs.js';
 import type { BrokerUrl } from './url.js';
 
 /* The entity specs belong to the broker model; the SPI passes them on. */
+export type {
+  BrokerEntities,
+  BrokerEntity,
+  BrokerEntityKind,
+  PasswordCheck,
+  PermissionSpec,
+  PolicySpec,
+  PolicyTarget,
+  TopicPermissionSpec,
+  UserCredential,
+  UserSpec,
+  VhostSpec,
+} from '../model/broker-entities.js';
 export type {
   BindingSpec,
   DeadLetterTarget,
@@ -183,6 +197,76 @@ export interface StackStateStore {
 }
 
 /**
+ * The broker's own entities (vhosts, users, permissions, topic permissions, policies, operator
+ * policies): listed, written and deleted one at a time. Which kinds a transport keeps, and which
+ * policy keys it honours, its {@link Capabilities} say (validation refuses the rest).
+ */
+export interface BrokerEntityAdmin {
+  /** The connection's vhost: where exchanges, queues and policies without a `vhost` live. */
+  readonly vhost: string;
+  /**
+   * Every entity of the kinds the transport keeps. Users carry their stored hash (never a
+   * password); policies always carry their vhost.
+   */
+  list(): Promise<BrokerEntities>;
+  /** Creates the entity, or updates it in place when it exists (no queue or message is touched). */
+  put(entity: BrokerEntity): Promise<void>;
+  /** Deletes the entity (no-op when absent). */
+  delete(entity: BrokerEntity): Promise<void>;
+  /** Whether a declared password is the one a listed user's stored hash was made from. */
+  readonly passwordMatches?: PasswordCheck;
+}
+
+/**
+ * Where a queue migration records how far it got (the stack's state record, under the apply lock):
+ * a migration that was interrupted reads it back and resumes from the step it reached.
+ */
+export interface MigrationJournal {
+  read(): Promise<Readonly<Record<string, unknown>> | undefined>;
+  write(state: Readonly<Record<string, unknown>>): Promise<void>;
+  /** The migration finished: forget it. */
+  clear(): Promise<void>;
+}
+
+/** Progress of a queue migration, reported as it goes. */
+export interface MigrationProgress {
+  readonly queue: string;
+  /** The step starting (transport-specific names, e.g. `hold`, `drain`, `swap`, `restore`). */
+  readonly step: string;
+  /** Messages moved so far. */
+  readonly moved: number;
+}
+
+/** Moving a queue to settings it cannot change in place (`maxPriority`, `queueType`, durability, …). */
+export interface QueueMigration {
+  /** The queue as it exists now. */
+  readonly from: QueueSpec;
+  /** The queue as it must be (same name). */
+  readonly to: QueueSpec;
+  /** The bindings the migrated queue must have (the topology's, where it is the destination). */
+  readonly bindings: readonly BindingSpec[];
+  readonly journal: MigrationJournal;
+  readonly onProgress?: (progress: MigrationProgress) => void;
+  readonly signal?: AbortSignal;
+}
+
+/** What a finished migration did. */
+export interface MigrationReport {
+  readonly queue: string;
+  /** Whether the store changed the queue's settings where it stands (no message moved). */
+  readonly inPlace: boolean;
+  /** Messages moved out and back (each counted once). */
+  readonly moved: number;
+  /**
+   * Copies dropped because the same message reached the queue twice while bindings were handed
+   * over (identified by message id, else by content).
+   */
+  readonly duplicatesDropped: number;
+  /** Whether it continued a migration an earlier process had started. */
+  readonly resumed: boolean;
+}
+
+/**
  * Declaring, binding, deleting and inspecting broker entities: the declaring operations of
  * {@link EntityAdmin} (what declarations call), plus listing and the stack records.
  */
@@ -193,6 +277,13 @@ export interface TopologyAdmin extends EntityAdmin {
    * place to keep them: `plan` then treats every undeclared entity as foreign (never pruned).
    */
   readonly stacks?: StackStateStore | undefined;
+  /** The broker's own entities; absent on a transport that keeps none (or cannot reach them). */
+  readonly broker?: BrokerEntityAdmin | undefined;
+  /**
+   * Moves a queue to settings it cannot change in place, with every message kept exactly once while
+   * publishers keep publishing; resumable through the journal. Absent where the transport cannot.
+   */
+  migrateQueue?(migration: QueueMigration): Promise<MigrationReport>;
 }
 
 /** What a transport can do; the conformance suite and the topology planner read it. */
@@ -220,6 +311,12 @@ export interface Capabilities {
   readonly heartbeats: boolean;
   /** Replies can be consumed from `amq.rabbitmq.reply-to` without declaring a reply queue. @defaultValue false */
   readonly directReplyTo?: boolean;
+  /** The broker entity kinds a topology may declare on this transport. @defaultValue none */
+  readonly brokerEntities?: ReadonlySet<BrokerEntityKind>;
+  /** The policy keys this transport honours (others are refused at validation). @defaultValue none */
+  readonly policyKeys?: ReadonlySet<string>;
+  /** Queues whose immutable settings change can be migrated without losing a message. @defaultValue false */
+  readonly queueMigration?: boolean;
 }
 
 /** Status changes a transport reports (a discriminated union on `type`). */
