@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import type { BindingSpec, BrokerEntities, ExchangeSpec, QueueSpec } from '../transport/spi.js';
 import type { RetryDocument, RouteDocument } from './document.js';
 
 /** A task, resolved: where it goes and how it retries. */
@@ -38,4 +38,9 @@ export interface DesiredTopology {
   readonly routes: readonly RouteDocument[];
   /** Sorted by name. */
   readonly tasks: readonly CompiledTask[];
+  /**
+   * The broker's own entities the topology declares (vhosts, users, permissions, policies), each
+   * list sorted by its key. Absent: none.
+   */
+  readonly broker?: BrokerEntities;
 }
