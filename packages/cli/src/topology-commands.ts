@@ -54,6 +54,7 @@ export function addTopologyCommands(
     .option('--detailed-exitcode', 'exit 2 when there are changes (drift included), 0 when there are none, 1 on error')
     .option('-o, --out <file>', 'save the plan for `wakame apply <file>` (applies only if the broker is unchanged)')
     .option('--show-foreign', 'list the entities of other owners too (never changed or pruned)')
+    .option('--migrate', 'plan queues whose immutable settings changed as migrations that keep every message')
     .option('-v, --verbose', 'also list unchanged entities')
     .addHelpText(
       'after',
@@ -66,6 +67,10 @@ export function addTopologyCommands(
   locked(stack(broker(program.command('apply <file>'))))
     .description('make the broker match a topology file or a saved plan, idempotently (the deployment step)')
     .option('--allow-destructive', 'replace exchanges/queues whose immutable properties changed')
+    .option(
+      '--migrate',
+      'move queues whose immutable settings changed (max priority, type, …) to the new ones, keeping every message',
+    )
     .option('--force', 'also drop queues that hold messages or have consumers (they are lost)')
     .option('--prune', "delete the stack's own entities that the topology no longer declares")
     .option('-y, --yes', 'apply without asking (required where there is no terminal to ask on)')
@@ -73,7 +78,7 @@ export function addTopologyCommands(
     .option('--concurrency <n>', 'declarations in flight at once (default 16)', positiveInteger('--concurrency'))
     .addHelpText(
       'after',
-      '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply plan.json --lock-timeout 120            # a plan saved by plan -o, exactly as reviewed\n  wakame apply topology.yaml --yes --prune --json       # in a pipeline',
+      '\nExamples:\n  wakame apply topology.yaml --url amqp://guest:guest@localhost//\n  wakame apply plan.json --lock-timeout 120            # a plan saved by plan -o, exactly as reviewed\n  wakame apply topology.yaml --yes --prune --json       # in a pipeline\n  wakame apply topology.yaml --migrate                  # maxPriority 5 → 10 on a queue holding messages',
     )
     .action(async (file: string, options: ApplyCommandOptions & { autoApprove?: boolean }) => {
       const yes = options.yes === true || options.autoApprove === true;

@@ -40,6 +40,8 @@ import { type BrokerOptions, openBroker, readTopology } from '../topology-input.
 
 export interface ApplyCommandOptions extends BrokerOptions, StackOptions {
   readonly allowDestructive?: boolean;
+  /** Migrate queues whose immutable settings changed, keeping every message. */
+  readonly migrate?: boolean;
   readonly force?: boolean;
   readonly prune?: boolean;
   readonly concurrency?: number;
@@ -68,11 +70,11 @@ export async function apply(ctx: CommandContext, file: string, options: ApplyCom
     }
     const lock = await takeLock(ctx, connection, stack, 'apply', options.lockTimeout ?? 0);
     try {
-      const planned = await planStack(connection.admin, desired, stack);
+      const planned = await planStack(connection.admin, desired, stack, { migrate: options.migrate ?? false });
       if (saved) verifySavedPlan(saved, planned, { url: connection.url });
       const chosen: StackPlan = saved ? { ...planned, plan: saved.plan } : planned;
       if (!ctx.jsonMode && !ctx.quiet) printPlan(ctx, chosen, connection.url);
-      assertApplicable(chosen.plan, options);
+      assertApplicable(chosen.plan, { ...options, stack }, connection.admin);
       const work = chosen.plan.changes.filter((c) => acts(c, options.prune ?? false));
       if (options.force) warnForcedLosses(ctx, work);
       if (work.length > 0 && !saved) {
@@ -103,6 +105,8 @@ async function run(
   try {
     const result = await applyPlan(planned.plan, admin, {
       allowDestructive: options.allowDestructive ?? false,
+      migrate: options.migrate ?? false,
+      stack: planned.stack,
       force: options.force ?? false,
       prune: options.prune ?? false,
       concurrency: options.concurrency ?? 16,
@@ -113,6 +117,10 @@ async function run(
           lastShown = done;
           ctx.err(`applied ${done}/${all} (${Math.round((100 * done) / all)}%): ${describeChange(change)}`);
         }
+      },
+      onMigration: (progress) => {
+        if (ctx.jsonMode || ctx.quiet) return;
+        ctx.err(`migrating queue ${progress.queue}: ${progress.step} (${progress.moved} message(s) moved so far)`);
       },
     });
     await recordStack(admin, planned, result);
@@ -135,6 +143,7 @@ function report(ctx: CommandContext, result: ApplyResult, url: string, stack: st
       applied: result.applied,
       kept: result.kept,
       phases: result.phases.map((p) => ({ ...p, durationMs: ms(p.durationMs) })),
+      migrations: result.migrations,
       durationMs: ms(result.durationMs),
     });
     return;
@@ -142,6 +151,13 @@ function report(ctx: CommandContext, result: ApplyResult, url: string, stack: st
   if (ctx.quiet) return;
   if (result.applied.length <= LIST_LIMIT) {
     for (const change of result.applied) ctx.out(paint(ctx, `done ${describeChange(change)}`));
+  }
+  for (const m of result.migrations) {
+    const how = m.inPlace ? 'in place' : `${m.moved} message(s) moved out and back`;
+    const dropped = m.duplicatesDropped
+      ? `, ${m.duplicatesDropped} duplicate cop${m.duplicatesDropped === 1 ? 'y' : 'ies'} dropped`
+      : '';
+    ctx.out(`Migrated queue ${m.queue}${m.resumed ? ' (resumed)' : ''}: ${how}${dropped}; no message lost.`);
   }
   const kept = result.kept.length
     ? ` ${result.kept.length} owned entit${result.kept.length === 1 ? 'y' : 'ies'} no longer declared kept (--prune deletes them).`

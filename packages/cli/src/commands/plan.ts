@@ -25,6 +25,8 @@ export interface PlanOptions extends BrokerOptions, StackOptions {
   readonly showForeign?: boolean;
   /** Save the plan to this file, for `apply <file>`. */
   readonly out?: string;
+  /** Plan immutable queue changes as loss-free migrations. */
+  readonly migrate?: boolean;
 }
 
 export async function plan(ctx: CommandContext, file: string, options: PlanOptions): Promise<StackPlan> {
@@ -32,7 +34,7 @@ export async function plan(ctx: CommandContext, file: string, options: PlanOptio
   try {
     const { desired, checked } = await readTopology(ctx, file, connection);
     const stack = stackName(options, checked.document);
-    const planned = await planStack(connection.admin, desired, stack);
+    const planned = await planStack(connection.admin, desired, stack, { migrate: options.migrate ?? false });
     if (options.out) {
       const saved = savePlan(planned, desired, { url: connection.url, transport: connection.transport.kind });
       await writeFile(resolve(ctx.cwd, options.out), `${JSON.stringify(saved, null, 2)}\n`);

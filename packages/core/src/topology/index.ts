@@ -16,6 +16,7 @@ export {
   type Refusal,
   refusalsOf,
 } from './apply/apply.js';
+export { stackMigrationJournal } from './apply/migration-journal.js';
 export type { FormatOptions } from './check/format-issues.js';
 export { formatIssue, formatIssues } from './check/format-issues.js';
 export { checkRules, type RuleOptions } from './check/rules.js';
@@ -62,8 +63,9 @@ export {
   type EntityRef,
   queueLoad,
 } from './plan/change.js';
-export { diff } from './plan/diff.js';
-export { type LiveState, type ObserveOptions, observe, type ProbeResult } from './plan/observe.js';
+export { type DiffOptions, diff } from './plan/diff.js';
+export { type BrokerDiff, diffBroker, type LiveBroker, withoutSecrets } from './plan/diff-broker.js';
+export { type LiveState, type ObserveOptions, observe, observeBroker, type ProbeResult } from './plan/observe.js';
 export {
   checkStackName,
   DEFAULT_STACK,
@@ -94,6 +96,7 @@ export {
   lockHolder,
   lockStack,
   ownedAfter,
+  type PlanStackOptions,
   planStack,
   readStackState,
   recordStack,

@@ -9,7 +9,8 @@
  */
 import { InvalidOperationError, WakameError } from '../../errors.js';
 import { forEachConcurrently } from '../../internal/concurrency.js';
-import type { TopologyAdmin } from '../../transport/spi.js';
+import { type BrokerEntityKind, describeBrokerEntity } from '../../model/broker-entities.js';
+import type { MigrationReport, TopologyAdmin } from '../../transport/spi.js';
 import {
   atRisk,
   type Change,
@@ -19,6 +20,7 @@ import {
   type EntityRef,
 } from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
+import { stackMigrationJournal } from './migration-journal.js';
 
 /** Options of {@link applyPlan}. */
 export interface ApplyOptions {
@@ -33,8 +35,18 @@ export interface ApplyOptions {
   readonly prune?: boolean;
   /** Declarations in flight at once. @defaultValue 16 */
   readonly concurrency?: number;
+  /**
+   * Carry out `migrate-queue` changes: move each queue to its new settings with every message kept.
+   * @defaultValue false
+   */
+  readonly migrate?: boolean;
+  /** The stack whose state record journals migrations (needed for `migrate`). */
+  readonly stack?: string;
   /** Called after each change is made. */
   readonly onProgress?: (done: number, total: number, change: Change) => void;
+  /** Called as a migration goes (step started, messages moved). */
+  readonly onMigration?: (progress: { readonly queue: string; readonly step: string; readonly moved: number }) => void;
+  readonly signal?: AbortSignal;
 }
 
 /** How long one phase (replacements, creates, binds, prunes…) took. */
@@ -51,14 +63,16 @@ export interface ApplyResult {
   readonly kept: readonly Change[];
   readonly phases: readonly PhaseTiming[];
   readonly durationMs: number;
+  /** What each queue migration did (messages moved, duplicates dropped). */
+  readonly migrations: readonly MigrationReport[];
 }
 
 /** One reason an apply cannot go ahead. */
 export interface Refusal {
   readonly change: Change;
   readonly reason: string;
-  /** The option that lifts this refusal. */
-  readonly lift: '--allow-destructive' | '--force';
+  /** The option that lifts this refusal (`''` when no option does: the refusal must be resolved first). */
+  readonly lift: '--allow-destructive' | '--force' | '--migrate' | '';
 }
 
 /** Raised before any change when the plan needs a permission that was not given. */
@@ -98,7 +112,7 @@ export class ApplyFailedError extends WakameError {
  * Everything that stops `plan` from being applied with `options`, in plan order. Empty when it can
  * go ahead.
  */
-export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
+export function refusalsOf(plan: Plan, options: ApplyOptions = {}, admin?: TopologyAdmin): Refusal[] {
   const refusals: Refusal[] = [];
   const unowned = new Set(plan.unowned.map(entityKey));
   const foreignBindings = plan.foreign.flatMap((f) => (f.kind === 'binding' ? [f.binding] : []));
@@ -133,6 +147,30 @@ export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
         }
         break;
       }
+      case 'migrate-queue':
+        if (!options.migrate)
+          refuse(
+            c,
+            `queue ${c.queue.name} ${c.resumeFrom !== undefined ? 'has a migration to finish' : 'must be migrated'} (needs --migrate)`,
+            '--migrate',
+          );
+        else if (!admin?.migrateQueue || !admin.stacks || options.stack === undefined)
+          refuse(
+            c,
+            `queue ${c.queue.name} cannot be migrated: this transport cannot move a queue's messages resumably`,
+            '',
+          );
+        if (unowned.has(entityKey({ kind: 'queue', name: c.queue.name })) && !options.force)
+          refuse(c, `queue ${c.queue.name} is not owned by this stack (adopt it first, or --force)`);
+        break;
+      case 'update-entity':
+        if (unowned.has(entityKey({ kind: 'broker', entity: c.entity })) && !options.force)
+          refuse(c, `${describeBrokerEntity(c.entity)} is not owned by this stack (adopt it first, or --force)`);
+        break;
+      case 'extraneous-entity':
+        if (options.prune && !options.force && c.entity.kind === 'vhost')
+          refuse(c, `vhost ${c.entity.spec.name} would be deleted with every queue and message in it (needs --force)`);
+        break;
       case 'extraneous-queue':
         if (options.prune && !options.force && (c.messageCount !== 0 || (c.consumerCount ?? 0) > 0))
           refuse(
@@ -157,33 +195,51 @@ export function refusalsOf(plan: Plan, options: ApplyOptions = {}): Refusal[] {
 }
 
 /** @throws {@link PlanRefusedError} listing every {@link refusalsOf} `plan` with `options`. */
-export function assertApplicable(plan: Plan, options: ApplyOptions = {}): void {
-  const refusals = refusalsOf(plan, options);
+export function assertApplicable(plan: Plan, options: ApplyOptions = {}, admin?: TopologyAdmin): void {
+  const refusals = refusalsOf(plan, options, admin);
   if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals));
 }
 
 /** Executes `plan` against `admin`. @throws {@link PlanRefusedError} before touching anything. */
 export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: ApplyOptions = {}): Promise<ApplyResult> {
   const started = performance.now();
-  assertApplicable(plan, options);
+  assertApplicable(plan, options, admin);
 
   const byKind = (kinds: readonly Change['kind'][]) => plan.changes.filter((c) => kinds.includes(c.kind));
+  const entities = (kind: Change['kind'], ...of: BrokerEntityKind[]) =>
+    plan.changes.filter((c) => c.kind === kind && 'entity' in c && 'spec' in c.entity && of.includes(c.entity.kind));
+  const writing = (...of: BrokerEntityKind[]) => [
+    ...entities('create-entity', ...of),
+    ...entities('update-entity', ...of),
+  ];
   const phases: [string, Change[]][] = [
+    // Vhosts and users before what names them; policies before the queues they shape.
+    ['vhosts', writing('vhost')],
+    ['users', writing('user')],
+    ['permissions', writing('permission', 'topic-permission')],
+    ['policies', writing('policy', 'operator-policy')],
     // Replacements first, queues before exchanges: deleting an exchange must not leave a queue bound to nothing.
     ['replace queues', byKind(['replace-queue'])],
     ['replace exchanges', byKind(['replace-exchange'])],
     ['create exchanges', byKind(['create-exchange'])],
     ['create queues', byKind(['create-queue'])],
+    // After the exchanges they are bound from exist; one at a time (each moves a whole queue).
+    ['migrate queues', byKind(['migrate-queue'])],
     ['bind', byKind(['bind', 'unverifiable'])],
   ];
-  const extraneous = byKind(['extraneous-binding', 'extraneous-queue', 'extraneous-exchange']);
+  const extraneous = byKind(['extraneous-binding', 'extraneous-queue', 'extraneous-exchange', 'extraneous-entity']);
   if (options.prune) {
     phases.push(
       ['unbind', byKind(['extraneous-binding'])],
       ['delete queues', byKind(['extraneous-queue'])],
       ['delete exchanges', byKind(['extraneous-exchange'])],
+      ['delete policies', entities('extraneous-entity', 'policy', 'operator-policy')],
+      ['delete permissions', entities('extraneous-entity', 'permission', 'topic-permission')],
+      ['delete users', entities('extraneous-entity', 'user')],
+      ['delete vhosts', entities('extraneous-entity', 'vhost')],
     );
   }
+  const migrations: MigrationReport[] = [];
 
   const total = phases.reduce((n, [, changes]) => n + changes.length, 0);
   const applied: Change[] = [];
@@ -194,9 +250,11 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
     const phaseStarted = performance.now();
     // The helper lets the changes in flight finish after a failure, so `applied` is exact.
     let failed: Change | undefined;
-    await forEachConcurrently(changes, options.concurrency ?? 16, async (change) => {
+    const concurrency = phase === 'migrate queues' ? 1 : (options.concurrency ?? 16);
+    await forEachConcurrently(changes, concurrency, async (change) => {
       try {
-        await execute(change, admin, force);
+        if (change.kind === 'migrate-queue') migrations.push(await migrate(change, admin, options));
+        else await execute(change, admin, force);
         applied.push(change);
         options.onProgress?.(applied.length, total, change);
       } catch (error) {
@@ -213,7 +271,26 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
     kept: options.prune ? [] : extraneous,
     phases: timings,
     durationMs: performance.now() - started,
+    migrations,
   };
+}
+
+async function migrate(
+  change: Extract<Change, { kind: 'migrate-queue' }>,
+  admin: TopologyAdmin,
+  options: ApplyOptions,
+): Promise<MigrationReport> {
+  // refusalsOf made sure all three are there.
+  const stacks = admin.stacks as NonNullable<TopologyAdmin['stacks']>;
+  const run = admin.migrateQueue?.bind(admin) as NonNullable<TopologyAdmin['migrateQueue']>;
+  return run({
+    from: change.from,
+    to: change.queue,
+    bindings: change.bindings,
+    journal: stackMigrationJournal(stacks, options.stack as string, change.queue.name),
+    ...(options.onMigration ? { onProgress: options.onMigration } : {}),
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
 }
 
 async function execute(change: Change, admin: TopologyAdmin, force: boolean): Promise<void> {
@@ -245,13 +322,27 @@ async function execute(change: Change, admin: TopologyAdmin, force: boolean): Pr
       return;
     case 'extraneous-exchange':
       return admin.deleteExchange(change.exchange.name, force ? {} : { ifUnused: true });
+    case 'create-entity':
+    case 'update-entity':
+      return brokerAdmin(admin).put(change.entity);
+    case 'extraneous-entity':
+      return brokerAdmin(admin).delete(change.entity);
+    case 'migrate-queue':
     case 'unchanged':
       return;
   }
 }
 
+function brokerAdmin(admin: TopologyAdmin): NonNullable<TopologyAdmin['broker']> {
+  if (!admin.broker) throw new InvalidOperationError('this transport keeps no vhosts, users, permissions or policies');
+  return admin.broker;
+}
+
 function hintFor(refusals: readonly Refusal[]): string {
-  const flags = [...new Set(refusals.map((r) => r.lift))].sort();
+  const flags = [...new Set(refusals.map((r) => r.lift))].filter((f) => f !== '').sort();
+  if (flags.length === 0) return 'Nothing was changed. Resolve the problems named above, then plan again.';
+  if (flags.length === 1 && flags[0] === '--migrate')
+    return 'Nothing was changed. Re-run with --migrate to move the queues to their new settings, keeping every message.';
   return `Nothing was changed. Review the entities named above; if losing what they hold is intended, re-run with ${flags.join(' ')}.`;
 }
 
@@ -261,5 +352,6 @@ function load(messages: number | undefined, consumers: number | undefined): stri
 }
 
 function entityKey(e: EntityRef): string {
+  if (e.kind === 'broker') return `broker\u0000${describeBrokerEntity(e.entity)}`;
   return e.kind === 'binding' ? `binding\u0000${describeBinding(e.binding)}` : `${e.kind}\u0000${e.name}`;
 }

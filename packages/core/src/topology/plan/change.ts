@@ -6,6 +6,7 @@
  * @module
  */
 
+import { type BrokerEntity, describeBrokerEntity } from '../../model/broker-entities.js';
 import type { Difference } from '../../model/equivalence.js';
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../transport/spi.js';
 
@@ -13,7 +14,9 @@ import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../transport/spi.j
 export type EntityRef =
   | { readonly kind: 'exchange'; readonly name: string }
   | { readonly kind: 'queue'; readonly name: string }
-  | { readonly kind: 'binding'; readonly binding: BindingSpec };
+  | { readonly kind: 'binding'; readonly binding: BindingSpec }
+  /** A vhost, user, permission or policy. */
+  | { readonly kind: 'broker'; readonly entity: BrokerEntity };
 
 export type Change =
   | { readonly kind: 'create-exchange'; readonly exchange: ExchangeSpec }
@@ -48,7 +51,30 @@ export type Change =
       readonly messageCount: number | undefined;
       readonly consumerCount: number | undefined;
     }
-  | { readonly kind: 'extraneous-binding'; readonly binding: BindingSpec };
+  | { readonly kind: 'extraneous-binding'; readonly binding: BindingSpec }
+  /** A declared vhost, user, permission, topic permission or (operator) policy that does not exist. */
+  | { readonly kind: 'create-entity'; readonly entity: BrokerEntity }
+  /** Changed in place: a policy's definition, a user's tags or password… no queue or message is touched. */
+  | { readonly kind: 'update-entity'; readonly entity: BrokerEntity; readonly differences: readonly Difference[] }
+  /** A broker entity owned by the stack, no longer declared; deleted only with `prune`. */
+  | { readonly kind: 'extraneous-entity'; readonly entity: BrokerEntity }
+  /**
+   * A queue whose immutable settings change, moved to them without losing a message (`apply
+   * --migrate`): its messages are held aside while it is declared again, then put back.
+   */
+  | {
+      readonly kind: 'migrate-queue';
+      readonly queue: QueueSpec;
+      /** The queue as it exists (or existed when the migration began). */
+      readonly from: QueueSpec;
+      readonly differences: readonly Difference[];
+      /** The bindings the migrated queue gets (the topology's). */
+      readonly bindings: readonly BindingSpec[];
+      readonly messageCount: number | undefined;
+      readonly consumerCount?: number | undefined;
+      /** Set when an interrupted migration is resumed: the step it had reached. */
+      readonly resumeFrom?: string;
+    };
 
 export type ChangeKind = Change['kind'];
 
@@ -92,13 +118,49 @@ export function describeChange(c: Change): string {
       return `- queue ${c.queue.name}${queueLoad(c.messageCount, c.consumerCount)} (owned, no longer declared; deleted with --prune)`;
     case 'extraneous-binding':
       return `- bind ${describeBinding(c.binding)} (owned, no longer declared; removed with --prune)`;
+    case 'create-entity':
+      return `+ ${describeBrokerEntity(c.entity)}${brokerTraits(c.entity)}`;
+    case 'update-entity':
+      return `~ ${describeBrokerEntity(c.entity)} updated in place: ${differenceText(c.differences)}`;
+    case 'extraneous-entity':
+      return `- ${describeBrokerEntity(c.entity)} (owned, no longer declared; deleted with --prune)`;
+    case 'migrate-queue':
+      return c.resumeFrom !== undefined
+        ? `» queue ${c.queue.name} migration resumes from step '${c.resumeFrom}' (an earlier apply was interrupted; no message is lost)`
+        : `» queue ${c.queue.name}${queueLoad(c.messageCount, c.consumerCount)} will be MIGRATED, every message kept: ${differenceText(c.differences)}`;
     default:
       return assertNever(c);
   }
 }
 
 export function describeEntity(e: EntityRef): string {
+  if (e.kind === 'broker') return describeBrokerEntity(e.entity);
   return e.kind === 'binding' ? `bind ${describeBinding(e.binding)}` : `${e.kind} ${e.name}`;
+}
+
+/** What a broker entity sets, in a few words (a password only ever as `(sensitive)`). */
+function brokerTraits(e: BrokerEntity): string {
+  switch (e.kind) {
+    case 'vhost':
+      return e.spec.description ? ` (${e.spec.description})` : '';
+    case 'user': {
+      const parts = [e.spec.tags.length > 0 ? `tags ${e.spec.tags.join(',')}` : 'no tags'];
+      if (e.spec.credential)
+        parts.push(`${e.spec.credential.kind === 'hash' ? 'password hash' : 'password'} (sensitive)`);
+      return ` (${parts.join('; ')})`;
+    }
+    case 'permission':
+      return ` (configure '${e.spec.configure}', write '${e.spec.write}', read '${e.spec.read}')`;
+    case 'topic-permission':
+      return ` (write '${e.spec.write}', read '${e.spec.read}')`;
+    case 'policy':
+    case 'operator-policy':
+      return ` (${e.spec.applyTo} matching '${e.spec.pattern}', priority ${e.spec.priority}: ${Object.entries(
+        e.spec.definition,
+      )
+        .map(([k, v]) => `${k}=${JSON.stringify(v)}`)
+        .join(', ')})`;
+  }
 }
 
 /**

@@ -14,15 +14,34 @@ import { exchangeDifferences, queueDifferences } from '../../model/equivalence.j
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../transport/spi.js';
 import type { DesiredTopology } from '../desired.js';
 import type { Change, ChangeKind, EntityRef } from './change.js';
+import { diffBroker, type LiveBroker } from './diff-broker.js';
 import type { LiveState, ProbeResult } from './observe.js';
-import { isRuntimeBinding, isRuntimeEntity, type Ownership } from './ownership.js';
+import { isRuntimeBinding, isRuntimeEntity, type Ownership, type StackState } from './ownership.js';
 import type { ForeignEntity, Plan } from './plan.js';
+
+/** Options of {@link diff}. */
+export interface DiffOptions {
+  /** The broker's own entities as listed; absent when the transport keeps none (or none matter). */
+  readonly broker?: LiveBroker;
+  /**
+   * Plan queues whose immutable settings change as migrations (every message kept) instead of
+   * replacements (deleted and declared again). Needs a listed broker.
+   */
+  readonly migrate?: boolean;
+  /** Migrations an earlier apply began and did not finish (the stack record's journals). */
+  readonly migrations?: StackState['migrations'];
+}
 
 /**
  * Compares what the topology wants with what exists. `ownership` is what the stack owns; without
  * it, nothing undeclared is the stack's.
  */
-export function diff(desired: DesiredTopology, live: LiveState, ownership?: Ownership): Plan {
+export function diff(
+  desired: DesiredTopology,
+  live: LiveState,
+  ownership?: Ownership,
+  options: DiffOptions = {},
+): Plan {
   const changes: Change[] = [];
   const foreign: ForeignEntity[] = [];
   const unowned: EntityRef[] = [];
@@ -32,10 +51,17 @@ export function diff(desired: DesiredTopology, live: LiveState, ownership?: Owne
     binding: (b: BindingSpec) => ownership?.bindings.has(bindingKey(b)) ?? false,
   };
   const noteUnowned = (entity: EntityRef): void => {
-    if (!ownership) return;
+    if (!ownership || entity.kind === 'broker') return;
     const owned = entity.kind === 'binding' ? owns.binding(entity.binding) : owns[entity.kind](entity.name);
     if (!owned) unowned.push(entity);
   };
+  const pending = options.migrations ?? {};
+  if (options.broker) {
+    // Vhosts, users, permissions and policies first: a policy must be in place before the queues it shapes.
+    const broker = diffBroker(desired.broker, options.broker, ownership?.broker);
+    changes.push(...broker.changes);
+    unowned.push(...broker.unowned);
+  }
   const rebind = new Set<string>(); // entities replaced: their bindings must be made again
   const replaced = (kind: 'exchange' | 'queue', name: string) => rebind.add(`${kind}\u0000${name}`);
 
@@ -57,12 +83,49 @@ export function diff(desired: DesiredTopology, live: LiveState, ownership?: Owne
     }
     for (const q of desired.queues) {
       const actual = queues.get(q.name);
-      if (!actual) changes.push({ kind: 'create-queue', queue: q });
+      const journal = pending[q.name];
+      if (!actual && journal !== undefined) {
+        // Interrupted between deleting the queue and declaring it again: the migration puts it back.
+        changes.push({
+          kind: 'migrate-queue',
+          queue: q,
+          from: (journal.from as QueueSpec | undefined) ?? q,
+          differences: [],
+          bindings: bindingsOf(desired, q.name),
+          messageCount: undefined,
+          resumeFrom: typeof journal.step === 'string' ? journal.step : 'start',
+        });
+      } else if (!actual) changes.push({ kind: 'create-queue', queue: q });
       else {
         noteUnowned({ kind: 'queue', name: q.name });
         const differences = queueDifferences(q, actual);
-        if (differences.length === 0) changes.push({ kind: 'unchanged', entity: { kind: 'queue', name: q.name } });
-        else {
+        const { messageCount, consumerCount, ...from } = actual;
+        const journal = pending[q.name];
+        if (journal !== undefined) {
+          // An interrupted migration resumes whatever the queue looks like now: its messages are held aside.
+          changes.push({
+            kind: 'migrate-queue',
+            queue: q,
+            from: (journal.from as QueueSpec | undefined) ?? from,
+            differences,
+            bindings: bindingsOf(desired, q.name),
+            messageCount,
+            consumerCount,
+            resumeFrom: typeof journal.step === 'string' ? journal.step : 'start',
+          });
+        } else if (differences.length === 0)
+          changes.push({ kind: 'unchanged', entity: { kind: 'queue', name: q.name } });
+        else if (options.migrate && !q.exclusive) {
+          changes.push({
+            kind: 'migrate-queue',
+            queue: q,
+            from,
+            differences,
+            bindings: bindingsOf(desired, q.name),
+            messageCount,
+            consumerCount,
+          });
+        } else {
           changes.push({
             kind: 'replace-queue',
             queue: q,
@@ -133,6 +196,10 @@ export function diff(desired: DesiredTopology, live: LiveState, ownership?: Owne
   });
 }
 
+function bindingsOf(desired: DesiredTopology, queue: string): BindingSpec[] {
+  return desired.bindings.filter((b) => b.destinationType === 'queue' && b.destination === queue);
+}
+
 function fromProbe(
   kind: 'exchange' | 'queue',
   spec: ExchangeSpec | QueueSpec,
@@ -170,7 +237,11 @@ function summarise(changes: Change[], groups: Pick<Plan, 'complete' | 'ownership
       c.kind === 'replace-queue' ||
       c.kind === 'extraneous-exchange' ||
       c.kind === 'extraneous-queue' ||
-      c.kind === 'extraneous-binding',
+      c.kind === 'extraneous-binding' ||
+      c.kind === 'create-entity' ||
+      c.kind === 'update-entity' ||
+      c.kind === 'extraneous-entity' ||
+      c.kind === 'migrate-queue',
   );
   return {
     changes,

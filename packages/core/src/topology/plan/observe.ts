@@ -12,6 +12,7 @@ import { forEachConcurrently } from '../../internal/concurrency.js';
 import type { Difference } from '../../model/equivalence.js';
 import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../../transport/spi.js';
 import type { DesiredTopology } from '../desired.js';
+import type { LiveBroker } from './diff-broker.js';
 
 /** The outcome of probing one entity. */
 export type ProbeResult =
@@ -104,4 +105,32 @@ async function probeQueue(admin: TopologyAdmin, spec: QueueSpec): Promise<ProbeR
       return { state: 'conflict', differences: error.differences, messageCount, consumerCount };
     throw error;
   }
+}
+
+/**
+ * Lists the broker's own entities when they matter to this plan: the topology declares some, or
+ * the stack owns some (to be pruned). `undefined` when the transport keeps none.
+ */
+export async function observeBroker(
+  admin: TopologyAdmin,
+  desired: DesiredTopology,
+  ownsSome: boolean,
+): Promise<LiveBroker | undefined> {
+  const broker = admin.broker;
+  if (!broker) return undefined;
+  const declared = desired.broker;
+  const declares =
+    declared !== undefined &&
+    declared.vhosts.length +
+      declared.users.length +
+      declared.permissions.length +
+      declared.topicPermissions.length +
+      declared.policies.length >
+      0;
+  if (!declares && !ownsSome) return undefined;
+  return {
+    vhost: broker.vhost,
+    entities: await broker.list(),
+    ...(broker.passwordMatches ? { passwordMatches: broker.passwordMatches } : {}),
+  };
 }

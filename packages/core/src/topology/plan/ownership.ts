@@ -24,6 +24,8 @@ export interface OwnedEntities {
   readonly exchanges: readonly string[];
   readonly queues: readonly string[];
   readonly bindings: readonly BindingSpec[];
+  /** Vhosts, users, permissions and policies, by `brokerEntityKey` (absent in records of older versions). */
+  readonly broker?: readonly string[];
 }
 
 /** The state document of one stack, as kept on the broker. */
@@ -35,6 +37,11 @@ export interface StackState {
   readonly serial: number;
   readonly updatedAt: string;
   readonly owned: OwnedEntities;
+  /**
+   * Queue migrations under way, by queue name: each migration's own journal (the step it reached),
+   * so an interrupted `apply --migrate` resumes where it stopped.
+   */
+  readonly migrations?: Readonly<Record<string, Readonly<Record<string, unknown>>>>;
 }
 
 /** Lookup form of {@link OwnedEntities}. */
@@ -43,6 +50,8 @@ export interface Ownership {
   readonly queues: ReadonlySet<string>;
   /** Keys of {@link bindingKey}. */
   readonly bindings: ReadonlySet<string>;
+  /** Keys of `brokerEntityKey`. */
+  readonly broker: ReadonlySet<string>;
 }
 
 /** Throws a usage-grade error for a stack name that cannot become a key, file or parameter name. */
@@ -97,23 +106,26 @@ export function ownershipOf(state: StackState): Ownership {
     exchanges: new Set(state.owned.exchanges),
     queues: new Set(state.owned.queues),
     bindings: new Set(state.owned.bindings.map(bindingKey)),
+    broker: new Set(state.owned.broker ?? []),
   };
 }
 
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}';
 /** Queues Wakame itself makes while running (see tasks/ and messaging/), whatever the stack. */
 const RUNTIME_QUEUE = new RegExp(
-  `^(wakame\\.(dead-letter|delay\\..+|reply\\.${UUID}|lock\\..+|quickstart\\..+)|amq\\.gen-.+|bcast\\.${UUID})$`,
+  `^(wakame\\.(dead-letter|delay\\..+|reply\\.${UUID}|lock\\..+|quickstart\\..+|migrate\\..+)|amq\\.gen-.+|bcast\\.${UUID})$`,
 );
 
 /**
  * Whether a live entity is one Wakame creates at run time (never extraneous, never pruned): the
- * worker's dead-letter queue, delay and reply queues, apply locks, server-named queues, and the
+ * worker's dead-letter queue, delay and reply queues, apply locks, queue migrations' holding
+ * entities, server-named queues, and the
  * per-consumer queues of the topology's broadcasts (`<queuePrefix>.<uuid>`).
  */
 export function isRuntimeEntity(kind: 'exchange' | 'queue', name: string, desired: DesiredTopology): boolean {
   if (name === '' || name.startsWith('amq.')) return true;
-  if (kind === 'exchange') return false;
+  // A queue migration's holding exchanges and queues live only while it runs (or until it resumes).
+  if (kind === 'exchange') return name.startsWith('wakame.migrate.');
   if (RUNTIME_QUEUE.test(name)) return true;
   return desired.broadcasts.some(
     (b) => name.startsWith(`${b.queuePrefix}.`) && isUuid(name.slice(b.queuePrefix.length + 1)),
@@ -138,6 +150,8 @@ export function nextStackState(
   update: {
     /** Entities that exist after the apply and belong to the stack. */
     readonly owned: OwnedEntities;
+    /** Migrations still under way (their journals), kept as they are. */
+    readonly migrations?: StackState['migrations'];
   },
 ): StackState {
   const sortedNames = (names: readonly string[]) => [...new Set(names)].sort();
@@ -152,6 +166,8 @@ export function nextStackState(
       exchanges: sortedNames(update.owned.exchanges),
       queues: sortedNames(update.owned.queues),
       bindings: [...bindings.keys()].sort().map((k) => bindings.get(k) as BindingSpec),
+      ...(update.owned.broker && update.owned.broker.length > 0 ? { broker: sortedNames(update.owned.broker) } : {}),
     },
+    ...(update.migrations && Object.keys(update.migrations).length > 0 ? { migrations: update.migrations } : {}),
   };
 }

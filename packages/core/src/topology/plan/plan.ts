@@ -57,7 +57,7 @@ export interface FormatPlanOptions {
 /**
  * A plan as lines for people: a heading, this stack's changes, its entities no longer declared, a
  * note on unowned and foreign entities, then {@link planSummary}. Change lines start with their sign
- * (`+`, `~`, `-`, `?`), which a terminal may colour; no other line does.
+ * (`+`, `~`, `-`, `?`, `»`), which a terminal may colour; no other line does.
  */
 export function formatPlan(plan: Plan, options: FormatPlanOptions): string[] {
   const { stack } = options;
@@ -98,11 +98,17 @@ export function formatPlan(plan: Plan, options: FormatPlanOptions): string[] {
 /** The plan in one line: `Plan: 2 to create, …` or `No changes…`. */
 export function planSummary(plan: Plan): string {
   const c = plan.counts;
-  const creates = (c['create-exchange'] ?? 0) + (c['create-queue'] ?? 0) + (c.bind ?? 0);
+  const creates = (c['create-exchange'] ?? 0) + (c['create-queue'] ?? 0) + (c.bind ?? 0) + (c['create-entity'] ?? 0);
   const replaces = (c['replace-exchange'] ?? 0) + (c['replace-queue'] ?? 0);
-  const extraneous = (c['extraneous-exchange'] ?? 0) + (c['extraneous-queue'] ?? 0) + (c['extraneous-binding'] ?? 0);
+  const extraneous =
+    (c['extraneous-exchange'] ?? 0) +
+    (c['extraneous-queue'] ?? 0) +
+    (c['extraneous-binding'] ?? 0) +
+    (c['extraneous-entity'] ?? 0);
   if (plan.noChanges) return `No changes: the broker matches the topology (${c.unchanged ?? 0} unchanged).`;
-  return `Plan: ${creates} to create, ${replaces} to replace${replaces ? ' (destructive)' : ''}, ${extraneous} owned and no longer declared, ${c.unchanged ?? 0} unchanged${c.unverifiable ? `, ${c.unverifiable} unverifiable` : ''}.`;
+  const updates = c['update-entity'] ? `, ${c['update-entity']} to update in place` : '';
+  const migrates = c['migrate-queue'] ? `, ${c['migrate-queue']} to migrate (every message kept)` : '';
+  return `Plan: ${creates} to create${updates}, ${replaces} to replace${replaces ? ' (destructive)' : ''}${migrates}, ${extraneous} owned and no longer declared, ${c.unchanged ?? 0} unchanged${c.unverifiable ? `, ${c.unverifiable} unverifiable` : ''}.`;
 }
 
 function isExtraneous(change: Change): boolean {

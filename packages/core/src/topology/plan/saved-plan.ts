@@ -12,6 +12,7 @@
 import { createHash } from 'node:crypto';
 import { InvalidArgumentError, InvalidOperationError } from '../../errors.js';
 import { stableStringify } from '../../internal/stable-stringify.js';
+import { brokerEntityKey, brokerEntityList, NO_BROKER_ENTITIES } from '../../model/broker-entities.js';
 import type { BindingSpec } from '../../transport/spi.js';
 import type { DesiredTopology } from '../desired.js';
 import type { Plan } from './plan.js';
@@ -68,7 +69,21 @@ export function fingerprintOf(planned: StackPlan, desired: DesiredTopology): str
           queues: [...live.queues].map(([name, p]) => [name, p.state, p.state === 'conflict' ? p.differences : []]),
         };
   const sortBy = (items: readonly unknown[]) => items.map((i) => stableStringify(i)).sort();
+  const brokerKeys = new Set([
+    ...brokerEntityList(desired.broker ?? NO_BROKER_ENTITIES).map((e) =>
+      brokerEntityKey(e, planned.broker?.vhost ?? '/'),
+    ),
+    ...(owned.broker ?? []),
+  ]);
+  // Listed users carry their stored hash: it goes into the digest only, never into the file.
+  const broker = planned.broker
+    ? brokerEntityList(planned.broker.entities).filter((e) =>
+        brokerKeys.has(brokerEntityKey(e, planned.broker?.vhost ?? '/')),
+      )
+    : [];
   const material = {
+    ...(broker.length > 0 ? { broker: sortBy(broker) } : {}),
+    ...(planned.state.migrations ? { migrations: planned.state.migrations } : {}),
     stack: planned.stack,
     serial: planned.state.serial,
     kind: live.kind,
@@ -119,6 +134,19 @@ export function parseSavedPlan(value: unknown, source: string): SavedPlan {
     Array.isArray(plan.plan?.changes) &&
     Array.isArray(plan.desired?.queues);
   if (!complete) throw new InvalidArgumentError(`${source} is an incomplete saved plan`);
+  // A plan file never holds a password (it shows as `(sensitive)`): a plan that sets one cannot be
+  // applied from the file, or the user's password would become that placeholder.
+  const setsPassword = (plan.plan?.changes ?? []).some(
+    (c) =>
+      (c.kind === 'create-entity' || c.kind === 'update-entity') &&
+      c.entity.kind === 'user' &&
+      c.entity.spec.credential?.kind === 'password',
+  );
+  if (setsPassword) {
+    throw new InvalidArgumentError(
+      `${source} sets a user's password, which a saved plan never holds: apply the topology file itself (its \${ENV} gives the password)`,
+    );
+  }
   return plan as SavedPlan;
 }
 

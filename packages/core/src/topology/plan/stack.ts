@@ -15,7 +15,8 @@ import type { BindingSpec, StackLock, TopologyAdmin } from '../../transport/spi.
 import type { DesiredTopology } from '../desired.js';
 import type { Change } from './change.js';
 import { diff } from './diff.js';
-import { type LiveState, observe } from './observe.js';
+import { brokerChangeKey, type LiveBroker } from './diff-broker.js';
+import { type LiveState, observe, observeBroker } from './observe.js';
 import {
   checkStackName,
   emptyStackState,
@@ -33,6 +34,8 @@ export interface StackPlan {
   readonly state: StackState;
   readonly live: LiveState;
   readonly plan: Plan;
+  /** The broker's own entities as listed, when they mattered to the plan. */
+  readonly broker?: LiveBroker;
   /** False when the transport keeps no stack records (nothing can be owned, so nothing is pruned). */
   readonly recorded: boolean;
 }
@@ -82,7 +85,12 @@ export async function readStackState(admin: TopologyAdmin, stack: string): Promi
  * message and consumer counts from the broker itself, not from a listing: RabbitMQ's management API
  * reports statistics that lag by seconds, and a refusal must see the message published just before.
  */
-export async function planStack(admin: TopologyAdmin, desired: DesiredTopology, stack: string): Promise<StackPlan> {
+export async function planStack(
+  admin: TopologyAdmin,
+  desired: DesiredTopology,
+  stack: string,
+  options: PlanStackOptions = {},
+): Promise<StackPlan> {
   const live = await observe(admin, desired);
   let state = emptyStackState(checkStackName(stack));
   let recorded = admin.stacks !== undefined;
@@ -94,8 +102,23 @@ export async function planStack(admin: TopologyAdmin, desired: DesiredTopology, 
     if (live.kind !== 'probed' || !(error instanceof TransportError)) throw error;
     recorded = false;
   }
-  const plan = diff(desired, live, recorded ? ownershipOf(state) : undefined);
-  return { stack, state, live, plan: await withExactCounts(admin, plan), recorded };
+  const ownership = recorded ? ownershipOf(state) : undefined;
+  const broker = await observeBroker(admin, desired, (ownership?.broker.size ?? 0) > 0);
+  const plan = diff(desired, live, ownership, {
+    ...(broker ? { broker } : {}),
+    migrate: (options.migrate ?? false) && live.kind === 'listed',
+    ...(state.migrations ? { migrations: state.migrations } : {}),
+  });
+  return { stack, state, live, plan: await withExactCounts(admin, plan), recorded, ...(broker ? { broker } : {}) };
+}
+
+/** Options of {@link planStack}. */
+export interface PlanStackOptions {
+  /**
+   * Plan queues whose immutable settings change as loss-free migrations (`apply --migrate`) rather
+   * than replacements. Only where the broker can be listed (the management API, on RabbitMQ).
+   */
+  readonly migrate?: boolean;
 }
 
 async function withExactCounts(admin: TopologyAdmin, plan: Plan): Promise<Plan> {
@@ -117,7 +140,14 @@ async function withExactCounts(admin: TopologyAdmin, plan: Plan): Promise<Plan> 
 }
 
 /** What the stack owns once `applied` (a subset of `plan`'s changes) has been made. */
-export function ownedAfter(state: StackState, plan: Plan, applied: readonly Change[], adopt = false): OwnedEntities {
+export function ownedAfter(
+  state: StackState,
+  plan: Plan,
+  applied: readonly Change[],
+  adopt = false,
+  vhost = '/',
+): OwnedEntities {
+  const broker = new Set<string>();
   const exchanges = new Set<string>();
   const queues = new Set<string>();
   const bindings = new Map<string, BindingSpec>();
@@ -128,7 +158,10 @@ export function ownedAfter(state: StackState, plan: Plan, applied: readonly Chan
     switch (c.kind) {
       case 'unchanged':
       case 'unverifiable':
-        if (c.entity.kind === 'binding') {
+        if (c.entity.kind === 'broker') {
+          const key = brokerChangeKey(c, vhost);
+          if (key !== undefined && owned.broker.has(key)) broker.add(key);
+        } else if (c.entity.kind === 'binding') {
           if (owned.bindings.has(bindingKey(c.entity.binding))) addBinding(c.entity.binding);
         } else if ((c.entity.kind === 'exchange' ? owned.exchanges : owned.queues).has(c.entity.name)) {
           (c.entity.kind === 'exchange' ? exchanges : queues).add(c.entity.name);
@@ -148,6 +181,16 @@ export function ownedAfter(state: StackState, plan: Plan, applied: readonly Chan
       case 'extraneous-binding':
         if (owned.bindings.has(bindingKey(c.binding))) addBinding(c.binding);
         break;
+      case 'migrate-queue':
+        if (owned.queues.has(c.queue.name)) queues.add(c.queue.name);
+        break;
+      case 'create-entity':
+      case 'update-entity':
+      case 'extraneous-entity': {
+        const key = brokerChangeKey(c, vhost);
+        if (key !== undefined && owned.broker.has(key)) broker.add(key);
+        break;
+      }
     }
   }
   // Made now: created, replaced and bound; deleted now: pruned.
@@ -167,6 +210,20 @@ export function ownedAfter(state: StackState, plan: Plan, applied: readonly Chan
       case 'unverifiable':
         if (c.entity.kind === 'binding') addBinding(c.entity.binding);
         break;
+      case 'migrate-queue':
+        queues.add(c.queue.name);
+        break;
+      case 'create-entity':
+      case 'update-entity': {
+        const key = brokerChangeKey(c, vhost);
+        if (key !== undefined) broker.add(key);
+        break;
+      }
+      case 'extraneous-entity': {
+        const key = brokerChangeKey(c, vhost);
+        if (key !== undefined) broker.delete(key);
+        break;
+      }
       case 'extraneous-exchange':
         exchanges.delete(c.exchange.name);
         break;
@@ -183,10 +240,13 @@ export function ownedAfter(state: StackState, plan: Plan, applied: readonly Chan
   if (adopt) {
     for (const e of plan.unowned) {
       if (e.kind === 'binding') addBinding(e.binding);
-      else (e.kind === 'exchange' ? exchanges : queues).add(e.name);
+      else if (e.kind === 'broker') {
+        const key = brokerChangeKey({ kind: 'unchanged', entity: e }, vhost);
+        if (key !== undefined) broker.add(key);
+      } else (e.kind === 'exchange' ? exchanges : queues).add(e.name);
     }
   }
-  return { exchanges: [...exchanges], queues: [...queues], bindings: [...bindings.values()] };
+  return { exchanges: [...exchanges], queues: [...queues], bindings: [...bindings.values()], broker: [...broker] };
 }
 
 /**
@@ -201,12 +261,22 @@ export async function recordStack(
   options: { readonly adopt?: boolean } = {},
 ): Promise<StackState | undefined> {
   if (!admin.stacks || !planned.recorded) return undefined;
+  // Migrations journal into the record while apply runs: keep the journals as they are now.
+  const current = planned.plan.changes.some((c) => c.kind === 'migrate-queue')
+    ? parseStackState(planned.stack, await admin.stacks.read(planned.stack))
+    : planned.state;
   const state = nextStackState(planned.state, {
-    owned: ownedAfter(planned.state, planned.plan, result.applied, options.adopt ?? false),
+    owned: ownedAfter(planned.state, planned.plan, result.applied, options.adopt ?? false, admin.broker?.vhost ?? '/'),
+    ...(current.migrations ? { migrations: current.migrations } : {}),
   });
   // An apply that changed no ownership leaves the record (and its serial) alone: saved plans made
   // before a no-op apply stay valid.
-  if (planned.state.serial > 0 && stableStringify(state.owned) === stableStringify(planned.state.owned)) {
+  if (
+    planned.state.serial > 0 &&
+    stableStringify(state.owned) === stableStringify(planned.state.owned) &&
+    stableStringify(state.migrations ?? {}) === stableStringify(current.migrations ?? {}) &&
+    current === planned.state
+  ) {
     return planned.state;
   }
   await admin.stacks.write(planned.stack, state as unknown as Record<string, unknown>);
