@@ -6,14 +6,11 @@
  * @module
  */
 export {
-  ApplyFailedError,
   type ApplyOptions,
   type ApplyResult,
   applyPlan,
   assertApplicable,
   type PhaseTiming,
-  PlanRefusedError,
-  type Refusal,
   refusalsOf,
 } from './apply/apply.js';
 export { stackMigrationJournal } from './apply/migration-journal.js';
@@ -28,14 +25,23 @@ export type {
   BroadcastDocument,
   DefaultsDocument,
   ExchangeDocument,
+  HashingAlgorithm,
+  PermissionDocument,
+  PolicyDocument,
   QueueBindingDocument,
   QueueDocument,
   RetryDocument,
   RouteDocument,
   TaskDocument,
+  TopicPermissionDocument,
   TopologyDocument,
+  UserDocument,
+  UserHashDocument,
+  UserPasswordDocument,
+  VhostDocument,
 } from './document.js';
 export { defineTopology } from './document.js';
+export { ApplyFailedError, PlanRefusedError, type Refusal, StalePlanError } from './errors.js';
 export {
   type LoadedTopology,
   type LoadOptions,
@@ -88,7 +94,6 @@ export {
   parseSavedPlan,
   SAVED_PLAN_VERSION,
   type SavedPlan,
-  StalePlanError,
   savePlan,
   verifySavedPlan,
 } from './plan/saved-plan.js';
@@ -102,5 +107,11 @@ export {
   recordStack,
   type StackPlan,
 } from './plan/stack.js';
-export { DEFAULT_SCHEMA_REF, exportTopology, type ToYamlOptions, toYaml } from './render/export.js';
+export {
+  DEFAULT_SCHEMA_REF,
+  type ExportTopologyOptions,
+  exportTopology,
+  type ToYamlOptions,
+  toYaml,
+} from './render/export.js';
 export { toDot, toMermaid } from './render/graph.js';

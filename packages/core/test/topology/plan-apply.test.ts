@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/messaging/connection.js';
-import { applyPlan, PlanRefusedError } from '../../src/topology/apply/apply.js';
+import { applyPlan } from '../../src/topology/apply/apply.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
+import { PlanRefusedError } from '../../src/topology/errors.js';
 import { describeChange } from '../../src/topology/plan/change.js';
 import { diff } from '../../src/topology/plan/diff.js';
 import { observe } from '../../src/topology/plan/observe.js';

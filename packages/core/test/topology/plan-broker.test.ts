@@ -15,9 +15,10 @@ import {
   Sensitive,
   type UserSpec,
 } from '../../src/model/broker-entities.js';
-import { applyPlan, PlanRefusedError } from '../../src/topology/apply/apply.js';
+import { applyPlan } from '../../src/topology/apply/apply.js';
 import { stackMigrationJournal } from '../../src/topology/apply/migration-journal.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
+import { PlanRefusedError } from '../../src/topology/errors.js';
 import { describeChange } from '../../src/topology/plan/change.js';
 import { formatPlan } from '../../src/topology/plan/plan.js';
 import { parseSavedPlan, savePlan } from '../../src/topology/plan/saved-plan.js';

@@ -2,9 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import { StackLockedError } from '../../src/errors.js';
 import { Connection } from '../../src/messaging/connection.js';
-import { ApplyFailedError, applyPlan, PlanRefusedError } from '../../src/topology/apply/apply.js';
+import { applyPlan } from '../../src/topology/apply/apply.js';
 import type { DesiredTopology } from '../../src/topology/desired.js';
-import { parseSavedPlan, StalePlanError, savePlan, verifySavedPlan } from '../../src/topology/plan/saved-plan.js';
+import { ApplyFailedError, PlanRefusedError, StalePlanError } from '../../src/topology/errors.js';
+import { parseSavedPlan, savePlan, verifySavedPlan } from '../../src/topology/plan/saved-plan.js';
 import { lockHolder, lockStack, planStack, readStackState, recordStack } from '../../src/topology/plan/stack.js';
 import { binding, exchange, queue } from './specs.js';
 

@@ -7,18 +7,12 @@
  *
  * @module
  */
-import { InvalidOperationError, WakameError } from '../../errors.js';
+import { InvalidOperationError } from '../../errors.js';
 import { forEachConcurrently } from '../../internal/concurrency.js';
 import { type BrokerEntityKind, describeBrokerEntity } from '../../model/broker-entities.js';
 import type { MigrationReport, TopologyAdmin } from '../../transport/spi.js';
-import {
-  atRisk,
-  type Change,
-  describeBinding,
-  describeChange,
-  describeEntity,
-  type EntityRef,
-} from '../plan/change.js';
+import { ApplyFailedError, PlanRefusedError, type Refusal } from '../errors.js';
+import { atRisk, type Change, describeBinding, describeEntity, type EntityRef } from '../plan/change.js';
 import type { Plan } from '../plan/plan.js';
 import { stackMigrationJournal } from './migration-journal.js';
 
@@ -65,47 +59,6 @@ export interface ApplyResult {
   readonly durationMs: number;
   /** What each queue migration did (messages moved, duplicates dropped). */
   readonly migrations: readonly MigrationReport[];
-}
-
-/** One reason an apply cannot go ahead. */
-export interface Refusal {
-  readonly change: Change;
-  readonly reason: string;
-  /** The option that lifts this refusal (`''` when no option does: the refusal must be resolved first). */
-  readonly lift: '--allow-destructive' | '--force' | '--migrate' | '';
-}
-
-/** Raised before any change when the plan needs a permission that was not given. */
-export class PlanRefusedError extends InvalidOperationError {
-  override readonly name = 'PlanRefusedError';
-  override readonly code = 'ERR_PLAN_REFUSED';
-  constructor(
-    readonly refusals: readonly Refusal[],
-    readonly hint: string,
-  ) {
-    super(`refusing to apply, nothing was changed: ${refusals.map((r) => r.reason).join('; ')}`);
-  }
-  /** The changes refused (kept for callers of the first version). */
-  get refused(): readonly Change[] {
-    return this.refusals.map((r) => r.change);
-  }
-}
-
-/** A change failed part-way: `applied` were made, `failed` was not, the rest was not tried. */
-export class ApplyFailedError extends WakameError {
-  override readonly name = 'ApplyFailedError';
-  readonly code = 'ERR_APPLY_FAILED';
-  constructor(
-    readonly applied: readonly Change[],
-    readonly failed: Change,
-    cause: unknown,
-    readonly hint = 'Nothing was lost: deletes are conditional. Run plan again to see the state now.',
-  ) {
-    super(
-      `apply stopped after ${applied.length} change(s): ${describeChange(failed)} failed: ${cause instanceof Error ? cause.message : String(cause)}`,
-      { cause },
-    );
-  }
 }
 
 /**

@@ -10,11 +10,12 @@
  * @module
  */
 import { createHash } from 'node:crypto';
-import { InvalidArgumentError, InvalidOperationError } from '../../errors.js';
+import { InvalidArgumentError } from '../../errors.js';
 import { stableStringify } from '../../internal/stable-stringify.js';
 import { brokerEntityKey, brokerEntityList, NO_BROKER_ENTITIES } from '../../model/broker-entities.js';
 import type { BindingSpec } from '../../transport/spi.js';
 import type { DesiredTopology } from '../desired.js';
+import { StalePlanError } from '../errors.js';
 import type { Plan } from './plan.js';
 import type { StackPlan } from './stack.js';
 
@@ -34,13 +35,6 @@ export interface SavedPlan {
   readonly stateSerial: number;
   readonly desired: DesiredTopology;
   readonly plan: Plan;
-}
-
-/** The live state no longer matches the saved plan. */
-export class StalePlanError extends InvalidOperationError {
-  override readonly name = 'StalePlanError';
-  override readonly code = 'ERR_PLAN_STALE';
-  readonly hint = 'Run plan again, review it, and apply the new plan.';
 }
 
 /** The fingerprint of the live state `planned` was computed from. */
