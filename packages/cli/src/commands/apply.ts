@@ -17,6 +17,7 @@ import { resolve } from 'node:path';
 import {
   ApplyFailedError,
   type ApplyResult,
+  applyPhases,
   applyPlan,
   assertApplicable,
   atRisk,
@@ -75,7 +76,7 @@ export async function apply(ctx: CommandContext, file: string, options: ApplyCom
       const chosen: StackPlan = saved ? { ...planned, plan: saved.plan } : planned;
       if (!ctx.jsonMode && !ctx.quiet) printPlan(ctx, chosen, connection.url);
       assertApplicable(chosen.plan, { ...options, stack }, connection.admin);
-      const work = chosen.plan.changes.filter((c) => acts(c, options.prune ?? false));
+      const work = applyPhases(chosen.plan, options).flatMap(([, changes]) => changes);
       if (options.force) warnForcedLosses(ctx, work);
       if (work.length > 0 && !saved) {
         const question = `Apply ${work.length} change(s) to ${connection.url} (stack '${stack}')?`;
@@ -181,14 +182,6 @@ function warnForcedLosses(ctx: CommandContext, work: readonly Change[]): void {
       `warning: --force: queue ${c.queue.name} will be ${c.kind === 'replace-queue' ? 'replaced' : 'deleted'} with ${lost}`,
     );
   }
-}
-
-/** Whether `change` makes `apply` do something. */
-function acts(change: Change, prune: boolean): boolean {
-  if (change.kind === 'unchanged') return false;
-  if (change.kind === 'unverifiable') return change.entity.kind === 'binding';
-  if (change.kind.startsWith('extraneous')) return prune;
-  return true;
 }
 
 /** A `.json` argument holding a saved plan (a topology may be JSON too). */

@@ -8,6 +8,7 @@
 export {
   type ApplyOptions,
   type ApplyResult,
+  applyPhases,
   applyPlan,
   assertApplicable,
   type PhaseTiming,

@@ -153,11 +153,14 @@ export function assertApplicable(plan: Plan, options: ApplyOptions = {}, admin?:
   if (refusals.length > 0) throw new PlanRefusedError(refusals, hintFor(refusals));
 }
 
-/** Executes `plan` against `admin`. @throws {@link PlanRefusedError} before touching anything. */
-export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: ApplyOptions = {}): Promise<ApplyResult> {
-  const started = performance.now();
-  assertApplicable(plan, options, admin);
-
+/**
+ * The changes `applyPlan` makes, phase by phase, in order: what a caller shows or counts before
+ * applying is exactly what will be done. Owned, undeclared entities are deleted only with `prune`.
+ */
+export function applyPhases(
+  plan: Plan,
+  options: Pick<ApplyOptions, 'prune'> = {},
+): readonly (readonly [phase: string, changes: readonly Change[]])[] {
   const byKind = (kinds: readonly Change['kind'][]) => plan.changes.filter((c) => kinds.includes(c.kind));
   const entities = (kind: Change['kind'], ...of: BrokerEntityKind[]) =>
     plan.changes.filter((c) => c.kind === kind && 'entity' in c && 'spec' in c.entity && of.includes(c.entity.kind));
@@ -178,9 +181,12 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
     ['create queues', byKind(['create-queue'])],
     // After the exchanges they are bound from exist; one at a time (each moves a whole queue).
     ['migrate queues', byKind(['migrate-queue'])],
-    ['bind', byKind(['bind', 'unverifiable'])],
+    // An unverifiable binding is bound (idempotently); nothing else unverifiable needs doing.
+    [
+      'bind',
+      plan.changes.filter((c) => c.kind === 'bind' || (c.kind === 'unverifiable' && c.entity.kind === 'binding')),
+    ],
   ];
-  const extraneous = byKind(['extraneous-binding', 'extraneous-queue', 'extraneous-exchange', 'extraneous-entity']);
   if (options.prune) {
     phases.push(
       ['unbind', byKind(['extraneous-binding'])],
@@ -192,6 +198,16 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
       ['delete vhosts', entities('extraneous-entity', 'vhost')],
     );
   }
+  return phases.filter(([, changes]) => changes.length > 0);
+}
+
+/** Executes `plan` against `admin`. @throws {@link PlanRefusedError} before touching anything. */
+export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: ApplyOptions = {}): Promise<ApplyResult> {
+  const started = performance.now();
+  assertApplicable(plan, options, admin);
+
+  const phases = applyPhases(plan, options);
+  const extraneous = plan.changes.filter((c) => c.kind.startsWith('extraneous'));
   const migrations: MigrationReport[] = [];
 
   const total = phases.reduce((n, [, changes]) => n + changes.length, 0);
@@ -199,7 +215,6 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
   const timings: PhaseTiming[] = [];
   const force = options.force ?? false;
   for (const [phase, changes] of phases) {
-    if (changes.length === 0) continue;
     const phaseStarted = performance.now();
     // The helper lets the changes in flight finish after a failure, so `applied` is exact.
     let failed: Change | undefined;
