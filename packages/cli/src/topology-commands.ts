@@ -108,7 +108,14 @@ export function addTopologyCommands(
   broker(program.command('export'))
     .description("write the broker's live topology as a topology file")
     .option('-o, --output <file>', 'write to a file instead of stdout')
-    .addHelpText('after', '\nExamples:\n  wakame export --url amqp://guest:guest@localhost// -o live.yaml')
+    .option(
+      '--stack <name>',
+      "write the vhosts, users, permissions and policies this stack owns (default: those of the URL's vhost)",
+    )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wakame export --url amqp://guest:guest@localhost// -o live.yaml\n  wakame export --url amqp://… --stack orders -o orders.yaml   # with the users and policies stack orders owns',
+    )
     .action(async (options: ExportOptions) => {
       await (await import('./commands/export.js')).exportCommand(context(), options);
     });

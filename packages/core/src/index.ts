@@ -102,7 +102,22 @@ export {
   type SimpleQueueOptions,
   simpleQueue,
 } from './messaging/simple-queue.js';
-export { Sensitive } from './model/broker-entities.js';
+export {
+  type BrokerEntities,
+  type BrokerEntity,
+  type BrokerEntityKind,
+  brokerEntityKey,
+  brokerEntityList,
+  describeBrokerEntity,
+  type PermissionSpec,
+  type PolicySpec,
+  type PolicyTarget,
+  Sensitive,
+  type TopicPermissionSpec,
+  type UserCredential,
+  type UserSpec,
+  type VhostSpec,
+} from './model/broker-entities.js';
 export type { Channel, EntityAdmin, FetchedMessage, FetchedMessageTypes } from './model/channel.js';
 export { Exchange, type ExchangeJSON, type ExchangeOptions } from './model/exchange.js';
 export {
