@@ -24,7 +24,7 @@
  *
  * @module
  */
-import type { ExchangeType, QueueArguments } from '../transport/spi.js';
+import type { ExchangeType, PolicyTarget, QueueArguments, QueueType } from '../transport/spi.js';
 
 /** A whole topology document (one file; `include` pulls in others). */
 export interface TopologyDocument {
@@ -53,6 +53,21 @@ export interface TopologyDocument {
   readonly tasks?: readonly TaskDocument[];
   /** How task names (globs) map to an exchange and routing key; the first match wins. */
   readonly routes?: readonly RouteDocument[];
+  /** Virtual hosts the broker must have. */
+  readonly vhosts?: readonly VhostDocument[];
+  /** Broker users; a password comes from the environment (`${ORDERS_PASSWORD}`), never from the file. */
+  readonly users?: readonly UserDocument[];
+  /** What each user may configure, write and read in a vhost. */
+  readonly permissions?: readonly PermissionDocument[];
+  /** What routing keys each user may publish and bind through a topic exchange. */
+  readonly topicPermissions?: readonly TopicPermissionDocument[];
+  /**
+   * Policies: settings (TTLs, limits, dead-lettering, …) for the queues and exchanges whose names
+   * match. Unlike queue arguments, which are fixed once a queue exists, a policy changes in place.
+   */
+  readonly policies?: readonly PolicyDocument[];
+  /** Operator policies: limits that cap what users and their policies set (the lower value wins). */
+  readonly operatorPolicies?: readonly PolicyDocument[];
 }
 
 export interface DefaultsDocument {
@@ -149,6 +164,90 @@ export interface RouteDocument {
   readonly exchange: string;
   /** @defaultValue the task name */
   readonly routingKey?: string;
+}
+
+/** A virtual host. */
+export interface VhostDocument {
+  readonly name: string;
+  readonly description?: string;
+  /** @defaultValue [] */
+  readonly tags?: readonly string[];
+  /** The type of queues declared in it without one (RabbitMQ 3.8+). @defaultValue the broker's (classic) */
+  readonly defaultQueueType?: QueueType;
+}
+
+/** What a broker user has in common, whatever its credential. */
+interface UserDocumentBase {
+  readonly name: string;
+  /** RabbitMQ user tags (`administrator`, `monitoring`, `management`, `policymaker`, …). @defaultValue [] */
+  readonly tags?: readonly string[];
+}
+
+/**
+ * A user logging in with a password. Write it as `${VAR}` so the file holds no secret: validation,
+ * plans and exports show it only as `(sensitive)`. Without a password (and without a hash), the user
+ * is created without one and an existing user's password is left as it is.
+ */
+export interface UserPasswordDocument extends UserDocumentBase {
+  readonly password?: string;
+}
+
+/** A user given by RabbitMQ's stored form of its password (e.g. from `rabbitmqctl hash_password`). */
+export interface UserHashDocument extends UserDocumentBase {
+  /** Base64 of salt and digest, as RabbitMQ stores it. */
+  readonly passwordHash: string;
+  /** The algorithm the hash was made with. @defaultValue 'rabbit_password_hashing_sha256' */
+  readonly hashingAlgorithm?: HashingAlgorithm;
+}
+
+/** A broker user: at most one of `password` and `passwordHash`. */
+export type UserDocument = UserPasswordDocument | UserHashDocument;
+
+/** RabbitMQ's password hashing algorithms. */
+export type HashingAlgorithm =
+  | 'rabbit_password_hashing_sha256'
+  | 'rabbit_password_hashing_sha512'
+  | 'rabbit_password_hashing_md5';
+
+/**
+ * A user's permissions in a vhost: three regular expressions over the names of the exchanges and
+ * queues it may configure (declare, delete), write (publish, bind to) and read (consume, bind from).
+ * All three are required, as with `rabbitmqctl set_permissions`: a forgotten one must not grant
+ * everything. `''` grants nothing, `'.*'` everything.
+ */
+export interface PermissionDocument {
+  readonly user: string;
+  readonly vhost: string;
+  readonly configure: string;
+  readonly write: string;
+  readonly read: string;
+}
+
+/**
+ * A user's topic permissions on one topic exchange: regular expressions over the routing keys it may
+ * publish with (write) and bind with (read). Both are required, as with `rabbitmqctl set_topic_permissions`.
+ */
+export interface TopicPermissionDocument {
+  readonly user: string;
+  readonly vhost: string;
+  readonly exchange: string;
+  readonly write: string;
+  readonly read: string;
+}
+
+/** A policy or operator policy: a `definition` for the entities of a vhost whose names match `pattern`. */
+export interface PolicyDocument {
+  readonly name: string;
+  /** @defaultValue the connection's vhost */
+  readonly vhost?: string;
+  /** A regular expression over entity names, e.g. `'^lopri$'` for one queue. */
+  readonly pattern: string;
+  /** What kind of entity it applies to (RabbitMQ's `apply-to`). @defaultValue 'all' */
+  readonly applyTo?: PolicyTarget;
+  /** Of several matching policies, the highest priority applies. @defaultValue 0 */
+  readonly priority?: number;
+  /** RabbitMQ policy keys and values: `{ message-ttl: 60000, dead-letter-exchange: dlx }`. */
+  readonly definition: Readonly<Record<string, unknown>>;
 }
 
 /** The TypeScript entry point: returns its argument, typed, so editors check topology files in TS. */

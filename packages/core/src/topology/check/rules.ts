@@ -9,6 +9,7 @@
  * `priority-range`, `ttl-range`, `dead-letter-cycle`, `unsupported-feature`, `broadcast-type`.
  * Warnings: `invalid-topic-key`, `unbound-queue`, `shared-fanout-queue`, `quorum-priority`,
  * `unused-exchange`, `route-shadowed`, and the milder cases of `priority-range` and `ttl-range`.
+ * The rules on vhosts, users, permissions and policies are in `./broker-rules.ts`.
  *
  * @module
  */
@@ -21,6 +22,7 @@ import { compileBinding, compileQueueBinding, compileTopology } from '../compile
 import { compileGlob, isMatchAll } from '../compile/task-glob.js';
 import type { DesiredTopology } from '../desired.js';
 import type { BindingDocument, QueueBindingDocument, TopologyDocument } from '../document.js';
+import { checkBrokerEntities } from './broker-rules.js';
 import { expiryCycles, reachableQueues } from './routing.js';
 
 /** What {@link checkRules} checks against besides the document. */
@@ -465,4 +467,5 @@ const RULES: readonly ((ctx: Context) => void)[] = [
   unsupportedFeatures,
   broadcastTypes,
   designWarnings,
+  checkBrokerEntities,
 ];

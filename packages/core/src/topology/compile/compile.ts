@@ -1,7 +1,8 @@
 /**
  * Document → desired state. {@link compileTopology} applies defaults, flattens the bindings written
  * inside queues, adds the fanout exchanges of broadcasts and resolves each task's route, priority
- * and retry policy. It is pure and deterministic: outputs are sorted, so the same document always
+ * and retry policy, and compiles the broker's own entities (vhosts, users, permissions, policies:
+ * see `./broker.ts`). It is pure and deterministic: outputs are sorted, so the same document always
  * gives the same plan whatever order its entities were written in.
  *
  * It trusts its input to be schema-valid and never throws on semantic problems (a binding to an
@@ -22,6 +23,7 @@ import type {
   TaskDocument,
   TopologyDocument,
 } from '../document.js';
+import { compileBrokerEntities, declaresBrokerEntities } from './broker.js';
 import { compileGlob } from './task-glob.js';
 
 /** Built-in retry policy of a task that sets none: a single attempt. */
@@ -218,7 +220,7 @@ export function compileTopology(doc: TopologyDocument): DesiredTopology {
     priorityClasses[key] = doc.priorityClasses?.[key] as string;
   }
 
-  return {
+  const desired: DesiredTopology = {
     exchanges: uniqueByName([...declared, ...implied]),
     queues: uniqueByName((doc.queues ?? []).map((q) => compileQueue(q, doc.defaults))),
     bindings: [...bindings.values()].sort(compareBindings),
@@ -227,4 +229,6 @@ export function compileTopology(doc: TopologyDocument): DesiredTopology {
     routes: (doc.routes ?? []).map((r) => ({ ...r })),
     tasks: uniqueByName((doc.tasks ?? []).map((t) => compileTask(t, doc))),
   };
+  // Only when declared: a topology of exchanges and queues compiles exactly as before.
+  return declaresBrokerEntities(doc) ? { ...desired, broker: compileBrokerEntities(doc) } : desired;
 }

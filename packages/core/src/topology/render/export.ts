@@ -2,6 +2,8 @@
  * Live state → topology document (`wakame topology export`). {@link exportTopology} writes the
  * smallest document that compiles back to what the broker holds: built-in defaults are left out,
  * bindings to a queue are written inside it, headers bindings in their `headers` + `match` form.
+ * Given the broker's own entities, it writes them too (`./export-broker.ts`; users without any
+ * password or hash).
  * {@link toYaml} renders a document with a stable key order, ready to commit.
  *
  * @module
@@ -9,7 +11,7 @@
 import { stringify } from 'yaml';
 import { QUEUE_ARGUMENT_ENTRIES } from '../../model/argument-table.js';
 import { QUEUE_ARGUMENT_KEYS } from '../../model/queue-arguments.js';
-import type { BindingSpec, ExchangeSpec, ObservedTopology, QueueSpec } from '../../transport/spi.js';
+import type { BindingSpec, BrokerEntities, ExchangeSpec, ObservedTopology, QueueSpec } from '../../transport/spi.js';
 import { compareBindings, compareStrings } from '../compile/compile.js';
 import type {
   BindingDocument,
@@ -18,6 +20,7 @@ import type {
   QueueDocument,
   TopologyDocument,
 } from '../document.js';
+import { exportBrokerEntities } from './export-broker.js';
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
@@ -94,13 +97,23 @@ function exportBinding(b: BindingSpec): Mutable<QueueBindingDocument> {
   return out;
 }
 
+/** Options of {@link exportTopology}. */
+export interface ExportTopologyOptions {
+  /** The broker's own entities (`BrokerEntityAdmin.list()`), to write beside the topology. */
+  readonly broker?: BrokerEntities;
+  /** The connection's vhost: policies in it are written without `vhost`. */
+  readonly vhost?: string;
+}
+
 /**
  * Live state (from `TopologyAdmin.inspect()`) → a document that compiles back to the same
  * exchanges, queues and bindings (round trip), omitting defaults and broker-internal entities
  * (`amq.*` exchanges, server-named `amq.*` queues, the default exchange, bindings from `''`).
- * Bindings from `amq.*` exchanges to user queues are kept: those exchanges always exist.
+ * Bindings from `amq.*` exchanges to user queues are kept: those exchanges always exist. With
+ * `options.broker`, the broker's entities compile back to the same ones too, except that users
+ * have no password (the export never writes a password or a hash).
  */
-export function exportTopology(observed: ObservedTopology): TopologyDocument {
+export function exportTopology(observed: ObservedTopology, options: ExportTopologyOptions = {}): TopologyDocument {
   const queues = observed.queues.filter((q) => !isInternalQueue(q.name));
   const queueNames = new Set(queues.map((q) => q.name));
   const inside = new Map<string, QueueBindingDocument[]>();
@@ -130,7 +143,7 @@ export function exportTopology(observed: ObservedTopology): TopologyDocument {
   if (exchanges.length > 0) doc.exchanges = exchanges;
   if (queueDocs.length > 0) doc.queues = queueDocs;
   if (topLevel.length > 0) doc.bindings = topLevel;
-  return doc;
+  return options.broker ? { ...doc, ...exportBrokerEntities(options.broker, options.vhost) } : doc;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -150,6 +163,12 @@ const KEY_ORDER: Readonly<Record<string, readonly string[]>> = {
     'priorityClasses',
     'tasks',
     'routes',
+    'vhosts',
+    'users',
+    'permissions',
+    'topicPermissions',
+    'policies',
+    'operatorPolicies',
   ],
   defaults: ['exchange', 'queue', 'task'],
   exchange: ['name', 'type', 'durable', 'autoDelete', 'internal', 'alternateExchange', 'arguments'],
@@ -170,6 +189,10 @@ const KEY_ORDER: Readonly<Record<string, readonly string[]>> = {
   route: ['match', 'exchange', 'routingKey'],
   target: ['queue', 'exchange', 'routingKey'],
   retry: ['maxAttempts', 'initialDelay', 'factor', 'maxDelay', 'jitter'],
+  vhost: ['name', 'description', 'tags', 'defaultQueueType'],
+  user: ['name', 'password', 'passwordHash', 'hashingAlgorithm', 'tags'],
+  permission: ['user', 'vhost', 'exchange', 'configure', 'write', 'read'],
+  policy: ['name', 'vhost', 'pattern', 'applyTo', 'priority', 'definition'],
 };
 
 /** What kind of object each key holds, so nested objects are ordered too. */
@@ -187,10 +210,16 @@ const CHILD_KIND: Readonly<Record<string, string>> = {
   route: 'target',
   deadLetter: 'target',
   retry: 'retry',
+  vhosts: 'vhost',
+  users: 'user',
+  permissions: 'permission',
+  topicPermissions: 'permission',
+  policies: 'policy',
+  operatorPolicies: 'policy',
 };
 
 /** Free-form maps whose keys are sorted; `payload` (a JSON Schema) keeps its author's order. */
-const SORTED_MAPS = new Set(['arguments', 'headers', 'priorityClasses']);
+const SORTED_MAPS = new Set(['arguments', 'headers', 'priorityClasses', 'definition']);
 
 function ordered(value: unknown, kind: string | undefined, key: string | undefined): unknown {
   if (Array.isArray(value)) return value.map((item) => ordered(item, kind, undefined));
