@@ -99,6 +99,7 @@ export {
 export { type DeathReason, type DeathRecord, deadLetterMessage } from './virtual/dead-letter.js';
 export { InMemoryTopology } from './virtual/in-memory-topology.js';
 export { MemoryStore, memoryBroker, resetMemoryBrokers } from './virtual/memory-store.js';
+export { policyKeyOf, policyRecordKey, queuesWithPolicies } from './virtual/policy-records.js';
 export { type RouteResult, type RoutingSnapshot, RoutingTable } from './virtual/routing-table.js';
 export type {
   Claimed,
@@ -113,6 +114,8 @@ export type {
 } from './virtual/store.js';
 export { type CompiledTopology, TopologyCache } from './virtual/topology-cache.js';
 export { type AdminHost, VirtualAdmin } from './virtual/virtual-admin.js';
+export { VirtualBrokerAdmin } from './virtual/virtual-broker-admin.js';
+export { virtualCapabilities, virtualPolicyKeys } from './virtual/virtual-capabilities.js';
 export {
   DEFAULT_POLL_INTERVAL_MS,
   VirtualTransport,

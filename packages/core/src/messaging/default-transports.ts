@@ -12,7 +12,8 @@ import { memoryBroker } from '../virtual/memory-store.js';
 import { VirtualTransport } from '../virtual/virtual-transport.js';
 
 /** `memory://name`: a {@link VirtualTransport} over the shared in-process broker called `name`. */
-export const memoryTransport: TransportFactory = (url) => new VirtualTransport(memoryBroker(url.path));
+export const memoryTransport: TransportFactory = (url) =>
+  new VirtualTransport(memoryBroker(url.path), { vhost: url.vhost });
 
 /**
  * The registry connections use unless given another: `memory` is built in; `amqp(s)`, `redis(s)`

@@ -119,13 +119,14 @@ export function effectiveQueueArguments(queue: QueueSpec, policies: readonly Pol
     }
     const policyKey = def.broker.replace(/^x-/, '');
     if (def.kind === 'target') {
+      // Two keys, each looked up on its own as RabbitMQ does: an argument's exchange with the policy's
+      // routing key when the argument names none.
       const routingKeyKey = def.routingKeyBroker.replace(/^x-/, '');
-      if (own !== undefined) out[key] = own;
-      else if (typeof user?.[policyKey] === 'string') {
-        const routingKey = user[routingKeyKey];
-        out[key] =
-          typeof routingKey === 'string' ? { exchange: user[policyKey], routingKey } : { exchange: user[policyKey] };
-      }
+      const target = own as { exchange: string; routingKey?: string } | undefined;
+      const exchange = target?.exchange ?? user?.[policyKey];
+      if (typeof exchange !== 'string') continue;
+      const routingKey = target?.routingKey ?? user?.[routingKeyKey];
+      out[key] = typeof routingKey === 'string' ? { exchange, routingKey } : { exchange };
       continue;
     }
     let value = own ?? user?.[policyKey];

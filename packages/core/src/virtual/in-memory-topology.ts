@@ -6,7 +6,8 @@
  * @module
  */
 import { bindingKey } from '../model/binding-key.js';
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../transport/spi.js';
+import type { BindingSpec, ExchangeSpec, PolicySpec, QueueSpec } from '../transport/spi.js';
+import { policyKeyOf, policyRecordKey } from './policy-records.js';
 import type { TopologySnapshot, TopologyStore } from './store.js';
 
 /**
@@ -17,6 +18,7 @@ export class InMemoryTopology implements TopologyStore {
   readonly #exchanges = new Map<string, ExchangeSpec>();
   readonly #queues = new Map<string, QueueSpec>();
   readonly #bindings = new Map<string, BindingSpec>();
+  readonly #policies = new Map<string, PolicySpec>();
   #revision = 0;
   #snapshot: TopologySnapshot | undefined;
 
@@ -30,6 +32,7 @@ export class InMemoryTopology implements TopologyStore {
       exchanges: Object.freeze([...this.#exchanges.values()]),
       queues: Object.freeze([...this.#queues.values()]),
       bindings: Object.freeze([...this.#bindings.values()]),
+      policies: Object.freeze([...this.#policies.values()]),
     });
     return this.#snapshot;
   }
@@ -44,6 +47,11 @@ export class InMemoryTopology implements TopologyStore {
   }
 
   async putQueue(spec: QueueSpec): Promise<void> {
+    this.replaceQueue(spec);
+  }
+
+  /** {@link InMemoryTopology.putQueue}, synchronously (for a store that changes a queue's messages in the same step). */
+  replaceQueue(spec: QueueSpec): void {
     this.#queues.set(spec.name, plain(spec));
     this.#changed();
   }
@@ -64,6 +72,15 @@ export class InMemoryTopology implements TopologyStore {
     const removed = this.#bindings.delete(bindingKey(binding));
     if (removed) this.#changed();
     return removed;
+  }
+
+  async putPolicy(spec: PolicySpec): Promise<void> {
+    this.#policies.set(policyKeyOf(spec), plain(spec));
+    this.#changed();
+  }
+
+  async deletePolicy(operator: boolean, vhost: string, name: string): Promise<void> {
+    if (this.#policies.delete(policyRecordKey(operator, vhost, name))) this.#changed();
   }
 
   #changed(): void {

@@ -9,7 +9,7 @@
  * @module
  */
 import { Deque } from '../internal/deque.js';
-import type { StackStateStore } from '../transport/spi.js';
+import type { QueueSpec, StackStateStore } from '../transport/spi.js';
 import { InMemoryTopology } from './in-memory-topology.js';
 import { MemoryStacks } from './memory-stacks.js';
 import type { Claimed, ImmediateStore, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from './store.js';
@@ -64,6 +64,30 @@ class MemoryQueue {
     front.splice(i, 0, entry);
     this.ready++;
     this.bytes += entry.message.body.length;
+  }
+
+  /**
+   * Re-files every ready message under `priorityOf` its message, keeping the order within a
+   * priority: requeued ones first, each part in publish order.
+   */
+  refile(priorityOf: (message: StoredMessage) => number): void {
+    const front: Entry[] = [];
+    const main: Entry[] = [];
+    for (const b of this.buckets.values()) {
+      front.push(...b.front);
+      for (let e = b.main.shift(); e !== undefined; e = b.main.shift()) main.push(e);
+    }
+    this.buckets.clear();
+    this.priorities = [];
+    const bySeq = (x: Entry, y: Entry) => x.seq - y.seq;
+    for (const e of front.sort(bySeq)) {
+      const message = { ...e.message, priority: priorityOf(e.message) };
+      this.bucket(message.priority).front.push({ message, seq: e.seq });
+    }
+    for (const e of main.sort(bySeq)) {
+      const message = { ...e.message, priority: priorityOf(e.message) };
+      this.bucket(message.priority).main.push({ message, seq: e.seq });
+    }
   }
 
   clear(): number {
@@ -161,6 +185,17 @@ export class MemoryStore implements VirtualStore {
     const message = outcome === 'requeue' ? { ...r.entry.message, redelivered: true } : r.entry.message;
     q.restore({ seq: r.entry.seq, message });
     this.#notify(r.queueName);
+  }
+
+  /**
+   * In one synchronous step (nothing else runs in between, so it is atomic): the new record, and every
+   * ready message re-filed under the priority `to` gives it.
+   */
+  async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
+    this.topology.replaceQueue(to);
+    const max = to.maxPriority;
+    this.#queues.get(to.name)?.refile((m) => (max === undefined ? 0 : Math.min(m.properties.priority ?? 0, max)));
+    this.#notify(to.name);
   }
 
   async purge(queue: string): Promise<number> {

@@ -80,7 +80,7 @@ export class Publishing {
   ): QueueSpec[] | undefined {
     const specs: QueueSpec[] = [];
     for (const name of this.#destinations(topology, message, target)) {
-      const spec = topology.queues.get(name);
+      const spec = topology.effective.get(name);
       if (!spec) continue;
       if (spec.maxLength !== undefined || spec.maxLengthBytes !== undefined) return undefined;
       specs.push(spec);
@@ -111,7 +111,7 @@ export class Publishing {
     let routed = 0;
     let refused = 0;
     for (const name of queues) {
-      const spec = topology.queues.get(name);
+      const spec = topology.effective.get(name);
       if (!spec) continue;
       routed++;
       if (!(await this.#enqueue(spec, this.stored(message, exchange, routingKey, spec, now), topology))) refused++;
@@ -192,7 +192,7 @@ export class Publishing {
     readBody?: () => Promise<Buffer>,
   ): Promise<void> {
     const topology = known ?? (await this.topology.current());
-    const queue = topology.queues.get(queueName);
+    const queue = topology.effective.get(queueName);
     const target = queue?.deadLetter;
     if (!queue || !target) return;
     const out = deadLetterMessage(message, queue, reason);
@@ -205,7 +205,7 @@ export class Publishing {
     else return; // RabbitMQ drops silently when the dead-letter exchange is missing.
     const specs: QueueSpec[] = [];
     for (const name of destinations) {
-      const spec = topology.queues.get(name);
+      const spec = topology.effective.get(name);
       if (spec && (reason === 'rejected' || !isDeadLetterCycle(message, name))) specs.push(spec);
     }
     if (specs.length === 0) return;

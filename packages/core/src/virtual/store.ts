@@ -12,6 +12,7 @@ import type {
   BindingSpec,
   ExchangeSpec,
   MessageProperties,
+  PolicySpec,
   QueueSpec,
   StackStateStore,
   TransportStatus,
@@ -83,6 +84,11 @@ export interface TopologySnapshot {
    * replaces the inferred record instead of being compared with it.
    */
   readonly inferred?: { readonly exchanges: readonly string[]; readonly queues: readonly string[] };
+  /**
+   * Policies and operator policies (`operator` tells them apart), each with its `vhost`. The transport
+   * applies those of its own vhost to the queues' settings; absent means none.
+   */
+  readonly policies?: readonly PolicySpec[];
 }
 
 /**
@@ -104,6 +110,14 @@ export interface TopologyStore {
   addBinding(binding: BindingSpec): Promise<boolean>;
   /** @returns false when no such binding existed. */
   removeBinding(binding: BindingSpec): Promise<boolean>;
+  /**
+   * Creates or replaces a policy (identity: `operator`, `vhost`, `name`; `vhost` is always set) and
+   * moves the revision, so every process sharing the store applies it. Without it (and
+   * {@link TopologyStore.deletePolicy}) the store keeps no policies.
+   */
+  putPolicy?(spec: PolicySpec): Promise<void>;
+  /** Deletes a policy (no-op when absent), moving the revision when one went. */
+  deletePolicy?(operator: boolean, vhost: string, name: string): Promise<void>;
 }
 
 /** Synchronous `put`/`get`/`settle` with exactly the semantics of their {@link VirtualStore} namesakes. */
@@ -168,6 +182,15 @@ export interface VirtualStore {
   readBody?(receipt: unknown): Promise<Buffer>;
   /** Reports the store's own connection state (lost, recovered), for stores that reconnect by themselves. */
   onStatus?(listener: (status: TransportStatus) => void): () => void;
+
+  /**
+   * Replaces queue `from.name`'s record with `to` and re-files its ready messages under the
+   * priorities `to` gives them (`to.maxPriority` clamps each message's own `properties.priority`),
+   * keeping every message exactly once while others put and claim: atomically where the store can, or
+   * else so that running it again finishes an interrupted run. Messages claimed at the time keep the
+   * priority they had. Enables queue migration (a `maxPriority` change in place).
+   */
+  reconfigureQueue?(from: QueueSpec, to: QueueSpec): Promise<void>;
 
   /** Total body bytes of ready messages; enables `maxLengthBytes`. */
   sizeBytes?(queue: string): Promise<number>;

@@ -7,6 +7,7 @@
  * @module
  */
 import type { QueueSpec } from '../transport/spi.js';
+import { queuesWithPolicies } from './policy-records.js';
 import { RoutingTable } from './routing-table.js';
 import type { TopologySnapshot, TopologyStore } from './store.js';
 
@@ -14,7 +15,13 @@ import type { TopologySnapshot, TopologyStore } from './store.js';
 export interface CompiledTopology {
   readonly revision: number;
   readonly table: RoutingTable;
+  /** Queue records as declared (what a redeclaration is compared with). */
   readonly queues: ReadonlyMap<string, QueueSpec>;
+  /**
+   * The same queues with the policies of the transport's vhost applied: the settings routing, TTL,
+   * length limits and dead-lettering obey. The very `queues` map when no policy applies.
+   */
+  readonly effective: ReadonlyMap<string, QueueSpec>;
   /** Names whose records the store inferred (see {@link TopologySnapshot.inferred}). */
   readonly inferred: { readonly exchanges: ReadonlySet<string>; readonly queues: ReadonlySet<string> };
 }
@@ -29,7 +36,11 @@ export class TopologyCache {
   #compiled: CompiledTopology | undefined;
   #loading: Promise<CompiledTopology> | undefined;
 
-  constructor(private readonly topology: TopologyStore) {}
+  constructor(
+    private readonly topology: TopologyStore,
+    /** The vhost whose policies apply (a virtual store has one: the URL's). */
+    private readonly vhost = '/',
+  ) {}
 
   /** The compiled topology, synchronously, when the store's revision is synchronous and unchanged. */
   fresh(): CompiledTopology | undefined {
@@ -49,10 +60,13 @@ export class TopologyCache {
 
   async #load(): Promise<CompiledTopology> {
     const snapshot = await this.topology.snapshot();
+    const queues = new Map(snapshot.queues.map((q) => [q.name, q]));
     const compiled: CompiledTopology = {
       revision: snapshot.revision,
       table: new RoutingTable(snapshot),
-      queues: new Map(snapshot.queues.map((q) => [q.name, q])),
+      queues,
+      // Policies are applied here, once per revision, so a publish pays nothing for them.
+      effective: queuesWithPolicies(queues, snapshot.policies, this.vhost),
       inferred: {
         exchanges: snapshot.inferred ? new Set(snapshot.inferred.exchanges) : NONE,
         queues: snapshot.inferred ? new Set(snapshot.inferred.queues) : NONE,

@@ -12,16 +12,21 @@ import { exchangeDifferences, queueDifferences } from '../model/equivalence.js';
 import { isReservedName } from '../model/names.js';
 import type {
   BindingSpec,
+  BrokerEntityAdmin,
   Capabilities,
   ExchangeSpec,
+  MigrationReport,
   ObservedTopology,
   QueueDeclareResult,
+  QueueMigration,
   QueueSpec,
   StackStateStore,
   TopologyAdmin,
 } from '../transport/spi.js';
 import type { VirtualStore } from './store.js';
 import type { TopologyCache } from './topology-cache.js';
+import { VirtualBrokerAdmin } from './virtual-broker-admin.js';
+import { migrateVirtualQueue } from './virtual-migration.js';
 
 /** Callbacks into the owning transport. */
 export interface AdminHost {
@@ -39,13 +44,34 @@ export interface AdminHost {
 export class VirtualAdmin implements TopologyAdmin {
   /** Exclusive queues declared through this admin: deleted when the connection closes. */
   readonly #exclusive = new Set<string>();
+  /** Policies and operator policies, where the store keeps them. */
+  readonly broker: BrokerEntityAdmin | undefined;
 
   constructor(
     private readonly store: VirtualStore,
     private readonly cache: TopologyCache,
     private readonly capabilities: Capabilities,
     private readonly host: AdminHost,
-  ) {}
+    /** The transport's vhost (the URL's): where policies without one apply. */
+    vhost = '/',
+  ) {
+    this.broker = capabilities.brokerEntities?.has('policy')
+      ? new VirtualBrokerAdmin(store, vhost, capabilities.policyKeys ?? new Set(), () => host.isOpen())
+      : undefined;
+  }
+
+  /**
+   * Changes a queue's settings in place, messages kept (see `virtual-migration.ts`); present only
+   * where the store can re-file messages ({@link VirtualStore.reconfigureQueue}).
+   */
+  migrateQueue(migration: QueueMigration): Promise<MigrationReport> {
+    try {
+      this.host.isOpen();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return migrateVirtualQueue(this.store, this.capabilities, migration);
+  }
 
   /** The store's ownership records and apply lock, when it keeps them. */
   get stacks(): StackStateStore | undefined {

@@ -26,6 +26,7 @@ import { Publishing, RESOLVED } from './publishing.js';
 import type { Claimed, ClaimOptions, ImmediateStore, VirtualStore } from './store.js';
 import { TopologyCache } from './topology-cache.js';
 import { VirtualAdmin } from './virtual-admin.js';
+import { virtualCapabilities } from './virtual-capabilities.js';
 
 /** Options of {@link VirtualTransport}. */
 export interface VirtualTransportOptions {
@@ -38,6 +39,8 @@ export interface VirtualTransportOptions {
    * store's claims for delivery so a store that can see a body's size leaves a larger body unread.
    */
   readonly maxBodyBytes?: number;
+  /** The URL's vhost: policies of other vhosts are kept but not applied. @defaultValue `'/'` */
+  readonly vhost?: string;
 }
 
 /** @defaultValue for {@link VirtualTransportOptions.pollIntervalMs} */
@@ -89,7 +92,7 @@ export class VirtualTransport implements Transport {
     this.kind = store.kind;
     this.#onError = options.onError ?? (() => {});
     this.#claimOptions = options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes };
-    this.#topology = new TopologyCache(store.topology);
+    this.#topology = new TopologyCache(store.topology, options.vhost);
     this.#publishing = new Publishing(store, this.#topology, (queue, at) => this.#armExpiry(queue, at));
     const poll = store.watch ? 0 : (options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.#dispatcher = new Dispatcher(
@@ -105,27 +108,14 @@ export class VirtualTransport implements Transport {
       },
       poll,
     );
-    this.capabilities = Object.freeze({
-      exchangeTypes: new Set(['direct', 'topic', 'fanout', 'headers'] as const),
-      exchangeToExchange: true,
-      priority: store.features.priority,
-      messageTtl: true,
-      queueExpires: store.features.queueExpires ?? false,
-      maxLength: true,
-      maxLengthBytes: store.sizeBytes !== undefined,
-      deadLetter: true,
-      alternateExchange: true,
-      confirms: true,
-      mandatory: true,
-      persistence: store.features.persistence,
-      crossProcess: store.features.crossProcess,
-      queueTypes: new Set(['classic'] as const),
-      heartbeats: false,
-    });
-    this.admin = new VirtualAdmin(store, this.#topology, this.capabilities, {
-      queueDeleted: (name) => this.#queueDeleted(name),
-      isOpen: () => this.#assertOpen(),
-    });
+    this.capabilities = virtualCapabilities(store);
+    this.admin = new VirtualAdmin(
+      store,
+      this.#topology,
+      this.capabilities,
+      { queueDeleted: (name) => this.#queueDeleted(name), isOpen: () => this.#assertOpen() },
+      options.vhost,
+    );
   }
 
   async connect(signal?: AbortSignal): Promise<void> {

@@ -15,6 +15,7 @@ import { connectionSuite } from './connection.js';
 import { consumerApiSuite } from './consumer-api.js';
 import { declareSuite } from './declare.js';
 import { type ConformanceOptions, Harness } from './harness.js';
+import { policiesSuite } from './policies.js';
 import { prefetchSuite } from './prefetch.js';
 import { prioritySuite } from './priority.js';
 import { propertiesSuite } from './properties.js';
@@ -56,5 +57,6 @@ export function runTransportConformance(options: ConformanceOptions): void {
     consumerApiSuite(h);
     connectionSuite(h);
     stacksSuite(h);
+    policiesSuite(h);
   });
 }

@@ -13,18 +13,21 @@
  */
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   Claimed,
   ClaimOptions,
+  QueueSpec,
   StackStateStore,
   StoredMessage,
   StoreFeatures,
   StoreOutcome,
   VirtualStore,
 } from '@wakame/core/spi';
+import { readMessageFile } from './message-file.js';
 import { isAlive, syncDir } from './process-files.js';
+import { priorityField, priorityOfName, refileReady } from './refile.js';
 import { FileStacks } from './stacks.js';
 import { TopologyFile } from './topology-file.js';
 
@@ -133,7 +136,7 @@ export class FileStore implements VirtualStore {
   }
 
   async put(queue: string, message: StoredMessage): Promise<void> {
-    const name = `${String(255 - message.priority).padStart(3, '0')}-${String(Date.now()).padStart(14, '0')}-${String(process.pid).padStart(7, '0')}-${String(++this.#counter).padStart(10, '0')}`;
+    const name = `${priorityField(message.priority)}-${String(Date.now()).padStart(14, '0')}-${String(process.pid).padStart(7, '0')}-${String(++this.#counter).padStart(10, '0')}`;
     const tmp = join(this.#root, 'tmp', `${this.#owner}-${name}`);
     const header = JSON.stringify({
       id: message.id,
@@ -231,6 +234,17 @@ export class FileStore implements VirtualStore {
     await rename(r.path, join(this.#queueDir(r.queue), 'ready', name)).catch(() => undefined);
     this.#listings.delete(r.queue);
     this.#notify(r.queue);
+  }
+
+  /**
+   * The new record first (publishes from then on file under `to`'s priorities), then every ready
+   * message renamed to its new priority (see `refile.ts`: each rename atomic, the whole resumable).
+   */
+  async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
+    await this.topology.putQueue(to);
+    await refileReady(join(this.#queueDir(to.name), 'ready'), to.maxPriority);
+    this.#listings.delete(to.name);
+    this.#notify(to.name);
   }
 
   async purge(queue: string): Promise<number> {
@@ -347,7 +361,6 @@ export class FileStore implements VirtualStore {
         properties: StoredMessage['properties'];
         exchange: string;
         routingKey: string;
-        priority: number;
         expiresAt: number | null;
       };
       const message: StoredMessage = {
@@ -356,7 +369,8 @@ export class FileStore implements VirtualStore {
         properties: header.properties,
         exchange: header.exchange,
         routingKey: header.routingKey,
-        priority: header.priority,
+        // The name's priority, not the header's: re-filing a queue (refile.ts) renames, and never rewrites.
+        priority: priorityOfName(name),
         expiresAt: header.expiresAt ?? undefined,
         redelivered: name.endsWith(REDELIVERED),
       };
@@ -390,59 +404,4 @@ export class FileStore implements VirtualStore {
   readonly #report = (error: unknown): void => {
     this.#options.onError?.(error);
   };
-}
-
-/** How much of a file is read at a time while looking for the end of its header line. */
-const HEADER_CHUNK = 64 * 1024;
-const NO_BODY = Buffer.alloc(0);
-
-/**
- * Reads a message file: its header line, and its body unless the body is larger than `maxBodyBytes`;
- * then only the body's size is known (the file's size less the header line), and nothing of the body
- * is read.
- */
-async function readMessageFile(
-  path: string,
-  maxBodyBytes = Number.POSITIVE_INFINITY,
-): Promise<{ header: Buffer; body: Buffer; withheld?: number }> {
-  const handle = await open(path, 'r');
-  try {
-    const { size } = await handle.stat();
-    if (size <= maxBodyBytes) {
-      // The whole file is within the bound, so the body is: one read, as readFile would.
-      const data = await readAt(handle, 0, size);
-      const newline = data.indexOf(10);
-      if (newline < 0) throw new SyntaxError('no header line');
-      return { header: data.subarray(0, newline), body: data.subarray(newline + 1) };
-    }
-    const parts: Buffer[] = [];
-    let position = 0;
-    let newline = -1;
-    while (newline < 0 && position < size) {
-      const chunk = await readAt(handle, position, Math.min(HEADER_CHUNK, size - position));
-      if (chunk.length === 0) break;
-      newline = chunk.indexOf(10);
-      parts.push(newline < 0 ? chunk : chunk.subarray(0, newline));
-      position += newline < 0 ? chunk.length : newline + 1;
-    }
-    if (newline < 0) throw new SyntaxError('no header line');
-    const header = Buffer.concat(parts);
-    const bodySize = size - position;
-    if (bodySize > maxBodyBytes) return { header, body: NO_BODY, withheld: bodySize };
-    return { header, body: await readAt(handle, position, bodySize) };
-  } finally {
-    await handle.close();
-  }
-}
-
-/** `length` bytes from `position` (fewer only at the end of the file). */
-async function readAt(handle: FileHandle, position: number, length: number): Promise<Buffer> {
-  const buffer = Buffer.allocUnsafe(length);
-  let filled = 0;
-  while (filled < length) {
-    const { bytesRead } = await handle.read(buffer, filled, length - filled, position + filled);
-    if (bytesRead === 0) break;
-    filled += bytesRead;
-  }
-  return filled === length ? buffer : buffer.subarray(0, filled);
 }

@@ -39,6 +39,7 @@ export const fileTransport: TransportFactory = (url: BrokerUrl, transportOptions
   // A body over the connection's bound is left unread: its size is the message file's less the header line.
   const transport = new VirtualTransport(new FileStore(root, options), {
     onError: (error) => onError(error),
+    vhost: url.vhost,
     ...(transportOptions.maxBodyBytes !== undefined ? { maxBodyBytes: transportOptions.maxBodyBytes } : {}),
   });
   // Problems without a caller (a corrupt file moved aside) reach the connection's listeners as a status.

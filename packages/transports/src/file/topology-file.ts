@@ -8,14 +8,23 @@
 import { statSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BindingSpec, ExchangeSpec, QueueSpec, TopologySnapshot, TopologyStore } from '@wakame/core/spi';
-import { bindingKey, TimeoutError } from '@wakame/core/spi';
+import type {
+  BindingSpec,
+  ExchangeSpec,
+  PolicySpec,
+  QueueSpec,
+  TopologySnapshot,
+  TopologyStore,
+} from '@wakame/core/spi';
+import { bindingKey, policyKeyOf, policyRecordKey, TimeoutError } from '@wakame/core/spi';
 
 interface Records {
   revision: number;
   exchanges: ExchangeSpec[];
   queues: QueueSpec[];
   bindings: BindingSpec[];
+  /** Policies and operator policies; absent in files written before policies existed. */
+  policies?: PolicySpec[];
 }
 
 const EMPTY: Records = { revision: 0, exchanges: [], queues: [], bindings: [] };
@@ -46,7 +55,25 @@ export class TopologyFile implements TopologyStore {
       exchanges: records.exchanges,
       queues: records.queues,
       bindings: records.bindings,
+      policies: records.policies ?? [],
     };
+  }
+
+  putPolicy(spec: PolicySpec): Promise<void> {
+    const key = policyKeyOf(spec);
+    return this.#update((r) => {
+      r.policies = [...(r.policies ?? []).filter((p) => policyKeyOf(p) !== key), plain(spec)];
+      return true;
+    });
+  }
+
+  deletePolicy(operator: boolean, vhost: string, name: string): Promise<void> {
+    const key = policyRecordKey(operator, vhost, name);
+    return this.#update((r) => {
+      const before = r.policies?.length ?? 0;
+      r.policies = (r.policies ?? []).filter((p) => policyKeyOf(p) !== key);
+      return r.policies.length !== before;
+    });
   }
 
   putExchange(spec: ExchangeSpec): Promise<void> {

@@ -67,6 +67,7 @@ export const redisTransport: TransportFactory = (url: BrokerUrl, options: Transp
   // A body over the connection's bound is left in Redis: the claim script measures it and returns the rest.
   return new VirtualTransport(new RedisStore(command, events, storeOptions), {
     onError: retriedLater,
+    vhost: url.vhost,
     ...(options.maxBodyBytes !== undefined ? { maxBodyBytes: options.maxBodyBytes } : {}),
   });
 };

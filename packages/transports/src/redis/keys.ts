@@ -40,6 +40,8 @@ export class RedisKeys {
   readonly exchanges: string;
   readonly queues: string;
   readonly bindings: string;
+  /** Policies and operator policies (Wakame's own: kombu has none), field {@link policyRecordKey}. */
+  readonly policies: string;
   readonly revision: string;
   /** Envelopes that are not kombu JSON, moved aside instead of being delivered or dropped. */
   readonly corrupt: string;
@@ -55,6 +57,7 @@ export class RedisKeys {
     this.exchanges = `${prefix}_wakame.exchanges`;
     this.queues = `${prefix}_wakame.queues`;
     this.bindings = `${prefix}_wakame.bindings`;
+    this.policies = `${prefix}_wakame.policies`;
     this.revision = `${prefix}_wakame.revision`;
     this.corrupt = `${prefix}_wakame.corrupt`;
     this.bindingPrefix = `${prefix}_kombu.binding.`;

@@ -16,6 +16,7 @@ import { hostname } from 'node:os';
 import type {
   Claimed,
   ClaimOptions,
+  QueueSpec,
   StackStateStore,
   StoredMessage,
   StoreFeatures,
@@ -25,15 +26,10 @@ import type {
 } from '@wakame/core/spi';
 import { ConnectionError } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
+import { readClaimReply } from './claim-reply.js';
 import { guarded } from './client.js';
-import {
-  bodyOfRecord,
-  decodeEnvelope,
-  EnvelopeError,
-  elementOfRecord,
-  encodeEnvelope,
-  markRedelivered,
-} from './envelope.js';
+import { countConsumers } from './consumers.js';
+import { bodyOfRecord, EnvelopeError, elementOfRecord, encodeEnvelope, markRedelivered } from './envelope.js';
 import { KeyWatcher } from './key-watcher.js';
 import { kombuPriority, RedisKeys, stepFor } from './keys.js';
 import { loadLua } from './lua.js';
@@ -279,30 +275,9 @@ export class RedisStore implements VirtualStore {
       );
     }
     const claimed: Claimed[] = [];
-    for (let i = 1; i < reply.length; i += 2) {
-      let index = reply[i] as number;
-      let raw: string | undefined;
-      let message: StoredMessage;
-      if (index < 0) {
-        // A body over the bound: the element came without it, its size in between.
-        index = -index;
-        const withheldBodyBytes = Number(reply[i + 1]);
-        const step = this.keys.steps[index - 1] ?? 0;
-        message = { ...decodeEnvelope(reply[i + 2] as string, this.#priorityOf(queue, step)), withheldBodyBytes };
-        i++;
-      } else {
-        const step = this.keys.steps[index - 1] ?? 0;
-        raw = reply[i + 1] as string;
-        message = decodeEnvelope(raw, this.#priorityOf(queue, step));
-      }
-      const receipt: Receipt = {
-        tag: message.id,
-        list: lists[index - 1] as string,
-        queue,
-        raw,
-        message,
-        seq: ++this.#seq,
-      };
+    for (const { index, raw, message } of readClaimReply(reply, (i) => this.#priorityOf(queue, k.steps[i - 1] ?? 0))) {
+      const list = lists[index - 1] as string;
+      const receipt: Receipt = { tag: message.id, list, queue, raw, message, seq: ++this.#seq };
       this.#held.set(receipt.tag, receipt);
       claimed.push({ message, receipt });
     }
@@ -379,25 +354,32 @@ export class RedisStore implements VirtualStore {
 
   /** Consumers of `queue` across every process whose lease is alive (a crashed one stops counting). */
   consumerCount(queue: string): Promise<number> {
-    return guarded(this.#consumerCount(queue));
+    return guarded(countConsumers(this.#redis, this.keys, queue));
   }
 
-  async #consumerCount(queue: string): Promise<number> {
-    const counts = await this.#redis.hgetall(this.keys.consumers(queue));
-    const owners = Object.keys(counts).filter((owner) => Number(counts[owner]) > 0);
-    if (owners.length === 0) return 0;
-    const probe = this.#redis.pipeline();
-    for (const owner of owners) probe.exists(this.keys.owner(owner));
-    const alive = (await probe.exec()) ?? [];
-    let total = 0;
-    const dead: string[] = [];
-    for (const [i, owner] of owners.entries()) {
-      if (alive[i]?.[1] === 1) total += Number(counts[owner]);
-      else dead.push(owner);
-    }
-    // A lapsed owner's counters go (a process that comes back re-registers its consumers on resync).
-    if (dead.length > 0) await this.#redis.hdel(this.keys.consumers(queue), ...dead);
-    return total;
+  /**
+   * The new record and every ready message re-filed under `to`'s priorities, in one script (see
+   * `lua/refile.lua`). Pushes of this process still batched go first; a process that pushes before it
+   * hears of the new record files its message under the old layout, which delays nothing but its order.
+   */
+  async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
+    await this.#writes.flush();
+    const k = this.keys;
+    const lists = k.lists(to.name);
+    await guarded(
+      this.#redis.wakameREFILE(
+        2 + lists.length,
+        k.queues,
+        k.revision,
+        ...lists,
+        to.name,
+        JSON.stringify(to),
+        to.maxPriority ?? '',
+        ...k.steps,
+      ),
+    );
+    this.topology.replaced(to);
+    this.#wakeups.notify(to.name);
   }
 
   // ---------------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 /**
  * Topology records in Redis, shared by every process on the database.
  *
- * Wakame's records (exchange types and arguments, queue arguments, bindings with their arguments)
- * live in `_wakame.exchanges`, `_wakame.queues` and `_wakame.bindings` hashes; kombu persists only
+ * Wakame's records (exchange types and arguments, queue arguments, bindings with their arguments,
+ * policies) live in `_wakame.exchanges`, `_wakame.queues`, `_wakame.bindings` and `_wakame.policies`
+ * hashes; kombu persists only
  * bindings and forgets exchange types, so a kombu process that never declared a topic exchange routes
  * through it as direct. Queue bindings are mirrored into kombu's `_kombu.binding.<exchange>` sets
  * (with kombu's exact topic regex) so Python producers reach Wakame's queues, and bindings kombu
@@ -12,11 +13,12 @@ import type {
   BindingSpec,
   ExchangeSpec,
   ExchangeType,
+  PolicySpec,
   QueueSpec,
   TopologySnapshot,
   TopologyStore,
 } from '@wakame/core/spi';
-import { bindingKey, InvalidArgumentError } from '@wakame/core/spi';
+import { bindingKey, InvalidArgumentError, policyKeyOf, policyRecordKey } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
 import { guarded } from './client.js';
 import { bindingMember, escapeGlob, kombuTopicPattern, parseBindingMember, type RedisKeys } from './keys.js';
@@ -60,13 +62,15 @@ export class RedisTopology implements TopologyStore {
   async #snapshot(): Promise<TopologySnapshot> {
     const revision = this.epoch.value;
     const k = this.keys;
-    const [exchanges, queues, bindings] = (await this.redis
+    const [exchanges, queues, bindings, policies] = (await this.redis
       .multi()
       .hvals(k.exchanges)
       .hvals(k.queues)
       .hvals(k.bindings)
+      .hvals(k.policies)
       .exec()
       .then((rows) => (rows ?? []).map(([error, value]) => (error ? [] : (value as string[]))))) as [
+      string[],
       string[],
       string[],
       string[],
@@ -76,6 +80,7 @@ export class RedisTopology implements TopologyStore {
       exchanges: exchanges.map((s) => JSON.parse(s) as ExchangeSpec),
       queues: queues.map((s) => JSON.parse(s) as QueueSpec),
       bindings: bindings.map((s) => JSON.parse(s) as BindingSpec),
+      policies: policies.map((s) => JSON.parse(s) as PolicySpec),
       inferred: { exchanges: [] as string[], queues: [] as string[] },
     };
     await this.#addKombuRecords(snapshot);
@@ -215,6 +220,20 @@ export class RedisTopology implements TopologyStore {
     const tx = this.redis.multi().hset(this.keys.queues, spec.name, JSON.stringify(spec));
     if (spec.expires !== undefined) tx.set(this.keys.used(spec.name), '1', 'PX', spec.expires);
     await this.#write(tx);
+  }
+
+  putPolicy(spec: PolicySpec): Promise<void> {
+    return guarded(this.#write(this.redis.multi().hset(this.keys.policies, policyKeyOf(spec), JSON.stringify(spec))));
+  }
+
+  deletePolicy(operator: boolean, vhost: string, name: string): Promise<void> {
+    return guarded(this.#write(this.redis.multi().hdel(this.keys.policies, policyRecordKey(operator, vhost, name))));
+  }
+
+  /** A queue's record was replaced by another module in one script (a migration): keep the local view in step. */
+  replaced(spec: QueueSpec): void {
+    this.queueSpecs.set(spec.name, spec);
+    this.epoch.value++;
   }
 
   /** Another party deleted `name`'s record: forget it here too (and move the revision). */

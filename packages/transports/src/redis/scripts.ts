@@ -77,6 +77,14 @@ export const PURGE = loadLua('purge');
 /** Total length of the lists in KEYS. */
 export const SIZE = loadLua('size');
 
+/**
+ * Replaces a queue's record and re-files its ready messages under the priorities the new record gives
+ * them, atomically (a `maxPriority` change made in place). KEYS: 1 the queue records, 2 the revision
+ * counter, 3.. the queue's lists; ARGV: 1 the queue, 2 the record, 3 the new maxPriority ('' for
+ * none), 4.. the steps. Returns how many elements changed list.
+ */
+export const REFILE = loadLua('refile');
+
 type Script = (...args: (string | number)[]) => Promise<unknown>;
 
 /** A client with the scripts above defined as commands (`EVALSHA`, falling back to `EVAL` once). */
@@ -90,6 +98,7 @@ export type ScriptedRedis = Redis & {
   wakameSIZE: Script;
   wakameEXPIREQUEUE: Script;
   wakameDELIVERONCE: Script;
+  wakameREFILE: Script;
 };
 
 /** Defines every script on `redis` (idempotent). */
@@ -104,6 +113,7 @@ export function defineScripts(redis: Redis): ScriptedRedis {
     SIZE,
     EXPIREQUEUE: EXPIRE_QUEUE,
     DELIVERONCE: DELIVER_ONCE,
+    REFILE,
   };
   for (const [name, lua] of Object.entries(scripts)) {
     if (!(`wakame${name}` in redis)) redis.defineCommand(`wakame${name}`, { lua });
