@@ -7,6 +7,7 @@
  */
 import type {
   BindingSpec,
+  BrokerEntityAdmin,
   ExchangeSpec,
   ObservedTopology,
   QueueDeclareResult,
@@ -54,6 +55,8 @@ export interface AdminHost {
   inspect(): Promise<ObservedTopology>;
   /** Ownership records and the apply lock of `wakame apply`. */
   readonly stacks?: StackStateStore;
+  /** Vhosts, users, permissions and policies, through the management API (`broker-admin.ts`). */
+  readonly broker?: BrokerEntityAdmin;
 }
 
 /** An operation waiting for an admin channel. */
@@ -77,6 +80,11 @@ export class AmqpAdmin implements TopologyAdmin {
   /** State documents (global parameters) and apply locks (exclusive queues); see `stacks.ts`. */
   get stacks(): StackStateStore | undefined {
     return this.host.stacks;
+  }
+
+  /** The broker's own entities (vhosts, users, permissions, policies); see `broker-admin.ts`. */
+  get broker(): BrokerEntityAdmin | undefined {
+    return this.host.broker;
   }
 
   async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {

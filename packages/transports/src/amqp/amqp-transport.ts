@@ -23,6 +23,7 @@ import {
   InvalidOperationError,
   MessageStateError,
   NotFoundError,
+  POLICY_KEYS,
   TimeoutError,
   type WakameError,
 } from '@wakame/core/spi';
@@ -30,8 +31,9 @@ import amqplib, { type Channel, type ChannelModel } from 'amqplib';
 import { type TlsOptions, tlsConnectOptions } from '../internal/tls.js';
 import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
+import { RabbitBrokerAdmin } from './broker-admin.js';
 import { fromAmqpError } from './errors.js';
-import { inspectViaManagement, managementBase } from './management.js';
+import { inspectViaManagement, managementBase, managementEndpoint } from './management.js';
 import { AmqpPrioritySubscription } from './priority-subscription.js';
 import { Publisher } from './publisher.js';
 import { AmqpStacks } from './stacks.js';
@@ -73,6 +75,8 @@ export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
   queueTypes: new Set(['classic', 'quorum', 'stream'] as const),
   heartbeats: true,
   directReplyTo: true,
+  brokerEntities: new Set(['vhost', 'user', 'permission', 'topic-permission', 'policy', 'operator-policy'] as const),
+  policyKeys: new Set(Object.keys(POLICY_KEYS)),
 });
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -126,6 +130,10 @@ export class AmqpTransport implements Transport {
         connection: () => this.connection(),
         url: this.#urls[0] as BrokerUrl,
         managementUrl: this.#extra.managementUrl,
+      }),
+      broker: new RabbitBrokerAdmin({
+        vhost: (this.#urls[0] as BrokerUrl).vhost,
+        endpoint: () => managementEndpoint(this.#urls[0] as BrokerUrl, this.#extra.managementUrl),
       }),
     });
   }

@@ -16,6 +16,7 @@ import { AmqpTransport } from './amqp-transport.js';
 
 export { type AdminHost as AmqpAdminHost, AmqpAdmin, TopologyRecord } from './admin.js';
 export { AMQP_CAPABILITIES, type AmqpOptions, AmqpTransport, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-transport.js';
+export { RabbitBrokerAdmin, type RabbitBrokerAdminOptions } from './broker-admin.js';
 export {
   type AmqpErrorContext,
   type CloseScope,
@@ -24,6 +25,12 @@ export {
   type ReplyCode,
   type WakameErrorClass,
 } from './errors.js';
+export {
+  DEFAULT_HASHING_ALGORITHM,
+  RABBIT_HASHING_ALGORITHMS,
+  rabbitPasswordHash,
+  rabbitPasswordMatches,
+} from './password-hash.js';
 
 /** The factory the `amqp` and `amqps` URL schemes resolve to. */
 export const amqpTransport: TransportFactory = (url: BrokerUrl, options: TransportOptions): Transport =>
