@@ -191,3 +191,37 @@ describe('expiryCycles', () => {
     expect(expiryCycles(t)).toStrictEqual([['b', 'c'], ['self']]);
   });
 });
+
+describe('policies in diagrams', () => {
+  const doc: TopologyDocument = {
+    queues: [{ name: 'lopri' }, { name: 'hipri' }, { name: 'stream', queueType: 'stream' }],
+    policies: [
+      { name: 'all-ttl', pattern: '.*', applyTo: 'classic_queues', definition: { 'message-ttl': 5 } },
+      { name: 'lopri', pattern: '^lopri$', priority: 5, definition: { 'max-length': 10, 'message-ttl': 1 } },
+      { name: 'broken', pattern: '(', definition: { expires: 1000 } },
+    ],
+    operatorPolicies: [{ name: 'cap', vhost: 'orders', pattern: 'pri$', definition: { 'max-length': 100 } }],
+  };
+
+  it('draw each policy, with an edge to each queue it is the applicable one for', () => {
+    // all-ttl: not to the stream (not a classic queue), nor to lopri (lopri's own policy has the
+    // higher priority); the operator policy applies beside the user policy; broken is left out.
+    expect(toMermaid(compileTopology(doc))).toBe(
+      [
+        'flowchart LR',
+        '  q_hipri["hipri"]',
+        '  q_lopri["lopri"]',
+        '  q_stream["stream"]',
+        '  p_operator_20_orders_2f_cap[/"operator policy cap @orders: max-length"/]',
+        '  p__2f_all_2d_ttl[/"policy all-ttl: message-ttl"/]',
+        '  p__2f_lopri[/"policy lopri: max-length, message-ttl"/]',
+        '  p_operator_20_orders_2f_cap -.-> q_hipri',
+        '  p_operator_20_orders_2f_cap -.-> q_lopri',
+        '  p__2f_all_2d_ttl -.-> q_hipri',
+        '  p__2f_lopri -.-> q_lopri',
+        '',
+      ].join('\n'),
+    );
+    expect(toDot(compileTopology(doc))).toContain('"policy:/lopri" -> "queue:lopri" [style=dashed];');
+  });
+});

@@ -3,12 +3,16 @@
  *
  * Diagrams are deterministic (the compiled topology is sorted, and so is everything derived from
  * it here), so they can be committed and diffed. Entities that are referenced but not declared
- * (`amq.topic`, a typo) still get a node, so that no edge points nowhere.
+ * (`amq.topic`, a typo) still get a node, so that no edge points nowhere. Policies get a node
+ * and a dashed edge to each declared queue they apply to (the one of highest priority among those
+ * that match it, by RabbitMQ's rules: {@link applicablePolicy}).
  *
  * @module
  */
 
+import type { PolicySpec } from '../../model/broker-entities.js';
 import { BUILTIN_EXCHANGES } from '../../model/builtin-exchanges.js';
+import { applicablePolicy } from '../../model/policies.js';
 import type { BindingSpec, ExchangeSpec, ExchangeType } from '../../transport/spi.js';
 import { compareStrings } from '../compile/compile.js';
 import type { DesiredTopology } from '../desired.js';
@@ -16,7 +20,7 @@ import type { DesiredTopology } from '../desired.js';
 // ---------------------------------------------------------------------------------------------
 // A neutral model of the diagram, rendered by both formats.
 
-type NodeKind = 'exchange' | 'queue' | 'task';
+type NodeKind = 'exchange' | 'queue' | 'task' | 'policy';
 interface Node {
   readonly kind: NodeKind;
   readonly name: string;
@@ -26,7 +30,7 @@ interface Edge {
   readonly from: { readonly kind: NodeKind; readonly name: string };
   readonly to: { readonly kind: NodeKind; readonly name: string };
   readonly label: string;
-  /** Dashed edges are not routing: dead-lettering, alternate exchanges, priority classes. */
+  /** Dashed edges are not routing: dead-lettering, alternate exchanges, priority classes, policies. */
   readonly dashed: boolean;
 }
 
@@ -122,13 +126,57 @@ function buildGraph(topology: DesiredTopology): { nodes: Node[]; edges: Edge[] }
       edges.push({ from, to: qu(classQueue), label: `priority: ${t.priorityClass}`, dashed: true });
     }
   }
+  policyEdges(topology, add, edges);
   return { nodes: [...nodes.values()], edges };
+}
+
+/** A policy's node name: unique across kinds and vhosts. */
+function policyName(p: PolicySpec): string {
+  return `${p.operator ? 'operator ' : ''}${p.vhost ?? ''}/${p.name}`;
+}
+
+/**
+ * Policy nodes, and an edge from the policy (and operator policy) that applies to each declared
+ * queue. The file does not say which vhost its queues are in, so each vhost's policies are matched
+ * against them apart; a policy whose pattern does not compile (the rules report it) is left out.
+ */
+function policyEdges(
+  topology: DesiredTopology,
+  add: (kind: NodeKind, name: string, label: string) => void,
+  edges: Edge[],
+): void {
+  const valid = (topology.broker?.policies ?? []).filter((p) => {
+    try {
+      new RegExp(p.pattern, 'u');
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  const groups = new Map<string, PolicySpec[]>();
+  for (const p of valid) {
+    const group = `${p.operator ? 'o' : 'u'}\u0000${p.vhost ?? ''}`;
+    groups.set(group, [...(groups.get(group) ?? []), p]);
+  }
+  for (const p of valid) {
+    const keys = Object.keys(p.definition).sort(compareStrings).join(', ');
+    const where = p.vhost === undefined ? '' : ` @${p.vhost}`;
+    add('policy', policyName(p), `${p.operator ? 'operator policy' : 'policy'} ${p.name}${where}: ${keys}`);
+  }
+  for (const policies of groups.values()) {
+    for (const q of topology.queues) {
+      const applied = applicablePolicy(q, policies);
+      if (applied === undefined) continue;
+      const from = { kind: 'policy' as const, name: policyName(applied) };
+      edges.push({ from, to: { kind: 'queue', name: q.name }, label: '', dashed: true });
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Mermaid
 
-const MERMAID_PREFIX: Record<NodeKind, string> = { exchange: 'ex_', queue: 'q_', task: 't_' };
+const MERMAID_PREFIX: Record<NodeKind, string> = { exchange: 'ex_', queue: 'q_', task: 't_', policy: 'p_' };
 
 /**
  * A Mermaid node id: letters and digits kept, every other character (`_` included) written as
@@ -156,13 +204,14 @@ const MERMAID_SHAPE: Record<NodeKind, (label: string) => string> = {
   exchange: (label) => `(${label})`,
   queue: (label) => `[${label}]`,
   task: (label) => `{{${label}}}`,
+  policy: (label) => `[/${label}/]`,
 };
 
 /**
  * A Mermaid `flowchart LR` of the topology: exchanges as rounded nodes labelled `name (type)`,
  * queues as rectangles, tasks as hexagons; solid edges for bindings and task routes (labelled
- * with the routing key or headers match), dashed ones for dead-lettering, alternate exchanges and
- * priority classes.
+ * with the routing key or headers match), dashed ones for dead-lettering, alternate exchanges,
+ * priority classes and policies (parallelograms) to the queues they apply to.
  */
 export function toMermaid(topology: DesiredTopology): string {
   const { nodes, edges } = buildGraph(topology);
@@ -188,6 +237,7 @@ const DOT_SHAPE: Record<NodeKind, string> = {
   exchange: 'shape=box, style=rounded',
   queue: 'shape=box',
   task: 'shape=hexagon',
+  policy: 'shape=note',
 };
 
 /** The Graphviz `digraph` equivalent of {@link toMermaid}; node ids are `kind:name`, quoted. */
