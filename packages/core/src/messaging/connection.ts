@@ -21,7 +21,14 @@ import { Queue } from '../model/queue.js';
 import { type CompressionRegistry, compressors as defaultCompressors } from '../serialization/compression.js';
 import { serializers as defaultSerializers, type SerializerRegistry } from '../serialization/serializers.js';
 import type { TransportRegistry } from '../transport/registry.js';
-import type { Capabilities, RecoveryPolicy, TopologyAdmin, Transport, TransportStatus } from '../transport/spi.js';
+import type {
+  Capabilities,
+  QueueMigration,
+  RecoveryPolicy,
+  TopologyAdmin,
+  Transport,
+  TransportStatus,
+} from '../transport/spi.js';
 import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
@@ -175,9 +182,24 @@ export class Connection implements Channel, ConnectionContext {
     },
     purgeQueue: async (name) => (await this.ready()).admin.purgeQueue(name),
     inspect: async () => (await this.ready()).admin.inspect(),
-    // The connected transport's records; undefined before the connection is open.
+    // The connected transport's records, broker entities and migrator; undefined before the connection is open.
     get stacks() {
       return connection.currentTransport?.admin.stacks;
+    },
+    get broker() {
+      return connection.currentTransport?.admin.broker;
+    },
+    get migrateQueue() {
+      const migrate = connection.currentTransport?.admin.migrateQueue?.bind(connection.currentTransport.admin);
+      if (!migrate) return undefined;
+      return async (migration: QueueMigration) => {
+        try {
+          return await migrate(migration);
+        } finally {
+          // The queue was declared again with other settings: what this connection declared is stale.
+          connection.#forgetDeclarations();
+        }
+      };
     },
   }))(this);
 

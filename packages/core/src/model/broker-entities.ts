@@ -189,7 +189,9 @@ export function brokerEntityDifferences(
 ): Difference[] {
   const out: Difference[] = [];
   const compare = (property: string, expected: unknown, actual: unknown): void => {
-    if (stableStringify(expected) !== stableStringify(actual)) out.push({ property, expected, actual });
+    // Shown with sorted keys, so a policy definition reads the same way on both sides.
+    if (stableStringify(expected) !== stableStringify(actual))
+      out.push({ property, expected: sortedKeys(expected), actual: sortedKeys(actual) });
   };
   if (declared.kind === 'user' && listed.kind === 'user') {
     compare('tags', [...declared.spec.tags].sort(), [...listed.spec.tags].sort());
@@ -224,6 +226,10 @@ export function brokerEntityDifferences(
     return out;
   }
   return [{ property: 'kind', expected: declared.kind, actual: listed.kind }];
+}
+
+function sortedKeys(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(stableStringify(value));
 }
 
 function credentialMatches(

@@ -283,7 +283,7 @@ export interface TopologyAdmin extends EntityAdmin {
    * Moves a queue to settings it cannot change in place, with every message kept exactly once while
    * publishers keep publishing; resumable through the journal. Absent where the transport cannot.
    */
-  migrateQueue?(migration: QueueMigration): Promise<MigrationReport>;
+  readonly migrateQueue?: ((migration: QueueMigration) => Promise<MigrationReport>) | undefined;
 }
 
 /** What a transport can do; the conformance suite and the topology planner read it. */

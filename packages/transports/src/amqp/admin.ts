@@ -9,16 +9,19 @@ import type {
   BindingSpec,
   BrokerEntityAdmin,
   ExchangeSpec,
+  MigrationReport,
   ObservedTopology,
   QueueDeclareResult,
+  QueueMigration,
   QueueSpec,
   StackStateStore,
   TopologyAdmin,
 } from '@wakame/core/spi';
-import { bindingKey } from '@wakame/core/spi';
+import { bindingKey, UnsupportedFeatureError } from '@wakame/core/spi';
 import type { Channel, ChannelModel } from 'amqplib';
 import { fromAmqpError } from './errors.js';
 import { toAssertExchange, toAssertQueue } from './mapping.js';
+import { type AmqpMigrationHost, migrateQueue } from './migrate-queue.js';
 
 /** What was declared through this connection, in order, for replay after a reconnect. */
 export class TopologyRecord {
@@ -57,6 +60,8 @@ export interface AdminHost {
   readonly stacks?: StackStateStore;
   /** Vhosts, users, permissions and policies, through the management API (`broker-admin.ts`). */
   readonly broker?: BrokerEntityAdmin;
+  /** What a queue migration needs (`migrate-queue.ts`): its own channels and the management API. */
+  readonly migration?: AmqpMigrationHost;
 }
 
 /** An operation waiting for an admin channel. */
@@ -86,6 +91,12 @@ export class AmqpAdmin implements TopologyAdmin {
   get broker(): BrokerEntityAdmin | undefined {
     return this.host.broker;
   }
+
+  /** Moves a queue to settings it cannot change in place, every message kept (see `migrate-queue.ts`). */
+  readonly migrateQueue = (migration: QueueMigration): Promise<MigrationReport> => {
+    if (!this.host.migration) throw new UnsupportedFeatureError('queue migration', 'amqp');
+    return migrateQueue(this.host.migration, migration);
+  };
 
   async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {
     if (spec.name === '') return;

@@ -77,6 +77,7 @@ export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
   directReplyTo: true,
   brokerEntities: new Set(['vhost', 'user', 'permission', 'topic-permission', 'policy', 'operator-policy'] as const),
   policyKeys: new Set(Object.keys(POLICY_KEYS)),
+  queueMigration: true,
 });
 
 const RESOLVED: Promise<void> = Promise.resolve();
@@ -122,6 +123,8 @@ export class AmqpTransport implements Transport {
     };
     const publishTimeout = this.#extra.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
     this.#publisher = new Publisher(publishTimeout, (error) => this.#publishChannelLost(error));
+    const first = this.#urls[0] as BrokerUrl;
+    const extra = this.#extra;
     this.admin = new AmqpAdmin({
       connection: () => this.connection(),
       knownExchanges: this.knownExchanges,
@@ -135,6 +138,14 @@ export class AmqpTransport implements Transport {
         vhost: (this.#urls[0] as BrokerUrl).vhost,
         endpoint: () => managementEndpoint(this.#urls[0] as BrokerUrl, this.#extra.managementUrl),
       }),
+      migration: {
+        connection: () => this.connection(),
+        vhost: first.vhost,
+        // Read when a migration runs, so a malformed managementUrl fails that migration, not the connection.
+        get management() {
+          return managementEndpoint(first, extra.managementUrl);
+        },
+      },
     });
   }
 

@@ -124,7 +124,9 @@ export interface PlanStackOptions {
 async function withExactCounts(admin: TopologyAdmin, plan: Plan): Promise<Plan> {
   const changes: Change[] = [];
   for (const change of plan.changes) {
-    if ((change.kind !== 'extraneous-queue' && change.kind !== 'replace-queue') || !plan.complete) {
+    const counted =
+      change.kind === 'extraneous-queue' || change.kind === 'replace-queue' || change.kind === 'migrate-queue';
+    if (!counted || !plan.complete) {
       changes.push(change);
       continue;
     }
