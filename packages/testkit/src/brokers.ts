@@ -12,7 +12,7 @@ import { connect } from 'node:net';
 /** A broker a test suite needs, and where to find it. */
 export interface BrokerCheck {
   /** Which broker; named in notices and errors. */
-  readonly name: 'rabbitmq' | 'redis' | 'rabbitmq-management';
+  readonly name: 'rabbitmq' | 'redis' | 'rabbitmq-management' | 'postgres' | 'mysql';
   /** Broker URL; only its host and port are used. May contain credentials, which are never printed. */
   readonly url: string;
 }
@@ -32,6 +32,18 @@ export function redisUrl(db: number, query = ''): string {
   return `${base}/${db}${query === '' ? '' : `?${query}`}`;
 }
 
+/**
+ * PostgreSQL URL of the database SQL-transport tests use (`POSTGRES_URL`, default: `wakame_test` on the local
+ * server, which `.ci/run` creates). Tests make their own schemas inside it.
+ */
+export const POSTGRES_URL: string = process.env.POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/wakame_test';
+
+/**
+ * MariaDB/MySQL URL of the database SQL-transport tests use (`MYSQL_URL`, default: `wakame_test` on the local
+ * server as root, which `.ci/run` creates). Tests make their own tables (by prefix) or databases inside.
+ */
+export const MYSQL_URL: string = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/wakame_test';
+
 /** RabbitMQ management API base URL (`RABBITMQ_MANAGEMENT_URL`, default: the local plugin on port 15672). */
 export const RABBITMQ_MANAGEMENT_URL: string =
   process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -41,6 +53,10 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'amqps:': 5671,
   'redis:': 6379,
   'rediss:': 6379,
+  'postgres:': 5432,
+  'postgresql:': 5432,
+  'mysql:': 3306,
+  'mariadb:': 3306,
   'http:': 80,
   'https:': 443,
 };

@@ -3,6 +3,8 @@ export {
   type BrokerCheck,
   brokerGate,
   brokersRequired,
+  MYSQL_URL,
+  POSTGRES_URL,
   probe,
   RABBITMQ_MANAGEMENT_URL,
   REDIS_URL,

@@ -11,6 +11,10 @@ const DRIVERS: Readonly<Record<string, string>> = {
   amqps: 'amqplib',
   redis: 'ioredis',
   rediss: 'ioredis',
+  postgres: 'pg',
+  postgresql: 'pg',
+  mysql: 'mysql2',
+  mariadb: 'mysql2',
 };
 
 /** `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`. */

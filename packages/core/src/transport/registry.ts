@@ -26,6 +26,10 @@ export const DEFAULT_TRANSPORT_MODULES: readonly (readonly [scheme: string, modu
     Object.freeze(['redis', '@wakame/transports/redis', 'redisTransport'] as const),
     Object.freeze(['rediss', '@wakame/transports/redis', 'redisTransport'] as const),
     Object.freeze(['file', '@wakame/transports/file', 'fileTransport'] as const),
+    Object.freeze(['postgres', '@wakame/transports/postgres', 'postgresTransport'] as const),
+    Object.freeze(['postgresql', '@wakame/transports/postgres', 'postgresTransport'] as const),
+    Object.freeze(['mysql', '@wakame/transports/mysql', 'mysqlTransport'] as const),
+    Object.freeze(['mariadb', '@wakame/transports/mysql', 'mysqlTransport'] as const),
   ]);
 
 const SCHEME_RE = /^[a-z][a-z0-9+.-]*$/;

@@ -23,6 +23,10 @@ export const DEFAULT_PORTS: Readonly<Record<string, number>> = Object.freeze({
   amqps: 5671,
   redis: 6379,
   rediss: 6379,
+  postgres: 5432,
+  postgresql: 5432,
+  mysql: 3306,
+  mariadb: 3306,
 });
 
 /** Host used for `amqp`/`amqps`/`redis`/`rediss` URLs that name none (`amqp://`). */
