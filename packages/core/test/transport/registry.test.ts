@@ -194,7 +194,18 @@ describe('createDefaultRegistry', () => {
       ['memory', async () => factoryA],
       ['file', async () => factoryB],
     ]);
-    expect(registry.schemes()).toEqual(['amqp', 'amqps', 'file', 'memory', 'redis', 'rediss']);
+    expect(registry.schemes()).toEqual([
+      'amqp',
+      'amqps',
+      'file',
+      'mariadb',
+      'memory',
+      'mysql',
+      'postgres',
+      'postgresql',
+      'redis',
+      'rediss',
+    ]);
     await expect(registry.resolve('memory')).resolves.toBe(factoryA);
     await expect(registry.resolve('file')).resolves.toBe(factoryB);
   });
@@ -206,6 +217,10 @@ describe('createDefaultRegistry', () => {
       ['redis', '@wakame/transports/redis', 'redisTransport'],
       ['rediss', '@wakame/transports/redis', 'redisTransport'],
       ['file', '@wakame/transports/file', 'fileTransport'],
+      ['postgres', '@wakame/transports/postgres', 'postgresTransport'],
+      ['postgresql', '@wakame/transports/postgres', 'postgresTransport'],
+      ['mysql', '@wakame/transports/mysql', 'mysqlTransport'],
+      ['mariadb', '@wakame/transports/mysql', 'mysqlTransport'],
     ]);
   });
 });

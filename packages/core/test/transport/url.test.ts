@@ -134,7 +134,16 @@ describe('parseBrokerUrl', () => {
   });
 
   it('exposes the default ports', () => {
-    expect(DEFAULT_PORTS).toEqual({ amqp: 5672, amqps: 5671, redis: 6379, rediss: 6379 });
+    expect(DEFAULT_PORTS).toEqual({
+      amqp: 5672,
+      amqps: 5671,
+      redis: 6379,
+      rediss: 6379,
+      postgres: 5432,
+      postgresql: 5432,
+      mysql: 3306,
+      mariadb: 3306,
+    });
     expect(Object.isFrozen(DEFAULT_PORTS)).toBe(true);
   });
 
