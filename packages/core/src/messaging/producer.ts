@@ -62,6 +62,13 @@ export interface PublishOptions {
   /** Overrides the producer's retry setting for this publish. */
   readonly retry?: RetryPolicy | boolean;
   readonly signal?: AbortSignal;
+  /**
+   * Write the message in the application's own open database transaction (a `pg` client after
+   * `BEGIN`, a `mysql2` connection after `beginTransaction()`) on a SQL transport: the message
+   * exists if and only if the transaction commits — the outbox pattern without an outbox. Never
+   * retried (a retry cannot be part of the caller's transaction).
+   */
+  readonly transaction?: unknown;
 }
 
 /**
@@ -132,8 +139,9 @@ export class Producer {
       routingKey,
       mandatory: options.mandatory ?? false,
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.transaction !== undefined ? { transaction: options.transaction } : {}),
     };
-    const retryPolicy = options.retry ?? d.retry ?? false;
+    const retryPolicy = options.transaction !== undefined ? false : (options.retry ?? d.retry ?? false);
     try {
       if (retryPolicy === false) {
         const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));

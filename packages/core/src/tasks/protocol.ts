@@ -186,6 +186,7 @@ export function taskPublishOptions(
   }
   if (options.compression !== undefined) o.compression = options.compression;
   if (options.signal !== undefined) o.signal = options.signal;
+  if (options.transaction !== undefined) o.transaction = options.transaction;
   return o;
 }
 

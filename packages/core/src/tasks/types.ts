@@ -38,6 +38,11 @@ export interface SendOptions {
   /** A task id; generated when absent. */
   readonly id?: string;
   readonly signal?: AbortSignal;
+  /**
+   * Send the task in the application's own open database transaction (SQL transports): it is sent
+   * if and only if the transaction commits. See `PublishOptions.transaction`.
+   */
+  readonly transaction?: unknown;
 }
 
 /** What a handler gets besides the payload. */

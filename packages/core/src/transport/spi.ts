@@ -89,6 +89,12 @@ export interface PublishTarget {
   /** Fail with {@link UnroutableError} when no queue receives the message. */
   readonly mandatory?: boolean;
   readonly signal?: AbortSignal;
+  /**
+   * The application's own open database transaction (e.g. a `pg` client after `BEGIN`) to write the
+   * message in: it exists if and only if that transaction commits. Only transports whose
+   * {@link Capabilities.transactionalPublish} is true accept one.
+   */
+  readonly transaction?: unknown;
 }
 
 /** How a message reached its consumer. */
@@ -317,6 +323,8 @@ export interface Capabilities {
   readonly policyKeys?: ReadonlySet<string>;
   /** Queues whose immutable settings change can be migrated without losing a message. @defaultValue false */
   readonly queueMigration?: boolean;
+  /** A publish can be written in the application's own database transaction ({@link PublishTarget.transaction}). @defaultValue false */
+  readonly transactionalPublish?: boolean;
 }
 
 /** Status changes a transport reports (a discriminated union on `type`). */

@@ -6,7 +6,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { NotFoundError, PublishRejectedError, UnroutableError } from '../errors.js';
+import { InvalidOperationError, NotFoundError, PublishRejectedError, UnroutableError } from '../errors.js';
 import type { OutboundMessage, PublishTarget, QueueSpec } from '../transport/spi.js';
 import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-letter.js';
 import type { ImmediateStore, StoredMessage, VirtualStore } from './store.js';
@@ -110,6 +110,22 @@ export class Publishing {
     const now = Date.now();
     let routed = 0;
     let refused = 0;
+    if (target.transaction !== undefined) {
+      // Every copy in the caller's transaction; a length limit would need reads and drops outside it.
+      const specs = [...queues].flatMap((name) => topology.effective.get(name) ?? []);
+      const limited = specs.find((q) => q.maxLength !== undefined || q.maxLengthBytes !== undefined);
+      if (limited)
+        throw new InvalidOperationError(
+          `queue '${limited.name}' has a length limit, which a transactional publish cannot keep: publish without the transaction`,
+        );
+      if (specs.length === 0 && target.mandatory) throw new UnroutableError(exchange, routingKey);
+      for (const spec of specs) {
+        const stored = this.stored(message, exchange, routingKey, spec, now);
+        if (stored.expiresAt !== undefined) this.armExpiry(spec.name, stored.expiresAt);
+        await this.store.put(spec.name, stored, { transaction: target.transaction });
+      }
+      return;
+    }
     for (const name of queues) {
       const spec = topology.effective.get(name);
       if (!spec) continue;

@@ -70,6 +70,20 @@ export interface StoreFeatures {
    * consumer, no get, no redeclaration), as RabbitMQ does. @defaultValue false
    */
   readonly queueExpires?: boolean;
+  /**
+   * `put` accepts {@link PutOptions.transaction}: the application's own database transaction, which
+   * the message is written in. @defaultValue false
+   */
+  readonly transactionalPut?: boolean;
+}
+
+/** Options of {@link VirtualStore.put}. */
+export interface PutOptions {
+  /**
+   * The application's open transaction (the driver's client or connection) to write the message in;
+   * only given to a store whose `features.transactionalPut` is true.
+   */
+  readonly transaction?: unknown;
 }
 
 /** A consistent view of the topology records, tagged with the revision it was read at. */
@@ -148,7 +162,7 @@ export interface VirtualStore {
   createQueue(name: string): Promise<void>;
   /** Drops the queue and its messages; returns how many messages went. */
   deleteQueue(name: string): Promise<number>;
-  put(queue: string, message: StoredMessage): Promise<void>;
+  put(queue: string, message: StoredMessage, options?: PutOptions): Promise<void>;
   /** Takes the next message (never blocks); `undefined` when the queue is empty or missing. */
   get(queue: string, options?: ClaimOptions): Promise<Claimed | undefined>;
   /**

@@ -48,5 +48,6 @@ export function virtualCapabilities(store: VirtualStore): Capabilities {
     heartbeats: false,
     ...(policyKeys.size > 0 ? { brokerEntities: new Set(['policy', 'operator-policy'] as const), policyKeys } : {}),
     queueMigration: store.reconfigureQueue !== undefined,
+    transactionalPublish: store.features.transactionalPut ?? false,
   });
 }

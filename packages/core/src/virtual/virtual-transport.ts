@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { ConnectionClosedError, InvalidOperationError, MessageStateError, NotFoundError } from '../errors.js';
+import {
+  ConnectionClosedError,
+  InvalidOperationError,
+  MessageStateError,
+  NotFoundError,
+  UnsupportedFeatureError,
+} from '../errors.js';
 import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
 import type {
   Capabilities,
@@ -187,6 +193,7 @@ export class VirtualTransport implements Transport {
   }
 
   publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
+    if (target.transaction !== undefined) return this.#publishInTransaction(message, target);
     const topology = this.#state === 'open' ? this.#topology.fresh() : undefined;
     if (topology) {
       try {
@@ -206,6 +213,13 @@ export class VirtualTransport implements Transport {
     } catch (error) {
       return Promise.reject(error);
     }
+    return this.#publishing.publish(message, target);
+  }
+
+  async #publishInTransaction(message: OutboundMessage, target: PublishTarget): Promise<void> {
+    this.#assertOpen();
+    if (!this.#store.features.transactionalPut)
+      throw new UnsupportedFeatureError('publishing in a database transaction', this.#store.kind);
     return this.#publishing.publish(message, target);
   }
 

@@ -25,6 +25,7 @@ import {
   NotFoundError,
   POLICY_KEYS,
   TimeoutError,
+  UnsupportedFeatureError,
   type WakameError,
 } from '@wakame/core/spi';
 import amqplib, { type Channel, type ChannelModel } from 'amqplib';
@@ -179,6 +180,8 @@ export class AmqpTransport implements Transport {
 
   publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
     if (this.#state === 'closed') return Promise.reject(new ConnectionClosedError('amqp transport is closed'));
+    if (target.transaction !== undefined)
+      return Promise.reject(new UnsupportedFeatureError('publishing in a database transaction', 'amqp'));
     const { exchange } = target;
     // A publish to a missing exchange closes the channel, failing every publish in flight on it;
     // checking an exchange once (on the admin channel) keeps that failure to the one publish.
