@@ -1,0 +1,430 @@
+/**
+ * A {@link VirtualStore} on a SQL database, written once for every {@link SqlDialect}: a queue is the
+ * rows of `<prefix>messages` with its name, delivered by `priority DESC, seq ASC`.
+ *
+ * - Claiming takes up to the consumer's prefetch room in one statement (PostgreSQL) or transaction
+ *   (MariaDB) with `FOR UPDATE SKIP LOCKED`, so competing consumers never wait on each other's rows,
+ *   and marks the rows with this store's owner name. A partial index over free rows keeps it an index
+ *   scan at any depth.
+ * - Leases belong to owners, not to messages: each store instance renews one row of `<prefix>owners`,
+ *   and a message is returned to its queue (flagged redelivered) by any store once its owner's row
+ *   lapsed. Renewing costs one statement however many messages a process holds, and a slow handler
+ *   is never redelivered while its process lives.
+ * - Publishes, acks and requeues of one event-loop turn become one statement each (`sql-writes.ts`).
+ * - Requeued and released messages keep their `seq`, so they return to their original place.
+ *
+ * @module
+ */
+import { hostname } from 'node:os';
+import type {
+  Claimed,
+  ClaimOptions,
+  QueueSpec,
+  StackStateStore,
+  StoredMessage,
+  StoreFeatures,
+  StoreOutcome,
+  VirtualStore,
+} from '@wakame/core/spi';
+import type { SqlDialect, SqlRow } from './dialect.js';
+import { guardedSql } from './errors.js';
+import { migrate, REVISION_ROW } from './migrate.js';
+import { SqlStacks } from './sql-stacks.js';
+import { type Epoch, SqlTopology, TOPOLOGY_PAYLOAD } from './sql-topology.js';
+import { SqlWrites } from './sql-writes.js';
+import { Poller, type PollerOptions, SqlWakeups } from './wakeups.js';
+
+/** Options of {@link SqlStore}. */
+export interface SqlStoreOptions {
+  /** Names the tables (database, schema, prefix; no credentials): stores sharing it share in-process state. */
+  readonly identity: string;
+  /** Where the tables are, for messages (no credentials). */
+  readonly where: string;
+  /** How long a stopped process's claims are held before they are restored (ms). @defaultValue 30_000 */
+  readonly leaseMs?: number;
+  /** The poll of stores whose database has no notifications. @defaultValue 5 ms doubling to 200 ms */
+  readonly poll?: PollerOptions;
+  /** Problems with no caller (a failed background renewal or sweep). */
+  readonly onError?: (error: unknown) => void;
+}
+
+/** The store's token for a claimed message. */
+interface Receipt {
+  readonly seq: number;
+  readonly queue: string;
+  settled: boolean;
+}
+
+const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: true, crossProcess: true });
+const epochs = new Map<string, Epoch>();
+/** A body bound that means none (a claim statement keeps one shape). */
+const NO_BOUND = 2_147_483_647;
+const CLAIM_COLUMNS =
+  'seq, queue, msg_id, priority, properties, exchange, routing_key, expires_at, redelivered, body_size, ' +
+  'CASE WHEN body_size > ? THEN NULL ELSE body END AS body';
+
+export class SqlStore implements VirtualStore {
+  readonly kind: string;
+  readonly identity: string;
+  readonly features = FEATURES;
+  readonly topology: SqlTopology;
+  /** Identifies this store's claims; its row in `<prefix>owners` vouches for them. */
+  readonly owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
+  readonly #dialect: SqlDialect;
+  readonly #options: SqlStoreOptions;
+  readonly #epoch: Epoch;
+  readonly #wakeups = new SqlWakeups();
+  readonly #writes: SqlWrites;
+  readonly #stacks: SqlStacks;
+  readonly #held = new Map<number, Receipt>();
+  readonly #timers: NodeJS.Timeout[] = [];
+  #poller: Poller | undefined;
+  #unlisten: (() => Promise<void>) | undefined;
+  #consumerWrites: Promise<unknown> = Promise.resolve();
+  #state: 'new' | 'open' | 'closed' = 'new';
+
+  constructor(dialect: SqlDialect, options: SqlStoreOptions) {
+    this.kind = dialect.kind;
+    this.#dialect = dialect;
+    this.#options = options;
+    this.identity = options.identity;
+    const epoch = epochs.get(options.identity) ?? { value: 0 };
+    epochs.set(options.identity, epoch);
+    this.#epoch = epoch;
+    this.topology = new SqlTopology(dialect, epoch, this.#guard);
+    this.#writes = new SqlWrites(dialect, this.owner, (queues) => this.#wrote(queues), this.#guard);
+    // Same lease as the claims: a crashed apply's lock lapses as soon as its messages come back.
+    this.#stacks = new SqlStacks(dialect, {
+      leaseMs: this.#leaseMs,
+      where: options.where,
+      guard: this.#guard,
+      onError: this.#report,
+    });
+  }
+
+  /** State documents and apply locks of `wakame apply` (see {@link StackStateStore}). */
+  get stacks(): StackStateStore {
+    return this.#stacks;
+  }
+
+  get #leaseMs(): number {
+    return this.#options.leaseMs ?? 30_000;
+  }
+
+  readonly #report = (error: unknown): void => this.#options.onError?.(error);
+
+  readonly #guard = <T>(promise: Promise<T>): Promise<T> =>
+    guardedSql(promise, this.#dialect.errorCodes, this.#options.where);
+
+  async open(): Promise<void> {
+    await this.#guard(migrate(this.#dialect, `wakame:${this.identity}`));
+    await this.#renew();
+    const listen = this.#dialect.listen?.bind(this.#dialect);
+    if (listen) {
+      this.#unlisten = await this.#guard(
+        listen(
+          (payload) => this.#heard(payload),
+          () => this.#resync(),
+        ),
+      );
+    } else {
+      this.#poller = new Poller(() => this.#poll(), this.#report, this.#options.poll);
+      this.#poller.start();
+    }
+    this.#state = 'open';
+    const jitter = Math.floor(Math.random() * 250);
+    this.#timers.push(
+      unrefInterval(this.#leaseMs / 3, () => this.#renewed(), this.#report),
+      unrefInterval(this.#leaseMs / 2 + jitter, () => this.#restore(), this.#report),
+    );
+    await this.#restore();
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasOpen = this.#state === 'open';
+    this.#state = 'closed';
+    for (const timer of this.#timers) clearInterval(timer);
+    this.#poller?.stop();
+    try {
+      if (wasOpen) {
+        await this.#writes.flush();
+        // Whatever is still held (claimed, never handed out) goes back untouched.
+        for (const receipt of [...this.#held.values()]) await this.settle(receipt, 'release');
+        await this.#writes.flush();
+        await this.#stacks.close();
+        await this.#consumerWrites;
+        const t = this.#dialect.tables;
+        await this.#dialect.query(`DELETE FROM ${t.consumers} WHERE owner = ?`, [this.owner]).catch(this.#report);
+        await this.#dialect.query(`DELETE FROM ${t.owners} WHERE owner = ?`, [this.owner]).catch(this.#report);
+      }
+      await this.#unlisten?.().catch(this.#report);
+    } finally {
+      await this.#dialect.close();
+    }
+  }
+
+  async createQueue(): Promise<void> {}
+
+  async deleteQueue(name: string): Promise<number> {
+    const t = this.#dialect.tables;
+    const ready = await this.size(name);
+    await this.#guard(this.#dialect.query(`DELETE FROM ${t.messages} WHERE queue = ?`, [name]));
+    await this.#guard(this.#dialect.query(`DELETE FROM ${t.consumers} WHERE queue = ?`, [name]));
+    return ready;
+  }
+
+  put(queue: string, message: StoredMessage): Promise<void> {
+    return this.#writes.put(queue, message);
+  }
+
+  async get(queue: string, options?: ClaimOptions): Promise<Claimed | undefined> {
+    return (await this.getMany(queue, 1, options))[0];
+  }
+
+  /**
+   * Claims up to `max` messages in one round trip. With `maxBodyBytes`, a larger body stays in the
+   * database (its stored size says so without reading it) and {@link SqlStore.readBody} fetches it.
+   */
+  async getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
+    const bound = options.maxBodyBytes;
+    const rows = await this.#guard(
+      this.#dialect.claim({
+        columns: CLAIM_COLUMNS,
+        columnParams: [bound !== undefined && Number.isFinite(bound) ? bound : NO_BOUND],
+        queue,
+        max,
+        owner: this.owner,
+      }),
+    );
+    if (rows.length > 0) this.#poller?.poke();
+    const claimed = rows.map(toClaimed).sort(inQueueOrder);
+    for (const c of claimed) this.#held.set((c.receipt as Receipt).seq, c.receipt as Receipt);
+    return claimed;
+  }
+
+  settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
+    const r = receipt as Receipt;
+    if (r.settled) return Promise.resolve();
+    r.settled = true;
+    this.#held.delete(r.seq);
+    return this.#writes.settle(outcome, r.seq, r.queue);
+  }
+
+  /** The body of a message claimed without it (over the bound), for a dead-lettered copy. */
+  async readBody(receipt: unknown): Promise<Buffer> {
+    const sql = `SELECT body FROM ${this.#dialect.tables.messages} WHERE seq = ?`;
+    const { rows } = await this.#guard(this.#dialect.query(sql, [(receipt as Receipt).seq]));
+    return asBuffer(rows[0]?.body);
+  }
+
+  async purge(queue: string): Promise<number> {
+    const sql = `DELETE FROM ${this.#dialect.tables.messages} WHERE queue = ? AND lease_owner IS NULL`;
+    return (await this.#guard(this.#dialect.query(sql, [queue]))).affected;
+  }
+
+  async size(queue: string): Promise<number> {
+    const sql = `SELECT COUNT(*) AS n FROM ${this.#dialect.tables.messages} WHERE queue = ? AND lease_owner IS NULL`;
+    const { rows } = await this.#guard(this.#dialect.query(sql, [queue]));
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async sizeBytes(queue: string): Promise<number> {
+    const sql = `SELECT COALESCE(SUM(body_size), 0) AS n FROM ${this.#dialect.tables.messages} WHERE queue = ? AND lease_owner IS NULL`;
+    const { rows } = await this.#guard(this.#dialect.query(sql, [queue]));
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  watch(listener: (queue: string) => void): () => void {
+    return this.#wakeups.listen(listener);
+  }
+
+  /**
+   * Counted here at once (so this process's own auto-delete check sees it) and in `<prefix>consumers`
+   * for other processes; the table writes are chained so that an add and its release cannot swap.
+   */
+  addConsumer(queue: string): () => void {
+    const release = this.#wakeups.consume(queue);
+    this.#writeConsumers(queue);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      release();
+      this.#writeConsumers(queue);
+    };
+  }
+
+  /** Consumers of `queue`: this process's, plus those of other live owners. */
+  async consumerCount(queue: string): Promise<number> {
+    const t = this.#dialect.tables;
+    const sql =
+      `SELECT COALESCE(SUM(c.count), 0) AS n FROM ${t.consumers} c JOIN ${t.owners} o ON o.owner = c.owner ` +
+      `WHERE c.queue = ? AND c.owner <> ? AND o.lease_until >= ${this.#dialect.nowMs}`;
+    const { rows } = await this.#guard(this.#dialect.query(sql, [queue, this.owner]));
+    return Number(rows[0]?.n ?? 0) + this.#wakeups.consumers(queue);
+  }
+
+  /**
+   * The new record and every ready message's priority re-clamped from its own `properties.priority`
+   * to `to.maxPriority`, in one transaction: a claimer sees the old order or the new one, never half.
+   * Claimed messages keep the priority they had; they are not in the queue.
+   */
+  async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
+    await this.#writes.flush();
+    const d = this.#dialect;
+    const priority = to.maxPriority === undefined ? '0' : 'LEAST(COALESCE(wanted_priority, 0), ?)';
+    await this.#guard(
+      d.transaction(async (tx) => {
+        await this.topology.replaceQueue(tx, to);
+        await tx.query(
+          `UPDATE ${d.tables.messages} SET priority = ${priority} WHERE queue = ? AND lease_owner IS NULL`,
+          to.maxPriority === undefined ? [to.name] : [to.maxPriority, to.name],
+        );
+        await d.notify(tx, `q:${to.name}`);
+      }),
+    );
+    this.topology.changed(to);
+    this.#wakeups.notify(to.name);
+  }
+
+  // ---------------------------------------------------------------------------------------------
+
+  /** This process wrote ready messages to `queues`: its consumers look now. */
+  #wrote(queues: Iterable<string>): void {
+    for (const queue of queues) this.#wakeups.notify(queue);
+    this.#poller?.poke();
+  }
+
+  /** A notification from the database (PostgreSQL): a queue's payload, or the topology's. */
+  #heard(payload: string): void {
+    if (payload === TOPOLOGY_PAYLOAD) {
+      this.#epoch.value++;
+      // Consumers look again now that the topology moved: their queue may be gone.
+      this.#wakeups.all();
+    } else if (payload.startsWith('q:')) {
+      const queue = payload.slice(2);
+      if (this.#wakeups.consumers(queue) > 0) this.#wakeups.notify(queue);
+    }
+  }
+
+  /** After the listening connection came back: anything may have changed meanwhile. */
+  #resync(): void {
+    this.#epoch.value++;
+    this.#wakeups.all();
+  }
+
+  #lastRevision: number | undefined;
+
+  /**
+   * The poll of a database without notifications: the topology revision and, per consumed queue,
+   * whether it has a free message (an index probe each), in one statement.
+   */
+  async #poll(): Promise<boolean> {
+    const t = this.#dialect.tables;
+    const queues = this.#wakeups.consumed();
+    const probes = queues.map(
+      (_, i) => `, (SELECT 1 FROM ${t.messages} WHERE queue = ? AND lease_owner IS NULL LIMIT 1) AS q${i}`,
+    );
+    const sql = `SELECT (SELECT value FROM ${t.schema} WHERE name = ?) AS rev${probes.join('')}`;
+    const { rows } = await this.#dialect.query(sql, [REVISION_ROW, ...queues]);
+    const row = rows[0] ?? {};
+    let found = false;
+    const revision = Number(row.rev);
+    if (this.#lastRevision !== undefined && revision !== this.#lastRevision) {
+      this.#epoch.value++;
+      this.#wakeups.all();
+      found = true;
+    }
+    this.#lastRevision = revision;
+    for (const [i, queue] of queues.entries()) {
+      if (row[`q${i}`] === null || row[`q${i}`] === undefined) continue;
+      this.#wakeups.notify(queue);
+      found = true;
+    }
+    return found;
+  }
+
+  #writeConsumers(queue: string): void {
+    const d = this.#dialect;
+    const t = d.tables;
+    this.#consumerWrites = this.#consumerWrites
+      .then(() => {
+        const count = this.#wakeups.consumers(queue);
+        if (count === 0)
+          return d.query(`DELETE FROM ${t.consumers} WHERE queue = ? AND owner = ?`, [queue, this.owner]);
+        const sql = d.upsert(t.consumers, ['queue', 'owner'], ['queue', 'owner', 'count'], ['count']);
+        return d.query(sql, [queue, this.owner, count]);
+      })
+      .catch(this.#report);
+  }
+
+  /** The renewal timer's work, plus a wake-up of every consumer: a notification lost with a connection is made up for. */
+  async #renewed(): Promise<void> {
+    await this.#renew();
+    this.#wakeups.all();
+  }
+
+  /** This store's owner row: its claims stay its own for another lease. */
+  async #renew(): Promise<void> {
+    const d = this.#dialect;
+    const sql = d.upsert(
+      d.tables.owners,
+      ['owner'],
+      ['owner', 'lease_until'],
+      ['lease_until'],
+      ['?', `${d.nowMs} + ?`],
+    );
+    await this.#guard(d.query(sql, [this.owner, this.#leaseMs]));
+  }
+
+  /** Returns to their queues the claims of owners whose lease lapsed, and forgets those owners. */
+  async #restore(): Promise<void> {
+    const d = this.#dialect;
+    const t = d.tables;
+    const lapsed = `lease_owner IS NOT NULL AND lease_owner NOT IN (SELECT owner FROM ${t.owners} WHERE lease_until >= ${d.nowMs})`;
+    const { rows } = await this.#guard(d.query(`SELECT DISTINCT queue FROM ${t.messages} WHERE ${lapsed}`));
+    if (rows.length > 0) {
+      await this.#guard(
+        d.query(d.notifying(`UPDATE ${t.messages} SET lease_owner = NULL, redelivered = TRUE WHERE ${lapsed}`)),
+      );
+      this.#wrote(rows.map((r) => String(r.queue)));
+    }
+    // Kept a lease longer than needed, so a process that was only paused finds its claims gone, not its row.
+    await this.#guard(d.query(`DELETE FROM ${t.owners} WHERE lease_until < ${d.nowMs} - ?`, [this.#leaseMs]));
+    await this.#guard(d.query(`DELETE FROM ${t.consumers} WHERE owner NOT IN (SELECT owner FROM ${t.owners})`));
+  }
+}
+
+function unrefInterval(ms: number, task: () => Promise<unknown>, report: (error: unknown) => void): NodeJS.Timeout {
+  const timer = setInterval(() => void task().catch(report), ms);
+  timer.unref();
+  return timer;
+}
+
+function toClaimed(row: SqlRow): Claimed {
+  const body = row.body === null ? Buffer.alloc(0) : asBuffer(row.body);
+  const properties = typeof row.properties === 'string' ? JSON.parse(row.properties) : row.properties;
+  const message: StoredMessage = {
+    id: String(row.msg_id),
+    body,
+    properties: properties as StoredMessage['properties'],
+    exchange: String(row.exchange),
+    routingKey: String(row.routing_key),
+    priority: Number(row.priority),
+    expiresAt: row.expires_at === null ? undefined : Number(row.expires_at),
+    redelivered: Boolean(row.redelivered),
+  };
+  const receipt: Receipt = { seq: Number(row.seq), queue: String(row.queue), settled: false };
+  return { message: row.body === null ? { ...message, withheldBodyBytes: Number(row.body_size) } : message, receipt };
+}
+
+function inQueueOrder(a: Claimed, b: Claimed): number {
+  return b.message.priority - a.message.priority || (a.receipt as Receipt).seq - (b.receipt as Receipt).seq;
+}
+
+function asBuffer(value: unknown): Buffer {
+  if (Buffer.isBuffer(value)) return value;
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  return value === null || value === undefined ? Buffer.alloc(0) : Buffer.from(String(value));
+}

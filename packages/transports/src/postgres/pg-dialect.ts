@@ -1,0 +1,255 @@
+/**
+ * The PostgreSQL {@link SqlDialect} on `pg`: a `pg.Pool` for statements, a dedicated client that
+ * `LISTEN`s on the store's channel (reconnecting by itself), session advisory locks for migrations.
+ *
+ * The claim is one statement, `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED) RETURNING …`,
+ * over the partial index of free rows. Writes that make messages ready carry their notification in
+ * the same statement (`WITH w AS (… RETURNING queue) SELECT pg_notify(…)`), so a notification is sent
+ * exactly when the rows commit.
+ *
+ * @module
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import type {
+  ClaimStatement,
+  SqlDialect,
+  SqlErrorKind,
+  SqlExecutor,
+  SqlResult,
+  SqlTables,
+} from '../internal/sql/dialect.js';
+
+/** Where a store's tables are. */
+export interface PgLayout {
+  /** The schema (created when missing). */
+  readonly schema: string;
+  /** Put before every table name. */
+  readonly prefix: string;
+}
+
+const ERROR_CODES: Readonly<Record<string, SqlErrorKind>> = Object.freeze({
+  ECONNREFUSED: 'connection',
+  ECONNRESET: 'connection',
+  ENOTFOUND: 'connection',
+  EHOSTUNREACH: 'connection',
+  ETIMEDOUT: 'connection',
+  EPIPE: 'connection',
+  '08000': 'connection',
+  '08001': 'connection',
+  '08003': 'connection',
+  '08004': 'connection',
+  '08006': 'connection',
+  '57P01': 'connection',
+  '57P02': 'connection',
+  '57P03': 'connection',
+  '28000': 'access',
+  '28P01': 'access',
+  '3D000': 'missing-database',
+  '57014': 'timeout',
+});
+
+const MAX_RECONNECT_MS = 5_000;
+
+export class PgDialect implements SqlDialect {
+  readonly kind = 'postgres';
+  readonly tables: SqlTables;
+  readonly migrations: readonly (readonly string[])[];
+  readonly nowMs = '(EXTRACT(EPOCH FROM clock_timestamp()) * 1000)::bigint';
+  readonly errorCodes = ERROR_CODES;
+  /** The notification channel: one per schema and prefix (a hash, to stay within 63 bytes). */
+  readonly channel: string;
+  readonly #pool: pg.Pool;
+  readonly #ownPool: boolean;
+  readonly #texts = new Map<string, string>();
+
+  /** `pool`: the store's own (ended on close) unless `ownPool` is false (the application's). */
+  constructor(pool: pg.Pool, layout: PgLayout, ownPool: boolean) {
+    this.#pool = pool;
+    this.#ownPool = ownPool;
+    const name = (table: string) => `${layout.schema}.${layout.prefix}${table}`;
+    this.tables = {
+      messages: name('messages'),
+      records: name('records'),
+      owners: name('owners'),
+      consumers: name('consumers'),
+      stacks: name('stacks'),
+      schema: name('schema'),
+    };
+    const hash = createHash('sha256').update(`${layout.schema}.${layout.prefix}`).digest('hex').slice(0, 24);
+    this.channel = `wakame_${hash}`;
+    this.migrations = [migration1(this.tables, layout.prefix, layout.schema)];
+  }
+
+  query(sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
+    return run(this.#pool, this.#text(sql), params);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await fn({ query: (sql, params = []) => run(client, this.#text(sql), params) });
+      await client.query('COMMIT');
+      client.release();
+      return result;
+    } catch (error) {
+      // A client whose ROLLBACK fails is broken: released with the error, the pool drops it.
+      const broken = await client.query('ROLLBACK').then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
+      client.release(broken);
+      throw error;
+    }
+  }
+
+  async withLock<T>(name: string, fn: (session: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.#pool.connect();
+    const session: SqlExecutor = { query: (sql, params = []) => run(client, this.#text(sql), params) };
+    try {
+      await client.query('SELECT pg_advisory_lock(hashtext($1))', [name]);
+      try {
+        return await fn(session);
+      } finally {
+        await client.query('SELECT pg_advisory_unlock(hashtext($1))', [name]);
+      }
+    } finally {
+      client.release();
+    }
+  }
+
+  upsert(
+    table: string,
+    keys: readonly string[],
+    columns: readonly string[],
+    update: readonly string[],
+    values: readonly string[] = columns.map(() => '?'),
+  ): string {
+    const set = update.map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${set}`;
+  }
+
+  insertIgnore(table: string, columns: readonly string[]): string {
+    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+  }
+
+  async claim(c: ClaimStatement): Promise<readonly Record<string, unknown>[]> {
+    const m = this.tables.messages;
+    const sql =
+      `UPDATE ${m} SET lease_owner = ? WHERE seq IN (SELECT seq FROM ${m} WHERE queue = ? AND lease_owner IS NULL ` +
+      `ORDER BY priority DESC, seq LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING ${c.columns}`;
+    return (await this.query(sql, [c.owner, c.queue, c.max, ...c.columnParams])).rows;
+  }
+
+  notifying(statement: string): string {
+    return (
+      `WITH w AS (${statement} RETURNING queue) ` +
+      `SELECT pg_notify('${this.channel}', 'q:' || queue) FROM (SELECT DISTINCT queue FROM w) d`
+    );
+  }
+
+  async notify(tx: SqlExecutor, payload: string): Promise<void> {
+    await tx.query('SELECT pg_notify(?, ?)', [this.channel, payload]);
+  }
+
+  /**
+   * A client of its own (a pooled one would be handed to others between statements), made from the
+   * pool's settings. When it fails it is replaced, with backoff, until the returned stop is called.
+   */
+  async listen(onPayload: (payload: string) => void, onReconnect: () => void): Promise<() => Promise<void>> {
+    let stopped = false;
+    let client: pg.Client | undefined;
+    let timer: NodeJS.Timeout | undefined;
+    let delay = 100;
+    const connect = async (): Promise<void> => {
+      const c = new pg.Client(this.#pool.options);
+      c.on('notification', (n) => {
+        if (n.channel === this.channel && n.payload !== undefined) onPayload(n.payload);
+      });
+      c.on('error', () => lost(c));
+      c.on('end', () => lost(c));
+      await c.connect();
+      await c.query(`LISTEN ${this.channel}`);
+      client = c;
+    };
+    const lost = (c: pg.Client): void => {
+      if (stopped || client !== c) return;
+      client = undefined;
+      c.end().catch(() => undefined);
+      retry();
+    };
+    const retry = (): void => {
+      timer = setTimeout(() => {
+        connect().then(
+          () => {
+            delay = 100;
+            onReconnect();
+          },
+          () => {
+            delay = Math.min(delay * 2, MAX_RECONNECT_MS);
+            retry();
+          },
+        );
+      }, delay);
+      timer.unref();
+    };
+    await connect();
+    return async () => {
+      stopped = true;
+      clearTimeout(timer);
+      await client?.end().catch(() => undefined);
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownPool) await this.#pool.end();
+  }
+
+  /** `?` placeholders as `$n` (the store core writes one dialect-neutral form); cached per statement. */
+  #text(sql: string): string {
+    let text = this.#texts.get(sql);
+    if (text === undefined) {
+      let n = 0;
+      text = sql.replace(/\?/g, () => `$${++n}`);
+      if (this.#texts.size > 1_000) this.#texts.clear();
+      this.#texts.set(sql, text);
+    }
+    return text;
+  }
+}
+
+async function run(on: pg.Pool | pg.PoolClient, text: string, params: readonly unknown[]): Promise<SqlResult> {
+  const result = await on.query(text, params as unknown[]);
+  return { rows: result.rows as Record<string, unknown>[], affected: result.rowCount ?? 0 };
+}
+
+/** Version 1: the tables and indexes (see the store's module comment for what each holds). */
+function migration1(t: SqlTables, prefix: string, schema: string): string[] {
+  return [
+    `CREATE SCHEMA IF NOT EXISTS ${schema}`,
+    `CREATE TABLE IF NOT EXISTS ${t.schema} (name text PRIMARY KEY, value bigint NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t.messages} (
+      seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+      queue text NOT NULL,
+      msg_id text NOT NULL,
+      priority integer NOT NULL DEFAULT 0,
+      wanted_priority integer,
+      body bytea NOT NULL,
+      body_size integer NOT NULL,
+      properties json NOT NULL,
+      exchange text NOT NULL,
+      routing_key text NOT NULL,
+      expires_at bigint,
+      redelivered boolean NOT NULL DEFAULT false,
+      lease_owner text
+    )`,
+    // Only free rows are indexed for the claim: claimed rows leave the index, so it stays as small as the backlog.
+    `CREATE INDEX IF NOT EXISTS ${prefix}messages_ready ON ${t.messages} (queue, priority DESC, seq) WHERE lease_owner IS NULL`,
+    `CREATE INDEX IF NOT EXISTS ${prefix}messages_leased ON ${t.messages} (lease_owner) WHERE lease_owner IS NOT NULL`,
+    `CREATE TABLE IF NOT EXISTS ${t.records} (kind text NOT NULL, rkey text NOT NULL, spec text NOT NULL, PRIMARY KEY (kind, rkey))`,
+    `CREATE TABLE IF NOT EXISTS ${t.owners} (owner text PRIMARY KEY, lease_until bigint NOT NULL)`,
+    `CREATE TABLE IF NOT EXISTS ${t.consumers} (queue text NOT NULL, owner text NOT NULL, count integer NOT NULL, PRIMARY KEY (queue, owner))`,
+    `CREATE TABLE IF NOT EXISTS ${t.stacks} (name text PRIMARY KEY, state text, holder text, token text, lock_until bigint)`,
+  ];
+}
