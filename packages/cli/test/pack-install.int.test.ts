@@ -6,8 +6,8 @@
  * repository files around.
  *
  * Nothing it builds outlives it: build output that did not exist before (`dist/`, `*.tsbuildinfo`, the CLI's
- * `assets/`) is removed afterwards, and the temporary directory too. Other tests never read `dist/` (they resolve
- * the sources through the `@wakame/source` condition), so building in place while they run is harmless.
+ * `assets/`, core's `schema/`) is removed afterwards, and the temporary directory too. Other tests never read `dist/`
+ * (they resolve the sources through the `@wakame/source` condition), so building in place while they run is harmless.
  */
 import { type SpawnOptions, spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
@@ -28,6 +28,7 @@ const BUILD_OUTPUTS = [
     `packages/${p}/tsconfig.build.tsbuildinfo`,
   ]),
   'packages/cli/assets',
+  'packages/core/schema',
 ];
 /** The whole setup (build, pack, install) must finish within this. */
 const SETUP_LIMIT_MS = 300_000;
@@ -181,6 +182,10 @@ describe('the packed packages', () => {
       ).toEqual([]);
     }
     expect(packed.get('core')?.files).toContain('schema/topology.schema.json');
+    // The build's copy of the schema (git ignores it) is the repository's source of truth.
+    expect(readFileSync(join(app, 'node_modules/@wakame/core/schema/topology.schema.json'), 'utf8')).toBe(
+      readFileSync(join(repo, 'schemas/topology.schema.json'), 'utf8'),
+    );
     expect(packed.get('cli')?.files).toEqual(
       expect.arrayContaining(['bin.js', 'dist/main.js', 'assets/priority-tasks/topology.yaml']),
     );

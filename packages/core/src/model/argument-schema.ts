@@ -1,7 +1,8 @@
 /**
  * The queue-argument part of the topology JSON Schema, derived from the queue-argument table:
- * `pnpm schema:generate` writes it into `schemas/topology.schema.json` and the copy `@wakame/core`
- * ships, and a test fails while the committed schema differs from what this gives.
+ * `pnpm schema:generate` writes it into `schemas/topology.schema.json` (from which the TypeScript types
+ * and the copy `@wakame/core` ships are then made), and a test fails while the committed schema differs
+ * from what this gives.
  *
  * @module
  */

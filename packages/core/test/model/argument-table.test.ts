@@ -16,7 +16,7 @@ import { toYaml } from '../../src/topology/render/export.js';
 import type { QueueArguments, QueueSpec } from '../../src/transport/spi.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const committed = ['schemas/topology.schema.json', 'packages/core/schema/topology.schema.json'];
+const schemaFile = 'schemas/topology.schema.json';
 
 /** Values of an entry that must be accepted and survive every mapping. */
 function samples(def: ArgumentDefinition): unknown[] {
@@ -43,8 +43,8 @@ const schemaDefs = topologySchema().$defs as {
 };
 
 describe('the committed schema', () => {
-  it.each(committed)('%s has the queue arguments the table generates (run `pnpm schema:generate`)', (file) => {
-    const schema = JSON.parse(readFileSync(`${root}${file}`, 'utf8')) as Record<string, unknown>;
+  it(`${schemaFile} has the queue arguments the table generates (run \`pnpm schema:generate\`)`, () => {
+    const schema = JSON.parse(readFileSync(`${root}${schemaFile}`, 'utf8')) as Record<string, unknown>;
     // Compared as text so that the key order counts too, but not the formatting.
     expect(JSON.stringify(schema, null, 2)).toBe(JSON.stringify(withQueueArguments(schema), null, 2));
   });

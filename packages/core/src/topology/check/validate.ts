@@ -2,11 +2,11 @@
  * JSON Schema validation of a loaded topology, with every error turned into a located
  * {@link TopologyIssue} whose message a person understands.
  *
- * The schema is the copy that ships in this package (`schema/topology.schema.json`, exported as
- * `@wakame/core/schema.json`); `schemas/topology.schema.json` at the repository root is the source of
- * truth, except for the queue-argument properties, generated from the queue-argument table
- * (`model/argument-table.ts`). `pnpm schema:generate` writes both copies; tests fail while they
- * differ from each other or from the table.
+ * The schema is written once, in `schemas/topology.schema.json` at the repository root (its
+ * queue-argument properties generated from the queue-argument table, `model/argument-table.ts`, by
+ * `pnpm schema:generate`). The package ships a copy, `schema/topology.schema.json` (exported as
+ * `@wakame/core/schema.json`), that the build makes and git ignores. Which file this module reads
+ * depends on how it runs (see `SCHEMA_URL`).
  *
  * @module
  */
@@ -17,11 +17,20 @@ import type { LoadedTopology } from '../load/load.js';
 import { explain } from './validate-messages.js';
 
 /**
- * Both `src/topology/check/` and `dist/topology/check/` sit three levels below the package root, so one relative URL
- * finds the schema from the sources (tests, tsx) and from the build alike. Read at runtime rather than
- * imported: a JSON import outside `rootDir` would drag the file into the build output.
+ * Compiled (`dist/topology/check/validate.js`, in an installed package or after `pnpm build`), this
+ * module reads the packaged copy, three levels up in the package. Run from its TypeScript source (tests,
+ * tsx, the `@wakame/source` condition, a clean clone before any build), it reads the source of truth at
+ * the repository root instead: the packaged copy does not exist there yet, and where an earlier build
+ * left one it may be stale. Deciding by the module's own extension keeps each mode on one file, with no
+ * fallback that could pick the wrong one. Read at run time rather than imported: a JSON import outside
+ * `rootDir` would drag the file into the build output.
  */
-const SCHEMA_URL = new URL('../../../schema/topology.schema.json', import.meta.url);
+const SCHEMA_URL = new URL(
+  new URL(import.meta.url).pathname.endsWith('.ts')
+    ? '../../../../../schemas/topology.schema.json'
+    : '../../../schema/topology.schema.json',
+  import.meta.url,
+);
 
 let schema: Readonly<Record<string, unknown>> | undefined;
 let validator: ValidateFunction | undefined;
