@@ -105,6 +105,7 @@ export type {
   Claimed,
   ClaimOptions,
   ImmediateStore,
+  PutOptions,
   StoredMessage,
   StoreFeatures,
   StoreOutcome,
