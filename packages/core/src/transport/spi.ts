@@ -252,6 +252,13 @@ export interface QueueMigration {
   /** The bindings the migrated queue must have (the topology's, where it is the destination). */
   readonly bindings: readonly BindingSpec[];
   readonly journal: MigrationJournal;
+  /**
+   * Go ahead although the queue has consumers, where the migration moves messages (RabbitMQ): a
+   * consumer loses what it holds unacknowledged when the queue is declared again, and may see a
+   * message twice while bindings are handed over. Without it such a migration is refused before
+   * anything changes. @defaultValue false
+   */
+  readonly allowConsumers?: boolean;
   readonly onProgress?: (progress: MigrationProgress) => void;
   readonly signal?: AbortSignal;
 }

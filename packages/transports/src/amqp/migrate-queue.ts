@@ -86,6 +86,8 @@ export async function migrateQueue(host: AmqpMigrationHost, migration: QueueMigr
   migration.signal?.throwIfAborted();
   const management = new MigrationManagement(host.management, host.vhost);
   const saved = journalState(await migration.journal.read(), migration);
+  if (saved === undefined && !migration.allowConsumers)
+    await refuseConsumers(await host.connection(), migration.from.name);
   const state = saved ?? (await preflight(migration, management));
   const run = new MigrationRun(await host.connection(), management, migration, state);
   const final = await run.execute();
@@ -99,6 +101,28 @@ export async function migrateQueue(host: AmqpMigrationHost, migration: QueueMigr
     id: final.id,
     consumers: final.consumers,
   };
+}
+
+/**
+ * A queue with consumers is not migrated without `allowConsumers`: re-declaring it drops what they
+ * hold unacknowledged, and a message published during the hand-over could reach them twice. The
+ * count comes from the broker itself (the management API's lags by its statistics interval).
+ */
+async function refuseConsumers(connection: ChannelModel, queue: string): Promise<void> {
+  const channel = await connection.createChannel();
+  let consumers: number;
+  try {
+    ({ consumerCount: consumers } = await channel.checkQueue(queue));
+  } catch {
+    return; // Gone or unreachable: the preflight says which, with its own refusal.
+  } finally {
+    await channel.close().catch(() => undefined);
+  }
+  if (consumers > 0) {
+    throw new PreconditionFailedError(
+      `cannot migrate queue '${queue}': it has ${consumers} consumer(s), which would lose the messages they hold unacknowledged when it is declared again; stop them (or scale the workers to zero) and apply again, or --force to go ahead`,
+    );
+  }
 }
 
 /** One process's run of a migration, from the journaled step to the end. */

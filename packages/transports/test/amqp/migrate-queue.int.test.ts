@@ -228,6 +228,34 @@ describe.skipIf(gate === 'skip' || managementGate === 'skip')('amqp queue migrat
     await ch.close();
   });
 
+  it('refuses a queue with consumers before changing anything; once they are gone it migrates', async () => {
+    const { host, close } = await openHost(url);
+    const consumer = await conn.createChannel();
+    try {
+      const from = queueSpec('r-consumed', { maxPriority: 2 });
+      const { bindings, preloaded } = await prepare(from, 20);
+      await consumer.prefetch(1);
+      // A consumer that never acks: it holds one message unacknowledged.
+      const { consumerTag } = await consumer.consume(from.name, () => undefined, { noAck: false });
+      const journal = fileJournal(join(dir, 'consumed.json'));
+      const to = { ...from, maxPriority: 4 };
+      await expect(migrateQueue(host, { from, to, bindings, journal })).rejects.toThrow(
+        /it has 1 consumer\(s\), which would lose the messages they hold unacknowledged/,
+      );
+      expect((await liveQueue(from.name))?.arguments['x-max-priority']).toBe(2);
+      expect(await journal.read()).toBeUndefined();
+      // Cancelled, its held message goes back: with the consumer gone every message is migrated.
+      await consumer.cancel(consumerTag);
+      await consumer.recover();
+      await migrateQueue(host, { from, to, bindings, journal });
+      expect((await liveQueue(from.name))?.arguments['x-max-priority']).toBe(4);
+      await expectExactlyOnce(from.name, preloaded);
+    } finally {
+      await consumer.close().catch(() => undefined);
+      await close();
+    }
+  });
+
   it('refuses before changing anything: a missing queue, leftovers without a journal, another pending migration', async () => {
     const { host, close } = await openHost(url);
     try {

@@ -256,6 +256,7 @@ async function migrate(
     to: change.queue,
     bindings: change.bindings,
     journal: stackMigrationJournal(stacks, options.stack as string, change.queue.name),
+    allowConsumers: options.force ?? false,
     ...(options.onMigration ? { onProgress: options.onMigration } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
