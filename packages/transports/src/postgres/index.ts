@@ -27,7 +27,7 @@
 import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
 import { InvalidArgumentError } from '@wakame/core/spi';
 import pg from 'pg';
-import { identifierOption, sqlTransport, sqlUrlOptions } from '../internal/sql/sql-transport.js';
+import { identifierOption, integerOption, sqlTransport, sqlUrlOptions } from '../internal/sql/sql-transport.js';
 import { PgDialect } from './pg-dialect.js';
 
 export { SqlStore, type SqlStoreOptions } from '../internal/sql/sql-store.js';
@@ -72,7 +72,7 @@ function poolConfig(url: BrokerUrl, options: TransportOptions, tls: SqlTlsOption
     ...(url.username !== undefined ? { user: url.username } : {}),
     ...(url.password !== undefined ? { password: url.password } : {}),
     ssl: tls ?? false,
-    max,
+    max: integerOption(url, 'pool_max', 10, 2),
     connectionTimeoutMillis: options.connectTimeoutMs,
     application_name: 'wakame',
   };

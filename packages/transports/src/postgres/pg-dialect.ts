@@ -11,13 +11,16 @@
  */
 import { createHash } from 'node:crypto';
 import pg from 'pg';
-import type {
-  ClaimStatement,
-  SqlDialect,
-  SqlErrorKind,
-  SqlExecutor,
-  SqlResult,
-  SqlTables,
+import {
+  type ClaimStatement,
+  insertInto,
+  NETWORK_ERROR_CODES,
+  type SqlDialect,
+  type SqlErrorKind,
+  type SqlExecutor,
+  type SqlResult,
+  type SqlTables,
+  sqlTables,
 } from '../internal/sql/dialect.js';
 
 /** Where a store's tables are. */
@@ -29,12 +32,7 @@ export interface PgLayout {
 }
 
 const ERROR_CODES: Readonly<Record<string, SqlErrorKind>> = Object.freeze({
-  ECONNREFUSED: 'connection',
-  ECONNRESET: 'connection',
-  ENOTFOUND: 'connection',
-  EHOSTUNREACH: 'connection',
-  ETIMEDOUT: 'connection',
-  EPIPE: 'connection',
+  ...NETWORK_ERROR_CODES,
   '08000': 'connection',
   '08001': 'connection',
   '08003': 'connection',
@@ -67,15 +65,7 @@ export class PgDialect implements SqlDialect {
   constructor(pool: pg.Pool, layout: PgLayout, ownPool: boolean) {
     this.#pool = pool;
     this.#ownPool = ownPool;
-    const name = (table: string) => `${layout.schema}.${layout.prefix}${table}`;
-    this.tables = {
-      messages: name('messages'),
-      records: name('records'),
-      owners: name('owners'),
-      consumers: name('consumers'),
-      stacks: name('stacks'),
-      schema: name('schema'),
-    };
+    this.tables = sqlTables((table) => `${layout.schema}.${layout.prefix}${table}`);
     const hash = createHash('sha256').update(`${layout.schema}.${layout.prefix}`).digest('hex').slice(0, 24);
     this.channel = `wakame_${hash}`;
     this.migrations = [migration1(this.tables, layout.prefix, layout.schema)];
@@ -124,14 +114,14 @@ export class PgDialect implements SqlDialect {
     keys: readonly string[],
     columns: readonly string[],
     update: readonly string[],
-    values: readonly string[] = columns.map(() => '?'),
+    values?: readonly string[],
   ): string {
     const set = update.map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${values.join(', ')}) ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${set}`;
+    return `${insertInto(table, columns, values)} ON CONFLICT (${keys.join(', ')}) DO UPDATE SET ${set}`;
   }
 
   insertIgnore(table: string, columns: readonly string[]): string {
-    return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${columns.map(() => '?').join(', ')}) ON CONFLICT DO NOTHING`;
+    return `${insertInto(table, columns)} ON CONFLICT DO NOTHING`;
   }
 
   async claim(c: ClaimStatement): Promise<readonly Record<string, unknown>[]> {

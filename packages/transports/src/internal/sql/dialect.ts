@@ -109,6 +109,33 @@ export interface SqlDialect extends SqlExecutor {
   close(): Promise<void>;
 }
 
+/** The tables of a store, each name made by `qualify` from its base name. */
+export function sqlTables(qualify: (table: string) => string): SqlTables {
+  return {
+    messages: qualify('messages'),
+    records: qualify('records'),
+    owners: qualify('owners'),
+    consumers: qualify('consumers'),
+    stacks: qualify('stacks'),
+    schema: qualify('schema'),
+  };
+}
+
+/** Node's socket failures, which both drivers pass through as `code`. */
+export const NETWORK_ERROR_CODES: Readonly<Record<string, SqlErrorKind>> = Object.freeze({
+  ECONNREFUSED: 'connection',
+  ECONNRESET: 'connection',
+  ENOTFOUND: 'connection',
+  EHOSTUNREACH: 'connection',
+  ETIMEDOUT: 'connection',
+  EPIPE: 'connection',
+});
+
+/** `INSERT INTO table (columns) VALUES (values)`, `?` for each value unless given. */
+export function insertInto(table: string, columns: readonly string[], values?: readonly string[]): string {
+  return `INSERT INTO ${table} (${columns.join(', ')}) VALUES (${(values ?? columns.map(() => '?')).join(', ')})`;
+}
+
 /** Placeholders `?, ?, …` for `n` values. */
 export function placeholders(n: number): string {
   return Array.from({ length: n }, () => '?').join(', ');

@@ -6,10 +6,8 @@
  *   (MariaDB) with `FOR UPDATE SKIP LOCKED`, so competing consumers never wait on each other's rows,
  *   and marks the rows with this store's owner name. A partial index over free rows keeps it an index
  *   scan at any depth.
- * - Leases belong to owners, not to messages: each store instance renews one row of `<prefix>owners`,
- *   and a message is returned to its queue (flagged redelivered) by any store once its owner's row
- *   lapsed. Renewing costs one statement however many messages a process holds, and a slow handler
- *   is never redelivered while its process lives.
+ * - Leases belong to owners, not to messages (`sql-owners.ts`): a message is returned to its queue,
+ *   flagged redelivered, once its owner stopped renewing, never while a slow handler still runs.
  * - Publishes, acks and requeues of one event-loop turn become one statement each (`sql-writes.ts`).
  * - Requeued and released messages keep their `seq`, so they return to their original place.
  *
@@ -29,6 +27,7 @@ import type {
 import type { SqlDialect, SqlRow } from './dialect.js';
 import { guardedSql } from './errors.js';
 import { migrate, REVISION_ROW } from './migrate.js';
+import { SqlOwners } from './sql-owners.js';
 import { SqlStacks } from './sql-stacks.js';
 import { type Epoch, SqlTopology, TOPOLOGY_PAYLOAD } from './sql-topology.js';
 import { SqlWrites } from './sql-writes.js';
@@ -76,11 +75,11 @@ export class SqlStore implements VirtualStore {
   readonly #wakeups = new SqlWakeups();
   readonly #writes: SqlWrites;
   readonly #stacks: SqlStacks;
+  readonly #owners: SqlOwners;
   readonly #held = new Map<number, Receipt>();
   readonly #timers: NodeJS.Timeout[] = [];
   #poller: Poller | undefined;
   #unlisten: (() => Promise<void>) | undefined;
-  #consumerWrites: Promise<unknown> = Promise.resolve();
   #state: 'new' | 'open' | 'closed' = 'new';
 
   constructor(dialect: SqlDialect, options: SqlStoreOptions) {
@@ -93,6 +92,7 @@ export class SqlStore implements VirtualStore {
     this.#epoch = epoch;
     this.topology = new SqlTopology(dialect, epoch, this.#guard);
     this.#writes = new SqlWrites(dialect, this.owner, (queues) => this.#wrote(queues), this.#guard);
+    this.#owners = new SqlOwners(dialect, this.owner, this.#leaseMs, this.#guard, this.#report);
     // Same lease as the claims: a crashed apply's lock lapses as soon as its messages come back.
     this.#stacks = new SqlStacks(dialect, {
       leaseMs: this.#leaseMs,
@@ -118,7 +118,7 @@ export class SqlStore implements VirtualStore {
 
   async open(): Promise<void> {
     await this.#guard(migrate(this.#dialect, `wakame:${this.identity}`));
-    await this.#renew();
+    await this.#owners.renew();
     const listen = this.#dialect.listen?.bind(this.#dialect);
     if (listen) {
       this.#unlisten = await this.#guard(
@@ -153,10 +153,7 @@ export class SqlStore implements VirtualStore {
         for (const receipt of [...this.#held.values()]) await this.settle(receipt, 'release');
         await this.#writes.flush();
         await this.#stacks.close();
-        await this.#consumerWrites;
-        const t = this.#dialect.tables;
-        await this.#dialect.query(`DELETE FROM ${t.consumers} WHERE owner = ?`, [this.owner]).catch(this.#report);
-        await this.#dialect.query(`DELETE FROM ${t.owners} WHERE owner = ?`, [this.owner]).catch(this.#report);
+        await this.#owners.leave();
       }
       await this.#unlisten?.().catch(this.#report);
     } finally {
@@ -245,24 +242,20 @@ export class SqlStore implements VirtualStore {
    */
   addConsumer(queue: string): () => void {
     const release = this.#wakeups.consume(queue);
-    this.#writeConsumers(queue);
+    const count = () => this.#wakeups.consumers(queue);
+    this.#owners.consumers(queue, count);
     let released = false;
     return () => {
       if (released) return;
       released = true;
       release();
-      this.#writeConsumers(queue);
+      this.#owners.consumers(queue, count);
     };
   }
 
   /** Consumers of `queue`: this process's, plus those of other live owners. */
   async consumerCount(queue: string): Promise<number> {
-    const t = this.#dialect.tables;
-    const sql =
-      `SELECT COALESCE(SUM(c.count), 0) AS n FROM ${t.consumers} c JOIN ${t.owners} o ON o.owner = c.owner ` +
-      `WHERE c.queue = ? AND c.owner <> ? AND o.lease_until >= ${this.#dialect.nowMs}`;
-    const { rows } = await this.#guard(this.#dialect.query(sql, [queue, this.owner]));
-    return Number(rows[0]?.n ?? 0) + this.#wakeups.consumers(queue);
+    return (await this.#owners.othersConsuming(queue)) + this.#wakeups.consumers(queue);
   }
 
   /**
@@ -345,54 +338,15 @@ export class SqlStore implements VirtualStore {
     return found;
   }
 
-  #writeConsumers(queue: string): void {
-    const d = this.#dialect;
-    const t = d.tables;
-    this.#consumerWrites = this.#consumerWrites
-      .then(() => {
-        const count = this.#wakeups.consumers(queue);
-        if (count === 0)
-          return d.query(`DELETE FROM ${t.consumers} WHERE queue = ? AND owner = ?`, [queue, this.owner]);
-        const sql = d.upsert(t.consumers, ['queue', 'owner'], ['queue', 'owner', 'count'], ['count']);
-        return d.query(sql, [queue, this.owner, count]);
-      })
-      .catch(this.#report);
-  }
-
   /** The renewal timer's work, plus a wake-up of every consumer: a notification lost with a connection is made up for. */
   async #renewed(): Promise<void> {
-    await this.#renew();
+    await this.#owners.renew();
     this.#wakeups.all();
   }
 
-  /** This store's owner row: its claims stay its own for another lease. */
-  async #renew(): Promise<void> {
-    const d = this.#dialect;
-    const sql = d.upsert(
-      d.tables.owners,
-      ['owner'],
-      ['owner', 'lease_until'],
-      ['lease_until'],
-      ['?', `${d.nowMs} + ?`],
-    );
-    await this.#guard(d.query(sql, [this.owner, this.#leaseMs]));
-  }
-
-  /** Returns to their queues the claims of owners whose lease lapsed, and forgets those owners. */
   async #restore(): Promise<void> {
-    const d = this.#dialect;
-    const t = d.tables;
-    const lapsed = `lease_owner IS NOT NULL AND lease_owner NOT IN (SELECT owner FROM ${t.owners} WHERE lease_until >= ${d.nowMs})`;
-    const { rows } = await this.#guard(d.query(`SELECT DISTINCT queue FROM ${t.messages} WHERE ${lapsed}`));
-    if (rows.length > 0) {
-      await this.#guard(
-        d.query(d.notifying(`UPDATE ${t.messages} SET lease_owner = NULL, redelivered = TRUE WHERE ${lapsed}`)),
-      );
-      this.#wrote(rows.map((r) => String(r.queue)));
-    }
-    // Kept a lease longer than needed, so a process that was only paused finds its claims gone, not its row.
-    await this.#guard(d.query(`DELETE FROM ${t.owners} WHERE lease_until < ${d.nowMs} - ?`, [this.#leaseMs]));
-    await this.#guard(d.query(`DELETE FROM ${t.consumers} WHERE owner NOT IN (SELECT owner FROM ${t.owners})`));
+    const queues = await this.#owners.restore();
+    if (queues.length > 0) this.#wrote(queues);
   }
 }
 

@@ -10,6 +10,7 @@ import { InvalidArgumentError, VirtualTransport } from '@wakame/core/spi';
 import { type TlsOptions, tlsConnectOptions } from '../tls.js';
 import { IDENTIFIER_PATTERN, type SqlDialect } from './dialect.js';
 import { SqlStore } from './sql-store.js';
+import type { PollerOptions } from './wakeups.js';
 
 /** The table prefix used when the URL gives none. */
 export const DEFAULT_SQL_PREFIX = 'wakame_';
@@ -45,6 +46,19 @@ export function identifierOption(url: BrokerUrl, name: string, fallback: string)
   return value;
 }
 
+/** The integer option `name` of `url` (at least `min`), or `fallback` when absent. */
+export function integerOption(url: BrokerUrl, name: string, fallback: number, min: number): number {
+  const text = url.query[name];
+  if (text === undefined) return fallback;
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(
+      `${url.scheme}:// option ${name} must be an integer of at least ${min}, got '${text}'`,
+    );
+  }
+  return value;
+}
+
 /** A transport over `dialect`'s tables; `identity` names them without credentials. */
 export function sqlTransport(
   dialect: SqlDialect,
@@ -52,12 +66,14 @@ export function sqlTransport(
   options: TransportOptions,
   sql: SqlUrlOptions,
   identity: string,
+  poll?: PollerOptions,
 ): Transport {
   let onError: (error: unknown) => void = () => {};
   const store = new SqlStore(dialect, {
     identity,
     where: `${url.scheme} database '${url.path}' on ${url.hostname}:${url.port ?? ''} (tables ${dialect.tables.messages}, …)`,
     ...(sql.leaseMs !== undefined ? { leaseMs: sql.leaseMs } : {}),
+    ...(poll ? { poll } : {}),
     onError: (error) => onError(error),
   });
   const transport = new VirtualTransport(store, {
