@@ -14,8 +14,13 @@ import { memoryTransport, TransportRegistry } from '@wakame/core';
 const amqp = async () => (await import('@wakame/transports/amqp')).amqpTransport;
 const redis = async () => (await import('@wakame/transports/redis')).redisTransport;
 const file = async () => (await import('@wakame/transports/file')).fileTransport;
+const postgres = async () => (await import('@wakame/transports/postgres')).postgresTransport;
+const mysql = async () => (await import('@wakame/transports/mysql')).mysqlTransport;
 
-/** Creates the CLI's registry: `memory`, `file`, `amqp(s)` and `redis(s)`, each from `@wakame/transports`. */
+/**
+ * Creates the CLI's registry: `memory`, `file`, `amqp(s)`, `redis(s)`, `postgres(ql)` and `mysql`/`mariadb`, each
+ * from `@wakame/transports` (the SQL ones need `pg` or `mysql2` installed beside the CLI).
+ */
 export function createCliTransports(): TransportRegistry {
   return new TransportRegistry([
     ['memory', async () => memoryTransport],
@@ -24,6 +29,10 @@ export function createCliTransports(): TransportRegistry {
     ['amqps', amqp],
     ['redis', redis],
     ['rediss', redis],
+    ['postgres', postgres],
+    ['postgresql', postgres],
+    ['mysql', mysql],
+    ['mariadb', mysql],
   ]);
 }
 

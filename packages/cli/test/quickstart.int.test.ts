@@ -4,8 +4,18 @@
  * namespaced entities of its own and deletes only those at the end.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import { Connection, Exchange, type ObservedTopology, Queue } from '@wakame/core';
-import { brokerGate, createVhost, deleteVhost, RABBITMQ_MANAGEMENT_URL, REDIS_URL, redisUrl } from '@wakame/testkit';
+import {
+  brokerGate,
+  createVhost,
+  deleteVhost,
+  MYSQL_URL,
+  POSTGRES_URL,
+  RABBITMQ_MANAGEMENT_URL,
+  REDIS_URL,
+  redisUrl,
+} from '@wakame/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type QuickstartReport, quickstart } from '../src/commands/quickstart.js';
 import { capture } from './capture.js';
@@ -150,3 +160,51 @@ describe.skipIf(redis === 'skip')("wakame quickstart on Redis keeps the user's q
   /** A fresh key prefix per test in a database of its own: a fresh broker. */
   userQueuesSurvive(async () => redisUrl(9, `keyprefix=quickstart-${randomBytes(4).toString('hex')}:`));
 });
+
+const postgres = await brokerGate('quickstart on PostgreSQL', { name: 'postgres', url: POSTGRES_URL });
+const mysql = await brokerGate('quickstart on MariaDB/MySQL', { name: 'mysql', url: MYSQL_URL });
+/** Table prefixes the SQL runs used, dropped at the end (the transports create their tables on connect). */
+const sqlPrefixes: { url: string; prefix: string }[] = [];
+
+describe.skipIf(postgres === 'skip')("wakame quickstart on PostgreSQL keeps the user's queues", () => {
+  /** A fresh table prefix per test: a fresh broker in the test database. */
+  userQueuesSurvive(async () => sqlUrl(POSTGRES_URL));
+});
+
+describe.skipIf(mysql === 'skip')("wakame quickstart on MariaDB/MySQL keeps the user's queues", () => {
+  userQueuesSurvive(async () => sqlUrl(MYSQL_URL));
+});
+
+function sqlUrl(base: string): string {
+  const prefix = `quickstart_${randomBytes(4).toString('hex')}_`;
+  sqlPrefixes.push({ url: base, prefix });
+  return `${base}?prefix=${prefix}`;
+}
+
+afterAll(async () => {
+  for (const { url, prefix } of sqlPrefixes) await dropSqlTables(url, prefix);
+});
+
+/** The drivers are the transports package's (the CLI does not depend on them): loaded from there. */
+const driver = createRequire(new URL('../../transports/package.json', import.meta.url));
+
+/** What the cleanup uses of either driver's connection. */
+interface SqlClient {
+  connect?(): Promise<void>;
+  query(sql: string): Promise<unknown>;
+  end(): Promise<void>;
+}
+
+async function dropSqlTables(url: string, prefix: string): Promise<void> {
+  const tables = ['messages', 'records', 'owners', 'consumers', 'stacks', 'schema'].map((t) => prefix + t);
+  if (url.startsWith('postgres')) {
+    const pg = driver('pg') as { Client: new (config: { connectionString: string }) => SqlClient };
+    const client = new pg.Client({ connectionString: url });
+    await client.connect?.();
+    await client.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`).finally(() => client.end());
+    return;
+  }
+  const mysql = driver('mysql2/promise') as { createConnection(url: string): Promise<SqlClient> };
+  const conn = await mysql.createConnection(url);
+  await conn.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`).finally(() => conn.end());
+}

@@ -5,6 +5,8 @@
 import { defaultTransports, memoryTransport, UnknownTransportError } from '@wakame/core';
 import { amqpTransport } from '@wakame/transports/amqp';
 import { fileTransport } from '@wakame/transports/file';
+import { mysqlTransport } from '@wakame/transports/mysql';
+import { postgresTransport } from '@wakame/transports/postgres';
 import { redisTransport } from '@wakame/transports/redis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type QuickstartReport, quickstart, quickstartTopology } from '../src/commands/quickstart.js';
@@ -23,13 +25,27 @@ afterEach(() => {
 describe("the CLI's transport registry", () => {
   it('has every scheme of @wakame/transports, each loading from it', async () => {
     const registry = createCliTransports();
-    expect(registry.schemes()).toEqual(['amqp', 'amqps', 'file', 'memory', 'redis', 'rediss']);
+    expect(registry.schemes()).toEqual([
+      'amqp',
+      'amqps',
+      'file',
+      'mariadb',
+      'memory',
+      'mysql',
+      'postgres',
+      'postgresql',
+      'redis',
+      'rediss',
+    ]);
     await expect(registry.resolve('memory')).resolves.toBe(memoryTransport);
     await expect(registry.resolve('file')).resolves.toBe(fileTransport);
     await expect(registry.resolve('amqp')).resolves.toBe(amqpTransport);
     await expect(registry.resolve('amqps')).resolves.toBe(amqpTransport);
     await expect(registry.resolve('redis')).resolves.toBe(redisTransport);
     await expect(registry.resolve('rediss')).resolves.toBe(redisTransport);
+    for (const scheme of ['postgres', 'postgresql'])
+      await expect(registry.resolve(scheme)).resolves.toBe(postgresTransport);
+    for (const scheme of ['mysql', 'mariadb']) await expect(registry.resolve(scheme)).resolves.toBe(mysqlTransport);
   });
 
   it('is what broker-facing commands open their connections with', async () => {
