@@ -1,5 +1,5 @@
 /**
- * Real worker processes sharing one broker: the embedded file broker and Redis. Two workers split the
+ * Real worker processes sharing one broker: the embedded file broker, Redis, PostgreSQL and MariaDB. Two workers split the
  * work exactly once; a worker killed with SIGKILL mid-batch loses nothing, because its in-flight
  * messages come back when its lease runs out.
  */
@@ -10,8 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection, defineTopology, Queue, TaskClient } from '@wakame/core';
-import { brokerGate, REDIS_URL, redisUrl, waitFor } from '@wakame/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { brokerGate, MYSQL_URL, POSTGRES_URL, REDIS_URL, redisUrl, waitFor } from '@wakame/testkit';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { dropSqlTables } from './sql-tables.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
 const main = join(repo, 'packages/cli/src/main.ts');
@@ -34,6 +35,20 @@ function handled(out: string): { pid: number; n: number }[] {
 }
 
 const redisGate = await brokerGate('redis multi-process', { name: 'redis', url: REDIS_URL });
+const postgresGate = await brokerGate('postgres multi-process', { name: 'postgres', url: POSTGRES_URL });
+const mysqlGate = await brokerGate('mysql multi-process', { name: 'mysql', url: MYSQL_URL });
+/** Table prefixes of the SQL brokers, dropped at the end. */
+const sqlPrefixes: { url: string; prefix: string }[] = [];
+
+function sqlUrl(base: string): string {
+  const prefix = `mp_${randomBytes(4).toString('hex')}_`;
+  sqlPrefixes.push({ url: base, prefix });
+  return `${base}?lease=1000&prefix=${prefix}`;
+}
+
+afterAll(async () => {
+  for (const { url, prefix } of sqlPrefixes) await dropSqlTables(url, prefix);
+});
 
 /** A fresh broker per test, with 1 s leases so a killed worker's messages come back quickly. */
 const brokers = [
@@ -43,6 +58,8 @@ const brokers = [
     skip: redisGate === 'skip',
     url: () => redisUrl(5, `lease=1000&keyprefix=mp-${randomBytes(4).toString('hex')}:`),
   },
+  { name: 'postgres', skip: postgresGate === 'skip', url: () => sqlUrl(POSTGRES_URL) },
+  { name: 'mysql', skip: mysqlGate === 'skip', url: () => sqlUrl(MYSQL_URL) },
 ];
 
 describe.each(brokers)('$name broker across processes', ({ skip, url: freshUrl }) => {

@@ -4,7 +4,6 @@
  * namespaced entities of its own and deletes only those at the end.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import { Connection, Exchange, type ObservedTopology, Queue } from '@wakame/core';
 import {
   brokerGate,
@@ -19,6 +18,7 @@ import {
 import { afterAll, describe, expect, it } from 'vitest';
 import { type QuickstartReport, quickstart } from '../src/commands/quickstart.js';
 import { capture } from './capture.js';
+import { dropSqlTables } from './sql-tables.js';
 
 const NAMESPACED = ['wakame.quickstart.hipri', 'wakame.quickstart.midpri', 'wakame.quickstart.lopri'];
 
@@ -184,27 +184,3 @@ function sqlUrl(base: string): string {
 afterAll(async () => {
   for (const { url, prefix } of sqlPrefixes) await dropSqlTables(url, prefix);
 });
-
-/** The drivers are the transports package's (the CLI does not depend on them): loaded from there. */
-const driver = createRequire(new URL('../../transports/package.json', import.meta.url));
-
-/** What the cleanup uses of either driver's connection. */
-interface SqlClient {
-  connect?(): Promise<void>;
-  query(sql: string): Promise<unknown>;
-  end(): Promise<void>;
-}
-
-async function dropSqlTables(url: string, prefix: string): Promise<void> {
-  const tables = ['messages', 'records', 'owners', 'consumers', 'stacks', 'schema'].map((t) => prefix + t);
-  if (url.startsWith('postgres')) {
-    const pg = driver('pg') as { Client: new (config: { connectionString: string }) => SqlClient };
-    const client = new pg.Client({ connectionString: url });
-    await client.connect?.();
-    await client.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`).finally(() => client.end());
-    return;
-  }
-  const mysql = driver('mysql2/promise') as { createConnection(url: string): Promise<SqlClient> };
-  const conn = await mysql.createConnection(url);
-  await conn.query(`DROP TABLE IF EXISTS ${tables.join(', ')}`).finally(() => conn.end());
-}
