@@ -147,9 +147,9 @@ describe.skipIf(gate === 'skip')('the broker as code on RabbitMQ', () => {
     } finally {
       await c.close();
     }
-    await expect(
-      wakame(['apply', file, '--url', url, '--yes'], { LOPRI_LEVELS: '10' }),
-    ).rejects.toMatchObject({ code: 'ERR_PLAN_REFUSED' });
+    await expect(wakame(['apply', file, '--url', url, '--yes'], { LOPRI_LEVELS: '10' })).rejects.toMatchObject({
+      code: 'ERR_PLAN_REFUSED',
+    });
     const planned = await wakame(['plan', file, '--url', url, '--migrate'], {
       LOPRI_LEVELS: '10',
     });
