@@ -25,7 +25,7 @@ export {
   type ReplyCode,
   type WakameErrorClass,
 } from './errors.js';
-export { type ManagementEndpoint, managementEndpoint } from './management.js';
+export { type ManagementEndpoint, managementBase, managementEndpoint } from './management.js';
 export { type AmqpMigrationHost, type AmqpMigrationReport, migrateQueue } from './migrate-queue.js';
 export {
   DEFAULT_HASHING_ALGORITHM,

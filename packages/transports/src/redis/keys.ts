@@ -40,7 +40,7 @@ export class RedisKeys {
   readonly exchanges: string;
   readonly queues: string;
   readonly bindings: string;
-  /** Policies and operator policies (Wakame's own: kombu has none), field {@link policyRecordKey}. */
+  /** Policies and operator policies (Wakame's own: kombu has none), field `policyRecordKey()` of `@wakame/core/spi`. */
   readonly policies: string;
   readonly revision: string;
   /** Envelopes that are not kombu JSON, moved aside instead of being delivered or dropped. */
