@@ -6,13 +6,23 @@
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import { MemoryStore, type StoredMessage, VirtualTransport } from '@wakame/core/spi';
-import { type Benchmark, benchPayload, bestOf, countdown, type Figure, now } from './harness.js';
+import {
+  type Benchmark,
+  benchPayload,
+  countdown,
+  type Figure,
+  LOAD_TIMEOUT_MS,
+  now,
+  Rounds,
+  rate,
+  within,
+} from './harness.js';
 
 const COUNT = 200_000;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const BODY = Buffer.from(JSON.stringify(benchPayload(0)));
 
-async function bareStore(): Promise<{ count: number; ms: number }> {
+async function bareStore(): Promise<number> {
   const store = new MemoryStore();
   await store.createQueue('q');
   const start = now();
@@ -31,10 +41,10 @@ async function bareStore(): Promise<{ count: number; ms: number }> {
     const claimed = await store.get('q');
     if (claimed) await store.settle(claimed.receipt, 'ack');
   }
-  return { count: COUNT, ms: now() - start };
+  return rate(COUNT, now() - start);
 }
 
-async function virtualTransport(): Promise<{ count: number; ms: number }> {
+async function virtualTransport(): Promise<number> {
   const transport = new VirtualTransport(new MemoryStore());
   await transport.connect();
   await transport.admin.declareQueue({ name: 'q', durable: true, exclusive: false, autoDelete: false, arguments: {} });
@@ -51,13 +61,13 @@ async function virtualTransport(): Promise<{ count: number; ms: number }> {
   const properties = { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2 as const };
   for (let i = 0; i < COUNT; i++)
     await transport.publish({ body: BODY, properties }, { exchange: '', routingKey: 'q' });
-  await finished.done;
+  await within(finished.done, LOAD_TIMEOUT_MS, `VirtualTransport, ${COUNT} messages`);
   const ms = now() - start;
   await transport.close();
-  return { count: COUNT, ms };
+  return rate(COUNT, ms);
 }
 
-async function producerConsumer(): Promise<{ count: number; ms: number }> {
+async function producerConsumer(): Promise<number> {
   const connection = await Connection.open(`memory://bench-${randomUUID()}`);
   const queue = new Queue('bench', { durable: false });
   await connection.declare(queue);
@@ -79,46 +89,51 @@ async function producerConsumer(): Promise<{ count: number; ms: number }> {
     payload.id = i;
     await producer.publish(payload);
   }
-  await finished.done;
+  await within(finished.done, LOAD_TIMEOUT_MS, `Producer/Consumer, ${COUNT} messages`);
   const ms = now() - start;
   await connection.close();
-  return { count: COUNT, ms };
+  return rate(COUNT, ms);
 }
 
 export const memoryBenchmarks: readonly Benchmark[] = [
   {
     name: 'memory',
     async run(): Promise<Figure[]> {
-      const store = await bestOf(ROUNDS, bareStore);
-      const transport = await bestOf(ROUNDS, virtualTransport);
-      const e2e = await bestOf(ROUNDS, producerConsumer);
-      const overheadUs = 1e6 / e2e.perSecond - 1e6 / store.perSecond;
+      // Interleaved, so a slow spell of the machine lands on every layer alike.
+      const rounds = new Rounds();
+      for (let round = 0; round < ROUNDS; round++) {
+        await rounds.take('store', bareStore);
+        await rounds.take('transport', virtualTransport);
+        await rounds.take('e2e', producerConsumer);
+      }
+      const store = rounds.figure('store', {
+        name: 'memory.store.put-get-ack',
+        unit: 'msg/s',
+        note: `${BODY.length}-byte body, bare MemoryStore, ${COUNT} messages a round`,
+      });
+      const e2e = rounds.figure('e2e', {
+        name: 'memory.e2e.producer-consumer',
+        unit: 'msg/s',
+        ceiling: 'memory.store.put-get-ack',
+        note: 'Producer.publish(JSON) → Consumer handler decode + ack',
+      });
+      // Per message, from the medians: what the layers add over the bare store.
+      const overheadUs = 1e6 / e2e.value - 1e6 / store.value;
       return [
-        {
-          name: 'memory.store.put-get-ack',
-          value: store.perSecond,
-          unit: 'msg/s',
-          note: `${BODY.length}-byte body, bare MemoryStore`,
-        },
-        {
+        store,
+        rounds.figure('transport', {
           name: 'memory.transport.publish-consume-ack',
-          value: transport.perSecond,
           unit: 'msg/s',
           ceiling: 'memory.store.put-get-ack',
           note: 'VirtualTransport, prefetch 1000; its publisher never yields, and the drain yields every 256 deliveries',
-        },
-        {
-          name: 'memory.e2e.producer-consumer',
-          value: e2e.perSecond,
-          unit: 'msg/s',
-          ceiling: 'memory.store.put-get-ack',
-          note: 'Producer.publish(JSON) → Consumer handler decode + ack',
-        },
+        }),
+        e2e,
         {
           name: 'memory.e2e.overhead-per-message',
           value: overheadUs,
           unit: 'µs/msg',
-          note: 'Producer/Consumer/transport layers over the bare store',
+          rounds: ROUNDS,
+          note: 'Producer/Consumer/transport layers over the bare store (from the two medians)',
         },
       ];
     },

@@ -2,6 +2,7 @@
  * What the Redis benchmarks share: the server and database they use, clients, and the guards that
  * make a benchmark fail loudly (bounded waits, checked replies) instead of printing a wrong figure.
  */
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import { within } from './harness.js';
 
@@ -15,11 +16,15 @@ export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
  * keys, in any database, and wipe the keys of a test running beside the benchmark.)
  */
 export const DB = 9;
-/** Prefix of every key the benchmarks make: Wakame's `keyprefix`, BullMQ's `prefix`, the raw ceilings' keys. */
-export const KEY_PREFIX = 'wakame-bench:';
+/**
+ * Prefix of every key this run makes: Wakame's `keyprefix`, BullMQ's `prefix`, kombu's
+ * `global_keyprefix`, the raw ceilings' keys. It names the run, so two runs at once (two engineers
+ * on one Redis) never clear each other's keys mid-benchmark.
+ */
+export const KEY_PREFIX = `wakame-bench:${process.pid}.${randomBytes(3).toString('hex')}:`;
 /** Messages in flight on the sending side. */
 export const WINDOW = 500;
-export const ROUNDS = 3;
+export const ROUNDS = 5;
 /** No phase may take longer than this; one that does breaks the benchmark. */
 export const PHASE_TIMEOUT_MS = 60_000;
 /** Wakame's queue (kombu keeps its messages in the list of that name); raw keys never clash with it. */

@@ -1,6 +1,16 @@
 import { Connection, compileTopology, type DesiredTopology, TaskClient, Worker } from '@wakame/core';
 import { Queue as BullQueue, Worker as BullWorker } from 'bullmq';
-import { type Benchmark, benchPayload, benchTaskTopology, countdown, type Figure, inWindows, now } from './harness.js';
+import {
+  type Benchmark,
+  benchPayload,
+  benchTaskTopology,
+  countdown,
+  type Figure,
+  inWindows,
+  now,
+  Rounds,
+  rate,
+} from './harness.js';
 import {
   clearBenchKeys,
   client,
@@ -55,7 +65,7 @@ async function wakameTasks(topology: DesiredTopology, count: number, concurrency
       (sent) => within(sent, PHASE_TIMEOUT_MS, 'TaskClient.send'),
     );
     await within(finished.done, PHASE_TIMEOUT_MS, `Wakame Worker, ${count} tasks at concurrency ${concurrency}`);
-    return (count / (now() - start)) * 1000;
+    return rate(count, now() - start);
   } finally {
     await closeAll(
       () => within(worker.stop({ deadline: 5_000 }), 10_000, 'Wakame Worker stop'),
@@ -93,6 +103,8 @@ async function bullmqTasks(count: number, concurrency: number, mode: 'add' | 'ad
     await within(Promise.all([queue.waitUntilReady(), worker.waitUntilReady()]), PHASE_TIMEOUT_MS, 'BullMQ start');
     const start = now();
     for (let i = 0; i < count; i += WINDOW) {
+      if (now() - start > PHASE_TIMEOUT_MS)
+        throw new Error(`BullMQ ${mode}: ${i}/${count} after ${PHASE_TIMEOUT_MS} ms`);
       const ids = Array.from({ length: Math.min(WINDOW, count - i) }, (_, k) => i + k);
       const added =
         mode === 'addBulk'
@@ -101,7 +113,7 @@ async function bullmqTasks(count: number, concurrency: number, mode: 'add' | 'ad
       await within(added, PHASE_TIMEOUT_MS, `BullMQ ${mode}`);
     }
     await within(finished.done, PHASE_TIMEOUT_MS, `BullMQ Worker, ${count} jobs at concurrency ${concurrency}`);
-    return (count / (now() - start)) * 1000;
+    return rate(count, now() - start);
   } finally {
     await closeAll(
       () => within(worker.close(), 10_000, 'BullMQ Worker close'),
@@ -113,21 +125,26 @@ async function bullmqTasks(count: number, concurrency: number, mode: 'add' | 'ad
   }
 }
 
+/**
+ * ROUNDS rounds, BullMQ and Wakame alternating. A side that fails (BullMQ has thrown
+ * `Missing key for job … moveToFinished` under load) is reported as failed; the others go on.
+ */
 async function tasks(): Promise<Figure[]> {
   const admin = client();
   const topology = compileTopology(benchTaskTopology(QUEUE, true));
-  const best = { bullmq: 0, bullmqBulk: 0, wakame: 0, bullmqSerial: 0, wakameSerial: 0 };
-  const keep = async (key: keyof typeof best, run: () => Promise<number>) => {
-    await clearBenchKeys(admin);
-    best[key] = Math.max(best[key], await run());
-  };
+  const rounds = new Rounds();
+  const take = (key: string, run: () => Promise<number>) =>
+    rounds.take(key, async () => {
+      await clearBenchKeys(admin);
+      return run();
+    });
   try {
     for (let round = 0; round < ROUNDS; round++) {
-      await keep('bullmq', () => bullmqTasks(TASK_COUNT, 50, 'add'));
-      await keep('bullmqBulk', () => bullmqTasks(TASK_COUNT, 50, 'addBulk'));
-      await keep('wakame', () => wakameTasks(topology, TASK_COUNT, 50));
-      await keep('bullmqSerial', () => bullmqTasks(TASK_COUNT_SERIAL, 1, 'add'));
-      await keep('wakameSerial', () => wakameTasks(topology, TASK_COUNT_SERIAL, 1));
+      await take('bullmq', () => bullmqTasks(TASK_COUNT, 50, 'add'));
+      await take('bullmqBulk', () => bullmqTasks(TASK_COUNT, 50, 'addBulk'));
+      await take('wakame', () => wakameTasks(topology, TASK_COUNT, 50));
+      await take('bullmqSerial', () => bullmqTasks(TASK_COUNT_SERIAL, 1, 'add'));
+      await take('wakameSerial', () => wakameTasks(topology, TASK_COUNT_SERIAL, 1));
     }
   } finally {
     await closeAll(
@@ -137,39 +154,34 @@ async function tasks(): Promise<Figure[]> {
   }
   const span = 'no-op handler, first send → last completion';
   return [
-    {
+    rounds.figure('bullmq', {
       name: 'redis.bullmq.tasks.c50',
-      value: best.bullmq,
       unit: 'msg/s',
       note: `Queue.add, ${WINDOW} in flight; Worker concurrency 50, removeOnComplete; ${TASK_COUNT} jobs, ${span}`,
-    },
-    {
+    }),
+    rounds.figure('bullmqBulk', {
       name: 'redis.bullmq.tasks.c50.addBulk',
-      value: best.bullmqBulk,
       unit: 'msg/s',
       ceiling: 'redis.bullmq.tasks.c50',
       note: `as above with Queue.addBulk of ${WINDOW}`,
-    },
-    {
+    }),
+    rounds.figure('wakame', {
       name: 'redis.wakame.tasks.c50',
-      value: best.wakame,
       unit: 'msg/s',
       ceiling: 'redis.bullmq.tasks.c50',
       note: `TaskClient.send, ${WINDOW} in flight; Worker concurrency 50; ${TASK_COUNT} tasks, ${span} (Wakame/BullMQ)`,
-    },
-    {
+    }),
+    rounds.figure('bullmqSerial', {
       name: 'redis.bullmq.tasks.c1',
-      value: best.bullmqSerial,
       unit: 'msg/s',
       note: `Queue.add, ${WINDOW} in flight; Worker concurrency 1; ${TASK_COUNT_SERIAL} jobs, ${span}`,
-    },
-    {
+    }),
+    rounds.figure('wakameSerial', {
       name: 'redis.wakame.tasks.c1',
-      value: best.wakameSerial,
       unit: 'msg/s',
       ceiling: 'redis.bullmq.tasks.c1',
       note: `TaskClient.send, ${WINDOW} in flight; Worker concurrency 1; ${TASK_COUNT_SERIAL} tasks, ${span} (Wakame/BullMQ)`,
-    },
+    }),
   ];
 }
 

@@ -1,18 +1,25 @@
 /**
  * Redis messaging on the same server, the same ~200-byte JSON message, side by side with raw ioredis
- * used well: (a) publish, 500 in flight; (b) consume with an ack per message, one consumer, beside the
- * reliable pattern done by hand (a Lua script pops 100 and records each in `unacked` + `unacked_index`
- * atomically, another acks the batch: the ceiling) and kombu's per-message pattern (BRPOP, then MULTI
- * HSET+ZADD, ack MULTI HDEL+ZREM: for scale). The raw ceilings move kombu's envelope, the bytes Wakame
- * must write to stay kombu-compatible; the plain-JSON figures beside them show what that format costs.
- * Tasks against BullMQ are in redis-tasks.bench.ts.
+ * used well, each pair doing the same work:
+ * (a) publish, 500 in flight: Wakame sends one multi-value LPUSH per event-loop turn, and so does the
+ *     ceiling (one LPUSH of 500 per round trip); a pipeline of 500 single-value LPUSHes is shown
+ *     beside it, labelled;
+ * (b) consume with an ack per message and each body decoded, one consumer: the reliable pattern done
+ *     by hand (a Lua script pops 100 and records each in `unacked` + `unacked_index` atomically,
+ *     another acks the batch: the ceiling), and kombu's per-message pattern rewritten in ioredis
+ *     (BRPOP, then MULTI HSET+ZADD, ack MULTI HDEL+ZREM: for scale). Real kombu is in
+ *     redis-kombu.bench.ts.
+ * The raw ceilings move kombu's envelope, the bytes Wakame must write to stay kombu-compatible; the
+ * plain-JSON figures beside them show what that format costs. Tasks against BullMQ are in
+ * redis-tasks.bench.ts.
  *
- * Everything runs in the database `DB` of `REDIS_URL` (redis-support.ts), flushed before each round and at the end.
+ * Everything runs in the database `DB` of `REDIS_URL` under this run's KEY_PREFIX (redis-support.ts),
+ * cleared before each round and at the end.
  */
 import { randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import type { Redis } from 'ioredis';
-import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now } from './harness.js';
+import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
 import {
   checkExec,
   clearBenchKeys,
@@ -107,17 +114,26 @@ const KOMBU: RawFormat = {
   decode: (e) => JSON.parse(Buffer.from((JSON.parse(e) as { body: string }).body, 'base64').toString('utf8')),
 };
 
-/** LPUSHes `count` messages, a pipeline of WINDOW per round trip. */
-async function rawPush(redis: Redis, list: string, count: number, format: RawFormat): Promise<number> {
+/** How the raw side pushes a window: one multi-value LPUSH (as Wakame), or a pipeline of single-value ones. */
+type PushMode = 'multi' | 'single';
+
+/** LPUSHes `count` messages, WINDOW per round trip. */
+async function rawPush(redis: Redis, list: string, count: number, format: RawFormat, mode: PushMode): Promise<number> {
   const start = now();
   for (let i = 0; i < count; i += WINDOW) {
-    const pipeline = redis.pipeline();
-    for (let j = i; j < Math.min(count, i + WINDOW); j++) pipeline.lpush(list, format.encode(j));
-    checkExec(await pipeline.exec(), 'LPUSH pipeline');
+    expect(now() - start < PHASE_TIMEOUT_MS, `raw push: ${i}/${count} after ${PHASE_TIMEOUT_MS} ms`);
+    const ids = Array.from({ length: Math.min(WINDOW, count - i) }, (_, k) => i + k);
+    if (mode === 'multi') await redis.lpush(list, ...ids.map((id) => format.encode(id)));
+    else {
+      const pipeline = redis.pipeline();
+      for (const id of ids) pipeline.lpush(list, format.encode(id));
+      checkExec(await pipeline.exec(), 'LPUSH pipeline');
+    }
   }
   const ms = now() - start;
-  expect((await redis.llen(list)) === count, `${list} holds ${await redis.llen(list)} messages, not ${count}`);
-  return (count / ms) * 1000;
+  const depth = await redis.llen(list);
+  expect(depth === count, `${list} holds ${depth} messages, not ${count}`);
+  return rate(count, ms);
 }
 
 async function wakamePublish(connection: Connection, count: number): Promise<number> {
@@ -127,7 +143,7 @@ async function wakamePublish(connection: Connection, count: number): Promise<num
   const ms = now() - start;
   const depth = await queueDepth(connection);
   expect(depth === count, `queue '${QUEUE}' holds ${depth} messages after ${count} publishes`);
-  return (count / ms) * 1000;
+  return rate(count, ms);
 }
 
 async function queueDepth(connection: Connection): Promise<number> {
@@ -166,12 +182,12 @@ async function rawReliableConsume(redis: Redis, count: number, format: RawFormat
   const ms = now() - start;
   expect(got === count, `raw reliable consume took ${got} messages, not ${count}`);
   await expectSettled(redis, RAW.list);
-  return (count / ms) * 1000;
+  return rate(count, ms);
 }
 
 /** kombu's pattern, one message at a time, each step awaited as kombu's synchronous client does. */
 async function rawKombuConsume(redis: Redis, blocking: Redis): Promise<{ count: number; ms: number }> {
-  await rawPush(redis, RAW.kombu, KOMBU_COUNT, KOMBU);
+  await rawPush(redis, RAW.kombu, KOMBU_COUNT, KOMBU, 'multi');
   let got = 0;
   const start = now();
   while (got < KOMBU_COUNT && now() - start < KOMBU_MS) {
@@ -180,7 +196,7 @@ async function rawKombuConsume(redis: Redis, blocking: Redis): Promise<{ count: 
     const [, message] = popped as [string, string];
     const tag = `kombu.${got}`;
     checkExec(await redis.multi().hset(RAW.unacked, tag, message).zadd(RAW.index, Date.now(), tag).exec(), 'MULTI');
-    JSON.parse(message);
+    KOMBU.decode(message);
     checkExec(await redis.multi().hdel(RAW.unacked, tag).zrem(RAW.index, tag).exec(), 'ack MULTI');
     got++;
   }
@@ -200,43 +216,45 @@ async function expectSettled(redis: Redis, list: string): Promise<void> {
 
 async function wakameConsume(connection: Connection, count: number): Promise<number> {
   const queue = new Queue(QUEUE, { durable: true });
-  const rate = await consumeRate(connection, queue, count, { prefetch: PREFETCH, timeoutMs: PHASE_TIMEOUT_MS });
+  const perSecond = await consumeRate(connection, queue, count, {
+    prefetch: PREFETCH,
+    decode: true,
+    timeoutMs: PHASE_TIMEOUT_MS,
+  });
   const depth = await queueDepth(connection);
   expect(depth === 0, `queue '${QUEUE}' holds ${depth} messages after the consumer acked ${count} and closed`);
-  return rate;
+  return perSecond;
 }
 
-/** Each side's best over ROUNDS, raw and Wakame alternating in a freshly flushed database. */
+/** ROUNDS rounds, raw and Wakame alternating, each round in a freshly cleared key space. */
 async function messaging(): Promise<Figure[]> {
   const admin = client();
   const blocking = client();
-  let rawPub = 0;
-  let plainPub = 0;
-  let wakPub = 0;
-  let rawCon = 0;
-  let plainCon = 0;
-  let wakCon = 0;
-  let kombu = 0;
-  let kombuCount = 0;
+  const rounds = new Rounds();
+  let kombuCounts: number[] = [];
   try {
     for (let round = 0; round < ROUNDS; round++) {
       await clearBenchKeys(admin);
-      plainPub = Math.max(plainPub, await rawPush(admin, RAW.list, PUBLISH_COUNT, PLAIN));
-      plainCon = Math.max(plainCon, await rawReliableConsume(admin, PUBLISH_COUNT, PLAIN));
-      rawPub = Math.max(rawPub, await rawPush(admin, RAW.list, PUBLISH_COUNT, KOMBU));
-      // A fresh connection each round: a connection declares a queue once, and the flush forgot it.
+      await rounds.take('plain.publish', () => rawPush(admin, RAW.list, PUBLISH_COUNT, PLAIN, 'multi'));
+      await rounds.take('plain.consume', () => rawReliableConsume(admin, PUBLISH_COUNT, PLAIN));
+      await rounds.take('raw.publish.single', () => rawPush(admin, RAW.list, PUBLISH_COUNT, KOMBU, 'single'));
+      await admin.del(RAW.list);
+      await rounds.take('raw.publish', () => rawPush(admin, RAW.list, PUBLISH_COUNT, KOMBU, 'multi'));
+      // A fresh connection each round: a connection declares a queue once, and the clearing forgot it.
       const connection = await Connection.open(wakameUrl());
       try {
         await connection.declare(new Queue(QUEUE, { durable: true }));
-        wakPub = Math.max(wakPub, await wakamePublish(connection, PUBLISH_COUNT));
-        rawCon = Math.max(rawCon, await rawReliableConsume(admin, PUBLISH_COUNT, KOMBU));
-        wakCon = Math.max(wakCon, await wakameConsume(connection, PUBLISH_COUNT));
+        await rounds.take('wakame.publish', () => wakamePublish(connection, PUBLISH_COUNT));
+        await rounds.take('raw.consume', () => rawReliableConsume(admin, PUBLISH_COUNT, KOMBU));
+        await rounds.take('wakame.consume', () => wakameConsume(connection, PUBLISH_COUNT));
       } finally {
         await connection.close();
       }
-      const k = await rawKombuConsume(admin, blocking);
-      const perSecond = (k.count / k.ms) * 1000;
-      if (perSecond > kombu) [kombu, kombuCount] = [perSecond, k.count];
+      await rounds.take('kombu-pattern', async () => {
+        const k = await rawKombuConsume(admin, blocking);
+        kombuCounts = [...kombuCounts, k.count];
+        return rate(k.count, k.ms);
+      });
     }
   } finally {
     await closeAll(
@@ -246,53 +264,52 @@ async function messaging(): Promise<Figure[]> {
     );
   }
   return [
-    {
+    rounds.figure('plain.publish', {
       name: 'redis.raw.publish.plain',
-      value: plainPub,
       unit: 'msg/s',
-      note: `ioredis LPUSH of the plain JSON body, a pipeline of ${WINDOW} per round trip`,
-    },
-    {
-      name: 'redis.raw.publish',
-      value: rawPub,
-      unit: 'msg/s',
-      ceiling: 'redis.raw.publish.plain',
-      note: `the same, each message built as ${KOMBU.name} (the format Wakame writes)`,
-    },
-    {
-      name: 'redis.wakame.publish',
-      value: wakPub,
+      note: `ioredis, one LPUSH of ${WINDOW} plain JSON bodies per round trip`,
+    }),
+    rounds.figure('raw.publish.single', {
+      name: 'redis.raw.publish.single-lpush',
       unit: 'msg/s',
       ceiling: 'redis.raw.publish',
-      note: `Producer.publish, ${WINDOW} in flight`,
-    },
-    {
-      name: 'redis.raw.consume-ack.plain',
-      value: plainCon,
+      note: `ioredis, a pipeline of ${WINDOW} single-value LPUSHes per round trip, ${KOMBU.name} (not what Wakame sends)`,
+    }),
+    rounds.figure('raw.publish', {
+      name: 'redis.raw.publish',
       unit: 'msg/s',
-      note: `reliable, by hand: Lua pops ${FETCH_BATCH} + HSET unacked + ZADD index; Lua acks the batch; plain JSON`,
-    },
-    {
+      ceiling: 'redis.raw.publish.plain',
+      note: `ioredis, one LPUSH of ${WINDOW} per round trip, each message built as ${KOMBU.name} (what Wakame writes)`,
+    }),
+    rounds.figure('wakame.publish', {
+      name: 'redis.wakame.publish',
+      unit: 'msg/s',
+      ceiling: 'redis.raw.publish',
+      note: `Producer.publish, ${WINDOW} in flight (one multi-value LPUSH per turn)`,
+    }),
+    rounds.figure('plain.consume', {
+      name: 'redis.raw.consume-ack.plain',
+      unit: 'msg/s',
+      note: `reliable, by hand: Lua pops ${FETCH_BATCH} + HSET unacked + ZADD index; Lua acks the batch; plain JSON decoded`,
+    }),
+    rounds.figure('raw.consume', {
       name: 'redis.raw.consume-ack',
-      value: rawCon,
       unit: 'msg/s',
       ceiling: 'redis.raw.consume-ack.plain',
-      note: `the same, each message read as ${KOMBU.name} (envelope JSON, base64, body JSON)`,
-    },
-    {
-      name: 'redis.kombu.consume-ack',
-      value: kombu,
+      note: `the same, each message decoded from ${KOMBU.name} (envelope JSON, base64, body JSON)`,
+    }),
+    rounds.figure('kombu-pattern', {
+      name: 'redis.kombu-pattern-ioredis.consume-ack',
       unit: 'msg/s',
       ceiling: 'redis.raw.consume-ack',
-      note: `kombu's way: BRPOP, MULTI HSET+ZADD, ack MULTI HDEL+ZREM; ${kombuCount} msgs (≤ ${KOMBU_COUNT} or ${KOMBU_MS / 1000} s)`,
-    },
-    {
+      note: `kombu-pattern (ioredis), not kombu: BRPOP, MULTI HSET+ZADD, decode, ack MULTI HDEL+ZREM, each awaited; ${kombuCounts.join('/')} msgs (≤ ${KOMBU_COUNT} or ${KOMBU_MS / 1000} s a round)`,
+    }),
+    rounds.figure('wakame.consume', {
       name: 'redis.wakame.consume-ack',
-      value: wakCon,
       unit: 'msg/s',
       ceiling: 'redis.raw.consume-ack',
-      note: `Consumer handler, prefetch ${PREFETCH}, ack each (target ≥ 80% and ≥ 20,000)`,
-    },
+      note: `Consumer handler, prefetch ${PREFETCH}, decode() + ack() each (target ≥ 80% and ≥ 20,000)`,
+    }),
   ];
 }
 

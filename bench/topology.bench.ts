@@ -1,106 +1,186 @@
 /**
- * Topology as code at scale: validate + compile + diff of a generated 10,000-entity topology
- * (YAML text through the whole pipeline), and apply of 1,000 queues with bindings to a fresh
- * RabbitMQ vhost followed by the no-op re-apply.
+ * Topology as code at scale: validate + compile + plan of generated topologies of 10,100 and 100,100
+ * entities (YAML text through the whole pipeline, against an empty memory broker), each size in a
+ * child process of its own so its peak RSS is measured; and apply of 1,000 queues with bindings to a
+ * fresh RabbitMQ vhost, then the no-op re-apply twice: planned from the management API's listing, and
+ * planned without it (entity by entity over AMQP), counting the AMQP admin calls it makes.
  */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import {
   applyPlan,
   Connection,
-  checkRules,
   compileTopology,
+  type DesiredTopology,
   diff,
   observe,
   parseTopologyText,
-  validateSchema,
 } from '@wakame/core';
+import type { ObservedTopology, TopologyAdmin } from '@wakame/core/spi';
 import { createVhost, deleteVhost } from '@wakame/testkit';
-import { type Benchmark, type Figure, now } from './harness.js';
+import { type Benchmark, type Figure, now, Rounds, summarize } from './harness.js';
+import { generateTopology, type PipelineResult } from './topology-pipeline.js';
 
-/** `exchanges` topic exchanges, each with `perExchange` queues bound to it: 1 + 2 entities per queue. */
-function generate(exchanges: number, perExchange: number): string {
-  const lines = ['version: 1', 'exchanges:'];
-  for (let e = 0; e < exchanges; e++) lines.push(`  - { name: ex${e}, type: topic }`);
-  lines.push('queues:');
-  for (let e = 0; e < exchanges; e++) {
-    for (let q = 0; q < perExchange; q++) {
-      lines.push(
-        `  - name: q${e}.${q}`,
-        '    maxPriority: 5',
-        `    bindings: [{ exchange: ex${e}, routingKey: 'jobs.${q}.#' }]`,
-      );
+const run = promisify(execFile);
+const CHILD = join(fileURLToPath(new URL('.', import.meta.url)), 'topology-pipeline.ts');
+const APPLY_ROUNDS = 3;
+
+/** Sizes of the pipeline benchmark: exchanges × queues per exchange (each queue has one binding). */
+const SIZES = [
+  { label: '10k', exchanges: 100, perExchange: 50, rounds: 7 },
+  { label: '100k', exchanges: 100, perExchange: 500, rounds: 3 },
+] as const;
+
+async function pipeline(): Promise<Figure[]> {
+  const figures: Figure[] = [];
+  for (const size of SIZES) {
+    const { stdout } = await run(
+      process.execPath,
+      [
+        '--conditions=@wakame/source',
+        '--import',
+        'tsx',
+        CHILD,
+        String(size.exchanges),
+        String(size.perExchange),
+        String(size.rounds),
+      ],
+      { timeout: size.rounds * 60_000, maxBuffer: 1 << 20 },
+    );
+    const r = JSON.parse(stdout) as PipelineResult;
+    figures.push(
+      summarize(
+        {
+          name: `topology.validate-compile-plan.${size.label}`,
+          unit: 'ms',
+          note: `${r.entities} entities from YAML text, ${r.changes} changes planned on an empty memory broker${size.label === '10k' ? ' (target < 1000 ms)' : ''}`,
+        },
+        r.ms,
+      ),
+      {
+        name: `topology.validate-compile-plan.${size.label}.peak-rss`,
+        value: r.peakRssMb,
+        unit: 'MB',
+        rounds: 1,
+        note: `peak RSS of the child process over its ${size.rounds} rounds (${Math.round(r.baselineRssMb)} MB at its start)`,
+      },
+    );
+  }
+  return figures;
+}
+
+/** AMQP admin calls made through a wrapped admin, by method. */
+interface CallCount {
+  total: number;
+  readonly byMethod: Map<string, number>;
+}
+
+/**
+ * `admin` as a plan and apply see it when the management API is unavailable: listing reports
+ * nothing (incomplete), so every entity is probed over AMQP; each AMQP call is counted.
+ */
+function withoutManagement(admin: TopologyAdmin, count: CallCount): TopologyAdmin {
+  const counted = new Set(['declareExchange', 'declareQueue', 'bind', 'unbind', 'deleteExchange', 'deleteQueue']);
+  const incomplete: ObservedTopology = { exchanges: [], queues: [], bindings: [], complete: false };
+  return new Proxy(admin, {
+    get(target, key, receiver) {
+      if (key === 'inspect') return () => Promise.resolve(incomplete);
+      if (key === 'stacks' || key === 'broker') return undefined;
+      const value = Reflect.get(target, key, receiver) as unknown;
+      if (typeof key !== 'string' || !counted.has(key) || typeof value !== 'function') return value;
+      return (...args: unknown[]) => {
+        count.total++;
+        count.byMethod.set(key, (count.byMethod.get(key) ?? 0) + 1);
+        return (value as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
+}
+
+async function reapply(admin: TopologyAdmin, desired: DesiredTopology): Promise<{ ms: number; changes: number }> {
+  const start = now();
+  const plan = diff(desired, await observe(admin, desired));
+  await applyPlan(plan, admin);
+  return { ms: now() - start, changes: plan.changes.filter((c) => c.kind !== 'unchanged').length };
+}
+
+async function apply(): Promise<Figure[]> {
+  const parsed = parseTopologyText(generateTopology(10, 100), 'generated.yaml');
+  if (!parsed.topology) throw new Error('generated topology did not parse');
+  const desired = compileTopology(parsed.topology.document);
+  const entities = desired.exchanges.length + desired.queues.length + desired.bindings.length;
+  const rounds = new Rounds();
+  const calls: CallCount[] = [];
+  let probedChanges = 0;
+  for (let round = 0; round < APPLY_ROUNDS; round++) {
+    const vhost = `wakame-bench-${randomUUID()}`;
+    const url = await createVhost(vhost);
+    const connection = await Connection.open(url);
+    try {
+      await rounds.take('first', async () => {
+        const start = now();
+        await applyPlan(diff(desired, await observe(connection.admin, desired)), connection.admin, { concurrency: 32 });
+        return now() - start;
+      });
+      await rounds.take('noop', async () => {
+        const { ms, changes } = await reapply(connection.admin, desired);
+        if (changes > 0) throw new Error(`re-apply found ${changes} changes`);
+        return ms;
+      });
+      await rounds.take('noop.amqp', async () => {
+        const count: CallCount = { total: 0, byMethod: new Map() };
+        const { ms, changes } = await reapply(withoutManagement(connection.admin, count), desired);
+        calls.push(count);
+        probedChanges = changes;
+        return ms;
+      });
+    } finally {
+      await connection.close();
+      await deleteVhost(vhost);
     }
   }
-  return `${lines.join('\n')}\n`;
+  const last = calls[calls.length - 1];
+  const byMethod = last ? [...last.byMethod].map(([m, n]) => `${m} ${n}`).join(', ') : '';
+  const totals = calls.map((c) => c.total);
+  return [
+    rounds.figure('first', {
+      name: 'topology.apply-1000-queues',
+      unit: 'ms',
+      note: `10 exchanges, 1,000 queues, 1,000 bindings (${entities} entities), fresh vhost, concurrency 32`,
+    }),
+    rounds.figure('noop', {
+      name: 'topology.reapply-no-op',
+      unit: 'ms',
+      note: 'plan from the management API listing + apply with nothing to do',
+    }),
+    rounds.figure('noop.amqp', {
+      name: 'topology.reapply-no-op.amqp',
+      unit: 'ms',
+      ceiling: 'topology.reapply-no-op',
+      note: `the same without the management API: every entity probed over AMQP; ${probedChanges} planned changes (bindings cannot be listed, so they are re-bound) (ratio: lower is better)`,
+    }),
+    summarize(
+      {
+        name: 'topology.reapply-no-op.amqp.calls',
+        unit: 'calls',
+        note: `AMQP admin calls (each one round trip) for ${entities} entities: ${byMethod}`,
+      },
+      totals,
+    ),
+    {
+      name: 'topology.reapply-no-op.amqp.calls-per-entity',
+      value: (totals[0] ?? Number.NaN) / entities,
+      unit: 'calls/entity',
+      rounds: totals.length,
+      note: 'passive + active declare per exchange and queue, one bind per binding',
+    },
+  ];
 }
 
 export const topologyBenchmarks: readonly Benchmark[] = [
-  {
-    name: 'topology.pipeline',
-    async run(): Promise<Figure[]> {
-      // 100 exchanges × 50 queues: 100 + 5,000 queues + 5,000 bindings = 10,100 entities.
-      const text = generate(100, 50);
-      const connection = await Connection.open(`memory://bench-${randomUUID()}`);
-      try {
-        const start = now();
-        const parsed = parseTopologyText(text, 'generated.yaml');
-        if (!parsed.topology) throw new Error('generated topology did not parse');
-        const schemaIssues = validateSchema(parsed.topology);
-        const ruleIssues = checkRules(parsed.topology.document).filter((i) => i.severity !== 'warning');
-        if (schemaIssues.length + ruleIssues.length > 0) throw new Error('generated topology is invalid');
-        const desired = compileTopology(parsed.topology.document);
-        const plan = diff(desired, await observe(connection.admin, desired));
-        const ms = now() - start;
-        const entities = desired.exchanges.length + desired.queues.length + desired.bindings.length;
-        return [
-          {
-            name: 'topology.validate-compile-diff',
-            value: ms,
-            unit: 'ms',
-            note: `${entities} entities from YAML text, ${plan.changes.length} changes planned (target < 1000 ms)`,
-          },
-        ];
-      } finally {
-        await connection.close();
-      }
-    },
-  },
-  {
-    name: 'topology.apply',
-    async run(): Promise<Figure[]> {
-      const vhost = `wakame-bench-${randomUUID()}`;
-      const url = await createVhost(vhost);
-      const connection = await Connection.open(url);
-      try {
-        const parsed = parseTopologyText(generate(10, 100), 'generated.yaml');
-        if (!parsed.topology) throw new Error('generated topology did not parse');
-        const desired = compileTopology(parsed.topology.document);
-        let start = now();
-        await applyPlan(diff(desired, await observe(connection.admin, desired)), connection.admin, { concurrency: 32 });
-        const first = now() - start;
-        start = now();
-        const again = diff(desired, await observe(connection.admin, desired));
-        await applyPlan(again, connection.admin);
-        const noop = now() - start;
-        if (!again.noChanges) throw new Error('re-apply found changes');
-        return [
-          {
-            name: 'topology.apply-1000-queues',
-            value: first,
-            unit: 'ms',
-            note: '10 exchanges, 1,000 queues, 1,000 bindings, fresh vhost',
-          },
-          {
-            name: 'topology.reapply-no-op',
-            value: noop,
-            unit: 'ms',
-            note: 'plan (management API listing) + apply with nothing to do',
-          },
-        ];
-      } finally {
-        await connection.close();
-        await deleteVhost(vhost);
-      }
-    },
-  },
+  { name: 'topology.pipeline', run: pipeline },
+  { name: 'topology.apply', run: apply },
 ];

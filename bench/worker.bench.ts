@@ -15,13 +15,20 @@ import {
   countdown,
   type Figure,
   inWindows,
+  LOAD_TIMEOUT_MS,
   now,
+  Rounds,
+  rate,
+  within,
 } from './harness.js';
 
 const AMQP_URL = process.env.AMQP_URL ?? 'amqp://guest:guest@127.0.0.1:5672//';
+const ROUNDS = 5;
 
-/** Fills the queue with `count` tasks (as the client sends them), confirmed in windows of 1000. */
+/** Empties the queue, then fills it with `count` tasks (as the client sends them), confirmed in windows of 1000. */
 async function fill(connection: Connection, topology: DesiredTopology, count: number): Promise<void> {
+  // Nothing left over from a round that failed: each round starts from exactly `count` messages.
+  await connection.admin.purgeQueue(topology.queues[0]?.name ?? '');
   const client = new TaskClient(connection, { compiled: topology });
   await inWindows(count, 1000, (i) => client.send('media.process', benchPayload(i)));
 }
@@ -44,11 +51,14 @@ async function worker(connection: Connection, topology: DesiredTopology, count: 
     },
   });
   const start = now();
-  void running.run();
-  await finished.done;
-  const ms = now() - start;
-  await running.stop({ deadline: 5_000 });
-  return (count / ms) * 1000;
+  const loop = running.run();
+  try {
+    await within(finished.done, LOAD_TIMEOUT_MS, `Worker, ${count} messages`);
+    return rate(count, now() - start);
+  } finally {
+    await running.stop({ deadline: 5_000 });
+    await within(loop, 10_000, 'Worker run').catch(() => undefined);
+  }
 }
 
 /** The same messages through a Worker of one plain consumer whose handler acks. */
@@ -68,11 +78,14 @@ async function plainWorker(connection: Connection, queue: string, count: number)
     ],
   });
   const start = now();
-  void running.run();
-  await finished.done;
-  const ms = now() - start;
-  await running.stop({ deadline: 5_000 });
-  return (count / ms) * 1000;
+  const loop = running.run();
+  try {
+    await within(finished.done, LOAD_TIMEOUT_MS, `Worker, ${count} messages`);
+    return rate(count, now() - start);
+  } finally {
+    await running.stop({ deadline: 5_000 });
+    await within(loop, 10_000, 'Worker run').catch(() => undefined);
+  }
 }
 
 async function measure(url: string, label: string, count: number): Promise<Figure[]> {
@@ -81,38 +94,33 @@ async function measure(url: string, label: string, count: number): Promise<Figur
   try {
     await connection.declare(new Queue(queue, { durable: false, exchange: 'amq.direct', routingKey: queue }));
     const topology = new TaskClient(connection, benchTaskTopology(queue, false)).topology;
-    let bare = 0;
-    let ours = 0;
-    let plain = 0;
-    for (let round = 0; round < 3; round++) {
+    const rounds = new Rounds();
+    for (let round = 0; round < ROUNDS; round++) {
       await fill(connection, topology, count);
-      bare = Math.max(bare, await bareConsumer(connection, queue, count));
+      await rounds.take('bare', () => bareConsumer(connection, queue, count));
       await fill(connection, topology, count);
-      ours = Math.max(ours, await worker(connection, topology, count));
+      await rounds.take('worker', () => worker(connection, topology, count));
       await fill(connection, topology, count);
-      plain = Math.max(plain, await plainWorker(connection, queue, count));
+      await rounds.take('plain', () => plainWorker(connection, queue, count));
     }
     return [
-      {
+      rounds.figure('bare', {
         name: `worker.${label}.consumer`,
-        value: bare,
         unit: 'msg/s',
         note: 'bare Consumer: decode + ack, prefetch 100',
-      },
-      {
+      }),
+      rounds.figure('worker', {
         name: `worker.${label}.worker`,
-        value: ours,
         unit: 'msg/s',
         ceiling: `worker.${label}.consumer`,
         note: 'Worker, no-op handler, concurrency 100: lookup + schema validation + ack',
-      },
-      {
+      }),
+      rounds.figure('plain', {
         name: `worker.${label}.plain`,
-        value: plain,
         unit: 'msg/s',
         ceiling: `worker.${label}.consumer`,
         note: 'Worker, one plain consumer (handler: ack), prefetch 100',
-      },
+      }),
     ];
   } finally {
     await connection.admin.deleteQueue(queue).catch(() => undefined);
