@@ -26,6 +26,7 @@ import {
   type SqlTables,
   sqlTables,
 } from '../internal/sql/dialect.js';
+import { mysqlTransactionConnection } from './mysql-transaction.js';
 
 const ERROR_CODES: Readonly<Record<string, SqlErrorKind>> = Object.freeze({
   ...NETWORK_ERROR_CODES,
@@ -77,6 +78,12 @@ export class MysqlDialect implements SqlDialect {
       );
       throw error;
     }
+  }
+
+  /** Statements on the application's connection, inside its transaction (see `mysql-transaction.ts`). */
+  inTransaction(handle: unknown): SqlExecutor {
+    const connection = mysqlTransactionConnection(handle);
+    return { query: (sql, params = []) => run(connection, sql, params) };
   }
 
   async withLock<T>(name: string, fn: (session: SqlExecutor) => Promise<T>): Promise<T> {

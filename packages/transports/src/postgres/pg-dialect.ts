@@ -22,6 +22,7 @@ import {
   type SqlTables,
   sqlTables,
 } from '../internal/sql/dialect.js';
+import { pgTransactionClient } from './pg-transaction.js';
 
 /** Where a store's tables are. */
 export interface PgLayout {
@@ -92,6 +93,12 @@ export class PgDialect implements SqlDialect {
       client.release(broken);
       throw error;
     }
+  }
+
+  /** Statements on the application's client, inside its transaction (see `pg-transaction.ts` for what is accepted). */
+  inTransaction(handle: unknown): SqlExecutor {
+    const client = pgTransactionClient(handle);
+    return { query: (sql, params = []) => run(client, this.#text(sql), params) };
   }
 
   async withLock<T>(name: string, fn: (session: SqlExecutor) => Promise<T>): Promise<T> {
@@ -209,7 +216,7 @@ export class PgDialect implements SqlDialect {
   }
 }
 
-async function run(on: pg.Pool | pg.PoolClient, text: string, params: readonly unknown[]): Promise<SqlResult> {
+async function run(on: pg.Pool | pg.ClientBase, text: string, params: readonly unknown[]): Promise<SqlResult> {
   const result = await on.query(text, params as unknown[]);
   return { rows: result.rows as Record<string, unknown>[], affected: result.rowCount ?? 0 };
 }

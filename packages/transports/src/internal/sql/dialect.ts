@@ -66,6 +66,15 @@ export interface SqlDialect extends SqlExecutor {
   readonly nowMs: string;
   /** Driver error codes (SQLSTATE, errno or Node's `code`) and what they mean. */
   readonly errorCodes: Readonly<Record<string, SqlErrorKind>>;
+  /**
+   * An executor on the application's own open transaction: `handle` is its client or connection of
+   * this dialect's driver, on which the application began a transaction. What runs on it commits or
+   * rolls back with the application's work. Absent: the dialect cannot publish in one.
+   * @throws `InvalidArgumentError` when `handle` is not a client of this driver (a pool, another
+   *   driver's connection): checked before anything is sent, so a wrong handle never waits on anything
+   * @throws `InvalidOperationError` when the client has no transaction open
+   */
+  inTransaction?(handle: unknown): SqlExecutor;
   /** Runs `fn` in one transaction on one connection; rolls back when it throws. */
   transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T>;
   /**

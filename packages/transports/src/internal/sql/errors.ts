@@ -44,3 +44,11 @@ export function guardedSql<T>(
     throw sqlError(error, codes, where);
   });
 }
+
+/** What an unexpected value passed as a driver handle is, for an error message (never its contents). */
+export function describeHandle(handle: unknown): string {
+  if (handle === null) return 'null';
+  if (typeof handle !== 'object') return typeof handle;
+  const name = (handle as { constructor?: { name?: unknown } }).constructor?.name;
+  return typeof name === 'string' && name !== '' && name !== 'Object' ? `a ${name}` : 'a plain object';
+}

@@ -9,6 +9,7 @@
  * - Leases belong to owners, not to messages (`sql-owners.ts`): a message is returned to its queue,
  *   flagged redelivered, once its owner stopped renewing, never while a slow handler still runs.
  * - Publishes, acks and requeues of one event-loop turn become one statement each (`sql-writes.ts`).
+ *   A publish given the application's transaction is written at once on the application's client.
  * - Requeued and released messages keep their `seq`, so they return to their original place.
  *
  * @module
@@ -17,6 +18,7 @@ import { hostname } from 'node:os';
 import type {
   Claimed,
   ClaimOptions,
+  PutOptions,
   QueueSpec,
   StackStateStore,
   StoredMessage,
@@ -24,6 +26,7 @@ import type {
   StoreOutcome,
   VirtualStore,
 } from '@wakame/core/spi';
+import { InvalidOperationError } from '@wakame/core/spi';
 import type { SqlDialect, SqlRow } from './dialect.js';
 import { guardedSql } from './errors.js';
 import { migrate, REVISION_ROW } from './migrate.js';
@@ -54,7 +57,6 @@ interface Receipt {
   settled: boolean;
 }
 
-const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: true, crossProcess: true });
 const epochs = new Map<string, Epoch>();
 /** A body bound that means none (a claim statement keeps one shape). */
 const NO_BOUND = 2_147_483_647;
@@ -65,7 +67,7 @@ const CLAIM_COLUMNS =
 export class SqlStore implements VirtualStore {
   readonly kind: string;
   readonly identity: string;
-  readonly features = FEATURES;
+  readonly features: StoreFeatures;
   readonly topology: SqlTopology;
   /** Identifies this store's claims; its row in `<prefix>owners` vouches for them. */
   readonly owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
@@ -87,6 +89,12 @@ export class SqlStore implements VirtualStore {
     this.#dialect = dialect;
     this.#options = options;
     this.identity = options.identity;
+    this.features = Object.freeze({
+      priority: true,
+      persistence: true,
+      crossProcess: true,
+      transactionalPut: dialect.inTransaction !== undefined,
+    });
     const epoch = epochs.get(options.identity) ?? { value: 0 };
     epochs.set(options.identity, epoch);
     this.#epoch = epoch;
@@ -171,8 +179,16 @@ export class SqlStore implements VirtualStore {
     return ready;
   }
 
-  put(queue: string, message: StoredMessage): Promise<void> {
-    return this.#writes.put(queue, message);
+  /**
+   * Stores `message` at the back of `queue`: with the other puts of this turn, or, given
+   * `options.transaction` (the application's client, see {@link SqlDialect.inTransaction}), at once
+   * in that transaction, so that it exists if and only if the application commits.
+   */
+  async put(queue: string, message: StoredMessage, options?: PutOptions): Promise<void> {
+    if (options?.transaction === undefined) return this.#writes.put(queue, message);
+    const inTransaction = this.#dialect.inTransaction?.bind(this.#dialect);
+    if (!inTransaction) throw new InvalidOperationError(`${this.kind} store cannot write in a transaction`);
+    await this.#writes.putIn(inTransaction(options.transaction), queue, message);
   }
 
   async get(queue: string, options?: ClaimOptions): Promise<Claimed | undefined> {

@@ -10,7 +10,7 @@
  * @module
  */
 import type { StoredMessage } from '@wakame/core/spi';
-import { placeholders, type SqlDialect } from './dialect.js';
+import { insertInto, placeholders, type SqlDialect, type SqlExecutor } from './dialect.js';
 
 /** Rows per INSERT and ids per IN list: well inside every dialect's parameter limit. */
 export const SQL_CHUNK = 500;
@@ -55,22 +55,21 @@ export class SqlWrites {
   /** Stores `message` at the back of `queue`; resolves once the row is committed. */
   put(queue: string, message: StoredMessage): Promise<void> {
     this.#puts ??= { rows: [], queues: new Set(), batch: batch() };
-    this.#puts.rows.push([
-      queue,
-      message.id,
-      message.priority,
-      message.properties.priority ?? null,
-      message.body,
-      message.body.length,
-      JSON.stringify(message.properties),
-      message.exchange,
-      message.routingKey,
-      message.expiresAt ?? null,
-      message.redelivered,
-    ]);
+    this.#puts.rows.push(putRow(queue, message));
     this.#puts.queues.add(queue);
     this.#schedule();
     return this.#puts.batch.done;
+  }
+
+  /**
+   * Writes `message` with the application's transaction `tx`, at once and outside the batches (a
+   * batch's statement runs on the store's own connections, and commits with none of the caller's
+   * work). The notification rides in the same statement: PostgreSQL delivers it only when the
+   * caller commits, and never after a rollback. Nobody here is woken: the row is not visible yet.
+   */
+  async putIn(tx: SqlExecutor, queue: string, message: StoredMessage): Promise<void> {
+    const m = this.dialect.tables.messages;
+    await this.guard(tx.query(this.dialect.notifying(insertInto(m, PUT_COLUMNS)), putRow(queue, message)));
   }
 
   /** Deletes (`ack`) or frees (`requeue` marks it redelivered, `release` does not) a held message. */
@@ -154,6 +153,23 @@ export class SqlWrites {
       }
     }
   }
+}
+
+/** The values of {@link PUT_COLUMNS} for `message`. */
+function putRow(queue: string, message: StoredMessage): unknown[] {
+  return [
+    queue,
+    message.id,
+    message.priority,
+    message.properties.priority ?? null,
+    message.body,
+    message.body.length,
+    JSON.stringify(message.properties),
+    message.exchange,
+    message.routingKey,
+    message.expiresAt ?? null,
+    message.redelivered,
+  ];
 }
 
 function batch(): Batch {
