@@ -9,7 +9,9 @@
  * - `sslmode=disable|require|verify-ca|verify-full` (or MySQL's `ssl-mode=REQUIRED|VERIFY_CA|VERIFY_IDENTITY`);
  *   certificates (`ca`, `cert`, `key`) in the connection's `transportOptions`;
  * - `pool_max=10`: connections in the pool;
- * - `poll_min=5`, `poll_max=200`: the wake-up poll, in ms (see below).
+ * - `poll_min=5`, `poll_max=200`: the wake-up poll, in ms (see below);
+ * - `layout=kombu`: share kombu's SQLAlchemy tables (`kombu_queue`, `kombu_message`) with Python services on
+ *   kombu's `sqla+mysql+pymysql://` transport, instead of Wakame's tables (see the README).
  *
  * An application with its own `mysql2/promise` pool passes it as `transportOptions.pool`; the
  * transport uses it and never ends it.
@@ -28,6 +30,8 @@
 import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
 import { InvalidArgumentError } from '@wakame/core/spi';
 import mysql from 'mysql2/promise';
+import { mysqlKombuSql } from '../internal/sql/kombu-sql.js';
+import { kombuSqlTransport, sqlLayout } from '../internal/sql/kombu-transport.js';
 import { integerOption, sqlTransport, sqlUrlOptions } from '../internal/sql/sql-transport.js';
 import { MysqlDialect } from './mysql-dialect.js';
 
@@ -44,6 +48,7 @@ export interface MysqlTransportOptions {
 export const mysqlTransport: TransportFactory = (url: BrokerUrl, options: TransportOptions): Transport => {
   if (url.path === '') throw new InvalidArgumentError(`${url.scheme}:// URL names no database, e.g. mysql://host/app`);
   const sql = sqlUrlOptions(url, options);
+  const layout = sqlLayout(url);
   const given = (options.extra as MysqlTransportOptions).pool;
   const pool =
     given ??
@@ -61,6 +66,9 @@ export const mysqlTransport: TransportFactory = (url: BrokerUrl, options: Transp
     });
   const dialect = new MysqlDialect(pool, sql.prefix, given === undefined);
   const identity = `mysql://${url.hostname}:${url.port ?? 3306}/${url.path}/${sql.prefix}`;
+  if (layout === 'kombu') {
+    return kombuSqlTransport(dialect, mysqlKombuSql(dialect, sql.prefix), url, options, sql, `${identity}/kombu`);
+  }
   return sqlTransport(dialect, url, options, sql, identity, {
     minMs: integerOption(url, 'poll_min', 5, 1),
     maxMs: integerOption(url, 'poll_max', 200, 1),

@@ -9,7 +9,10 @@
  * - `lease=30000`: ms before a stopped process's claimed messages are restored (it renews while alive);
  * - `sslmode=disable|require|verify-ca|verify-full`: libpq's meanings; certificates (`ca`, `cert`,
  *   `key`) in the connection's `transportOptions`;
- * - `pool_max=10`: connections in the pool.
+ * - `pool_max=10`: connections in the pool;
+ * - `layout=kombu`: share kombu's SQLAlchemy tables (`kombu_queue`, `kombu_message` in `schema`) with Python
+ *   services on kombu's `sqla+postgresql://` transport, instead of Wakame's tables (see the README); then
+ *   `poll_min=5`, `poll_max=200` set the poll of kombu's table (kombu sends no notifications).
  *
  * An application with its own `pg.Pool` passes it as `transportOptions.pool`; the transport then uses
  * it (and one extra client of the same settings for `LISTEN`) and never ends it.
@@ -27,6 +30,8 @@
 import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
 import { InvalidArgumentError } from '@wakame/core/spi';
 import pg from 'pg';
+import { pgKombuSql } from '../internal/sql/kombu-sql.js';
+import { kombuSqlTransport, sqlLayout } from '../internal/sql/kombu-transport.js';
 import { identifierOption, integerOption, sqlTransport, sqlUrlOptions } from '../internal/sql/sql-transport.js';
 import { PgDialect } from './pg-dialect.js';
 
@@ -48,6 +53,7 @@ export const postgresTransport: TransportFactory = (url: BrokerUrl, options: Tra
   if (url.path === '')
     throw new InvalidArgumentError(`${url.scheme}:// URL names no database, e.g. postgres://host/app`);
   const sql = sqlUrlOptions(url, options);
+  const layout = sqlLayout(url);
   const schema = identifierOption(url, 'schema', DEFAULT_PG_SCHEMA);
   const given = (options.extra as PostgresTransportOptions).pool;
   const pool = given ?? new pg.Pool(poolConfig(url, options, sql.tls));
@@ -55,6 +61,10 @@ export const postgresTransport: TransportFactory = (url: BrokerUrl, options: Tra
   if (!given) pool.on('error', () => undefined);
   const dialect = new PgDialect(pool, { schema, prefix: sql.prefix }, given === undefined);
   const identity = `postgres://${url.hostname}:${url.port ?? 5432}/${url.path}/${schema}/${sql.prefix}`;
+  if (layout === 'kombu') {
+    const kombu = pgKombuSql(dialect, schema, sql.prefix);
+    return kombuSqlTransport(dialect, kombu, url, options, sql, `${identity}/kombu`);
+  }
   return sqlTransport(dialect, url, options, sql, identity);
 };
 

@@ -80,8 +80,9 @@ interface WakameExtras {
  * Encodes a message as the list element kombu would have written for it. `wirePriority` is the kombu
  * priority of the list the message goes to (kombu's restore re-files a message by it, so the two must
  * agree): 0 on a queue without priorities, `9 - p` for the queue-effective priority p otherwise.
+ * `readBack` is how a reader turns `wirePriority` back into a Wakame priority (see {@link decodeEnvelope}).
  */
-export function encodeEnvelope(message: StoredMessage, wirePriority: number): string {
+export function encodeEnvelope(message: StoredMessage, wirePriority: number, readBack = fromKombu): string {
   const p = message.properties;
   let props = '';
   for (const [ours, theirs] of EXTRAS) {
@@ -90,7 +91,7 @@ export function encodeEnvelope(message: StoredMessage, wirePriority: number): st
   }
   const wakame: WakameExtras = {};
   // The wire priority reads back as "none" (0) or 9 - k; say the real one only where that is wrong.
-  if (p.priority !== fromKombu(wirePriority)) wakame.priority = p.priority ?? null;
+  if (p.priority !== readBack(wirePriority)) wakame.priority = p.priority ?? null;
   if (message.expiresAt !== undefined) wakame.expires_at = message.expiresAt;
   if (Object.keys(wakame).length > 0) props += `"wakame": ${pythonJson(wakame)}, `;
   props += `"delivery_mode": ${p.deliveryMode ?? 2}, `;
@@ -123,9 +124,10 @@ interface RawEnvelope {
 
 /**
  * Decodes a list element written by kombu or Wakame. `priority` is the queue-effective priority the
- * caller derived from the list the message came from.
+ * caller derived from the list the message came from; `readBack` reads the envelope's kombu priority
+ * as a Wakame one (Redis's inverted steps by default; kombu's SQL transport keeps AMQP's order).
  */
-export function decodeEnvelope(raw: string, priority: number): StoredMessage {
+export function decodeEnvelope(raw: string, priority: number, readBack = fromKombu): StoredMessage {
   let env: RawEnvelope;
   try {
     env = JSON.parse(raw) as RawEnvelope;
@@ -154,7 +156,7 @@ export function decodeEnvelope(raw: string, priority: number): StoredMessage {
     if (value !== undefined && value !== null) record[ours] = value;
   }
   const extras = asObject(props.wakame);
-  const declared = 'priority' in extras ? extras.priority : fromKombu(props.priority);
+  const declared = 'priority' in extras ? extras.priority : readBack(props.priority);
   if (typeof declared === 'number') properties.priority = declared;
   const expiresAt = extras.expires_at;
   return {
@@ -170,7 +172,7 @@ export function decodeEnvelope(raw: string, priority: number): StoredMessage {
 }
 
 /** A kombu priority as Wakame reads it: kombu's 0 is also its default, so it reads as none; k reads as 9 - k. */
-function fromKombu(kombu: Json | undefined): number | undefined {
+function fromKombu(kombu: unknown): number | undefined {
   if (typeof kombu !== 'number' || !Number.isInteger(kombu) || kombu <= 0) return undefined;
   return kombuPriority(kombu);
 }

@@ -1,0 +1,212 @@
+#!/usr/bin/python3
+"""A Python kombu peer for Wakame's kombu interop tests on a database (kombu's SQLAlchemy transport).
+
+Run with the system interpreter, which has Debian's python3-kombu (kombu 5.2), python3-sqlalchemy (1.4),
+python3-psycopg2 and python3-pymysql:
+
+    /usr/bin/python3 kombu_sql_peer.py probe --url sqla+postgresql://postgres@127.0.0.1/wakame_test
+    /usr/bin/python3 kombu_sql_peer.py variants
+    /usr/bin/python3 kombu_sql_peer.py publish --url URL --exchange X --queue Q --routing-key K \
+        [--variants a,b] [--per-variant] [--seq]
+    /usr/bin/python3 kombu_sql_peer.py consume --url URL --exchange X --queue Q --routing-key K \
+        [--count N] [--timeout SECONDS] [--mode drain|get|requeue] [--per-variant --variants a,b]
+    /usr/bin/python3 kombu_sql_peer.py rows --url URL
+
+URLs are kombu's: `sqla+postgresql://user@host/db?options=-csearch_path%3D<schema>` (the schema of the tables),
+`sqla+mysql+pymysql://user@host/db`.
+
+kombu's SQLAlchemy transport keeps no exchange in the database: a binding lives in the memory of the connection that
+declared it, and a publish is resolved there into a row of `kombu_message` (payload: kombu's JSON envelope, the same
+as a Redis list element) for each queue of `kombu_queue` it routes to. `_get` takes the oldest visible row
+(`SELECT … FOR UPDATE`), sets `visible` to false and commits before the message is handed out; an ack deletes
+nothing, and a requeue (or a closed channel's unacked message) inserts a copy with `"redelivered": true`.
+
+`publish` prints the manifest of what it sent, with the exact payload kombu's `_put` stored (captured from the
+channel). `consume` prints {"messages": [...], "errors": [...]} as the Redis peer does (`--mode requeue`: each
+message is requeued once instead of acked). `rows` prints every row of `kombu_message` with its queue's name.
+
+The catalogue of variants and the JSON output are in `../../kombu-common/kombu_variants.py`.
+"""
+
+import copy
+import functools
+import json
+import pathlib
+import sys
+import time
+
+import kombu  # first: a missing python3-kombu is then reported by that name
+
+import sqlalchemy
+from kombu import Connection, Consumer
+from kombu.transport import sqlalchemy as kombu_sqla
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
+import kombu_variants as common  # noqa: E402  (found through the path set just above)
+from kombu_variants import emit  # noqa: E402
+
+ACCEPT = ['json', 'yaml', 'msgpack', 'text/plain', 'application/data']
+
+_stored = []
+
+
+def _install_put_capture():
+    original = kombu_sqla.Channel._put
+
+    def capture(self, queue, payload, **kwargs):
+        _stored.append({'queue': queue, 'raw': json.dumps(payload)})  # what `_put` writes: json.dumps(payload)
+        return original(self, queue, payload, **kwargs)
+
+    kombu_sqla.Channel._put = capture
+
+
+def connection(args):
+    conn = Connection(args.url, connect_timeout=args.timeout)
+    # kombu's virtual transports poll every second by default: 50 ms keeps the tests short. Not a transport option:
+    # the SQLAlchemy transport hands every transport option to `create_engine`, which refuses unknown ones.
+    conn.transport.polling_interval = 0.05
+    return conn
+
+
+def declare(channel, exchange, queue):
+    queue(channel).declare()  # the queue row; the exchange and binding only in this connection's memory
+
+
+def cmd_probe(args):
+    info = {'kombu': kombu.__version__, 'sqlalchemy': sqlalchemy.__version__}
+    if args.url:
+        driver = args.url.split('+', 1)[1].split(':', 1)[0]
+        if 'pymysql' in driver:
+            import pymysql  # noqa: F401
+        else:
+            import psycopg2  # noqa: F401
+        engine = sqlalchemy.create_engine(args.url.split('+', 1)[1])
+        with engine.connect() as conn:
+            info['server'] = str(conn.execute(sqlalchemy.text('SELECT VERSION()')).scalar())
+        engine.dispose()
+    common.emit_probe(common.variant_list(), **info)
+
+
+def cmd_publish(args):
+    chosen = common.choose_variants(args, common.variant_list())
+    if args.seq:
+        chosen = [(n, b, {**k, 'headers': {**k.get('headers', {}), 'x-seq': i}}) for i, (n, b, k) in enumerate(chosen)]
+    _install_put_capture()
+
+    def publish(producer, body, kwargs):
+        before = len(_stored)
+        producer.publish(body, **copy.deepcopy(kwargs))
+        stored = _stored[before:]
+        return {'stored': stored, 'envelope': json.loads(stored[0]['raw']) if stored else None}
+
+    with connection(args) as conn:
+        manifest = common.publish_each(args, chosen, conn.channel(), declare, publish)
+    emit(manifest)
+
+
+def describe_message(message):
+    entry = common.describe_message(
+        message,
+        ('exchange', 'routing_key', 'redelivered'),
+        envelope=getattr(message, '_raw', None),
+    )
+    if message.errors:
+        entry['decode_error'] = common.error_text(message.errors[0][1])
+        return entry
+    return common.with_payload(entry, message)
+
+
+def drain(args, queue, count):
+    received = []
+    errors = []
+    deadline = time.monotonic() + args.timeout
+    requeued = set()
+    try:
+        with connection(args) as conn:
+            channel = conn.channel()
+            declare(channel, queue.exchange, queue)
+            bound = queue(channel)
+            if args.mode == 'get':
+                common.get_each(bound, count, deadline, ACCEPT, received, describe_message)
+            else:
+
+                def on_message(message):
+                    entry = describe_message(message)
+                    tag = message.delivery_tag
+                    if args.mode == 'requeue' and tag not in requeued:
+                        requeued.add(tag)
+                        entry['settled'] = 'requeue'
+                        received.append(entry)
+                        message.requeue()
+                        return
+                    received.append(entry)
+                    message.ack()
+
+                consumer = Consumer(channel, queues=[bound], accept=ACCEPT, on_message=on_message, auto_declare=False)
+                with consumer:
+                    while count is None or len(received) < count:
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            break
+                        try:
+                            conn.drain_events(timeout=min(remaining, 1.0))
+                        except TimeoutError:
+                            if count is None:
+                                break
+    except Exception as exc:  # report it, do not hide what was received
+        errors.append(common.error_text(exc))
+    return {'messages': received, 'errors': errors}
+
+
+def cmd_consume(args):
+    common.consume(args, drain)
+
+
+def cmd_rows(args):
+    engine = sqlalchemy.create_engine(args.url.split('+', 1)[1])
+    sql = (
+        'SELECT m.id, m.visible, m.timestamp, m.version, q.name, m.payload FROM kombu_message m '
+        'LEFT JOIN kombu_queue q ON q.id = m.queue_id ORDER BY m.id'
+    )
+    with engine.connect() as conn:
+        rows = [
+            {
+                'id': r[0],
+                'visible': None if r[1] is None else bool(r[1]),
+                'timestamp': None if r[2] is None else r[2].isoformat(),
+                'version': r[3],
+                'queue': r[4],
+                'payload': r[5],
+            }
+            for r in conn.execute(sqlalchemy.text(sql))
+        ]
+    engine.dispose()
+    emit(rows)
+
+
+def main(argv=None):
+    parser, sub = common.command_parser(__doc__)
+    probe = sub.add_parser('probe', help='print versions (and the server version with --url)')
+    probe.add_argument('--url')
+    probe.add_argument('--timeout', type=float, default=5.0)
+    rows = sub.add_parser('rows', help='print every row of kombu_message')
+    rows.add_argument('--url', required=True)
+    for name in ('publish', 'consume'):
+        p = sub.add_parser(name)
+        common.add_queue_arguments(p, 'sqla+postgresql://postgres@127.0.0.1/wakame_test', name)
+        if name == 'publish':
+            p.add_argument('--seq', action='store_true', help="add an 'x-seq' header: the message's publish index")
+        if name == 'consume':
+            p.add_argument('--mode', default='drain', choices=('drain', 'get', 'requeue'))
+    args = parser.parse_args(argv)
+    {
+        'probe': cmd_probe,
+        'variants': lambda _args: common.emit_variants(common.variant_list()),
+        'publish': cmd_publish,
+        'consume': cmd_consume,
+        'rows': cmd_rows,
+    }[args.command](args)
+
+
+if __name__ == '__main__':
+    main()
