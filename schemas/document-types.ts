@@ -31,6 +31,7 @@ export const DOCUMENT_TYPES: TypeScriptConfig = {
     '#/$defs/task': { name: 'TaskDocument' },
     '#/$defs/retry': { name: 'RetryDocument' },
     '#/$defs/route': { name: 'RouteDocument' },
+    '#/$defs/routingTest': { name: 'RoutingTestDocument' },
     '#/$defs/vhost': { name: 'VhostDocument' },
     '#/$defs/permission': { name: 'PermissionDocument' },
     '#/$defs/topicPermission': { name: 'TopicPermissionDocument' },

@@ -132,6 +132,14 @@ export {
 } from './model/queue.js';
 export { fromBrokerArguments, MAX_PRIORITY, toBrokerArguments } from './model/queue-arguments.js';
 export {
+  type HopReason,
+  type RoutedMessage,
+  type RouteHop,
+  type RouteTopology,
+  type RouteTrace,
+  traceRoute,
+} from './model/route-trace.js';
+export {
   type CompressedBody,
   CompressionRegistry,
   type Compressor,
@@ -266,6 +274,7 @@ export {
   type Refusal,
   type RetryDocument,
   type RouteDocument,
+  type RoutingTestDocument,
   type RuleOptions,
   readStackState,
   recordStack,

@@ -48,6 +48,12 @@ export interface TopologyDocument {
   readonly tasks?: readonly TaskDocument[];
   /** How task names map to an exchange and routing key; the first matching route wins. */
   readonly routes?: readonly RouteDocument[];
+  /**
+   * Routing tests: messages to route through this topology and the queues each must and must not reach. `wakame
+   * validate` routes every case the way RabbitMQ does (topic and headers matching, exchange-to-exchange bindings,
+   * alternate exchanges) and reports a case whose outcome differs, with the queues it reached instead.
+   */
+  readonly expect?: readonly RoutingTestDocument[];
   /** Virtual hosts the broker must have. */
   readonly vhosts?: readonly VhostDocument[];
   /**
@@ -395,6 +401,29 @@ export interface PolicyDocument {
   readonly priority?: number;
   /** RabbitMQ policy keys and their values, e.g. { message-ttl: 60000, dead-letter-exchange: dlx }. */
   readonly definition: Readonly<Record<string, unknown>>;
+}
+
+/** One routing test: a message to publish and where it must (not) go. Give reaches, notReaches or both. */
+export interface RoutingTestDocument {
+  /** The message to route: the exchange it is published to, its routing key and its headers. */
+  readonly publish: {
+    /**
+     * Exchange the message is published to; an empty string is the default exchange, which reaches the queue named by
+     * the routing key.
+     */
+    readonly exchange: string;
+    /** Routing key of the message (a literal key, not a pattern). @defaultValue empty */
+    readonly routingKey?: string;
+    /** Message headers, for headers exchanges. */
+    readonly headers?: Readonly<Record<string, string | number | boolean>>;
+  };
+  /**
+   * Queues the message must reach, each of them (others may be reached too). An empty list means the message must reach
+   * no queue at all (unroutable).
+   */
+  readonly reaches?: readonly string[];
+  /** Queues the message must not reach. */
+  readonly notReaches?: readonly string[];
 }
 
 /** `true` when `A` and `B` accept the same values. */

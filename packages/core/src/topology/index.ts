@@ -33,6 +33,7 @@ export type {
   QueueDocument,
   RetryDocument,
   RouteDocument,
+  RoutingTestDocument,
   TaskDocument,
   TopicPermissionDocument,
   TopologyDocument,

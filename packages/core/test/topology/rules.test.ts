@@ -565,3 +565,62 @@ describe('checkRules', () => {
     }
   });
 });
+
+describe('routing tests (expect:)', () => {
+  const routed: TopologyDocument = {
+    exchanges: [
+      { name: 'tasks', type: 'topic', alternateExchange: 'unrouted' },
+      { name: 'unrouted', type: 'fanout' },
+    ],
+    queues: [
+      { name: 'videos', bindings: [{ exchange: 'tasks', routingKey: 'video.*' }] },
+      { name: 'archive', bindings: [{ exchange: 'tasks', routingKey: 'video.#' }] },
+      { name: 'lost', bindings: [{ exchange: 'unrouted' }] },
+    ],
+  };
+
+  it('passes cases whose outcome matches', () => {
+    const doc: TopologyDocument = {
+      ...routed,
+      expect: [
+        { publish: { exchange: 'tasks', routingKey: 'video' }, reaches: ['archive'], notReaches: ['videos'] },
+        { publish: { exchange: 'tasks', routingKey: 'audio' }, reaches: ['lost'] },
+        { publish: { exchange: '', routingKey: 'ghost' }, reaches: [] },
+      ],
+    };
+    expect(found(doc, 'routing-test')).toEqual([]);
+    expect(found(doc, 'dangling-reference')).toEqual([]);
+  });
+
+  it('reports a failing case at the case, with what was reached instead', () => {
+    const doc: TopologyDocument = {
+      ...routed,
+      expect: [
+        { publish: { exchange: 'tasks', routingKey: 'video.encode.hd' }, reaches: ['videos'], notReaches: ['archive'] },
+        { publish: { exchange: 'tasks', routingKey: 'audio' }, reaches: [] },
+      ],
+    };
+    expect(found(doc, 'routing-test')).toEqual(['error /expect/0', 'error /expect/1']);
+    const [first, second] = checkRules(doc).filter((i) => i.keyword === 'routing-test');
+    expect(first?.message).toBe(
+      "a message to 'tasks' with routing key 'video.encode.hd' reaches 'archive', but it must reach 'videos' and it must not reach 'archive'",
+    );
+    expect(second?.message).toContain("reaches 'lost', but it must reach no queue");
+  });
+
+  it('refuses cases naming undeclared exchanges or queues, and cases that check nothing', () => {
+    const doc: TopologyDocument = {
+      ...routed,
+      expect: [
+        { publish: { exchange: 'task', routingKey: 'video.x' }, reaches: ['videos'] },
+        { publish: { exchange: 'tasks', routingKey: 'video.x' }, notReaches: ['video'] },
+        { publish: { exchange: 'tasks' } },
+      ],
+    };
+    expect(found(doc, 'dangling-reference')).toEqual([
+      'error /expect/0/publish/exchange',
+      'error /expect/1/notReaches/0',
+    ]);
+    expect(found(doc, 'routing-test')).toEqual(['error /expect/2']);
+  });
+});

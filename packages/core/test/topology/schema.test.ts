@@ -229,6 +229,9 @@ const everything = {
     },
   ],
   routes: [{ match: 'media.**', exchange: 'x', routingKey: 'k' }],
+  expect: [
+    { publish: { exchange: 'x', routingKey: 'k', headers: { format: 'mp4' } }, reaches: ['q'], notReaches: ['r'] },
+  ],
   vhosts: [{ name: 'orders', description: 'Orders', tags: ['prod'], defaultQueueType: 'quorum' }],
   // password and passwordHash exclude each other: the two forms of a user are two entries.
   users: [

@@ -9,7 +9,8 @@
  * `priority-range`, `ttl-range`, `dead-letter-cycle`, `unsupported-feature`, `broadcast-type`.
  * Warnings: `invalid-topic-key`, `unbound-queue`, `shared-fanout-queue`, `quorum-priority`,
  * `unused-exchange`, `route-shadowed`, and the milder cases of `priority-range` and `ttl-range`.
- * The rules on vhosts, users, permissions and policies are in `./broker-rules.ts`.
+ * The rules on vhosts, users, permissions and policies are in `./broker-rules.ts`, the routing tests of
+ * the `expect:` section (`routing-test`) in `./routing-tests.ts`.
  *
  * @module
  */
@@ -24,6 +25,7 @@ import type { DesiredTopology } from '../desired.js';
 import type { BindingDocument, QueueBindingDocument, TopologyDocument } from '../document.js';
 import { checkBrokerEntities } from './broker-rules.js';
 import { expiryCycles, reachableQueues } from './routing.js';
+import { checkRoutingTests } from './routing-tests.js';
 
 /** What {@link checkRules} checks against besides the document. */
 export interface RuleOptions {
@@ -468,4 +470,5 @@ const RULES: readonly ((ctx: Context) => void)[] = [
   broadcastTypes,
   designWarnings,
   checkBrokerEntities,
+  checkRoutingTests,
 ];

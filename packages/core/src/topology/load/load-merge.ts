@@ -17,6 +17,7 @@ const LIST_SECTIONS: ReadonlySet<string> = new Set<keyof TopologyDocument>([
   'broadcasts',
   'tasks',
   'routes',
+  'expect',
 ]);
 
 interface Slice {

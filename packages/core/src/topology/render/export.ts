@@ -163,6 +163,7 @@ const KEY_ORDER: Readonly<Record<string, readonly string[]>> = {
     'priorityClasses',
     'tasks',
     'routes',
+    'expect',
     'vhosts',
     'users',
     'permissions',
