@@ -209,6 +209,30 @@ export class UnknownSerializerError extends SerializationError {
   override readonly code = 'ERR_UNKNOWN_SERIALIZER';
 }
 
+/**
+ * A compression method whose codec is an optional dependency that is not installed (bzip2, lzma/xz
+ * and zstd ship as optional dependencies of `@wakame/core`). The message ends with the command that
+ * installs it.
+ */
+export class CompressionNotInstalledError extends SerializationError {
+  override readonly name = 'CompressionNotInstalledError';
+  override readonly code = 'ERR_COMPRESSION_NOT_INSTALLED';
+  /** The command that installs {@link CompressionNotInstalledError.packages}, e.g. `npm install seek-bzip`. */
+  readonly installCommand: string;
+  constructor(
+    readonly compression: string,
+    readonly packages: readonly string[],
+    options?: ErrorOptions,
+  ) {
+    const installCommand = `npm install ${packages.join(' ')}`;
+    super(
+      `${compression} compression needs ${packages.join(' and ')}, which could not be loaded; install it: ${installCommand}`,
+      options,
+    );
+    this.installCommand = installCommand;
+  }
+}
+
 /** A body larger than the configured bound (before or after decompression). */
 export class PayloadTooLargeError extends SerializationError {
   override readonly name = 'PayloadTooLargeError';

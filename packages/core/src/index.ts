@@ -9,6 +9,7 @@
 export {
   AccessRefusedError,
   ChannelError,
+  CompressionNotInstalledError,
   ConnectionClosedError,
   ConnectionError,
   ContentNotAcceptedError,

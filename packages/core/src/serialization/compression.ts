@@ -29,25 +29,10 @@ import {
   UnknownSerializerError,
 } from '../errors.js';
 import { asBuffer } from './builtin-serializers.js';
+import type { Compressor } from './compressor.js';
+import { optionalCompressors } from './optional-compressors.js';
 
-/** A compression method. */
-export interface Compressor {
-  /** Registry name, e.g. `'zlib'`. */
-  readonly name: string;
-  /** Value of the `compression` message header, e.g. `'application/x-gzip'`. */
-  readonly contentType: string;
-  /** Other names the method can be looked up by, e.g. `['br']`. */
-  readonly aliases: readonly string[];
-  /** Compresses `body`. */
-  compress(body: Buffer): Buffer;
-  /**
-   * Decompresses `body`, stopping as soon as the output would exceed `maxOutputBytes`.
-   *
-   * @throws {@link PayloadTooLargeError} when the output would exceed `maxOutputBytes`
-   * @throws {@link DecodeError} when `body` is not valid compressed data
-   */
-  decompress(body: Buffer, maxOutputBytes: number): Buffer;
-}
+export type { Compressor } from './compressor.js';
 
 /** A compressed body and the value for its `compression` header. */
 export interface CompressedBody {
@@ -308,10 +293,13 @@ function toBuffer(body: unknown): Buffer {
   return asBuffer(body);
 }
 
-/** A new registry holding the built-in compressors: zlib, gzip, deflate and brotli. */
+/**
+ * A new registry holding the built-in compressors (zlib, gzip, deflate and brotli) and the ones whose
+ * codecs are optional dependencies, loaded on first use (bzip2, lzma and zstd).
+ */
 export function createCompressionRegistry(): CompressionRegistry {
   const registry = new CompressionRegistry();
-  for (const compressor of builtinCompressors) registry.register(compressor);
+  for (const compressor of [...builtinCompressors, ...optionalCompressors]) registry.register(compressor);
   return registry;
 }
 

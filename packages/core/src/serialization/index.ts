@@ -23,5 +23,11 @@ export {
   gzipCompressor,
   zlibCompressor,
 } from './compression.js';
+export {
+  bzip2Compressor,
+  lzmaCompressor,
+  optionalCompressors,
+  zstdCompressor,
+} from './optional-compressors.js';
 export type { EncodedBody, EncodeOptions, Serializer } from './serializers.js';
 export { createSerializerRegistry, SerializerRegistry, serializers } from './serializers.js';
