@@ -119,8 +119,9 @@ def variant_list(edge_int_headers=None, priorities=()):
             {'serializer': 'json'},
         ),
         ('str_unicode', 'Grüße 🍣 日本語', {}),
-        # A compression kombu has in the standard library and Wakame does not.
+        # Compressions kombu has in the Python standard library (Wakame's are optional dependencies).
         ('json_bzip2', {'n': 11, 'text': 'bzip2 ✓'}, {'serializer': 'json', 'compression': 'bzip2'}),
+        ('json_lzma', {'n': 12, 'text': 'lzma ✓'}, {'serializer': 'json', 'compression': 'lzma'}),
     ]
     for priority in priorities:
         body = {'n': 100 + priority, 'priority': priority}

@@ -144,7 +144,7 @@ function asNumber(key: string, value: Json): number {
 }
 
 /**
- * kombu's publish arguments as Wakame publish options, or `undefined` when Wakame has no equivalent (bzip2), kombu's
+ * kombu's publish arguments as Wakame publish options, or `undefined` when Wakame has no equivalent, kombu's
  * priority k as Wakame's `priority(k)`. kombu's `gzip` compression alias is zlib data under `application/x-gzip`,
  * which is Wakame's `zlib` (Wakame's own `gzip` is real gzip under `application/gzip`).
  */
@@ -160,9 +160,11 @@ export function wakamePublish(
     }
     switch (key) {
       case 'compression': {
+        // kombu's gzip alias is zlib data; its bzip2 and lzma are Wakame's of the same names.
         const name = asString(key, value);
-        if (name !== 'zlib' && name !== 'gzip') return undefined;
-        options.compression = 'zlib';
+        const wakame = { zlib: 'zlib', gzip: 'zlib', bzip2: 'bzip2', lzma: 'lzma' }[name];
+        if (wakame === undefined) return undefined;
+        options.compression = wakame;
         break;
       }
       case 'headers':

@@ -114,7 +114,7 @@ export interface KombuSuite<P extends PeerInfo> {
   readonly peer: P;
   readonly catalogue: readonly Variant[];
   readonly variantNames: readonly string[];
-  /** Variants Wakame can publish too (all but bzip2). */
+  /** Variants Wakame can publish too. */
   readonly wakameVariants: readonly string[];
 }
 

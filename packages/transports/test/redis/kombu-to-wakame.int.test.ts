@@ -2,8 +2,8 @@
  * kombu → Wakame through a real Redis: Python kombu 5.2 (its Redis transport, redis-py 4.3) publishes a fixed
  * catalogue of message variants (`kombu/kombu_redis_peer.py`), each in a queue of its own, and Wakame must see what
  * kombu sent: body, content type and encoding, headers, properties (kombu priority k as Wakame 9 - k, kombu's default
- * 0 as none; see `kombu/mapping.ts`); zlib bodies (kombu's `zlib` and its `gzip` alias) decompress, bzip2 (which
- * Wakame does not have) is refused. Wakame's direct bindings are kombu's bytes, so kombu re-declaring adds nothing.
+ * 0 as none; see `kombu/mapping.ts`); zlib bodies (kombu's `zlib` and its `gzip` alias), bzip2 and lzma (xz)
+ * decompress. Wakame's direct bindings are kombu's bytes, so kombu re-declaring adds nothing.
  *
  * Redis database 11 (flushed before and after). Gated on Redis and the kombu peer (`kombu/suite.ts`).
  */
