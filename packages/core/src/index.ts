@@ -95,6 +95,7 @@ export {
   type RetryPolicy,
   retry,
 } from './messaging/retry.js';
+export { SimpleBuffer, simpleBuffer } from './messaging/simple-buffer.js';
 export {
   DEFAULT_GET_TIMEOUT_MS,
   type SimpleGetOptions,
