@@ -64,6 +64,12 @@ export interface SqlDialect extends SqlExecutor {
   readonly migrations: readonly (readonly string[])[];
   /** SQL for the database clock in epoch milliseconds (leases use one clock, whatever the hosts' clocks say). */
   readonly nowMs: string;
+  /**
+   * A predicate that is always true and, as a side effect, lets the statement's transaction commit
+   * without waiting for its log flush (PostgreSQL `synchronous_commit = off`), for settles whose loss
+   * in a database crash means a redelivery, never a lost message. Absent: commits as configured.
+   */
+  readonly relaxedCommit?: string;
   /** Driver error codes (SQLSTATE, errno or Node's `code`) and what they mean. */
   readonly errorCodes: Readonly<Record<string, SqlErrorKind>>;
   /**
