@@ -1,6 +1,6 @@
 /**
- * The topology-as-code commands of the `wakame` tree: validate, plan, apply, adopt, release, export
- * and graph. Registered by `cli.ts`; each command's code lives in `commands/<name>.ts`.
+ * The topology-as-code commands of the `wakame` tree: validate, plan, apply, adopt, release, export,
+ * graph and route. Registered by `cli.ts`; each command's code lives in `commands/<name>.ts`.
  *
  * @module
  */
@@ -10,6 +10,7 @@ import type { ApplyCommandOptions } from './commands/apply.js';
 import type { ExportOptions } from './commands/export.js';
 import type { GraphOptions } from './commands/graph.js';
 import type { PlanOptions } from './commands/plan.js';
+import type { RouteOptions } from './commands/route.js';
 import type { CommandContext } from './context.js';
 import { positiveInteger, seconds } from './options.js';
 import type { BrokerOptions } from './topology-input.js';
@@ -29,6 +30,11 @@ function locked(command: Command): Command {
     'wait this long for another apply of the stack (default: fail at once)',
     seconds('--lock-timeout'),
   );
+}
+
+/** Collects a repeatable option's values (`--header a=1 --header b=2`). */
+function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
 }
 
 /** Adds the topology commands to `program`; `broker` adds the broker options (`--url`, …). */
@@ -131,5 +137,19 @@ export function addTopologyCommands(
     )
     .action(async (file: string, options: GraphOptions) => {
       await (await import('./commands/graph.js')).graph(context(), file, options);
+    });
+
+  broker(program.command('route <exchange> <routing-key>'))
+    .description(
+      'show where a message would go: matching bindings, exchange hops, alternate exchange, queues, dead letters',
+    )
+    .option('--topology <file>', 'route through this topology file instead of the broker')
+    .option('--header <key=value>', 'a message header, repeatable; key:=json for a number or boolean', collect, [])
+    .addHelpText(
+      'after',
+      "\nWithout --topology it routes through the broker's listing (RabbitMQ: the management API).\n\nExamples:\n  wakame route tasks video.encode --topology topology.yaml\n  wakame route media '' --header format=mp4 --header pages:=500 --topology topology.yaml\n  wakame route tasks video.encode --url amqp://guest:guest@localhost// --json",
+    )
+    .action(async (exchange: string, routingKey: string, options: RouteOptions) => {
+      await (await import('./commands/route.js')).route(context(), exchange, routingKey, options);
     });
 }

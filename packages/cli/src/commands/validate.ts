@@ -27,10 +27,13 @@ export async function validate(ctx: CommandContext, file: string, options: Broke
       });
     } else {
       if (checked.issues.length > 0) ctx.err(formatIssues(checked.issues));
-      if (checked.desired)
-        ctx.out(
-          `✓ ${file} is valid: ${summary(checked.desired)}${checked.warnings.length ? `; ${checked.warnings.length} warning(s)` : ''}`,
-        );
+      if (checked.desired) {
+        // Routing tests (`expect:`) that failed are errors; reaching here, every one of them passed.
+        const tests = checked.document?.expect?.length ?? 0;
+        const passed = tests === 0 ? '' : `; ${tests} routing test${tests === 1 ? '' : 's'} passed`;
+        const warnings = checked.warnings.length ? `; ${checked.warnings.length} warning(s)` : '';
+        ctx.out(`✓ ${file} is valid: ${summary(checked.desired)}${passed}${warnings}`);
+      }
     }
     if (!valid) throw new ExitError(1, ctx.jsonMode ? '' : message, { code: 'ERR_TOPOLOGY_VALIDATION' });
   } finally {
