@@ -61,6 +61,7 @@ export {
 export type { ConnectionContext } from './messaging/connection-context.js';
 export { Consumer, type ConsumerOptions, DEFAULT_PREFETCH } from './messaging/consumer.js';
 export { defaultTransports, memoryTransport } from './messaging/default-transports.js';
+export type { DrainEventsOptions } from './messaging/drain-events.js';
 export {
   EVENTS,
   eventName,

@@ -32,6 +32,8 @@ export interface ConnectionContext extends Channel {
   declare(...entities: readonly (Exchange | Queue)[]): Promise<void>;
   /** The content types a consumer accepts, from serializer names or content types. */
   acceptSet(accept?: readonly string[]): ReadonlySet<string>;
+  /** A consumer is done with one delivery; wakes {@link Connection.drainEvents}. */
+  handled(): void;
   /** Runs `hook` when the connection closes; returns a function that removes it. */
   onClose(hook: () => Promise<void> | void): () => void;
 }

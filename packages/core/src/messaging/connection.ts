@@ -33,6 +33,7 @@ import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { defaultTransports } from './default-transports.js';
+import { DrainEvents, type DrainEventsOptions } from './drain-events.js';
 import { Instrumentation, type Logger, silentLogger } from './events.js';
 import { Message, normaliseType } from './message.js';
 import { Producer, type ProducerOptions } from './producer.js';
@@ -110,6 +111,7 @@ export class Connection implements Channel, ConnectionContext {
   #connecting: Promise<Transport> | undefined;
   #unlisten: (() => void) | undefined;
   #closed = false;
+  readonly #drain = new DrainEvents(() => this.url);
 
   constructor(url: string | readonly string[], options: ConnectionOptions = {}) {
     this.urls = parseBrokerUrls(url);
@@ -301,6 +303,21 @@ export class Connection implements Channel, ConnectionContext {
     return new Set([...this.serializers.resolveAccept(accept)].map(normaliseType));
   }
 
+  /**
+   * kombu's `drain_events`: resolves with how many deliveries this connection's consumers handled
+   * (at least one) once one was, or rejects with a {@link TimeoutError} when none was within
+   * `timeout` seconds. Consumers handle deliveries without it; see {@link DrainEventsOptions}.
+   */
+  drainEvents(options?: DrainEventsOptions): Promise<number> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError(`connection to ${this.url} is closed`));
+    return this.#drain.wait(options);
+  }
+
+  /** A consumer of this connection is done with one delivery (for {@link Connection.drainEvents}). @internal */
+  handled(): void {
+    this.#drain.handled();
+  }
+
   /** Registers cleanup to run (once) when the connection closes; returns the unregister function. @internal */
   onClose(hook: () => Promise<void> | void): () => void {
     this.#closeHooks.add(hook);
@@ -311,6 +328,7 @@ export class Connection implements Channel, ConnectionContext {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#drain.close();
     for (const hook of [...this.#closeHooks]) await hook();
     this.#closeHooks.clear();
     await this.#connecting?.catch(() => undefined);

@@ -251,7 +251,10 @@ export class Consumer implements AsyncIterable<Message> {
     }
     const handler = this.#options.handler;
     if (handler) this.#track(this.#runHandler(handler, message));
-    else this.#queue().push(message);
+    else {
+      this.#queue().push(message);
+      this.connection.handled();
+    }
   }
 
   /** The buffer `for await` reads from; breaking out of the loop closes the consumer. */
@@ -264,6 +267,7 @@ export class Consumer implements AsyncIterable<Message> {
     // The tracked functions never reject (they report failures themselves); count them out.
     this.#running++;
     void work.then(() => {
+      this.connection.handled();
       if (--this.#running === 0 && this.#idleWaiters.length > 0) {
         const waiters = this.#idleWaiters;
         this.#idleWaiters = [];
