@@ -50,6 +50,7 @@ export {
   UnsupportedFeatureError,
   WakameError,
 } from './errors.js';
+export type { AutoretryOptions } from './messaging/autoretry.js';
 export {
   Connection,
   type ConnectionOptions,

@@ -30,6 +30,7 @@ import type {
   TransportStatus,
 } from '../transport/spi.js';
 import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
+import { type AutoretryOptions, autoretry } from './autoretry.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
 import { defaultTransports } from './default-transports.js';
@@ -255,6 +256,21 @@ export class Connection implements Channel, ConnectionContext {
         throw error;
       }
     }, policy);
+  }
+
+  /**
+   * kombu's `autoretry`: a function with `fn`'s parameters whose calls run `fn` through
+   * {@link Connection.ensure} with this connection's retry policy overridden by `options`, calling
+   * `onRevive` after each reconnect before retrying.
+   *
+   * @example
+   * const send = conn.autoretry((body: unknown) => producer.publish(body, { routingKey: 'q' }), { maxRetries: 3 });
+   */
+  autoretry<A extends unknown[], R>(
+    fn: (...args: A) => Promise<R>,
+    options: AutoretryOptions<this> = {},
+  ): (...args: A) => Promise<R> {
+    return autoretry(this, fn, { ...this.#options.retry, ...options });
   }
 
   /**
