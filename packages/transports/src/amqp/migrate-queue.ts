@@ -110,6 +110,8 @@ export async function migrateQueue(host: AmqpMigrationHost, migration: QueueMigr
  */
 async function refuseConsumers(connection: ChannelModel, queue: string): Promise<void> {
   const channel = await connection.createChannel();
+  // A missing queue closes the channel with a 404: without a listener amqplib would raise it on the connection.
+  channel.on('error', () => undefined);
   let consumers: number;
   try {
     ({ consumerCount: consumers } = await channel.checkQueue(queue));
