@@ -12,6 +12,7 @@ import { writeReadme } from './readme.js';
 import { redisBenchmarks } from './redis.bench.js';
 import { redisKombuBenchmarks } from './redis-kombu.bench.js';
 import { redisTaskBenchmarks } from './redis-tasks.bench.js';
+import { sqlBenchmarks } from './sql.bench.js';
 import { topologyBenchmarks } from './topology.bench.js';
 import { workerBenchmarks } from './worker.bench.js';
 
@@ -40,6 +41,7 @@ const figures = await runBenchmarks(
     ...redisBenchmarks,
     ...redisKombuBenchmarks,
     ...redisTaskBenchmarks,
+    ...sqlBenchmarks,
     ...topologyBenchmarks,
     ...workerBenchmarks,
   ],
