@@ -59,10 +59,18 @@ export class MysqlDialect implements SqlDialect {
   }
 
   query(sql: string, params: readonly unknown[] = []): Promise<SqlResult> {
-    return run(this.#pool, sql, params);
+    return retryDeadlocks(() => run(this.#pool, sql, params));
   }
 
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+  /**
+   * Runs `fn` in a transaction; one that InnoDB chose as a deadlock victim (rolled back whole) is run
+   * again, which is safe because every transaction of the store can be repeated from the start.
+   */
+  transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    return retryDeadlocks(() => this.#transactionOnce(fn));
+  }
+
+  async #transactionOnce<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
     const conn = await this.#pool.getConnection();
     try {
       await conn.beginTransaction();
@@ -145,6 +153,25 @@ export class MysqlDialect implements SqlDialect {
 
   async close(): Promise<void> {
     if (this.#ownPool) await this.#pool.end();
+  }
+}
+
+/** Attempts at a statement or transaction that InnoDB keeps choosing as a deadlock victim. */
+const DEADLOCK_ATTEMPTS = 5;
+
+/**
+ * Concurrent claims (`FOR UPDATE SKIP LOCKED`), batched acks and inserts on one index can deadlock
+ * in InnoDB, which then rolls the victim back entirely (`ER_LOCK_DEADLOCK`, 1213): the documented
+ * remedy is to run it again. Only the store's own statements are retried, never an application's
+ * transaction (`inTransaction`), which the application must redo itself.
+ */
+export async function retryDeadlocks<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
+    try {
+      return await attempt();
+    } catch (error) {
+      if (n >= DEADLOCK_ATTEMPTS || (error as { code?: unknown }).code !== 'ER_LOCK_DEADLOCK') throw error;
+    }
   }
 }
 
