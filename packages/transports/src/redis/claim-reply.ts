@@ -6,7 +6,7 @@
  * @module
  */
 import type { StoredMessage } from '@wakame/core/spi';
-import { decodeEnvelope } from './envelope.js';
+import { decodeEnvelope } from '../internal/kombu-envelope.js';
 
 /** One claimed element: the list it came from (1-based, as in the script's KEYS order) and the message. */
 export interface ClaimedElement {

@@ -35,9 +35,9 @@ import { connectClient, createRedisClient } from './client.js';
 import { DEFAULT_PRIORITY_STEPS } from './keys.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 
+export { decodeEnvelope, encodeEnvelope, pythonJson } from '../internal/kombu-envelope.js';
 export type { TlsOptions } from '../internal/tls.js';
 export { DEFAULT_COMMAND_TIMEOUT_MS, RedisCommandError, type RedisTransportOptions } from './client.js';
-export { decodeEnvelope, encodeEnvelope, pythonJson } from './envelope.js';
 export { kombuPriority, kombuTopicPattern, RedisKeys, SEP } from './keys.js';
 export { FANOUT_MODE_ARGUMENT, PUBSUB_MODE } from './pubsub-fanout.js';
 export { RedisStore, type RedisStoreOptions } from './redis-store.js';

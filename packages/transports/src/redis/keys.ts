@@ -5,23 +5,15 @@
  *
  * Every key carries the `global_keyprefix` (kombu's transport option of that name).
  */
+import { KOMBU_MAX_PRIORITY, kombuPriority } from '../internal/kombu-envelope.js';
+
+export { KOMBU_MAX_PRIORITY, kombuPriority };
 
 /** kombu's separator inside priority keys and binding members (bytes 0x06 0x16). */
 export const SEP = '\x06\x16';
 
 /** kombu's default `priority_steps`. */
 export const DEFAULT_PRIORITY_STEPS: readonly number[] = Object.freeze([0, 3, 6, 9]);
-
-/** kombu's priority scale: 0 is consumed first, 9 last. */
-export const KOMBU_MAX_PRIORITY = 9;
-
-/**
- * Wakame priorities are AMQP's (higher is sooner); kombu's Redis transport consumes *lower* numbers
- * first. The mapping mirrors the scale: Wakame 9 is kombu 0, Wakame 0 is kombu 9; above 9 counts as 9.
- */
-export function kombuPriority(wakamePriority: number): number {
-  return KOMBU_MAX_PRIORITY - Math.min(Math.max(Math.trunc(wakamePriority), 0), KOMBU_MAX_PRIORITY);
-}
 
 /** kombu's `_q_for_pri` step: the largest step not above the (clamped) kombu priority. */
 export function stepFor(kombu: number, steps: readonly number[]): number {

@@ -7,7 +7,7 @@
  * for anyone else, which is why this is not the default (a durable copy per bound queue, as AMQP does).
  */
 import type { Redis } from 'ioredis';
-import { pythonJson } from './envelope.js';
+import { pythonJson } from '../internal/kombu-envelope.js';
 import { escapeGlob, type RedisKeys, stepFor } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 

@@ -26,10 +26,16 @@ import type {
 } from '@wakame/core/spi';
 import { ConnectionError } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
+import {
+  bodyOfRecord,
+  EnvelopeError,
+  elementOfRecord,
+  encodeEnvelope,
+  markRedelivered,
+} from '../internal/kombu-envelope.js';
 import { readClaimReply } from './claim-reply.js';
 import { guarded } from './client.js';
 import { countConsumers } from './consumers.js';
-import { bodyOfRecord, EnvelopeError, elementOfRecord, encodeEnvelope, markRedelivered } from './envelope.js';
 import { KeyWatcher } from './key-watcher.js';
 import { kombuPriority, RedisKeys, stepFor } from './keys.js';
 import { loadLua } from './lua.js';

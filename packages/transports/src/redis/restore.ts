@@ -8,7 +8,7 @@
  */
 import type { ExchangeType } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
-import { markRedelivered, pythonJson } from './envelope.js';
+import { markRedelivered, pythonJson } from '../internal/kombu-envelope.js';
 import { parseBindingMember, type RedisKeys, SEP, stepFor } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 

@@ -11,7 +11,7 @@ import {
   encodeEnvelope,
   markRedelivered,
   pythonJson,
-} from '../../src/redis/envelope.js';
+} from '../../src/internal/kombu-envelope.js';
 import {
   bindingMember,
   kombuPriority,

@@ -1,7 +1,7 @@
 /**
  * kombu's JSON envelope as its SQLAlchemy transport stores it: the `payload` text of a `kombu_message`
  * row, written with Python's `json.dumps` (the same bytes as a Redis list element, so the Redis
- * transport's encoder and decoder serve here too; see `../../redis/envelope.ts`).
+ * transport's encoder and decoder serve here too; see `../kombu-envelope.ts`).
  *
  * What differs from Redis is the priority. kombu's SQL transport keeps no priority order: the envelope's
  * `"priority"` is the publisher's AMQP-style number, passed through untouched. So a kombu priority k > 0
@@ -16,7 +16,7 @@
  * @module
  */
 import type { StoredMessage } from '@wakame/core/spi';
-import { decodeEnvelope, encodeEnvelope } from '../../redis/envelope.js';
+import { decodeEnvelope, encodeEnvelope } from '../kombu-envelope.js';
 
 /** The kombu priority of an envelope as a Wakame priority: kombu's default 0 is none, k > 0 is k. */
 export function sqlPriorityOf(kombu: unknown): number | undefined {

@@ -34,7 +34,7 @@ import type {
   VirtualStore,
 } from '@wakame/core/spi';
 import { InvalidArgumentError } from '@wakame/core/spi';
-import { EnvelopeError, markRedelivered } from '../../redis/envelope.js';
+import { EnvelopeError, markRedelivered } from '../kombu-envelope.js';
 import type { SqlDialect, SqlExecutor } from './dialect.js';
 import { guardedSql } from './errors.js';
 import { decodeKombuPayload, encodeKombuPayload } from './kombu-envelope.js';

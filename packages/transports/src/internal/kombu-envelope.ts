@@ -1,5 +1,6 @@
 /**
- * kombu's JSON envelope, the one element of a Redis queue list:
+ * kombu's JSON envelope: the one element of a Redis queue list, and the `payload` of a row of
+ * kombu's SQL tables (`?layout=kombu`), so it lives beside both transports:
  *
  * ```
  * {"body": "<base64>", "content-encoding": "utf-8", "content-type": "application/json",
@@ -14,7 +15,17 @@
  */
 import type { MessageProperties, StoredMessage } from '@wakame/core/spi';
 import { DecodeError } from '@wakame/core/spi';
-import { kombuPriority } from './keys.js';
+
+/** kombu's priority scale: 0 is consumed first, 9 last. */
+export const KOMBU_MAX_PRIORITY = 9;
+
+/**
+ * Wakame priorities are AMQP's (higher is sooner); kombu's Redis transport consumes *lower* numbers
+ * first. The mapping mirrors the scale: Wakame 9 is kombu 0, Wakame 0 is kombu 9; above 9 counts as 9.
+ */
+export function kombuPriority(wakamePriority: number): number {
+  return KOMBU_MAX_PRIORITY - Math.min(Math.max(Math.trunc(wakamePriority), 0), KOMBU_MAX_PRIORITY);
+}
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
