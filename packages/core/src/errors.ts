@@ -189,6 +189,9 @@ export class DecodeError extends SerializationError {
   override readonly code: string = 'ERR_DECODE';
 }
 
+/** kombu's content type for Python pickle, which no Wakame serializer decodes. */
+const PICKLE_CONTENT_TYPE = 'application/x-python-serialize';
+
 /** A message's content type is not in the consumer's `accept` whitelist. */
 export class ContentNotAcceptedError extends DecodeError {
   override readonly name = 'ContentNotAcceptedError';
@@ -198,7 +201,11 @@ export class ContentNotAcceptedError extends DecodeError {
     readonly accepted: readonly string[],
   ) {
     super(
-      `refusing to decode content type '${contentType || '(none)'}': accepted are ${accepted.join(', ') || '(nothing)'}`,
+      `refusing to decode content type '${contentType || '(none)'}': accepted are ${accepted.join(', ') || '(nothing)'}${
+        contentType === PICKLE_CONTENT_TYPE
+          ? " (pickle runs code from the message and is never decoded: have the sender use serializer='json')"
+          : ''
+      }`,
     );
   }
 }

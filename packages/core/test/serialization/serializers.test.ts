@@ -399,3 +399,15 @@ describe('resolveAccept', () => {
     expect(thrown(() => registry.resolveAccept([1 as unknown as string])).code).toBe('ERR_INVALID_ARGUMENT');
   });
 });
+
+describe('a content type the consumer does not accept', () => {
+  it('names it and what is accepted; for pickle, says why it is never decoded and what to send instead', async () => {
+    const { ContentNotAcceptedError } = await import('../../src/errors.js');
+    expect(new ContentNotAcceptedError('application/x-msgpack', ['json']).message).toBe(
+      "refusing to decode content type 'application/x-msgpack': accepted are json",
+    );
+    const pickle = new ContentNotAcceptedError('application/x-python-serialize', ['json']);
+    expect(pickle.code).toBe('ERR_CONTENT_NOT_ACCEPTED');
+    expect(pickle.message).toMatch(/'application\/x-python-serialize'.*never decoded.*serializer='json'/);
+  });
+});
