@@ -39,11 +39,11 @@ import type { SqlDialect, SqlExecutor } from './dialect.js';
 import { guardedSql } from './errors.js';
 import { decodeKombuPayload, encodeKombuPayload } from './kombu-envelope.js';
 import { BUMP_VERSION, type KombuSql } from './kombu-sql.js';
-import { migrate, REVISION_ROW } from './migrate.js';
+import { migrate } from './migrate.js';
 import { SqlOwners } from './sql-owners.js';
 import { SqlStacks } from './sql-stacks.js';
 import { type Epoch, SqlTopology } from './sql-topology.js';
-import { Poller, type PollerOptions, SqlWakeups } from './wakeups.js';
+import { Poller, type PollerOptions, RevisionProbe, SqlWakeups, unrefInterval } from './wakeups.js';
 
 /** Options of {@link KombuStore}. */
 export interface KombuStoreOptions {
@@ -91,7 +91,6 @@ export class KombuStore implements VirtualStore {
   readonly #queueIds = new Map<string, number>();
   readonly #timers: NodeJS.Timeout[] = [];
   #poller: Poller | undefined;
-  #lastRevision: number | undefined;
   #state: 'new' | 'open' | 'closed' = 'new';
 
   constructor(dialect: SqlDialect, kombu: KombuSql, options: KombuStoreOptions) {
@@ -132,7 +131,15 @@ export class KombuStore implements VirtualStore {
     await this.#guard(migrate(this.#dialect, `wakame:${this.identity}`));
     await this.#guard(this.#dialect.withLock(`kombu:${this.identity}`, (session) => this.#kombu.create(session)));
     await this.#owners.renew();
-    this.#poller = new Poller(() => this.#poll(), this.#report, this.#options.poll);
+    const { message, queue } = this.#kombu.tables;
+    // Per consumed queue, whether it has a visible message (kombu's `visible` index).
+    const probe = new RevisionProbe(
+      this.#dialect,
+      this.#wakeups,
+      this.#epoch,
+      `SELECT 1 FROM ${message} m JOIN ${queue} q ON q.id = m.queue_id WHERE q.name = ? AND m.visible = TRUE LIMIT 1`,
+    );
+    this.#poller = new Poller(() => probe.poll(), this.#report, this.#options.poll);
     this.#poller.start();
     this.#state = 'open';
     const jitter = Math.floor(Math.random() * 250);
@@ -320,36 +327,6 @@ export class KombuStore implements VirtualStore {
     ]);
   }
 
-  /**
-   * The poll: the topology revision and, per consumed queue, whether it has a visible message (kombu's
-   * `visible` index), in one statement.
-   */
-  async #poll(): Promise<boolean> {
-    const { message, queue } = this.#kombu.tables;
-    const queues = this.#wakeups.consumed();
-    const probes = queues.map(
-      (_, i) =>
-        `, (SELECT 1 FROM ${message} m JOIN ${queue} q ON q.id = m.queue_id WHERE q.name = ? AND m.visible = TRUE LIMIT 1) AS q${i}`,
-    );
-    const sql = `SELECT (SELECT value FROM ${this.#dialect.tables.schema} WHERE name = ?) AS rev${probes.join('')}`;
-    const { rows } = await this.#dialect.query(sql, [REVISION_ROW, ...queues]);
-    const row = rows[0] ?? {};
-    let found = false;
-    const revision = Number(row.rev);
-    if (this.#lastRevision !== undefined && revision !== this.#lastRevision) {
-      this.#epoch.value++;
-      this.#wakeups.all();
-      found = true;
-    }
-    this.#lastRevision = revision;
-    for (const [i, name] of queues.entries()) {
-      if (row[`q${i}`] === null || row[`q${i}`] === undefined) continue;
-      this.#wakeups.notify(name);
-      found = true;
-    }
-    return found;
-  }
-
   async #renewed(): Promise<void> {
     await this.#owners.renew();
     this.#wakeups.all();
@@ -389,10 +366,4 @@ export class KombuStore implements VirtualStore {
       this.#poller?.poke();
     }
   }
-}
-
-function unrefInterval(ms: number, task: () => Promise<unknown>, report: (error: unknown) => void): NodeJS.Timeout {
-  const timer = setInterval(() => void task().catch(report), ms);
-  timer.unref();
-  return timer;
 }

@@ -29,12 +29,12 @@ import type {
 import { InvalidOperationError } from '@wakame/core/spi';
 import type { SqlDialect, SqlRow } from './dialect.js';
 import { guardedSql } from './errors.js';
-import { migrate, REVISION_ROW } from './migrate.js';
+import { migrate } from './migrate.js';
 import { SqlOwners } from './sql-owners.js';
 import { SqlStacks } from './sql-stacks.js';
 import { type Epoch, SqlTopology, TOPOLOGY_PAYLOAD } from './sql-topology.js';
 import { SqlWrites } from './sql-writes.js';
-import { Poller, type PollerOptions, SqlWakeups } from './wakeups.js';
+import { Poller, type PollerOptions, RevisionProbe, SqlWakeups, unrefInterval } from './wakeups.js';
 
 /** Options of {@link SqlStore}. */
 export interface SqlStoreOptions {
@@ -136,7 +136,15 @@ export class SqlStore implements VirtualStore {
         ),
       );
     } else {
-      this.#poller = new Poller(() => this.#poll(), this.#report, this.#options.poll);
+      const { messages } = this.#dialect.tables;
+      // Per consumed queue, whether it has a free message (an index probe).
+      const probe = new RevisionProbe(
+        this.#dialect,
+        this.#wakeups,
+        this.#epoch,
+        `SELECT 1 FROM ${messages} WHERE queue = ? AND lease_owner IS NULL LIMIT 1`,
+      );
+      this.#poller = new Poller(() => probe.poll(), this.#report, this.#options.poll);
       this.#poller.start();
     }
     this.#state = 'open';
@@ -323,37 +331,6 @@ export class SqlStore implements VirtualStore {
     this.#wakeups.all();
   }
 
-  #lastRevision: number | undefined;
-
-  /**
-   * The poll of a database without notifications: the topology revision and, per consumed queue,
-   * whether it has a free message (an index probe each), in one statement.
-   */
-  async #poll(): Promise<boolean> {
-    const t = this.#dialect.tables;
-    const queues = this.#wakeups.consumed();
-    const probes = queues.map(
-      (_, i) => `, (SELECT 1 FROM ${t.messages} WHERE queue = ? AND lease_owner IS NULL LIMIT 1) AS q${i}`,
-    );
-    const sql = `SELECT (SELECT value FROM ${t.schema} WHERE name = ?) AS rev${probes.join('')}`;
-    const { rows } = await this.#dialect.query(sql, [REVISION_ROW, ...queues]);
-    const row = rows[0] ?? {};
-    let found = false;
-    const revision = Number(row.rev);
-    if (this.#lastRevision !== undefined && revision !== this.#lastRevision) {
-      this.#epoch.value++;
-      this.#wakeups.all();
-      found = true;
-    }
-    this.#lastRevision = revision;
-    for (const [i, queue] of queues.entries()) {
-      if (row[`q${i}`] === null || row[`q${i}`] === undefined) continue;
-      this.#wakeups.notify(queue);
-      found = true;
-    }
-    return found;
-  }
-
   /** The renewal timer's work, plus a wake-up of every consumer: a notification lost with a connection is made up for. */
   async #renewed(): Promise<void> {
     await this.#owners.renew();
@@ -364,12 +341,6 @@ export class SqlStore implements VirtualStore {
     const queues = await this.#owners.restore();
     if (queues.length > 0) this.#wrote(queues);
   }
-}
-
-function unrefInterval(ms: number, task: () => Promise<unknown>, report: (error: unknown) => void): NodeJS.Timeout {
-  const timer = setInterval(() => void task().catch(report), ms);
-  timer.unref();
-  return timer;
 }
 
 function toClaimed(row: SqlRow): Claimed {

@@ -6,6 +6,9 @@
  *
  * @module
  */
+import type { SqlDialect } from './dialect.js';
+import { REVISION_ROW } from './migrate.js';
+import type { Epoch } from './sql-topology.js';
 
 export class SqlWakeups {
   readonly #listeners = new Set<(queue: string) => void>();
@@ -119,4 +122,55 @@ export class Poller {
     }
     this.#arm(this.#delay);
   }
+}
+
+/**
+ * What a {@link Poller} ticks, for a store without notifications: in one statement, the topology
+ * revision (a change moves the epoch, so routing is recompiled, and wakes every consumer) and, per
+ * queue consumed here, whether it has a ready message (an index probe each), which wakes that queue.
+ */
+export class RevisionProbe {
+  #lastRevision: number | undefined;
+
+  constructor(
+    private readonly dialect: SqlDialect,
+    private readonly wakeups: SqlWakeups,
+    private readonly epoch: Epoch,
+    /** The probe of one queue: a `SELECT 1 … LIMIT 1` with one `?`, the queue's name. */
+    private readonly probe: string,
+  ) {}
+
+  /** Whether anything may have arrived. */
+  async poll(): Promise<boolean> {
+    const queues = this.wakeups.consumed();
+    const probes = queues.map((_, i) => `, (${this.probe}) AS q${i}`);
+    const sql = `SELECT (SELECT value FROM ${this.dialect.tables.schema} WHERE name = ?) AS rev${probes.join('')}`;
+    const { rows } = await this.dialect.query(sql, [REVISION_ROW, ...queues]);
+    const row = rows[0] ?? {};
+    let found = false;
+    const revision = Number(row.rev);
+    if (this.#lastRevision !== undefined && revision !== this.#lastRevision) {
+      this.epoch.value++;
+      this.wakeups.all();
+      found = true;
+    }
+    this.#lastRevision = revision;
+    for (const [i, queue] of queues.entries()) {
+      if (row[`q${i}`] === null || row[`q${i}`] === undefined) continue;
+      this.wakeups.notify(queue);
+      found = true;
+    }
+    return found;
+  }
+}
+
+/** Runs `task` every `ms` on a timer that does not keep the process alive; failures go to `report`. */
+export function unrefInterval(
+  ms: number,
+  task: () => Promise<unknown>,
+  report: (error: unknown) => void,
+): NodeJS.Timeout {
+  const timer = setInterval(() => void task().catch(report), ms);
+  timer.unref();
+  return timer;
 }
