@@ -42,7 +42,7 @@ import { BUMP_VERSION, type KombuSql } from './kombu-sql.js';
 import { migrate } from './migrate.js';
 import { SqlOwners } from './sql-owners.js';
 import { SqlStacks } from './sql-stacks.js';
-import { type Epoch, SqlTopology } from './sql-topology.js';
+import { type Epoch, epochFor, SqlTopology } from './sql-topology.js';
 import { Poller, type PollerOptions, RevisionProbe, SqlWakeups, unrefInterval } from './wakeups.js';
 
 /** Options of {@link KombuStore}. */
@@ -70,7 +70,6 @@ interface Receipt {
 
 /** kombu's SQL transport has no priorities: its queues are FIFO (by id) for both sides. */
 const FEATURES: StoreFeatures = Object.freeze({ priority: false, persistence: true, crossProcess: true });
-const epochs = new Map<string, Epoch>();
 
 export class KombuStore implements VirtualStore {
   readonly kind: string;
@@ -99,10 +98,8 @@ export class KombuStore implements VirtualStore {
     this.#kombu = kombu;
     this.#options = options;
     this.identity = options.identity;
-    const epoch = epochs.get(options.identity) ?? { value: 0 };
-    epochs.set(options.identity, epoch);
-    this.#epoch = epoch;
-    this.topology = new SqlTopology(dialect, epoch, this.#guard);
+    this.#epoch = epochFor(options.identity);
+    this.topology = new SqlTopology(dialect, this.#epoch, this.#guard);
     this.#owners = new SqlOwners(dialect, this.owner, this.#leaseMs, this.#guard, this.#report);
     this.#stacks = new SqlStacks(dialect, {
       leaseMs: this.#leaseMs,
@@ -279,21 +276,13 @@ export class KombuStore implements VirtualStore {
 
   /** Counted here at once, and in `<prefix>consumers` for other Wakame processes (kombu's consumers are not counted). */
   addConsumer(queue: string): () => void {
-    const release = this.#wakeups.consume(queue);
-    const count = () => this.#wakeups.consumers(queue);
-    this.#owners.consumers(queue, count);
+    const release = this.#owners.track(queue, this.#wakeups);
     this.#poller?.poke();
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      release();
-      this.#owners.consumers(queue, count);
-    };
+    return release;
   }
 
   async consumerCount(queue: string): Promise<number> {
-    return (await this.#owners.othersConsuming(queue)) + this.#wakeups.consumers(queue);
+    return this.#owners.consuming(queue, this.#wakeups);
   }
 
   // ---------------------------------------------------------------------------------------------

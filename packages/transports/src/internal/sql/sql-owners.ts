@@ -10,6 +10,7 @@
  * @module
  */
 import type { SqlDialect } from './dialect.js';
+import type { SqlWakeups } from './wakeups.js';
 
 export class SqlOwners {
   #consumerWrites: Promise<unknown> = Promise.resolve();
@@ -70,6 +71,29 @@ export class SqlOwners {
         return d.query(sql, [queue, this.owner, n]);
       })
       .catch(this.report);
+  }
+
+  /**
+   * A consumer of `queue` starts in this process: counted at once in `wakeups` (so this process's own
+   * checks see it) and in `<prefix>consumers` for other processes. The returned function ends it
+   * (idempotent).
+   */
+  track(queue: string, wakeups: SqlWakeups): () => void {
+    const release = wakeups.consume(queue);
+    const count = () => wakeups.consumers(queue);
+    this.consumers(queue, count);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      release();
+      this.consumers(queue, count);
+    };
+  }
+
+  /** Consumers of `queue`: this process's (in `wakeups`) and other live owners'. */
+  async consuming(queue: string, wakeups: SqlWakeups): Promise<number> {
+    return (await this.othersConsuming(queue)) + wakeups.consumers(queue);
   }
 
   /** Consumers of `queue` that other live owners have. */

@@ -32,7 +32,7 @@ import { guardedSql } from './errors.js';
 import { migrate } from './migrate.js';
 import { SqlOwners } from './sql-owners.js';
 import { SqlStacks } from './sql-stacks.js';
-import { type Epoch, SqlTopology, TOPOLOGY_PAYLOAD } from './sql-topology.js';
+import { type Epoch, epochFor, SqlTopology, TOPOLOGY_PAYLOAD } from './sql-topology.js';
 import { SqlWrites } from './sql-writes.js';
 import { Poller, type PollerOptions, RevisionProbe, SqlWakeups, unrefInterval } from './wakeups.js';
 
@@ -57,7 +57,6 @@ interface Receipt {
   settled: boolean;
 }
 
-const epochs = new Map<string, Epoch>();
 /** A body bound that means none (a claim statement keeps one shape). */
 const NO_BOUND = 2_147_483_647;
 const CLAIM_COLUMNS =
@@ -95,10 +94,8 @@ export class SqlStore implements VirtualStore {
       crossProcess: true,
       transactionalPut: dialect.inTransaction !== undefined,
     });
-    const epoch = epochs.get(options.identity) ?? { value: 0 };
-    epochs.set(options.identity, epoch);
-    this.#epoch = epoch;
-    this.topology = new SqlTopology(dialect, epoch, this.#guard);
+    this.#epoch = epochFor(options.identity);
+    this.topology = new SqlTopology(dialect, this.#epoch, this.#guard);
     this.#writes = new SqlWrites(dialect, this.owner, (queues) => this.#wrote(queues), this.#guard);
     this.#owners = new SqlOwners(dialect, this.owner, this.#leaseMs, this.#guard, this.#report);
     // Same lease as the claims: a crashed apply's lock lapses as soon as its messages come back.
@@ -265,21 +262,12 @@ export class SqlStore implements VirtualStore {
    * for other processes; the table writes are chained so that an add and its release cannot swap.
    */
   addConsumer(queue: string): () => void {
-    const release = this.#wakeups.consume(queue);
-    const count = () => this.#wakeups.consumers(queue);
-    this.#owners.consumers(queue, count);
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      release();
-      this.#owners.consumers(queue, count);
-    };
+    return this.#owners.track(queue, this.#wakeups);
   }
 
   /** Consumers of `queue`: this process's, plus those of other live owners. */
   async consumerCount(queue: string): Promise<number> {
-    return (await this.#owners.othersConsuming(queue)) + this.#wakeups.consumers(queue);
+    return this.#owners.consuming(queue, this.#wakeups);
   }
 
   /**

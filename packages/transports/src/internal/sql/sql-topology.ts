@@ -28,6 +28,18 @@ export interface Epoch {
   value: number;
 }
 
+const epochs = new Map<string, Epoch>();
+
+/** The {@link Epoch} of the tables `identity` names (one per process, whichever store reaches them). */
+export function epochFor(identity: string): Epoch {
+  let epoch = epochs.get(identity);
+  if (!epoch) {
+    epoch = { value: 0 };
+    epochs.set(identity, epoch);
+  }
+  return epoch;
+}
+
 /** The payload that tells other processes the topology changed. */
 export const TOPOLOGY_PAYLOAD = 't';
 
