@@ -6,6 +6,7 @@ import { compilePolicy } from '../../src/topology/compile/broker.js';
 import { compileQueue } from '../../src/topology/compile/compile.js';
 import type { PolicyDocument, TopologyDocument } from '../../src/topology/document.js';
 import type { BrokerEntityKind, Capabilities } from '../../src/transport/spi.js';
+import { allCapabilities } from './specs.js';
 
 /** `severity path` of the issues of one rule. */
 function found(doc: TopologyDocument, rule: string, options?: RuleOptions): string[] {
@@ -32,20 +33,7 @@ const ALL_KINDS: ReadonlySet<BrokerEntityKind> = new Set([
 
 /** An AMQP-like transport that keeps every broker entity and honours a few policy keys. */
 const rabbit: Capabilities = {
-  exchangeTypes: new Set(['direct', 'topic', 'fanout', 'headers']),
-  exchangeToExchange: true,
-  priority: true,
-  messageTtl: true,
-  queueExpires: true,
-  maxLength: true,
-  deadLetter: true,
-  alternateExchange: true,
-  confirms: true,
-  mandatory: true,
-  persistence: true,
-  crossProcess: true,
-  queueTypes: new Set(['classic', 'quorum', 'stream']),
-  heartbeats: true,
+  ...allCapabilities,
   brokerEntities: ALL_KINDS,
   policyKeys: new Set(['message-ttl', 'max-length', 'dead-letter-exchange', 'alternate-exchange']),
 };

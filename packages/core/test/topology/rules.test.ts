@@ -3,6 +3,7 @@ import type { TopologyIssue } from '../../src/errors.js';
 import { checkRules, pointer, type RuleOptions } from '../../src/topology/check/rules.js';
 import type { TopologyDocument } from '../../src/topology/document.js';
 import type { Capabilities } from '../../src/transport/spi.js';
+import { allCapabilities } from './specs.js';
 
 /** `severity path` of the issues of one rule. */
 function found(doc: TopologyDocument, rule: string, options?: RuleOptions): string[] {
@@ -51,23 +52,6 @@ const sound: TopologyDocument = {
     { match: 'media.*', exchange: 'tasks', routingKey: 'lopri' },
     { match: 'order.*', exchange: 'tasks', routingKey: 'hipri' },
   ],
-};
-
-const allCapabilities: Capabilities = {
-  exchangeTypes: new Set(['direct', 'topic', 'fanout', 'headers']),
-  exchangeToExchange: true,
-  priority: true,
-  messageTtl: true,
-  queueExpires: true,
-  maxLength: true,
-  deadLetter: true,
-  alternateExchange: true,
-  confirms: true,
-  mandatory: true,
-  persistence: true,
-  crossProcess: true,
-  queueTypes: new Set(['classic', 'quorum', 'stream']),
-  heartbeats: true,
 };
 
 describe('checkRules', () => {

@@ -2,7 +2,7 @@
  * Plain entity specs for planner tests: an exchange, a queue and a queue binding with the broker's
  * defaults, so a test writes only what it is about.
  */
-import type { BindingSpec, ExchangeSpec, QueueSpec } from '../../src/transport/spi.js';
+import type { BindingSpec, Capabilities, ExchangeSpec, QueueSpec } from '../../src/transport/spi.js';
 
 export const exchange = (name: string, type: ExchangeSpec['type'] = 'direct'): ExchangeSpec => ({
   name,
@@ -30,3 +30,21 @@ export const binding = (source: string, destination: string, routingKey = destin
   routingKey,
   arguments: {},
 });
+
+/** A transport that can do everything the classic rules check (every exchange and queue type, every argument). */
+export const allCapabilities: Capabilities = {
+  exchangeTypes: new Set(['direct', 'topic', 'fanout', 'headers']),
+  exchangeToExchange: true,
+  priority: true,
+  messageTtl: true,
+  queueExpires: true,
+  maxLength: true,
+  deadLetter: true,
+  alternateExchange: true,
+  confirms: true,
+  mandatory: true,
+  persistence: true,
+  crossProcess: true,
+  queueTypes: new Set(['classic', 'quorum', 'stream']),
+  heartbeats: true,
+};
