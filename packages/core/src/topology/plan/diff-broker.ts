@@ -14,6 +14,7 @@ import {
   brokerEntityDifferences,
   brokerEntityKey,
   brokerEntityList,
+  NO_BROKER_ENTITIES,
   type PasswordCheck,
 } from '../../model/broker-entities.js';
 import type { Change, EntityRef } from './change.js';
@@ -46,9 +47,7 @@ export function diffBroker(
   const key = (e: BrokerEntity) => brokerEntityKey(e, live.vhost);
   const listed = new Map(brokerEntityList(live.entities).map((e) => [key(e), e]));
   const wanted = new Set<string>();
-  for (const entity of brokerEntityList(
-    declared ?? { vhosts: [], users: [], permissions: [], topicPermissions: [], policies: [] },
-  )) {
+  for (const entity of brokerEntityList(declared ?? NO_BROKER_ENTITIES)) {
     const k = key(entity);
     wanted.add(k);
     const actual = listed.get(k);

@@ -9,6 +9,7 @@
  */
 import { NotFoundError, TopologyConflictError } from '../../errors.js';
 import { forEachConcurrently } from '../../internal/concurrency.js';
+import { brokerEntityList, NO_BROKER_ENTITIES } from '../../model/broker-entities.js';
 import type { Difference } from '../../model/equivalence.js';
 import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../../transport/spi.js';
 import type { DesiredTopology } from '../desired.js';
@@ -118,15 +119,7 @@ export async function observeBroker(
 ): Promise<LiveBroker | undefined> {
   const broker = admin.broker;
   if (!broker) return undefined;
-  const declared = desired.broker;
-  const declares =
-    declared !== undefined &&
-    declared.vhosts.length +
-      declared.users.length +
-      declared.permissions.length +
-      declared.topicPermissions.length +
-      declared.policies.length >
-      0;
+  const declares = brokerEntityList(desired.broker ?? NO_BROKER_ENTITIES).length > 0;
   if (!declares && !ownsSome) return undefined;
   return {
     vhost: broker.vhost,
