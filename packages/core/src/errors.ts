@@ -306,6 +306,26 @@ export class NotFoundError extends ChannelError {
   }
 }
 
+/**
+ * The queue exists but cannot be used right now: a classic queue whose node is down, a quorum queue without a
+ * leader (AMQP 404 "home node … is down or inaccessible"). Unlike {@link NotFoundError} it is retriable: the
+ * queue comes back with its node, and nothing about it must be re-created (a plan must never offer to).
+ */
+export class QueueUnavailableError extends ChannelError {
+  override readonly name = 'QueueUnavailableError';
+  override readonly code = 'ERR_QUEUE_UNAVAILABLE';
+  override readonly retriable = true;
+  override readonly recovery: RecoveryScope = 'channel';
+  constructor(
+    readonly queue: string,
+    /** The broker's own words (names the node, when it says). */
+    readonly reason: string,
+    options?: ErrorOptions,
+  ) {
+    super(`queue '${queue}' exists but is unavailable: ${reason}`, options);
+  }
+}
+
 /** The broker refused an operation whose precondition does not hold (delete `ifEmpty` of a non-empty queue). */
 export class PreconditionFailedError extends ChannelError {
   override readonly name = 'PreconditionFailedError';

@@ -30,6 +30,7 @@ export {
   PreconditionFailedError,
   PublishRejectedError,
   QueueEmptyError,
+  QueueUnavailableError,
   type RecoveryScope,
   ResourceLimitError,
   RetriesExhaustedError,

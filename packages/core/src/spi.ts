@@ -28,6 +28,7 @@ export {
   PreconditionFailedError,
   PublishRejectedError,
   QueueEmptyError,
+  QueueUnavailableError,
   type RecoveryScope,
   ResourceLimitError,
   RetriesExhaustedError,
