@@ -85,13 +85,22 @@ export function createRedisClient(url: BrokerUrl, options: TransportOptions, rol
   // ioredis prints unhandled 'error' events to the console; failures reach callers as rejections.
   // The first one is kept: a refused login closes the socket, and connect() then only says "closed".
   client.on('error', (error: Error) => {
-    if (!connected && !firstErrors.has(client)) firstErrors.set(client, error);
+    if (!connected) rememberFirstError(client, error);
   });
   return client;
 }
 
-/** Connects, turning ioredis's errors into Wakame's (no credentials in the message). */
-export async function connectClient(client: Redis, url: BrokerUrl): Promise<void> {
+/** Keeps the first error a client met before its first connect: what {@link connectClient} reports. */
+export function rememberFirstError(client: Redis, error: Error): void {
+  if (!firstErrors.has(client)) firstErrors.set(client, error);
+}
+
+/**
+ * Connects, turning ioredis's errors into Wakame's (no credentials in the message). `cluster`: whether the
+ * URL asked for Redis Cluster; a cluster node reached without it is refused once, with advice.
+ */
+export async function connectClient(client: Redis, url: BrokerUrl, cluster = false): Promise<void> {
+  const where = `${url.hostname}:${url.port ?? 6379}`;
   try {
     await client.connect();
   } catch (error) {
@@ -99,19 +108,36 @@ export async function connectClient(client: Redis, url: BrokerUrl): Promise<void
     const cause = firstErrors.get(client) ?? error;
     firstErrors.delete(client);
     const text = cause instanceof Error ? cause.message : String(cause);
-    const where = `${url.hostname}:${url.port ?? 6379}`;
     if (AUTH_FAILURE.test(text)) {
       throw new AccessRefusedError(`redis at ${where} refused the credentials: ${text.replace(/\s+/g, ' ')}`);
     }
-    throw new ConnectionError(`cannot connect to redis at ${where}: ${text}`, { cause });
+    throw (
+      clusterConnectError(text, where) ?? new ConnectionError(`cannot connect to redis at ${where}: ${text}`, { cause })
+    );
+  }
+  if (cluster) return;
+  try {
+    await refuseClusterNode(client, where);
+  } catch (error) {
+    client.disconnect();
+    throw error;
   }
 }
 
-function parseHostPort(text: string): { host: string; port: number } {
+/** Where `client` is connected now (`host:port`), e.g. the master a Sentinel named after a failover. */
+export function connectedAddress(client: Redis): string | undefined {
+  const stream = (client as unknown as { stream?: { remoteAddress?: string; remotePort?: number } }).stream;
+  return stream?.remoteAddress !== undefined && stream.remotePort !== undefined
+    ? `${stream.remoteAddress}:${stream.remotePort}`
+    : undefined;
+}
+
+/** One `host:port` of the `sentinels` or `nodes` option. */
+export function parseHostPort(text: string, option = 'sentinels', defaultPort = 26379): { host: string; port: number } {
   const colon = text.lastIndexOf(':');
-  const port = colon >= 0 ? Number(text.slice(colon + 1)) : 26379;
+  const port = colon >= 0 ? Number(text.slice(colon + 1)) : defaultPort;
   if (!Number.isInteger(port) || port <= 0 || port > 65535) {
-    throw new InvalidArgumentError(`redis:// option sentinels takes host:port pairs, got '${text}'`);
+    throw new InvalidArgumentError(`redis:// option ${option} takes host:port pairs, got '${text}'`);
   }
   return { host: colon >= 0 ? text.slice(0, colon) : text, port };
 }
@@ -129,6 +155,11 @@ export function redisError(error: unknown): Error {
   if (CONNECTIVITY.test(text)) return new ConnectionError(`the connection to redis failed: ${text}`, { cause: error });
   if (AUTH_FAILURE.test(text))
     return new AccessRefusedError(`redis refused the credentials: ${text}`, { cause: error });
+  if (isClusterReply(text)) {
+    return new RedisClusterError(`redis answered as a Redis Cluster node (${text}). ${KOMBU_ON_CLUSTER_ADVICE}`, {
+      cause: error,
+    });
+  }
   return new RedisCommandError(`redis refused a command: ${text}`, { cause: error });
 }
 
@@ -144,4 +175,51 @@ export function guarded<T>(promise: Promise<T>): Promise<T> {
   return promise.catch((error: unknown) => {
     throw redisError(error);
   });
+}
+
+/**
+ * The URL or the server cannot work as asked on Redis Cluster: a cluster reached with kombu's layout (one
+ * queue's keys span hash slots), `?cluster=true` on a server without cluster mode, or a database number.
+ * Not retriable: connecting again gives the same answer.
+ */
+export class RedisClusterError extends TransportError {
+  override readonly name = 'RedisClusterError';
+  override readonly code = 'ERR_REDIS_CLUSTER';
+  override readonly retriable = false;
+}
+
+/** What to do about a cluster reached with kombu's layout. */
+export const KOMBU_ON_CLUSTER_ADVICE =
+  "kombu's key layout (the default, shared with Python kombu/Celery) spreads one queue's keys over several hash " +
+  "slots and cannot run on Redis Cluster. Add ?cluster=true to the URL for Wakame's cluster layout (Python " +
+  'kombu/Celery cannot share those queues), or point the URL at a single Redis or a Sentinel group.';
+
+/** The connect error of a server without cluster mode reached with `?cluster=true`, typed; else undefined. */
+export function clusterConnectError(text: string, where: string): RedisClusterError | undefined {
+  if (/cluster support disabled/i.test(text)) {
+    return new RedisClusterError(
+      `redis at ${where} is not a Redis Cluster node (cluster support disabled): drop ?cluster=true from the URL`,
+    );
+  }
+  if (/SELECT is not allowed in cluster mode/i.test(text)) {
+    return new RedisClusterError(`redis at ${where} is a Redis Cluster node. ${KOMBU_ON_CLUSTER_ADVICE}`);
+  }
+  return undefined;
+}
+
+/**
+ * Refuses a cluster node reached without `?cluster=true`: found by `INFO cluster` right after connecting,
+ * so the connect fails once with advice, instead of every later script failing with CROSSSLOT or MOVED.
+ * A server that refuses `INFO` (an ACL) is let through; the first cross-slot reply then says the same.
+ */
+export async function refuseClusterNode(client: Redis, where: string): Promise<void> {
+  const info = await client.info('cluster').catch(() => '');
+  if (/^cluster_enabled:1/m.test(info)) {
+    throw new RedisClusterError(`redis at ${where} is a Redis Cluster node. ${KOMBU_ON_CLUSTER_ADVICE}`);
+  }
+}
+
+/** A command refused because it spans slots or belongs to another node: a cluster reached without `?cluster=true`. */
+export function isClusterReply(text: string): boolean {
+  return /^(CROSSSLOT|MOVED|ASK) /.test(text) || /CROSSSLOT/.test(text);
 }

@@ -10,14 +10,23 @@
  * - `visibility_timeout=3600000`: ms before messages held by a *kombu* consumer are restored (kombu's option);
  * - `priority_steps=0,3,6,9`: kombu's `priority_steps`, which must match the kombu peers';
  * - `sentinel=<master name>`: the host is a Redis Sentinel; `sentinels=h2:26379,h3:26379` adds more and
- *   `sentinel_password=` authenticates to them. An unknown master name fails the connect.
+ *   `sentinel_password=` authenticates to them. An unknown master name fails the connect. After a failover
+ *   the client follows the promoted master, and the `reconnected` status names it;
+ * - `cluster=true`: the host is a Redis Cluster node (`nodes=h2:7002,h3:7003` adds more seeds), used with
+ *   Wakame's cluster key layout (see `cluster-keys.ts`); no database number;
+ * - `layout=kombu|wakame`: the key layout. `kombu` (the default without `cluster`) is kombu's, byte for byte;
+ *   `wakame` (the default and the only choice with `cluster=true`) keeps each queue's keys in one hash slot.
+ *   `layout=wakame` also works on one Redis (no kombu peers can share its queues).
  *
  * Fanout exchanges deliver a durable copy to each bound queue. kombu's PUB/SUB fanout (nothing stored,
  * only connected consumers receive; what Celery's broadcast and remote control use) is the explicit
  * mode `arguments: { 'x-redis-fanout': 'pubsub' }` on the exchange.
  *
- * Redis Cluster is refused: kombu's layout puts a queue, `unacked` and `unacked_index` in different
- * hash slots, and the atomic claim needs them in one.
+ * kombu's layout cannot run on Redis Cluster (it puts a queue, `unacked` and `unacked_index` in different hash
+ * slots, and the atomic claim needs them in one): a cluster node reached with it, or `cluster=true` with
+ * `layout=kombu`, fails the connect once with {@link RedisClusterError} (not retriable), saying to use
+ * `?cluster=true`. On a cluster, claims, acks and restores are one script per queue on the queue's node;
+ * consumers are woken by `PUBLISH` on per-queue channels (see `cluster-signals.ts`).
  *
  * Priorities: Wakame's higher-is-sooner 0..9 maps to kombu's lower-is-sooner 9..0 (`9 - p`), stored
  * in kombu's sub-queue lists `<queue>\x06\x16<step>` (steps 0/3/6/9 by default, so 10 levels fold
@@ -31,14 +40,28 @@
  */
 import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
 import { InvalidArgumentError, VirtualTransport } from '@wakame/core/spi';
-import { connectClient, createRedisClient } from './client.js';
+import {
+  connectClient,
+  connectedAddress,
+  createRedisClient,
+  KOMBU_ON_CLUSTER_ADVICE,
+  RedisClusterError,
+} from './client.js';
+import { createClusterClient } from './cluster-client.js';
 import { DEFAULT_PRIORITY_STEPS } from './keys.js';
 import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 
 export { decodeEnvelope, encodeEnvelope, pythonJson } from '../internal/kombu-envelope.js';
 export type { TlsOptions } from '../internal/tls.js';
-export { DEFAULT_COMMAND_TIMEOUT_MS, RedisCommandError, type RedisTransportOptions } from './client.js';
-export { kombuPriority, kombuTopicPattern, RedisKeys, SEP } from './keys.js';
+export {
+  DEFAULT_COMMAND_TIMEOUT_MS,
+  KOMBU_ON_CLUSTER_ADVICE,
+  RedisClusterError,
+  RedisCommandError,
+  type RedisTransportOptions,
+} from './client.js';
+export { ClusterKeys, hashSlot } from './cluster-keys.js';
+export { kombuPriority, kombuTopicPattern, RedisKeys, SEP, type StoreKeys } from './keys.js';
 export { FANOUT_MODE_ARGUMENT, PUBSUB_MODE } from './pubsub-fanout.js';
 export { RedisStore, type RedisStoreOptions } from './redis-store.js';
 export { type Epoch, RedisTopology } from './redis-topology.js';
@@ -46,24 +69,33 @@ export { type Epoch, RedisTopology } from './redis-topology.js';
 /** The factory the `redis` and `rediss` URL schemes resolve to. */
 export const redisTransport: TransportFactory = (url: BrokerUrl, options: TransportOptions): Transport => {
   const q = url.query;
-  if (q.cluster !== undefined) {
-    throw new InvalidArgumentError(
-      "redis:// option cluster is not supported: kombu's key layout spreads one queue's keys over several hash slots, " +
-        'and claiming a message atomically needs them in one',
-    );
+  const cluster = flag('cluster', q.cluster);
+  const layout = q.layout ?? (cluster ? 'wakame' : 'kombu');
+  if (layout !== 'kombu' && layout !== 'wakame') {
+    throw new InvalidArgumentError(`redis:// option layout is 'kombu' or 'wakame', got '${layout}'`);
   }
+  if (cluster && layout === 'kombu')
+    throw new RedisClusterError(`redis:// with cluster=true and layout=kombu: ${KOMBU_ON_CLUSTER_ADVICE}`);
+  if (!cluster && q.nodes !== undefined) throw new InvalidArgumentError('redis:// option nodes needs cluster=true');
+  const where = (address: string) => `${url.scheme}://${address}/${url.db}/${q.keyprefix ?? ''}`;
   const storeOptions: RedisStoreOptions = {
-    identity: `${url.scheme}://${url.hostname}:${url.port ?? 6379}/${url.db}/${q.keyprefix ?? ''}`,
+    identity: where(`${url.hostname}:${url.port ?? 6379}`),
     keyPrefix: q.keyprefix ?? '',
+    layout,
     db: url.db,
     prioritySteps: q.priority_steps === undefined ? DEFAULT_PRIORITY_STEPS : parseSteps(q.priority_steps),
     ...optionalMs('lease', q.lease, 100, 'leaseMs'),
     ...optionalMs('visibility_timeout', q.visibility_timeout, 1_000, 'visibilityTimeoutMs'),
     onError: retriedLater,
-    connect: (client) => connectClient(client, url),
+    connect: (client) => connectClient(client, url, cluster),
+    connectedUrl: () => {
+      const address = cluster ? undefined : connectedAddress(command);
+      return address === undefined ? storeOptions.identity : where(address);
+    },
   };
-  const command = createRedisClient(url, options, 'command');
-  const events = createRedisClient(url, options, 'events');
+  const create = cluster ? createClusterClient : createRedisClient;
+  const command = create(url, options, 'command');
+  const events = create(url, options, 'events');
   // A body over the connection's bound is left in Redis: the claim script measures it and returns the rest.
   return new VirtualTransport(new RedisStore(command, events, storeOptions), {
     onError: retriedLater,
@@ -77,6 +109,12 @@ export const redisTransport: TransportFactory = (url: BrokerUrl, options: Transp
  * timer or by the reconnect; the connection learns of the outage itself through status events.
  */
 function retriedLater(_error: unknown): void {}
+
+function flag(name: string, text: string | undefined): boolean {
+  if (text === undefined || text === 'false' || text === '0') return false;
+  if (text === 'true' || text === '1' || text === '') return true;
+  throw new InvalidArgumentError(`redis:// option ${name} is true or false, got '${text}'`);
+}
 
 function parseSteps(text: string): number[] {
   const steps = text.split(',').map((s) => Number(s.trim()));

@@ -14,10 +14,11 @@
  * is false and the store polls instead.
  */
 import type { Redis } from 'ioredis';
+import type { ChangeFeed } from './wakeups.js';
 
 const INVALIDATE = '__redis__:invalidate';
 
-export class KeyWatcher {
+export class KeyWatcher implements ChangeFeed {
   readonly #prefixes = new Set<string>();
   #active = '';
   #redirectId: number | undefined;
@@ -42,6 +43,11 @@ export class KeyWatcher {
       else this.onChange(undefined);
     });
   }
+
+  /** Redis reports writes to tracked keys itself (a Python producer's too): nothing to announce. */
+  queueWritten(_queue: string): void {}
+
+  topologyWritten(): void {}
 
   /** Whether Redis accepted key tracking; when false the store must poll. */
   get supported(): boolean {

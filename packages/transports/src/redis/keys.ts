@@ -23,8 +23,54 @@ export function stepFor(kombu: number, steps: readonly number[]): number {
   return chosen;
 }
 
-/** Key names for one Redis database and prefix. */
-export class RedisKeys {
+/**
+ * Where a store's keys live: kombu's layout ({@link RedisKeys}, one Redis or a Sentinel group) or Wakame's
+ * cluster layout (`ClusterKeys` in `cluster-keys.ts`, every key of one queue in one hash slot). The store and
+ * its helpers ask this interface for every key, so the same scripts run on both.
+ */
+export interface StoreKeys {
+  readonly prefix: string;
+  readonly steps: readonly number[];
+  /**
+   * kombu's layout: one `unacked` hash for all queues, `_kombu.binding.*` mirrors, key-change tracking.
+   * False for the cluster layout, whose per-queue state lives in the queue's own slot.
+   */
+  readonly kombu: boolean;
+  readonly exchanges: string;
+  readonly queues: string;
+  readonly bindings: string;
+  readonly policies: string;
+  readonly revision: string;
+  readonly bindingPrefix: string;
+  list(queue: string, step: number): string;
+  lists(queue: string): string[];
+  queueOf(key: string): string | undefined;
+  binding(exchange: string): string;
+  /** KEYS[1..4] of the message scripts for `queue`: unacked, unacked index, leases, `owner`'s owned set. */
+  held(queue: string, owner: string): [string, string, string, string];
+  /** Where the claim script moves elements of `queue` that are not envelopes. */
+  corrupt(queue: string): string;
+  /** The liveness key vouching for `owner`'s leases on `queue` (one key for every queue in kombu's layout). */
+  owner(owner: string, queue?: string): string;
+  owned(owner: string, queue?: string): string;
+  used(queue: string): string;
+  consumers(queue: string): string;
+  /** The once-only marker of a PUB/SUB message delivered into `queue`. */
+  once(queue: string, tag: string): string;
+  /**
+   * The restore scope of `queue`: queues sharing one scope share their in-flight records (kombu's layout:
+   * all of them, scope `''`; the cluster layout: each queue is its own scope).
+   */
+  scope(queue: string): string;
+  /** What the change feed follows for a consumed queue (a key prefix, or a channel). */
+  watched(queue: string): string;
+  /** What the change feed follows for topology changes. */
+  readonly topologyWatched: readonly string[];
+}
+
+/** Key names for one Redis database and prefix, in kombu's layout. */
+export class RedisKeys implements StoreKeys {
+  readonly kombu = true;
   readonly unacked: string;
   readonly unackedIndex: string;
   /** tag → `<owner><SEP><list key>`: who holds an in-flight message and where it returns. */
@@ -36,7 +82,7 @@ export class RedisKeys {
   readonly policies: string;
   readonly revision: string;
   /** Envelopes that are not kombu JSON, moved aside instead of being delivered or dropped. */
-  readonly corrupt: string;
+  readonly corruptList: string;
   readonly bindingPrefix: string;
 
   constructor(
@@ -51,7 +97,7 @@ export class RedisKeys {
     this.bindings = `${prefix}_wakame.bindings`;
     this.policies = `${prefix}_wakame.policies`;
     this.revision = `${prefix}_wakame.revision`;
-    this.corrupt = `${prefix}_wakame.corrupt`;
+    this.corruptList = `${prefix}_wakame.corrupt`;
     this.bindingPrefix = `${prefix}_kombu.binding.`;
   }
 
@@ -78,9 +124,33 @@ export class RedisKeys {
     return this.bindingPrefix + exchange;
   }
 
+  held(_queue: string, owner: string): [string, string, string, string] {
+    return [this.unacked, this.unackedIndex, this.leases, this.owned(owner)];
+  }
+
+  corrupt(_queue: string): string {
+    return this.corruptList;
+  }
+
   /** Process liveness key of a lease owner; it expires when the owner stops renewing it. */
-  owner(owner: string): string {
+  owner(owner: string, _queue?: string): string {
     return `${this.prefix}_wakame.owner.${owner}`;
+  }
+
+  once(queue: string, tag: string): string {
+    return `${this.prefix}_wakame.pubsub.${queue}.${tag}`;
+  }
+
+  scope(_queue: string): string {
+    return '';
+  }
+
+  watched(queue: string): string {
+    return this.prefix + queue;
+  }
+
+  get topologyWatched(): readonly string[] {
+    return [this.revision, this.bindingPrefix];
   }
 
   /** Present while a queue declared with `expires` is in use; when it lapses the queue is deleted. */
@@ -94,7 +164,7 @@ export class RedisKeys {
   }
 
   /** The tags an owner holds, so it can find claims whose reply it never received (a cut connection). */
-  owned(owner: string): string {
+  owned(owner: string, _queue?: string): string {
     return `${this.prefix}_wakame.owned.${owner}`;
   }
 }

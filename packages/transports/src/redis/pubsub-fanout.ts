@@ -8,7 +8,7 @@
  */
 import type { Redis } from 'ioredis';
 import { pythonJson } from '../internal/kombu-envelope.js';
-import { escapeGlob, type RedisKeys, stepFor } from './keys.js';
+import { escapeGlob, type StoreKeys, stepFor } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /** The exchange argument that selects this mode, and its value. */
@@ -29,7 +29,7 @@ export class PubSubFanout {
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly events: Redis,
-    private readonly keys: RedisKeys,
+    private readonly keys: StoreKeys,
     private readonly db: number,
     /** A message was pushed into `queue`'s list. */
     private readonly delivered: (queue: string) => void,
@@ -114,7 +114,7 @@ export class PubSubFanout {
     for (const queue of queues) {
       props.delivery_tag = `${tag}.${queue}`;
       envelope.properties = props;
-      const once = `${this.keys.prefix}_wakame.pubsub.${queue}.${tag}`;
+      const once = this.keys.once(queue, tag);
       if (
         (await this.redis.wakameDELIVERONCE(2, once, this.keys.list(queue, step), pythonJson(envelope), ONCE_MS)) === 1
       ) {

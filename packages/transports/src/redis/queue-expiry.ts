@@ -5,7 +5,7 @@
  * any process may delete a queue whose marker lapsed, atomically with checking it (a redeclaration
  * in between wins).
  */
-import type { RedisKeys } from './keys.js';
+import type { StoreKeys } from './keys.js';
 import type { RedisTopology } from './redis-topology.js';
 import type { ScriptedRedis } from './scripts.js';
 
@@ -15,7 +15,7 @@ export const EXPIRY_SWEEP_MS = 1_000;
 export class QueueExpiry {
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly keys: RedisKeys,
+    private readonly keys: StoreKeys,
     private readonly topology: RedisTopology,
     private readonly onError: (error: unknown) => void,
   ) {}
@@ -47,7 +47,10 @@ export class QueueExpiry {
     for (const [i, name] of expiring.entries()) {
       if (alive[i]?.[1] === 1) continue;
       const k = this.keys;
-      const lists = k.lists(name);
+      // The cluster layout keeps the marker with the records (topology slot) and the lists in the queue's
+      // slot: the record goes atomically with the check, the lists right after (a publish in between to a
+      // queue being deleted is lost with it, as it would be a moment later).
+      const lists = k.kombu ? k.lists(name) : [];
       const deletedNow = await this.redis.wakameEXPIREQUEUE(
         3 + lists.length,
         k.used(name),
@@ -57,6 +60,7 @@ export class QueueExpiry {
         name,
       );
       if (deletedNow !== 1) continue;
+      if (!k.kombu) await this.redis.wakamePURGE(k.steps.length, ...k.lists(name));
       const snapshot = await this.topology.snapshot();
       for (const b of snapshot.bindings) {
         if (b.destinationType === 'queue' && b.destination === name) await this.topology.removeBinding(b);

@@ -35,9 +35,12 @@ import {
 } from '../internal/kombu-envelope.js';
 import { readClaimReply } from './claim-reply.js';
 import { guarded } from './client.js';
+import { ClusterKeys } from './cluster-keys.js';
+import { ClusterSignals } from './cluster-signals.js';
 import { countConsumers } from './consumers.js';
 import { KeyWatcher } from './key-watcher.js';
-import { kombuPriority, RedisKeys, stepFor } from './keys.js';
+import { kombuPriority, RedisKeys, type StoreKeys, stepFor } from './keys.js';
+import { dropOwner, renewLeases } from './leases.js';
 import { loadLua } from './lua.js';
 import { PubSubFanout } from './pubsub-fanout.js';
 import { EXPIRY_SWEEP_MS, QueueExpiry } from './queue-expiry.js';
@@ -45,8 +48,8 @@ import { type Epoch, RedisTopology } from './redis-topology.js';
 import { restoreExpiredLeases, restoreLostClaims } from './restore.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 import { RedisStacks } from './stacks.js';
-import { Wakeups } from './wakeups.js';
-import { chunks, SETTLE_CHUNK, WriteBatcher } from './write-batcher.js';
+import { type ChangeFeed, Wakeups } from './wakeups.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** Decrements an owner's consumer count atomically, removing the field (and so the key) at zero. */
 const RELEASE_CONSUMER = loadLua('release-consumer');
@@ -67,6 +70,14 @@ export interface RedisStoreOptions {
   readonly db?: number;
   /** Names the database, so in-process state is shared by the stores that reach it. */
   readonly identity: string;
+  /**
+   * `kombu`: kombu's key layout, byte for byte (one Redis or a Sentinel group); `wakame`: the cluster layout
+   * of `cluster-keys.ts` (a Redis Cluster, whose clients are then ioredis `Cluster`s, or one Redis).
+   * @defaultValue `'kombu'`
+   */
+  readonly layout?: 'kombu' | 'wakame';
+  /** The address the command client is connected to now (a Sentinel's current master), for status events. */
+  readonly connectedUrl?: () => string;
   /** Connects one of the two clients (with typed errors); @defaultValue `client.connect()` */
   readonly connect?: (client: Redis) => Promise<void>;
   /** Problems with no caller (a foreign element moved aside, a failed background renewal). */
@@ -97,7 +108,7 @@ export class RedisStore implements VirtualStore {
   readonly identity: string;
   readonly features = FEATURES;
   readonly topology: RedisTopology;
-  readonly keys: RedisKeys;
+  readonly keys: StoreKeys;
   /** State documents and apply locks of `wakame apply`, under `_wakame.stack.*` and `_wakame.lock.*`. */
   readonly #stacks: RedisStacks;
 
@@ -109,7 +120,7 @@ export class RedisStore implements VirtualStore {
   readonly owner = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 10)}`;
   readonly #redis: ScriptedRedis;
   readonly #events: Redis;
-  readonly #watcher: KeyWatcher;
+  readonly #watcher: ChangeFeed;
   readonly #fanout: PubSubFanout;
   readonly #expiry: QueueExpiry;
   readonly #options: RedisStoreOptions;
@@ -117,6 +128,8 @@ export class RedisStore implements VirtualStore {
   readonly #statusListeners = new Set<(status: TransportStatus) => void>();
   readonly #wakeups: Wakeups;
   readonly #held = new Map<string, Receipt>();
+  /** Queues this store claimed from: where its owned sets may be in the cluster layout. */
+  readonly #claimedFrom = new Set<string>();
   #seq = 0;
   readonly #writes: WriteBatcher;
   #timers: NodeJS.Timeout[] = [];
@@ -127,13 +140,24 @@ export class RedisStore implements VirtualStore {
     this.#events = events;
     this.#options = options;
     this.identity = options.identity;
-    this.keys = new RedisKeys(options.keyPrefix ?? '', options.prioritySteps ?? [0, 3, 6, 9]);
+    const steps = options.prioritySteps ?? [0, 3, 6, 9];
+    const clusterKeys = options.layout === 'wakame' ? new ClusterKeys(options.keyPrefix ?? '', steps) : undefined;
+    this.keys = clusterKeys ?? new RedisKeys(options.keyPrefix ?? '', steps);
     const epoch = epochs.get(options.identity) ?? { value: 0 };
     epochs.set(options.identity, epoch);
     this.#epoch = epoch;
-    this.topology = new RedisTopology(redis, this.keys, epoch, () => this.#watcher.supported);
+    this.topology = new RedisTopology(
+      redis,
+      this.keys,
+      epoch,
+      () => this.#watcher.supported,
+      () => this.#watcher.topologyWritten(),
+    );
     this.#wakeups = new Wakeups(this.keys, this.topology, epoch, this.#report);
-    this.#watcher = new KeyWatcher(redis, events, (keys) => this.#wakeups.changed(keys), this.#report);
+    const changed = (keys: readonly string[] | undefined) => this.#wakeups.changed(keys);
+    this.#watcher = clusterKeys
+      ? new ClusterSignals(redis, events, clusterKeys, this.owner, changed, this.#report)
+      : new KeyWatcher(redis, events, changed, this.#report);
     this.#wakeups.watcher = this.#watcher;
     this.#writes = new WriteBatcher(this.#redis, this.keys, this.owner, (q) => this.#wakeups.notify(q), this.#report);
     this.#expiry = new QueueExpiry(this.#redis, this.keys, this.topology, this.#report);
@@ -181,7 +205,10 @@ export class RedisStore implements VirtualStore {
     }
     await this.#renew();
     await this.#watcher.start();
-    for (const prefix of [this.keys.revision, this.keys.bindingPrefix]) await this.#watcher.add(prefix);
+    for (const watched of this.keys.topologyWatched) await this.#watcher.add(watched);
+    // A cluster node failing over is no outage of the connection (ioredis moves to the promoted replica), but
+    // a claim whose reply died with the old master may be held under our name: look for such claims.
+    for (const event of ['-node', '+node']) this.#redis.on(event, () => this.#scheduleResync(false));
     this.#state = 'open';
     const every = (ms: number, task: () => Promise<unknown>) => {
       const timer = setInterval(() => void task().catch(this.#report), ms);
@@ -211,7 +238,7 @@ export class RedisStore implements VirtualStore {
     for (const receipt of this.#held.values()) await this.settle(receipt, 'release');
     await this.#writes.flush();
     await this.#stacks.close();
-    await this.#redis.del(this.keys.owner(this.owner), this.keys.owned(this.owner)).catch(this.#report);
+    await dropOwner(this.#redis, this.keys, this.owner, this.#scopes()).catch(this.#report);
     this.#events.disconnect();
     await this.#redis.quit().catch(() => this.#redis.disconnect());
   }
@@ -225,8 +252,9 @@ export class RedisStore implements VirtualStore {
 
   async deleteQueue(name: string): Promise<number> {
     const purged = await this.purge(name);
-    // Every key of the queue goes with it: its consumer counters and its in-use marker (expiry).
-    await guarded(this.#redis.del(this.keys.consumers(name), this.keys.used(name)));
+    // Every key of the queue goes with it: its consumer counters and its in-use marker (expiry), one DEL
+    // each (in the cluster layout they are in different hash slots).
+    await guarded(Promise.all([this.#redis.del(this.keys.consumers(name)), this.#redis.del(this.keys.used(name))]));
     return purged;
   }
 
@@ -260,14 +288,12 @@ export class RedisStore implements VirtualStore {
     const lists = this.keys.lists(queue);
     const k = this.keys;
     this.#expiry.touch(queue);
+    this.#claimedFrom.add(queue);
     const reply = (await guarded(
       this.#redis.wakameCLAIM(
         5 + lists.length,
-        k.unacked,
-        k.unackedIndex,
-        k.leases,
-        k.owned(this.owner),
-        k.corrupt,
+        ...k.held(queue, this.owner),
+        k.corrupt(queue),
         ...lists,
         this.owner,
         (Date.now() / 1000).toFixed(6),
@@ -277,7 +303,9 @@ export class RedisStore implements VirtualStore {
     )) as [number, ...(number | string)[]];
     if (reply[0] > 0) {
       this.#report(
-        new EnvelopeError(`${reply[0]} element(s) of queue '${queue}' were not kombu envelopes: moved to ${k.corrupt}`),
+        new EnvelopeError(
+          `${reply[0]} element(s) of queue '${queue}' were not kombu envelopes: moved to ${k.corrupt(queue)}`,
+        ),
       );
     }
     const claimed: Claimed[] = [];
@@ -293,7 +321,7 @@ export class RedisStore implements VirtualStore {
   settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
     const r = receipt as Receipt;
     this.#held.delete(r.tag);
-    if (outcome === 'ack') return this.#writes.ack(r.tag);
+    if (outcome === 'ack') return this.#writes.ack(r.queue, r.tag);
     const mark = outcome === 'requeue' && !r.message.redelivered;
     if (r.raw === undefined) return this.#requeueWithheld(r, mark);
     const raw = mark ? markRedelivered(r.raw) : r.raw;
@@ -302,7 +330,8 @@ export class RedisStore implements VirtualStore {
 
   /** The body of a message claimed without it (over the bound), read from `unacked` for a dead-lettered copy. */
   async readBody(receipt: unknown): Promise<Buffer> {
-    const record = await guarded(this.#redis.hget(this.keys.unacked, (receipt as Receipt).tag));
+    const r = receipt as Receipt;
+    const record = await guarded(this.#redis.hget(this.keys.held(r.queue, this.owner)[0], r.tag));
     return record === null ? Buffer.alloc(0) : bodyOfRecord(record);
   }
 
@@ -312,7 +341,7 @@ export class RedisStore implements VirtualStore {
    * `unacked` means another process restored it after the lease ran out: nothing to do.
    */
   async #requeueWithheld(r: Receipt, mark: boolean): Promise<void> {
-    const record = await guarded(this.#redis.hget(this.keys.unacked, r.tag));
+    const record = await guarded(this.#redis.hget(this.keys.held(r.queue, this.owner)[0], r.tag));
     if (record === null) return;
     const raw = elementOfRecord(record, mark);
     await this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });
@@ -372,19 +401,23 @@ export class RedisStore implements VirtualStore {
     await this.#writes.flush();
     const k = this.keys;
     const lists = k.lists(to.name);
+    // The cluster layout's records are in another slot: the lists are re-filed first (KEYS[1..2] stand in,
+    // untouched), then the record is written like any other (a push in between files by the old record).
+    const [records, revision] = k.kombu ? [k.queues, k.revision] : [lists[0] as string, lists[0] as string];
     await guarded(
       this.#redis.wakameREFILE(
         2 + lists.length,
-        k.queues,
-        k.revision,
+        records,
+        revision,
         ...lists,
         to.name,
-        JSON.stringify(to),
+        k.kombu ? JSON.stringify(to) : '',
         to.maxPriority ?? '',
         ...k.steps,
       ),
     );
-    this.topology.replaced(to);
+    if (k.kombu) this.topology.replaced(to);
+    else await this.topology.putQueue(to);
     this.#wakeups.notify(to.name);
   }
 
@@ -404,16 +437,19 @@ export class RedisStore implements VirtualStore {
     return max === undefined ? 0 : Math.min(kombuPriority(step), max);
   }
 
-  /** Liveness key plus the scores of every held message, so neither Wakame nor kombu restores them. */
-  async #renew(): Promise<void> {
-    const now = (Date.now() / 1000).toFixed(6);
-    const tx = this.#redis
-      .pipeline()
-      .set(this.keys.owner(this.owner), `${hostname()}:${process.pid}`, 'PX', this.#leaseMs);
-    for (const tags of chunks([...this.#held.keys()], SETTLE_CHUNK)) {
-      tx.zadd(this.keys.unackedIndex, 'XX', ...tags.flatMap((tag) => [now, tag]));
-    }
-    await tx.exec();
+  /** Liveness key(s) plus the scores of every held message, so neither Wakame nor kombu restores them. */
+  #renew(): Promise<void> {
+    return renewLeases(this.#redis, this.keys, {
+      owner: this.owner,
+      leaseMs: this.#leaseMs,
+      held: this.#held.values(),
+      queues: this.#wakeups.consumers(),
+    });
+  }
+
+  /** The queues whose restore scopes may hold something of this store's. */
+  #scopes(): string[] {
+    return [...new Set([...this.#claimedFrom, ...[...this.#wakeups.consumers()].map(([queue]) => queue)])];
   }
 
   async #restore(): Promise<void> {
@@ -429,18 +465,23 @@ export class RedisStore implements VirtualStore {
    * After a reconnect: claims whose reply was lost with the connection are held in Redis under this
    * owner but unknown here, so they would be renewed forever; they go back to their queues now.
    */
-  #scheduleResync(): void {
+  #scheduleResync(announce = true): void {
+    this.#announce ||= announce;
     if (this.#resync) return;
     // Both connections usually come back together: one resync for both.
     this.#resync = setTimeout(() => {
       this.#resync = undefined;
-      void this.#reconnected();
+      const announced = this.#announce;
+      this.#announce = false;
+      void this.#reconnected(announced);
     }, 10);
   }
 
+  #announce = false;
+
   #resync: NodeJS.Timeout | undefined;
 
-  async #reconnected(): Promise<void> {
+  async #reconnected(announce: boolean): Promise<void> {
     if (this.#state !== 'open') return;
     try {
       // Tracking is per connection: a new command connection or a new events connection (new id) needs it again.
@@ -452,10 +493,12 @@ export class RedisStore implements VirtualStore {
       for (const [queue, count] of this.#wakeups.consumers()) {
         await this.#redis.hset(this.keys.consumers(queue), this.owner, count);
       }
-      for (const queue of await restoreLostClaims(this.#redis, this.keys, this.owner, this.#held))
+      const queues = this.#scopes();
+      for (const queue of await restoreLostClaims(this.#redis, this.keys, this.owner, this.#held, queues))
         this.#wakeups.notify(queue);
       this.#epoch.value++;
-      this.#emit({ type: 'reconnected', url: this.identity });
+      // Named by where the client is now: after a Sentinel failover, the promoted master, not the sentinel.
+      if (announce) this.#emit({ type: 'reconnected', url: this.#options.connectedUrl?.() ?? this.identity });
       this.#wakeups.all();
     } catch (error) {
       this.#report(error);

@@ -21,7 +21,7 @@ import type {
 import { bindingKey, InvalidArgumentError, policyKeyOf, policyRecordKey } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
 import { guarded } from './client.js';
-import { bindingMember, escapeGlob, kombuTopicPattern, parseBindingMember, type RedisKeys } from './keys.js';
+import { bindingMember, escapeGlob, kombuTopicPattern, parseBindingMember, type StoreKeys } from './keys.js';
 import { FANOUT_MODE_ARGUMENT, PUBSUB_MODE } from './pubsub-fanout.js';
 
 /** A revision counter shared by every store instance of one process that reaches the same database and prefix. */
@@ -41,10 +41,12 @@ export class RedisTopology implements TopologyStore {
 
   constructor(
     private readonly redis: Redis,
-    private readonly keys: RedisKeys,
+    private readonly keys: StoreKeys,
     private readonly epoch: Epoch,
     /** Whether the store receives notifications for binding-set keys (else every snapshot scans). */
     private readonly tracked: () => boolean,
+    /** This process changed a record (other processes may need telling: the change feed's `topologyWritten`). */
+    private readonly written: () => void = () => {},
   ) {}
 
   /**
@@ -83,7 +85,8 @@ export class RedisTopology implements TopologyStore {
       policies: policies.map((s) => JSON.parse(s) as PolicySpec),
       inferred: { exchanges: [] as string[], queues: [] as string[] },
     };
-    await this.#addKombuRecords(snapshot);
+    // The cluster layout has no kombu peers, hence no binding sets to read (and no database-wide SCAN).
+    if (this.keys.kombu) await this.#addKombuRecords(snapshot);
     this.queueSpecs.clear();
     for (const q of snapshot.queues) this.queueSpecs.set(q.name, q);
     this.pubsubExchanges.clear();
@@ -234,12 +237,14 @@ export class RedisTopology implements TopologyStore {
   replaced(spec: QueueSpec): void {
     this.queueSpecs.set(spec.name, spec);
     this.epoch.value++;
+    this.written();
   }
 
   /** Another party deleted `name`'s record: forget it here too (and move the revision). */
   forget(name: string): void {
     this.queueSpecs.delete(name);
     this.epoch.value++;
+    this.written();
   }
 
   deleteQueue(name: string): Promise<void> {
@@ -258,7 +263,7 @@ export class RedisTopology implements TopologyStore {
   async #addBinding(binding: BindingSpec): Promise<boolean> {
     const added = await this.redis.hsetnx(this.keys.bindings, bindingKey(binding), JSON.stringify(binding));
     if (added === 0) return false;
-    const member = kombuMember(binding, await this.exchangeType(binding.source));
+    const member = this.keys.kombu ? kombuMember(binding, await this.exchangeType(binding.source)) : undefined;
     const tx = this.redis.multi();
     if (member) tx.sadd(this.keys.binding(binding.source), member);
     await this.#write(tx);
@@ -275,7 +280,7 @@ export class RedisTopology implements TopologyStore {
     const removed = await this.redis.hdel(this.keys.bindings, bindingKey(binding));
     if (removed === 0) return false;
     const type = await this.exchangeType(binding.source);
-    const member = kombuMember(binding, type);
+    const member = this.keys.kombu ? kombuMember(binding, type) : undefined;
     const tx = this.redis.multi();
     // Bindings differing only in arguments share one kombu member: it goes with the last of them.
     if (member && !(await this.#stillMirrored(binding, member, type))) {
@@ -311,6 +316,7 @@ export class RedisTopology implements TopologyStore {
     const results = await tx.exec();
     for (const [error] of results ?? []) if (error) throw error;
     this.epoch.value++;
+    this.written();
   }
 }
 

@@ -5,11 +5,15 @@
  * died or hung): it returns to the exact list it was claimed from, marked redelivered. A message a
  * kombu consumer holds has no owner; as kombu itself would, it comes back after kombu's visibility
  * timeout, routed again through the `_kombu.binding.*` sets with kombu's own rules.
+ *
+ * In the cluster layout each queue keeps its own in-flight records and owner liveness keys in its slot, so
+ * a run restores queue by queue (one restore scope per queue, each script on the node holding that queue):
+ * the dead process's messages come back whichever node it or the restorer talk to.
  */
 import type { ExchangeType } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
 import { markRedelivered, pythonJson } from '../internal/kombu-envelope.js';
-import { parseBindingMember, type RedisKeys, SEP, stepFor } from './keys.js';
+import { parseBindingMember, SEP, type StoreKeys, stepFor } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 export interface RestoreOptions {
@@ -26,11 +30,25 @@ const MAX_PAGES = 20;
 /** @returns the queues that received restored messages. */
 export async function restoreExpiredLeases(
   r: ScriptedRedis,
-  keys: RedisKeys,
+  keys: StoreKeys,
   options: RestoreOptions,
 ): Promise<Set<string>> {
-  const redis: Redis = r;
   const restoredTo = new Set<string>();
+  // kombu's layout: one scope for every queue; the cluster layout: every queue with a record is a scope.
+  const scopes = keys.kombu ? [''] : await r.hkeys(keys.queues);
+  for (const scope of scopes) await restoreScope(r, keys, scope, options, restoredTo);
+  return restoredTo;
+}
+
+async function restoreScope(
+  r: ScriptedRedis,
+  keys: StoreKeys,
+  scope: string,
+  options: RestoreOptions,
+  restoredTo: Set<string>,
+): Promise<void> {
+  const redis: Redis = r;
+  const [unacked, index, leases] = keys.held(scope, '');
   const now = Date.now();
   const leaseCutoff = ((now - options.leaseMs) / 1000).toFixed(6);
   const visibilityCutoff = ((now - options.visibilityTimeoutMs) / 1000).toFixed(6);
@@ -38,14 +56,14 @@ export async function restoreExpiredLeases(
   for (let page = 0; page < MAX_PAGES; page++) {
     const found = (await r.wakameRESTORABLE(
       3,
-      keys.unacked,
-      keys.unackedIndex,
-      keys.leases,
+      unacked,
+      index,
+      leases,
       leaseCutoff,
       visibilityCutoff,
       offset,
       PAGE,
-      keys.owner(''),
+      keys.owner('', scope),
     )) as string[];
     let skipped = 0;
     for (let i = 0; i < found.length; i += 3) {
@@ -57,11 +75,12 @@ export async function restoreExpiredLeases(
       let ownedKey = '';
       if (lease !== '') {
         const owner = lease.slice(0, lease.indexOf(SEP));
-        ownerKey = keys.owner(owner);
-        ownedKey = keys.owned(owner);
+        ownerKey = keys.owner(owner, scope);
+        ownedKey = keys.owned(owner, scope);
         targets = [lease.slice(lease.indexOf(SEP) + SEP.length)];
       } else {
-        targets = await kombuRoute(redis, keys, exchange, routingKey, envelope, options);
+        // Only a kombu consumer holds a message without a lease, and no kombu peer shares a cluster.
+        targets = keys.kombu ? await kombuRoute(redis, keys, exchange, routingKey, envelope, options) : [];
       }
       if (targets.length === 0) {
         skipped++;
@@ -69,9 +88,9 @@ export async function restoreExpiredLeases(
       }
       const done = await r.wakameRESTORE(
         3,
-        keys.unacked,
-        keys.unackedIndex,
-        keys.leases,
+        unacked,
+        index,
+        leases,
         tag,
         lease,
         ownerKey,
@@ -85,7 +104,6 @@ export async function restoreExpiredLeases(
     offset += skipped;
     if (found.length / 3 < PAGE) break;
   }
-  return restoredTo;
 }
 
 /**
@@ -95,19 +113,26 @@ export async function restoreExpiredLeases(
  */
 export async function restoreLostClaims(
   redis: ScriptedRedis,
-  keys: RedisKeys,
+  keys: StoreKeys,
   owner: string,
   held: ReadonlyMap<string, unknown>,
+  /** The queues this owner claimed from (the cluster layout keeps an owned set per queue). */
+  queues: Iterable<string>,
 ): Promise<Set<string>> {
   const restoredTo = new Set<string>();
-  for (const tag of await redis.smembers(keys.owned(owner))) {
-    if (held.has(tag)) continue;
-    const [lease, record] = await Promise.all([redis.hget(keys.leases, tag), redis.hget(keys.unacked, tag)]);
-    if (lease === null || record === null) continue;
-    const list = lease.slice(lease.indexOf(SEP) + SEP.length);
-    const element = pythonJson((JSON.parse(record) as unknown[])[0]);
-    const args = [keys.unacked, keys.unackedIndex, keys.leases, tag, lease, '', keys.owned(owner), list, element];
-    if ((await redis.wakameRESTORE(3, ...args)) === 1) restoredTo.add(keys.queueOf(list) ?? list);
+  const scopes = new Map<string, string>();
+  for (const queue of keys.kombu ? [''] : queues) scopes.set(keys.scope(queue), queue);
+  for (const queue of scopes.values()) {
+    const [unacked, index, leases, owned] = keys.held(queue, owner);
+    for (const tag of await redis.smembers(owned)) {
+      if (held.has(tag)) continue;
+      const [lease, record] = await Promise.all([redis.hget(leases, tag), redis.hget(unacked, tag)]);
+      if (lease === null || record === null) continue;
+      const list = lease.slice(lease.indexOf(SEP) + SEP.length);
+      const element = pythonJson((JSON.parse(record) as unknown[])[0]);
+      const args = [unacked, index, leases, tag, lease, '', owned, list, element];
+      if ((await redis.wakameRESTORE(3, ...args)) === 1) restoredTo.add(keys.queueOf(list) ?? list);
+    }
   }
   return restoredTo;
 }
@@ -115,7 +140,7 @@ export async function restoreLostClaims(
 /** The lists kombu's `_lookup` would send a message to (kombu's restore re-routes, it does not remember the queue). */
 async function kombuRoute(
   redis: Redis,
-  keys: RedisKeys,
+  keys: StoreKeys,
   exchange: string,
   routingKey: string,
   envelope: Record<string, unknown>,

@@ -5,9 +5,23 @@
  * changed (Wakame's revision, a kombu binding set) → the topology revision moves and every consumer
  * looks again (it may have lost its queue).
  */
-import type { KeyWatcher } from './key-watcher.js';
-import type { RedisKeys } from './keys.js';
+import type { StoreKeys } from './keys.js';
 import type { Epoch, RedisTopology } from './redis-topology.js';
+
+/** What tells the store about other clients' writes: key-change tracking, or the cluster layout's signals. */
+export interface ChangeFeed {
+  /** Whether it works; when false the store polls. */
+  readonly supported: boolean;
+  /** Starts, or restarts after a reconnect. */
+  start(): Promise<void>;
+  /** Follows a key prefix or channel (from {@link StoreKeys.watched}). */
+  add(watched: string): Promise<void>;
+  delete(watched: string): Promise<void>;
+  /** Tells other processes that this one wrote to `queue`'s lists (a no-op where Redis tells them itself). */
+  queueWritten(queue: string): void;
+  /** Tells other processes that this one changed the topology. */
+  topologyWritten(): void;
+}
 
 export class Wakeups {
   readonly #listeners = new Set<(queue: string) => void>();
@@ -16,14 +30,14 @@ export class Wakeups {
   #lastPolledRevision: string | null = null;
 
   constructor(
-    private readonly keys: RedisKeys,
+    private readonly keys: StoreKeys,
     private readonly topology: RedisTopology,
     private readonly epoch: Epoch,
     private readonly onError: (error: unknown) => void,
   ) {}
 
   /** The watcher is created after this object (it reports to {@link changed}). */
-  watcher: KeyWatcher | undefined;
+  watcher: ChangeFeed | undefined;
 
   listen(listener: (queue: string) => void): () => void {
     this.#listeners.add(listener);
@@ -34,7 +48,7 @@ export class Wakeups {
   consume(queue: string): () => void {
     const count = this.#consumed.get(queue) ?? 0;
     this.#consumed.set(queue, count + 1);
-    if (count === 0) this.watcher?.add(this.keys.prefix + queue).catch(this.onError);
+    if (count === 0) this.watcher?.add(this.keys.watched(queue)).catch(this.onError);
     let released = false;
     return () => {
       if (released) return;
@@ -45,7 +59,7 @@ export class Wakeups {
         return;
       }
       this.#consumed.delete(queue);
-      this.watcher?.delete(this.keys.prefix + queue).catch(this.onError);
+      this.watcher?.delete(this.keys.watched(queue)).catch(this.onError);
     };
   }
 
@@ -54,14 +68,19 @@ export class Wakeups {
     return this.#consumed.entries();
   }
 
-  /** `queue` may have new messages. */
+  /** This process wrote to `queue`: its consumers here look, and other processes are told where Redis does not. */
   notify(queue: string): void {
+    this.#local(queue);
+    this.watcher?.queueWritten(queue);
+  }
+
+  #local(queue: string): void {
     for (const listener of this.#listeners) listener(queue);
   }
 
   /** Every consumed queue may have new messages (after a reconnect, a flush, as a safety net). */
   all(): void {
-    for (const queue of this.#consumed.keys()) this.notify(queue);
+    for (const queue of this.#consumed.keys()) this.#local(queue);
   }
 
   /** Redis reported `keys` changed by another client; `undefined` means a FLUSHDB/FLUSHALL. */
@@ -74,13 +93,13 @@ export class Wakeups {
     }
     let topologyChanged = false;
     for (const key of keys) {
-      if (key === this.keys.revision || key.startsWith(this.keys.bindingPrefix)) {
+      if (key === this.keys.revision || (this.keys.kombu && key.startsWith(this.keys.bindingPrefix))) {
         if (key !== this.keys.revision) this.topology.noteBindingSet(key);
         topologyChanged = true;
         continue;
       }
       const queue = this.keys.queueOf(key);
-      if (queue !== undefined && this.#consumed.has(queue)) this.notify(queue);
+      if (queue !== undefined && this.#consumed.has(queue)) this.#local(queue);
     }
     if (topologyChanged) {
       this.epoch.value++;

@@ -6,7 +6,7 @@
  */
 
 import { redisError } from './client.js';
-import type { RedisKeys } from './keys.js';
+import type { StoreKeys } from './keys.js';
 import type { ScriptedRedis } from './scripts.js';
 
 /** Most tags per settle script call (Lua's `unpack` limit, and a reply of reasonable size). */
@@ -31,13 +31,14 @@ interface Batch {
 
 export class WriteBatcher {
   #puts = new Map<string, { queue: string; raws: string[]; batch: Batch }>();
-  #acks: { tags: string[]; batch: Batch } | undefined;
+  /** Tags to ack per restore scope (all queues share one in kombu's layout; one per queue on a cluster). */
+  #acks: { scopes: Map<string, { queue: string; tags: string[] }>; batch: Batch } | undefined;
   #requeues: { items: Requeue[]; batch: Batch } | undefined;
   #scheduled = false;
 
   constructor(
     private readonly redis: ScriptedRedis,
-    private readonly keys: RedisKeys,
+    private readonly keys: StoreKeys,
     private readonly owner: string,
     /** A queue received messages (its consumers in this process should look). */
     private readonly notify: (queue: string) => void,
@@ -56,9 +57,15 @@ export class WriteBatcher {
     return pending.batch.done;
   }
 
-  ack(tag: string): Promise<void> {
-    this.#acks ??= { tags: [], batch: batch() };
-    this.#acks.tags.push(tag);
+  ack(queue: string, tag: string): Promise<void> {
+    this.#acks ??= { scopes: new Map(), batch: batch() };
+    const scope = this.keys.scope(queue);
+    let pending = this.#acks.scopes.get(scope);
+    if (!pending) {
+      pending = { queue, tags: [] };
+      this.#acks.scopes.set(scope, pending);
+    }
+    pending.tags.push(tag);
     this.#schedule();
     return this.#acks.batch.done;
   }
@@ -97,17 +104,29 @@ export class WriteBatcher {
         }, batch.reject),
       );
     }
-    const heads = [k.unacked, k.unackedIndex, k.leases, k.owned(this.owner)];
     if (acks) {
-      const calls = chunks(acks.tags, SETTLE_CHUNK).map((tags) => this.redis.wakameACK(4, ...heads, ...tags));
+      const calls = [...acks.scopes.values()].flatMap(({ queue, tags }) => {
+        const heads = k.held(queue, this.owner);
+        return chunks(tags, SETTLE_CHUNK).map((part) => this.redis.wakameACK(4, ...heads, ...part));
+      });
       work.push(Promise.all(calls).then(acks.batch.resolve, acks.batch.reject));
     }
     if (requeues) {
       // RPUSH puts each at the front: push the latest claimed first so the earliest is consumed first.
       const ordered = requeues.items.sort((a, b) => b.seq - a.seq);
-      const calls = chunks(ordered, SETTLE_CHUNK).map((part) =>
-        this.redis.wakameREQUEUE(4, ...heads, ...part.flatMap((r) => [r.tag, r.list, r.raw])),
-      );
+      const byScope = new Map<string, Requeue[]>();
+      for (const r of ordered) {
+        const scope = k.scope(r.queue);
+        const items = byScope.get(scope);
+        if (items) items.push(r);
+        else byScope.set(scope, [r]);
+      }
+      const calls = [...byScope.values()].flatMap((items) => {
+        const heads = k.held((items[0] as Requeue).queue, this.owner);
+        return chunks(items, SETTLE_CHUNK).map((part) =>
+          this.redis.wakameREQUEUE(4, ...heads, ...part.flatMap((r) => [r.tag, r.list, r.raw])),
+        );
+      });
       const queues = new Set(ordered.map((r) => r.queue));
       work.push(
         Promise.all(calls).then(() => {

@@ -335,10 +335,26 @@ describe.skipIf(gate === 'skip')('redis transport', () => {
     await expect(conn.declare(new Queue('by-count', { maxLength: 10 }))).resolves.toBeUndefined();
   });
 
-  it('refuses Redis Cluster and bad options with InvalidArgumentError', async () => {
-    for (const query of ['cluster=1', 'lease=5', 'priority_steps=3,6', 'visibility_timeout=x']) {
+  it('refuses bad options with InvalidArgumentError', async () => {
+    const bad = ['cluster=maybe', 'layout=other', 'nodes=h:1', 'lease=5', 'priority_steps=3,6', 'visibility_timeout=x'];
+    for (const query of bad) {
       await expect(Connection.open(redisUrl(DB, query))).rejects.toBeInstanceOf(InvalidArgumentError);
     }
+  });
+
+  it('refuses cluster=true on a Redis without cluster mode, and cluster=true with kombu layout, once and for good', async () => {
+    // A database number cannot be selected on a cluster; layout=kombu cannot run on one.
+    for (const query of ['cluster=true', 'cluster=true&layout=kombu']) {
+      await expect(Connection.open(redisUrl(DB, query))).rejects.toMatchObject({
+        code: 'ERR_REDIS_CLUSTER',
+        retriable: false,
+      });
+    }
+    const noDb = redisUrl(DB, 'cluster=true').replace(`/${DB}?`, '/0?');
+    await expect(Connection.open(noDb, { connectTimeoutMs: 3_000 })).rejects.toMatchObject({
+      code: 'ERR_REDIS_CLUSTER',
+      message: expect.stringContaining('not a Redis Cluster node'),
+    });
   });
 
   /** When the server last flushed a database (FLUSHDB, FLUSHALL), as a tracking client hears of it. */

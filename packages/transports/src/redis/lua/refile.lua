@@ -16,7 +16,8 @@
   KEYS[3..] the queue's lists, in step order (kombu's first step first)
 
   ARGV[1] the queue
-  ARGV[2] the new record (JSON)
+  ARGV[2] the new record (JSON), or '' to leave the records alone (the cluster layout: they are in
+          another hash slot and written after; KEYS[1] and KEYS[2] are then never touched)
   ARGV[3] the new maxPriority, or '' for none
   ARGV[4..] the priority steps, in the order of KEYS[3..]
 
@@ -105,6 +106,8 @@ for t, items in ipairs(out) do
     redis.call('LPUSH', KEYS[t + 2], unpack(items, c, math.min(c + 3999, #items)))
   end
 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('INCR', KEYS[2])
+if ARGV[2] ~= '' then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('INCR', KEYS[2])
+end
 return moved
