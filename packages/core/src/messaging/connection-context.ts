@@ -24,6 +24,10 @@ export interface ConnectionContext extends Channel {
   readonly maxBodyBytes: number;
   /** The transport when connected, without connecting. */
   readonly currentTransport: Transport | undefined;
+  /** False while a transport recovers a lost broker by itself. */
+  readonly isConnected: boolean;
+  /** Queues the broker has but cannot serve now (their node is down). */
+  readonly unavailableQueues: ReadonlyMap<string, Error>;
   /** Connects if needed and returns the transport. */
   ready(signal?: AbortSignal): Promise<Transport>;
   /** Runs `operation`, retrying retriable failures per `policy` (reconnecting first when the connection failed). */

@@ -138,9 +138,22 @@ export class Connection implements Channel, ConnectionContext {
     return connection;
   }
 
-  /** The current URL, password masked. */
+  /** The URL of the node connected now (after a failover, the one failed over to), password masked. */
   get url(): string {
-    return (this.urls[this.#index] as BrokerUrl).redacted;
+    return this.#connectedUrl ?? (this.urls[this.#index] as BrokerUrl).redacted;
+  }
+
+  /** What a transport that fails over by itself said it reached, when it says. */
+  #connectedUrl: string | undefined;
+  /** Queues that exist but cannot be used now (their node is down), and why; see {@link Connection.unavailableQueues}. */
+  readonly #unavailable = new Map<string, Error>();
+
+  /**
+   * Queues the broker has but cannot serve now (a classic queue whose node is down), with the broker's reason.
+   * Their consumers wait and publishes routed to them are held, while everything else goes on.
+   */
+  get unavailableQueues(): ReadonlyMap<string, Error> {
+    return this.#unavailable;
   }
 
   /** Connected now: false before the first connect, after close, and while a transport recovers a lost broker. */
@@ -404,6 +417,8 @@ export class Connection implements Channel, ConnectionContext {
   #adopt(transport: Transport): void {
     this.#transport = transport;
     this.#recovering = false;
+    this.#connectedUrl = undefined;
+    this.#unavailable.clear();
     this.#unlisten = transport.onStatus((status: TransportStatus) => {
       if (this.#transport !== transport || this.#closed) return;
       switch (status.type) {
@@ -411,14 +426,29 @@ export class Connection implements Channel, ConnectionContext {
           void this.#drop(status.error ?? new ConnectionClosedError('connection lost'));
           break;
         case 'reconnecting':
-          this.#recovering = true;
           // The transport recovers by itself; declarations must be replayed by it, so forget ours.
           this.#forgetDeclarations();
-          if (status.attempt === 1) this.events.emit('connection.lost', { url: this.url, error: status.error });
+          this.#unavailable.clear();
+          if (!this.#recovering) this.events.emit('connection.lost', { url: this.url, error: status.error });
+          this.#recovering = true;
           break;
         case 'reconnected':
           this.#recovering = false;
+          this.#connectedUrl = status.url;
           this.events.emit('connection.revived', { url: status.url });
+          break;
+        case 'queue-unavailable':
+          this.#unavailable.set(status.queue, status.error);
+          this.events.emit('queue.unavailable', {
+            url: this.url,
+            queue: status.queue,
+            error: status.error,
+            attempt: status.attempt,
+          });
+          break;
+        case 'queue-restored':
+          this.#unavailable.delete(status.queue);
+          this.events.emit('queue.restored', { url: this.url, queue: status.queue });
           break;
         case 'blocked':
           this.events.emit('connection.blocked', { url: this.url, reason: status.reason });
@@ -427,6 +457,7 @@ export class Connection implements Channel, ConnectionContext {
           this.events.emit('connection.unblocked', { url: this.url });
           break;
         case 'connected':
+          if (status.url !== undefined) this.#connectedUrl = status.url;
           break;
       }
     });

@@ -100,8 +100,14 @@ export class Consumer implements AsyncIterable<Message> {
     return this.#tags;
   }
 
+  /**
+   * Messages can arrive now: subscribed, the connection up, and none of its queues unavailable. False while a
+   * transport reconnects by itself (the subscription resumes afterwards) and while a queue's node is down.
+   */
   get isConsuming(): boolean {
-    return this.#state === 'consuming';
+    if (this.#state !== 'consuming' || !this.connection.isConnected) return false;
+    const down = this.connection.unavailableQueues;
+    return down.size === 0 || !this.queues.some((q) => down.has(typeof q === 'string' ? q : q.name));
   }
 
   /** Messages delivered and not yet settled. */

@@ -19,6 +19,13 @@ export interface WakameEvents {
   'connection.revived': { url: string };
   'connection.blocked': { url: string; reason: string };
   'connection.unblocked': { url: string };
+  /**
+   * A queue exists on the broker but cannot be used now (its node is down): its consumers wait, publishes routed to
+   * it are held. Emitted again, with a growing `attempt`, while the transport keeps trying.
+   */
+  'queue.unavailable': { url: string; queue: string; error: Error; attempt: number };
+  /** An unavailable queue is back: its consumers resumed and held publishes sent. */
+  'queue.restored': { url: string; queue: string };
   'connection.close': { url: string };
   'producer.publish': { exchange: string; routingKey: string; bytes: number; messageId?: string };
   'producer.unroutable': { exchange: string; routingKey: string };
@@ -60,6 +67,7 @@ const connection = eventName('connection');
 const producer = eventName('producer');
 const consumer = eventName('consumer');
 const message = eventName('message');
+const queue = eventName('queue');
 
 /** The event names as constants, for code that prefers `EVENTS.CONSUMER_DELIVER` to a string. */
 export const EVENTS = Object.freeze({
@@ -70,6 +78,8 @@ export const EVENTS = Object.freeze({
   CONNECTION_BLOCKED: connection('blocked'),
   CONNECTION_UNBLOCKED: connection('unblocked'),
   CONNECTION_CLOSE: connection('close'),
+  QUEUE_UNAVAILABLE: queue('unavailable'),
+  QUEUE_RESTORED: queue('restored'),
   PRODUCER_PUBLISH: producer('publish'),
   PRODUCER_UNROUTABLE: producer('unroutable'),
   CONSUMER_SUBSCRIBE: consumer('subscribe'),

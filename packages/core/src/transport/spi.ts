@@ -336,13 +336,21 @@ export interface Capabilities {
 
 /** Status changes a transport reports (a discriminated union on `type`). */
 export type TransportStatus =
-  | { readonly type: 'connected' }
+  /** Connected (the first time); `url` names the node actually reached, password masked. */
+  | { readonly type: 'connected'; readonly url?: string }
   /** The transport lost its broker and is recovering by itself (publishes wait, consumers resume). */
   | { readonly type: 'reconnecting'; readonly error: Error; readonly attempt: number }
   /** Recovery succeeded: topology re-declared, consumers re-subscribed. */
   | { readonly type: 'reconnected'; readonly url: string }
   /** Closed for good (by us, or recovery gave up); the owner should drop this transport. */
   | { readonly type: 'disconnected'; readonly error?: Error }
+  /**
+   * A queue exists but cannot be used (its node is down, say): consumers of it wait, publishes routed to it are
+   * held; the rest of the connection works. Repeated, with a growing `attempt`, while the transport retries it.
+   */
+  | { readonly type: 'queue-unavailable'; readonly queue: string; readonly error: Error; readonly attempt: number }
+  /** An unavailable queue is back: declared and bound again, its consumers resumed, held publishes sent. */
+  | { readonly type: 'queue-restored'; readonly queue: string }
   | { readonly type: 'blocked'; readonly reason: string }
   | { readonly type: 'unblocked' };
 

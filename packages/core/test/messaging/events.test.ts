@@ -200,6 +200,8 @@ describe('event names', () => {
       CONNECTION_BLOCKED: 'connection.blocked',
       CONNECTION_UNBLOCKED: 'connection.unblocked',
       CONNECTION_CLOSE: 'connection.close',
+      QUEUE_UNAVAILABLE: 'queue.unavailable',
+      QUEUE_RESTORED: 'queue.restored',
       PRODUCER_PUBLISH: 'producer.publish',
       PRODUCER_UNROUTABLE: 'producer.unroutable',
       CONSUMER_SUBSCRIBE: 'consumer.subscribe',

@@ -17,7 +17,7 @@ import type {
   StackStateStore,
   TopologyAdmin,
 } from '@wakame/core/spi';
-import { bindingKey, UnsupportedFeatureError } from '@wakame/core/spi';
+import { bindingKey, QueueUnavailableError, UnsupportedFeatureError } from '@wakame/core/spi';
 import type { Channel, ChannelModel } from 'amqplib';
 import { fromAmqpError } from './errors.js';
 import { toAssertExchange, toAssertQueue } from './mapping.js';
@@ -43,6 +43,14 @@ export class TopologyRecord {
       if (b.destinationType === 'queue' && b.destination === name) this.bindings.delete(key);
     }
   }
+}
+
+/** What {@link AmqpAdmin.replay} did. */
+export interface ReplayResult {
+  /** Server-named queues: old name → the name the broker gave this time. */
+  readonly renamed: ReadonlyMap<string, string>;
+  /** Recorded queues the broker could not declare because their node is down, with its words. */
+  readonly unavailable: ReadonlyMap<string, QueueUnavailableError>;
 }
 
 /** Admin channels open at most at once (independent declarations run in parallel on them). */
@@ -169,27 +177,59 @@ export class AmqpAdmin implements TopologyAdmin {
   }
 
   /**
-   * Declares again everything recorded (after a reconnect), in dependency order. Server-named
-   * queues get new names from the broker; the returned map says which old name became which.
+   * Declares again everything recorded (after a reconnect), in dependency order, each stage in
+   * parallel over the admin channels. Server-named queues get new names from the broker (`renamed`
+   * says which old name became which). A queue whose node is down is not a reason to fail the
+   * reconnect: it is returned in `unavailable` (its bindings wait with it) and
+   * {@link AmqpAdmin.redeclare} brings it back later; every other failure fails the replay.
    */
-  async replay(): Promise<Map<string, string>> {
+  async replay(): Promise<ReplayResult> {
     const renamed = new Map<string, string>();
-    for (const spec of this.record.exchanges.values()) await this.declareExchange(spec);
-    for (const [name, spec] of [...this.record.queues]) {
-      if (spec.serverNamed) {
-        this.record.queues.delete(name);
-        const reply = await this.declareQueue({ ...spec, name: '' });
-        renamed.set(name, reply.name);
-      } else {
-        await this.declareQueue(spec);
-      }
-    }
-    for (const [key, b] of [...this.record.bindings]) {
-      const destination = b.destinationType === 'queue' ? (renamed.get(b.destination) ?? b.destination) : b.destination;
-      if (destination !== b.destination) this.record.bindings.delete(key);
-      await this.bind({ ...b, destination });
-    }
-    return renamed;
+    const unavailable = new Map<string, QueueUnavailableError>();
+    await Promise.all([...this.record.exchanges.values()].map((spec) => this.declareExchange(spec)));
+    await Promise.all(
+      [...this.record.queues].map(async ([name, spec]) => {
+        try {
+          if (!spec.serverNamed) {
+            await this.declareQueue(spec);
+            return;
+          }
+          this.record.queues.delete(name);
+          renamed.set(name, (await this.declareQueue({ ...spec, name: '' })).name);
+        } catch (error) {
+          if (!(error instanceof QueueUnavailableError)) throw error;
+          unavailable.set(name, error);
+        }
+      }),
+    );
+    await Promise.all(
+      [...this.record.bindings].map(async ([key, b]) => {
+        if (b.destinationType === 'queue' && unavailable.has(b.destination)) return;
+        const destination =
+          b.destinationType === 'queue' ? (renamed.get(b.destination) ?? b.destination) : b.destination;
+        if (destination !== b.destination) this.record.bindings.delete(key);
+        try {
+          await this.bind({ ...b, destination });
+        } catch (error) {
+          if (!(error instanceof QueueUnavailableError)) throw error;
+          unavailable.set(destination, error);
+        }
+      }),
+    );
+    return { renamed, unavailable };
+  }
+
+  /**
+   * Declares a recorded queue and its bindings again (one that {@link AmqpAdmin.replay} found
+   * unavailable). @throws QueueUnavailableError while its node is still down.
+   */
+  async redeclare(queue: string): Promise<void> {
+    const spec = this.record.queues.get(queue);
+    if (spec) await this.declareQueue(spec);
+    const bindings = [...this.record.bindings.values()].filter(
+      (b) => b.destinationType === 'queue' && b.destination === queue,
+    );
+    await Promise.all(bindings.map((b) => this.bind(b)));
   }
 
   /** The connection was replaced: its channels are gone with it. */

@@ -24,6 +24,7 @@ import {
   MessageStateError,
   NotFoundError,
   POLICY_KEYS,
+  type QueueUnavailableError,
   TimeoutError,
   UnsupportedFeatureError,
   type WakameError,
@@ -45,6 +46,7 @@ import {
   type SubscriptionHost,
   toInbound,
 } from './subscription.js';
+import { UnavailableQueues } from './unavailable-queues.js';
 
 /** Transport-specific options, passed as `transportOptions` of the connection. */
 export interface AmqpOptions extends TlsOptions {
@@ -84,11 +86,20 @@ export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
 const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
+ * A connection lost this soon after it became ready counts as a failed attempt: the next reconnect
+ * backs off further instead of starting over (a broker that accepts and then closes at once —
+ * a refused subscription, a node still starting — would otherwise be hammered in a tight loop).
+ */
+const FLAP_WINDOW_MS = 5_000;
+
+/**
  * The native AMQP 0-9-1 transport: RabbitMQ routes; this class owns one connection state machine
  * (connecting → ready → recovering → ready … → closed). On a connection loss it reconnects with
  * backoff and jitter, rotating through the failover URLs, declares again what was declared,
- * consumes again with the same prefetch, and sends again what was unconfirmed. Publishes made
- * meanwhile wait, bounded by their deadline.
+ * consumes again with the same prefetch, and only then sends again what was unconfirmed (a message
+ * re-sent before its queue is declared again could be confirmed and dropped). Publishes made
+ * meanwhile wait, bounded by their deadline. A queue whose node is down does not fail the reconnect:
+ * see {@link UnavailableQueues}.
  */
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp';
@@ -111,6 +122,14 @@ export class AmqpTransport implements Transport {
   #waiters: { resolve: (c: ChannelModel) => void; reject: (e: Error) => void }[] = [];
   #getChannel: Promise<Channel> | undefined;
   #closing: Promise<void> | undefined;
+  /** The URL of the node connected now (failover moves it). */
+  #current: BrokerUrl;
+  /** Why the broker closed the current connection, when it said (see {@link SubscriptionHost.closeReason}). */
+  #closeReason: Error | undefined;
+  readonly #unavailable: UnavailableQueues;
+  /** When the connection last became ready, and after which attempt: a quick loss resumes the backoff. */
+  #readyAt = 0;
+  #readyAfterAttempt = 0;
 
   constructor(url: BrokerUrl, options: TransportOptions) {
     this.#urls = options.alternates && options.alternates.length > 0 ? options.alternates : [url];
@@ -122,8 +141,13 @@ export class AmqpTransport implements Transport {
       maxDelayMs: options.recovery?.maxDelayMs ?? 5_000,
       jitter: options.recovery?.jitter ?? 0.5,
     };
+    this.#current = this.#urls[0] as BrokerUrl;
     const publishTimeout = this.#extra.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
-    this.#publisher = new Publisher(publishTimeout, (error) => this.#publishChannelLost(error));
+    this.#publisher = new Publisher(publishTimeout, {
+      channelLost: (error) => this.#publishChannelLost(error),
+      refresh: () => this.#refreshPublishChannel(),
+      unavailableOn: (target, message) => this.#unavailable.unavailableOn(target, message),
+    });
     const first = this.#urls[0] as BrokerUrl;
     const extra = this.#extra;
     this.admin = new AmqpAdmin({
@@ -148,6 +172,13 @@ export class AmqpTransport implements Transport {
         },
       },
     });
+    this.#unavailable = new UnavailableQueues({
+      record: this.admin.record,
+      recovery: this.#recovery,
+      redeclare: (queue) => this.admin.redeclare(queue),
+      restored: (queue) => void this.#restored(queue),
+      unavailable: (queue, error, attempt) => this.#emit({ type: 'queue-unavailable', queue, error, attempt }),
+    });
   }
 
   get isReady(): boolean {
@@ -158,14 +189,17 @@ export class AmqpTransport implements Transport {
     if (this.#state === 'closed') throw new ConnectionClosedError('amqp transport is closed');
     if (this.#state !== 'new') return;
     this.#state = 'connecting';
+    const url = this.#urls[0] as BrokerUrl;
     try {
-      await this.#setup(await this.#open(this.#urls[0] as BrokerUrl, signal));
+      const conn = await this.#open(url, signal);
+      this.#setup(conn, url);
+      this.#publisher.attach(await conn.createConfirmChannel());
     } catch (error) {
       this.#state = 'new';
       throw error;
     }
     this.#ready();
-    this.#emit({ type: 'connected' });
+    this.#emit({ type: 'connected', url: url.redacted });
   }
 
   close(): Promise<void> {
@@ -282,6 +316,7 @@ export class AmqpTransport implements Transport {
     return {
       connection: () => this.connection(),
       isReady: () => this.isReady,
+      closeReason: () => this.#closeReason,
       closedChannels: this.closedChannels,
       delivered: (ch, tag) => this.#acks(ch).delivered(tag),
       flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),
@@ -359,18 +394,22 @@ export class AmqpTransport implements Transport {
     }
   }
 
-  async #setup(conn: ChannelModel): Promise<void> {
+  /** Adopts a fresh connection; its publish channel is attached by the caller, once that is safe. */
+  #setup(conn: ChannelModel, url: BrokerUrl): void {
     this.#conn = conn;
-    conn.on('error', () => {});
+    this.#current = url;
+    this.#closeReason = undefined;
+    conn.on('error', (error: Error) => {
+      if (this.#conn === conn) this.#closeReason = error;
+    });
     conn.on('close', (error?: Error) => this.#lost(conn, error));
     conn.on('blocked', (reason: string) => this.#emit({ type: 'blocked', reason }));
     conn.on('unblocked', () => this.#emit({ type: 'unblocked' }));
-    const channel = await conn.createConfirmChannel();
-    this.#publisher.attach(channel);
   }
 
   #ready(): void {
     this.#state = 'ready';
+    this.#readyAt = Date.now();
     const conn = this.#conn as ChannelModel;
     const waiters = this.#waiters;
     this.#waiters = [];
@@ -383,21 +422,28 @@ export class AmqpTransport implements Transport {
     this.#getChannel = undefined;
     this.admin.reset();
     this.#publisher.detach();
+    this.#unavailable.stop();
     if (this.#state === 'closed') return;
+    // A connection that became ready and was lost at once (a refused subscription, a node that is still
+    // starting) counts as one more failed attempt: the backoff grows instead of starting over.
+    const flapped = this.#state === 'ready' && Date.now() - this.#readyAt < FLAP_WINDOW_MS;
+    const first = flapped ? this.#readyAfterAttempt + 1 : 1;
     this.#state = 'recovering';
-    const cause = fromAmqpError(error ?? new Error('connection closed by the broker'));
-    this.#recover(cause).catch((e: unknown) => this.#fail(e instanceof Error ? e : new Error(String(e))));
+    const cause = fromAmqpError(error ?? this.#closeReason ?? new Error('connection closed by the broker'));
+    this.#recover(cause, first).catch((e: unknown) => this.#fail(e instanceof Error ? e : new Error(String(e))));
   }
 
-  async #recover(error: WakameError): Promise<void> {
+  async #recover(error: WakameError, first: number): Promise<void> {
     let last: Error = error;
-    for (let attempt = 1; attempt <= this.#recovery.maxAttempts; attempt++) {
+    // The node that failed is tried last: start the rotation at the next URL.
+    const start = this.#urls.indexOf(this.#current) + 1;
+    for (let attempt = first; attempt < first + this.#recovery.maxAttempts; attempt++) {
       if (this.#closed()) return;
       this.#emit({ type: 'reconnecting', error: last, attempt });
       const delay = attempt === 1 ? 0 : backoffDelay(attempt - 1, { ...this.#recovery, factor: 2 });
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       if (this.#closed()) return;
-      const url = this.#urls[(attempt - 1) % this.#urls.length] as BrokerUrl;
+      const url = this.#urls[(start + attempt - first) % this.#urls.length] as BrokerUrl;
       let conn: ChannelModel | undefined;
       try {
         conn = await this.#open(url);
@@ -405,10 +451,18 @@ export class AmqpTransport implements Transport {
           await conn.close().catch(() => undefined);
           return;
         }
-        await this.#setup(conn);
+        this.#setup(conn, url);
+        // Ready for the admin (declarations replay through it); the publisher is attached only after
+        // the replay, so nothing is re-sent to a queue that is not declared again yet.
         this.#state = 'ready';
-        const renamed = await this.admin.replay();
-        for (const sub of this.#subscriptions) await sub.resume(conn, renamed);
+        const { renamed, unavailable } = await this.admin.replay();
+        this.#unavailable.track(unavailable);
+        this.#publisher.attach(await conn.createConfirmChannel());
+        for (const sub of this.#subscriptions) {
+          if (!sub.queues.some((q) => this.#unavailable.has(q))) await sub.resume(conn, renamed);
+          else sub.rename(renamed);
+        }
+        this.#readyAfterAttempt = attempt;
         this.#ready();
         this.#emit({ type: 'reconnected', url: url.redacted });
         return;
@@ -417,6 +471,9 @@ export class AmqpTransport implements Transport {
         this.#state = 'recovering';
         if (conn && this.#conn === conn) {
           this.#conn = undefined;
+          this.#publisher.detach();
+          this.#unavailable.stop();
+          this.admin.reset();
           await conn.close().catch(() => undefined);
         }
       }
@@ -465,8 +522,18 @@ export class AmqpTransport implements Transport {
       this.knownExchanges.delete(error.entity.name);
       this.#publisher.failMissingExchange(error.entity.name, error);
     }
+    this.#openPublishChannel();
+  }
+
+  /** Nacks suggest a channel tied to a quorum leader that is gone: publish on a fresh one. */
+  #refreshPublishChannel(): void {
+    if (!this.#openPublishChannel()) this.#publisher.refreshFailed();
+  }
+
+  /** A new confirm channel for the publisher; false when there is no live connection to open it on. */
+  #openPublishChannel(): boolean {
     const conn = this.#conn;
-    if (!conn || this.#state !== 'ready') return;
+    if (!conn || this.#state !== 'ready') return false;
     conn.createConfirmChannel().then(
       async (channel) => {
         this.#publisher.attach(channel);
@@ -475,8 +542,25 @@ export class AmqpTransport implements Transport {
           if (sub.queues[0] === DIRECT_REPLY_TO) await sub.resume(conn, new Map()).catch(() => undefined);
         }
       },
-      () => undefined, // the connection is going too; recovery will attach a channel
+      () => this.#publisher.refreshFailed(), // the connection is going too; recovery will attach a channel
     );
+    return true;
+  }
+
+  /** A queue that was unavailable is declared and bound again: its consumers and held publishes go on. */
+  async #restored(queue: string): Promise<void> {
+    this.#emit({ type: 'queue-restored', queue });
+    const conn = this.#conn;
+    if (conn && this.#state === 'ready') {
+      for (const sub of this.#subscriptions) {
+        if (!sub.queues.includes(queue) || sub.active || sub.queues.some((q) => this.#unavailable.has(q))) continue;
+        // A failure here leaves the subscription to the next reconnect; the event says why it is not consuming.
+        await sub.resume(conn, new Map()).catch((error: unknown) => {
+          this.#emit({ type: 'queue-unavailable', queue, error: fromAmqpError(error), attempt: 0 });
+        });
+      }
+    }
+    this.#publisher.release();
   }
 
   async #getChannelOpen(): Promise<Channel> {

@@ -3,9 +3,23 @@
  * mean a round trip per publish), with backpressure, `mandatory` returns matched to their publish,
  * and no message lost across a channel or connection loss: unconfirmed messages are sent again on
  * the next channel (at-least-once), until their deadline.
+ *
+ * Two things RabbitMQ does in a cluster shape this class. A message routed to a queue whose node is
+ * down is confirmed and dropped (or returned, when mandatory): so a publish whose route is known to
+ * reach an unavailable queue is held, unsent, until the queue is back or its deadline passes (then it
+ * fails with {@link QueueUnavailableError}). And a channel opened before a quorum queue elected a new
+ * leader may nack every publish to it for as long as the old leader's node stays down, while a new
+ * channel is fine: a nack is retried (twice) on a fresh channel before the publish fails.
  */
 import type { OutboundMessage, PublishTarget } from '@wakame/core/spi';
-import { NotFoundError, PublishRejectedError, TimeoutError, UnroutableError, type WakameError } from '@wakame/core/spi';
+import {
+  NotFoundError,
+  PublishRejectedError,
+  QueueUnavailableError,
+  TimeoutError,
+  UnroutableError,
+  type WakameError,
+} from '@wakame/core/spi';
 import type { Message as AmqpMessage, ConfirmChannel, Options } from 'amqplib';
 import { fromAmqpError, isConnectionError } from './errors.js';
 import { toPublishOptions } from './mapping.js';
@@ -20,6 +34,10 @@ interface Pending {
   readonly reject: (error: Error) => void;
   /** Times written to a channel; bounded so a message that kills channels cannot loop. */
   writes: number;
+  /** Negative confirms so far (each retried on a fresh channel, up to {@link NACK_RETRIES}). */
+  nacks: number;
+  /** The channel it was last written to (a retired channel closes once nothing is in flight on it). */
+  channel: ConfirmChannel | undefined;
   done: boolean;
   unlisten: (() => void) | undefined;
 }
@@ -32,7 +50,21 @@ interface Returned {
 }
 
 const MAX_WRITES = 3;
+/** Negative confirms retried before a publish fails: enough to get past a stale quorum leader, short for a full queue. */
+const NACK_RETRIES = 2;
+/** A fresh channel after a nack at most this often (a full queue with reject-publish nacks everything). */
+const REFRESH_INTERVAL_MS = 1_000;
 const SWEEP_INTERVAL_MS = 200;
+
+/** What the publisher needs from its transport. */
+export interface PublisherOwner {
+  /** The channel closed on its own (not with the connection): open another and attach it. */
+  channelLost(error: WakameError): void;
+  /** Open a fresh channel and attach it (or call {@link Publisher.refreshFailed}). */
+  refresh(): void;
+  /** Why a publish to `target` must wait: a queue its known route reaches is unavailable now. */
+  unavailableOn(target: PublishTarget, message: OutboundMessage): QueueUnavailableError | undefined;
+}
 
 /** The publishing half of an AMQP connection. */
 export class Publisher {
@@ -51,16 +83,25 @@ export class Publisher {
   #dead = false;
   #sweeper: NodeJS.Timeout | undefined;
   #closedWith: Error | undefined;
+  /** Publishes whose route reaches a queue that is unavailable now: not sent until it is back. */
+  readonly #held: Pending[] = [];
+  /** Replaced channels still waiting for confirms: closed when the last one arrives. */
+  readonly #retiring = new Map<ConfirmChannel, number>();
+  /** A fresh channel was asked for (after a nack): write nothing until it is attached. */
+  #refreshing = false;
+  #refreshedAt = Number.NEGATIVE_INFINITY;
 
   constructor(
     /** Default deadline of a publish (ms): waiting for a channel plus waiting for the confirm. */
     private readonly timeoutMs: number,
-    /** Called when the channel closed on its own (not with the connection): the owner opens another. */
-    private readonly onChannelLost: (error: WakameError) => void,
+    private readonly owner: PublisherOwner,
   ) {}
 
   /** Publishes are written now; messages waiting (or unconfirmed on a lost channel) are sent again. */
   attach(channel: ConfirmChannel): void {
+    const previous = this.#channel;
+    if (previous && previous !== channel) this.#retire(previous);
+    this.#refreshing = false;
     this.#channel = channel;
     this.#draining = false;
     this.#dead = false;
@@ -81,8 +122,14 @@ export class Publisher {
       if (this.#channel !== channel) return;
       this.#channel = undefined;
       const error = closeError === undefined ? undefined : fromAmqpError(closeError);
-      if (error && !isConnectionError(closeError)) this.onChannelLost(error);
+      if (error && !isConnectionError(closeError)) this.owner.channelLost(error);
     });
+    // After a reconnect: what waited for this channel but routes to a queue that did not come back waits for the queue.
+    for (let i = this.#waiting.length - 1; i >= 0; i--) {
+      const p = this.#waiting[i] as Pending;
+      if (!p.done && this.owner.unavailableOn(p.target, p.message) !== undefined)
+        this.#held.unshift(...this.#waiting.splice(i, 1));
+    }
     this.#flush();
   }
 
@@ -94,6 +141,27 @@ export class Publisher {
   /** The channel went with its connection: keep everything for the next one. */
   detach(): void {
     this.#channel = undefined;
+    this.#refreshing = false;
+    this.#retiring.clear();
+  }
+
+  /** The owner could not open the fresh channel asked for: go on with the current one. */
+  refreshFailed(): void {
+    this.#refreshing = false;
+    this.#flush();
+  }
+
+  /** Queues may have come back: send the held publishes whose routes are all available again. */
+  release(): void {
+    for (let i = this.#held.length - 1; i >= 0; i--) {
+      const p = this.#held[i] as Pending;
+      if (p.done) this.#held.splice(i, 1);
+      else if (this.owner.unavailableOn(p.target, p.message) === undefined) {
+        this.#held.splice(i, 1);
+        this.#waiting.unshift(p);
+      }
+    }
+    this.#flush();
   }
 
   /** Resolves once the broker confirmed the message; rejects with a typed error otherwise. */
@@ -108,6 +176,8 @@ export class Publisher {
         resolve,
         reject,
         writes: 0,
+        nacks: 0,
+        channel: undefined,
         done: false,
         unlisten: undefined,
       };
@@ -122,7 +192,8 @@ export class Publisher {
         p.unlisten = () => signal.removeEventListener('abort', onAbort);
       }
       const channel = this.#writable();
-      if (channel && this.#waiting.length === 0) this.#write(p, channel);
+      if (this.owner.unavailableOn(target, message) !== undefined) this.#held.push(p);
+      else if (channel && this.#waiting.length === 0) this.#write(p, channel);
       else this.#waiting.push(p);
       this.#armSweeper();
     });
@@ -132,15 +203,16 @@ export class Publisher {
   close(error: Error): void {
     this.#closedWith = error;
     this.#channel = undefined;
-    for (const p of [...this.#waiting, ...this.#inflight]) this.#finish(p, error);
+    for (const p of [...this.#waiting, ...this.#inflight, ...this.#held]) this.#finish(p, error);
     this.#waiting.length = 0;
+    this.#held.length = 0;
     this.#inflight.clear();
     clearInterval(this.#sweeper);
   }
 
   /** Publishes not yet confirmed (waiting or in flight). */
   get pending(): number {
-    return this.#waiting.length + this.#inflight.size;
+    return this.#waiting.length + this.#inflight.size + this.#held.length;
   }
 
   #flush(): void {
@@ -152,11 +224,12 @@ export class Publisher {
 
   /** The channel to write to now: none while there is none, its buffer is full, or it is dead. */
   #writable(): ConfirmChannel | undefined {
-    return this.#draining || this.#dead ? undefined : this.#channel;
+    return this.#draining || this.#dead || this.#refreshing ? undefined : this.#channel;
   }
 
   #write(p: Pending, channel: ConfirmChannel): void {
     p.writes++;
+    p.channel = channel;
     this.#inflight.add(p);
     const { exchange, routingKey } = p.target;
     let ok: boolean;
@@ -176,6 +249,7 @@ export class Publisher {
 
   #confirmed(p: Pending, err: unknown): void {
     this.#inflight.delete(p);
+    if (p.channel && this.#retiring.has(p.channel)) this.#retired(p.channel);
     if (p.done) return;
     if (err === null || err === undefined) {
       if (p.target.mandatory && this.#takeReturn(p)) {
@@ -186,7 +260,7 @@ export class Publisher {
       return;
     }
     if (err instanceof Error && err.message === 'message nacked') {
-      this.#finish(p, new PublishRejectedError('the broker refused the message (negative publisher confirm)'));
+      this.#nacked(p);
       return;
     }
     // The channel closed with the message unconfirmed. Why is known from the channel's own error,
@@ -207,9 +281,59 @@ export class Publisher {
     this.#flush();
   }
 
+  /**
+   * A negative confirm: a queue the message routes to could not take it. A full queue with overflow
+   * `reject-publish` says so every time; a quorum queue whose leader died says so on every channel
+   * that still points at the old leader, so the retry goes to a fresh channel.
+   */
+  #nacked(p: Pending): void {
+    if (p.nacks >= NACK_RETRIES || p.deadline <= Date.now()) {
+      const times = p.nacks + 1;
+      this.#finish(
+        p,
+        new PublishRejectedError(
+          `the broker refused the message ${times === 1 ? 'once' : `${times} times`} (negative publisher confirm${times === 1 ? '' : 's'}): ` +
+            'a queue it routes to could not take it (a full queue with overflow reject-publish, or a quorum queue without a leader)',
+        ),
+      );
+      return;
+    }
+    p.nacks++;
+    p.writes--; // a nack is the broker's answer, not a channel that died of the message
+    this.#waiting.unshift(p);
+    const now = Date.now();
+    if (!this.#refreshing && this.#channel && now - this.#refreshedAt >= REFRESH_INTERVAL_MS) {
+      this.#refreshedAt = now;
+      this.#refreshing = true;
+      this.owner.refresh();
+    }
+    this.#flush();
+  }
+
+  /** Stops writing to `channel`; it closes once the confirms of what was written to it have arrived. */
+  #retire(channel: ConfirmChannel): void {
+    let count = 0;
+    for (const p of this.#inflight) if (p.channel === channel) count++;
+    this.#retiring.set(channel, count);
+    if (count === 0) this.#retired(channel, 0);
+  }
+
+  #retired(channel: ConfirmChannel, settled = 1): void {
+    const left = (this.#retiring.get(channel) ?? 0) - settled;
+    if (left > 0) {
+      this.#retiring.set(channel, left);
+      return;
+    }
+    this.#retiring.delete(channel);
+    // Closing a channel that is already closing throws (or rejects); either way it is gone.
+    try {
+      channel.close().catch(() => undefined);
+    } catch {}
+  }
+
   /** Fails in-flight publishes to `exchange` with NotFoundError (the channel died of them). */
   failMissingExchange(exchange: string, cause: Error): void {
-    for (const p of [...this.#inflight, ...this.#waiting]) {
+    for (const p of [...this.#inflight, ...this.#waiting, ...this.#held]) {
       if (p.target.exchange === exchange)
         this.#finish(p, new NotFoundError({ kind: 'exchange', name: exchange }, { cause }));
     }
@@ -258,6 +382,15 @@ export class Publisher {
         );
       }
     }
+    for (let i = this.#held.length - 1; i >= 0; i--) {
+      const p = this.#held[i] as Pending;
+      if (p.done) this.#held.splice(i, 1);
+      else if (p.deadline <= now) {
+        this.#held.splice(i, 1);
+        const cause = this.owner.unavailableOn(p.target, p.message);
+        this.#finish(p, heldTooLong(cause, this.timeoutMs));
+      }
+    }
     for (const p of this.#inflight) {
       if (p.deadline > now) break; // in publish order: the rest are younger
       this.#inflight.delete(p);
@@ -266,11 +399,18 @@ export class Publisher {
         new TimeoutError(`no publisher confirm within ${this.timeoutMs} ms; the message may or may not have arrived`),
       );
     }
-    if (this.#waiting.length === 0 && this.#inflight.size === 0) {
+    if (this.#waiting.length === 0 && this.#inflight.size === 0 && this.#held.length === 0) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
     }
   }
+}
+
+/** A held publish past its deadline: the queue's own error says which queue and why. */
+function heldTooLong(cause: QueueUnavailableError | undefined, timeoutMs: number): Error {
+  if (cause === undefined) return new TimeoutError(`message not sent within ${timeoutMs} ms`);
+  const why = `${cause.reason}; the message was not sent within ${timeoutMs} ms`;
+  return new QueueUnavailableError(cause.queue, why, { cause });
 }
 
 function abortReason(signal: AbortSignal): Error {

@@ -1,7 +1,9 @@
 /**
- * One consumption on RabbitMQ: its own channel (so prefetch, errors and recovery are per
- * subscription), one basic.consume per queue, the prefetch window shared by all of them
- * (`basic.qos` with global=true is per channel in RabbitMQ).
+ * One consumption on RabbitMQ: its own channel (so errors and recovery are per subscription), one
+ * basic.consume per queue, each with its own prefetch window (`basic.qos` with global=false, as kombu
+ * sends it). A window shared across the channel (global=true) is what quorum queues and streams refuse
+ * with 540 NOT_IMPLEMENTED, closing the whole connection; so a subscription to several queues holds up
+ * to `prefetch` unacked messages per queue.
  */
 import type { ConsumeRequest, DeliverySink, InboundMessage, TransportSubscription } from '@wakame/core/spi';
 import { NotFoundError } from '@wakame/core/spi';
@@ -60,6 +62,11 @@ export interface SubscriptionHost {
   connection(): Promise<ChannelModel>;
   /** Whether the connection is up (a channel that closed without it is reopened at once). */
   isReady(): boolean;
+  /**
+   * Why the broker closed the current (or last) connection, when it said: a channel's pending call
+   * only hears "channel ended", while the reply text (540 NOT_IMPLEMENTED …) came on the connection.
+   */
+  closeReason?(): Error | undefined;
   /** Marks channels as closed so stale deliveries are refused. */
   readonly closedChannels: WeakSet<Channel>;
   /** A delivery that needs settling arrived on `channel`. */
@@ -109,14 +116,18 @@ export class AmqpSubscription implements TransportSubscription {
   async start(conn: ChannelModel): Promise<void> {
     const shared = this.host.sharedChannel?.();
     const ch = shared ?? (await conn.createChannel());
+    let closedWith: Error | undefined;
     if (!shared) {
-      ch.on('error', () => {});
+      ch.on('error', (error: Error) => {
+        closedWith = error;
+      });
       ch.on('close', () => this.#channelClosed(ch));
     }
     this.#channel = ch;
     const { prefetch, noAck, consumerTags, exclusive } = this.request;
     try {
-      if (prefetch > 0 && !noAck) await ch.prefetch(prefetch, true);
+      // Per consumer (global=false): the only kind quorum queues and streams accept.
+      if (prefetch > 0 && !noAck) await ch.prefetch(prefetch, false);
       for (const [i, queue] of this.queues.entries()) {
         await ch.consume(queue, (m) => this.#onMessage(ch, i, m), {
           consumerTag: consumerTags[i] ?? '',
@@ -128,8 +139,22 @@ export class AmqpSubscription implements TransportSubscription {
     } catch (error) {
       this.#channel = undefined;
       if (!shared) await ch.close().catch(() => undefined);
-      throw fromAmqpError(error, { entity: { kind: 'queue', name: this.queues.join(', ') } });
+      // A pending call only hears that its channel ended; the broker's reason came as the channel's
+      // error, or with the connection's close when the broker closed the whole connection.
+      const ended = error instanceof Error && /^Channel ended|^Connection closed/.test(error.message);
+      const reason = closedWith ?? (ended ? this.host.closeReason?.() : undefined) ?? error;
+      throw fromAmqpError(reason, { entity: { kind: 'queue', name: this.queues.join(', ') } });
     }
+  }
+
+  /** Whether it consumes now (a channel is open for it). */
+  get active(): boolean {
+    return this.#channel !== undefined;
+  }
+
+  /** After a reconnect that did not resume it (a queue is unavailable): server-named queues may have new names. */
+  rename(renamed: ReadonlyMap<string, string>): void {
+    this.queues = this.queues.map((q) => renamed.get(q) ?? q);
   }
 
   /** After a reconnect: server-named queues may have new names; consume again on the new connection. */
