@@ -28,7 +28,7 @@ export default defineConfig({
         test: {
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts'],
-          exclude: [...excluded, '**/*.int.test.ts'],
+          exclude: [...excluded, '**/*.int.test.ts', '**/*.cluster.test.ts'],
           environment: 'node',
         },
       },
@@ -37,12 +37,28 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['packages/*/test/**/*.int.test.ts'],
-          exclude: excluded,
+          exclude: [...excluded, '**/*.cluster.test.ts'],
           environment: 'node',
           // Integration suites share real brokers (queues, exchanges, connection limits): run files one at a time.
           fileParallelism: false,
           testTimeout: 30_000,
           hookTimeout: 30_000,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'cluster',
+          include: ['packages/*/test/**/*.cluster.test.ts'],
+          exclude: excluded,
+          environment: 'node',
+          // Private RabbitMQ and Redis clusters, started once for the run. Vitest runs a project's globalSetup only
+          // when the run selected files of that project, so unit and integration runs never boot them.
+          globalSetup: ['packages/testkit/src/cluster-setup.ts'],
+          // Tests break and mend shared nodes: one file at a time, and time for a node to come back.
+          fileParallelism: false,
+          testTimeout: 180_000,
+          hookTimeout: 180_000,
         },
       },
     ],

@@ -142,8 +142,9 @@ kill_node() {
   [[ -s $pid_file ]] || die "no pid recorded for $(node_name "$n") ($pid_file); was it started by this script?"
   pid=$(<"$pid_file")
   [[ $pid =~ ^[0-9]+$ ]] || die "bad pid '$pid' in $pid_file"
-  # Only a VM that is really this node's: the pid may have been reused since.
-  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q -- "-sname $(node_name "$n")"; then
+  # Only a VM that is really this node's: the pid may have been reused since. RabbitMQ names its node at boot
+  # from RABBITMQ_NODENAME (it is not on the VM's command line), so the environment tells.
+  if tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | grep -qx "RABBITMQ_NODENAME=$(node_name "$n")"; then
     kill -9 "$pid"
     local i
     for ((i = 0; i < 50; i++)); do
@@ -198,9 +199,20 @@ start_cluster() {
   log "cluster wkt1..wkt3@localhost running after $((SECONDS - started))s (AMQP 5691-5693, management 15691-15693)"
 }
 
+# Starting and stopping rebuild shared state: two test runs on one machine must take turns, not interleave.
+lock() {
+  mkdir -p "$STATE"
+  exec 9>"$STATE/lock"
+  flock -w 600 9 || die "another rabbitmq-cluster.sh start/stop held $STATE/lock for 10 minutes"
+}
+
 case "${1:-}" in
-start) start_cluster ;;
+start)
+  lock
+  start_cluster
+  ;;
 stop)
+  lock
   prepare_state
   for n in 3 2 1; do stop_node "$n"; done
   ;;

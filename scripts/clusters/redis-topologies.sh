@@ -6,6 +6,7 @@
 #   redis-topologies.sh sentinel      master 6395, replica 6396, sentinel 26395 watching master name "wkmaster"
 #                                     (quorum 1, down-after 2000 ms)
 #   redis-topologies.sh stop          shut down every node above that is running
+#   redis-topologies.sh stop-cluster  shut down the Redis Cluster only (stop-sentinel: the Sentinel group only)
 #   redis-topologies.sh kill PORT     kill -9 the node on PORT (one of ours only)
 #   redis-topologies.sh restart PORT  start the node on PORT again with its previous configuration
 #
@@ -155,14 +156,19 @@ CONF
   log "sentinel $SENTINEL_PORT watching $MASTER_NAME (master $MASTER_PORT, replica $REPLICA_PORT)"
 }
 
+stop_ports() {
+  local port
+  for port in "$@"; do
+    if pong "$port"; then cli "$port" shutdown nosave >/dev/null 2>&1 || true; fi
+  done
+}
+
 case "${1:-}" in
 cluster) start_cluster ;;
 sentinel) start_sentinel ;;
-stop)
-  for port in "${ALL_PORTS[@]}"; do
-    if pong "$port"; then cli "$port" shutdown nosave >/dev/null 2>&1 || true; fi
-  done
-  ;;
+stop) stop_ports "${ALL_PORTS[@]}" ;;
+stop-cluster) stop_ports "${CLUSTER_PORTS[@]}" ;;
+stop-sentinel) stop_ports "$SENTINEL_PORT" "$REPLICA_PORT" "$MASTER_PORT" ;;
 kill)
   [[ ${2:-} =~ ^[0-9]+$ ]] || die 'usage: kill PORT'
   kill_node "$2"
@@ -173,7 +179,7 @@ restart)
   restart_node "$2"
   ;;
 *)
-  echo "usage: $0 cluster|sentinel|stop|kill PORT|restart PORT" >&2
+  echo "usage: $0 cluster|sentinel|stop|stop-cluster|stop-sentinel|kill PORT|restart PORT" >&2
   exit 2
   ;;
 esac

@@ -12,7 +12,15 @@ import { connect } from 'node:net';
 /** A broker a test suite needs, and where to find it. */
 export interface BrokerCheck {
   /** Which broker; named in notices and errors. */
-  readonly name: 'rabbitmq' | 'redis' | 'rabbitmq-management' | 'postgres' | 'mysql';
+  readonly name:
+    | 'rabbitmq'
+    | 'redis'
+    | 'rabbitmq-management'
+    | 'postgres'
+    | 'mysql'
+    | 'rabbitmq-cluster'
+    | 'redis-cluster'
+    | 'redis-sentinel';
   /** Broker URL; only its host and port are used. May contain credentials, which are never printed. */
   readonly url: string;
 }
