@@ -148,27 +148,30 @@ export class AmqpTransport implements Transport {
       refresh: () => this.#refreshPublishChannel(),
       unavailableOn: (target, message) => this.#unavailable.unavailableOn(target, message),
     });
-    const first = this.#urls[0] as BrokerUrl;
     const extra = this.#extra;
+    // The management API followed: the one of the node connected now (after a failover, not the first URL's).
+    const current = (): BrokerUrl => this.#current;
     this.admin = new AmqpAdmin({
       connection: () => this.connection(),
       knownExchanges: this.knownExchanges,
       inspect: () => this.#inspect(),
       stacks: new AmqpStacks({
         connection: () => this.connection(),
-        url: this.#urls[0] as BrokerUrl,
+        get url() {
+          return current();
+        },
         managementUrl: this.#extra.managementUrl,
       }),
       broker: new RabbitBrokerAdmin({
-        vhost: (this.#urls[0] as BrokerUrl).vhost,
-        endpoint: () => managementEndpoint(this.#urls[0] as BrokerUrl, this.#extra.managementUrl),
+        vhost: current().vhost,
+        endpoint: () => managementEndpoint(current(), extra.managementUrl),
       }),
       migration: {
         connection: () => this.connection(),
-        vhost: first.vhost,
+        vhost: current().vhost,
         // Read when a migration runs, so a malformed managementUrl fails that migration, not the connection.
         get management() {
-          return managementEndpoint(first, extra.managementUrl);
+          return managementEndpoint(current(), extra.managementUrl);
         },
       },
     });
@@ -583,13 +586,25 @@ export class AmqpTransport implements Transport {
   }
 
   async #inspect(): Promise<ObservedTopology> {
-    const url = this.#urls[0] as BrokerUrl;
-    return inspectViaManagement(url, managementBase(url, this.#extra.managementUrl));
+    const url = this.#current;
+    const conn = await this.connection();
+    // The management API must be the broker's own: one found by guessing (port 15672 of the AMQP host)
+    // may belong to another broker on that host, whose listing would turn every queue into a "create".
+    const expected = clusterNameOf(conn);
+    return inspectViaManagement(url, managementBase(url, this.#extra.managementUrl), expected);
   }
 
   #emit(status: TransportStatus): void {
     for (const listener of this.#statusListeners) listener(status);
   }
+}
+
+/** The cluster name RabbitMQ announced in connection.start (its server properties), when it did. */
+function clusterNameOf(conn: ChannelModel): string | undefined {
+  const properties = (conn as unknown as { connection?: { serverProperties?: Record<string, unknown> } }).connection
+    ?.serverProperties;
+  const name = properties?.cluster_name;
+  return typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString() : undefined;
 }
 
 /**

@@ -4,7 +4,7 @@
  * tell "nothing there" from "could not look".
  */
 import type { BindingSpec, BrokerUrl, ExchangeSpec, ExchangeType, ObservedTopology, QueueSpec } from '@wakame/core/spi';
-import { fromBrokerArguments } from '@wakame/core/spi';
+import { fromBrokerArguments, InvalidArgumentError } from '@wakame/core/spi';
 
 const TIMEOUT_MS = 5_000;
 
@@ -68,18 +68,40 @@ function basicAuth(username: string, password: string): string {
   return `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}`;
 }
 
-/** Lists exchanges, queues (with ready counts) and bindings of the URL's vhost. */
-export async function inspectViaManagement(url: BrokerUrl, base: string): Promise<ObservedTopology> {
+/**
+ * Lists exchanges, queues (with ready counts) and bindings of the URL's vhost.
+ *
+ * @param clusterName - the cluster the AMQP connection reached: a management API that answers for
+ *   another cluster is refused with {@link InvalidArgumentError} (listing it would misreport every entity).
+ */
+export async function inspectViaManagement(
+  url: BrokerUrl,
+  base: string,
+  clusterName?: string,
+): Promise<ObservedTopology> {
   const vhost = encodeURIComponent(url.vhost);
   const auth = basicAuth(url.username ?? 'guest', url.password ?? 'guest');
-  const get = async <T>(path: string): Promise<T> => {
-    const response = await fetch(`${base}/api/${path}/${vhost}`, {
+  const get = async <T>(path: string, perVhost = true): Promise<T> => {
+    const response = await fetch(`${base}/api/${path}${perVhost ? `/${vhost}` : ''}`, {
       headers: { authorization: auth },
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     if (!response.ok) throw new Error(`management API answered ${response.status} for ${path}`);
     return (await response.json()) as T;
   };
+  let overview: { cluster_name?: unknown } | undefined;
+  try {
+    overview = await get<{ cluster_name?: unknown }>('overview', false);
+  } catch {
+    return { exchanges: [], queues: [], bindings: [], complete: false };
+  }
+  const listed = overview.cluster_name;
+  if (clusterName !== undefined && typeof listed === 'string' && listed !== clusterName) {
+    throw new InvalidArgumentError(
+      `the management API at ${base} answers for cluster '${listed}', but the AMQP connection reached cluster ` +
+        `'${clusterName}': give the management API of the broker you connect to (--management-url, transportOptions.managementUrl)`,
+    );
+  }
   try {
     const [exchanges, queues, bindings] = await Promise.all([
       get<ApiExchange[]>('exchanges'),
