@@ -14,6 +14,8 @@
  *   the client follows the promoted master, and the `reconnected` status names it;
  * - `cluster=true`: the host is a Redis Cluster node (`nodes=h2:7002,h3:7003` adds more seeds), used with
  *   Wakame's cluster key layout (see `cluster-keys.ts`); no database number;
+ * - `wait_replicas=1`: a publish resolves only once that many replicas have it too (`WAIT`, at most
+ *   `wait_ms=500` ms), so a master's crash right after cannot take a confirmed message with it;
  * - `layout=kombu|wakame`: the key layout. `kombu` (the default without `cluster`) is kombu's, byte for byte;
  *   `wakame` (the default and the only choice with `cluster=true`) keeps each queue's keys in one hash slot.
  *   `layout=wakame` also works on one Redis (no kombu peers can share its queues).
@@ -77,21 +79,22 @@ export const redisTransport: TransportFactory = (url: BrokerUrl, options: Transp
   if (cluster && layout === 'kombu')
     throw new RedisClusterError(`redis:// with cluster=true and layout=kombu: ${KOMBU_ON_CLUSTER_ADVICE}`);
   if (!cluster && q.nodes !== undefined) throw new InvalidArgumentError('redis:// option nodes needs cluster=true');
-  const where = (address: string) => `${url.scheme}://${address}/${url.db}/${q.keyprefix ?? ''}`;
   const storeOptions: RedisStoreOptions = {
-    identity: where(`${url.hostname}:${url.port ?? 6379}`),
+    identity: `${url.scheme}://${url.hostname}:${url.port ?? 6379}/${url.db}/${q.keyprefix ?? ''}`,
     keyPrefix: q.keyprefix ?? '',
     layout,
     db: url.db,
     prioritySteps: q.priority_steps === undefined ? DEFAULT_PRIORITY_STEPS : parseSteps(q.priority_steps),
     ...optionalMs('lease', q.lease, 100, 'leaseMs'),
     ...optionalMs('visibility_timeout', q.visibility_timeout, 1_000, 'visibilityTimeoutMs'),
+    ...replicaWait(q.wait_replicas, q.wait_ms),
     onError: retriedLater,
     connect: (client) => connectClient(client, url, cluster),
-    connectedUrl: () => {
-      const address = cluster ? undefined : connectedAddress(command);
-      return address === undefined ? storeOptions.identity : where(address);
-    },
+    // No credentials: a URL for events and `connection.url`, naming the server reached (a Sentinel's master).
+    connectedUrl: () =>
+      cluster
+        ? `${url.scheme}://${url.hostname}:${url.port ?? 6379}?cluster=true`
+        : `${url.scheme}://${connectedAddress(command) ?? `${url.hostname}:${url.port ?? 6379}`}/${url.db}`,
   };
   const create = cluster ? createClusterClient : createRedisClient;
   const command = create(url, options, 'command');
@@ -109,6 +112,19 @@ export const redisTransport: TransportFactory = (url: BrokerUrl, options: Transp
  * timer or by the reconnect; the connection learns of the outage itself through status events.
  */
 function retriedLater(_error: unknown): void {}
+
+function replicaWait(count: string | undefined, ms: string | undefined): Pick<RedisStoreOptions, 'waitReplicas'> {
+  if (count === undefined) {
+    if (ms !== undefined) throw new InvalidArgumentError('redis:// option wait_ms needs wait_replicas');
+    return {};
+  }
+  const n = Number(count);
+  if (!Number.isInteger(n) || n < 0 || n > 16) {
+    throw new InvalidArgumentError(`redis:// option wait_replicas must be an integer from 0 to 16, got '${count}'`);
+  }
+  const { timeoutMs = 500 } = optionalMs('wait_ms', ms, 1, 'timeoutMs');
+  return { waitReplicas: { count: n, timeoutMs } };
+}
 
 function flag(name: string, text: string | undefined): boolean {
   if (text === undefined || text === 'false' || text === '0') return false;

@@ -49,7 +49,7 @@ import { restoreExpiredLeases, restoreLostClaims } from './restore.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 import { RedisStacks } from './stacks.js';
 import { type ChangeFeed, Wakeups } from './wakeups.js';
-import { WriteBatcher } from './write-batcher.js';
+import { type ReplicaWait, WriteBatcher } from './write-batcher.js';
 
 /** Decrements an owner's consumer count atomically, removing the field (and so the key) at zero. */
 const RELEASE_CONSUMER = loadLua('release-consumer');
@@ -76,6 +76,8 @@ export interface RedisStoreOptions {
    * @defaultValue `'kombu'`
    */
   readonly layout?: 'kombu' | 'wakame';
+  /** Replicas a publish waits for before it resolves (`WAIT`); see `write-batcher.ts`. @defaultValue none */
+  readonly waitReplicas?: ReplicaWait;
   /** The address the command client is connected to now (a Sentinel's current master), for status events. */
   readonly connectedUrl?: () => string;
   /** Connects one of the two clients (with typed errors); @defaultValue `client.connect()` */
@@ -159,7 +161,14 @@ export class RedisStore implements VirtualStore {
       ? new ClusterSignals(redis, events, clusterKeys, this.owner, changed, this.#report)
       : new KeyWatcher(redis, events, changed, this.#report);
     this.#wakeups.watcher = this.#watcher;
-    this.#writes = new WriteBatcher(this.#redis, this.keys, this.owner, (q) => this.#wakeups.notify(q), this.#report);
+    this.#writes = new WriteBatcher(
+      this.#redis,
+      this.keys,
+      this.owner,
+      (q) => this.#wakeups.notify(q),
+      this.#report,
+      options.waitReplicas,
+    );
     this.#expiry = new QueueExpiry(this.#redis, this.keys, this.topology, this.#report);
     this.#fanout = new PubSubFanout(
       this.#redis,

@@ -43,6 +43,8 @@ export class WriteBatcher {
     /** A queue received messages (its consumers in this process should look). */
     private readonly notify: (queue: string) => void,
     private readonly onError: (error: unknown) => void,
+    /** Replicas a push waits for (`WAIT`), see {@link ReplicaWait}; none by default. */
+    private readonly replicas: ReplicaWait = { count: 0, timeoutMs: 0 },
   ) {}
 
   /** Appends `raw` to `list` (the back of the line); resolves once Redis stored it. */
@@ -86,6 +88,21 @@ export class WriteBatcher {
     });
   }
 
+  /** One list's new elements; with replicas to wait for, `WAIT` follows on the same node (a pipeline). */
+  async #store(list: string, raws: string[]): Promise<void> {
+    if (this.replicas.count === 0) {
+      await this.redis.lpush(list, ...raws);
+      return;
+    }
+    const results = await this.redis
+      .pipeline()
+      .lpush(list, ...raws)
+      .wait(this.replicas.count, this.replicas.timeoutMs)
+      .exec();
+    const error = results?.[0]?.[0];
+    if (error) throw error;
+  }
+
   /** Sends everything pending now. */
   async flush(): Promise<void> {
     const puts = this.#puts;
@@ -98,7 +115,7 @@ export class WriteBatcher {
     const work: Promise<unknown>[] = [];
     for (const [list, { queue, raws, batch }] of puts) {
       work.push(
-        this.redis.lpush(list, ...raws).then(() => {
+        this.#store(list, raws).then(() => {
           batch.resolve();
           this.notify(queue);
         }, batch.reject),
@@ -137,6 +154,17 @@ export class WriteBatcher {
     }
     await Promise.all(work);
   }
+}
+
+/**
+ * `wait_replicas`: a publish resolves once `count` replicas acknowledged it too, or `timeoutMs` passed. Redis
+ * replicates asynchronously: without it, a master killed right after a push may take the push with it, since
+ * the replica promoted in its place never received it. `WAIT` blocks only the connection that pushed; a shard
+ * without a live replica (just failed over) costs each push `timeoutMs` and is then confirmed as stored.
+ */
+export interface ReplicaWait {
+  readonly count: number;
+  readonly timeoutMs: number;
 }
 
 function batch(): Batch {
