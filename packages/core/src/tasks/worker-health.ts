@@ -46,6 +46,11 @@ export interface WorkerHealth {
   /** True only when every queue has a live subscription (not just an open socket). */
   readonly healthy: boolean;
   readonly queues: readonly QueueHealth[];
+  /**
+   * Queues the broker has but cannot serve now (their node is down), the worker's own or not (its dead-letter queue,
+   * say): consumers of them wait and publishes routed to them are held. Absent when there are none.
+   */
+  readonly unavailableQueues?: readonly { readonly queue: string; readonly reason: string }[];
   /** Handlers running now. */
   readonly inFlight: number;
   readonly processed: number;

@@ -155,10 +155,16 @@ export abstract class ConsumerMixin {
       for (const c of this.#consumers) if (c.isConsuming) for (const q of c.queues) live.add(queueName(q));
     }
     const queues = this.#book.snapshot(live);
+    const down = this.#connection?.unavailableQueues;
+    const healthy = queues.length > 0 && queues.every((q) => q.subscribed);
     return {
-      status: this.#status,
-      healthy: queues.length > 0 && queues.every((q) => q.subscribed),
+      // A queue of the worker's that cannot be consumed now makes it degraded, whatever the connection says.
+      status: this.#status === 'ready' && !healthy ? 'degraded' : this.#status,
+      healthy,
       queues,
+      ...(down && down.size > 0
+        ? { unavailableQueues: [...down].map(([queue, error]) => ({ queue, reason: error.message })) }
+        : {}),
       inFlight: this.#dispatch.inFlight,
       ...this.#dispatch.counts,
     };
@@ -317,6 +323,10 @@ export abstract class ConsumerMixin {
         this.#hook(() => this.onConnectionLost(e.payload.error));
         // Dropped rather than recovering by itself: start again, with backoff.
         if (connection.currentTransport === undefined) ended(e.payload.error);
+      }),
+      connection.events.on('queue.unavailable', (e) => {
+        // Only the worker's own queues: an unavailable dead-letter queue is listed in health(), not blamed on them.
+        if (this.#book.queues.includes(e.payload.queue)) this.#book.brokerFailed(e.payload.error, { lost: false });
       }),
       connection.events.on('connection.revived', () => {
         this.#status = this.shouldStop ? 'stopping' : 'ready';

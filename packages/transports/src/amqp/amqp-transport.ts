@@ -35,7 +35,7 @@ import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
 import { RabbitBrokerAdmin } from './broker-admin.js';
 import { fromAmqpError } from './errors.js';
-import { inspectViaManagement, managementBase, managementEndpoint } from './management.js';
+import { inspectViaManagement, managementEndpoint } from './management.js';
 import { AmqpPrioritySubscription } from './priority-subscription.js';
 import { Publisher } from './publisher.js';
 import { AmqpStacks } from './stacks.js';
@@ -468,6 +468,7 @@ export class AmqpTransport implements Transport {
         this.#readyAfterAttempt = attempt;
         this.#ready();
         this.#emit({ type: 'reconnected', url: url.redacted });
+        this.#unavailable.announce();
         return;
       } catch (e) {
         last = e instanceof Error ? e : new Error(String(e));
@@ -591,7 +592,7 @@ export class AmqpTransport implements Transport {
     // The management API must be the broker's own: one found by guessing (port 15672 of the AMQP host)
     // may belong to another broker on that host, whose listing would turn every queue into a "create".
     const expected = clusterNameOf(conn);
-    return inspectViaManagement(url, managementBase(url, this.#extra.managementUrl), expected);
+    return inspectViaManagement(url, managementEndpoint(url, this.#extra.managementUrl), expected);
   }
 
   #emit(status: TransportStatus): void {

@@ -69,21 +69,22 @@ function basicAuth(username: string, password: string): string {
 }
 
 /**
- * Lists exchanges, queues (with ready counts) and bindings of the URL's vhost.
+ * Lists exchanges, queues (with ready counts) and bindings of the URL's vhost, logged in as
+ * {@link managementEndpoint} says (the `managementUrl` option's credentials, else the AMQP URL's).
  *
  * @param clusterName - the cluster the AMQP connection reached: a management API that answers for
  *   another cluster is refused with {@link InvalidArgumentError} (listing it would misreport every entity).
  */
 export async function inspectViaManagement(
   url: BrokerUrl,
-  base: string,
+  endpoint: ManagementEndpoint,
   clusterName?: string,
 ): Promise<ObservedTopology> {
   const vhost = encodeURIComponent(url.vhost);
-  const auth = basicAuth(url.username ?? 'guest', url.password ?? 'guest');
+  const base = endpoint.base;
   const get = async <T>(path: string, perVhost = true): Promise<T> => {
     const response = await fetch(`${base}/api/${path}${perVhost ? `/${vhost}` : ''}`, {
-      headers: { authorization: auth },
+      headers: { authorization: endpoint.authorization },
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
     if (!response.ok) throw new Error(`management API answered ${response.status} for ${path}`);

@@ -43,15 +43,20 @@ export class UnavailableQueues {
     return this.#down.has(queue);
   }
 
-  /** After a reconnect's replay: these queues did not come back; start bringing them back. */
+  /**
+   * After a reconnect's replay: these queues did not come back; start bringing them back. Reported
+   * by {@link UnavailableQueues.announce}, once the reconnect itself has been reported.
+   */
   track(found: ReadonlyMap<string, QueueUnavailableError>): void {
     this.stop();
-    for (const [queue, error] of found) {
-      this.#down.set(queue, error);
-      this.host.unavailable(queue, error, 1);
-    }
+    for (const [queue, error] of found) this.#down.set(queue, error);
     this.#attempt = 1;
     this.#schedule();
+  }
+
+  /** Reports every queue that is unavailable now. */
+  announce(): void {
+    for (const [queue, error] of this.#down) this.host.unavailable(queue, error, this.#attempt);
   }
 
   /** The connection went (or closed): whatever is down is found again by the next replay. */
