@@ -429,8 +429,7 @@ export class AmqpTransport implements Transport {
     if (this.#state === 'closed') return;
     // A connection that became ready and was lost at once (a refused subscription, a node that is still
     // starting) counts as one more failed attempt: the backoff grows instead of starting over.
-    const flapped = this.#state === 'ready' && Date.now() - this.#readyAt < FLAP_WINDOW_MS;
-    const first = flapped ? this.#readyAfterAttempt + 1 : 1;
+    const first = firstAttemptAfterLoss(this.#state === 'ready', Date.now() - this.#readyAt, this.#readyAfterAttempt);
     this.#state = 'recovering';
     const cause = fromAmqpError(error ?? this.#closeReason ?? new Error('connection closed by the broker'));
     this.#recover(cause, first).catch((e: unknown) => this.#fail(e instanceof Error ? e : new Error(String(e))));
@@ -598,6 +597,14 @@ export class AmqpTransport implements Transport {
   #emit(status: TransportStatus): void {
     for (const listener of this.#statusListeners) listener(status);
   }
+}
+
+/**
+ * The attempt number a recovery starts at: 1 after a connection that lived, one past the attempt that
+ * opened it when it was lost within {@link FLAP_WINDOW_MS} of becoming ready (the backoff goes on growing).
+ */
+export function firstAttemptAfterLoss(wasReady: boolean, livedMs: number, openedOnAttempt: number): number {
+  return wasReady && livedMs < FLAP_WINDOW_MS ? openedOnAttempt + 1 : 1;
 }
 
 /** The cluster name RabbitMQ announced in connection.start (its server properties), when it did. */
