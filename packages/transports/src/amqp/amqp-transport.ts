@@ -2,7 +2,6 @@
 import './install-codec.js';
 import type {
   BrokerUrl,
-  Capabilities,
   ConsumeRequest,
   DeliverySink,
   InboundMessage,
@@ -23,17 +22,16 @@ import {
   InvalidOperationError,
   MessageStateError,
   NotFoundError,
-  POLICY_KEYS,
-  type QueueUnavailableError,
   TimeoutError,
   UnsupportedFeatureError,
   type WakameError,
 } from '@wakame/core/spi';
-import amqplib, { type Channel, type ChannelModel } from 'amqplib';
-import { type TlsOptions, tlsConnectOptions } from '../internal/tls.js';
+import type { Channel, ChannelModel } from 'amqplib';
 import { AckBatcher } from './acks.js';
 import { AmqpAdmin } from './admin.js';
+import { AMQP_CAPABILITIES, type AmqpOptions, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-options.js';
 import { RabbitBrokerAdmin } from './broker-admin.js';
+import { clusterNameOf, firstAttemptAfterLoss, openAmqpConnection, untilClosed } from './connect.js';
 import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementEndpoint } from './management.js';
 import { AmqpPrioritySubscription } from './priority-subscription.js';
@@ -48,49 +46,7 @@ import {
 } from './subscription.js';
 import { UnavailableQueues } from './unavailable-queues.js';
 
-/** Transport-specific options, passed as `transportOptions` of the connection. */
-export interface AmqpOptions extends TlsOptions {
-  /**
-   * Management API base URL for `inspect()` and the stack records of `wakame apply` (which log in with
-   * credentials given in it, else with the broker URL's). @defaultValue `http://<host>:15672`
-   */
-  readonly managementUrl?: string;
-  /** Deadline of a publish, including waiting through a reconnect. @defaultValue `30_000` */
-  readonly publishTimeoutMs?: number;
-}
-
-export const DEFAULT_PUBLISH_TIMEOUT_MS = 30_000;
-
-/** What RabbitMQ can do: everything the SPI describes. */
-export const AMQP_CAPABILITIES: Capabilities = Object.freeze({
-  exchangeTypes: new Set(['direct', 'topic', 'fanout', 'headers'] as const),
-  exchangeToExchange: true,
-  priority: true,
-  messageTtl: true,
-  queueExpires: true,
-  maxLength: true,
-  deadLetter: true,
-  alternateExchange: true,
-  confirms: true,
-  mandatory: true,
-  persistence: true,
-  crossProcess: true,
-  queueTypes: new Set(['classic', 'quorum', 'stream'] as const),
-  heartbeats: true,
-  directReplyTo: true,
-  brokerEntities: new Set(['vhost', 'user', 'permission', 'topic-permission', 'policy', 'operator-policy'] as const),
-  policyKeys: new Set(Object.keys(POLICY_KEYS)),
-  queueMigration: true,
-});
-
 const RESOLVED: Promise<void> = Promise.resolve();
-
-/**
- * A connection lost this soon after it became ready counts as a failed attempt: the next reconnect
- * backs off further instead of starting over (a broker that accepts and then closes at once —
- * a refused subscription, a node still starting — would otherwise be hammered in a tight loop).
- */
-const FLAP_WINDOW_MS = 5_000;
 
 /**
  * The native AMQP 0-9-1 transport: RabbitMQ routes; this class owns one connection state machine
@@ -369,32 +325,8 @@ export class AmqpTransport implements Transport {
 
   // ---------------------------------------------------------------------------------------------
 
-  async #open(url: BrokerUrl, signal?: AbortSignal): Promise<ChannelModel> {
-    const tls = url.tls ? tlsConnectOptions(url, this.#extra) : {};
-    const opening = amqplib.connect(
-      {
-        protocol: url.tls ? 'amqps' : 'amqp',
-        hostname: url.hostname,
-        ...(url.port !== undefined ? { port: url.port } : {}),
-        username: url.username ?? 'guest',
-        password: url.password ?? 'guest',
-        vhost: url.vhost,
-        heartbeat: this.#options.heartbeat,
-      },
-      {
-        // Nagle's algorithm holds small frames back ~40 ms: fatal for latency, useless for throughput here.
-        noDelay: true,
-        timeout: this.#options.connectTimeoutMs,
-        keepAlive: true,
-        clientProperties: { connection_name: `wakame ${process.pid}`, product: 'wakame' },
-        ...tls,
-      },
-    );
-    try {
-      return await abortable(opening, signal);
-    } catch (error) {
-      throw fromAmqpError(error);
-    }
+  #open(url: BrokerUrl, signal?: AbortSignal): Promise<ChannelModel> {
+    return openAmqpConnection(url, this.#options, this.#extra, signal);
   }
 
   /** Adopts a fresh connection; its publish channel is attached by the caller, once that is safe. */
@@ -597,68 +529,4 @@ export class AmqpTransport implements Transport {
   #emit(status: TransportStatus): void {
     for (const listener of this.#statusListeners) listener(status);
   }
-}
-
-/**
- * The attempt number a recovery starts at: 1 after a connection that lived, one past the attempt that
- * opened it when it was lost within {@link FLAP_WINDOW_MS} of becoming ready (the backoff goes on growing).
- */
-export function firstAttemptAfterLoss(wasReady: boolean, livedMs: number, openedOnAttempt: number): number {
-  return wasReady && livedMs < FLAP_WINDOW_MS ? openedOnAttempt + 1 : 1;
-}
-
-/** The cluster name RabbitMQ announced in connection.start (its server properties), when it did. */
-function clusterNameOf(conn: ChannelModel): string | undefined {
-  const properties = (conn as unknown as { connection?: { serverProperties?: Record<string, unknown> } }).connection
-    ?.serverProperties;
-  const name = properties?.cluster_name;
-  return typeof name === 'string' ? name : Buffer.isBuffer(name) ? name.toString() : undefined;
-}
-
-/**
- * amqplib never settles a basic.get whose reply was cut off by the connection failing (say, a frame
- * it could not parse): race the reply against the channel closing so the caller hears of it.
- */
-function untilClosed<T>(ch: Channel, reply: Promise<T>): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onClose = (): void => reject(new ConnectionClosedError('the channel closed before the broker answered'));
-    ch.once('close', onClose);
-    reply.then(
-      (value) => {
-        ch.removeListener('close', onClose);
-        resolve(value);
-      },
-      (error: unknown) => {
-        ch.removeListener('close', onClose);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** Rejects when `signal` aborts; a connection that opens afterwards is closed, never leaked. */
-function abortable(opening: Promise<ChannelModel>, signal: AbortSignal | undefined): Promise<ChannelModel> {
-  if (!signal) return opening;
-  if (signal.aborted) {
-    opening.then((c) => c.close()).catch(() => undefined);
-    return Promise.reject(signal.reason instanceof Error ? signal.reason : new TimeoutError('connect aborted'));
-  }
-  return new Promise((resolve, reject) => {
-    const onAbort = (): void => {
-      opening.then((c) => c.close()).catch(() => undefined);
-      reject(signal.reason instanceof Error ? signal.reason : new TimeoutError('connect aborted'));
-    };
-    signal.addEventListener('abort', onAbort, { once: true });
-    opening.then(
-      (c) => {
-        signal.removeEventListener('abort', onAbort);
-        if (signal.aborted) c.close().catch(() => undefined);
-        else resolve(c);
-      },
-      (e: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(e);
-      },
-    );
-  });
 }

@@ -15,7 +15,8 @@ import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@
 import { AmqpTransport } from './amqp-transport.js';
 
 export { type AdminHost as AmqpAdminHost, AmqpAdmin, TopologyRecord } from './admin.js';
-export { AMQP_CAPABILITIES, type AmqpOptions, AmqpTransport, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-transport.js';
+export { AMQP_CAPABILITIES, type AmqpOptions, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-options.js';
+export { AmqpTransport } from './amqp-transport.js';
 export { RabbitBrokerAdmin, type RabbitBrokerAdminOptions } from './broker-admin.js';
 export {
   type AmqpErrorContext,

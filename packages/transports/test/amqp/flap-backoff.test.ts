@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { firstAttemptAfterLoss } from '../../src/amqp/amqp-transport.js';
+import { firstAttemptAfterLoss } from '../../src/amqp/connect.js';
 
 describe('reconnect backoff after a connection lost at once', () => {
   it('starts over after a connection that lived', () => {
