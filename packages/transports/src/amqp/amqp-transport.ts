@@ -18,35 +18,23 @@ import type {
 import {
   backoffDelay,
   ConnectionClosedError,
-  InvalidArgumentError,
-  InvalidOperationError,
-  MessageStateError,
   NotFoundError,
   TimeoutError,
   UnsupportedFeatureError,
   type WakameError,
 } from '@wakame/core/spi';
-import type { Channel, ChannelModel } from 'amqplib';
-import { AckBatcher } from './acks.js';
+import type { ChannelModel } from 'amqplib';
 import { AmqpAdmin } from './admin.js';
 import { AMQP_CAPABILITIES, type AmqpOptions, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-options.js';
 import { RabbitBrokerAdmin } from './broker-admin.js';
-import { clusterNameOf, firstAttemptAfterLoss, openAmqpConnection, untilClosed } from './connect.js';
+import { clusterNameOf, firstAttemptAfterLoss, openAmqpConnection } from './connect.js';
+import { AmqpDeliveries } from './deliveries.js';
 import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementEndpoint } from './management.js';
-import { AmqpPrioritySubscription } from './priority-subscription.js';
 import { Publisher } from './publisher.js';
 import { AmqpStacks } from './stacks.js';
-import {
-  type AmqpHandle,
-  AmqpSubscription,
-  DIRECT_REPLY_TO,
-  type SubscriptionHost,
-  toInbound,
-} from './subscription.js';
+import { DIRECT_REPLY_TO, type SubscriptionHost } from './subscription.js';
 import { UnavailableQueues } from './unavailable-queues.js';
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * The native AMQP 0-9-1 transport: RabbitMQ routes; this class owns one connection state machine
@@ -62,21 +50,16 @@ export class AmqpTransport implements Transport {
   readonly capabilities = AMQP_CAPABILITIES;
   readonly admin: AmqpAdmin;
   readonly knownExchanges = new Set<string>();
-  readonly closedChannels = new WeakSet<Channel>();
-  readonly #ackBatchers = new WeakMap<Channel, AckBatcher>();
-  /** Channels of cancelled subscriptions being closed (their last acks on the way). */
-  readonly #channelClosings = new Set<Promise<void>>();
   readonly #urls: readonly BrokerUrl[];
   readonly #options: TransportOptions;
   readonly #extra: AmqpOptions;
   readonly #recovery: Required<RecoveryPolicy>;
   readonly #publisher: Publisher;
-  readonly #subscriptions = new Set<AmqpSubscription>();
+  readonly #deliveries: AmqpDeliveries;
   readonly #statusListeners = new Set<(status: TransportStatus) => void>();
   #conn: ChannelModel | undefined;
   #state: 'new' | 'connecting' | 'ready' | 'recovering' | 'closed' = 'new';
   #waiters: { resolve: (c: ChannelModel) => void; reject: (e: Error) => void }[] = [];
-  #getChannel: Promise<Channel> | undefined;
   #closing: Promise<void> | undefined;
   /** The URL of the node connected now (failover moves it). */
   #current: BrokerUrl;
@@ -130,6 +113,19 @@ export class AmqpTransport implements Transport {
           return managementEndpoint(current(), extra.managementUrl);
         },
       },
+    });
+    this.#deliveries = new AmqpDeliveries({
+      connection: () => this.connection(),
+      isReady: () => this.isReady,
+      closeReason: () => this.#closeReason,
+      publishChannel: () => this.#publisher.channel,
+      readyCount: async (queue) =>
+        (
+          await this.admin.declareQueue(
+            { name: queue, durable: true, exclusive: false, autoDelete: false, arguments: {} },
+            { passive: true },
+          )
+        ).messageCount,
     });
     this.#unavailable = new UnavailableQueues({
       record: this.admin.record,
@@ -189,113 +185,16 @@ export class AmqpTransport implements Transport {
     return this.#publisher.publish(message, target);
   }
 
-  async consume(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
-    const directReplyTo = request.queues.length === 1 && request.queues[0] === DIRECT_REPLY_TO;
-    if (directReplyTo && !request.noAck) {
-      throw new InvalidArgumentError(`'${DIRECT_REPLY_TO}' can only be consumed with noAck: true (RabbitMQ's rule)`);
-    }
-    if (request.order === 'priority' && request.queues.length > 1 && !directReplyTo) {
-      return this.#consumeByPriority(request, sink);
-    }
-    const subscription = new AmqpSubscription(request, sink, {
-      ...this.#subscriptionHost(),
-      // Replies to amq.rabbitmq.reply-to only reach the channel that published the request.
-      ...(directReplyTo ? { sharedChannel: () => this.#publisher.channel } : {}),
-    });
-    await subscription.start(await this.connection());
-    this.#subscriptions.add(subscription);
-    return subscription;
+  consume(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
+    return this.#deliveries.consume(request, sink);
   }
 
-  async #consumeByPriority(request: ConsumeRequest, sink: DeliverySink): Promise<TransportSubscription> {
-    const subscription = new AmqpPrioritySubscription(
-      request,
-      sink,
-      this.#subscriptionHost(),
-      async (queue) =>
-        (
-          await this.admin.declareQueue(
-            { name: queue, durable: true, exclusive: false, autoDelete: false, arguments: {} },
-            { passive: true },
-          )
-        ).messageCount,
-      (message) => this.settle(message, 'requeue'),
-      (message) => this.closedChannels.has((message.handle as AmqpHandle).channel),
-    );
-    await subscription.start(await this.connection());
-    // Each queue's consumer recovers like any other subscription.
-    for (const part of subscription.parts) this.#subscriptions.add(part);
-    return subscription;
-  }
-
-  async get(queue: string, options: { noAck: boolean }): Promise<InboundMessage | undefined> {
-    const ch = await this.#getChannelOpen();
-    let m: Awaited<ReturnType<Channel['get']>>;
-    try {
-      m = await untilClosed(ch, ch.get(queue, { noAck: options.noAck }));
-    } catch (error) {
-      throw fromAmqpError(error, { entity: { kind: 'queue', name: queue } });
-    }
-    if (m === false) return undefined;
-    if (!options.noAck) this.#acks(ch).delivered(m.fields.deliveryTag);
-    return toInbound(ch, m, queue, '', undefined, options.noAck);
+  get(queue: string, options: { noAck: boolean }): Promise<InboundMessage | undefined> {
+    return this.#deliveries.get(queue, options);
   }
 
   settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {
-    if (message.autoAcked) return RESOLVED;
-    const h = message.handle as AmqpHandle | undefined;
-    if (!h || typeof h.settled !== 'boolean') {
-      return Promise.reject(new InvalidOperationError('this message was not delivered by this connection'));
-    }
-    if (h.settled)
-      return Promise.reject(new MessageStateError(`message ${message.deliveryInfo.deliveryTag} is already settled`));
-    h.settled = true;
-    if (this.closedChannels.has(h.channel)) {
-      h.subscription?.settled();
-      return Promise.reject(
-        new ConnectionClosedError(
-          'the channel that delivered this message has closed; the broker will deliver it again',
-        ),
-      );
-    }
-    try {
-      const acks = this.#acks(h.channel);
-      if (outcome === 'ack') acks.ack(h.message.fields.deliveryTag);
-      else acks.nack(h.message.fields.deliveryTag, outcome === 'requeue');
-    } catch (error) {
-      return Promise.reject(fromAmqpError(error));
-    } finally {
-      // After the frame is written: the subscription may close a cancelled channel once it has no deliveries left.
-      h.subscription?.settled();
-    }
-    return RESOLVED;
-  }
-
-  #subscriptionHost(): SubscriptionHost {
-    return {
-      connection: () => this.connection(),
-      isReady: () => this.isReady,
-      closeReason: () => this.#closeReason,
-      closedChannels: this.closedChannels,
-      delivered: (ch, tag) => this.#acks(ch).delivered(tag),
-      flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),
-      removed: (sub) => this.#subscriptions.delete(sub),
-      closing: (done) => {
-        this.#channelClosings.add(done);
-        const forget = (): void => void this.#channelClosings.delete(done);
-        done.then(forget, forget);
-      },
-      report: () => {},
-    };
-  }
-
-  #acks(channel: Channel): AckBatcher {
-    let batcher = this.#ackBatchers.get(channel);
-    if (!batcher) {
-      batcher = new AckBatcher(channel);
-      this.#ackBatchers.set(channel, batcher);
-    }
-    return batcher;
+    return this.#deliveries.settle(message, outcome);
   }
 
   /** The live connection; during a recovery, waits for it (bounded by the publish deadline). */
@@ -354,7 +253,7 @@ export class AmqpTransport implements Transport {
   #lost(conn: ChannelModel, error: Error | undefined): void {
     if (conn !== this.#conn) return;
     this.#conn = undefined;
-    this.#getChannel = undefined;
+    this.#deliveries.lost();
     this.admin.reset();
     this.#publisher.detach();
     this.#unavailable.stop();
@@ -392,7 +291,7 @@ export class AmqpTransport implements Transport {
         const { renamed, unavailable } = await this.admin.replay();
         this.#unavailable.track(unavailable);
         this.#publisher.attach(await conn.createConfirmChannel());
-        for (const sub of this.#subscriptions) {
+        for (const sub of this.#deliveries.subscriptions) {
           if (!sub.queues.some((q) => this.#unavailable.has(q))) await sub.resume(conn, renamed);
           else sub.rename(renamed);
         }
@@ -439,12 +338,7 @@ export class AmqpTransport implements Transport {
     this.#publisher.close(closed);
     for (const w of this.#waiters) w.reject(closed);
     this.#waiters = [];
-    for (const sub of this.#subscriptions) await sub.close();
-    this.#subscriptions.clear();
-    // A connection.close overtakes frames still queued on other channels: let those channels close first.
-    await Promise.all(this.#channelClosings);
-    const getChannel = await this.#getChannel?.catch(() => undefined);
-    if (getChannel) this.#ackBatchers.get(getChannel)?.flush();
+    await this.#deliveries.close();
     const conn = this.#conn;
     this.#conn = undefined;
     if (conn) await conn.close().catch(() => undefined);
@@ -473,7 +367,7 @@ export class AmqpTransport implements Transport {
       async (channel) => {
         this.#publisher.attach(channel);
         // Direct reply-to consumers lived on the lost channel: consume again on the new one.
-        for (const sub of this.#subscriptions) {
+        for (const sub of this.#deliveries.subscriptions) {
           if (sub.queues[0] === DIRECT_REPLY_TO) await sub.resume(conn, new Map()).catch(() => undefined);
         }
       },
@@ -487,7 +381,7 @@ export class AmqpTransport implements Transport {
     this.#emit({ type: 'queue-restored', queue });
     const conn = this.#conn;
     if (conn && this.#state === 'ready') {
-      for (const sub of this.#subscriptions) {
+      for (const sub of this.#deliveries.subscriptions) {
         if (!sub.queues.includes(queue) || sub.active || sub.queues.some((q) => this.#unavailable.has(q))) continue;
         // A failure here leaves the subscription to the next reconnect; the event says why it is not consuming.
         await sub.resume(conn, new Map()).catch((error: unknown) => {
@@ -496,25 +390,6 @@ export class AmqpTransport implements Transport {
       }
     }
     this.#publisher.release();
-  }
-
-  async #getChannelOpen(): Promise<Channel> {
-    if (!this.#getChannel) {
-      const opening = this.connection().then(async (conn) => {
-        const ch = await conn.createChannel();
-        ch.on('error', () => {});
-        ch.on('close', () => {
-          this.closedChannels.add(ch);
-          if (this.#getChannel === opening) this.#getChannel = undefined;
-        });
-        return ch;
-      });
-      this.#getChannel = opening;
-      opening.catch(() => {
-        if (this.#getChannel === opening) this.#getChannel = undefined;
-      });
-    }
-    return this.#getChannel;
   }
 
   async #inspect(): Promise<ObservedTopology> {
