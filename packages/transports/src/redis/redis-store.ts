@@ -45,57 +45,18 @@ import { loadLua } from './lua.js';
 import { PubSubFanout } from './pubsub-fanout.js';
 import { EXPIRY_SWEEP_MS, QueueExpiry } from './queue-expiry.js';
 import { type Epoch, RedisTopology } from './redis-topology.js';
+import { refileQueue } from './refile.js';
 import { restoreExpiredLeases, restoreLostClaims } from './restore.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 import { RedisStacks } from './stacks.js';
+import type { Receipt, RedisStoreOptions } from './store-options.js';
 import { type ChangeFeed, Wakeups } from './wakeups.js';
-import { type ReplicaWait, WriteBatcher } from './write-batcher.js';
+import { WriteBatcher } from './write-batcher.js';
 
 /** Decrements an owner's consumer count atomically, removing the field (and so the key) at zero. */
 const RELEASE_CONSUMER = loadLua('release-consumer');
 
-/** Options of {@link RedisStore}. */
-export interface RedisStoreOptions {
-  /** kombu's `global_keyprefix`. @defaultValue `''` */
-  readonly keyPrefix?: string;
-  /** kombu's `priority_steps`; must match the kombu peers' setting. @defaultValue `[0, 3, 6, 9]` */
-  readonly prioritySteps?: readonly number[];
-  /** How long a stopped process's in-flight messages are held before they are restored (ms). @defaultValue 30_000 */
-  readonly leaseMs?: number;
-  /** kombu's `visibility_timeout`, applied to messages a kombu consumer holds (ms). @defaultValue 3_600_000 */
-  readonly visibilityTimeoutMs?: number;
-  /** Poll interval when Redis refuses key tracking (ms). @defaultValue 1_000 */
-  readonly pollIntervalMs?: number;
-  /** The database number (kombu's PUB/SUB channels name it). @defaultValue 0 */
-  readonly db?: number;
-  /** Names the database, so in-process state is shared by the stores that reach it. */
-  readonly identity: string;
-  /**
-   * `kombu`: kombu's key layout, byte for byte (one Redis or a Sentinel group); `wakame`: the cluster layout
-   * of `cluster-keys.ts` (a Redis Cluster, whose clients are then ioredis `Cluster`s, or one Redis).
-   * @defaultValue `'kombu'`
-   */
-  readonly layout?: 'kombu' | 'wakame';
-  /** Replicas a publish waits for before it resolves (`WAIT`); see `write-batcher.ts`. @defaultValue none */
-  readonly waitReplicas?: ReplicaWait;
-  /** The address the command client is connected to now (a Sentinel's current master), for status events. */
-  readonly connectedUrl?: () => string;
-  /** Connects one of the two clients (with typed errors); @defaultValue `client.connect()` */
-  readonly connect?: (client: Redis) => Promise<void>;
-  /** Problems with no caller (a foreign element moved aside, a failed background renewal). */
-  readonly onError?: (error: unknown) => void;
-}
-
-/** The store's token for a claimed message. */
-interface Receipt {
-  readonly tag: string;
-  readonly list: string;
-  readonly queue: string;
-  /** The list element; undefined when its body was over the claim's bound (then only Redis has it). */
-  readonly raw: string | undefined;
-  readonly message: StoredMessage;
-  readonly seq: number;
-}
+export type { RedisStoreOptions } from './store-options.js';
 
 const FEATURES: StoreFeatures = Object.freeze({
   priority: true,
@@ -217,7 +178,7 @@ export class RedisStore implements VirtualStore {
     for (const watched of this.keys.topologyWatched) await this.#watcher.add(watched);
     // A cluster node failing over is no outage of the connection (ioredis moves to the promoted replica), but
     // a claim whose reply died with the old master may be held under our name: look for such claims.
-    for (const event of ['-node', '+node']) this.#redis.on(event, () => this.#scheduleResync(false));
+    this.#redis.on('-node', () => this.#scheduleResync(false));
     this.#state = 'open';
     const every = (ms: number, task: () => Promise<unknown>) => {
       const timer = setInterval(() => void task().catch(this.#report), ms);
@@ -293,7 +254,18 @@ export class RedisStore implements VirtualStore {
    * `maxBodyBytes`, the script measures each body in Redis and returns a message whose body is over it
    * without its body (`withheldBodyBytes`); the body stays in `unacked` with the rest of the message.
    */
-  async getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
+  getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
+    // Tracked until its messages are recorded as held: a resync must not take them for lost claims.
+    const claim = this.#claim(queue, max, options);
+    this.#claims.add(claim);
+    const forget = () => void this.#claims.delete(claim);
+    claim.then(forget, forget);
+    return claim;
+  }
+
+  readonly #claims = new Set<Promise<unknown>>();
+
+  async #claim(queue: string, max: number, options: ClaimOptions): Promise<Claimed[]> {
     const lists = this.keys.lists(queue);
     const k = this.keys;
     this.#expiry.touch(queue);
@@ -408,24 +380,8 @@ export class RedisStore implements VirtualStore {
    */
   async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
     await this.#writes.flush();
-    const k = this.keys;
-    const lists = k.lists(to.name);
-    // The cluster layout's records are in another slot: the lists are re-filed first (KEYS[1..2] stand in,
-    // untouched), then the record is written like any other (a push in between files by the old record).
-    const [records, revision] = k.kombu ? [k.queues, k.revision] : [lists[0] as string, lists[0] as string];
-    await guarded(
-      this.#redis.wakameREFILE(
-        2 + lists.length,
-        records,
-        revision,
-        ...lists,
-        to.name,
-        k.kombu ? JSON.stringify(to) : '',
-        to.maxPriority ?? '',
-        ...k.steps,
-      ),
-    );
-    if (k.kombu) this.topology.replaced(to);
+    await guarded(refileQueue(this.#redis, this.keys, to));
+    if (this.keys.kombu) this.topology.replaced(to);
     else await this.topology.putQueue(to);
     this.#wakeups.notify(to.name);
   }
@@ -503,7 +459,8 @@ export class RedisStore implements VirtualStore {
         await this.#redis.hset(this.keys.consumers(queue), this.owner, count);
       }
       const queues = this.#scopes();
-      for (const queue of await restoreLostClaims(this.#redis, this.keys, this.owner, this.#held, queues))
+      const settled = () => Promise.allSettled([...this.#claims]);
+      for (const queue of await restoreLostClaims(this.#redis, this.keys, this.owner, this.#held, queues, settled))
         this.#wakeups.notify(queue);
       this.#epoch.value++;
       // Named by where the client is now: after a Sentinel failover, the promoted master, not the sentinel.

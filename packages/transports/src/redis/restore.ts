@@ -118,13 +118,20 @@ export async function restoreLostClaims(
   held: ReadonlyMap<string, unknown>,
   /** The queues this owner claimed from (the cluster layout keeps an owned set per queue). */
   queues: Iterable<string>,
+  /**
+   * Resolves once the claims in flight now have recorded their messages in `held`: a claim whose reply is
+   * on its way has its tags in the owned set already, and they are not lost.
+   */
+  settled: () => Promise<unknown>,
 ): Promise<Set<string>> {
   const restoredTo = new Set<string>();
   const scopes = new Map<string, string>();
   for (const queue of keys.kombu ? [''] : queues) scopes.set(keys.scope(queue), queue);
   for (const queue of scopes.values()) {
     const [unacked, index, leases, owned] = keys.held(queue, owner);
-    for (const tag of await redis.smembers(owned)) {
+    const tags = await redis.smembers(owned);
+    await settled();
+    for (const tag of tags) {
       if (held.has(tag)) continue;
       const [lease, record] = await Promise.all([redis.hget(leases, tag), redis.hget(unacked, tag)]);
       if (lease === null || record === null) continue;
