@@ -429,8 +429,11 @@ export class Connection implements Channel, ConnectionContext {
           // The transport recovers by itself; declarations must be replayed by it, so forget ours.
           this.#forgetDeclarations();
           this.#unavailable.clear();
-          if (!this.#recovering) this.events.emit('connection.lost', { url: this.url, error: status.error });
-          this.#recovering = true;
+          if (!this.#recovering) {
+            // Recovering before the event: a listener that checks `isConnected` must already see false.
+            this.#recovering = true;
+            this.events.emit('connection.lost', { url: this.url, error: status.error });
+          }
           break;
         case 'reconnected':
           this.#recovering = false;
