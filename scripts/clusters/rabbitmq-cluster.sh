@@ -91,7 +91,8 @@ boot_node() {
     # Loopback only; and no busy-waiting schedulers: several VMs share two cores here, and spinning schedulers
     # would steal the CPU the test process needs.
     export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} +sbwt none +sbwtdcpu none +sbwtdio none"
-    nohup "$RBIN/rabbitmq-server" >"$STATE/log/wkt$n.stdout" 2>&1 &
+    # 9>&-: the node must not inherit the start/stop lock, or it would hold it for as long as it runs.
+    nohup "$RBIN/rabbitmq-server" >"$STATE/log/wkt$n.stdout" 2>&1 9>&- &
   )
 }
 

@@ -68,6 +68,8 @@ export interface FailoverResult {
   readonly lost: number;
   /** Of {@link FailoverResult.lost}, how many the queue still held at the end (consumer stuck, not data lost). */
   readonly stillQueued: number | undefined;
+  /** Consumers the queue had at the end (1 when the consumer survived or came back). */
+  readonly consumersAtEnd: number | undefined;
   /** Deliveries beyond the first of a message. */
   readonly duplicates: number;
   /** Publishes started and not yet settled when the fault was injected. */
@@ -188,12 +190,20 @@ export async function runFailoverScenario(scenario: FailoverScenario): Promise<F
     );
   };
 
+  let faultError: unknown;
   const breakAndMend = async (): Promise<void> => {
     faultAt = performance.now();
     inFlightAtFault = outstanding;
-    await (scenario.fault === 'stop' ? stopRabbitNode(faultIndex) : killRabbitNode(faultIndex));
-    await sleep(Math.max(0, downMs - (performance.now() - faultAt)));
-    await startRabbitNode(faultIndex);
+    try {
+      await (scenario.fault === 'stop' ? stopRabbitNode(faultIndex) : killRabbitNode(faultIndex));
+      await sleep(Math.max(0, downMs - (performance.now() - faultAt)));
+    } catch (error) {
+      // Kept, not thrown here: publishing goes on, and the node is mended below before the scenario fails.
+      faultError = error;
+    }
+    await startRabbitNode(faultIndex).catch((error: unknown) => {
+      faultError ??= error;
+    });
   };
 
   // Paced publishing: each turn publishes what is due by the clock, so the rate holds whatever the event loop does.
@@ -216,6 +226,10 @@ export async function runFailoverScenario(scenario: FailoverScenario): Promise<F
   );
   const unsettled = outstanding;
   await mending;
+  if (faultError !== undefined) {
+    await Promise.all([publisherConn.close(), consumerConn.close()].map((p) => p.catch(() => undefined)));
+    throw new Error(`${scenario.label}: could not break and mend ${nodeName(faultIndex)}`, { cause: faultError });
+  }
   await waitForRabbitClusterWhole();
 
   // Wait for every confirmed message, or until deliveries stop coming for 10 s: then the rest is counted as lost.
@@ -234,7 +248,7 @@ export async function runFailoverScenario(scenario: FailoverScenario): Promise<F
   ).catch(() => undefined);
 
   const lost = [...confirmed].filter((i) => !deliveries.has(i)).length;
-  const queueInfo = await clusterManagement<{ messages?: number }>(
+  const queueInfo = await clusterManagement<{ messages?: number; consumers?: number }>(
     'GET',
     `queues/%2F/${encodeURIComponent(name)}`,
   ).catch(() => undefined);
@@ -257,6 +271,7 @@ export async function runFailoverScenario(scenario: FailoverScenario): Promise<F
     unsettled,
     lost,
     stillQueued: queueInfo?.messages,
+    consumersAtEnd: queueInfo?.consumers,
     duplicates,
     inFlightAtFault,
     refusalWindowMs:

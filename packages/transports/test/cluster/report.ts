@@ -16,7 +16,7 @@ export async function report(result: FailoverResult, annotate: (message: string)
   appendFileSync(RESULTS_FILE, `${line}\n`);
   const summary =
     `${result.label}: published ${result.published}, confirmed ${result.confirmed}, lost ${result.lost}` +
-    ` (still queued ${result.stillQueued ?? '?'}), dups ${result.duplicates}, rejected ${result.rejected}` +
+    ` (still queued ${result.stillQueued ?? '?'}, consumers ${result.consumersAtEnd ?? '?'}), dups ${result.duplicates}, rejected ${result.rejected}` +
     ` ${JSON.stringify(result.rejections)}, unsettled ${result.unsettled}, refusal window ${result.refusalWindowMs} ms,` +
     ` reconnect ${result.reconnectMs ?? '-'} ms (consumer ${result.consumerReconnectMs ?? '-'} ms),` +
     ` in flight at fault ${result.inFlightAtFault}; queue on ${result.queueNode}, broke ${result.faultNode},` +
