@@ -256,7 +256,7 @@ export class Consumer implements AsyncIterable<Message> {
       }
     }
     const handler = this.#options.handler;
-    if (handler) this.#track(this.#runHandler(handler, message));
+    if (handler) this.#runHandler(handler, message);
     else {
       this.#queue().push(message);
       this.connection.handled();
@@ -272,32 +272,53 @@ export class Consumer implements AsyncIterable<Message> {
   #track(work: Promise<void>): void {
     // The tracked functions never reject (they report failures themselves); count them out.
     this.#running++;
-    void work.then(() => {
-      this.connection.handled();
-      if (--this.#running === 0 && this.#idleWaiters.length > 0) {
-        const waiters = this.#idleWaiters;
-        this.#idleWaiters = [];
-        for (const resolve of waiters) resolve();
-      }
-    });
+    void work.then(this.#finished);
   }
 
-  async #runHandler(handler: (m: Message) => void | Promise<void>, message: Message): Promise<void> {
+  /** One tracked piece of work is over (a bound function: one per consumer, not one per message). */
+  readonly #finished = (): void => {
+    this.connection.handled();
+    if (--this.#running === 0 && this.#idleWaiters.length > 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
+      for (const resolve of waiters) resolve();
+    }
+  };
+
+  /**
+   * Runs the handler without an async frame of its own: a handler that returns a promise costs one
+   * `then` on it, and a synchronous one no promise at all (hot path: every delivery goes through here).
+   */
+  #runHandler(handler: (m: Message) => void | Promise<void>, message: Message): void {
+    let result: void | Promise<void>;
     try {
-      await handler(message);
+      result = handler(message);
     } catch (error) {
-      this.connection.events.emit('consumer.handler_error', { queue: message.queue, error });
-      this.connection.logger.error('message handler failed', { queue: message.queue, error: String(error) });
-      if (message.settled) return;
-      try {
-        if (this.#options.onHandlerError) await this.#options.onHandlerError(message, error);
-        else await message.reject({ requeue: !message.redelivered });
-      } catch (settleError) {
-        this.connection.logger.error('could not settle a failed message', {
-          queue: message.queue,
-          error: String(settleError),
-        });
-      }
+      this.#track(this.#handlerFailed(message, error));
+      return;
+    }
+    if (isThenable(result)) {
+      this.#running++;
+      Promise.resolve(result).then(this.#finished, (error: unknown) => {
+        void this.#handlerFailed(message, error).then(this.#finished);
+      });
+      return;
+    }
+    this.connection.handled();
+  }
+
+  async #handlerFailed(message: Message, error: unknown): Promise<void> {
+    this.connection.events.emit('consumer.handler_error', { queue: message.queue, error });
+    this.connection.logger.error('message handler failed', { queue: message.queue, error: String(error) });
+    if (message.settled) return;
+    try {
+      if (this.#options.onHandlerError) await this.#options.onHandlerError(message, error);
+      else await message.reject({ requeue: !message.redelivered });
+    } catch (settleError) {
+      this.connection.logger.error('could not settle a failed message', {
+        queue: message.queue,
+        error: String(settleError),
+      });
     }
   }
 
@@ -335,4 +356,12 @@ export class Consumer implements AsyncIterable<Message> {
   get transport(): Transport | undefined {
     return this.#transport;
   }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  // A native promise first: the common case, and cheaper than the property lookup.
+  return (
+    value instanceof Promise ||
+    (typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function')
+  );
 }

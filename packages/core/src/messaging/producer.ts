@@ -10,7 +10,7 @@ import { InvalidArgumentError, PayloadTooLargeError, UnroutableError } from '../
 import { Exchange } from '../model/exchange.js';
 import { Queue } from '../model/queue.js';
 import { MAX_PRIORITY } from '../model/queue-arguments.js';
-import type { MessageProperties, Transport } from '../transport/spi.js';
+import type { MessageProperties, OutboundMessage, PublishTarget, Transport } from '../transport/spi.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { RetryPolicy } from './retry.js';
 
@@ -105,7 +105,41 @@ export class Producer {
    * @throws {@link UnknownSerializerError}, {@link EncodeError}, {@link PayloadTooLargeError} for bad input.
    * @throws {@link NotFoundError} when the exchange does not exist; {@link UnroutableError} for a `mandatory` message nobody receives.
    */
-  async publish(body: unknown, options: PublishOptions = {}): Promise<void> {
+  publish(body: unknown, options: PublishOptions = {}): Promise<void> {
+    // Not async: the hot path (no declaration to wait for, no retry, connected) hands the transport's
+    // promise on with a single `then`, instead of an async frame and its extra microtask hops.
+    let prepared: Prepared;
+    try {
+      prepared = this.#prepare(body, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const d = this.#defaults;
+    const conn = this.connection;
+    const { exchange } = prepared;
+    const transport = conn.currentTransport;
+    if (
+      transport === undefined ||
+      options.declare ||
+      ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) ||
+      prepared.retryPolicy !== false
+    ) {
+      return this.#publishSlowly(prepared, options);
+    }
+    let sent: Promise<void>;
+    try {
+      sent = transport.publish(prepared.message, prepared.target);
+    } catch (error) {
+      sent = Promise.reject(error);
+    }
+    return sent.then(
+      () => this.#published(prepared),
+      (error: unknown) => this.#failed(prepared, error),
+    );
+  }
+
+  /** The message, where it goes and how, or a throw for bad input. */
+  #prepare(body: unknown, options: PublishOptions): Prepared {
     const d = this.#defaults;
     const conn = this.connection;
     const exchange = options.exchange ?? d.exchange ?? '';
@@ -129,19 +163,28 @@ export class Producer {
     }
     if (payload.length > conn.maxBodyBytes) throw new PayloadTooLargeError(payload.length, conn.maxBodyBytes);
     const properties = buildProperties(options, encoded.contentType, encoded.contentEncoding, headers);
-
-    if (options.declare) await conn.declare(...options.declare);
-    if ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) await conn.declare(exchange);
-
-    const message = { body: payload, properties };
-    const target = {
+    const target: { -readonly [K in keyof PublishTarget]: PublishTarget[K] } = {
       exchange: exchangeName,
       routingKey,
       mandatory: options.mandatory ?? false,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.transaction !== undefined ? { transaction: options.transaction } : {}),
     };
-    const retryPolicy = options.transaction !== undefined ? false : (options.retry ?? d.retry ?? false);
+    if (options.signal) target.signal = options.signal;
+    if (options.transaction !== undefined) target.transaction = options.transaction;
+    return {
+      exchange,
+      message: { body: payload, properties },
+      target,
+      retryPolicy: options.transaction !== undefined ? false : (options.retry ?? d.retry ?? false),
+    };
+  }
+
+  /** Declares first, retries, or waits for the connection: the path off the hot one. */
+  async #publishSlowly(prepared: Prepared, options: PublishOptions): Promise<void> {
+    const d = this.#defaults;
+    const conn = this.connection;
+    const { exchange, message, target, retryPolicy } = prepared;
+    if (options.declare) await conn.declare(...options.declare);
+    if ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) await conn.declare(exchange);
     try {
       if (retryPolicy === false) {
         const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));
@@ -153,19 +196,39 @@ export class Producer {
         );
       }
     } catch (error) {
-      if (error instanceof UnroutableError)
-        conn.events.emit('producer.unroutable', { exchange: exchangeName, routingKey });
-      throw error;
+      this.#failed(prepared, error);
     }
-    if (conn.events.listening('producer.publish')) {
-      conn.events.emit('producer.publish', {
-        exchange: exchangeName,
-        routingKey,
-        bytes: payload.length,
-        ...(properties.messageId !== undefined ? { messageId: properties.messageId } : {}),
-      });
-    }
+    this.#published(prepared);
   }
+
+  #failed(prepared: Prepared, error: unknown): never {
+    if (error instanceof UnroutableError) {
+      const { exchange, routingKey } = prepared.target;
+      this.connection.events.emit('producer.unroutable', { exchange, routingKey });
+    }
+    throw error;
+  }
+
+  #published(prepared: Prepared): void {
+    const events = this.connection.events;
+    if (!events.listening('producer.publish')) return;
+    const { target, message } = prepared;
+    const { messageId } = message.properties;
+    events.emit('producer.publish', {
+      exchange: target.exchange,
+      routingKey: target.routingKey,
+      bytes: message.body.length,
+      ...(messageId !== undefined ? { messageId } : {}),
+    });
+  }
+}
+
+/** A publish ready to hand to the transport. */
+interface Prepared {
+  readonly exchange: Exchange | string;
+  readonly message: OutboundMessage;
+  readonly target: PublishTarget;
+  readonly retryPolicy: RetryPolicy | boolean;
 }
 
 /**

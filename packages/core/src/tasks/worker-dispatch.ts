@@ -91,12 +91,12 @@ export class Dispatch {
     const queue = message.queue;
     book.delivered(queue);
     this.inFlight++;
-    const leave = work.enter();
+    work.enterOne();
     try {
       this.#record(queue, await runner.run(message, context), runner.source);
     } finally {
       this.inFlight--;
-      leave();
+      work.leave();
       this.#options.onIteration();
     }
   }

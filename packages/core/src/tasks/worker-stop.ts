@@ -92,11 +92,28 @@ export class WorkInProgress {
     return () => {
       if (left) return;
       left = true;
-      if (--this.#count > 0) return;
-      const waiters = this.#waiters;
-      this.#waiters = [];
-      for (const resolve of waiters) resolve();
+      this.#leave();
     };
+  }
+
+  /**
+   * {@link WorkInProgress.enter} without the closure, for the per-message path: the caller pairs it
+   * with exactly one {@link WorkInProgress.leave} (in a `finally`).
+   */
+  enterOne(): void {
+    this.#count++;
+  }
+
+  /** Ends one piece of work started with {@link WorkInProgress.enterOne}. */
+  leave(): void {
+    this.#leave();
+  }
+
+  #leave(): void {
+    if (--this.#count > 0) return;
+    const waiters = this.#waiters;
+    this.#waiters = [];
+    for (const resolve of waiters) resolve();
   }
 
   /** Resolves once nothing is in progress. */

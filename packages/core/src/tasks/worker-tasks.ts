@@ -46,32 +46,41 @@ export class TaskRunner {
   /** `signal`: aborted when the worker's stop is forced (the handler's `ctx.signal`). */
   async run(connection: Connection, message: Message, signal: AbortSignal): Promise<Outcome> {
     const { tasks, handlers } = this.options;
+    const headers = message.headers;
     const name = taskName(message);
     const task = tasks.get(name);
     const handler = handlers[name];
-    const dead = (reason: DeadLetterReason, details: Record<string, unknown> = {}) =>
-      this.#deadLetter(connection, message, task, name, reason, details);
-    if (!task) return dead('unknown-task', { error: unknownTask(name, tasks) });
-    if (!handler)
-      return dead('no-handler', { error: { name: 'Error', message: `this worker has no handler for '${name}'` } });
-    const expiresAt = Number(message.headers[TASK_HEADERS.expiresAt]);
-    if (Number.isFinite(expiresAt) && Date.now() > expiresAt) return dead('expired');
+    // The failure paths call #deadLetter directly: no closure per message on the path that succeeds.
+    if (!task)
+      return this.#deadLetter(connection, message, task, name, 'unknown-task', { error: unknownTask(name, tasks) });
+    if (!handler) {
+      return this.#deadLetter(connection, message, task, name, 'no-handler', {
+        error: { name: 'Error', message: `this worker has no handler for '${name}'` },
+      });
+    }
+    const expiresAt = Number(headers[TASK_HEADERS.expiresAt]);
+    if (Number.isFinite(expiresAt) && Date.now() > expiresAt) {
+      return this.#deadLetter(connection, message, task, name, 'expired', {});
+    }
     const payload = message.payload;
     const issues = payloadIssues(task.payload, payload);
     if (issues.length > 0) {
-      return dead('invalid-payload', { issues, error: errorSummary(new InvalidPayloadError(name, issues)) });
+      return this.#deadLetter(connection, message, task, name, 'invalid-payload', {
+        issues,
+        error: errorSummary(new InvalidPayloadError(name, issues)),
+      });
     }
     const attempt = attemptOf(message.properties);
-    const traceparent = message.headers[TASK_HEADERS.traceparent];
-    const context: TaskContext = {
-      id: String(message.headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
+    const traceparent = headers[TASK_HEADERS.traceparent];
+    const context: { -readonly [K in keyof TaskContext]: TaskContext[K] } = {
+      id: String(headers[TASK_HEADERS.id] ?? message.properties.messageId ?? ''),
       task: name,
       attempt,
       maxAttempts: task.retry.maxAttempts,
-      ...(typeof traceparent === 'string' ? { traceparent } : {}),
       message,
       signal,
     };
+    if (typeof traceparent === 'string') context.traceparent = traceparent;
     let result: unknown;
     try {
       result = handler(payload, context);
@@ -85,18 +94,21 @@ export class TaskRunner {
         return { type: 'retry', task: name, error: errorSummary(error) };
       }
       await reply(connection, message, { ok: false, error: errorSummary(error) });
-      return dead('failed', {
+      return this.#deadLetter(connection, message, task, name, 'failed', {
         error: errorSummary(error),
         attempts: attempt,
-        firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
+        firstSentAt: headers[TASK_HEADERS.firstSentAt],
       });
     }
     // A forced stop gave the message back while the handler ran: it will run again, and answer then.
     if (signal.aborted && message.state === 'requeued') return returned(message, name);
     if (message.properties.replyTo) await reply(connection, message, { ok: true, result });
     if (!message.settled) await message.ack();
-    const done = DONE.get(name) ?? Object.freeze<Outcome>({ type: 'done', task: name });
-    DONE.set(name, done);
+    let done = DONE.get(name);
+    if (done === undefined) {
+      done = Object.freeze<Outcome>({ type: 'done', task: name });
+      DONE.set(name, done);
+    }
     return done;
   }
 

@@ -47,6 +47,8 @@ export interface DispatchHost {
   poll?(): void;
 }
 
+const SETTLED: Promise<void> = Promise.resolve();
+
 /** Deliveries in one drain run before it yields to the event loop, so a deep queue never starves I/O and timers. */
 const DELIVERIES_PER_TURN = 256;
 /** Most messages claimed in one batch (a subscription without prefetch still claims in bounded steps). */
@@ -120,11 +122,17 @@ export class Dispatcher {
     }
     if (this.#scheduled) return;
     this.#scheduled = true;
-    queueMicrotask(() => {
-      this.#scheduled = false;
-      this.#run().catch((error: unknown) => this.host.report(error));
-    });
+    // A reaction on a settled promise rather than queueMicrotask, which wraps every callback in an
+    // AsyncResource: this runs once per publish on in-memory stores.
+    void SETTLED.then(this.#tick);
   }
+
+  readonly #tick = (): void => {
+    this.#scheduled = false;
+    this.#run().catch(this.#report);
+  };
+
+  readonly #report = (error: unknown): void => this.host.report(error);
 
   stop(): void {
     this.#stopped = true;
@@ -150,13 +158,15 @@ export class Dispatcher {
             if (sub.cancelled) continue;
             const { prefetch, noAck } = sub.request;
             if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
-            // One await per delivery on the single-message path: in-memory stores feel every extra hop.
             const claimMany = this.host.claimMany;
-            const count = claimMany
-              ? await this.#deliverBatch(sub, this.#batchRoom(sub), claimMany)
-              : (await this.#deliverOne(sub))
-                ? 1
-                : 0;
+            let count: number;
+            if (claimMany) count = await this.#deliverBatch(sub, this.#batchRoom(sub), claimMany);
+            else {
+              // In-memory stores claim and deliver synchronously: no promise and no microtask hop per
+              // delivery (or per empty look) unless the store really returned one.
+              const one = this.#deliverOne(sub);
+              count = (one instanceof Promise ? await one : one) ? 1 : 0;
+            }
             if (count > 0) {
               progress = true;
               delivered += count;
@@ -251,27 +261,55 @@ export class Dispatcher {
     return claimed.length;
   }
 
-  async #deliverOne(sub: Subscription): Promise<boolean> {
+  /** Delivers the next message for `sub`; synchronous while the host's claim and delivery are. */
+  #deliverOne(sub: Subscription): boolean | Promise<boolean> {
     const { queues, order } = sub.request;
     const n = queues.length;
     const start = order === 'priority' ? 0 : sub.cursor % n;
     for (let k = 0; k < n; k++) {
       const index = (start + k) % n;
-      // Awaiting only real promises keeps in-memory stores free of a microtask hop per message.
       const pending = this.host.claim(queues[index] as string);
-      const claimed = pending instanceof Promise ? await pending : pending;
-      if (claimed === undefined) continue;
-      if (sub.cancelled) {
-        // Cancelled while we were claiming: the host hands it back untouched (index -1).
-        await this.host.deliver(sub, -1, claimed);
-        return false;
-      }
-      sub.cursor = index + 1;
-      const delivered = this.host.deliver(sub, index, claimed);
-      if (delivered instanceof Promise) await delivered;
-      return true;
+      if (pending instanceof Promise) return this.#deliverClaimed(sub, index, pending, start, k + 1);
+      if (pending === undefined) continue;
+      return this.#handOne(sub, index, pending);
     }
     return false;
+  }
+
+  /** {@link Dispatcher.#deliverOne} once a claim turned out asynchronous: waits for it, then goes on from the `k`th queue. */
+  async #deliverClaimed(
+    sub: Subscription,
+    index: number,
+    pending: Promise<Claimed | undefined>,
+    start: number,
+    k: number,
+  ): Promise<boolean> {
+    const claimed = await pending;
+    if (claimed !== undefined) {
+      const handed = this.#handOne(sub, index, claimed);
+      return handed instanceof Promise ? await handed : handed;
+    }
+    const { queues } = sub.request;
+    const n = queues.length;
+    for (; k < n; k++) {
+      const i = (start + k) % n;
+      const next = await this.host.claim(queues[i] as string);
+      if (next === undefined) continue;
+      const handed = this.#handOne(sub, i, next);
+      return handed instanceof Promise ? await handed : handed;
+    }
+    return false;
+  }
+
+  #handOne(sub: Subscription, index: number, claimed: Claimed): boolean | Promise<boolean> {
+    if (sub.cancelled) {
+      // Cancelled while we were claiming: the host hands it back untouched (index -1).
+      const released = this.host.deliver(sub, -1, claimed);
+      return released instanceof Promise ? released.then(() => false) : false;
+    }
+    sub.cursor = index + 1;
+    const delivered = this.host.deliver(sub, index, claimed);
+    return delivered instanceof Promise ? delivered.then(() => true) : true;
   }
 
   #armPoll(): void {
