@@ -56,9 +56,10 @@ async function main(): Promise<void> {
       const parsed = parseTopologyText(text, 'generated.yaml');
       if (!parsed.topology) throw new Error('generated topology did not parse');
       const schemaIssues = validateSchema(parsed.topology);
-      const ruleIssues = checkRules(parsed.topology.document).filter((i) => i.severity !== 'warning');
-      if (schemaIssues.length + ruleIssues.length > 0) throw new Error('generated topology is invalid');
+      // Compiled once and handed to the rules, as checkTopology (what `wakame plan` runs) does.
       const desired = compileTopology(parsed.topology.document);
+      const ruleIssues = checkRules(parsed.topology.document, {}, desired).filter((i) => i.severity !== 'warning');
+      if (schemaIssues.length + ruleIssues.length > 0) throw new Error('generated topology is invalid');
       const plan = diff(desired, await observe(connection.admin, desired));
       ms.push(performance.now() - start);
       entities = desired.exchanges.length + desired.queues.length + desired.bindings.length;

@@ -42,7 +42,13 @@ const MAX_ROUTING_KEY_BYTES = 255;
 
 /** A JSON pointer from path segments (RFC 6901 escaping of `~` and `/`). */
 export function pointer(...segments: readonly (string | number)[]): string {
-  return segments.map((s) => `/${String(s).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
+  let out = '';
+  for (const s of segments) {
+    const text = String(s);
+    // Made for every binding of every queue: escape only the segments that need it.
+    out += text.includes('~') || text.includes('/') ? `/${text.replace(/~/g, '~0').replace(/\//g, '~1')}` : `/${text}`;
+  }
+  return out;
 }
 
 function show(name: string): string {
@@ -64,6 +70,8 @@ interface Context {
   readonly exchangeTypes: ReadonlyMap<string, ExchangeType>;
   readonly queueNames: ReadonlySet<string>;
   readonly bindings: readonly BindingSite[];
+  /** Compiled tasks by name: rules look each document task up (a scan per task was quadratic). */
+  readonly tasks: ReadonlyMap<string, DesiredTopology['tasks'][number]>;
   readonly transport: string;
   readonly capabilities: Capabilities | undefined;
   error(keyword: string, path: string, message: string): void;
@@ -128,6 +136,7 @@ export function checkRules(
     exchangeTypes,
     queueNames: new Set(compiled.queues.map((q) => q.name)),
     bindings,
+    tasks: new Map(compiled.tasks.map((t) => [t.name, t])),
     transport: options.transport ?? 'target',
     capabilities: options.capabilities,
     error: (keyword, path, message) => add('error', keyword, path, message),
@@ -250,7 +259,7 @@ function routingKeys(ctx: Context): void {
     tooLong(pointer('tasks', i, 'route', 'routingKey'), t.route?.routingKey);
     tooLong(pointer('tasks', i, 'deadLetter', 'routingKey'), t.deadLetter?.routingKey);
     // The task name is the routing key when its route sets none.
-    if (ctx.compiled.tasks.find((c) => c.name === t.name)?.route?.routingKey === t.name) {
+    if (ctx.tasks.get(t.name)?.route?.routingKey === t.name) {
       tooLong(pointer('tasks', i, 'name'), t.name);
     }
   });
@@ -277,7 +286,7 @@ function priorities(ctx: Context): void {
   const maxOf = new Map(ctx.compiled.queues.map((q) => [q.name, q.maxPriority]));
   (doc.tasks ?? []).forEach((t, i) => {
     const path = origin(t, pointer('tasks', i), doc.defaults?.task, 'priority');
-    const task = ctx.compiled.tasks.find((c) => c.name === t.name);
+    const task = ctx.tasks.get(t.name);
     const value = task?.priority;
     if (path === undefined || value === undefined) return;
     if (!isWhole(value, 0, MAX_PRIORITY)) {
@@ -371,8 +380,12 @@ function unsupportedFeatures(ctx: Context): void {
 }
 
 function broadcastTypes(ctx: Context): void {
+  const firstDeclared = new Map<string, number>();
+  (ctx.doc.exchanges ?? []).forEach((e, i) => {
+    if (!firstDeclared.has(e.name)) firstDeclared.set(e.name, i);
+  });
   (ctx.doc.broadcasts ?? []).forEach((b, i) => {
-    const declared = (ctx.doc.exchanges ?? []).findIndex((e) => e.name === b.name);
+    const declared = firstDeclared.get(b.name) ?? -1;
     const type = ctx.exchangeTypes.get(b.name);
     if (declared === -1 || type === 'fanout') return;
     const message = `broadcast '${b.name}' needs a fanout exchange, but ${pointer('exchanges', declared)} declares it as ${type ?? 'direct'}`;
@@ -432,9 +445,16 @@ function designWarnings(ctx: Context): void {
   // A dead-letter or alternate exchange feeding one parking queue is the normal design, not a
   // mistake; and a broadcast exchange is already what the warning recommends.
   const broadcasts = new Set(ctx.compiled.broadcasts.map((b) => b.exchange));
+  // Grouped once: filtering every binding for each fanout exchange was quadratic.
+  const bySource = new Map<string, BindingSite[]>();
+  for (const site of ctx.bindings) {
+    const group = bySource.get(site.spec.source);
+    if (group) group.push(site);
+    else bySource.set(site.spec.source, [site]);
+  }
   for (const e of ctx.compiled.exchanges) {
     if (e.type !== 'fanout' || sinks.has(e.name) || broadcasts.has(e.name)) continue;
-    const [only, ...others] = ctx.bindings.filter((s) => s.spec.source === e.name);
+    const [only, ...others] = bySource.get(e.name) ?? [];
     if (only === undefined || others.length > 0 || only.spec.destinationType !== 'queue') continue;
     const spec = specs.get(only.spec.destination);
     if (spec === undefined || spec.exclusive || spec.autoDelete) continue;

@@ -19,6 +19,7 @@ import {
   type SourceLocation,
   type YamlSource,
 } from './locate.js';
+import { readYamlSubset } from './yaml-subset.js';
 
 /** One file's document as a plain value, and how to locate pointers into it. */
 export interface TopologyPart {
@@ -39,8 +40,33 @@ const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].
  * Parses `text` (YAML or JSON, which is YAML) as the topology file `file`, interpolating `${VAR}` in
  * every string value. Returns no part when the text is not a well-formed mapping; otherwise the part,
  * possibly with issues (an unset variable, a duplicate key) that the caller must still treat as errors.
+ *
+ * A file in the common subset of YAML is read by the fast reader (`yaml-subset.ts`), without source
+ * positions; the full parser reads it again only if an issue has to be located. Anything else, and
+ * every file with a problem of its own, is read by the full parser straight away.
  */
 export function parseYamlPart(text: string, file: string, env: Env): { part?: TopologyPart; issues: TopologyIssue[] } {
+  const value = readYamlSubset(text, env);
+  if (value === undefined) return parseYamlDocument(text, file, env);
+  let located: TopologyPart | undefined;
+  const locate = (pointer: string, options?: LocateOptions): SourceLocation | undefined => {
+    // Same text, same environment: the full parser gives the same value, with its positions.
+    located ??= parseYamlDocument(text, file, env).part;
+    return located?.locate(pointer, options);
+  };
+  return { part: { value, locate }, issues: [] };
+}
+
+/**
+ * {@link parseYamlPart} with the `yaml` package's Document API: every node keeps its source range.
+ * Exported for the tests that hold the fast reader to the same values.
+ * @internal
+ */
+export function parseYamlDocument(
+  text: string,
+  file: string,
+  env: Env,
+): { part?: TopologyPart; issues: TopologyIssue[] } {
   const lineCounter = new LineCounter();
   const doc = parseDocument(text, {
     customTags: [],

@@ -152,7 +152,7 @@ export function diff(
       queues: new Set(desired.queues.map((q) => q.name)),
       bindings: new Set(desired.bindings.map(bindingKey)),
     };
-    for (const b of sorted(live.observed.bindings, bindingOrder)) {
+    for (const b of inBindingOrder(live.observed.bindings)) {
       if (wanted.bindings.has(bindingKey(b)) || isRuntimeBinding(b, desired)) continue;
       if (owns.binding(b)) changes.push({ kind: 'extraneous-binding', binding: b });
       else foreign.push({ kind: 'binding', binding: b });
@@ -254,10 +254,17 @@ function summarise(changes: Change[], groups: Pick<Plan, 'complete' | 'ownership
 
 const byName = (a: { name: string }, b: { name: string }): number => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-function bindingOrder(a: BindingSpec, b: BindingSpec): number {
-  const ka = `${a.source}\u0000${a.destinationType}\u0000${a.destination}\u0000${a.routingKey}\u0000${stableStringify(a.arguments)}`;
-  const kb = `${b.source}\u0000${b.destinationType}\u0000${b.destination}\u0000${b.routingKey}\u0000${stableStringify(b.arguments)}`;
-  return ka < kb ? -1 : ka > kb ? 1 : 0;
+/**
+ * Bindings sorted by source, destination type, destination, routing key and arguments. Each sort key is
+ * made once: made inside the comparison, it cost two `stableStringify` calls per comparison.
+ */
+function inBindingOrder(bindings: readonly BindingSpec[]): BindingSpec[] {
+  const keyed = bindings.map((b) => ({
+    b,
+    key: `${b.source}\u0000${b.destinationType}\u0000${b.destination}\u0000${b.routingKey}\u0000${stableStringify(b.arguments)}`,
+  }));
+  keyed.sort((x, y) => (x.key < y.key ? -1 : x.key > y.key ? 1 : 0));
+  return keyed.map((k) => k.b);
 }
 
 function sorted<T>(items: readonly T[], order: (a: T, b: T) => number): T[] {
