@@ -216,9 +216,17 @@ export class Message {
 
 /** Content types compare without parameters and case: `Application/JSON; charset=utf-8` is `application/json`. */
 export function normaliseType(contentType: string): string {
+  // Every delivery asks, nearly always with the type the previous one had: that answer is kept.
+  if (contentType === lastType) return lastNormalised;
   const semi = contentType.indexOf(';');
-  return (semi >= 0 ? contentType.slice(0, semi) : contentType).trim().toLowerCase();
+  const normalised = (semi >= 0 ? contentType.slice(0, semi) : contentType).trim().toLowerCase();
+  lastType = contentType;
+  lastNormalised = normalised;
+  return normalised;
 }
+
+let lastType: string | undefined;
+let lastNormalised = '';
 
 declare module '../model/channel.js' {
   // Registers the class of a fetched message with the broker model (see FetchedMessage).

@@ -84,6 +84,7 @@ function describe(value: unknown): string {
 export class SerializerRegistry {
   readonly #byName = new Map<string, Serializer>();
   #byType = new Map<string, Serializer>();
+  #lastDecode: LastDecode | undefined;
 
   /**
    * Adds `serializer`, replacing any serializer with the same name.
@@ -192,10 +193,19 @@ export class SerializerRegistry {
   decode(body: Buffer, contentType: string | undefined, contentEncoding: string | undefined): unknown {
     if (!isBytes(body)) throw new InvalidArgumentError(`the body to decode must be a Buffer, got ${describe(body)}`);
     const bytes = asBuffer(body);
+    // Consecutive messages nearly always share their labels: the last pair's lookup is kept.
+    const last = this.#lastDecode;
+    if (last !== undefined && last.contentType === contentType && last.contentEncoding === contentEncoding) {
+      return decodeWith(last.serializer, last.latin1 ? latin1AsUtf8(bytes) : bytes);
+    }
     const type = contentType === undefined || contentType.trim() === '' ? DEFAULT_CONTENT_TYPE : contentType;
     const encoding = contentEncoding === undefined || contentEncoding.trim() === '' ? undefined : contentEncoding;
     const serializer = this.byContentType(type);
-    if (serializer !== undefined) return decodeWith(serializer, bytes, encoding);
+    if (serializer !== undefined) {
+      const latin1 = needsLatin1(serializer, encoding);
+      this.#lastDecode = { contentType, contentEncoding, serializer, latin1 };
+      return decodeWith(serializer, latin1 ? latin1AsUtf8(bytes) : bytes);
+    }
     const charset = encoding === undefined ? 'binary' : normaliseCharset(encoding);
     if (charset === undefined) {
       throw new DecodeError(`unsupported content encoding '${encoding}' for content type '${type}'`);
@@ -204,6 +214,7 @@ export class SerializerRegistry {
   }
 
   #reindex(): void {
+    this.#lastDecode = undefined;
     const byType = new Map<string, Serializer>();
     for (const serializer of this.#byName.values())
       byType.set(normaliseContentType(serializer.contentType), serializer);
@@ -274,20 +285,37 @@ function run(serializer: Serializer, body: unknown): EncodedBody {
   return { body: asBuffer(bytes), contentType: serializer.contentType, contentEncoding: serializer.contentEncoding };
 }
 
-function decodeWith(serializer: Serializer, body: Buffer, contentEncoding: string | undefined): unknown {
-  let input = body;
-  if (contentEncoding !== undefined && normaliseCharset(serializer.contentEncoding) === 'utf8') {
-    // A text format labelled with another charset (kombu decodes with the header's charset
-    // before parsing); re-encode it as the UTF-8 the serializer expects.
-    const charset = normaliseCharset(contentEncoding);
-    if (charset === undefined) {
-      throw new DecodeError(
-        `unsupported content encoding '${contentEncoding}' for content type '${serializer.contentType}'`,
-      );
-    }
-    // ASCII and 'binary' need no conversion: the serializer's own UTF-8 check covers them.
-    if (charset === 'latin1') input = Buffer.from(decodeString(body, charset), 'utf8');
+/** How {@link SerializerRegistry.decode} last resolved a content type and encoding. */
+interface LastDecode {
+  readonly contentType: string | undefined;
+  readonly contentEncoding: string | undefined;
+  readonly serializer: Serializer;
+  readonly latin1: boolean;
+}
+
+/**
+ * Whether a body for `serializer`, labelled `contentEncoding`, is latin1 text to re-encode as UTF-8 first.
+ * @throws {@link DecodeError} for an unsupported charset
+ */
+function needsLatin1(serializer: Serializer, contentEncoding: string | undefined): boolean {
+  if (contentEncoding === undefined || normaliseCharset(serializer.contentEncoding) !== 'utf8') return false;
+  // A text format labelled with another charset (kombu decodes with the header's charset
+  // before parsing); re-encode it as the UTF-8 the serializer expects.
+  const charset = normaliseCharset(contentEncoding);
+  if (charset === undefined) {
+    throw new DecodeError(
+      `unsupported content encoding '${contentEncoding}' for content type '${serializer.contentType}'`,
+    );
   }
+  // ASCII and 'binary' need no conversion: the serializer's own UTF-8 check covers them.
+  return charset === 'latin1';
+}
+
+function latin1AsUtf8(body: Buffer): Buffer {
+  return Buffer.from(decodeString(body, 'latin1'), 'utf8');
+}
+
+function decodeWith(serializer: Serializer, input: Buffer): unknown {
   try {
     return serializer.decode(input);
   } catch (err) {

@@ -49,6 +49,11 @@ export interface DispatchHost {
 
 const SETTLED: Promise<void> = Promise.resolve();
 
+/** Resolves in the event loop's next turn, after pending I/O and timers. */
+function nextTurn(): Promise<void> {
+  return new Promise<void>((resolve) => setImmediate(resolve));
+}
+
 /** Deliveries in one drain run before it yields to the event loop, so a deep queue never starves I/O and timers. */
 const DELIVERIES_PER_TURN = 256;
 /** Most messages claimed in one batch (a subscription without prefetch still claims in bounded steps). */
@@ -127,12 +132,33 @@ export class Dispatcher {
     void SETTLED.then(this.#tick);
   }
 
+  /** One drain run, scheduled; for stores that claim synchronously it usually finishes without a promise. */
   readonly #tick = (): void => {
     this.#scheduled = false;
-    this.#run().catch(this.#report);
+    if (this.#running || this.#stopped) return;
+    this.#running = true;
+    let rest: Promise<void> | undefined;
+    try {
+      rest = this.host.claimMany ? this.#runAsync() : this.#runNow();
+    } catch (error) {
+      this.#failed(error);
+      return;
+    }
+    if (rest === undefined) this.#ran();
+    else rest.then(this.#ran, this.#failed);
   };
 
-  readonly #report = (error: unknown): void => this.host.report(error);
+  readonly #ran = (): void => {
+    this.#running = false;
+    this.#armPoll();
+  };
+
+  readonly #failed = (error: unknown): void => {
+    this.#running = false;
+    this.host.report(error);
+  };
+
+  readonly #continue = (): Promise<void> => this.#runAsync();
 
   stop(): void {
     this.#stopped = true;
@@ -144,44 +170,66 @@ export class Dispatcher {
     this.subscriptions.clear();
   }
 
-  async #run(): Promise<void> {
-    if (this.#running || this.#stopped) return;
-    this.#running = true;
-    try {
-      do {
-        this.#again = false;
-        let progress = true;
-        let delivered = 0;
-        while (progress && !this.#stopped) {
-          progress = false;
-          for (const sub of this.subscriptions) {
-            if (sub.cancelled) continue;
-            const { prefetch, noAck } = sub.request;
-            if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
-            const claimMany = this.host.claimMany;
-            let count: number;
-            if (claimMany) count = await this.#deliverBatch(sub, this.#batchRoom(sub), claimMany);
-            else {
-              // In-memory stores claim and deliver synchronously: no promise and no microtask hop per
-              // delivery (or per empty look) unless the store really returned one.
-              const one = this.#deliverOne(sub);
-              count = (one instanceof Promise ? await one : one) ? 1 : 0;
-            }
-            if (count > 0) {
-              progress = true;
-              delivered += count;
-            }
-          }
-          if (delivered >= DELIVERIES_PER_TURN) {
-            delivered = 0;
-            await new Promise<void>((resolve) => setImmediate(resolve));
+  /**
+   * The drain loop for stores that claim and deliver synchronously (in memory), without an async frame:
+   * undefined once it is done; a promise when it has to wait (an expired head being dead-lettered, a turn
+   * yielded to the event loop), the run then going on in {@link Dispatcher.#runAsync}.
+   */
+  #runNow(): Promise<void> | undefined {
+    do {
+      this.#again = false;
+      let progress = true;
+      let delivered = 0;
+      while (progress && !this.#stopped) {
+        progress = false;
+        for (const sub of this.subscriptions) {
+          if (sub.cancelled) continue;
+          const { prefetch, noAck } = sub.request;
+          if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
+          const one = this.#deliverOne(sub);
+          if (one instanceof Promise) return one.then(this.#continue);
+          if (one) {
+            progress = true;
+            delivered++;
           }
         }
-      } while (this.#again && !this.#stopped);
-    } finally {
-      this.#running = false;
-    }
-    this.#armPoll();
+        if (delivered >= DELIVERIES_PER_TURN) return nextTurn().then(this.#continue);
+      }
+    } while (this.#again && !this.#stopped);
+    return undefined;
+  }
+
+  /** The drain loop: each round gives every subscription with room at most one message (or one batch). */
+  async #runAsync(): Promise<void> {
+    do {
+      this.#again = false;
+      let progress = true;
+      let delivered = 0;
+      while (progress && !this.#stopped) {
+        progress = false;
+        for (const sub of this.subscriptions) {
+          if (sub.cancelled) continue;
+          const { prefetch, noAck } = sub.request;
+          if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
+          const claimMany = this.host.claimMany;
+          let count: number;
+          if (claimMany) count = await this.#deliverBatch(sub, this.#batchRoom(sub), claimMany);
+          else {
+            // Only real promises are awaited: no microtask hop per synchronous delivery or empty look.
+            const one = this.#deliverOne(sub);
+            count = (one instanceof Promise ? await one : one) ? 1 : 0;
+          }
+          if (count > 0) {
+            progress = true;
+            delivered += count;
+          }
+        }
+        if (delivered >= DELIVERIES_PER_TURN) {
+          delivered = 0;
+          await nextTurn();
+        }
+      }
+    } while (this.#again && !this.#stopped);
   }
 
   /** The smallest claim worth a round trip while `sub` still has messages in hand: a quarter window. */

@@ -14,10 +14,24 @@ import { InMemoryTopology } from './in-memory-topology.js';
 import { MemoryStacks } from './memory-stacks.js';
 import type { Claimed, ImmediateStore, StoredMessage, StoreFeatures, StoreOutcome, VirtualStore } from './store.js';
 
-interface Entry {
-  readonly message: StoredMessage;
-  /** Publish order, so requeued messages return in their original order. */
-  readonly seq: number;
+/**
+ * A ready message; once claimed, also its {@link Claimed} record and its receipt: one object per
+ * message instead of three on the hot path. An entry is claimed at most once (a requeue or release
+ * files a new one).
+ */
+class Entry implements Claimed {
+  settled = false;
+
+  constructor(
+    readonly message: StoredMessage,
+    /** Publish order, so requeued messages return in their original order. */
+    readonly seq: number,
+    readonly queueName: string,
+  ) {}
+
+  get receipt(): unknown {
+    return this;
+  }
 }
 
 interface Bucket {
@@ -82,11 +96,11 @@ class MemoryQueue {
     const bySeq = (x: Entry, y: Entry) => x.seq - y.seq;
     for (const e of front.sort(bySeq)) {
       const message = { ...e.message, priority: priorityOf(e.message) };
-      this.bucket(message.priority).front.push({ message, seq: e.seq });
+      this.bucket(message.priority).front.push(new Entry(message, e.seq, e.queueName));
     }
     for (const e of main.sort(bySeq)) {
       const message = { ...e.message, priority: priorityOf(e.message) };
-      this.bucket(message.priority).main.push({ message, seq: e.seq });
+      this.bucket(message.priority).main.push(new Entry(message, e.seq, e.queueName));
     }
   }
 
@@ -98,12 +112,6 @@ class MemoryQueue {
     this.bytes = 0;
     return n;
   }
-}
-
-interface Receipt {
-  readonly queueName: string;
-  readonly entry: Entry;
-  settled: boolean;
 }
 
 const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: false, crossProcess: false });
@@ -161,29 +169,26 @@ export class MemoryStore implements VirtualStore {
   #put(queue: string, message: StoredMessage): void {
     const q = this.#queues.get(queue);
     if (!q) return;
-    q.bucket(message.priority).main.push({ message, seq: this.#seq++ });
+    q.bucket(message.priority).main.push(new Entry(message, this.#seq++, queue));
     q.ready++;
     q.bytes += message.body.length;
     this.#notify(queue);
   }
 
   #get(queue: string): Claimed | undefined {
-    const entry = this.#queues.get(queue)?.take();
-    if (!entry) return undefined;
-    const receipt: Receipt = { queueName: queue, entry, settled: false };
-    return { message: entry.message, receipt };
+    return this.#queues.get(queue)?.take();
   }
 
   #settle(receipt: unknown, outcome: StoreOutcome): void {
-    const r = receipt as Receipt;
+    const r = receipt as Entry;
     if (r.settled) return;
     r.settled = true;
     if (outcome === 'ack') return;
     // A requeue into a queue deleted meanwhile drops the message, as RabbitMQ does.
     const q = this.#queues.get(r.queueName);
     if (!q) return;
-    const message = outcome === 'requeue' ? { ...r.entry.message, redelivered: true } : r.entry.message;
-    q.restore({ seq: r.entry.seq, message });
+    const message = outcome === 'requeue' ? { ...r.message, redelivered: true } : r.message;
+    q.restore(new Entry(message, r.seq, r.queueName));
     this.#notify(r.queueName);
   }
 

@@ -31,6 +31,7 @@ import { ExpirySchedule } from './expiry-schedule.js';
 import { Publishing, RESOLVED } from './publishing.js';
 import type { Claimed, ClaimOptions, ImmediateStore, VirtualStore } from './store.js';
 import { TopologyCache } from './topology-cache.js';
+import { Handle, UnsettledList } from './unsettled.js';
 import { VirtualAdmin } from './virtual-admin.js';
 import { virtualCapabilities } from './virtual-capabilities.js';
 
@@ -52,15 +53,6 @@ export interface VirtualTransportOptions {
 /** @defaultValue for {@link VirtualTransportOptions.pollIntervalMs} */
 export const DEFAULT_POLL_INTERVAL_MS = 100;
 
-/** The transport's settle token for one delivery. */
-interface Handle {
-  readonly owner: VirtualTransport;
-  readonly sub: Subscription | undefined;
-  readonly queue: string;
-  readonly claimed: Claimed;
-  settled: boolean;
-}
-
 /**
  * Lifts a {@link VirtualStore} to a full {@link Transport}: exchanges and routing (direct, topic,
  * fanout, headers, exchange-to-exchange, alternate exchanges), prefetch, redelivery, priorities,
@@ -77,7 +69,7 @@ export class VirtualTransport implements Transport {
   readonly #topology: TopologyCache;
   readonly #dispatcher: Dispatcher;
   readonly #publishing: Publishing;
-  readonly #unsettled = new Set<Handle>();
+  readonly #unsettled = new UnsettledList();
   readonly #statusListeners = new Set<(s: TransportStatus) => void>();
   readonly #onError: (error: unknown) => void;
   /** What claims for delivery tell the store (the body bound). */
@@ -177,11 +169,10 @@ export class VirtualTransport implements Transport {
     this.#dispatcher.stop();
     await this.#dispatcher.drained();
     // Unsettled deliveries return to their queues, as when an AMQP channel closes.
-    const pending = [...this.#unsettled];
-    this.#unsettled.clear();
-    for (const h of pending) h.settled = true;
     // Latest first, so a store that requeues to the head keeps the original order.
-    await Promise.all(pending.reverse().map((h) => this.#store.settle(h.claimed.receipt, 'requeue')));
+    const pending = this.#unsettled.drainLatestFirst();
+    for (const h of pending) h.settled = true;
+    await Promise.all(pending.map((h) => this.#store.settle(h.claimed.receipt, 'requeue')));
     await this.admin.dropExclusive();
     await this.#store.close();
     this.#emit({ type: 'disconnected' });
@@ -413,7 +404,7 @@ export class VirtualTransport implements Transport {
     claimed: Claimed,
     noAck: boolean,
   ): InboundMessage {
-    const handle: Handle = { owner: this, sub, queue, claimed, settled: noAck };
+    const handle = new Handle(this, sub, queue, claimed, noAck);
     if (!noAck) {
       this.#unsettled.add(handle);
       if (sub) sub.inflight++;
