@@ -29,12 +29,15 @@ function compile(schema: Readonly<Record<string, unknown>>): ValidateFunction {
 export function payloadIssues(
   schema: Readonly<Record<string, unknown>> | undefined,
   payload: unknown,
-): { path: string; message: string }[] {
-  if (!schema) return [];
+): readonly { path: string; message: string }[] {
+  if (!schema) return NO_ISSUES;
   const validate = compile(schema);
-  if (validate(payload)) return [];
+  if (validate(payload)) return NO_ISSUES;
   return (validate.errors ?? []).map(issueOf);
 }
+
+/** Shared by every valid payload (checked once per delivered task): nothing to allocate. */
+const NO_ISSUES: readonly { path: string; message: string }[] = Object.freeze([]);
 
 function issueOf(e: ErrorObject): { path: string; message: string } {
   const params = e.params as Record<string, unknown>;

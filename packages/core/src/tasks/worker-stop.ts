@@ -25,12 +25,16 @@ export class StopControl {
     this.forced = settledOn(this.#forced.signal);
   }
 
+  /** Read once per delivery: a plain field, cheaper than the signal's `aborted` getter. */
+  #isRequested = false;
+  #isForced = false;
+
   get isRequested(): boolean {
-    return this.#requested.signal.aborted;
+    return this.#isRequested;
   }
 
   get isForced(): boolean {
-    return this.#forced.signal.aborted;
+    return this.#isForced;
   }
 
   /** Aborted at the first request (e.g. to abandon a connection attempt). */
@@ -55,12 +59,15 @@ export class StopControl {
       this.force();
       return;
     }
+    this.#isRequested = true;
     this.#requested.abort();
     if (Number.isFinite(deadlineMs)) this.#timer = setTimeout(() => this.force(), deadlineMs);
   }
 
   force(): void {
     clearTimeout(this.#timer);
+    this.#isRequested = true;
+    this.#isForced = true;
     this.#requested.abort();
     this.#forced.abort();
   }
