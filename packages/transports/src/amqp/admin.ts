@@ -45,6 +45,15 @@ export class TopologyRecord {
   }
 }
 
+/** The spec of a passive declare: only the name is sent. */
+export const PASSIVE_PROBE = (name: string): QueueSpec => ({
+  name,
+  durable: true,
+  exclusive: false,
+  autoDelete: false,
+  arguments: {},
+});
+
 /** What {@link AmqpAdmin.replay} did. */
 export interface ReplayResult {
   /** Server-named queues: old name → the name the broker gave this time. */
@@ -225,7 +234,9 @@ export class AmqpAdmin implements TopologyAdmin {
    */
   async redeclare(queue: string): Promise<void> {
     const spec = this.record.queues.get(queue);
+    // A queue declared by someone else (found unavailable through a return or a cancel) is only checked.
     if (spec) await this.declareQueue(spec);
+    else await this.declareQueue(PASSIVE_PROBE(queue), { passive: true });
     const bindings = [...this.record.bindings.values()].filter(
       (b) => b.destinationType === 'queue' && b.destination === queue,
     );

@@ -19,12 +19,13 @@ import {
   backoffDelay,
   ConnectionClosedError,
   NotFoundError,
+  QueueUnavailableError,
   TimeoutError,
   UnsupportedFeatureError,
   type WakameError,
 } from '@wakame/core/spi';
 import type { ChannelModel } from 'amqplib';
-import { AmqpAdmin } from './admin.js';
+import { AmqpAdmin, PASSIVE_PROBE } from './admin.js';
 import { AMQP_CAPABILITIES, type AmqpOptions, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-options.js';
 import { RabbitBrokerAdmin } from './broker-admin.js';
 import { clusterNameOf, firstAttemptAfterLoss, openAmqpConnection } from './connect.js';
@@ -33,7 +34,7 @@ import { fromAmqpError } from './errors.js';
 import { inspectViaManagement, managementEndpoint } from './management.js';
 import { Publisher } from './publisher.js';
 import { AmqpStacks } from './stacks.js';
-import { DIRECT_REPLY_TO, type SubscriptionHost } from './subscription.js';
+import { type AmqpSubscription, DIRECT_REPLY_TO, type SubscriptionHost } from './subscription.js';
 import { UnavailableQueues } from './unavailable-queues.js';
 
 /**
@@ -86,6 +87,7 @@ export class AmqpTransport implements Transport {
       channelLost: (error) => this.#publishChannelLost(error),
       refresh: () => this.#refreshPublishChannel(),
       unavailableOn: (target, message) => this.#unavailable.unavailableOn(target, message),
+      suspect: (target, message) => this.#unavailable.suspect(target, message),
     });
     const extra = this.#extra;
     // The management API followed: the one of the node connected now (after a failover, not the first URL's).
@@ -120,17 +122,15 @@ export class AmqpTransport implements Transport {
       closeReason: () => this.#closeReason,
       publishChannel: () => this.#publisher.channel,
       readyCount: async (queue) =>
-        (
-          await this.admin.declareQueue(
-            { name: queue, durable: true, exclusive: false, autoDelete: false, arguments: {} },
-            { passive: true },
-          )
-        ).messageCount,
+        (await this.admin.declareQueue(PASSIVE_PROBE(queue), { passive: true })).messageCount,
+      brokerCancelled: (queue) => this.#brokerCancelled(queue),
     });
     this.#unavailable = new UnavailableQueues({
       record: this.admin.record,
       recovery: this.#recovery,
       redeclare: (queue) => this.admin.redeclare(queue),
+      check: async (queue) => void (await this.admin.declareQueue(PASSIVE_PROBE(queue), { passive: true })),
+      gone: (queue, error) => this.#gone(queue, error),
       restored: (queue) => void this.#restored(queue),
       unavailable: (queue, error, attempt) => this.#emit({ type: 'queue-unavailable', queue, error, attempt }),
     });
@@ -291,10 +291,7 @@ export class AmqpTransport implements Transport {
         const { renamed, unavailable } = await this.admin.replay();
         this.#unavailable.track(unavailable);
         this.#publisher.attach(await conn.createConfirmChannel());
-        for (const sub of this.#deliveries.subscriptions) {
-          if (!sub.queues.some((q) => this.#unavailable.has(q))) await sub.resume(conn, renamed);
-          else sub.rename(renamed);
-        }
+        for (const sub of this.#deliveries.subscriptions) await this.#resumeOrWait(sub, conn, renamed);
         this.#readyAfterAttempt = attempt;
         this.#ready();
         this.#emit({ type: 'reconnected', url: url.redacted });
@@ -376,20 +373,55 @@ export class AmqpTransport implements Transport {
     return true;
   }
 
+  /**
+   * The broker cancelled a consumer of `queue`. Deleted: the subscription ends. Unavailable (its node
+   * went down): the subscription waits and resumes when the queue is back. There: consume again now.
+   */
+  async #brokerCancelled(queue: string): Promise<'wait' | 'resume' | Error> {
+    try {
+      await this.admin.declareQueue(PASSIVE_PROBE(queue), { passive: true });
+      return 'resume';
+    } catch (error) {
+      const reason = fromAmqpError(error, { entity: { kind: 'queue', name: queue } });
+      if (!(reason instanceof QueueUnavailableError)) return reason;
+      this.#unavailable.add(queue, reason);
+      return 'wait';
+    }
+  }
+
+  /** A queue waited for was deleted meanwhile: its subscriptions end, held publishes go out as they are. */
+  #gone(queue: string, error: Error): void {
+    for (const sub of [...this.#deliveries.subscriptions]) if (sub.queues.includes(queue)) sub.end(error);
+    this.#publisher.release();
+  }
+
   /** A queue that was unavailable is declared and bound again: its consumers and held publishes go on. */
   async #restored(queue: string): Promise<void> {
     this.#emit({ type: 'queue-restored', queue });
     const conn = this.#conn;
     if (conn && this.#state === 'ready') {
       for (const sub of this.#deliveries.subscriptions) {
-        if (!sub.queues.includes(queue) || sub.active || sub.queues.some((q) => this.#unavailable.has(q))) continue;
-        // A failure here leaves the subscription to the next reconnect; the event says why it is not consuming.
-        await sub.resume(conn, new Map()).catch((error: unknown) => {
-          this.#emit({ type: 'queue-unavailable', queue, error: fromAmqpError(error), attempt: 0 });
-        });
+        if (sub.queues.includes(queue) && !sub.active) await this.#resumeOrWait(sub, conn, new Map());
       }
     }
     this.#publisher.release();
+  }
+
+  /**
+   * Consumes again on `conn`, unless a queue of the subscription is unavailable: then it waits for
+   * {@link AmqpTransport.#restored}. Any other refusal fails (the reconnect retries).
+   */
+  async #resumeOrWait(sub: AmqpSubscription, conn: ChannelModel, renamed: ReadonlyMap<string, string>): Promise<void> {
+    if (sub.queues.some((q) => this.#unavailable.has(q))) {
+      sub.rename(renamed);
+      return;
+    }
+    try {
+      await sub.resume(conn, renamed);
+    } catch (error) {
+      if (!(error instanceof QueueUnavailableError)) throw error;
+      this.#unavailable.add(error.queue, error);
+    }
   }
 
   async #inspect(): Promise<ObservedTopology> {

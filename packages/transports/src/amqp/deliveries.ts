@@ -42,6 +42,8 @@ export interface DeliveriesHost {
   publishChannel(): Channel | undefined;
   /** Ready messages of a queue on the broker (a passive declare). */
   readyCount(queue: string): Promise<number>;
+  /** The broker cancelled a consumer of `queue`: see {@link SubscriptionHost.brokerCancelled}. */
+  brokerCancelled(queue: string): Promise<'wait' | 'resume' | Error>;
 }
 
 export class AmqpDeliveries {
@@ -136,6 +138,7 @@ export class AmqpDeliveries {
       connection: () => this.host.connection(),
       isReady: () => this.host.isReady(),
       closeReason: () => this.host.closeReason(),
+      brokerCancelled: (queue) => this.host.brokerCancelled(queue),
       closedChannels: this.closedChannels,
       delivered: (ch, tag) => this.#acks(ch).delivered(tag),
       flushAcks: (ch) => this.#ackBatchers.get(ch)?.flush(),

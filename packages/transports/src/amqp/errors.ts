@@ -361,8 +361,11 @@ function fromReply(
 ): WakameError {
   const options = { cause: error };
   if (code === 404) {
-    // "home node 'rabbit@b' of durable queue 'q' in vhost '/' is down or inaccessible": it exists, its node does not answer.
-    const down = /queue '([\s\S]*)' in vhost '[^']*' is down or inaccessible/.exec(f.text);
+    // It exists, its node does not answer: "home node 'rabbit@b' of durable queue 'q' in vhost '/' is down or
+    // inaccessible", or, while that node shuts down, "queue 'q' in vhost '/' process is stopped by supervisor".
+    const down = /queue '([\s\S]*)' in vhost '[^']*' (?:is down or inaccessible|process is stopped by supervisor)/.exec(
+      f.text,
+    );
     if (down) return new QueueUnavailableError(down[1] ?? '', f.text.replace(NAME_PREFIX, ''), options);
     // With nothing named: AMQP class 40 is exchange.*, and basic.publish (60.40) is about an exchange too.
     const kind = f.classId === 40 || (f.classId === 60 && f.methodId === 40) ? 'exchange' : 'queue';

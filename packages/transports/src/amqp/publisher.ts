@@ -64,6 +64,11 @@ export interface PublisherOwner {
   refresh(): void;
   /** Why a publish to `target` must wait: a queue its known route reaches is unavailable now. */
   unavailableOn(target: PublishTarget, message: OutboundMessage): QueueUnavailableError | undefined;
+  /**
+   * A publish was returned or nacked: whether that is because a queue on its route became
+   * unavailable (then it waits for the queue instead of failing).
+   */
+  suspect(target: PublishTarget, message: OutboundMessage): Promise<boolean>;
 }
 
 /** The publishing half of an AMQP connection. */
@@ -253,7 +258,7 @@ export class Publisher {
     if (p.done) return;
     if (err === null || err === undefined) {
       if (p.target.mandatory && this.#takeReturn(p)) {
-        this.#finish(p, new UnroutableError(p.target.exchange, p.target.routingKey));
+        this.#holdIfUnavailable(p, () => this.#finish(p, new UnroutableError(p.target.exchange, p.target.routingKey)));
       } else {
         this.#finish(p);
       }
@@ -288,14 +293,7 @@ export class Publisher {
    */
   #nacked(p: Pending): void {
     if (p.nacks >= NACK_RETRIES || p.deadline <= Date.now()) {
-      const times = p.nacks + 1;
-      this.#finish(
-        p,
-        new PublishRejectedError(
-          `the broker refused the message ${times === 1 ? 'once' : `${times} times`} (negative publisher confirm${times === 1 ? '' : 's'}): ` +
-            'a queue it routes to could not take it (a full queue with overflow reject-publish, or a quorum queue without a leader)',
-        ),
-      );
+      this.#holdIfUnavailable(p, () => this.#refused(p));
       return;
     }
     p.nacks++;
@@ -308,6 +306,36 @@ export class Publisher {
       this.owner.refresh();
     }
     this.#flush();
+  }
+
+  #refused(p: Pending): void {
+    const times = p.nacks + 1;
+    this.#finish(
+      p,
+      new PublishRejectedError(
+        `the broker refused the message ${times === 1 ? 'once' : `${times} times`} (negative publisher confirm${times === 1 ? '' : 's'}): ` +
+          'a queue it routes to could not take it (a full queue with overflow reject-publish, a quorum queue without a leader, or a queue whose node is shutting down)',
+      ),
+    );
+  }
+
+  /**
+   * A publish was returned (unroutable) or refused for good: if a queue on its route turns out to be
+   * unavailable (its node is down), it waits for the queue, held, until its deadline; else `otherwise`.
+   */
+  #holdIfUnavailable(p: Pending, otherwise: () => void): void {
+    this.owner.suspect(p.target, p.message).then(
+      (unavailable) => {
+        if (p.done) return;
+        if (!unavailable) return otherwise();
+        p.nacks = 0;
+        this.#held.push(p);
+        this.#armSweeper();
+        // The queue may have come back while the broker was asked.
+        if (this.owner.unavailableOn(p.target, p.message) === undefined) this.release();
+      },
+      () => otherwise(),
+    );
   }
 
   /** Stops writing to `channel`; it closes once the confirms of what was written to it have arrived. */

@@ -67,6 +67,12 @@ export interface SubscriptionHost {
    * only hears "channel ended", while the reply text (540 NOT_IMPLEMENTED …) came on the connection.
    */
   closeReason?(): Error | undefined;
+  /**
+   * The broker cancelled the consumer of `queue` (basic.cancel): `'resume'` when the queue is there
+   * (consume again), `'wait'` when its node is down (the transport resumes the subscription once it
+   * is back), or the error that ends the subscription (the queue was deleted).
+   */
+  brokerCancelled?(queue: string): Promise<'wait' | 'resume' | Error>;
   /** Marks channels as closed so stale deliveries are refused. */
   readonly closedChannels: WeakSet<Channel>;
   /** A delivery that needs settling arrived on `channel`. */
@@ -88,6 +94,9 @@ export interface SubscriptionHost {
    */
   sharedChannel?(): Channel | undefined;
 }
+
+/** Times a broker-cancelled subscription asks again whether its queue is back before it gives up. */
+const MAX_RESUME_ATTEMPTS = 5;
 
 /** RabbitMQ's pseudo-queue for direct reply-to. */
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
@@ -192,11 +201,7 @@ export class AmqpSubscription implements TransportSubscription {
   #onMessage(ch: Channel, index: number, m: ConsumeMessage | null): void {
     const queue = this.queues[index] ?? '';
     if (m === null) {
-      // basic.cancel from the broker: the queue was deleted (or failed over).
-      this.#cancelled = true;
-      this.host.removed(this);
-      void this.#close();
-      this.sink.cancelled?.(new NotFoundError({ kind: 'queue', name: queue }));
+      this.#brokerCancelled(queue);
       return;
     }
     const noAck = this.request.noAck;
@@ -210,6 +215,51 @@ export class AmqpSubscription implements TransportSubscription {
     } catch (error) {
       this.host.report(error);
     }
+  }
+
+  /**
+   * basic.cancel from the broker: the queue was deleted, or its node went down (a classic queue comes
+   * back with its node). The channel closes either way (its unacked deliveries go back); which of the
+   * two it was decides whether the subscription ends or waits for the queue.
+   */
+  #brokerCancelled(queue: string): void {
+    void this.#close();
+    void this.#afterBrokerCancel(queue, 1);
+  }
+
+  /**
+   * Asks the transport what became of `queue` and acts on it. A queue whose node is stopping can
+   * still answer a passive declare and then refuse the consume: ask again (a few times), and it
+   * reads as unavailable once the node is down.
+   */
+  async #afterBrokerCancel(queue: string, attempt: number): Promise<void> {
+    const deleted = new NotFoundError({ kind: 'queue', name: queue });
+    let outcome: 'wait' | 'resume' | Error;
+    try {
+      outcome = (await this.host.brokerCancelled?.(queue)) ?? deleted;
+    } catch (error) {
+      outcome = error instanceof Error ? error : deleted;
+    }
+    if (this.#cancelled || outcome === 'wait') return;
+    if (outcome !== 'resume') {
+      this.end(outcome);
+      return;
+    }
+    try {
+      await this.start(await this.host.connection());
+    } catch (error) {
+      if (attempt < MAX_RESUME_ATTEMPTS && !this.#cancelled) await this.#afterBrokerCancel(queue, attempt + 1);
+      else this.end(error instanceof Error ? error : deleted);
+    }
+  }
+
+  /** Ends the subscription for a reason of the broker's (its queue is gone): the consumer hears why. */
+  end(reason: Error): void {
+    if (this.#cancelled) return;
+    this.#cancelled = true;
+    this.host.removed(this);
+    void this.#close();
+    this.sink.cancelled?.(reason);
   }
 
   #channelClosed(ch: Channel): void {

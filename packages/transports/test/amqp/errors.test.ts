@@ -600,6 +600,24 @@ describe('fromAmqpError', () => {
     expect(fromAmqpError(rpcFailure(404, 'NOT_FOUND - gone'))).toHaveProperty('entity.kind', 'queue');
   });
 
+  it('reads a queue whose node is down (or shutting down) as unavailable, not as missing', () => {
+    const down = fromAmqpError(
+      rpcFailure(
+        404,
+        "NOT_FOUND - home node 'wkt1@localhost' of durable queue 'orders' in vhost '/' is down or inaccessible",
+      ),
+    );
+    expect(down).toMatchObject({ code: 'ERR_QUEUE_UNAVAILABLE', queue: 'orders', retriable: true });
+    const stopping = fromAmqpError(
+      rpcFailure(404, "NOT_FOUND - queue 'orders' in vhost '/' process is stopped by supervisor"),
+    );
+    expect(stopping).toMatchObject({ code: 'ERR_QUEUE_UNAVAILABLE', queue: 'orders' });
+    expect(fromAmqpError(rpcFailure(404, "NOT_FOUND - no queue 'orders' in vhost '/'"))).toMatchObject({
+      code: 'ERR_NOT_FOUND',
+      entity: { kind: 'queue', name: 'orders' },
+    });
+  });
+
   it('names the endpoint from the context when the socket error does not', () => {
     const e = fromAmqpError(socketError('read ECONNRESET', { code: 'ECONNRESET' }), { endpoint: 'rabbit:5672' });
     expect(e.message).toBe('lost the connection to rabbit:5672: connection reset by the peer (ECONNRESET)');

@@ -39,6 +39,7 @@ function owner(down: Set<string> = new Set()): PublisherOwner & { refreshes: num
     },
     unavailableOn: (target) =>
       down.has(target.routingKey) ? new QueueUnavailableError(target.routingKey, "home node 'wk2' is down") : undefined,
+    suspect: async (target) => down.has(target.routingKey),
   };
 }
 
@@ -212,5 +213,34 @@ describe('amqp publisher', () => {
         /queue 'q' exists but is unavailable: home node 'wk2' is down; .*not sent within 50 ms/,
       ),
     });
+  });
+
+  it('holds a returned mandatory publish when its queue turns out to be unavailable, and sends it once back', async () => {
+    const down = new Set<string>();
+    const publisher = new Publisher(5_000, owner(down));
+    const ch = new FakeChannel();
+    publisher.attach(asChannel(ch));
+    const p = publisher.publish(message(1), { exchange: '', routingKey: 'q', mandatory: true });
+    // The queue's node went down: RabbitMQ returns the message; asked, the broker says the queue is unavailable.
+    down.add('q');
+    ch.emit('return', { fields: { exchange: '', routingKey: 'q' }, content: Buffer.from('1') });
+    ch.writes[0]?.confirm(null);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(publisher.pending).toBe(1);
+    down.clear();
+    publisher.release();
+    expect(ch.writes).toHaveLength(2);
+    ch.writes[1]?.confirm(null);
+    await expect(p).resolves.toBeUndefined();
+  });
+
+  it('still fails a returned mandatory publish with UnroutableError when no queue on its route is unavailable', async () => {
+    const publisher = new Publisher(5_000, owner());
+    const ch = new FakeChannel();
+    publisher.attach(asChannel(ch));
+    const p = publisher.publish(message(1), { exchange: 'x', routingKey: 'nowhere', mandatory: true });
+    ch.emit('return', { fields: { exchange: 'x', routingKey: 'nowhere' }, content: Buffer.from('1') });
+    ch.writes[0]?.confirm(null);
+    await expect(p).rejects.toMatchObject({ code: 'ERR_UNROUTABLE' });
   });
 });
