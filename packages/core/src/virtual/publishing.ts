@@ -58,6 +58,7 @@ export class Publishing {
     message: OutboundMessage,
     target: PublishTarget,
   ): boolean {
+    if (target.exchange === '') return this.#publishDirectNow(now, topology, message, target);
     const specs = this.#fastDestinations(topology, message, target);
     if (!specs) return false;
     const at = Date.now();
@@ -66,6 +67,26 @@ export class Publishing {
       now.put(spec.name, stored);
       if (stored.expiresAt !== undefined) this.armExpiry(spec.name, stored.expiresAt);
     }
+    return true;
+  }
+
+  /** {@link Publishing.publishNow} through the default exchange: at most one queue, no arrays to build. */
+  #publishDirectNow(
+    now: ImmediateStore,
+    topology: CompiledTopology,
+    message: OutboundMessage,
+    target: PublishTarget,
+  ): boolean {
+    const { routingKey } = target;
+    const spec = topology.queues.has(routingKey) ? topology.effective.get(routingKey) : undefined;
+    if (spec === undefined) {
+      if (target.mandatory) throw new UnroutableError('', routingKey);
+      return true;
+    }
+    if (spec.maxLength !== undefined || spec.maxLengthBytes !== undefined) return false;
+    const stored = this.stored(message, '', routingKey, spec, Date.now());
+    now.put(spec.name, stored);
+    if (stored.expiresAt !== undefined) this.armExpiry(spec.name, stored.expiresAt);
     return true;
   }
 
