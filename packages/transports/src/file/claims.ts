@@ -70,6 +70,8 @@ export interface ClaimsOptions {
 }
 
 const ACKS = '.acks';
+/** How a temporary batch file's name starts (see `placeBatch`). */
+const TMP = '.tmp-';
 
 export class Claims {
   constructor(private readonly options: ClaimsOptions) {}
@@ -153,6 +155,15 @@ export class Claims {
   }
 
   async #flush(file: ClaimedFile): Promise<void> {
+    try {
+      await this.#settleTurn(file);
+    } catch (error) {
+      // The queue was deleted meanwhile: its claims went with it, as on RabbitMQ.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  }
+
+  async #settleTurn(file: ClaimedFile): Promise<void> {
     file.flush = undefined;
     const acked = file.unlogged;
     const returning = file.returning;
@@ -237,7 +248,18 @@ export class Claims {
       restored += await this.#restoreClaim(queue, name, mine);
     }
     if (restored > 0) this.options.returned(queue);
+    await this.#removeTemporaries(queue, live);
     return restored;
+  }
+
+  /** Temporary files (`.tmp-<owner>-<n>`) that writers now gone left half written. */
+  async #removeTemporaries(queue: string, live: ReadonlySet<string>): Promise<void> {
+    const batches = join(this.options.queueDir(queue), 'batches');
+    for (const entry of await readdir(batches).catch(() => [] as string[])) {
+      if (!entry.startsWith(TMP)) continue;
+      const owner = entry.slice(TMP.length, entry.lastIndexOf('-'));
+      if (owner !== this.options.owner && !live.has(owner)) await rm(join(batches, entry), { force: true });
+    }
   }
 
   async #restoreClaim(queue: string, name: string, path: string): Promise<number> {

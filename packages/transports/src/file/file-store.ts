@@ -123,7 +123,7 @@ export class FileStore implements VirtualStore {
   async open(): Promise<void> {
     for (const dir of ['queues', 'owners', 'corrupt']) await mkdir(join(this.#root, dir), { recursive: true });
     await this.#renewLease();
-    await ensureFormat(this.#root, () => this.#liveOwners());
+    await ensureFormat(this.#root, this.#owner, () => this.#liveOwners());
     const renew = setInterval(() => void this.#renewLease().catch(this.#report), this.#leaseMs / 3);
     const restore = setInterval(() => void this.restoreExpired().catch(this.#report), this.#leaseMs / 2);
     renew.unref();

@@ -32,17 +32,21 @@ export class FileFormatError extends TransportError {
 }
 
 /**
- * Makes sure `root` is in format 2, migrating a format-1 directory. `live` tells the owners (lease
- * or process) that are alive. @throws FileFormatError as described in the module.
+ * Makes sure `root` is in format 2, migrating a format-1 directory as `owner` (the opening store).
+ * `live` tells the owners (lease or process) that are alive. @throws FileFormatError as described in the module.
  */
-export async function ensureFormat(root: string, live: () => Promise<ReadonlySet<string>>): Promise<void> {
+export async function ensureFormat(
+  root: string,
+  owner: string,
+  live: () => Promise<ReadonlySet<string>>,
+): Promise<void> {
   const file = join(root, 'format.json');
   if ((await readFormat(file)) !== undefined) return;
   const lock = join(root, 'format.lock');
   await acquire(lock);
   try {
     if ((await readFormat(file)) !== undefined) return;
-    await migrateV1(root, await live());
+    await migrateV1(root, owner, await live());
     const tmp = `${file}.${process.pid}.tmp`;
     await writeFile(tmp, `${JSON.stringify({ format: FILE_FORMAT })}\n`);
     await rename(tmp, file);
@@ -74,16 +78,16 @@ const V1_NAME = /^(\d{3}-\d{14}-\d+-\d+)(\.r)?$/;
  * order holds), then removes the old file: a crash in between leaves both, and the rerun replaces
  * the batch file rather than adding one. Unreadable files go to `corrupt/`, as a claim would move them.
  */
-async function migrateV1(root: string, live: ReadonlySet<string>): Promise<void> {
+async function migrateV1(root: string, owner: string, live: ReadonlySet<string>): Promise<void> {
   const queuesDir = join(root, 'queues');
   const queues = await readdir(queuesDir).catch(() => [] as string[]);
   // Refuse before moving anything: an older process still holds messages here.
   for (const encoded of queues) {
     for (const entry of await readdir(join(queuesDir, encoded, 'claimed')).catch(() => [] as string[])) {
-      const owner = entry.slice(entry.lastIndexOf('~') + 1);
-      if (live.has(owner))
+      const holder = entry.slice(entry.lastIndexOf('~') + 1);
+      if (live.has(holder))
         throw new FileFormatError(
-          `an older Wakame process (owner ${owner}) holds messages of queue '${decodeURIComponent(encoded)}' in ${root}: stop it, then open the directory again`,
+          `an older Wakame process (owner ${holder}) holds messages of queue '${decodeURIComponent(encoded)}' in ${root}: stop it, then open the directory again`,
         );
     }
   }
@@ -115,7 +119,7 @@ async function migrateV1(root: string, live: ReadonlySet<string>): Promise<void>
       const record = encodeRecord(redelivered ? { ...header, redelivered: true } : header, data.body);
       const target = batchName(match[1] as string, 0, 1);
       if (!parseBatchName(target)) continue;
-      await placeBatch(join(dir, 'batches'), target, encodeBatch([record]), { fsync: true, owner: 'migration' });
+      await placeBatch(join(dir, 'batches'), target, encodeBatch([record]), { fsync: true, owner });
       await unlink(path).catch(() => undefined);
     }
     for (const sub of ['ready', 'claimed']) await rmdir(join(dir, sub)).catch(() => undefined);
