@@ -14,7 +14,7 @@
 import type { BrokerUrl, Transport, TransportFactory, TransportOptions } from '@wakame/core/spi';
 import { AmqpTransport } from './amqp-transport.js';
 
-export { type AdminHost as AmqpAdminHost, AmqpAdmin, TopologyRecord } from './admin.js';
+export { type AdminHost as AmqpAdminHost, AmqpAdmin, type ReplayResult, TopologyRecord } from './admin.js';
 export { AMQP_CAPABILITIES, type AmqpOptions, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-options.js';
 export { AmqpTransport } from './amqp-transport.js';
 export { RabbitBrokerAdmin, type RabbitBrokerAdminOptions } from './broker-admin.js';

@@ -92,7 +92,7 @@ describe('amqp publisher', () => {
     publisher.attach(asChannel(first));
     const p = publisher.publish(message(7), { exchange: '', routingKey: 'q' });
     publisher.detach();
-    first.close();
+    void first.close();
     const second = new FakeChannel();
     publisher.attach(asChannel(second));
     expect(second.writes.map((w) => w.body.toString())).toEqual(['7']);
@@ -108,7 +108,7 @@ describe('amqp publisher', () => {
     const first = new FakeChannel();
     publisher.attach(asChannel(first));
     const p = publisher.publish(message(7), { exchange: '', routingKey: 'q' });
-    first.close();
+    void first.close();
     expect(publisher.pending).toBe(1);
     const later = publisher.publish(message(8), { exchange: '', routingKey: 'q' });
     const second = new FakeChannel();
