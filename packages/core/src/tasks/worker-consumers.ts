@@ -73,7 +73,8 @@ export interface RunOutcome {
 export interface MessageRunner {
   /** What per-queue health calls this runner's failures. */
   readonly source: 'task' | 'handler';
-  run(message: Message, context: ConsumerContext): Promise<RunOutcome>;
+  /** Synchronous when nothing had to wait (a synchronous handler that settled its message, say). */
+  run(message: Message, context: ConsumerContext): RunOutcome | Promise<RunOutcome>;
   undecodable(message: Message, error: Error, context: ConsumerContext): Promise<RunOutcome>;
 }
 
@@ -95,26 +96,39 @@ export function runnerOf(spec: ConsumerSpec): MessageRunner {
 
 function plainRunner(spec: ConsumerSpec): MessageRunner {
   const { handler, autoAck = false, onHandlerError, onDecodeError } = spec;
+  const failed = async (message: Message, context: ConsumerContext, error: unknown): Promise<RunOutcome> => {
+    // After a forced stop a failure is the abort (or the closing connection): the message goes back as it was.
+    if (context.signal.aborted && message.state !== 'acked') return returned(message);
+    if (!message.settled) {
+      if (onHandlerError) await onHandlerError(message, error);
+      else await message.reject({ requeue: !message.redelivered });
+    }
+    return { type: 'failed', error: errorSummary(error) };
+  };
+  const succeeded = (message: Message, context: ConsumerContext): RunOutcome | Promise<RunOutcome> => {
+    // A forced stop gives back what the handler left unsettled (or the stop already gave back).
+    if (context.signal.aborted && (message.state === 'requeued' || !message.settled)) return returned(message);
+    if (autoAck && !message.settled) return message.ack().then(done);
+    return DONE;
+  };
   return {
     source: 'handler',
-    async run(message, context) {
+    // Not async: a handler's promise costs one `then`, a synchronous handler none.
+    run(message, context) {
+      let result: unknown;
       try {
-        const result = handler(message, context);
-        // Awaiting only real promises spares synchronous handlers a microtask turn.
-        if (result instanceof Promise) await result;
+        result = handler(message, context);
       } catch (error) {
-        // After a forced stop a failure is the abort (or the closing connection): the message goes back as it was.
-        if (context.signal.aborted && message.state !== 'acked') return returned(message);
-        if (!message.settled) {
-          if (onHandlerError) await onHandlerError(message, error);
-          else await message.reject({ requeue: !message.redelivered });
-        }
-        return { type: 'failed', error: errorSummary(error) };
+        return failed(message, context, error);
       }
-      // A forced stop gives back what the handler left unsettled (or the stop already gave back).
-      if (context.signal.aborted && (message.state === 'requeued' || !message.settled)) return returned(message);
-      if (autoAck && !message.settled) await message.ack();
-      return DONE;
+      // Awaiting only real promises spares synchronous handlers a microtask turn.
+      if (result instanceof Promise) {
+        return result.then(
+          () => succeeded(message, context),
+          (error: unknown) => failed(message, context, error),
+        );
+      }
+      return succeeded(message, context);
     },
     async undecodable(message, error) {
       if (onDecodeError) await onDecodeError(message, error);
@@ -122,6 +136,10 @@ function plainRunner(spec: ConsumerSpec): MessageRunner {
       return { type: 'failed', error: errorSummary(error) };
     },
   };
+}
+
+function done(): RunOutcome {
+  return DONE;
 }
 
 async function returned(message: Message): Promise<RunOutcome> {

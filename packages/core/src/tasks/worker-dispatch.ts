@@ -81,24 +81,59 @@ export class Dispatch {
     });
   }
 
-  async #deliver(runner: MessageRunner, message: Message, held: Set<Message>, context: ConsumerContext) {
+  /**
+   * Not async: a message whose runner finished synchronously costs no promise here, and one that waits a
+   * single `then`. Whatever the runner throws or rejects with goes on to the consumer's handler-error path.
+   */
+  #deliver(
+    runner: MessageRunner,
+    message: Message,
+    held: Set<Message>,
+    context: ConsumerContext,
+  ): Promise<void> | undefined {
     const { stop, book, work } = this.#options;
     if (stop.isRequested) {
       // Delivered while the subscriptions were being cancelled: not started; back to its queue once deliveries stop.
       held.add(message);
-      return;
+      return undefined;
     }
     const queue = message.queue;
     book.delivered(queue);
     this.inFlight++;
     work.enterOne();
+    let ran: RunOutcome | Promise<RunOutcome>;
     try {
-      this.#record(queue, await runner.run(message, context), runner.source);
-    } finally {
-      this.inFlight--;
-      work.leave();
-      this.#options.onIteration();
+      ran = runner.run(message, context);
+    } catch (error) {
+      this.#left();
+      throw error;
     }
+    if (!(ran instanceof Promise)) {
+      this.#finish(queue, ran, runner.source);
+      return undefined;
+    }
+    return ran.then(
+      (outcome) => this.#finish(queue, outcome, runner.source),
+      (error: unknown) => {
+        this.#left();
+        throw error;
+      },
+    );
+  }
+
+  #finish(queue: string, outcome: RunOutcome, source: MessageRunner['source']): void {
+    try {
+      this.#record(queue, outcome, source);
+    } finally {
+      this.#left();
+    }
+  }
+
+  /** A message's handling is over, however it ended. */
+  #left(): void {
+    this.inFlight--;
+    this.#options.work.leave();
+    this.#options.onIteration();
   }
 
   async #undecodable(runner: MessageRunner, message: Message, error: Error, context: ConsumerContext) {

@@ -32,8 +32,29 @@ export interface TaskRunnerOptions {
   readonly deadLetterQueue: string;
 }
 
-/** Outcome of a task that completed: one frozen object per task name, not one per message. */
-const DONE = new Map<string, Outcome>();
+/** Outcome of a task that completed, and a function returning it: one of each per task name, not per message. */
+const DONE = new Map<string, { readonly outcome: Outcome; readonly resolve: () => Outcome }>();
+
+function doneOf(name: string): { readonly outcome: Outcome; readonly resolve: () => Outcome } {
+  let done = DONE.get(name);
+  if (done === undefined) {
+    const outcome = Object.freeze<Outcome>({ type: 'done', task: name });
+    done = { outcome, resolve: () => outcome };
+    DONE.set(name, done);
+  }
+  return done;
+}
+
+async function replyThenAck(
+  connection: Connection,
+  message: Message,
+  result: unknown,
+  done: Outcome,
+): Promise<Outcome> {
+  await reply(connection, message, { ok: true, result });
+  if (!message.settled) await message.ack();
+  return done;
+}
 
 /** The task name a message carries. */
 export function taskName(message: Message): string {
@@ -43,8 +64,19 @@ export function taskName(message: Message): string {
 export class TaskRunner {
   constructor(private readonly options: TaskRunnerOptions) {}
 
-  /** `signal`: aborted when the worker's stop is forced (the handler's `ctx.signal`). */
-  async run(connection: Connection, message: Message, signal: AbortSignal): Promise<Outcome> {
+  /**
+   * `signal`: aborted when the worker's stop is forced (the handler's `ctx.signal`). Synchronous until
+   * something has to wait: a synchronous handler's task costs one `then` (on its ack), not async frames.
+   */
+  run(connection: Connection, message: Message, signal: AbortSignal): Outcome | Promise<Outcome> {
+    try {
+      return this.#run(connection, message, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  #run(connection: Connection, message: Message, signal: AbortSignal): Outcome | Promise<Outcome> {
     const { tasks, handlers } = this.options;
     const headers = message.headers;
     const name = taskName(message);
@@ -84,32 +116,68 @@ export class TaskRunner {
     let result: unknown;
     try {
       result = handler(payload, context);
-      // Awaiting only real promises spares synchronous handlers a microtask turn.
-      if (result instanceof Promise) result = await result;
     } catch (error) {
-      // After a forced stop a failure is the abort (or the closing connection): the message goes back as it was.
-      if (signal.aborted && message.state !== 'acked') return returned(message, name);
-      if (attempt < task.retry.maxAttempts) {
-        await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
-        return { type: 'retry', task: name, error: errorSummary(error) };
-      }
-      await reply(connection, message, { ok: false, error: errorSummary(error) });
-      return this.#deadLetter(connection, message, task, name, 'failed', {
-        error: errorSummary(error),
-        attempts: attempt,
-        firstSentAt: headers[TASK_HEADERS.firstSentAt],
-      });
+      return this.#failed(connection, message, task, attempt, signal, error);
     }
+    // Awaiting only real promises spares synchronous handlers a microtask turn.
+    if (result instanceof Promise) return this.#settleLater(connection, message, task, attempt, signal, result);
+    return this.#succeeded(connection, message, name, signal, result);
+  }
+
+  async #settleLater(
+    connection: Connection,
+    message: Message,
+    task: CompiledTask,
+    attempt: number,
+    signal: AbortSignal,
+    pending: Promise<unknown>,
+  ): Promise<Outcome> {
+    let result: unknown;
+    try {
+      result = await pending;
+    } catch (error) {
+      return this.#failed(connection, message, task, attempt, signal, error);
+    }
+    return this.#succeeded(connection, message, task.name, signal, result);
+  }
+
+  /** The handler threw: retry through a delay queue while attempts are left, else answer and dead-letter. */
+  async #failed(
+    connection: Connection,
+    message: Message,
+    task: CompiledTask,
+    attempt: number,
+    signal: AbortSignal,
+    error: unknown,
+  ): Promise<Outcome> {
+    const name = task.name;
+    // After a forced stop a failure is the abort (or the closing connection): the message goes back as it was.
+    if (signal.aborted && message.state !== 'acked') return returned(message, name);
+    if (attempt < task.retry.maxAttempts) {
+      await retryLater(connection, message, attempt + 1, retryDelay(task, attempt + 1), error);
+      return { type: 'retry', task: name, error: errorSummary(error) };
+    }
+    await reply(connection, message, { ok: false, error: errorSummary(error) });
+    return this.#deadLetter(connection, message, task, name, 'failed', {
+      error: errorSummary(error),
+      attempts: attempt,
+      firstSentAt: message.headers[TASK_HEADERS.firstSentAt],
+    });
+  }
+
+  #succeeded(
+    connection: Connection,
+    message: Message,
+    name: string,
+    signal: AbortSignal,
+    result: unknown,
+  ): Outcome | Promise<Outcome> {
     // A forced stop gave the message back while the handler ran: it will run again, and answer then.
     if (signal.aborted && message.state === 'requeued') return returned(message, name);
-    if (message.properties.replyTo) await reply(connection, message, { ok: true, result });
-    if (!message.settled) await message.ack();
-    let done = DONE.get(name);
-    if (done === undefined) {
-      done = Object.freeze<Outcome>({ type: 'done', task: name });
-      DONE.set(name, done);
-    }
-    return done;
+    const done = doneOf(name);
+    if (message.properties.replyTo) return replyThenAck(connection, message, result, done.outcome);
+    if (message.settled) return done.outcome;
+    return message.ack().then(done.resolve);
   }
 
   /** Dead-letters a message that could not be decoded (or whose body is over the bound), once, with the reason. */
