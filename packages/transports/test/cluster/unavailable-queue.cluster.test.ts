@@ -1,4 +1,13 @@
-import { Connection, defineTopology, type Message, Queue, TaskClient, Worker } from '@wakame/core';
+import {
+  Connection,
+  compileTopology,
+  defineTopology,
+  type Message,
+  observe,
+  Queue,
+  TaskClient,
+  Worker,
+} from '@wakame/core';
 import {
   brokerGate,
   clusterManagement,
@@ -117,4 +126,31 @@ describe.skipIf(gate === 'skip')('a queue whose node is down does not stall the 
       message: expect.stringMatching(/answers for cluster '.+', but the AMQP connection reached cluster '.+'/),
     });
   });
+});
+
+describe.skipIf(gate === 'skip')('plan against a queue whose node is down', () => {
+  it('refuses instead of offering to create a classic queue that exists on a stopped node', async () => {
+    const name = randomName('plan-down');
+    const onOne = await Connection.open(RABBITMQ_CLUSTER_URLS[0] as string);
+    await onOne.declare(new Queue(name, { durable: true }));
+    await onOne.close();
+    expect((await waitForQueuePlacement(name)).index).toBe(1);
+    // No management API reachable: plan probes over AMQP, where the queue's node answers for nothing.
+    const onTwo = await Connection.open(RABBITMQ_CLUSTER_URLS[1] as string, {
+      transportOptions: { managementUrl: 'http://127.0.0.1:1' },
+    });
+    try {
+      await stopRabbitNode(1);
+      const desired = compileTopology(defineTopology({ queues: [{ name, durable: true }] }));
+      await expect(observe(onTwo.admin, desired)).rejects.toMatchObject({
+        code: 'ERR_QUEUE_UNAVAILABLE',
+        queue: name,
+      });
+    } finally {
+      await rabbitCtl(1, '-q', 'start_app');
+      await onTwo.admin.deleteQueue(name).catch(() => undefined);
+      await onTwo.close();
+      await waitForRabbitClusterWhole();
+    }
+  }, 120_000);
 });
