@@ -95,6 +95,52 @@ async function producerConsumer(): Promise<number> {
   return rate(COUNT, ms);
 }
 
+/**
+ * The serialization the e2e figure does, alone: JSON.stringify into a Buffer, then the UTF-8 check and
+ * JSON.parse, per message. No e2e run can beat it, so it shows how much of the e2e time is JSON.
+ */
+async function jsonOnly(): Promise<number> {
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const payload = benchPayload(0);
+  let sum = 0;
+  const start = now();
+  for (let i = 0; i < COUNT; i++) {
+    payload.id = i;
+    const body = Buffer.from(JSON.stringify(payload), 'utf8');
+    sum += (JSON.parse(decoder.decode(body)) as { id: number }).id;
+  }
+  const ms = now() - start;
+  // Used, so the loop cannot be optimised away.
+  if (sum !== (COUNT * (COUNT - 1)) / 2) throw new Error(`json round trip lost messages (${sum})`);
+  return rate(COUNT, ms);
+}
+
+/** The e2e loop with a Buffer body (raw serializer, nothing to encode or parse): the layers' own cost. */
+async function producerConsumerRaw(): Promise<number> {
+  const connection = await Connection.open(`memory://bench-${randomUUID()}`);
+  const queue = new Queue('bench', { durable: false });
+  await connection.declare(queue);
+  const finished = countdown(COUNT);
+  const start = now();
+  const consumer = connection.consumer({
+    queues: [queue],
+    prefetch: 1000,
+    accept: ['raw'],
+    handler: async (m) => {
+      m.decode();
+      await m.ack();
+      finished.tick();
+    },
+  });
+  await consumer.consume();
+  const producer = connection.producer({ routingKey: 'bench' });
+  for (let i = 0; i < COUNT; i++) await producer.publish(BODY);
+  await within(finished.done, LOAD_TIMEOUT_MS, `Producer/Consumer (raw), ${COUNT} messages`);
+  const ms = now() - start;
+  await connection.close();
+  return rate(COUNT, ms);
+}
+
 export const memoryBenchmarks: readonly Benchmark[] = [
   {
     name: 'memory',
@@ -105,6 +151,8 @@ export const memoryBenchmarks: readonly Benchmark[] = [
         await rounds.take('store', bareStore);
         await rounds.take('transport', virtualTransport);
         await rounds.take('e2e', producerConsumer);
+        await rounds.take('e2e-raw', producerConsumerRaw);
+        await rounds.take('json', jsonOnly);
       }
       const store = rounds.figure('store', {
         name: 'memory.store.put-get-ack',
@@ -128,6 +176,17 @@ export const memoryBenchmarks: readonly Benchmark[] = [
           note: 'VirtualTransport, prefetch 1000; its publisher never yields, and the drain yields every 256 deliveries',
         }),
         e2e,
+        rounds.figure('e2e-raw', {
+          name: 'memory.e2e.producer-consumer.raw',
+          unit: 'msg/s',
+          ceiling: 'memory.store.put-get-ack',
+          note: 'the same loop with a Buffer body (raw serializer): Producer/Consumer/transport without JSON',
+        }),
+        rounds.figure('json', {
+          name: 'memory.json.encode-decode',
+          unit: 'msg/s',
+          note: 'JSON.stringify → Buffer → UTF-8 check → JSON.parse of the same payload, alone: the bound on the e2e figure',
+        }),
         {
           name: 'memory.e2e.overhead-per-message',
           value: overheadUs,
