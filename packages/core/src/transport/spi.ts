@@ -14,6 +14,7 @@
 import type { LockHolder } from '../errors.js';
 import type { BrokerEntities, BrokerEntity, BrokerEntityKind, PasswordCheck } from '../model/broker-entities.js';
 import type { EntityAdmin } from '../model/channel.js';
+import type { Difference } from '../model/equivalence.js';
 import type { BindingSpec, ExchangeSpec, ExchangeType, QueueSpec, QueueType } from '../model/specs.js';
 import type { BrokerUrl } from './url.js';
 
@@ -279,6 +280,28 @@ export interface MigrationReport {
   readonly resumed: boolean;
 }
 
+/** One entity {@link TopologyAdmin.probeEntities} is asked about, as it is desired. */
+export type ProbeRequest =
+  | { readonly kind: 'exchange'; readonly spec: ExchangeSpec }
+  | { readonly kind: 'queue'; readonly spec: QueueSpec };
+
+/** What probing one entity found: absent, declared equivalently, or declared differently. */
+export type ProbeResult =
+  | { readonly state: 'missing' }
+  | { readonly state: 'equal'; readonly messageCount?: number }
+  | {
+      readonly state: 'conflict';
+      readonly differences: readonly Difference[];
+      readonly messageCount?: number;
+      readonly consumerCount?: number;
+    };
+
+/** What {@link TopologyAdmin.bindMany} did: the first `bound` bindings were made; `error` stopped the next one. */
+export interface BulkBindResult {
+  readonly bound: number;
+  readonly error?: Error;
+}
+
 /**
  * Declaring, binding, deleting and inspecting broker entities: the declaring operations of
  * {@link EntityAdmin} (what declarations call), plus listing and the stack records.
@@ -297,6 +320,20 @@ export interface TopologyAdmin extends EntityAdmin {
    * publishers keep publishing; resumable through the journal. Absent where the transport cannot.
    */
   readonly migrateQueue?: ((migration: QueueMigration) => Promise<MigrationReport>) | undefined;
+  /**
+   * Probes many entities in few round trips (`plan` without a listing): one result per request, in
+   * order, exactly what a passive then an identical active declare of each would find, and never
+   * creating one that is missing. Throws what such a declare throws for anything else (a queue
+   * whose node is down: `QueueUnavailableError`). Absent where probing one by one is cheap.
+   */
+  readonly probeEntities?:
+    | ((requests: readonly ProbeRequest[], onProgress?: (done: number) => void) => Promise<readonly ProbeResult[]>)
+    | undefined;
+  /**
+   * Binds in order, in few round trips, stopping at the first binding that fails. Absent where
+   * binding one by one is cheap.
+   */
+  readonly bindMany?: ((bindings: readonly BindingSpec[]) => Promise<BulkBindResult>) | undefined;
 }
 
 /** What a transport can do; the conformance suite and the topology planner read it. */

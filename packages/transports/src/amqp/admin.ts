@@ -8,9 +8,12 @@
 import type {
   BindingSpec,
   BrokerEntityAdmin,
+  BulkBindResult,
   ExchangeSpec,
   MigrationReport,
   ObservedTopology,
+  ProbeRequest,
+  ProbeResult,
   QueueDeclareResult,
   QueueMigration,
   QueueSpec,
@@ -19,6 +22,7 @@ import type {
 } from '@wakame/core/spi';
 import { bindingKey, QueueUnavailableError, UnsupportedFeatureError } from '@wakame/core/spi';
 import type { Channel, ChannelModel } from 'amqplib';
+import { type BatchHost, bindInBatches, probeInBatches } from './admin-probe.js';
 import { fromAmqpError } from './errors.js';
 import { toAssertExchange, toAssertQueue } from './mapping.js';
 import { type AmqpMigrationHost, migrateQueue } from './migrate-queue.js';
@@ -90,6 +94,12 @@ interface Waiter {
 /** {@link TopologyAdmin} for RabbitMQ. */
 export class AmqpAdmin implements TopologyAdmin {
   readonly record = new TopologyRecord();
+  /**
+   * What this admin asked of the broker, for benchmarks and tests: `roundTrips` counts operations
+   * that waited for the broker once each (a lone RPC, or a whole batch of `nowait` methods);
+   * `channelsOpened` the admin channels opened (one round trip more each; a failure closes one).
+   */
+  readonly stats = { roundTrips: 0, channelsOpened: 0 };
   #idle: Channel[] = [];
   #open = 0;
   #generation = 0;
@@ -113,6 +123,32 @@ export class AmqpAdmin implements TopologyAdmin {
   readonly migrateQueue = (migration: QueueMigration): Promise<MigrationReport> => {
     if (!this.host.migration) throw new UnsupportedFeatureError('queue migration', 'amqp');
     return migrateQueue(this.host.migration, migration);
+  };
+
+  /** Many exchanges and queues probed per round trip (`admin-probe.ts`); never creates a missing one. */
+  readonly probeEntities = (
+    requests: readonly ProbeRequest[],
+    onProgress?: (done: number) => void,
+  ): Promise<readonly ProbeResult[]> => probeInBatches(this.#batchHost, requests, onProgress);
+
+  /** Many bindings per round trip, in order, stopping at the first that fails (`admin-probe.ts`). */
+  readonly bindMany = (bindings: readonly BindingSpec[]): Promise<BulkBindResult> =>
+    bindInBatches(this.#batchHost, bindings);
+
+  readonly #batchHost: BatchHost = {
+    onChannel: (op) => this.#run(op),
+    declareExchange: (spec, options) => this.declareExchange(spec, options),
+    declareQueue: (spec, options) => this.declareQueue(spec, options),
+    bind: (binding) => this.bind(binding),
+    // What the lone active declares and binds record, so a reconnect declares them again all the same.
+    declared: (request) => {
+      if (request.kind === 'queue') this.record.queues.set(request.spec.name, { ...request.spec, serverNamed: false });
+      else {
+        this.record.exchanges.set(request.spec.name, request.spec);
+        this.host.knownExchanges.add(request.spec.name);
+      }
+    },
+    bound: (binding) => this.record.bindings.set(bindingKey(binding), binding),
   };
 
   async declareExchange(spec: ExchangeSpec, options: { passive?: boolean } = {}): Promise<void> {
@@ -259,14 +295,16 @@ export class AmqpAdmin implements TopologyAdmin {
    */
   async #run<T>(
     op: (ch: Channel) => Promise<T>,
-    entity: { kind: 'exchange' | 'queue' | 'binding'; name: string },
+    entity?: { kind: 'exchange' | 'queue' | 'binding'; name: string },
   ): Promise<T> {
     const generation = this.#generation;
     const channel = await this.#acquire();
+    this.stats.roundTrips++;
     try {
       return await op(channel);
     } catch (error) {
-      throw fromAmqpError(error, { entity });
+      // A batch names no entity: the error is mapped from the reply text alone.
+      throw fromAmqpError(error, entity ? { entity } : {});
     } finally {
       this.#release(channel, generation);
     }
@@ -280,6 +318,7 @@ export class AmqpAdmin implements TopologyAdmin {
     try {
       const conn = await this.host.connection();
       const ch = await conn.createChannel();
+      this.stats.channelsOpened++;
       // The error reaches the failing operation; without a listener it would crash the process.
       ch.on('error', () => {});
       ch.on('close', () => this.#closed.add(ch));

@@ -1,6 +1,7 @@
 /**
  * `apply(plan, admin)`: makes the broker match the plan. Every refusal is decided first, before any
- * change ({@link refusalsOf}); then the changes run phase by phase. Deletes are conditional
+ * change ({@link refusalsOf}); then the changes run phase by phase (the bindings through the admin's
+ * `bindMany` when it has one: many per round trip). Deletes are conditional
  * (`ifEmpty`/`ifUnused`) unless `force`: a message that reached a queue after the plan was made
  * stops the apply instead of being lost. Unchanged entities cost nothing (no declaring round-trip),
  * so a second apply is free.
@@ -219,6 +220,15 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
     // The helper lets the changes in flight finish after a failure, so `applied` is exact.
     let failed: Change | undefined;
     const concurrency = phase === 'migrate queues' ? 1 : (options.concurrency ?? 16);
+    if (phase === 'bind' && admin.bindMany) {
+      const failure = await bindAll(changes, admin.bindMany.bind(admin), (change) => {
+        applied.push(change);
+        options.onProgress?.(applied.length, total, change);
+      });
+      if (failure) throw new ApplyFailedError(applied, failure.change, failure.error);
+      timings.push({ phase, changes: changes.length, durationMs: performance.now() - phaseStarted });
+      continue;
+    }
     await forEachConcurrently(changes, concurrency, async (change) => {
       try {
         if (change.kind === 'migrate-queue') migrations.push(await migrate(change, admin, options));
@@ -240,6 +250,40 @@ export async function applyPlan(plan: Plan, admin: TopologyAdmin, options: Apply
     phases: timings,
     durationMs: performance.now() - started,
     migrations,
+  };
+}
+
+/** The binding {@link bindAll} stopped at, and why. */
+interface BindFailure {
+  readonly change: Change;
+  readonly error: unknown;
+}
+
+/**
+ * The bind phase through the admin's `bindMany` (few round trips): it reports how many bindings,
+ * in order, were made, so `applied` stays exact when one fails.
+ */
+async function bindAll(
+  changes: readonly Change[],
+  bindMany: NonNullable<TopologyAdmin['bindMany']>,
+  done: (change: Change) => void,
+): Promise<BindFailure | undefined> {
+  const bindings = changes.flatMap((c) =>
+    c.kind === 'bind'
+      ? [c.binding]
+      : c.kind === 'unverifiable' && c.entity.kind === 'binding'
+        ? [c.entity.binding]
+        : [],
+  );
+  // The bind phase holds nothing else (applyPhases), but keep the pairing honest.
+  if (bindings.length !== changes.length)
+    throw new InvalidOperationError('the bind phase holds a change that is no binding');
+  const { bound, error } = await bindMany(bindings);
+  for (const change of changes.slice(0, bound)) done(change);
+  if (error === undefined && bound >= changes.length) return undefined;
+  return {
+    change: changes[bound] as Change,
+    error: error ?? new InvalidOperationError(`bindMany stopped after ${bound} of ${changes.length} bindings`),
   };
 }
 

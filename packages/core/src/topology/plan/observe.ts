@@ -3,28 +3,28 @@
  * RabbitMQ with the management API) is simply listed. Otherwise each desired entity is probed
  * through AMQP: a passive declare says whether it exists, and an identical active declare says
  * whether it is equivalent (a conflict fails with 406 and changes nothing; an identical declaration
- * of an existing entity creates nothing). Probing never declares what does not exist.
+ * of an existing entity creates nothing). Probing never declares what does not exist. An admin
+ * with `probeEntities` (AMQP) does the same for many entities per round trip; one without (the
+ * local transports, where a call is cheap) is probed entity by entity.
  *
  * @module
  */
-import { NotFoundError, TopologyConflictError } from '../../errors.js';
+import { InvalidOperationError, NotFoundError, TopologyConflictError } from '../../errors.js';
 import { forEachConcurrently } from '../../internal/concurrency.js';
 import { brokerEntityList, NO_BROKER_ENTITIES } from '../../model/broker-entities.js';
-import type { Difference } from '../../model/equivalence.js';
-import type { ExchangeSpec, ObservedTopology, QueueSpec, TopologyAdmin } from '../../transport/spi.js';
+import type {
+  ExchangeSpec,
+  ObservedTopology,
+  ProbeRequest,
+  ProbeResult,
+  QueueSpec,
+  TopologyAdmin,
+} from '../../transport/spi.js';
 import type { DesiredTopology } from '../desired.js';
 import type { LiveBroker } from './diff-broker.js';
 
-/** The outcome of probing one entity. */
-export type ProbeResult =
-  | { readonly state: 'missing' }
-  | { readonly state: 'equal'; readonly messageCount?: number }
-  | {
-      readonly state: 'conflict';
-      readonly differences: readonly Difference[];
-      readonly messageCount?: number;
-      readonly consumerCount?: number;
-    };
+/** The outcome of probing one entity (the SPI's type; see {@link TopologyAdmin.probeEntities}). */
+export type { ProbeResult } from '../../transport/spi.js';
 
 /** Live state: listed in full, or probed entity by entity. */
 export type LiveState =
@@ -56,6 +56,21 @@ export async function observe(
   if (listed.complete) return { kind: 'listed', observed: listed };
   const exchanges = new Map<string, ProbeResult>();
   const queues = new Map<string, ProbeResult>();
+  if (admin.probeEntities) {
+    // Many entities per round trip (the transport batches them), each result as a lone probe finds it.
+    const requests: ProbeRequest[] = [
+      ...desired.exchanges.map((spec) => ({ kind: 'exchange' as const, spec })),
+      ...desired.queues.map((spec) => ({ kind: 'queue' as const, spec })),
+    ];
+    const results = await admin.probeEntities(requests, (done) => options.onProgress?.(done, requests.length));
+    requests.forEach((request, i) => {
+      const result = results[i];
+      if (!result)
+        throw new InvalidOperationError(`probeEntities gave no result for ${request.kind} ${request.spec.name}`);
+      (request.kind === 'exchange' ? exchanges : queues).set(request.spec.name, result);
+    });
+    return { kind: 'probed', exchanges, queues };
+  }
   const jobs: (() => Promise<void>)[] = [
     ...desired.exchanges.map((e) => async () => {
       exchanges.set(e.name, await probeExchange(admin, e));
