@@ -363,6 +363,12 @@ export class TimeoutError extends TransportError {
   override readonly code = 'ERR_TIMEOUT';
 }
 
+/** A worker's health server could not start (its port is taken, its host is not this machine's, …). */
+export class HealthServerError extends WakameError {
+  override readonly name = 'HealthServerError';
+  readonly code = 'ERR_HEALTH_SERVER';
+}
+
 /** A retry policy gave up; `cause` is the last error. */
 export class RetriesExhaustedError extends WakameError {
   override readonly name = 'RetriesExhaustedError';

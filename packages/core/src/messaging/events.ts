@@ -27,7 +27,11 @@ export interface WakameEvents {
   /** An unavailable queue is back: its consumers resumed and held publishes sent. */
   'queue.restored': { url: string; queue: string };
   'connection.close': { url: string };
-  'producer.publish': { exchange: string; routingKey: string; bytes: number; messageId?: string };
+  /**
+   * A publish the broker took. `confirmMs`: from handing the message to the transport until it confirmed (resolved);
+   * absent for a publish with retries (its attempts and waits are not one confirm).
+   */
+  'producer.publish': { exchange: string; routingKey: string; bytes: number; messageId?: string; confirmMs?: number };
   'producer.unroutable': { exchange: string; routingKey: string };
   'consumer.subscribe': { queues: readonly string[]; consumerTags: readonly string[] };
   'consumer.cancel': { consumerTags: readonly string[] };

@@ -127,13 +127,15 @@ export class Producer {
       return this.#publishSlowly(prepared, options);
     }
     let sent: Promise<void>;
+    // Read the clock only for a listener (metrics' confirm latency): unobserved publishes pay nothing.
+    const started = conn.events.listening('producer.publish') ? performance.now() : undefined;
     try {
       sent = transport.publish(prepared.message, prepared.target);
     } catch (error) {
       sent = Promise.reject(error);
     }
     return sent.then(
-      () => this.#published(prepared),
+      () => this.#published(prepared, started),
       (error: unknown) => this.#failed(prepared, error),
     );
   }
@@ -185,9 +187,11 @@ export class Producer {
     const { exchange, message, target, retryPolicy } = prepared;
     if (options.declare) await conn.declare(...options.declare);
     if ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) await conn.declare(exchange);
+    let started: number | undefined;
     try {
       if (retryPolicy === false) {
         const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));
+        started = conn.events.listening('producer.publish') ? performance.now() : undefined;
         await transport.publish(message, target);
       } else {
         await conn.ensure(
@@ -198,7 +202,7 @@ export class Producer {
     } catch (error) {
       this.#failed(prepared, error);
     }
-    this.#published(prepared);
+    this.#published(prepared, started);
   }
 
   #failed(prepared: Prepared, error: unknown): never {
@@ -209,7 +213,7 @@ export class Producer {
     throw error;
   }
 
-  #published(prepared: Prepared): void {
+  #published(prepared: Prepared, started?: number): void {
     const events = this.connection.events;
     if (!events.listening('producer.publish')) return;
     const { target, message } = prepared;
@@ -219,6 +223,7 @@ export class Producer {
       routingKey: target.routingKey,
       bytes: message.body.length,
       ...(messageId !== undefined ? { messageId } : {}),
+      ...(started !== undefined ? { confirmMs: performance.now() - started } : {}),
     });
   }
 }

@@ -13,7 +13,9 @@ export {
 } from './client.js';
 export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
 export { delayBucket, delayQueue } from './delay.js';
+export type { EventLoopStatus, EventLoopWatchOptions } from './event-loop-watch.js';
 export { FROM_SCHEMA_MAX_DEPTH, type FromSchema } from './from-schema.js';
+export type { HealthServer, HealthServerOptions } from './health-server.js';
 export {
   DEFAULT_PRIORITY_SCALE,
   type DeadLetterReason,
@@ -39,13 +41,16 @@ export {
   DEFAULT_CONCURRENCY,
   DEFAULT_DEAD_LETTER_QUEUE,
   DEFAULT_STOP_DEADLINE_MS,
+  type ObservedTask,
   type QueueError,
   type QueueHealth,
   type TaskEvent,
   Worker,
   type WorkerHealth,
+  type WorkerObserver,
   type WorkerOptions,
 } from './worker.js';
+export type { QueueDepthOptions } from './worker-metrics.js';
 
 import type { TopologyDocument } from '../topology/document.js';
 import type { TaskHandlers } from './types.js';

@@ -14,11 +14,13 @@ import type { Message } from '../messaging/message.js';
 import type { DesiredTopology } from '../topology/desired.js';
 import type { TopologyDocument } from '../topology/document.js';
 import { compileDocument } from '../topology/pipeline.js';
+import type { HealthServer, HealthServerOptions } from './health-server.js';
 import { attemptOf, TASK_HEADERS } from './protocol.js';
 import type { TaskHandler, TaskHandlers } from './types.js';
 import { type ConsumerSpec, type MessageRunner, queueName, withRunner } from './worker-consumers.js';
 import { DEFAULT_CONCURRENCY } from './worker-dispatch.js';
 import { ConsumerMixin, type ConsumerMixinOptions } from './worker-mixin.js';
+import type { WorkerObserver } from './worker-observer.js';
 import { declareConsumed, defaultQueues } from './worker-queues.js';
 import { type Outcome, TaskRunner } from './worker-tasks.js';
 
@@ -26,6 +28,7 @@ export type { ConsumerContext, ConsumerSpec } from './worker-consumers.js';
 export { DEFAULT_CONCURRENCY } from './worker-dispatch.js';
 export type { QueueError, QueueHealth, WorkerHealth } from './worker-health.js';
 export { ConsumerMixin, type ConsumerMixinOptions } from './worker-mixin.js';
+export type { ObservedTask, WorkerObserver } from './worker-observer.js';
 export { DEFAULT_STOP_DEADLINE_MS } from './worker-stop.js';
 
 /** Options of {@link Worker}: tasks (`topology` + `handlers`), plain `consumers`, or both. */
@@ -117,6 +120,8 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   /** The task consumer, when the worker runs tasks. */
   readonly #tasks: ConsumerSpec | undefined;
   #taskQueues: readonly string[] = [];
+  /** Health server and metrics; empty unless serving, and then the only cost of a task is one clock read. */
+  readonly #observers = new Set<WorkerObserver>();
 
   constructor(options: WorkerOptions<T>) {
     super(options);
@@ -165,7 +170,8 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
     this.#options.onConnectionLost?.(error);
   }
 
-  protected override onConnectionRevived(): void {
+  protected override onConnectionRevived(connection: Connection): void {
+    this.#notify((o) => o.connected?.(connection));
     this.#options.onConnectionRevived?.();
   }
 
@@ -174,7 +180,60 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   }
 
   protected override onConsumeEnd(): void {
+    this.#notify((o) => o.stopped?.());
     this.#options.onConsumeEnd?.();
+  }
+
+  /**
+   * Serves `/healthz`, `/readyz` and `/metrics` over HTTP (127.0.0.1 unless `host` says otherwise) until the worker
+   * stops or the returned server is closed. See the README's "In production" for the endpoints and metric names.
+   *
+   * @example
+   * const health = await worker.serveHealth({ port: 8080 });
+   * logger.info(`probes on ${health.url}/readyz`);
+   * await worker.run();
+   *
+   * @throws {@link HealthServerError} when it cannot listen (the port is taken, …).
+   */
+  async serveHealth(options: HealthServerOptions = {}): Promise<HealthServer> {
+    // Loaded on first use: a worker that serves nothing never loads node:http or prom-client.
+    const { startHealthServer } = await import('./health-server.js');
+    const connection = () => this.connection;
+    const consumers = this.#specs.map((spec) => ({
+      queues: spec.queues.map(queueName),
+      prefetch: spec.prefetch ?? this.#options.concurrency ?? DEFAULT_CONCURRENCY,
+    }));
+    return startHealthServer(
+      {
+        health: () => this.health(),
+        checkHealth: () => this.checkHealth(),
+        get connection() {
+          return connection();
+        },
+        consumers,
+        observe: (observer) => this.observe(observer),
+      },
+      options,
+    );
+  }
+
+  /**
+   * Calls `observer` on each task's outcome, each (re)connection and the stop: what the health server and metrics
+   * are built on. Returns a function that removes it.
+   */
+  observe(observer: WorkerObserver): () => void {
+    this.#observers.add(observer);
+    return () => void this.#observers.delete(observer);
+  }
+
+  #notify(call: (observer: WorkerObserver) => void): void {
+    for (const observer of this.#observers) {
+      try {
+        call(observer);
+      } catch {
+        // An observer (metrics) must never break the worker.
+      }
+    }
   }
 
   protected override onIteration(): void {
@@ -197,16 +256,21 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
       deadLetterQueue: this.#deadLetterQueue,
     });
     const hook = options.onTaskEvent;
+    const observers = this.#observers;
+    const observed = async (...[message, { connection, signal }]: Parameters<MessageRunner['run']>) => {
+      const started = performance.now();
+      const outcome = await tasks.run(connection, message, signal);
+      const event = taskEvent(message, outcome, performance.now() - started);
+      hook?.(event);
+      this.#notify((o) => o.taskFinished?.(event));
+      return outcome;
+    };
     const runner: MessageRunner = {
       source: 'task',
       run: hook
-        ? async (message, { connection, signal }) => {
-            const started = performance.now();
-            const outcome = await tasks.run(connection, message, signal);
-            hook(taskEvent(message, outcome, performance.now() - started));
-            return outcome;
-          }
-        : (message, context) => tasks.run(context.connection, message, context.signal),
+        ? observed
+        : (message, context) =>
+            observers.size > 0 ? observed(message, context) : tasks.run(context.connection, message, context.signal),
       undecodable: (message, error, { connection }) => {
         options.onDecodeError?.(message, error);
         return tasks.undecodable(connection, message, error);
