@@ -5,18 +5,22 @@
  *     ceiling (one LPUSH of 500 per round trip); a pipeline of 500 single-value LPUSHes is shown
  *     beside it, labelled;
  * (b) consume with an ack per message and each body decoded, one consumer: the reliable pattern done
- *     by hand (a Lua script pops 100 and records each in `unacked` + `unacked_index` atomically,
- *     another acks the batch: the ceiling), and kombu's per-message pattern rewritten in ioredis
+ *     by hand (a Lua script pops 100 and records each in `unacked` (kombu's `[message, exchange,
+ *     routing_key]` record), `unacked_index` and an owner lease atomically, another acks the batch:
+ *     the ceiling), and kombu's per-message pattern rewritten in ioredis
  *     (BRPOP, then MULTI HSET+ZADD, ack MULTI HDEL+ZREM: for scale). Real kombu is in
  *     redis-kombu.bench.ts.
- * The raw ceilings move kombu's envelope, the bytes Wakame must write to stay kombu-compatible; the
- * plain-JSON figures beside them show what that format costs. Tasks against BullMQ are in
+ * The raw ceilings move kombu's envelope, the bytes Wakame must write to stay kombu-compatible (byte for
+ * byte the same length: Python's `json.dumps` spacing, a delivery tag shaped like Wakame's), and write the
+ * same keys per message as Wakame (three per claim: the record, the index, the lease naming the owner;
+ * three deleted per ack), so the ratio is the cost of Wakame itself; the plain-JSON figures beside them
+ * show what the format costs. Tasks against BullMQ are in
  * redis-tasks.bench.ts.
  *
  * Everything runs in the database `DB` of `REDIS_URL` under this run's KEY_PREFIX (redis-support.ts),
  * cleared before each round and at the end.
  */
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { Connection, Queue } from '@wakame/core';
 import type { Redis } from 'ioredis';
 import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
@@ -45,33 +49,45 @@ const RAW = {
   kombu: `${KEY_PREFIX}raw.kombu`,
   unacked: `${KEY_PREFIX}raw.unacked`,
   index: `${KEY_PREFIX}raw.unacked_index`,
+  leases: `${KEY_PREFIX}raw.leases`,
 } as const;
+/** Shaped like Wakame's message ids (12 hex digits, a dot, a counter), so both write tags of one length. */
+const TAG_PREFIX = randomBytes(6).toString('hex');
+/** Separates owner and list in a lease, as Wakame's does. */
+const SEP = '\x06\x16';
 
 /**
- * Pops up to ARGV[1] messages and records each under a tag (ARGV[3] .. i) in the unacked hash and
- * the unacked index (score ARGV[2]), atomically; returns tag, message, tag, message, …
+ * Pops up to ARGV[1] messages and records each under a tag (ARGV[3] .. i) in the unacked hash (kombu's
+ * record: `[message, exchange, routing_key]`, exchange and routing key given as ARGV[5], ARGV[6]), the
+ * unacked index (score ARGV[2]) and the lease hash (ARGV[4], the owner and list), atomically — what
+ * Wakame's claim writes, minus reading the tag and routing from each envelope; returns tag, message, …
  */
 const FETCH_SCRIPT = `
 local messages = redis.call('RPOP', KEYS[1], ARGV[1])
 if not messages then return {} end
-local fields, scores, out = {}, {}, {}
+local fields, scores, leases, out = {}, {}, {}, {}
+local routing = ', "' .. ARGV[5] .. '", "' .. ARGV[6] .. '"]'
 for i, message in ipairs(messages) do
   local tag = ARGV[3] .. i
   fields[#fields + 1] = tag
-  fields[#fields + 1] = message
+  fields[#fields + 1] = '[' .. message .. routing
   scores[#scores + 1] = ARGV[2]
   scores[#scores + 1] = tag
+  leases[#leases + 1] = tag
+  leases[#leases + 1] = ARGV[4]
   out[#out + 1] = tag
   out[#out + 1] = message
 end
 redis.call('HSET', KEYS[2], unpack(fields))
 redis.call('ZADD', KEYS[3], unpack(scores))
+redis.call('HSET', KEYS[4], unpack(leases))
 return out
 `;
-/** Acks a batch: forgets every tag in ARGV from the unacked hash and index. */
+/** Acks a batch: forgets every tag in ARGV from the unacked hash, the index and the leases. */
 const ACK_SCRIPT = `
 redis.call('HDEL', KEYS[1], unpack(ARGV))
 redis.call('ZREM', KEYS[2], unpack(ARGV))
+redis.call('HDEL', KEYS[3], unpack(ARGV))
 return #ARGV
 `;
 
@@ -81,23 +97,18 @@ function body(id: number): string {
 
 /**
  * The same message as kombu's Redis transport writes it (what Wakame writes too): the JSON body in
- * base64 inside kombu's JSON envelope. The raw ceiling builds and reads this format, so both sides
- * move the same bytes; the plain-JSON figures show what the format itself costs.
+ * base64 inside kombu's JSON envelope, with Python's `json.dumps` separators (`", "`, `": "`) as kombu
+ * and Wakame write them, and a tag shaped like Wakame's: both sides move the same bytes (an earlier
+ * version wrote compact JSON and a short tag, ~45 bytes less per message). The plain-JSON figures show
+ * what the format itself costs.
  */
 function envelope(id: number): string {
-  return JSON.stringify({
-    body: Buffer.from(body(id)).toString('base64'),
-    'content-encoding': 'utf-8',
-    'content-type': 'application/json',
-    headers: {},
-    properties: {
-      delivery_mode: 2,
-      delivery_info: { exchange: '', routing_key: QUEUE },
-      priority: 0,
-      body_encoding: 'base64',
-      delivery_tag: `raw.${id}`,
-    },
-  });
+  const b64 = Buffer.from(body(id)).toString('base64');
+  return (
+    `{"body": "${b64}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {}, ` +
+    `"properties": {"delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "${QUEUE}"}, ` +
+    `"priority": 0, "body_encoding": "base64", "delivery_tag": "${TAG_PREFIX}.${id}"}}`
+  );
 }
 
 /** How the raw side encodes and decodes one message. */
@@ -156,9 +167,23 @@ async function rawReliableConsume(redis: Redis, count: number, format: RawFormat
   const fetchSha = String(await redis.script('LOAD', FETCH_SCRIPT));
   const ackSha = String(await redis.script('LOAD', ACK_SCRIPT));
   const prefix = `${randomUUID()}.`;
+  const lease = `${KEY_PREFIX}raw-owner-${process.pid}${SEP}${RAW.list}`;
   let batches = 0;
   const fetch = () =>
-    redis.evalsha(fetchSha, 3, RAW.list, RAW.unacked, RAW.index, FETCH_BATCH, Date.now(), `${prefix}${batches++}.`);
+    redis.evalsha(
+      fetchSha,
+      4,
+      RAW.list,
+      RAW.unacked,
+      RAW.index,
+      RAW.leases,
+      FETCH_BATCH,
+      (Date.now() / 1000).toFixed(6),
+      `${prefix}${batches++}.`,
+      lease,
+      '',
+      QUEUE,
+    );
   const acks: Promise<unknown>[] = [];
   let got = 0;
   const start = now();
@@ -174,7 +199,7 @@ async function rawReliableConsume(redis: Redis, count: number, format: RawFormat
       format.decode(reply[i + 1] as string);
       tags.push(reply[i] as string);
     }
-    const ack = redis.evalsha(ackSha, 2, RAW.unacked, RAW.index, ...tags);
+    const ack = redis.evalsha(ackSha, 3, RAW.unacked, RAW.index, RAW.leases, ...tags);
     ack.catch(() => undefined); // awaited below; this only keeps an early failure from going unhandled
     acks.push(ack);
   }
@@ -206,12 +231,14 @@ async function rawKombuConsume(redis: Redis, blocking: Redis): Promise<{ count: 
 }
 
 async function expectSettled(redis: Redis, list: string): Promise<void> {
-  const [left, unacked, indexed] = await Promise.all([
+  const [left, unacked, indexed, leased] = await Promise.all([
     redis.llen(list),
     redis.hlen(RAW.unacked),
     redis.zcard(RAW.index),
+    redis.hlen(RAW.leases),
   ]);
-  expect(left === 0 && unacked === 0 && indexed === 0, `${list}: ${left} left, ${unacked}/${indexed} unacked`);
+  const settled = left === 0 && unacked === 0 && indexed === 0 && leased === 0;
+  expect(settled, `${list}: ${left} left, ${unacked}/${indexed}/${leased} unacked/indexed/leased`);
 }
 
 async function wakameConsume(connection: Connection, count: number): Promise<number> {
@@ -290,7 +317,7 @@ async function messaging(): Promise<Figure[]> {
     rounds.figure('plain.consume', {
       name: 'redis.raw.consume-ack.plain',
       unit: 'msg/s',
-      note: `reliable, by hand: Lua pops ${FETCH_BATCH} + HSET unacked + ZADD index; Lua acks the batch; plain JSON decoded`,
+      note: `reliable, by hand: Lua pops ${FETCH_BATCH} + HSET unacked (kombu's record) + ZADD index + HSET lease; Lua acks the batch (3 keys); plain JSON decoded`,
     }),
     rounds.figure('raw.consume', {
       name: 'redis.raw.consume-ack',

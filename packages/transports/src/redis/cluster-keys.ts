@@ -10,7 +10,7 @@
  * |-----|------|
  * | `<p>{q.<queue>}:ready`, `…:ready:<step>` | the queue's lists, one per priority step (kombu's envelope) |
  * | `<p>{q.<queue>}:unacked`, `…:unacked_index`, `…:leases` | the queue's in-flight messages (kombu's shapes, per queue) |
- * | `<p>{q.<queue>}:owned:<owner>`, `…:owner:<owner>` | what an owner holds of the queue, and its liveness there |
+ * | `<p>{q.<queue>}:owner:<owner>` | an owner's liveness on the queue (what it holds is in `…:leases`) |
  * | `<p>{q.<queue>}:consumers`, `…:corrupt`, `…:once:<tag>` | consumer counts, elements moved aside, PUB/SUB markers |
  * | `<p>{q.<queue>}:signal` | the channel that wakes the queue's consumers |
  * | `<p>{_wakame}:exchanges`, `…:queues`, `…:bindings`, `…:policies`, `…:revision`, `…:used:<queue>` | topology |
@@ -86,9 +86,9 @@ export class ClusterKeys implements StoreKeys {
     return this.bindingPrefix + exchange;
   }
 
-  held(queue: string, owner: string): [string, string, string, string] {
+  held(queue: string): [string, string, string] {
     const q = this.#q(queue);
-    return [`${q}unacked`, `${q}unacked_index`, `${q}leases`, `${q}owned:${owner}`];
+    return [`${q}unacked`, `${q}unacked_index`, `${q}leases`];
   }
 
   corrupt(queue: string): string {
@@ -97,10 +97,6 @@ export class ClusterKeys implements StoreKeys {
 
   owner(owner: string, queue = ''): string {
     return `${this.#q(queue)}owner:${owner}`;
-  }
-
-  owned(owner: string, queue = ''): string {
-    return `${this.#q(queue)}owned:${owner}`;
   }
 
   used(queue: string): string {

@@ -46,13 +46,15 @@ export interface StoreKeys {
   lists(queue: string): string[];
   queueOf(key: string): string | undefined;
   binding(exchange: string): string;
-  /** KEYS[1..4] of the message scripts for `queue`: unacked, unacked index, leases, `owner`'s owned set. */
-  held(queue: string, owner: string): [string, string, string, string];
+  /**
+   * KEYS[1..3] of the message scripts for `queue`: unacked, unacked index, leases. What one owner holds is
+   * found in the leases (each names its owner), so no per-owner set is written with every claim.
+   */
+  held(queue: string): [string, string, string];
   /** Where the claim script moves elements of `queue` that are not envelopes. */
   corrupt(queue: string): string;
   /** The liveness key vouching for `owner`'s leases on `queue` (one key for every queue in kombu's layout). */
   owner(owner: string, queue?: string): string;
-  owned(owner: string, queue?: string): string;
   used(queue: string): string;
   consumers(queue: string): string;
   /** The once-only marker of a PUB/SUB message delivered into `queue`. */
@@ -124,8 +126,8 @@ export class RedisKeys implements StoreKeys {
     return this.bindingPrefix + exchange;
   }
 
-  held(_queue: string, owner: string): [string, string, string, string] {
-    return [this.unacked, this.unackedIndex, this.leases, this.owned(owner)];
+  held(_queue?: string): [string, string, string] {
+    return [this.unacked, this.unackedIndex, this.leases];
   }
 
   corrupt(_queue: string): string {
@@ -161,11 +163,6 @@ export class RedisKeys implements StoreKeys {
   /** owner → how many consumers that process has on `queue` (counted only while the owner is alive). */
   consumers(queue: string): string {
     return `${this.prefix}_wakame.consumers.${queue}`;
-  }
-
-  /** The tags an owner holds, so it can find claims whose reply it never received (a cut connection). */
-  owned(owner: string, _queue?: string): string {
-    return `${this.prefix}_wakame.owned.${owner}`;
   }
 }
 

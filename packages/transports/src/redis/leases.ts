@@ -44,19 +44,16 @@ export async function renewLeases(redis: Redis, keys: StoreKeys, holder: LeaseHo
   await Promise.all(
     [...scopes.values()].map(({ queue, tags }) => {
       const tx = redis.pipeline().set(keys.owner(holder.owner, queue), alive, 'PX', holder.leaseMs);
-      const index = keys.held(queue, holder.owner)[1];
+      const index = keys.held(queue)[1];
       for (const part of chunks(tags, SETTLE_CHUNK)) tx.zadd(index, 'XX', ...part.flatMap((tag) => [now, tag]));
       return tx.exec();
     }),
   );
 }
 
-/** Deletes a closing store's liveness and owned-set keys (one `DEL` per key: they may be in different slots). */
+/** Deletes a closing store's liveness keys (one `DEL` per key: they may be in different slots). */
 export async function dropOwner(redis: Redis, keys: StoreKeys, owner: string, queues: Iterable<string>): Promise<void> {
   const doomed = new Set<string>();
-  for (const queue of keys.kombu ? [''] : queues) {
-    doomed.add(keys.owner(owner, queue));
-    doomed.add(keys.owned(owner, queue));
-  }
+  for (const queue of keys.kombu ? [''] : queues) doomed.add(keys.owner(owner, queue));
   await Promise.all([...doomed].map((key) => redis.del(key)));
 }

@@ -91,7 +91,7 @@ export class RedisStore implements VirtualStore {
   readonly #statusListeners = new Set<(status: TransportStatus) => void>();
   readonly #wakeups: Wakeups;
   readonly #held = new Map<string, Receipt>();
-  /** Queues this store claimed from: where its owned sets may be in the cluster layout. */
+  /** Queues this store claimed from: where its leases may be in the cluster layout (one lease hash per queue). */
   readonly #claimedFrom = new Set<string>();
   #seq = 0;
   readonly #writes: WriteBatcher;
@@ -125,7 +125,6 @@ export class RedisStore implements VirtualStore {
     this.#writes = new WriteBatcher(
       this.#redis,
       this.keys,
-      this.owner,
       (q) => this.#wakeups.notify(q),
       this.#report,
       options.waitReplicas,
@@ -272,8 +271,8 @@ export class RedisStore implements VirtualStore {
     this.#claimedFrom.add(queue);
     const reply = (await guarded(
       this.#redis.wakameCLAIM(
-        5 + lists.length,
-        ...k.held(queue, this.owner),
+        4 + lists.length,
+        ...k.held(queue),
         k.corrupt(queue),
         ...lists,
         this.owner,
@@ -312,7 +311,7 @@ export class RedisStore implements VirtualStore {
   /** The body of a message claimed without it (over the bound), read from `unacked` for a dead-lettered copy. */
   async readBody(receipt: unknown): Promise<Buffer> {
     const r = receipt as Receipt;
-    const record = await guarded(this.#redis.hget(this.keys.held(r.queue, this.owner)[0], r.tag));
+    const record = await guarded(this.#redis.hget(this.keys.held(r.queue)[0], r.tag));
     return record === null ? Buffer.alloc(0) : bodyOfRecord(record);
   }
 
@@ -322,7 +321,7 @@ export class RedisStore implements VirtualStore {
    * `unacked` means another process restored it after the lease ran out: nothing to do.
    */
   async #requeueWithheld(r: Receipt, mark: boolean): Promise<void> {
-    const record = await guarded(this.#redis.hget(this.keys.held(r.queue, this.owner)[0], r.tag));
+    const record = await guarded(this.#redis.hget(this.keys.held(r.queue)[0], r.tag));
     if (record === null) return;
     const raw = elementOfRecord(record, mark);
     await this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });

@@ -48,7 +48,7 @@ async function restoreScope(
   restoredTo: Set<string>,
 ): Promise<void> {
   const redis: Redis = r;
-  const [unacked, index, leases] = keys.held(scope, '');
+  const [unacked, index, leases] = keys.held(scope);
   const now = Date.now();
   const leaseCutoff = ((now - options.leaseMs) / 1000).toFixed(6);
   const visibilityCutoff = ((now - options.visibilityTimeoutMs) / 1000).toFixed(6);
@@ -72,11 +72,9 @@ async function restoreScope(
       const element = markRedelivered(JSON.stringify(envelope));
       let targets: string[];
       let ownerKey = '';
-      let ownedKey = '';
       if (lease !== '') {
         const owner = lease.slice(0, lease.indexOf(SEP));
         ownerKey = keys.owner(owner, scope);
-        ownedKey = keys.owned(owner, scope);
         targets = [lease.slice(lease.indexOf(SEP) + SEP.length)];
       } else {
         // Only a kombu consumer holds a message without a lease, and no kombu peer shares a cluster.
@@ -94,7 +92,6 @@ async function restoreScope(
         tag,
         lease,
         ownerKey,
-        ownedKey,
         ...targets.flatMap((list) => [list, element]),
       );
       if (done === 1) for (const list of targets) restoredTo.add(keys.queueOf(list) ?? list);
@@ -116,32 +113,52 @@ export async function restoreLostClaims(
   keys: StoreKeys,
   owner: string,
   held: ReadonlyMap<string, unknown>,
-  /** The queues this owner claimed from (the cluster layout keeps an owned set per queue). */
+  /** The queues this owner claimed from (the cluster layout keeps the leases per queue). */
   queues: Iterable<string>,
   /**
    * Resolves once the claims in flight now have recorded their messages in `held`: a claim whose reply is
-   * on its way has its tags in the owned set already, and they are not lost.
+   * on its way has its leases written already (the scan may see them), and they are not lost.
    */
   settled: () => Promise<unknown>,
 ): Promise<Set<string>> {
   const restoredTo = new Set<string>();
   const scopes = new Map<string, string>();
   for (const queue of keys.kombu ? [''] : queues) scopes.set(keys.scope(queue), queue);
+  const mine = `${owner}${SEP}`;
   for (const queue of scopes.values()) {
-    const [unacked, index, leases, owned] = keys.held(queue, owner);
-    const tags = await redis.smembers(owned);
+    const [unacked, index, leases] = keys.held(queue);
+    const found = await leasesOf(redis, leases, mine);
     await settled();
-    for (const tag of tags) {
+    for (const [tag, lease] of found) {
       if (held.has(tag)) continue;
-      const [lease, record] = await Promise.all([redis.hget(leases, tag), redis.hget(unacked, tag)]);
-      if (lease === null || record === null) continue;
-      const list = lease.slice(lease.indexOf(SEP) + SEP.length);
+      const record = await redis.hget(unacked, tag);
+      if (record === null) continue;
+      const list = lease.slice(mine.length);
       const element = pythonJson((JSON.parse(record) as unknown[])[0]);
-      const args = [unacked, index, leases, tag, lease, '', owned, list, element];
+      const args = [unacked, index, leases, tag, lease, '', list, element];
       if ((await redis.wakameRESTORE(3, ...args)) === 1) restoredTo.add(keys.queueOf(list) ?? list);
     }
   }
   return restoredTo;
+}
+
+/**
+ * The leases in `leases` whose value starts with `mine` (`<owner><SEP>`), as tag → lease. The whole hash is
+ * scanned (`HSCAN` matches field names, and the owner is in the value): this runs only after a reconnect,
+ * while keeping a per-owner set instead would cost a write on every claim and every ack.
+ */
+async function leasesOf(redis: Redis, leases: string, mine: string): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  let cursor = '0';
+  do {
+    const [next, entries] = await redis.hscan(leases, cursor, 'COUNT', 1000);
+    for (let i = 0; i < entries.length; i += 2) {
+      const lease = entries[i + 1] as string;
+      if (lease.startsWith(mine)) found.set(entries[i] as string, lease);
+    }
+    cursor = next;
+  } while (cursor !== '0');
+  return found;
 }
 
 /** The lists kombu's `_lookup` would send a message to (kombu's restore re-routes, it does not remember the queue). */

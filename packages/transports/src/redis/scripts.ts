@@ -7,7 +7,8 @@
  * Common keys: 1 `unacked` (hash tag → `[envelope, exchange, routing_key]`, kombu's shape),
  * 2 `unacked_index` (zset tag → time, kombu's shape; Wakame renews the score while it holds a message,
  * so kombu's own visibility-timeout restore leaves it alone too), 3 `_wakame.leases` (tag →
- * `<owner><SEP><list>`), 4 the owner's `_wakame.owned.<owner>` set.
+ * `<owner><SEP><list>`). What one owner holds is read from the leases (only after a reconnect), so a claim
+ * writes three keys per message and an ack deletes from three.
  *
  * The scripts themselves are in `lua/<name>.lua` (see `lua.ts`), each read once when this module loads.
  */
@@ -15,9 +16,9 @@ import type { Redis } from 'ioredis';
 import { loadLua } from './lua.js';
 
 /**
- * Claims up to ARGV[3] messages from KEYS[6..] in order (a queue's priority lists, kombu's first
+ * Claims up to ARGV[3] messages from KEYS[5..] in order (a queue's priority lists, kombu's first
  * step first). ARGV: 1 owner, 2 now in seconds (kombu's `time.time()`), 3 max, 4 (optional) the
- * receiver's body bound in bytes. KEYS[5] receives elements that are not kombu envelopes. Returns
+ * receiver's body bound in bytes. KEYS[4] receives elements that are not kombu envelopes. Returns
  * `[moved_aside, listIndex, element, …]`; a message whose body is over the bound is claimed all
  * the same but comes back as `-listIndex, bodyBytes, element without its body`: the body never leaves
  * Redis (the envelope starts with the body, as kombu and Wakame write it, and a base64 body's size
@@ -52,8 +53,8 @@ export const RESTORABLE = loadLua('restorable');
 
 /**
  * Restores one message found by {@link RESTORABLE}, if nothing changed meanwhile. ARGV: 1 tag,
- * 2 the lease seen ('' for none), 3 the owner's liveness key ('' to skip the check), 4 the owner's
- * owned-set key ('' for none), then pairs of list key and element. Returns 1 when restored.
+ * 2 the lease seen ('' for none), 3 the owner's liveness key ('' to skip the check), then pairs of
+ * list key and element. Returns 1 when restored.
  */
 export const RESTORE = loadLua('restore');
 

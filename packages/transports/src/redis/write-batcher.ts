@@ -39,7 +39,6 @@ export class WriteBatcher {
   constructor(
     private readonly redis: ScriptedRedis,
     private readonly keys: StoreKeys,
-    private readonly owner: string,
     /** A queue received messages (its consumers in this process should look). */
     private readonly notify: (queue: string) => void,
     private readonly onError: (error: unknown) => void,
@@ -123,8 +122,8 @@ export class WriteBatcher {
     }
     if (acks) {
       const calls = [...acks.scopes.values()].flatMap(({ queue, tags }) => {
-        const heads = k.held(queue, this.owner);
-        return chunks(tags, SETTLE_CHUNK).map((part) => this.redis.wakameACK(4, ...heads, ...part));
+        const heads = k.held(queue);
+        return chunks(tags, SETTLE_CHUNK).map((part) => this.redis.wakameACK(3, ...heads, ...part));
       });
       work.push(Promise.all(calls).then(acks.batch.resolve, acks.batch.reject));
     }
@@ -139,9 +138,9 @@ export class WriteBatcher {
         else byScope.set(scope, [r]);
       }
       const calls = [...byScope.values()].flatMap((items) => {
-        const heads = k.held((items[0] as Requeue).queue, this.owner);
+        const heads = k.held((items[0] as Requeue).queue);
         return chunks(items, SETTLE_CHUNK).map((part) =>
-          this.redis.wakameREQUEUE(4, ...heads, ...part.flatMap((r) => [r.tag, r.list, r.raw])),
+          this.redis.wakameREQUEUE(3, ...heads, ...part.flatMap((r) => [r.tag, r.list, r.raw])),
         );
       });
       const queues = new Set(ordered.map((r) => r.queue));

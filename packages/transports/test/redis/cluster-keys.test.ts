@@ -21,7 +21,7 @@ describe('ClusterKeys', () => {
   const keys = new ClusterKeys('pfx:', steps);
   const queueKeys = (queue: string): string[] => [
     ...keys.lists(queue),
-    ...keys.held(queue, 'owner-1'),
+    ...keys.held(queue),
     keys.corrupt(queue),
     keys.owner('owner-1', queue),
     keys.consumers(queue),
@@ -57,11 +57,10 @@ describe('ClusterKeys', () => {
   it('names keys with the prefix first, the hash tag after it', () => {
     expect(keys.list('orders', 0)).toBe('pfx:{q.orders}:ready');
     expect(keys.list('orders', 6)).toBe('pfx:{q.orders}:ready:6');
-    expect(keys.held('orders', 'o')).toEqual([
+    expect(keys.held('orders')).toEqual([
       'pfx:{q.orders}:unacked',
       'pfx:{q.orders}:unacked_index',
       'pfx:{q.orders}:leases',
-      'pfx:{q.orders}:owned:o',
     ]);
     expect(keys.queues).toBe('pfx:{_wakame}:queues');
     expect(keys.revision).toBe('pfx:{_wakame}:revision');
@@ -92,8 +91,8 @@ describe('ClusterKeys', () => {
 describe("RedisKeys (kombu's layout) is unchanged", () => {
   it("keeps kombu's database-wide keys for every queue", () => {
     const keys = new RedisKeys('p:', steps);
-    expect(keys.held('q1', 'o')).toEqual(['p:unacked', 'p:unacked_index', 'p:_wakame.leases', 'p:_wakame.owned.o']);
-    expect(keys.held('q2', 'o')).toEqual(keys.held('q1', 'o'));
+    expect(keys.held('q1')).toEqual(['p:unacked', 'p:unacked_index', 'p:_wakame.leases']);
+    expect(keys.held('q2')).toEqual(keys.held('q1'));
     expect(keys.owner('o', 'q1')).toBe('p:_wakame.owner.o');
     expect(keys.list('q1', 0)).toBe('p:q1');
     expect(keys.list('q1', 3)).toBe('p:q1\x06\x163');

@@ -5,7 +5,6 @@
     KEYS[1] unacked         hash tag -> [envelope, exchange, routing_key] (kombu's shape)
     KEYS[2] unacked_index   zset tag -> time (kombu's shape)
     KEYS[3] _wakame.leases  hash tag -> <owner><SEP><list>
-    KEYS[4] _wakame.owned.<owner>  set of the owner's tags
 
   ARGV[1..] delivery tags
 
@@ -14,5 +13,4 @@
 local n = redis.call('HDEL', KEYS[1], unpack(ARGV))
 redis.call('ZREM', KEYS[2], unpack(ARGV))
 redis.call('HDEL', KEYS[3], unpack(ARGV))
-redis.call('SREM', KEYS[4], unpack(ARGV))
 return n

@@ -1,14 +1,16 @@
 --[[
-  Claims up to ARGV[3] messages from the lists KEYS[6..] in order (a queue's priority lists, kombu's
+  Claims up to ARGV[3] messages from the lists KEYS[5..] in order (a queue's priority lists, kombu's
   first step first), popping and recording them in one step.
 
   KEYS (common to the message scripts):
     KEYS[1] unacked         hash tag -> [envelope, exchange, routing_key] (kombu's shape)
     KEYS[2] unacked_index   zset tag -> time (kombu's shape)
     KEYS[3] _wakame.leases  hash tag -> <owner><SEP><list>
-    KEYS[4] _wakame.owned.<owner>  set of the owner's tags
-    KEYS[5] the corrupt list: receives elements that are not kombu envelopes
-    KEYS[6..] the queue's lists
+    KEYS[4] the corrupt list: receives elements that are not kombu envelopes
+    KEYS[5..] the queue's lists
+
+  Three writes per message, no more: the lease names the owner, so what an owner holds is found by
+  scanning the lease hash (only after a reconnect), not kept in a set of its own written per claim.
 
   ARGV[1] owner
   ARGV[2] now in seconds (kombu's time.time())
@@ -22,12 +24,12 @@ local max = tonumber(ARGV[3])
 local limit = tonumber(ARGV[4])
 local BODY = '{"body": "'
 local out = {0}
-local records, scores, leases, tags = {}, {}, {}, {}
+local records, scores, leases = {}, {}, {}
 local n = 0
 local TAIL_SPAN = 256
 local INFO = '"delivery_info": {"exchange": "'
 local TAIL = '^"delivery_info": {"exchange": "([^"\\]*)", "routing_key": "([^"\\]*)"[^{}]*}, "priority": %-?%d+, "body_encoding": "([%w%-]*)", "delivery_tag": "([^"\\]*)"}}$'
-for i = 6, #KEYS do
+for i = 5, #KEYS do
   local lease = ARGV[1] .. '\6\22' .. KEYS[i]
   while n < max do
     local popped = redis.call('RPOP', KEYS[i], max - n)
@@ -67,7 +69,6 @@ for i = 6, #KEYS do
         scores[#scores + 1] = tag
         leases[#leases + 1] = tag
         leases[#leases + 1] = lease
-        tags[n] = tag
         -- Only an element longer than the bound can hold a body over it (base64 is longer than its bytes).
         local withheld
         if limit and #raw > limit and enc == 'base64' and string.sub(raw, 1, #BODY) == BODY then
@@ -82,15 +83,15 @@ for i = 6, #KEYS do
           end
         end
         if withheld then
-          out[#out + 1] = 5 - i
+          out[#out + 1] = 4 - i
           out[#out + 1] = withheld[1]
           out[#out + 1] = withheld[2]
         else
-          out[#out + 1] = i - 5
+          out[#out + 1] = i - 4
           out[#out + 1] = raw
         end
       else
-        redis.call('LPUSH', KEYS[5], raw)
+        redis.call('LPUSH', KEYS[4], raw)
         out[1] = out[1] + 1
       end
     end
@@ -100,6 +101,5 @@ if n > 0 then
   redis.call('HSET', KEYS[1], unpack(records))
   redis.call('ZADD', KEYS[2], unpack(scores))
   redis.call('HSET', KEYS[3], unpack(leases))
-  redis.call('SADD', KEYS[4], unpack(tags))
 end
 return out

@@ -6,7 +6,6 @@
     KEYS[1] unacked         hash tag -> [envelope, exchange, routing_key] (kombu's shape)
     KEYS[2] unacked_index   zset tag -> time (kombu's shape)
     KEYS[3] _wakame.leases  hash tag -> <owner><SEP><list>
-    KEYS[4] _wakame.owned.<owner>  set of the owner's tags
 
   ARGV triples: tag, list key, element
 
@@ -17,7 +16,6 @@ for i = 1, #ARGV, 3 do
   if redis.call('HDEL', KEYS[1], ARGV[i]) == 1 then
     redis.call('ZREM', KEYS[2], ARGV[i])
     redis.call('HDEL', KEYS[3], ARGV[i])
-    redis.call('SREM', KEYS[4], ARGV[i])
     redis.call('RPUSH', ARGV[i + 1], ARGV[i + 2])
     n = n + 1
   end

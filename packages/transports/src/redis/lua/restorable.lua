@@ -6,7 +6,6 @@
     KEYS[1] unacked         hash tag -> [envelope, exchange, routing_key] (kombu's shape)
     KEYS[2] unacked_index   zset tag -> time (kombu's shape)
     KEYS[3] _wakame.leases  hash tag -> <owner><SEP><list>
-    KEYS[4] _wakame.owned.<owner>  set of the owner's tags
 
   ARGV[1] lease cutoff (seconds)
   ARGV[2] visibility cutoff (seconds; messages a kombu consumer holds)

@@ -5,13 +5,11 @@
     KEYS[1] unacked         hash tag -> [envelope, exchange, routing_key] (kombu's shape)
     KEYS[2] unacked_index   zset tag -> time (kombu's shape)
     KEYS[3] _wakame.leases  hash tag -> <owner><SEP><list>
-    KEYS[4] _wakame.owned.<owner>  set of the owner's tags
 
   ARGV[1] tag
   ARGV[2] the lease seen ('' for none)
   ARGV[3] the owner's liveness key ('' to skip the check)
-  ARGV[4] the owner's owned-set key ('' for none)
-  ARGV[5..] pairs of list key and element
+  ARGV[4..] pairs of list key and element
 
   Returns 1 when restored, else 0.
 ]]
@@ -21,6 +19,5 @@ if ARGV[3] ~= '' and redis.call('EXISTS', ARGV[3]) == 1 then return 0 end
 if redis.call('HDEL', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('HDEL', KEYS[3], ARGV[1])
-if ARGV[4] ~= '' then redis.call('SREM', ARGV[4], ARGV[1]) end
-for i = 5, #ARGV, 2 do redis.call('RPUSH', ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 2 do redis.call('RPUSH', ARGV[i], ARGV[i + 1]) end
 return 1
