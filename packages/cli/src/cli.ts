@@ -214,9 +214,18 @@ export function createProgram(ctx: CommandContext): Command {
       30,
     )
     .option('-v, --verbose', 'one line per task, not only failures')
+    .option(
+      '--health-port <port>',
+      'serve /healthz, /readyz and /metrics on this port (0: a free one, printed in the health line)',
+      integer('--health-port', { min: 0, max: 65_535 }),
+    )
+    .option(
+      '--health-host <host>',
+      'address the health server binds (default: 127.0.0.1; 0.0.0.0 for probes from outside)',
+    )
     .addHelpText(
       'after',
-      "\nThe module's default export: { topology: './topology.yaml' | defineTopology(…), handlers: { 'task.name': async (payload, ctx) => … } }\n\nExamples:\n  wakame worker ./worker.ts --url amqp://guest:guest@localhost// --concurrency 4\n  wakame worker ./worker.js --queues hipri,midpri",
+      "\nThe module's default export: { topology: './topology.yaml' | defineTopology(…), handlers: { 'task.name': async (payload, ctx) => … } }\n\nExamples:\n  wakame worker ./worker.ts --url amqp://guest:guest@localhost// --concurrency 4\n  wakame worker ./worker.js --queues hipri,midpri\n  wakame worker ./worker.ts --health-port 8080 --health-host 0.0.0.0   # Kubernetes probes and Prometheus",
     )
     .action(async (module: string, options: WorkerCommandOptions) => {
       await (await import('./commands/worker.js')).worker(context(), module, options);

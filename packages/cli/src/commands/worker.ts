@@ -20,6 +20,10 @@ export interface WorkerCommandOptions {
   readonly verbose?: boolean;
   /** Seconds running handlers get to finish on SIGINT/SIGTERM. @defaultValue 30 */
   readonly shutdownTimeout?: number;
+  /** Serve `/healthz`, `/readyz` and `/metrics` on this port (0: a free one); no server without it. */
+  readonly healthPort?: number;
+  /** The address the health server binds. @defaultValue '127.0.0.1' */
+  readonly healthHost?: string;
 }
 
 export async function worker(ctx: CommandContext, file: string, options: WorkerCommandOptions): Promise<WorkerHealth> {
@@ -76,6 +80,17 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
       })()
     : running.handleSignals(shutdownMs);
   try {
+    if (options.healthPort !== undefined) {
+      // Closes itself when the worker stops. Printed even with --quiet: with --health-port 0 it is the only way to
+      // learn the port.
+      const server = await running.serveHealth({
+        port: options.healthPort,
+        ...(options.healthHost !== undefined ? { host: options.healthHost } : {}),
+      });
+      const fields = { url: server.url, host: server.host, port: server.port };
+      if (ctx.jsonMode) ctx.json({ event: 'health', at: new Date().toISOString(), ...fields });
+      else ctx.err(`${new Date().toISOString()} health ${JSON.stringify(fields)}`);
+    }
     await running.run();
   } finally {
     unhook();
