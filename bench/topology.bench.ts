@@ -2,8 +2,9 @@
  * Topology as code at scale: validate + compile + plan of generated topologies of 10,100 and 100,100
  * entities (YAML text through the whole pipeline, against an empty memory broker), each size in a
  * child process of its own so its peak RSS is measured; and apply of 1,000 queues with bindings to a
- * fresh RabbitMQ vhost, then the no-op re-apply twice: planned from the management API's listing, and
- * planned without it (entity by entity over AMQP), counting the AMQP admin calls it makes.
+ * fresh RabbitMQ vhost, then the no-op re-apply three times: planned from the management API's
+ * listing, and without it over AMQP — entity by entity (the path before batches) and in batches —
+ * counting the broker round trips the admin reports.
  */
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
@@ -21,6 +22,7 @@ import {
 } from '@wakame/core';
 import type { ObservedTopology, TopologyAdmin } from '@wakame/core/spi';
 import { createVhost, deleteVhost } from '@wakame/testkit';
+import { AmqpAdmin } from '@wakame/transports/amqp';
 import { type Benchmark, type Figure, now, Rounds, summarize } from './harness.js';
 import { generateTopology, type PipelineResult } from './topology-pipeline.js';
 
@@ -72,32 +74,49 @@ async function pipeline(): Promise<Figure[]> {
   return figures;
 }
 
-/** AMQP admin calls made through a wrapped admin, by method. */
+/** Broker round trips an {@link AmqpAdmin} reports (its `stats`), and its admin calls by method. */
 interface CallCount {
-  total: number;
+  calls: number;
   readonly byMethod: Map<string, number>;
+  roundTrips: number;
+  channelsOpened: number;
 }
 
 /**
  * `admin` as a plan and apply see it when the management API is unavailable: listing reports
- * nothing (incomplete), so every entity is probed over AMQP; each AMQP call is counted.
+ * nothing (incomplete), so every entity is probed over AMQP — in batches (`probeEntities`,
+ * `bindMany`), or, with `lone`, one passive and one active declare per entity as before them.
+ * Round trips are read from the admin's own count, not inferred from the calls.
  */
-function withoutManagement(admin: TopologyAdmin, count: CallCount): TopologyAdmin {
+function withoutManagement(admin: AmqpAdmin, count: CallCount, lone: boolean): TopologyAdmin {
   const counted = new Set(['declareExchange', 'declareQueue', 'bind', 'unbind', 'deleteExchange', 'deleteQueue']);
+  if (!lone) counted.add('probeEntities').add('bindMany');
   const incomplete: ObservedTopology = { exchanges: [], queues: [], bindings: [], complete: false };
   return new Proxy(admin, {
-    get(target, key, receiver) {
+    get(target, key) {
       if (key === 'inspect') return () => Promise.resolve(incomplete);
       if (key === 'stacks' || key === 'broker') return undefined;
-      const value = Reflect.get(target, key, receiver) as unknown;
-      if (typeof key !== 'string' || !counted.has(key) || typeof value !== 'function') return value;
+      if (lone && (key === 'probeEntities' || key === 'bindMany')) return undefined;
+      const value = Reflect.get(target, key) as unknown;
+      if (typeof value !== 'function') return value;
+      if (typeof key !== 'string' || !counted.has(key)) return value.bind(target);
       return (...args: unknown[]) => {
-        count.total++;
+        count.calls++;
         count.byMethod.set(key, (count.byMethod.get(key) ?? 0) + 1);
         return (value as (...a: unknown[]) => unknown).apply(target, args);
       };
     },
   });
+}
+
+/** Re-applies through the admin's AMQP path, counting its round trips. */
+async function reapplyCounted(admin: AmqpAdmin, desired: DesiredTopology, lone: boolean) {
+  const count: CallCount = { calls: 0, byMethod: new Map(), roundTrips: 0, channelsOpened: 0 };
+  const before = { ...admin.stats };
+  const result = await reapply(withoutManagement(admin, count, lone), desired);
+  count.roundTrips = admin.stats.roundTrips - before.roundTrips;
+  count.channelsOpened = admin.stats.channelsOpened - before.channelsOpened;
+  return { ...result, count };
 }
 
 async function reapply(admin: TopologyAdmin, desired: DesiredTopology): Promise<{ ms: number; changes: number }> {
@@ -113,7 +132,8 @@ async function apply(): Promise<Figure[]> {
   const desired = compileTopology(parsed.topology.document);
   const entities = desired.exchanges.length + desired.queues.length + desired.bindings.length;
   const rounds = new Rounds();
-  const calls: CallCount[] = [];
+  const lone: CallCount[] = [];
+  const batched: CallCount[] = [];
   let probedChanges = 0;
   for (let round = 0; round < APPLY_ROUNDS; round++) {
     const vhost = `wakame-bench-${randomUUID()}`;
@@ -130,11 +150,18 @@ async function apply(): Promise<Figure[]> {
         if (changes > 0) throw new Error(`re-apply found ${changes} changes`);
         return ms;
       });
-      await rounds.take('noop.amqp', async () => {
-        const count: CallCount = { total: 0, byMethod: new Map() };
-        const { ms, changes } = await reapply(withoutManagement(connection.admin, count), desired);
-        calls.push(count);
+      const admin = connection.currentTransport?.admin;
+      if (!(admin instanceof AmqpAdmin)) throw new Error('expected the AMQP transport');
+      await rounds.take('noop.amqp.lone', async () => {
+        const { ms, changes, count } = await reapplyCounted(admin, desired, true);
+        lone.push(count);
         probedChanges = changes;
+        return ms;
+      });
+      await rounds.take('noop.amqp', async () => {
+        const { ms, changes, count } = await reapplyCounted(admin, desired, false);
+        if (changes !== probedChanges) throw new Error(`batched plan has ${changes} changes, lone ${probedChanges}`);
+        batched.push(count);
         return ms;
       });
     } finally {
@@ -142,9 +169,10 @@ async function apply(): Promise<Figure[]> {
       await deleteVhost(vhost);
     }
   }
-  const last = calls[calls.length - 1];
-  const byMethod = last ? [...last.byMethod].map(([m, n]) => `${m} ${n}`).join(', ') : '';
-  const totals = calls.map((c) => c.total);
+  const methods = (counts: CallCount[]) =>
+    [...(counts[counts.length - 1]?.byMethod ?? [])].map(([m, n]) => `${m} ${n}`).join(', ');
+  const trips = (counts: CallCount[]) => counts.map((c) => c.roundTrips + c.channelsOpened);
+  const opened = (counts: CallCount[]) => counts[counts.length - 1]?.channelsOpened ?? 0;
   return [
     rounds.figure('first', {
       name: 'topology.apply-1000-queues',
@@ -160,22 +188,35 @@ async function apply(): Promise<Figure[]> {
       name: 'topology.reapply-no-op.amqp',
       unit: 'ms',
       ceiling: 'topology.reapply-no-op',
-      note: `the same without the management API: every entity probed over AMQP; ${probedChanges} planned changes (bindings cannot be listed, so they are re-bound) (ratio: lower is better)`,
+      note: `the same without the management API: entities probed over AMQP in batches (probeEntities, bindMany); ${probedChanges} planned changes (bindings cannot be listed, so they are re-bound) (ratio: lower is better)`,
+    }),
+    rounds.figure('noop.amqp.lone', {
+      name: 'topology.reapply-no-op.amqp-lone',
+      unit: 'ms',
+      note: 'the same, every entity probed alone (passive + active declare each, one bind per binding): the path before batches',
     }),
     summarize(
       {
-        name: 'topology.reapply-no-op.amqp.calls',
-        unit: 'calls',
-        note: `AMQP admin calls (each one round trip) for ${entities} entities: ${byMethod}`,
+        name: 'topology.reapply-no-op.amqp.round-trips',
+        unit: 'round trips',
+        note: `broker round trips the AMQP admin counted (batches and lone RPCs, plus ${opened(batched)} channel opens) for ${entities} entities: ${methods(batched)}`,
       },
-      totals,
+      trips(batched),
+    ),
+    summarize(
+      {
+        name: 'topology.reapply-no-op.amqp-lone.round-trips',
+        unit: 'round trips',
+        note: `the same, probed alone (plus ${opened(lone)} channel opens): ${methods(lone)}`,
+      },
+      trips(lone),
     ),
     {
-      name: 'topology.reapply-no-op.amqp.calls-per-entity',
-      value: (totals[0] ?? Number.NaN) / entities,
-      unit: 'calls/entity',
-      rounds: totals.length,
-      note: 'passive + active declare per exchange and queue, one bind per binding',
+      name: 'topology.reapply-no-op.amqp.round-trips-per-entity',
+      value: (trips(batched)[0] ?? Number.NaN) / entities,
+      unit: 'round trips/entity',
+      rounds: batched.length,
+      note: `batched; probed alone: ${((trips(lone)[0] ?? Number.NaN) / entities).toFixed(3)}`,
     },
   ];
 }

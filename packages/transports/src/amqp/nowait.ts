@@ -17,7 +17,7 @@
  * @module
  */
 import type { BindingSpec, ExchangeSpec, QueueSpec } from '@wakame/core/spi';
-import { exchangeArguments, toBrokerArguments } from '@wakame/core/spi';
+import { exchangeArguments, InvalidOperationError, toBrokerArguments } from '@wakame/core/spi';
 import type { Channel } from 'amqplib';
 
 /** amqplib's `defs` method ids (`module.exports.QueueDeclare = 3276810` …). */
@@ -52,7 +52,7 @@ export type NowaitMethod =
 export function sendNowait(ch: Channel, methods: readonly NowaitMethod[]): void {
   const internals = ch as unknown as ChannelInternals;
   if (internals.reply !== null || (internals.pending?.length ?? 0) > 0)
-    throw new Error('sendNowait needs an idle channel (an RPC is in flight)');
+    throw new InvalidOperationError('sendNowait needs an idle channel (an RPC is in flight)');
   for (const m of methods) {
     const [method, fields] = frameOf(m);
     internals.sendImmediately(method, { ...fields, ticket: 0, nowait: true });

@@ -216,9 +216,7 @@ describe.skipIf(gate === 'skip' || managementGate === 'skip')('amqp batched prob
       if (i !== 4) await admin.declareExchange({ ...x, type: i === 1 ? 'fanout' : x.type });
     await Promise.all(
       queues.map((q, i) =>
-        i % 11 === 0
-          ? Promise.resolve()
-          : admin.declareQueue({ ...q, arguments: {}, messageTtl: i % 13 === 0 ? 9 : q.messageTtl }),
+        i % 11 === 0 ? Promise.resolve() : admin.declareQueue(i % 13 === 0 ? { ...q, messageTtl: 9 } : q),
       ),
     );
     const desired = { exchanges, queues, bindings: queues.map((q, i) => binding(`${p}.x${i % 6}`, q.name)) } as never;
