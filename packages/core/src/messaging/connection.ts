@@ -217,6 +217,16 @@ export class Connection implements Channel, ConnectionContext {
         }
       };
     },
+    // Batched probes and binds (one round trip per batch, not per entity), where the transport has them. Read from
+    // the connected transport: before a connect there is none, and the planner then takes the one-by-one path.
+    get probeEntities() {
+      const admin = connection.currentTransport?.admin;
+      return admin?.probeEntities?.bind(admin);
+    },
+    get bindMany() {
+      const admin = connection.currentTransport?.admin;
+      return admin?.bindMany?.bind(admin);
+    },
   }))(this);
 
   /** Connects if needed and returns the transport. */
