@@ -73,7 +73,10 @@ describe('tasks publish through the Producer', () => {
   it('send emits producer.publish with the task id', async () => {
     const { client, published } = await setup();
     const { id } = await client.send('job.run', { text: 'hi' });
-    expect(published).toEqual([{ exchange: 'tasks', routingKey: 'jobs', bytes: 13, messageId: id }]);
+    // confirmMs: the publish's confirm latency, present whenever someone listens (0d4e5c1).
+    expect(published).toEqual([
+      { exchange: 'tasks', routingKey: 'jobs', bytes: 13, messageId: id, confirmMs: expect.any(Number) },
+    ]);
   });
 
   it("compression: 'zlib' on the client compresses the body on the wire (delayed sends too)", async () => {
