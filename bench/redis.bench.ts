@@ -103,11 +103,12 @@ function body(id: number): string {
  * what the format itself costs.
  */
 function envelope(id: number): string {
+  // Strings a producer does not control are escaped (JSON.stringify), as any correct writer must.
   const b64 = Buffer.from(body(id)).toString('base64');
   return (
     `{"body": "${b64}", "content-encoding": "utf-8", "content-type": "application/json", "headers": {}, ` +
-    `"properties": {"delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": "${QUEUE}"}, ` +
-    `"priority": 0, "body_encoding": "base64", "delivery_tag": "${TAG_PREFIX}.${id}"}}`
+    `"properties": {"delivery_mode": 2, "delivery_info": {"exchange": "", "routing_key": ${JSON.stringify(QUEUE)}}, ` +
+    `"priority": 0, "body_encoding": "base64", "delivery_tag": ${JSON.stringify(`${TAG_PREFIX}.${id}`)}}}`
   );
 }
 

@@ -26,17 +26,12 @@ import type {
 } from '@wakame/core/spi';
 import { ConnectionError } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
-import {
-  bodyOfRecord,
-  EnvelopeError,
-  elementOfRecord,
-  encodeEnvelope,
-  markRedelivered,
-} from '../internal/kombu-envelope.js';
-import { readClaimReply } from './claim-reply.js';
+import { encodeEnvelope } from '../internal/kombu-envelope.js';
+import { Claims } from './claims.js';
 import { guarded } from './client.js';
 import { ClusterKeys } from './cluster-keys.js';
 import { ClusterSignals } from './cluster-signals.js';
+import { Coalesced } from './coalesced.js';
 import { countConsumers } from './consumers.js';
 import { KeyWatcher } from './key-watcher.js';
 import { kombuPriority, RedisKeys, type StoreKeys, stepFor } from './keys.js';
@@ -49,7 +44,7 @@ import { refileQueue } from './refile.js';
 import { restoreExpiredLeases, restoreLostClaims } from './restore.js';
 import { defineScripts, type ScriptedRedis } from './scripts.js';
 import { RedisStacks } from './stacks.js';
-import type { Receipt, RedisStoreOptions } from './store-options.js';
+import type { RedisStoreOptions } from './store-options.js';
 import { type ChangeFeed, Wakeups } from './wakeups.js';
 import { WriteBatcher } from './write-batcher.js';
 
@@ -90,10 +85,7 @@ export class RedisStore implements VirtualStore {
   readonly #epoch: Epoch;
   readonly #statusListeners = new Set<(status: TransportStatus) => void>();
   readonly #wakeups: Wakeups;
-  readonly #held = new Map<string, Receipt>();
-  /** Queues this store claimed from: where its leases may be in the cluster layout (one lease hash per queue). */
-  readonly #claimedFrom = new Set<string>();
-  #seq = 0;
+  readonly #claims: Claims;
   readonly #writes: WriteBatcher;
   #timers: NodeJS.Timeout[] = [];
   #state: 'new' | 'open' | 'closed' = 'new';
@@ -130,6 +122,15 @@ export class RedisStore implements VirtualStore {
       options.waitReplicas,
     );
     this.#expiry = new QueueExpiry(this.#redis, this.keys, this.topology, this.#report);
+    this.#claims = new Claims({
+      redis: this.#redis,
+      keys: this.keys,
+      owner: this.owner,
+      writes: this.#writes,
+      priorityOf: (queue, step) => this.#priorityOf(queue, step),
+      touch: (queue) => this.#expiry.touch(queue),
+      report: this.#report,
+    });
     this.#fanout = new PubSubFanout(
       this.#redis,
       events,
@@ -201,10 +202,10 @@ export class RedisStore implements VirtualStore {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     for (const timer of this.#timers) clearInterval(timer);
-    clearTimeout(this.#resync);
+    this.#resync.cancel();
     await this.#writes.flush();
     // Whatever is still held (claimed, never handed out) goes back untouched.
-    for (const receipt of this.#held.values()) await this.settle(receipt, 'release');
+    for (const receipt of [...this.#claims.held.values()]) await this.settle(receipt, 'release');
     await this.#writes.flush();
     await this.#stacks.close();
     await dropOwner(this.#redis, this.keys, this.owner, this.#scopes()).catch(this.#report);
@@ -248,83 +249,18 @@ export class RedisStore implements VirtualStore {
     return (await this.getMany(queue, 1, options))[0];
   }
 
-  /**
-   * Claims up to `max` messages of `queue` in one atomic script (highest priority first). With
-   * `maxBodyBytes`, the script measures each body in Redis and returns a message whose body is over it
-   * without its body (`withheldBodyBytes`); the body stays in `unacked` with the rest of the message.
-   */
+  /** See {@link Claims.claim}. */
   getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
-    // Tracked until its messages are recorded as held: a resync must not take them for lost claims.
-    const claim = this.#claim(queue, max, options);
-    this.#claims.add(claim);
-    const forget = () => void this.#claims.delete(claim);
-    claim.then(forget, forget);
-    return claim;
-  }
-
-  readonly #claims = new Set<Promise<unknown>>();
-
-  async #claim(queue: string, max: number, options: ClaimOptions): Promise<Claimed[]> {
-    const lists = this.keys.lists(queue);
-    const k = this.keys;
-    this.#expiry.touch(queue);
-    this.#claimedFrom.add(queue);
-    const reply = (await guarded(
-      this.#redis.wakameCLAIM(
-        4 + lists.length,
-        ...k.held(queue),
-        k.corrupt(queue),
-        ...lists,
-        this.owner,
-        (Date.now() / 1000).toFixed(6),
-        max,
-        ...(options.maxBodyBytes !== undefined && Number.isFinite(options.maxBodyBytes) ? [options.maxBodyBytes] : []),
-      ),
-    )) as [number, ...(number | string)[]];
-    if (reply[0] > 0) {
-      this.#report(
-        new EnvelopeError(
-          `${reply[0]} element(s) of queue '${queue}' were not kombu envelopes: moved to ${k.corrupt(queue)}`,
-        ),
-      );
-    }
-    const claimed: Claimed[] = [];
-    for (const { index, raw, message } of readClaimReply(reply, (i) => this.#priorityOf(queue, k.steps[i - 1] ?? 0))) {
-      const list = lists[index - 1] as string;
-      const receipt: Receipt = { tag: message.id, list, queue, raw, message, seq: ++this.#seq };
-      this.#held.set(receipt.tag, receipt);
-      claimed.push({ message, receipt });
-    }
-    return claimed;
+    return this.#claims.claim(queue, max, options);
   }
 
   settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
-    const r = receipt as Receipt;
-    this.#held.delete(r.tag);
-    if (outcome === 'ack') return this.#writes.ack(r.queue, r.tag);
-    const mark = outcome === 'requeue' && !r.message.redelivered;
-    if (r.raw === undefined) return this.#requeueWithheld(r, mark);
-    const raw = mark ? markRedelivered(r.raw) : r.raw;
-    return this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });
+    return this.#claims.settle(receipt, outcome);
   }
 
   /** The body of a message claimed without it (over the bound), read from `unacked` for a dead-lettered copy. */
-  async readBody(receipt: unknown): Promise<Buffer> {
-    const r = receipt as Receipt;
-    const record = await guarded(this.#redis.hget(this.keys.held(r.queue)[0], r.tag));
-    return record === null ? Buffer.alloc(0) : bodyOfRecord(record);
-  }
-
-  /**
-   * Requeues a message claimed without its body: the element is rebuilt from its `unacked` record (the
-   * only time the client holds such a body, and only when it goes back to its queue). Gone from
-   * `unacked` means another process restored it after the lease ran out: nothing to do.
-   */
-  async #requeueWithheld(r: Receipt, mark: boolean): Promise<void> {
-    const record = await guarded(this.#redis.hget(this.keys.held(r.queue)[0], r.tag));
-    if (record === null) return;
-    const raw = elementOfRecord(record, mark);
-    await this.#writes.requeue({ tag: r.tag, list: r.list, queue: r.queue, raw, seq: r.seq });
+  readBody(receipt: unknown): Promise<Buffer> {
+    return this.#claims.readBody(receipt);
   }
 
   async purge(queue: string): Promise<number> {
@@ -406,14 +342,14 @@ export class RedisStore implements VirtualStore {
     return renewLeases(this.#redis, this.keys, {
       owner: this.owner,
       leaseMs: this.#leaseMs,
-      held: this.#held.values(),
+      held: this.#claims.held.values(),
       queues: this.#wakeups.consumers(),
     });
   }
 
   /** The queues whose restore scopes may hold something of this store's. */
   #scopes(): string[] {
-    return [...new Set([...this.#claimedFrom, ...[...this.#wakeups.consumers()].map(([queue]) => queue)])];
+    return [...new Set([...this.#claims.claimedFrom, ...[...this.#wakeups.consumers()].map(([queue]) => queue)])];
   }
 
   async #restore(): Promise<void> {
@@ -429,21 +365,11 @@ export class RedisStore implements VirtualStore {
    * After a reconnect: claims whose reply was lost with the connection are held in Redis under this
    * owner but unknown here, so they would be renewed forever; they go back to their queues now.
    */
+  readonly #resync = new Coalesced((announce) => this.#reconnected(announce));
+
   #scheduleResync(announce = true): void {
-    this.#announce ||= announce;
-    if (this.#resync) return;
-    // Both connections usually come back together: one resync for both.
-    this.#resync = setTimeout(() => {
-      this.#resync = undefined;
-      const announced = this.#announce;
-      this.#announce = false;
-      void this.#reconnected(announced);
-    }, 10);
+    this.#resync.schedule(announce);
   }
-
-  #announce = false;
-
-  #resync: NodeJS.Timeout | undefined;
 
   async #reconnected(announce: boolean): Promise<void> {
     if (this.#state !== 'open') return;
@@ -458,8 +384,15 @@ export class RedisStore implements VirtualStore {
         await this.#redis.hset(this.keys.consumers(queue), this.owner, count);
       }
       const queues = this.#scopes();
-      const settled = () => Promise.allSettled([...this.#claims]);
-      for (const queue of await restoreLostClaims(this.#redis, this.keys, this.owner, this.#held, queues, settled))
+      const settled = () => this.#claims.settled();
+      for (const queue of await restoreLostClaims(
+        this.#redis,
+        this.keys,
+        this.owner,
+        this.#claims.held,
+        queues,
+        settled,
+      ))
         this.#wakeups.notify(queue);
       this.#epoch.value++;
       // Named by where the client is now: after a Sentinel failover, the promoted master, not the sentinel.
