@@ -37,24 +37,20 @@ interface Running {
 }
 
 /** Starts `wakame worker` with `--health-port 0 --json`; resolves with the address its `health` line names. */
-async function startWorker(url: string, out: string): Promise<Running> {
-  const child = spawn(
-    process.execPath,
-    [
-      '--conditions=@wakame/source',
-      '--import',
-      'tsx',
-      main,
-      'worker',
-      fixture,
-      '--url',
-      url,
-      '--health-port',
-      '0',
-      '--json',
-    ],
-    { cwd: repo, env: { ...process.env, WAKAME_TEST_OUT: out }, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+function startWorker(url: string, out: string): Promise<Running> {
+  return start([main, 'worker', fixture, '--url', url, '--health-port', '0', '--json'], {
+    ...process.env,
+    WAKAME_TEST_OUT: out,
+  });
+}
+
+/** Runs a script with tsx; resolves once its stdout has named the health server's address. */
+async function start(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Running> {
+  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', ...args], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
@@ -64,9 +60,15 @@ async function startWorker(url: string, out: string): Promise<Running> {
   const health = await new Promise<Running['health']>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       stdout += chunk.toString();
-      // --json prints indented documents, each closed by a `}` alone on its line.
-      for (const document of stdout.split(/^\}$/m).slice(0, -1)) {
-        const event = JSON.parse(`${document}}`) as { event: string; url: string; host: string; port: number };
+      // The CLI's --json prints indented documents, each closed by a `}` alone on its line; the example one-line ones.
+      const documents = stdout.includes('\n}\n')
+        ? stdout
+            .split(/^\}$/m)
+            .slice(0, -1)
+            .map((d) => `${d}}`)
+        : stdout.split('\n').filter((line) => line.endsWith('}'));
+      for (const document of documents) {
+        const event = JSON.parse(document) as { event: string; url: string; host: string; port: number };
         if (event.event === 'health') resolve({ url: event.url, host: event.host, port: event.port });
       }
     });
@@ -137,6 +139,32 @@ describe('wakame worker --health-port', () => {
     worker.child.kill('SIGTERM');
     expect(await worker.exited, worker.output()).toBe(0);
     await expect(fetch(`${worker.health.url}/healthz`)).rejects.toThrow();
+  }, 60_000);
+});
+
+describe('examples/health-and-metrics/main.ts', () => {
+  it('serves the probes from code, and closes the server with the worker', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-health-'));
+    const url = `file://${join(dir, 'broker')}`;
+    const example = await start([join(repo, 'examples/health-and-metrics/main.ts'), url], {
+      ...process.env,
+      HEALTH_PORT: '0',
+    });
+    try {
+      await waitFor(async () => (await status(`${example.health.url}/readyz`)) === 200, {
+        timeoutMs: 20_000,
+        what: `/readyz 200 (${example.output()})`,
+      });
+      const metrics = await (await fetch(`${example.health.url}/metrics`)).text();
+      expect(sample(metrics, 'wakame_queue_subscribed', 'queue="orders"')).toBe(1);
+      expect(example.health.port).toBeGreaterThan(0);
+      example.child.kill('SIGTERM');
+      expect(await example.exited, example.output()).toBe(0);
+      await expect(fetch(`${example.health.url}/healthz`)).rejects.toThrow();
+    } finally {
+      example.child.kill('SIGKILL');
+      await rm(dir, { recursive: true, force: true });
+    }
   }, 60_000);
 });
 
