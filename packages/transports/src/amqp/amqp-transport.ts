@@ -44,7 +44,7 @@ import { UnavailableQueues } from './unavailable-queues.js';
  * consumes again with the same prefetch, and only then sends again what was unconfirmed (a message
  * re-sent before its queue is declared again could be confirmed and dropped). Publishes made
  * meanwhile wait, bounded by their deadline. A queue whose node is down does not fail the reconnect:
- * see {@link UnavailableQueues}.
+ * see `unavailable-queues.ts`.
  */
 export class AmqpTransport implements Transport {
   readonly kind = 'amqp';

@@ -67,6 +67,7 @@ export { kombuPriority, kombuTopicPattern, RedisKeys, SEP, type StoreKeys } from
 export { FANOUT_MODE_ARGUMENT, PUBSUB_MODE } from './pubsub-fanout.js';
 export { RedisStore, type RedisStoreOptions } from './redis-store.js';
 export { type Epoch, RedisTopology } from './redis-topology.js';
+export type { ReplicaWait } from './write-batcher.js';
 
 /** The factory the `redis` and `rediss` URL schemes resolve to. */
 export const redisTransport: TransportFactory = (url: BrokerUrl, options: TransportOptions): Transport => {

@@ -249,7 +249,7 @@ export class RedisStore implements VirtualStore {
     return (await this.getMany(queue, 1, options))[0];
   }
 
-  /** See {@link Claims.claim}. */
+  /** See `Claims.claim` (claims.ts). */
   getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
     return this.#claims.claim(queue, max, options);
   }
