@@ -230,8 +230,9 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
     for (const observer of this.#observers) {
       try {
         call(observer);
-      } catch {
+      } catch (error) {
         // An observer (metrics) must never break the worker.
+        this.#options.logger?.error('a worker observer threw', { error: String(error) });
       }
     }
   }
@@ -261,8 +262,8 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
       const started = performance.now();
       const outcome = await tasks.run(connection, message, signal);
       const event = taskEvent(message, outcome, performance.now() - started);
-      hook?.(event);
       this.#notify((o) => o.taskFinished?.(event));
+      hook?.(event);
       return outcome;
     };
     const runner: MessageRunner = {

@@ -239,6 +239,20 @@ describe('worker.serveHealth() on memory://', () => {
     await vi.waitFor(async () => expect((await get(forgiving, '/healthz')).status).toBe(200));
   });
 
+  it('costs nothing unless served: no event listener before serveHealth() nor after close()', async () => {
+    const { connection, worker } = await taskWorker();
+    // (The worker itself listens to connection.lost; these are the metrics' own.)
+    const watched = ['consumer.deliver', 'message.settle', 'producer.publish'] as const;
+    const listening = () => watched.filter((type) => connection.events.listening(type));
+    void worker.run();
+    await vi.waitFor(() => expect(worker.health().healthy).toBe(true));
+    expect(listening()).toEqual([]);
+    const server = await worker.serveHealth();
+    expect(listening()).toEqual(watched);
+    await server.close();
+    expect(listening()).toEqual([]);
+  });
+
   it('rejects a port already taken with a HealthServerError', async () => {
     const { worker } = await taskWorker();
     const first = await worker.serveHealth();
