@@ -35,6 +35,9 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
       `the worker module's concurrency must be an integer from 1 to 10000, got ${concurrency}`,
     );
   }
+  if (options.healthHost !== undefined && options.healthPort === undefined) {
+    throw new InvalidArgumentError('--health-host needs --health-port (the port of the health server)');
+  }
   const line = (event: string, fields: Record<string, unknown> = {}): void => {
     if (ctx.quiet) return;
     if (ctx.jsonMode) ctx.json({ event, at: new Date().toISOString(), ...fields });
