@@ -1,14 +1,13 @@
 /**
- * The options of {@link RedisStore} and its token for a claimed message, kept apart from the store.
+ * The options of `RedisStore` and its token for a claimed message, kept apart from the store.
  *
  * @module
  */
 import type { StoredMessage } from '@wakame/core/spi';
 import type { Redis } from 'ioredis';
-import type { RedisStore } from './redis-store.js';
 import type { ReplicaWait } from './write-batcher.js';
 
-/** Options of {@link RedisStore}. */
+/** Options of `RedisStore`. */
 export interface RedisStoreOptions {
   /** kombu's `global_keyprefix`. @defaultValue `''` */
   readonly keyPrefix?: string;
