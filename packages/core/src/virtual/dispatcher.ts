@@ -183,9 +183,7 @@ export class Dispatcher {
       while (progress && !this.#stopped) {
         progress = false;
         for (const sub of this.subscriptions) {
-          if (sub.cancelled) continue;
-          const { prefetch, noAck } = sub.request;
-          if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
+          if (!this.#hasRoom(sub)) continue;
           const one = this.#deliverOne(sub);
           if (one instanceof Promise) return one.then(this.#continue);
           if (one) {
@@ -199,6 +197,13 @@ export class Dispatcher {
     return undefined;
   }
 
+  /** Whether `sub` may take another delivery now: live, and its prefetch window not full. */
+  #hasRoom(sub: Subscription): boolean {
+    if (sub.cancelled) return false;
+    const { prefetch, noAck } = sub.request;
+    return noAck || prefetch <= 0 || sub.inflight < prefetch;
+  }
+
   /** The drain loop: each round gives every subscription with room at most one message (or one batch). */
   async #runAsync(): Promise<void> {
     do {
@@ -208,9 +213,7 @@ export class Dispatcher {
       while (progress && !this.#stopped) {
         progress = false;
         for (const sub of this.subscriptions) {
-          if (sub.cancelled) continue;
-          const { prefetch, noAck } = sub.request;
-          if (!noAck && prefetch > 0 && sub.inflight >= prefetch) continue;
+          if (!this.#hasRoom(sub)) continue;
           const claimMany = this.host.claimMany;
           let count: number;
           if (claimMany) count = await this.#deliverBatch(sub, this.#batchRoom(sub), claimMany);
