@@ -11,6 +11,7 @@ import { ClusterKeys, hashSlot } from '@wakame/transports/redis';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CLUSTER_PORT, clusterUrl, masterOfSlot } from './redis-cluster-env.js';
+import { countingConsumer, publishUnderFault, tallyDeliveries } from './redis-failover-load.js';
 
 const gate = await brokerGate('redis cluster failover', {
   name: 'redis-cluster',
@@ -53,48 +54,20 @@ describe.skipIf(gate === 'skip')('redis cluster: the master of a queue killed un
       await producer.declare(queue);
       const slot = hashSlot(new ClusterKeys(prefix, [0]).list('failover-q', 0));
       const master = await masterOfSlot(slot, ports);
-      const seen = new Map<number, number>();
-      await consumer
-        .consumer({
-          queues: [queue],
-          prefetch: PREFETCH,
-          handler: async (m) => {
-            const n = (m.payload as { n: number }).n;
-            seen.set(n, (seen.get(n) ?? 0) + 1);
-            await m.ack();
-          },
-        })
-        .consume();
-      const confirmed = new Set<number>();
-      const rejections: string[] = [];
-      const publish = producer.producer({ routingKey: 'failover-q' });
+      const seen = await countingConsumer(consumer, queue, PREFETCH);
       let kill: Promise<void> | undefined;
-      let longestStall = 0;
-      let last = Date.now();
-      for (let i = 0; i < TOTAL; i += BATCH) {
-        const results = await Promise.allSettled(
-          Array.from({ length: BATCH }, (_, j) => publish.publish({ n: i + j })),
-        );
-        for (const [j, r] of results.entries()) {
-          if (r.status === 'fulfilled') confirmed.add(i + j);
-          else rejections.push((r.reason as Error).message);
-        }
-        const now = Date.now();
-        longestStall = Math.max(longestStall, now - last);
-        last = now;
-        if (i === KILL_AT) {
+      const { confirmed, rejections, longestStall } = await publishUnderFault(producer, 'failover-q', {
+        total: TOTAL,
+        batch: BATCH,
+        faultAt: KILL_AT,
+        fault: () => {
           killedPort = Number(master.split(':')[1]);
-          kill = killRedisNode(killedPort);
-        }
-      }
+          kill = killRedisNode(killedPort); // not awaited: publishing goes on while the node dies
+        },
+      });
       await kill;
       const promoted = await masterOfSlot(slot, ports);
-      await waitFor(() => [...confirmed].every((n) => seen.has(n)), {
-        timeoutMs: 60_000,
-        what: `every confirmed message delivered (${seen.size} of ${confirmed.size} so far)`,
-      });
-      const lost = [...confirmed].filter((n) => !seen.has(n)).length;
-      const duplicates = [...seen.values()].reduce((sum, count) => sum + count - 1, 0);
+      const { lost, duplicates } = await tallyDeliveries(confirmed, seen);
       console.info(
         `[redis cluster failover] killed ${master} (slot ${slot}), promoted ${promoted}; published ${TOTAL}, ` +
           `confirmed ${confirmed.size}, rejected ${rejections.length}, lost ${lost}, duplicates ${duplicates}, ` +

@@ -9,6 +9,7 @@ import { brokerGate, restartRedisNode, waitFor } from '@wakame/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { SENTINEL_MASTER, SENTINEL_PORT } from './redis-cluster-env.js';
+import { countingConsumer, publishUnderFault, tallyDeliveries } from './redis-failover-load.js';
 
 const sentinelUrl = `redis://127.0.0.1:${SENTINEL_PORT}`;
 const gate = await brokerGate('redis sentinel failover', { name: 'redis-sentinel', url: sentinelUrl });
@@ -57,35 +58,12 @@ describe.skipIf(gate === 'skip')('redis sentinel: the master shut down under loa
     let shutdown = false;
     try {
       await producer.declare(queue);
-      const seen = new Map<number, number>();
-      await consumer
-        .consumer({
-          queues: [queue],
-          prefetch: 200,
-          handler: async (m) => {
-            const n = (m.payload as { n: number }).n;
-            seen.set(n, (seen.get(n) ?? 0) + 1);
-            await m.ack();
-          },
-        })
-        .consume();
-      const confirmed = new Set<number>();
-      const rejections: string[] = [];
-      const publish = producer.producer({ routingKey: 'sentinel-failover-q' });
-      let longestStall = 0;
-      let last = Date.now();
-      for (let i = 0; i < TOTAL; i += BATCH) {
-        const results = await Promise.allSettled(
-          Array.from({ length: BATCH }, (_, j) => publish.publish({ n: i + j })),
-        );
-        for (const [j, r] of results.entries()) {
-          if (r.status === 'fulfilled') confirmed.add(i + j);
-          else rejections.push((r.reason as Error).message);
-        }
-        const now = Date.now();
-        longestStall = Math.max(longestStall, now - last);
-        last = now;
-        if (i === SHUTDOWN_AT) {
+      const seen = await countingConsumer(consumer, queue, 200);
+      const { confirmed, rejections, longestStall } = await publishUnderFault(producer, 'sentinel-failover-q', {
+        total: TOTAL,
+        batch: BATCH,
+        faultAt: SHUTDOWN_AT,
+        fault: async () => {
           // SHUTDOWN (not a kill): Redis 7 lets the replica catch up first, as an orderly stop does.
           const master = new Redis({ port: oldPort, lazyConnect: true, maxRetriesPerRequest: 1 });
           master.on('error', () => {});
@@ -93,16 +71,11 @@ describe.skipIf(gate === 'skip')('redis sentinel: the master shut down under loa
           await master.call('SHUTDOWN').catch(() => undefined);
           master.disconnect();
           shutdown = true;
-        }
-      }
-      await waitFor(() => [...confirmed].every((n) => seen.has(n)), {
-        timeoutMs: 60_000,
-        what: `every confirmed message delivered (${seen.size} of ${confirmed.size} so far)`,
+        },
       });
+      const { lost, duplicates } = await tallyDeliveries(confirmed, seen);
       const after = await currentMaster();
       await waitFor(() => revived.length >= 2, { timeoutMs: 30_000, what: 'both connections revived' });
-      const lost = [...confirmed].filter((n) => !seen.has(n)).length;
-      const duplicates = [...seen.values()].reduce((sum, count) => sum + count - 1, 0);
       console.info(
         `[redis sentinel failover] master ${before} shut down, promoted ${after}; published ${TOTAL}, confirmed ` +
           `${confirmed.size}, rejected ${rejections.length}, lost ${lost}, duplicates ${duplicates}, longest publish ` +
