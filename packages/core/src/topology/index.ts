@@ -116,4 +116,11 @@ export {
   type ToYamlOptions,
   toYaml,
 } from './render/export.js';
-export { toDot, toMermaid } from './render/graph.js';
+export {
+  type GraphEdge,
+  type GraphNode,
+  type GraphNodeKind,
+  toDot,
+  toMermaid,
+  topologyGraph,
+} from './render/graph.js';

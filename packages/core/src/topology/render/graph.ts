@@ -20,18 +20,35 @@ import type { DesiredTopology } from '../desired.js';
 // ---------------------------------------------------------------------------------------------
 // A neutral model of the diagram, rendered by both formats.
 
-type NodeKind = 'exchange' | 'queue' | 'task' | 'policy';
-interface Node {
+/** What a node of {@link topologyGraph} stands for. */
+export type GraphNodeKind = 'exchange' | 'queue' | 'task' | 'policy';
+type NodeKind = GraphNodeKind;
+/** A node of {@link topologyGraph}: unique by kind and name; the label is the one both diagram formats show. */
+export interface GraphNode {
   readonly kind: NodeKind;
   readonly name: string;
   readonly label: string;
 }
-interface Edge {
+type Node = GraphNode;
+/** An edge of {@link topologyGraph}, between two nodes named by kind and name. */
+export interface GraphEdge {
   readonly from: { readonly kind: NodeKind; readonly name: string };
   readonly to: { readonly kind: NodeKind; readonly name: string };
   readonly label: string;
   /** Dashed edges are not routing: dead-lettering, alternate exchanges, priority classes, policies. */
   readonly dashed: boolean;
+}
+type Edge = GraphEdge;
+
+/**
+ * The nodes and edges both diagram formats render, for renderers of their own (the CLI's dashboard
+ * draws them as SVG in the browser). Deterministic, like the diagrams.
+ */
+export function topologyGraph(topology: DesiredTopology): {
+  readonly nodes: readonly GraphNode[];
+  readonly edges: readonly GraphEdge[];
+} {
+  return buildGraph(topology);
 }
 
 /** What a binding selects on: its routing key, or for headers bindings the match and headers. */
