@@ -46,6 +46,11 @@ export interface TopologyDocument {
   readonly priorityClasses?: Readonly<Record<string, string>>;
   /** Tasks the application sends and consumes. */
   readonly tasks?: readonly TaskDocument[];
+  /**
+   * Tasks sent on a schedule (a cron expression in a time zone, or every so often) by one worker among all that run
+   * them, chosen through a lease on the broker.
+   */
+  readonly schedules?: readonly ScheduleDocument[];
   /** How task names map to an exchange and routing key; the first matching route wins. */
   readonly routes?: readonly RouteDocument[];
   /**
@@ -191,6 +196,47 @@ export interface RetryDocument {
   readonly jitter?: number;
 }
 
+/** A duration: milliseconds as a number, or a number with a unit as a string (500ms, 1s, 5m, 2h, 1d). */
+export type DurationDocument = number | string;
+
+/**
+ * At most max task starts per period, enforced by each worker with a token bucket (see the README on what holds across
+ * workers).
+ */
+export interface RateLimitDocument {
+  /** Starts allowed per period (also the burst a rested worker allows). */
+  readonly max: number;
+  /** The period, e.g. 1s. */
+  readonly per: DurationDocument;
+}
+
+/** A task sent on a schedule: give cron (with an optional timezone) or every, not both. */
+export interface ScheduleDocument {
+  /** The schedule's name: part of each run's slot id (<name>\@<slot time>). */
+  readonly name: string;
+  /** The task to send (declared under tasks). */
+  readonly task: string;
+  /** The payload of every run (an object); checked against the task's payload schema. @defaultValue {} */
+  readonly payload?: Readonly<Record<string, unknown>>;
+  /**
+   * A cron expression: 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first, e.g. '0 3 * *
+   * *'.
+   */
+  readonly cron?: string;
+  /** The IANA time zone the cron expression is read in, e.g. Europe/Paris. @defaultValue UTC */
+  readonly timezone?: string;
+  /** Run every this long (slots are multiples of it since the Unix epoch), e.g. 30s. */
+  readonly every?: DurationDocument;
+  /**
+   * What to do when slots passed while no worker ran the schedule: skip them, or runOnce (one run for all of them).
+   *
+   * @defaultValue 'runOnce'
+   */
+  readonly missed?: 'skip' | 'runOnce';
+  /** How late a slot may still run as on time; a later one counts as missed. @defaultValue 60s */
+  readonly grace?: DurationDocument;
+}
+
 /** A task: a named kind of message, with its payload schema, priority, route and retry policy. */
 export interface TaskDocument {
   /** Dotted task name, e.g. media.process. */
@@ -219,6 +265,10 @@ export interface TaskDocument {
     /** Routing key to republish with. */
     readonly routingKey?: string;
   };
+  /** At most max starts of this task per period, per worker, e.g. { max: 100, per: 1s }. */
+  readonly rateLimit?: RateLimitDocument;
+  /** At most this many handlers of this task at once in a worker (below the worker's own concurrency). */
+  readonly concurrency?: number;
 }
 
 /** A route: task names matching a glob go to an exchange. */
