@@ -26,6 +26,7 @@ import type { PublishCommandOptions } from './commands/publish.js';
 import type { PurgeOptions } from './commands/purge.js';
 import type { QuickstartOptions } from './commands/quickstart.js';
 import type { SendCommandOptions } from './commands/send.js';
+import type { UiOptions } from './commands/ui.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
 import { ExitError, USAGE_EXIT_CODE } from './errors.js';
@@ -266,6 +267,22 @@ export function createProgram(ctx: CommandContext): Command {
     )
     .action(async (options: QuickstartOptions) => {
       await (await import('./commands/quickstart.js')).quickstart(context(), options);
+    });
+
+  broker(program.command('ui [topology]'))
+    .description('a local web dashboard: topology graph, live queue depths, workers, dead letters, the plan')
+    .option('--host <address>', 'address to bind (default: 127.0.0.1; 0.0.0.0 serves other machines too)')
+    .option('--port <port>', 'port (0: a free one, printed)', integer('--port', { min: 0, max: 65_535 }), 8025)
+    .option('--worker <url>', "a worker's health server (wakame worker --health-port), repeatable", collect, [])
+    .option('--interval <seconds>', 'seconds between refreshes', seconds('--interval', { min: 0.2, max: 3600 }), 2)
+    .option('--allow-actions', 'offer purge and dead-letter replay on the page (each asks for confirmation)')
+    .option('--stack <name>', "the stack the plan is for (default: the file's name:, else 'default')")
+    .addHelpText(
+      'after',
+      '\nThe page never receives the broker or management credentials; it is read-only without --allow-actions.\n\nExamples:\n  wakame ui topology.yaml\n  wakame ui topology.yaml --url amqp://guest:guest@localhost// --worker http://127.0.0.1:9464\n  wakame ui --port 0 --allow-actions',
+    )
+    .action(async (topology: string | undefined, options: UiOptions) => {
+      await (await import('./commands/ui.js')).ui(context(), topology, options);
     });
 
   program
