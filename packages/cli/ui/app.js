@@ -90,7 +90,12 @@ function renderWorkers(snapshot) {
       card.append(title);
       if (w.status) card.append(element('div', `status ${w.status}, ${w.inFlight ?? 0} in flight`, 'muted'));
       for (const q of w.queues ?? []) {
-        card.append(element('div', `${q.queue}: ${q.subscribed === false ? 'not subscribed' : 'subscribed'}${q.inFlight === undefined ? '' : `, ${q.inFlight} in flight`}`));
+        card.append(
+          element(
+            'div',
+            `${q.queue}: ${q.subscribed === false ? 'not subscribed' : 'subscribed'}${q.inFlight === undefined ? '' : `, ${q.inFlight} in flight`}`,
+          ),
+        );
       }
       if (w.error) card.append(element('div', w.error, 'muted'));
       return card;

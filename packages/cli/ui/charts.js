@@ -12,7 +12,8 @@ export function svg(name, attributes = {}) {
 export function sparkline(values, width = 140, height = 26) {
   const root = svg('svg', { width, height, class: 'spark', viewBox: `0 0 ${width} ${height}`, role: 'img' });
   const max = Math.max(1, ...values);
-  const label = values.length === 0 ? 'no samples yet' : `from ${values[0]} to ${values[values.length - 1]}, peak ${max}`;
+  const label =
+    values.length === 0 ? 'no samples yet' : `from ${values[0]} to ${values[values.length - 1]}, peak ${max}`;
   root.append(Object.assign(svg('title'), { textContent: label }));
   if (values.length < 2) return root;
   const step = width / (values.length - 1);

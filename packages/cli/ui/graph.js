@@ -62,7 +62,15 @@ export function drawGraph(container, graph, deadLetterQueues) {
   const height = 10 + rows * (NODE_HEIGHT + ROW_GAP) + 40;
   const root = svg('svg', { width: x, height, role: 'img', 'aria-label': 'topology graph' });
   const defs = svg('defs');
-  const marker = svg('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+  const marker = svg('marker', {
+    id: 'arrow',
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 7,
+    markerHeight: 7,
+    orient: 'auto-start-reverse',
+  });
   marker.append(svg('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#8a94a3' }));
   defs.append(marker);
   root.append(defs);
@@ -102,14 +110,22 @@ export function drawGraph(container, graph, deadLetterQueues) {
   const depthLabels = new Map();
   for (const { x: bx, y, width, node } of boxes.values()) {
     const dead = node.kind === 'queue' && deadLetterQueues.has(node.name);
-    const group = svg('g', { class: `node ${node.kind}${dead ? ' dead-letter' : ''}`, 'data-node': `${node.kind}:${node.name}` });
+    const group = svg('g', {
+      class: `node ${node.kind}${dead ? ' dead-letter' : ''}`,
+      'data-node': `${node.kind}:${node.name}`,
+    });
     const rx = node.kind === 'exchange' ? 14 : node.kind === 'task' ? 2 : 4;
     group.append(svg('rect', { x: bx, y, width, height: NODE_HEIGHT, rx }));
     const text = svg('text', { x: bx + 10, y: y + NODE_HEIGHT / 2 + 4 });
     text.textContent = node.label;
     group.append(text);
     if (node.kind === 'queue') {
-      const depth = svg('text', { x: bx + width - 10, y: y + NODE_HEIGHT / 2 + 4, 'text-anchor': 'end', class: 'depth' });
+      const depth = svg('text', {
+        x: bx + width - 10,
+        y: y + NODE_HEIGHT / 2 + 4,
+        'text-anchor': 'end',
+        class: 'depth',
+      });
       depth.textContent = '–';
       group.append(depth);
       depthLabels.set(node.name, depth);

@@ -1,0 +1,80 @@
+/**
+ * `wakame ui` as a real child process for the dashboard tests: started from source with tsx, `--port 0 --json`,
+ * resolved once its `listening` document names the address; stopped with SIGINT (the CLI's graceful stop).
+ */
+import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
+
+export const repo = fileURLToPath(new URL('../../../', import.meta.url));
+const main = join(repo, 'packages/cli/src/main.ts');
+
+/** A running `wakame ui`. */
+export interface RunningUi {
+  readonly url: string;
+  readonly host: string;
+  readonly port: number;
+  readonly child: ChildProcessByStdio<null, Readable, Readable>;
+  readonly exited: Promise<number | null>;
+  /** Everything it printed so far, stdout then stderr. */
+  output(): string;
+  /** SIGINT, then the exit code. */
+  stop(): Promise<number | null>;
+}
+
+/** Runs `wakame <args>` from source and resolves with its exit code and output. */
+export function runCli(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ code: number | null; output: string }> {
+  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', main, ...args], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    output += chunk.toString();
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })));
+}
+
+/** Starts `wakame ui <args> --port 0 --json`. */
+export async function startUi(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningUi> {
+  const child = spawn(
+    process.execPath,
+    ['--conditions=@wakame/source', '--import', 'tsx', main, 'ui', ...args, '--port', '0', '--json'],
+    { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  const address = await new Promise<{ url: string; host: string; port: number }>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      // --json prints indented documents, each closed by a `}` alone on its line.
+      for (const document of stdout.split(/^\}$/m).slice(0, -1)) {
+        const event = JSON.parse(`${document}}`) as { event?: string; url: string; host: string; port: number };
+        if (event.event === 'listening') resolve({ url: event.url, host: event.host, port: event.port });
+      }
+    });
+    void exited.then((code) => reject(new Error(`wakame ui exited (${code}) before listening:\n${stdout}\n${stderr}`)));
+  });
+  return {
+    ...address,
+    child,
+    exited,
+    output: () => `${stdout}\n${stderr}`,
+    stop: async () => {
+      if (child.exitCode === null) child.kill('SIGINT');
+      return exited;
+    },
+  };
+}
