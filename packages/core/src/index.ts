@@ -109,6 +109,15 @@ export {
   simpleQueue,
 } from './messaging/simple-queue.js';
 export {
+  type MessageSpan,
+  MessageTracing,
+  messagingSystem,
+  TRACER_NAME,
+  type TracedMessage,
+  type TracerProviderLike,
+  type TracingOptions,
+} from './messaging/tracing.js';
+export {
   type BrokerEntities,
   type BrokerEntity,
   type BrokerEntityKind,

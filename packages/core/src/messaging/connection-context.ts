@@ -13,6 +13,7 @@ import type { SerializerRegistry } from '../serialization/serializers.js';
 import type { Transport } from '../transport/spi.js';
 import type { Instrumentation, Logger } from './events.js';
 import type { RetryPolicy } from './retry.js';
+import type { MessageTracing } from './tracing.js';
 
 /** The part of a {@link Connection} its producers and consumers use (it declares and fetches, too). */
 export interface ConnectionContext extends Channel {
@@ -22,6 +23,8 @@ export interface ConnectionContext extends Channel {
   readonly compressors: CompressionRegistry;
   /** Bound on a message body, as published or received and after decompression. */
   readonly maxBodyBytes: number;
+  /** Spans of publishes and handled messages. */
+  readonly tracing: MessageTracing;
   /** The transport when connected, without connecting. */
   readonly currentTransport: Transport | undefined;
   /** False while a transport recovers a lost broker by itself. */

@@ -39,6 +39,7 @@ import { Instrumentation, type Logger, silentLogger } from './events.js';
 import { Message, normaliseType } from './message.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { type RetryPolicy, retry } from './retry.js';
+import { MessageTracing, messagingSystem, type TracingOptions } from './tracing.js';
 
 /** Options of {@link Connection}. */
 export interface ConnectionOptions {
@@ -74,6 +75,12 @@ export interface ConnectionOptions {
   readonly logger?: Logger;
   /** Share one instrumentation emitter between connections. @defaultValue a new one */
   readonly instrumentation?: Instrumentation;
+  /**
+   * OpenTelemetry spans of this connection's publishes and of the messages a worker handles on it (see
+   * {@link MessageTracing}); `false` turns them off, `{ tracerProvider }` sends them to a provider of your own.
+   * Without `@opentelemetry/api` installed there are none. @defaultValue on, with the global tracer provider
+   */
+  readonly tracing?: TracingOptions | false;
 }
 
 export const DEFAULT_HEARTBEAT_SECONDS = 60;
@@ -102,6 +109,8 @@ export class Connection implements Channel, ConnectionContext {
   readonly serializers: SerializerRegistry;
   readonly compressors: CompressionRegistry;
   readonly maxBodyBytes: number;
+  /** Spans of publishes and handled messages (a no-op when off or without `@opentelemetry/api`). */
+  readonly tracing: MessageTracing;
   readonly #options: ConnectionOptions;
   readonly #registry: TransportRegistry;
   readonly #declared = new Set<string>();
@@ -124,6 +133,7 @@ export class Connection implements Channel, ConnectionContext {
     this.serializers = options.serializers ?? defaultSerializers;
     this.compressors = options.compressors ?? defaultCompressors;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    this.tracing = new MessageTracing(messagingSystem((this.urls[0] as BrokerUrl).scheme), options.tracing);
   }
 
   /** Creates a connection and connects it (one attempt over every URL). */

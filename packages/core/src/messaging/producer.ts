@@ -13,6 +13,7 @@ import { MAX_PRIORITY } from '../model/queue-arguments.js';
 import type { MessageProperties, OutboundMessage, PublishTarget, Transport } from '../transport/spi.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { RetryPolicy } from './retry.js';
+import type { MessageSpan } from './tracing.js';
 
 /** Options of {@link Producer}; each is a default for {@link Producer.publish}. */
 export interface ProducerOptions {
@@ -116,7 +117,9 @@ export class Producer {
     }
     const d = this.#defaults;
     const conn = this.connection;
-    const { exchange } = prepared;
+    const { exchange, target, message } = prepared;
+    // The PRODUCER span: its context goes into the headers before anything is sent.
+    const span = conn.tracing.send(target.exchange, target.routingKey, message.body.length, message.properties);
     const transport = conn.currentTransport;
     if (
       transport === undefined ||
@@ -124,19 +127,19 @@ export class Producer {
       ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) ||
       prepared.retryPolicy !== false
     ) {
-      return this.#publishSlowly(prepared, options);
+      return this.#publishSlowly(prepared, options, span);
     }
     let sent: Promise<void>;
     // Read the clock only for a listener (metrics' confirm latency): unobserved publishes pay nothing.
     const started = conn.events.listening('producer.publish') ? performance.now() : undefined;
     try {
-      sent = transport.publish(prepared.message, prepared.target);
+      sent = transport.publish(message, target);
     } catch (error) {
       sent = Promise.reject(error);
     }
     return sent.then(
-      () => this.#published(prepared, started),
-      (error: unknown) => this.#failed(prepared, error),
+      () => this.#published(prepared, started, span),
+      (error: unknown) => this.#failed(prepared, error, span),
     );
   }
 
@@ -181,14 +184,14 @@ export class Producer {
   }
 
   /** Declares first, retries, or waits for the connection: the path off the hot one. */
-  async #publishSlowly(prepared: Prepared, options: PublishOptions): Promise<void> {
+  async #publishSlowly(prepared: Prepared, options: PublishOptions, span: MessageSpan | undefined): Promise<void> {
     const d = this.#defaults;
     const conn = this.connection;
     const { exchange, message, target, retryPolicy } = prepared;
-    if (options.declare) await conn.declare(...options.declare);
-    if ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) await conn.declare(exchange);
     let started: number | undefined;
     try {
+      if (options.declare) await conn.declare(...options.declare);
+      if ((d.autoDeclare ?? true) && exchange instanceof Exchange && exchange.canDeclare) await conn.declare(exchange);
       if (retryPolicy === false) {
         const transport: Transport = conn.currentTransport ?? (await conn.ready(options.signal));
         started = conn.events.listening('producer.publish') ? performance.now() : undefined;
@@ -200,12 +203,13 @@ export class Producer {
         );
       }
     } catch (error) {
-      this.#failed(prepared, error);
+      this.#failed(prepared, error, span);
     }
-    this.#published(prepared, started);
+    this.#published(prepared, started, span);
   }
 
-  #failed(prepared: Prepared, error: unknown): never {
+  #failed(prepared: Prepared, error: unknown, span: MessageSpan | undefined): never {
+    span?.end(error);
     if (error instanceof UnroutableError) {
       const { exchange, routingKey } = prepared.target;
       this.connection.events.emit('producer.unroutable', { exchange, routingKey });
@@ -213,7 +217,8 @@ export class Producer {
     throw error;
   }
 
-  #published(prepared: Prepared, started?: number): void {
+  #published(prepared: Prepared, started: number | undefined, span: MessageSpan | undefined): void {
+    span?.end();
     const events = this.connection.events;
     if (!events.listening('producer.publish')) return;
     const { target, message } = prepared;

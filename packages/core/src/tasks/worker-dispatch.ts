@@ -9,6 +9,7 @@ import type { Connection } from '../messaging/connection.js';
 import type { Consumer } from '../messaging/consumer.js';
 import type { Logger } from '../messaging/events.js';
 import type { Message } from '../messaging/message.js';
+import type { MessageSpan } from '../messaging/tracing.js';
 import {
   type ConsumerContext,
   type ConsumerSpec,
@@ -101,27 +102,32 @@ export class Dispatch {
     book.delivered(queue);
     this.inFlight++;
     work.enterOne();
+    // The CONSUMER span, active while the handler runs: what it publishes (retries, replies, follow-ups) joins the trace.
+    const span = context.connection.tracing.process(message);
     let ran: RunOutcome | Promise<RunOutcome>;
     try {
-      ran = runner.run(message, context);
+      ran = span === undefined ? runner.run(message, context) : span.run(() => runner.run(message, context));
     } catch (error) {
+      span?.end(error);
       this.#left();
       throw error;
     }
     if (!(ran instanceof Promise)) {
-      this.#finish(queue, ran, runner.source);
+      this.#finish(queue, ran, runner.source, span);
       return undefined;
     }
     return ran.then(
-      (outcome) => this.#finish(queue, outcome, runner.source),
+      (outcome) => this.#finish(queue, outcome, runner.source, span),
       (error: unknown) => {
+        span?.end(error);
         this.#left();
         throw error;
       },
     );
   }
 
-  #finish(queue: string, outcome: RunOutcome, source: MessageRunner['source']): void {
+  #finish(queue: string, outcome: RunOutcome, source: MessageRunner['source'], span?: MessageSpan): void {
+    span?.end(outcome.error, { 'wakame.outcome': outcome.type });
     try {
       this.#record(queue, outcome, source);
     } finally {
@@ -139,9 +145,16 @@ export class Dispatch {
   async #undecodable(runner: MessageRunner, message: Message, error: Error, context: ConsumerContext) {
     if (this.#options.stop.isRequested) return; // not settled: back to its queue with the others
     const leave = this.#options.work.enter();
+    const span = context.connection.tracing.process(message);
+    let outcome: RunOutcome | undefined;
     try {
-      this.#record(message.queue, await runner.undecodable(message, error, context), runner.source);
+      outcome = await (span === undefined
+        ? runner.undecodable(message, error, context)
+        : span.run(() => runner.undecodable(message, error, context)));
+      this.#record(message.queue, outcome, runner.source);
     } finally {
+      // Undecodable is an error of the message whatever became of it.
+      span?.end(error, { 'wakame.outcome': outcome?.type ?? 'failed' });
       leave();
     }
   }
