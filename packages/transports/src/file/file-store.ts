@@ -1,19 +1,23 @@
 /**
  * A {@link VirtualStore} in a directory, shared by every process that opens it.
  *
- * Layout: `queues/<queue>/ready/<name>` holds ready messages; a consumer claims one by renaming it
- * into `queues/<queue>/claimed/<name>~<owner>` (rename is atomic: exactly one process wins), acks
- * by deleting it and requeues by renaming it back. Names sort by priority, then time, then the
- * writer's pid and counter, so `readdir` order is delivery order and a requeued message returns to
- * its place. Messages are written to `tmp/` and renamed into `ready/`: nobody reads half a file.
+ * Layout (format 2, `format.ts`): `queues/<queue>/batches/<bucket>/<batch file>` holds ready
+ * messages, many to a file: the puts of one event-loop turn to one queue and priority are one file
+ * (`batch-writer.ts`), so a publish costs a share of one write, one rename and, with fsync, two
+ * fsyncs. Buckets are per priority and second, and names sort by priority, then time, writer and
+ * index, so listings are delivery order and none grows with the depth of the queue: a claim lists one
+ * bucket, and the store holds the names of one bucket, never the queue. Consumers claim a file by
+ * renaming it into `claims/` (atomic: one process wins), keep what their prefetch window asks for
+ * and write the rest back (`claims.ts`).
  *
  * Crashes: each process records a lease (`owners/<owner>.json`: pid and expiry) and renews it; a
- * claimed message goes back to `ready/` only when its owner's lease expired and the pid is gone.
- * Unreadable files are moved to `corrupt/` and reported, never delivered or fatal.
+ * claim goes back to its queue only when its owner's lease expired and the pid is gone, less the
+ * records its ack log says were acked. Unreadable files are moved to `corrupt/` and reported, never
+ * delivered or fatal.
  */
 import { randomBytes } from 'node:crypto';
 import { type FSWatcher, watch } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type {
   Claimed,
@@ -25,15 +29,18 @@ import type {
   StoreOutcome,
   VirtualStore,
 } from '@wakame/core/spi';
-import { readMessageFile } from './message-file.js';
-import { isAlive, syncDir } from './process-files.js';
-import { priorityField, priorityOfName, refileReady } from './refile.js';
+import { type BatchRecord, parseBatchName, priorityOfKey } from './batch-file.js';
+import { BatchWriter } from './batch-writer.js';
+import { type ClaimedFile, Claims, type Receipt } from './claims.js';
+import { ensureFormat } from './format.js';
+import { isAlive } from './process-files.js';
+import { refileQueue } from './refile.js';
 import { FileStacks } from './stacks.js';
 import { TopologyFile } from './topology-file.js';
 
 /** Options of {@link FileStore}. */
 export interface FileStoreOptions {
-  /** fsync each message file and its directory before a publish resolves. @defaultValue false */
+  /** fsync each batch file and its directory before its publishes resolve. @defaultValue false */
   readonly fsync?: boolean;
   /** How long a crashed process's claims are held before they are restored (ms). @defaultValue 30_000 */
   readonly leaseMs?: number;
@@ -41,24 +48,22 @@ export interface FileStoreOptions {
   readonly onError?: (error: unknown) => void;
 }
 
+/** A queue's listing in use: its buckets, and the names of the bucket being claimed from. */
 interface Listing {
-  readonly names: string[];
+  readonly buckets: string[];
+  nextBucket: number;
+  bucket: string;
+  names: string[];
   next: number;
   readonly at: number;
 }
 
-/** How long a directory listing is trusted for messages other processes add. */
+/** How long a listing is trusted for messages other processes add. */
 const LISTING_TTL_MS = 100;
-
-interface Receipt {
-  readonly queue: string;
-  readonly name: string;
-  readonly path: string;
-  settled: boolean;
-}
+/** An empty bucket older than this is removed when a listing finds it (writers recreate one they need). */
+const BUCKET_KEEP_MS = 2_000;
 
 const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: true, crossProcess: true });
-const REDELIVERED = '.r';
 const SAFETY_POLL_MS = 1_000;
 
 export class FileStore implements VirtualStore {
@@ -78,7 +83,8 @@ export class FileStore implements VirtualStore {
   readonly #options: FileStoreOptions;
   readonly #listeners = new Set<(queue: string) => void>();
   readonly #listings = new Map<string, Listing>();
-  #counter = 0;
+  readonly #writer: BatchWriter;
+  readonly #claims: Claims;
   readonly #watchers = new Map<string, FSWatcher>();
   #polling: NodeJS.Timeout | undefined;
   #timers: NodeJS.Timeout[] = [];
@@ -94,6 +100,20 @@ export class FileStore implements VirtualStore {
       leaseMs: this.#leaseMs,
       onError: (error) => this.#report(error),
     });
+    const fsync = options.fsync ?? false;
+    this.#writer = new BatchWriter({
+      fsync,
+      owner: this.#owner,
+      batchesDir: (queue) => join(this.#queueDir(queue), 'batches'),
+      written: (queue) => this.#changed(queue),
+    });
+    this.#claims = new Claims({
+      owner: this.#owner,
+      fsync,
+      queueDir: (queue) => this.#queueDir(queue),
+      returned: (queue) => this.#changed(queue),
+      corrupt: (path, error) => this.#setAside(path, error),
+    });
   }
 
   get #leaseMs(): number {
@@ -101,8 +121,9 @@ export class FileStore implements VirtualStore {
   }
 
   async open(): Promise<void> {
-    for (const dir of ['queues', 'owners', 'tmp', 'corrupt']) await mkdir(join(this.#root, dir), { recursive: true });
+    for (const dir of ['queues', 'owners', 'corrupt']) await mkdir(join(this.#root, dir), { recursive: true });
     await this.#renewLease();
+    await ensureFormat(this.#root, this.#owner, () => this.#liveOwners());
     const renew = setInterval(() => void this.#renewLease().catch(this.#report), this.#leaseMs / 3);
     const restore = setInterval(() => void this.restoreExpired().catch(this.#report), this.#leaseMs / 2);
     renew.unref();
@@ -118,12 +139,13 @@ export class FileStore implements VirtualStore {
     this.#watchers.clear();
     clearInterval(this.#polling);
     this.#polling = undefined;
+    await this.#writer.drain();
     await this.#stacks.close();
     await rm(join(this.#root, 'owners', `${this.#owner}.json`), { force: true });
   }
 
   async createQueue(name: string): Promise<void> {
-    for (const dir of ['ready', 'claimed']) await mkdir(join(this.#queueDir(name), dir), { recursive: true });
+    for (const dir of ['batches', 'claims']) await mkdir(join(this.#queueDir(name), dir), { recursive: true });
   }
 
   async deleteQueue(name: string): Promise<number> {
@@ -131,146 +153,157 @@ export class FileStore implements VirtualStore {
     this.#watchers.get(name)?.close();
     this.#watchers.delete(name);
     await rm(this.#queueDir(name), { recursive: true, force: true });
+    this.#listings.delete(name);
     this.#notify(name);
     return count;
   }
 
-  async put(queue: string, message: StoredMessage): Promise<void> {
-    const name = `${priorityField(message.priority)}-${String(Date.now()).padStart(14, '0')}-${String(process.pid).padStart(7, '0')}-${String(++this.#counter).padStart(10, '0')}`;
-    const tmp = join(this.#root, 'tmp', `${this.#owner}-${name}`);
-    const header = JSON.stringify({
-      id: message.id,
-      properties: message.properties,
-      exchange: message.exchange,
-      routingKey: message.routingKey,
-      priority: message.priority,
-      expiresAt: message.expiresAt ?? null,
-    });
-    const data = Buffer.concat([Buffer.from(`${header}\n`), message.body]);
-    if (this.#options.fsync) {
-      const handle = await open(tmp, 'w');
-      try {
-        await handle.writeFile(data);
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-    } else {
-      await writeFile(tmp, data);
-    }
-    const ready = join(this.#queueDir(queue), 'ready');
-    try {
-      await rename(tmp, join(ready, message.redelivered ? `${name}${REDELIVERED}` : name));
-    } catch (error) {
-      await rm(tmp, { force: true });
-      // The queue was deleted meanwhile: the message goes with it, as on RabbitMQ.
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
-    }
-    if (this.#options.fsync) await syncDir(ready);
-    this.#listings.delete(queue);
-    this.#notify(queue);
+  put(queue: string, message: StoredMessage): Promise<void> {
+    return this.#writer.put(queue, message);
   }
 
-  /**
-   * Claims the next message. With `maxBodyBytes`, a body over it is not read: the file's size gives
-   * the body's size once the header line is read, and the message comes with `withheldBodyBytes`.
-   */
   async get(queue: string, options: ClaimOptions = {}): Promise<Claimed | undefined> {
-    const dir = this.#queueDir(queue);
-    this.#watchQueue(queue);
-    for (let fresh = false; ; fresh = true) {
-      const listing = await this.#listing(queue, fresh);
-      if (!listing) return undefined;
-      while (listing.next < listing.names.length) {
-        const name = listing.names[listing.next++] as string;
-        const claimed = join(dir, 'claimed', `${name}~${this.#owner}`);
-        try {
-          await rename(join(dir, 'ready', name), claimed);
-        } catch {
-          continue; // another consumer won this one
-        }
-        const message = await this.#parse(claimed, name, options.maxBodyBytes);
-        if (message) return { message, receipt: { queue, name, path: claimed, settled: false } satisfies Receipt };
-      }
-      // The listing is used up: one fresh look at the directory before saying the queue is empty.
-      if (fresh) return undefined;
-    }
+    return (await this.getMany(queue, 1, options))[0];
   }
 
   /**
-   * The sorted names of a queue's ready messages, reused across claims: listing a directory of n
-   * files for every claim would make a backlog quadratic. A listing is dropped when this store
-   * adds to the queue, when it is used up, and after {@link LISTING_TTL_MS} (other writers).
+   * Claims up to `max` messages, in delivery order, from as few files as hold them. With
+   * `maxBodyBytes`, a body over it is not read: the message comes with `withheldBodyBytes`.
    */
-  async #listing(queue: string, fresh: boolean): Promise<Listing | undefined> {
-    const cached = this.#listings.get(queue);
-    if (!fresh && cached && cached.next < cached.names.length && Date.now() - cached.at < LISTING_TTL_MS) return cached;
-    let names: string[];
+  async getMany(queue: string, max: number, options: ClaimOptions = {}): Promise<Claimed[]> {
+    this.#watchQueue(queue);
+    const claimed: Claimed[] = [];
+    let relisted = false;
+    while (claimed.length < max) {
+      const next = await this.#nextFile(queue);
+      if (!next) {
+        // The listing is used up: one fresh look at the directory before saying the queue is empty.
+        if (relisted || claimed.length > 0) break;
+        relisted = true;
+        this.#listings.delete(queue);
+        continue;
+      }
+      const file = await this.#claims.claim(queue, next.bucket, next.name, max - claimed.length, options.maxBodyBytes);
+      if (file) for (let i = 0; i < file.records.length; i++) claimed.push(this.#claimed(file, i));
+    }
+    return claimed;
+  }
+
+  #claimed(file: ClaimedFile, index: number): Claimed {
+    const record = file.records[index] as BatchRecord;
+    const { header } = record;
+    const message: StoredMessage = {
+      id: header.id,
+      body: record.body,
+      properties: header.properties,
+      exchange: header.exchange,
+      routingKey: header.routingKey,
+      // The key's priority, not the properties': re-filing a queue (refile.ts) re-keys, and never rewrites headers.
+      priority: priorityOfKey(file.name.key),
+      expiresAt: header.expiresAt ?? undefined,
+      redelivered: header.redelivered === true,
+    };
+    const receipt: Receipt = { file, index, settled: false };
+    return { message: record.withheld ? { ...message, withheldBodyBytes: record.bodyBytes } : message, receipt };
+  }
+
+  /**
+   * The next file to try to claim. A listing is reused across claims (listing for every claim would
+   * make a backlog quadratic); it is dropped when this store adds to the queue, when it is used up,
+   * and after {@link LISTING_TTL_MS} (other writers).
+   */
+  async #nextFile(queue: string): Promise<{ bucket: string; name: string } | undefined> {
+    let listing = this.#listings.get(queue);
+    if (!listing || Date.now() - listing.at >= LISTING_TTL_MS) {
+      const buckets = await this.#list(join(this.#queueDir(queue), 'batches'));
+      if (!buckets) {
+        this.#listings.delete(queue);
+        return undefined;
+      }
+      listing = { buckets, nextBucket: 0, bucket: '', names: [], next: 0, at: Date.now() };
+      this.#listings.set(queue, listing);
+    }
+    for (;;) {
+      if (listing.next < listing.names.length)
+        return { bucket: listing.bucket, name: listing.names[listing.next++] as string };
+      if (listing.nextBucket >= listing.buckets.length) return undefined;
+      const bucket = listing.buckets[listing.nextBucket++] as string;
+      const dir = join(this.#queueDir(queue), 'batches', bucket);
+      const names = (await this.#list(dir)) ?? [];
+      if (names.length === 0 && isOldBucket(bucket)) await rmdir(dir).catch(() => undefined);
+      listing.bucket = bucket;
+      listing.names = names;
+      listing.next = 0;
+    }
+  }
+
+  /** A directory's entries, sorted, without temporary files; undefined when it is missing. */
+  async #list(dir: string): Promise<string[] | undefined> {
     try {
-      names = (await readdir(join(this.#queueDir(queue), 'ready'))).sort();
+      return (await readdir(dir)).filter((n) => !n.startsWith('.')).sort();
     } catch {
-      this.#listings.delete(queue);
       return undefined;
     }
-    const listing: Listing = { names, next: 0, at: Date.now() };
-    this.#listings.set(queue, listing);
-    return listing;
   }
 
-  async settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
-    const r = receipt as Receipt;
-    if (r.settled) return;
-    r.settled = true;
-    if (outcome === 'ack') {
-      // unlink, not rm: one system call instead of two on the hottest path.
-      await unlink(r.path).catch((error: NodeJS.ErrnoException) => {
-        if (error.code !== 'ENOENT') throw error;
-      });
-      return;
-    }
-    const base = r.name.endsWith(REDELIVERED) ? r.name.slice(0, -REDELIVERED.length) : r.name;
-    const name = outcome === 'requeue' ? `${base}${REDELIVERED}` : r.name;
-    await rename(r.path, join(this.#queueDir(r.queue), 'ready', name)).catch(() => undefined);
-    this.#listings.delete(r.queue);
-    this.#notify(r.queue);
+  settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
+    return this.#claims.settle(receipt as Receipt, outcome);
+  }
+
+  /** The body of a claimed message whose body the claim left unread (for a dead-lettered copy). */
+  readBody(receipt: unknown): Promise<Buffer> {
+    return this.#claims.readBody(receipt as Receipt);
   }
 
   /**
    * The new record first (publishes from then on file under `to`'s priorities), then every ready
-   * message renamed to its new priority (see `refile.ts`: each rename atomic, the whole resumable).
+   * message re-filed under its new priority (see `refile.ts`: each file claimed, then written back).
    */
   async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
     await this.topology.putQueue(to);
-    await refileReady(join(this.#queueDir(to.name), 'ready'), to.maxPriority);
-    this.#listings.delete(to.name);
-    this.#notify(to.name);
+    await refileQueue(this.#claims, to.name, join(this.#queueDir(to.name), 'batches'), to.maxPriority);
+    this.#changed(to.name);
   }
 
   async purge(queue: string): Promise<number> {
-    const ready = join(this.#queueDir(queue), 'ready');
-    const names = await readdir(ready).catch(() => [] as string[]);
     let removed = 0;
-    for (const name of names) {
+    await this.#eachFile(queue, async (path, count) => {
       try {
-        await unlink(join(ready, name));
-        removed++;
+        await unlink(path);
+        removed += count;
       } catch {
         // claimed by a consumer in between: not ready any more
       }
-    }
+    });
+    this.#listings.delete(queue);
     return removed;
   }
 
   async size(queue: string): Promise<number> {
-    return (await readdir(join(this.#queueDir(queue), 'ready')).catch(() => [] as string[])).length;
+    let size = 0;
+    await this.#eachFile(queue, (_path, count) => {
+      size += count;
+    });
+    return size;
+  }
+
+  /** Calls `visit` with each ready batch file of `queue` and how many records its name says it holds. */
+  async #eachFile(queue: string, visit: (path: string, count: number) => void | Promise<void>): Promise<void> {
+    const batches = join(this.#queueDir(queue), 'batches');
+    for (const bucket of (await this.#list(batches)) ?? []) {
+      for (const name of (await this.#list(join(batches, bucket))) ?? []) {
+        const parsed = parseBatchName(name);
+        // A file of another name counts as one: a claim will move it aside.
+        await visit(join(batches, bucket, name), parsed ? parsed.count : 1);
+      }
+    }
   }
 
   /**
-   * File-system notifications for the queues being consumed (each queue's `ready/` directory is
-   * watched from its first `get`), with a slow poll behind them: notifications can be lost, and
-   * some file systems have none. Node's recursive watch is not used: on Linux it re-lists the
-   * whole tree on every change.
+   * File-system notifications for the queues being consumed (each queue's `batches/` directory is
+   * watched from its first claim: every batch is written there before it moves into its bucket), with
+   * a slow poll behind them: notifications can be lost, and some file systems have none. Node's
+   * recursive watch is not used: on Linux it re-lists the whole tree on every change.
    */
   watch(listener: (queue: string) => void): () => void {
     this.#listeners.add(listener);
@@ -284,7 +317,7 @@ export class FileStore implements VirtualStore {
   #watchQueue(queue: string): void {
     if (this.#watchers.has(queue) || this.#listeners.size === 0) return;
     try {
-      const watcher = watch(join(this.#queueDir(queue), 'ready'), () => this.#notify(queue));
+      const watcher = watch(join(this.#queueDir(queue), 'batches'), () => this.#notify(queue));
       watcher.on('error', () => {
         watcher.close();
         this.#watchers.delete(queue);
@@ -295,30 +328,12 @@ export class FileStore implements VirtualStore {
     }
   }
 
-  /** Returns to `ready/` the claims of owners whose lease expired and whose process is gone. */
+  /** Returns to their queues the claims of owners whose lease expired and whose process is gone. */
   async restoreExpired(): Promise<number> {
     const live = await this.#liveOwners();
     let restored = 0;
-    const queues = await readdir(join(this.#root, 'queues')).catch(() => [] as string[]);
-    for (const encoded of queues) {
-      const dir = join(this.#root, 'queues', encoded);
-      for (const file of await readdir(join(dir, 'claimed')).catch(() => [] as string[])) {
-        const owner = file.slice(file.lastIndexOf('~') + 1);
-        if (owner === this.#owner || live.has(owner)) continue;
-        const name = file.slice(0, file.lastIndexOf('~'));
-        const base = name.endsWith(REDELIVERED) ? name.slice(0, -REDELIVERED.length) : name;
-        try {
-          await rename(join(dir, 'claimed', file), join(dir, 'ready', `${base}${REDELIVERED}`));
-          restored++;
-        } catch {
-          // restored by another process first
-        }
-      }
-      if (restored > 0) {
-        this.#listings.delete(decodeURIComponent(encoded));
-        this.#notify(decodeURIComponent(encoded));
-      }
-    }
+    for (const encoded of await readdir(join(this.#root, 'queues')).catch(() => [] as string[]))
+      restored += await this.#claims.restore(decodeURIComponent(encoded), live);
     return restored;
   }
 
@@ -326,7 +341,8 @@ export class FileStore implements VirtualStore {
     const live = new Set<string>();
     const dir = join(this.#root, 'owners');
     for (const file of await readdir(dir).catch(() => [] as string[])) {
-      const owner = file.replace(/\.json$/, '');
+      if (!file.endsWith('.json')) continue;
+      const owner = file.slice(0, -'.json'.length);
       try {
         const lease = JSON.parse(await readFile(join(dir, file), 'utf8')) as { pid: number; until: number };
         if (lease.until > Date.now() || isAlive(lease.pid)) live.add(owner);
@@ -346,49 +362,22 @@ export class FileStore implements VirtualStore {
     await rename(tmp, file);
   }
 
-  /** The body of a claimed message whose body {@link FileStore.get} left unread (for a dead-lettered copy). */
-  async readBody(receipt: unknown): Promise<Buffer> {
-    const data = await readFile((receipt as Receipt).path);
-    const newline = data.indexOf(10);
-    return newline < 0 ? Buffer.alloc(0) : data.subarray(newline + 1);
-  }
-
-  async #parse(path: string, name: string, maxBodyBytes?: number): Promise<StoredMessage | undefined> {
-    try {
-      const data = await readMessageFile(path, maxBodyBytes);
-      const header = JSON.parse(data.header.toString('utf8')) as {
-        id: string;
-        properties: StoredMessage['properties'];
-        exchange: string;
-        routingKey: string;
-        expiresAt: number | null;
-      };
-      const message: StoredMessage = {
-        id: header.id,
-        body: data.body,
-        properties: header.properties,
-        exchange: header.exchange,
-        routingKey: header.routingKey,
-        // The name's priority, not the header's: re-filing a queue (refile.ts) renames, and never rewrites.
-        priority: priorityOfName(name),
-        expiresAt: header.expiresAt ?? undefined,
-        redelivered: name.endsWith(REDELIVERED),
-      };
-      return data.withheld === undefined ? message : { ...message, withheldBodyBytes: data.withheld };
-    } catch (error) {
-      const aside = join(this.#root, 'corrupt', `${Date.now()}-${name}`);
-      await rename(path, aside).catch(() => undefined);
-      this.#report(
-        new Error(
-          `unreadable message file moved to ${aside}: ${error instanceof Error ? error.message : String(error)}`,
-        ),
-      );
-      return undefined;
-    }
+  async #setAside(path: string, error: unknown): Promise<void> {
+    const aside = join(this.#root, 'corrupt', `${Date.now()}-${path.slice(path.lastIndexOf('/') + 1)}`);
+    await rename(path, aside).catch(() => undefined);
+    this.#report(
+      new Error(`unreadable message file moved to ${aside}: ${error instanceof Error ? error.message : String(error)}`),
+    );
   }
 
   #queueDir(queue: string): string {
     return join(this.#root, 'queues', encodeURIComponent(queue));
+  }
+
+  /** Something was added to `queue` by this store: its listing is stale, its consumers may claim. */
+  #changed(queue: string): void {
+    this.#listings.delete(queue);
+    this.#notify(queue);
   }
 
   #notify(queue: string): void {
@@ -404,4 +393,10 @@ export class FileStore implements VirtualStore {
   readonly #report = (error: unknown): void => {
     this.#options.onError?.(error);
   };
+}
+
+/** Whether a bucket's second is long past (no writer is still likely to add to it). */
+function isOldBucket(bucket: string): boolean {
+  const seconds = Number(bucket.slice(bucket.indexOf('-') + 1));
+  return seconds * 1000 < Date.now() - BUCKET_KEEP_MS;
 }

@@ -1,7 +1,7 @@
 /**
  * File transport (virtual): the embedded, zero-setup broker. URL: `file://./.wakame` (relative to
  * the working directory), `file:///abs/path`; `file://` alone means `./.wakame`. Query options:
- * `fsync=1` (flush every message to disk before a publish resolves), `lease=30000` (ms a crashed
+ * `fsync=1` (flush every batch file to disk before its publishes resolve: one fsync per turn's publishes to a queue), `lease=30000` (ms a crashed
  * process's claimed messages are held before they are restored).
  *
  * | exchange types | priority | TTL | dead-letter | persistence | cross-process |
@@ -16,6 +16,7 @@ import { InvalidArgumentError, VirtualTransport } from '@wakame/core/spi';
 import { FileStore, type FileStoreOptions } from './file-store.js';
 
 export { FileStore, type FileStoreOptions } from './file-store.js';
+export { FILE_FORMAT, FileFormatError } from './format.js';
 export { TopologyFile } from './topology-file.js';
 
 /** The directory used when a `file://` URL names none. */

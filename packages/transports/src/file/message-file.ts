@@ -1,7 +1,7 @@
 /**
- * A file broker's message file: one JSON header line (id, properties, exchange, routing key, expiry),
- * then the body's bytes. Reading it can stop after the header, so a body over the receiver's bound,
- * or one nobody needs (re-filing a queue), is never read.
+ * A format-1 message file (one file per message, before batch files): one JSON header line (id,
+ * properties, exchange, routing key, expiry), then the body's bytes. Read only to migrate a format-1
+ * directory (`format.ts`).
  *
  * @module
  */
@@ -61,12 +61,4 @@ async function readAt(handle: FileHandle, position: number, length: number): Pro
     filled += bytesRead;
   }
   return filled === length ? buffer : buffer.subarray(0, filled);
-}
-
-/** The parsed header line of a message file, read without the body. */
-export async function readMessageHeader(
-  path: string,
-): Promise<{ readonly properties?: { readonly priority?: number } }> {
-  const { header } = await readMessageFile(path, -1);
-  return JSON.parse(header.toString('utf8')) as { properties?: { priority?: number } };
 }

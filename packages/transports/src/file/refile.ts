@@ -1,51 +1,64 @@
 /**
  * Re-filing a file broker's queue under new priorities (a `maxPriority` change made in place). A
- * message's priority is the first field of its file name (`255 - priority`, three digits), so that a
- * directory listing is delivery order; re-filing renames each ready file to the name its message's
- * own priority (`properties.priority`, clamped to the new maximum) gives it. A rename is atomic: a
- * consumer that claims the file first keeps it (and it keeps its old priority), and a message is never
- * in two files. Running it again finishes an interrupted run and renames nothing twice.
+ * batch file's priority is the first field of its key (`255 - priority`), so that listings are
+ * delivery order; re-filing claims each ready file (as a consumer would: atomic, and restored should
+ * this process die), writes its records back under the keys their own priority (`properties.priority`,
+ * clamped to the new maximum) gives them, one file per run of records that share one, then drops the
+ * claim. A consumer that claims a file first keeps it (its messages keep their old priority). Running
+ * it again finishes an interrupted run: files already under the right priority are put back unchanged.
  *
  * @module
  */
-import { readdir, rename } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { readMessageHeader } from './message-file.js';
-
-/** Characters of the priority field at the start of a message file's name. */
-const PRIORITY_FIELD = 3;
-
-/** The file-name field of `priority` (lower sorts first, so higher priorities are delivered first). */
-export function priorityField(priority: number): string {
-  return String(255 - priority).padStart(PRIORITY_FIELD, '0');
-}
-
-/** The priority a message file's name files it under. */
-export function priorityOfName(name: string): number {
-  return 255 - Number(name.slice(0, PRIORITY_FIELD));
-}
+import {
+  type BatchRecord,
+  batchName,
+  encodeBatch,
+  encodeRecord,
+  parseBatchName,
+  priorityOfKey,
+  withPriority,
+} from './batch-file.js';
+import type { Claims } from './claims.js';
 
 /**
- * Renames every ready message of `readyDir` to the priority `maxPriority` gives it (0 for all when
- * undefined). @returns how many files moved.
+ * Re-files every ready batch file of `queue` (in `batchesDir`) under the priorities `maxPriority`
+ * gives its records (0 for all when undefined). @returns how many records moved.
  */
-export async function refileReady(readyDir: string, maxPriority: number | undefined): Promise<number> {
+export async function refileQueue(
+  claims: Claims,
+  queue: string,
+  batchesDir: string,
+  maxPriority: number | undefined,
+): Promise<number> {
   let moved = 0;
-  for (const name of await readdir(readyDir).catch(() => [] as string[])) {
-    let original: number | undefined;
-    try {
-      original = (await readMessageHeader(join(readyDir, name))).properties?.priority;
-    } catch {
-      continue; // claimed meanwhile, or unreadable (a consumer's claim moves it to corrupt/)
-    }
-    const priority = maxPriority === undefined ? 0 : Math.min(original ?? 0, maxPriority);
-    if (priority === priorityOfName(name)) continue;
-    const renamed = priorityField(priority) + name.slice(PRIORITY_FIELD);
-    try {
-      await rename(join(readyDir, name), join(readyDir, renamed));
-      moved++;
-    } catch {
-      // claimed by a consumer in between: it keeps the priority it had
+  for (const bucket of (await readdir(batchesDir).catch(() => [] as string[])).filter((b) => !b.startsWith('.'))) {
+    for (const name of await readdir(join(batchesDir, bucket)).catch(() => [] as string[])) {
+      if (!parseBatchName(name)) continue; // a temporary file, or a stranger's (a claim moves it aside)
+      const file = await claims.claim(queue, bucket, name, Number.POSITIVE_INFINITY);
+      if (!file) continue; // claimed by a consumer in between: it keeps the priority it had
+      const target = (r: BatchRecord) =>
+        maxPriority === undefined ? 0 : Math.min(r.header.properties.priority ?? 0, maxPriority);
+      const current = priorityOfKey(file.name.key);
+      const runs: { priority: number; from: number; records: Buffer[][] }[] = [];
+      file.records.forEach((record, i) => {
+        const priority = target(record);
+        const last = runs.at(-1);
+        const encoded = encodeRecord(record.rawHeader, record.body);
+        if (last && last.priority === priority) last.records.push(encoded);
+        else runs.push({ priority, from: i, records: [encoded] });
+        if (priority !== current) moved++;
+      });
+      for (const run of runs) {
+        const key = withPriority(file.name.key, run.priority);
+        await claims.place(
+          queue,
+          batchName(key, file.name.first + run.from, run.records.length),
+          encodeBatch(run.records),
+        );
+      }
+      await claims.drop(file);
     }
   }
   return moved;

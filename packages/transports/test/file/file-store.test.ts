@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Connection, Queue } from '@wakame/core';
@@ -11,8 +11,10 @@ describe('file store', () => {
     try {
       const q = new Queue('q');
       await c.declare(q);
-      // Sorts first: a file nobody wrote through Wakame.
-      writeFileSync(join(dir, 'queues', 'q', 'ready', '000-garbage'), 'not a message at all');
+      // Sorts first: a file nobody wrote through Wakame, under a batch file's name.
+      const bucket = join(dir, 'queues', 'q', 'batches', '000-00000000000');
+      mkdirSync(bucket);
+      writeFileSync(join(bucket, '000-00000000000000-0000001-0000000001.000000.000001'), 'not a message at all');
       await c.producer().publish({ ok: true }, { routingKey: 'q' });
       const m = await q.attach(c).get();
       expect(m?.payload).toEqual({ ok: true });
