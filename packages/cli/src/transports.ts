@@ -16,9 +16,10 @@ const redis = async () => (await import('@wakame/transports/redis')).redisTransp
 const file = async () => (await import('@wakame/transports/file')).fileTransport;
 const postgres = async () => (await import('@wakame/transports/postgres')).postgresTransport;
 const mysql = async () => (await import('@wakame/transports/mysql')).mysqlTransport;
+const beanstalk = async () => (await import('@wakame/transports/beanstalk')).beanstalkTransport;
 
 /**
- * Creates the CLI's registry: `memory`, `file`, `amqp(s)`, `redis(s)`, `postgres(ql)` and `mysql`/`mariadb`, each
+ * Creates the CLI's registry: `memory`, `file`, `amqp(s)`, `redis(s)`, `postgres(ql)`, `mysql`/`mariadb` and `beanstalk`, each
  * from `@wakame/transports` (the SQL ones need `pg` or `mysql2` installed beside the CLI).
  */
 export function createCliTransports(): TransportRegistry {
@@ -33,6 +34,7 @@ export function createCliTransports(): TransportRegistry {
     ['postgresql', postgres],
     ['mysql', mysql],
     ['mariadb', mysql],
+    ['beanstalk', beanstalk],
   ]);
 }
 

@@ -18,6 +18,7 @@ export interface BrokerCheck {
     | 'rabbitmq-management'
     | 'postgres'
     | 'mysql'
+    | 'beanstalk'
     | 'rabbitmq-cluster'
     | 'redis-cluster'
     | 'redis-sentinel';
@@ -52,6 +53,12 @@ export const POSTGRES_URL: string = process.env.POSTGRES_URL ?? 'postgres://post
  */
 export const MYSQL_URL: string = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/wakame_test';
 
+/**
+ * beanstalkd URL of the server beanstalk-transport tests use (`BEANSTALK_URL`, default: the local server that
+ * `.ci/run` starts). Tests keep apart by a tube prefix of their own (`?prefix=`).
+ */
+export const BEANSTALK_URL: string = process.env.BEANSTALK_URL ?? 'beanstalk://127.0.0.1:11300';
+
 /** RabbitMQ management API base URL (`RABBITMQ_MANAGEMENT_URL`, default: the local plugin on port 15672). */
 export const RABBITMQ_MANAGEMENT_URL: string =
   process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -65,6 +72,7 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'postgresql:': 5432,
   'mysql:': 3306,
   'mariadb:': 3306,
+  'beanstalk:': 11300,
   'http:': 80,
   'https:': 443,
 };

@@ -1,5 +1,6 @@
 export {
   AMQP_URL,
+  BEANSTALK_URL,
   type BrokerCheck,
   brokerGate,
   brokersRequired,

@@ -1,0 +1,330 @@
+/**
+ * The beanstalkd store: each queue is a tube, each message a job; routing, TTL, dead-lettering and
+ * the rest come from the virtual transport. Connections: one for puts and stats, one per consumed
+ * queue for claims (a reserved job belongs to the connection that reserved it), one per consumed
+ * queue that waits for new jobs ({@link Waiter}), and two shared by the process for the topology record.
+ *
+ * @module
+ */
+import type {
+  Claimed,
+  ClaimOptions,
+  StoredMessage,
+  StoreFeatures,
+  StoreOutcome,
+  TopologyStore,
+  VirtualStore,
+} from '@wakame/core/spi';
+import { ConnectionClosedError } from '@wakame/core/spi';
+import { BeanstalkTopology } from './beanstalk-topology.js';
+import { Claimer, type Receipt } from './claimer.js';
+import type { BeanstalkClient } from './client.js';
+import { decodeJob, encodeJob, jobPriority, queueTube, recordTube, splitBody } from './jobs.js';
+import { Waiter } from './waiter.js';
+
+/** How a {@link BeanstalkStore} reaches its server and names its tubes. */
+export interface BeanstalkStoreOptions {
+  /** Names the broker and prefix (no credentials): stores of one identity share topology and expiry sweeps. */
+  readonly identity: string;
+  /** Put before every tube name. */
+  readonly prefix: string;
+  /** Time-to-run of every job (seconds): a claimed message returns to its queue if its holder stops touching it this long. */
+  readonly ttrSeconds: number;
+  /** How often the topology record is read again for other processes' changes (ms). */
+  readonly topologyPollMs: number;
+  /** Opens a new connection to the server. */
+  readonly connect: (signal?: AbortSignal) => Promise<BeanstalkClient>;
+  readonly onError: (error: unknown) => void;
+}
+
+const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: true, crossProcess: true });
+/** Claims of a purge: how many reserves go out together. */
+const PURGE_BATCH = 100;
+
+/** The topology of one identity, shared by the stores of this process, with how many have it open. */
+interface SharedTopology {
+  readonly topology: BeanstalkTopology;
+  opened: Promise<void> | undefined;
+  users: number;
+}
+const topologies = new Map<string, SharedTopology>();
+
+/** A {@link VirtualStore} over beanstalkd tubes. */
+export class BeanstalkStore implements VirtualStore {
+  readonly kind = 'beanstalk';
+  readonly features = FEATURES;
+  readonly identity: string;
+  readonly #shared: SharedTopology;
+  #joined = false;
+  #producer: BeanstalkClient | undefined;
+  /** The tube the producer connection `use`s now (commands run in order, so a pipelined `use` is safe). */
+  #using = 'default';
+  readonly #claimers = new Map<string, Promise<Claimer>>();
+  readonly #waiters = new Map<string, Promise<Waiter>>();
+  readonly #consumers = new Map<string, Set<string>>();
+  readonly #listeners = new Set<(queue: string) => void>();
+  #reconnecting: Promise<BeanstalkClient> | undefined;
+  /** The server's `max-job-size`: a larger message is put in parts. */
+  #maxJobSize = 65_535;
+  #unchanged: (() => void) | undefined;
+  #touchTimer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(private readonly options: BeanstalkStoreOptions) {
+    this.identity = options.identity;
+    let shared = topologies.get(this.identity);
+    if (!shared) {
+      const tube = recordTube(options.prefix, 'topology');
+      const topology = new BeanstalkTopology(() => options.connect(), tube, options.topologyPollMs, options.onError);
+      shared = { topology, opened: undefined, users: 0 };
+      topologies.set(this.identity, shared);
+    }
+    this.#shared = shared;
+  }
+
+  get topology(): TopologyStore {
+    return this.#shared.topology;
+  }
+
+  async open(signal?: AbortSignal): Promise<void> {
+    this.#producer = await this.options.connect(signal);
+    try {
+      this.#maxJobSize = Number((await this.#producer.stats())['max-job-size'] ?? this.#maxJobSize);
+      await this.#joinTopology();
+      this.#joined = true;
+      // A queue deleted through another store (of this process, or another one, seen by the poll) must end
+      // this store's consumers of it: the transport checks the topology when told of a consumed queue.
+      this.#unchanged = this.#shared.topology.onChange(() => {
+        for (const queue of this.#consumers.keys()) this.#notify(queue);
+      });
+    } catch (error) {
+      this.#producer.close();
+      throw error;
+    }
+    // Touch held jobs well inside their TTR, so only a process that stopped loses them.
+    this.#touchTimer = setInterval(() => this.#touchAll(), (this.options.ttrSeconds * 1000) / 3);
+    this.#touchTimer.unref();
+  }
+
+  /** Opens the shared topology of this identity (the first store of the process to open reads the record). */
+  async #joinTopology(): Promise<void> {
+    const shared = this.#shared;
+    if (topologies.get(this.identity) !== shared) throw new ConnectionClosedError('beanstalk store was closed');
+    shared.users++;
+    shared.opened ??= shared.topology.open();
+    try {
+      await shared.opened;
+    } catch (error) {
+      shared.opened = undefined;
+      shared.users--;
+      throw error;
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#touchTimer);
+    this.#unchanged?.();
+    for (const waiter of this.#waiters.values())
+      void waiter.then(
+        (w) => w.close(),
+        () => undefined,
+      );
+    // Closing a claim connection hands its unsettled jobs back to their tubes: nothing is lost.
+    for (const claimer of this.#claimers.values())
+      void claimer.then(
+        (c) => c.client.close(),
+        () => undefined,
+      );
+    this.#producer?.close();
+    const shared = this.#shared;
+    if (this.#joined && --shared.users === 0) {
+      if (topologies.get(this.identity) === shared) topologies.delete(this.identity);
+      shared.topology.close();
+    }
+  }
+
+  async createQueue(): Promise<void> {
+    // A tube exists while it has jobs or watchers: nothing to create.
+  }
+
+  async deleteQueue(name: string): Promise<number> {
+    const n = await this.purge(name);
+    for (const listener of this.#listeners) listener(name);
+    return n;
+  }
+
+  async put(queue: string, message: StoredMessage): Promise<void> {
+    const producer = await this.#producerClient();
+    let job = encodeJob(message);
+    if (job.length > this.#maxJobSize) {
+      // Parts first, so the message's job never names a part that is not there yet.
+      this.#use(producer, recordTube(this.options.prefix, 'parts'));
+      const ttr = this.options.ttrSeconds;
+      const parts = await Promise.all(
+        splitBody(message.body, this.#maxJobSize).map((part) => producer.put(0, 0, ttr, part)),
+      );
+      job = encodeJob(message, parts);
+    }
+    this.#use(producer, queueTube(this.options.prefix, queue));
+    await producer.put(jobPriority(message.priority, false), 0, this.options.ttrSeconds, job);
+    this.#notify(queue);
+  }
+
+  /** Switches the producer's tube; commands run in order, so the `use` need not be awaited before a put. */
+  #use(producer: BeanstalkClient, tube: string): void {
+    if (this.#using === tube) return;
+    this.#using = tube;
+    void producer.use(tube).catch(() => undefined);
+  }
+
+  async get(queue: string, options?: ClaimOptions): Promise<Claimed | undefined> {
+    return (await this.getMany(queue, 1, options))[0];
+  }
+
+  async getMany(queue: string, max: number, _options?: ClaimOptions): Promise<Claimed[]> {
+    const claimer = await this.#claimer(queue);
+    const claimed = await claimer.claim(max);
+    if (claimed.length === 0 && this.#consumers.has(queue))
+      void this.#waiter(queue).then((w) => w.arm(), this.options.onError);
+    return claimed;
+  }
+
+  async settle(receipt: unknown, outcome: StoreOutcome): Promise<void> {
+    const r = receipt as Receipt;
+    await r.claimer.settle(r, outcome);
+    if (outcome !== 'ack') this.#notify(r.claimer.queue);
+  }
+
+  async purge(queue: string): Promise<number> {
+    const claimer = await this.#claimer(queue);
+    let purged = 0;
+    for (;;) {
+      const reserves = [];
+      for (let i = 0; i < PURGE_BATCH; i++) reserves.push(claimer.client.reserve(0));
+      const jobs = (await Promise.all(reserves)).filter((job) => job !== undefined);
+      const ids = jobs.flatMap((job) => [job.id, ...decodeJob(job.id, job.body, queue, false).parts]);
+      await Promise.all(ids.map((id) => claimer.client.delete(id)));
+      purged += jobs.length;
+      if (jobs.length < PURGE_BATCH) return purged;
+    }
+  }
+
+  async size(queue: string): Promise<number> {
+    const stats = await (await this.#producerClient()).statsTube(queueTube(this.options.prefix, queue));
+    return stats ? Number(stats['current-jobs-ready']) : 0;
+  }
+
+  watch(listener: (queue: string) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  addConsumer(queue: string, tag: string): () => void {
+    const tags = this.#consumers.get(queue) ?? new Set<string>();
+    this.#consumers.set(queue, tags);
+    tags.add(tag);
+    // The new consumer starts by claiming; an empty queue arms the waiter then.
+    return () => {
+      tags.delete(tag);
+      if (tags.size > 0 || this.#consumers.get(queue) !== tags) return;
+      this.#consumers.delete(queue);
+      const waiter = this.#waiters.get(queue);
+      this.#waiters.delete(queue);
+      void waiter?.then(
+        (w) => w.close(),
+        () => undefined,
+      );
+    };
+  }
+
+  /**
+   * Consumers of this process only: beanstalkd's `current-watching` counts every connection watching
+   * the tube, waiters and idle claim connections included, so it cannot say how many consume.
+   */
+  async consumerCount(queue: string): Promise<number> {
+    return this.#consumers.get(queue)?.size ?? 0;
+  }
+
+  /** The connection for puts and stats; a new one when the last was lost. */
+  #producerClient(): BeanstalkClient | Promise<BeanstalkClient> {
+    const producer = this.#producer;
+    if (!producer || this.#closed) throw new ConnectionClosedError('beanstalk store is closed');
+    if (!producer.closed) return producer;
+    this.#reconnecting ??= this.options
+      .connect()
+      .then((client) => {
+        this.#producer = client;
+        this.#using = 'default';
+        return client;
+      })
+      .finally(() => {
+        this.#reconnecting = undefined;
+      });
+    return this.#reconnecting;
+  }
+
+  /** The queue's claim connection; a new one when the last was lost (its jobs went back to the tube). */
+  #claimer(queue: string): Promise<Claimer> {
+    const existing = this.#claimers.get(queue);
+    if (existing) {
+      return existing.then((c) => (c.client.closed && !this.#closed ? this.#newClaimer(queue, existing) : c));
+    }
+    return this.#newClaimer(queue, undefined);
+  }
+
+  #newClaimer(queue: string, previous: Promise<Claimer> | undefined): Promise<Claimer> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError('beanstalk store is closed'));
+    if (previous && this.#claimers.get(queue) !== previous) return this.#claimer(queue);
+    const claimer = this.#watching(queue).then((client) => new Claimer(queue, client));
+    this.#claimers.set(queue, claimer);
+    claimer.catch(() => {
+      if (this.#claimers.get(queue) === claimer) this.#claimers.delete(queue);
+    });
+    return claimer;
+  }
+
+  #waiter(queue: string): Promise<Waiter> {
+    const existing = this.#waiters.get(queue);
+    if (existing) return existing.then((w) => (w.closed ? this.#newWaiter(queue, existing) : w));
+    return this.#newWaiter(queue, undefined);
+  }
+
+  #newWaiter(queue: string, previous: Promise<Waiter> | undefined): Promise<Waiter> {
+    if (this.#closed) return Promise.reject(new ConnectionClosedError('beanstalk store is closed'));
+    if (previous && this.#waiters.get(queue) !== previous) return this.#waiter(queue);
+    const waiter = this.#watching(queue).then(
+      (client) => new Waiter(client, () => this.#notify(queue), this.options.onError),
+    );
+    this.#waiters.set(queue, waiter);
+    waiter.catch(() => {
+      if (this.#waiters.get(queue) === waiter) this.#waiters.delete(queue);
+    });
+    return waiter;
+  }
+
+  /** A new connection that watches the queue's tube and nothing else. */
+  async #watching(queue: string): Promise<BeanstalkClient> {
+    const tube = queueTube(this.options.prefix, queue);
+    const client = await this.options.connect();
+    try {
+      await client.watch(tube);
+      await client.ignore('default');
+      return client;
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+  }
+
+  #touchAll(): void {
+    for (const claimer of this.#claimers.values()) {
+      void claimer.then((c) => c.touchAll()).catch(this.options.onError);
+    }
+  }
+
+  #notify(queue: string): void {
+    for (const listener of this.#listeners) listener(queue);
+  }
+}

@@ -1,0 +1,64 @@
+/**
+ * Wake-ups without polling. beanstalkd tells a client about a new job only by answering a blocking
+ * `reserve`, and a connection waiting in `reserve` can do nothing else, so each consumed queue gets a
+ * waiter connection of its own. Armed when a claim found the queue empty, it waits in
+ * `reserve-with-timeout`; when a job comes, it releases it at once (same priority, so its place in the
+ * queue is unchanged) and tells the store, whose consumers then claim it on their own connection.
+ *
+ * @module
+ */
+import type { BeanstalkClient } from './client.js';
+
+/** How long one blocking reserve waits before it is issued again (seconds). */
+const WAIT_SECONDS = 5;
+
+/** Waits for the next job of one tube while armed. */
+export class Waiter {
+  #armed = false;
+  #running = false;
+  #closed = false;
+
+  constructor(
+    private readonly client: BeanstalkClient,
+    private readonly wake: () => void,
+    private readonly onError: (error: unknown) => void,
+  ) {}
+
+  /** A claim found the queue empty: wait for the next job. */
+  arm(): void {
+    if (this.#closed) return;
+    this.#armed = true;
+    if (!this.#running) {
+      this.#running = true;
+      this.#run()
+        .catch((error: unknown) => {
+          if (!this.#closed) this.onError(error);
+        })
+        .finally(() => {
+          this.#running = false;
+        });
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#armed = false;
+    // A reserve waiting on the server ends with the connection; nothing it held stays held.
+    this.client.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed || this.client.closed;
+  }
+
+  async #run(): Promise<void> {
+    while (this.#armed && !this.#closed) {
+      const job = await this.client.reserve(WAIT_SECONDS);
+      if (!job) continue;
+      const stats = await this.client.statsJob(job.id);
+      await this.client.release(job.id, Number(stats?.pri ?? 0));
+      this.#armed = false;
+      this.wake();
+    }
+  }
+}
