@@ -197,6 +197,7 @@ describe('createDefaultRegistry', () => {
     expect(registry.schemes()).toEqual([
       'amqp',
       'amqps',
+      'beanstalk',
       'file',
       'mariadb',
       'memory',
@@ -221,6 +222,7 @@ describe('createDefaultRegistry', () => {
       ['postgresql', '@wakame/transports/postgres', 'postgresTransport'],
       ['mysql', '@wakame/transports/mysql', 'mysqlTransport'],
       ['mariadb', '@wakame/transports/mysql', 'mysqlTransport'],
+      ['beanstalk', '@wakame/transports/beanstalk', 'beanstalkTransport'],
     ]);
   });
 });
