@@ -43,13 +43,25 @@ export function runCli(
   return new Promise((resolve) => child.on('exit', (code) => resolve({ code, output })));
 }
 
-/** Starts `wakame ui <args> --port 0 --json`. */
+/** Starts `wakame ui <args> --port 0 --json`; resolves once it listens. */
 export async function startUi(args: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<RunningUi> {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=@wakame/source', '--import', 'tsx', main, 'ui', ...args, '--port', '0', '--json'],
-    { cwd: repo, env, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
+  return startCli(['ui', ...args, '--port', '0', '--json'], 'listening', env);
+}
+
+/**
+ * Starts `wakame <args>` (which must include `--json`) and resolves once it prints the document whose `event` is
+ * `event`, with the address that document names (`url`, `host`, `port`).
+ */
+export async function startCli(
+  args: readonly string[],
+  event: string,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunningUi> {
+  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', main, ...args], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
@@ -61,11 +73,13 @@ export async function startUi(args: readonly string[], env: NodeJS.ProcessEnv = 
       stdout += chunk.toString();
       // --json prints indented documents, each closed by a `}` alone on its line.
       for (const document of stdout.split(/^\}$/m).slice(0, -1)) {
-        const event = JSON.parse(`${document}}`) as { event?: string; url: string; host: string; port: number };
-        if (event.event === 'listening') resolve({ url: event.url, host: event.host, port: event.port });
+        const parsed = JSON.parse(`${document}}`) as { event?: string; url: string; host: string; port: number };
+        if (parsed.event === event) resolve({ url: parsed.url, host: parsed.host, port: parsed.port });
       }
     });
-    void exited.then((code) => reject(new Error(`wakame ui exited (${code}) before listening:\n${stdout}\n${stderr}`)));
+    void exited.then((code) =>
+      reject(new Error(`wakame ${args[0]} exited (${code}) before '${event}':\n${stdout}\n${stderr}`)),
+    );
   });
   return {
     ...address,

@@ -110,6 +110,7 @@ function renderSnapshot(snapshot) {
   problem.textContent = snapshot.error ? `${snapshot.error.code}: ${snapshot.error.message}` : '';
   const live = document.getElementById('live');
   live.dataset.state = snapshot.error ? 'error' : 'live';
+  live.dataset.at = String(snapshot.at);
   live.textContent = `${snapshot.error ? 'broker unreachable' : 'live'} · ${new Date(snapshot.at).toLocaleTimeString()}`;
   renderQueues(snapshot);
   renderDeadLetters(snapshot);

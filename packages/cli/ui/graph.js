@@ -75,9 +75,6 @@ export function drawGraph(container, graph, deadLetterQueues) {
   defs.append(marker);
   root.append(defs);
 
-  // Labels go near the end that has the fewest edges, where they do not pile up on each other.
-  const incoming = new Map();
-  for (const edge of graph.edges) incoming.set(keyOf(edge.to), (incoming.get(keyOf(edge.to)) ?? 0) + 1);
   for (const edge of graph.edges) {
     const a = boxes.get(keyOf(edge.from));
     const b = boxes.get(keyOf(edge.to));
@@ -90,7 +87,8 @@ export function drawGraph(container, graph, deadLetterQueues) {
       const x1 = a.x + a.width;
       const x2 = b.x;
       d = `M${x1},${y1} C${x1 + 40},${y1} ${x2 - 40},${y2} ${x2},${y2}`;
-      mid = (incoming.get(keyOf(edge.to)) ?? 0) > 1 ? { x: x1 + 45, y: y1 - 5 } : { x: x2 - 45, y: y2 - 5 };
+      // The curve's midpoint: edges fanning out of (or into) one node have theirs at different heights.
+      mid = { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 3 };
     } else {
       // Backwards (a dead letter returning to an earlier column): an arc under both nodes.
       const low = Math.max(a.y, b.y) + NODE_HEIGHT + ROW_GAP + 10;
