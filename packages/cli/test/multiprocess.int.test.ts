@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection, defineTopology, Queue, TaskClient } from '@wakame/core';
-import { brokerGate, MYSQL_URL, POSTGRES_URL, REDIS_URL, redisUrl, waitFor } from '@wakame/testkit';
+import { BEANSTALK_URL, brokerGate, MYSQL_URL, POSTGRES_URL, REDIS_URL, redisUrl, waitFor } from '@wakame/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { dropSqlTables } from './sql-tables.js';
 
@@ -37,6 +37,7 @@ function handled(out: string): { pid: number; n: number }[] {
 const redisGate = await brokerGate('redis multi-process', { name: 'redis', url: REDIS_URL });
 const postgresGate = await brokerGate('postgres multi-process', { name: 'postgres', url: POSTGRES_URL });
 const mysqlGate = await brokerGate('mysql multi-process', { name: 'mysql', url: MYSQL_URL });
+const beanstalkGate = await brokerGate('beanstalk multi-process', { name: 'beanstalk', url: BEANSTALK_URL });
 /** Table prefixes of the SQL brokers, dropped at the end. */
 const sqlPrefixes: { url: string; prefix: string }[] = [];
 
@@ -60,6 +61,12 @@ const brokers = [
   },
   { name: 'postgres', skip: postgresGate === 'skip', url: () => sqlUrl(POSTGRES_URL) },
   { name: 'mysql', skip: mysqlGate === 'skip', url: () => sqlUrl(MYSQL_URL) },
+  // No lease: a killed worker's reserved jobs go back when beanstalkd sees its connections close.
+  {
+    name: 'beanstalk',
+    skip: beanstalkGate === 'skip',
+    url: () => `${BEANSTALK_URL}?prefix=mp${randomBytes(4).toString('hex')}.`,
+  },
 ];
 
 describe.each(brokers)('$name broker across processes', ({ skip, url: freshUrl }) => {
