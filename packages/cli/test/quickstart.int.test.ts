@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Connection, Exchange, type ObservedTopology, Queue } from '@wakame/core';
 import {
+  BEANSTALK_URL,
   brokerGate,
   createVhost,
   deleteVhost,
@@ -173,6 +174,13 @@ describe.skipIf(postgres === 'skip')("wakame quickstart on PostgreSQL keeps the 
 
 describe.skipIf(mysql === 'skip')("wakame quickstart on MariaDB/MySQL keeps the user's queues", () => {
   userQueuesSurvive(async () => sqlUrl(MYSQL_URL));
+});
+
+const beanstalk = await brokerGate('quickstart on beanstalkd', { name: 'beanstalk', url: BEANSTALK_URL });
+
+describe.skipIf(beanstalk === 'skip')("wakame quickstart on beanstalkd keeps the user's queues", () => {
+  /** A fresh tube prefix per test: a fresh broker on the shared server. */
+  userQueuesSurvive(async () => `${BEANSTALK_URL}?prefix=quickstart${randomBytes(4).toString('hex')}.`);
 });
 
 function sqlUrl(base: string): string {

@@ -12,6 +12,29 @@ export {
   type TaskDestination,
 } from './client.js';
 export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
+export {
+  type DeadLetter,
+  type DeadLetterFilter,
+  describeDeadLetter,
+  REPLAY_HEADER,
+  replayHeaders,
+} from './dead-letter-record.js';
+export {
+  type DeadLetterDetail,
+  type DeadLetterList,
+  type DeadLetterMove,
+  DeadLetterNotFoundError,
+  type DeadLetterProgress,
+  type DeadLetterPurgeOptions,
+  type DeadLetterReplayOptions,
+  type DeadLetterRunResult,
+  type DeadLetterScope,
+  type DeadLetterSkipReason,
+  listDeadLetters,
+  purgeDeadLetters,
+  replayDeadLetters,
+  showDeadLetter,
+} from './dead-letters.js';
 export { delayBucket, delayQueue } from './delay.js';
 export type { EventLoopStatus, EventLoopWatchOptions } from './event-loop-watch.js';
 export { FROM_SCHEMA_MAX_DEPTH, type FromSchema } from './from-schema.js';
