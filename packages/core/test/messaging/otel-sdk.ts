@@ -5,7 +5,12 @@
 import { createRequire } from 'node:module';
 import { context, propagation, type TextMapPropagator, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type SpanExporter,
+} from '@opentelemetry/sdk-trace-base';
 
 /**
  * The W3C propagator lives in `@opentelemetry/core`, a dependency of the SDK that core does not list itself: it is
@@ -19,15 +24,22 @@ function w3cPropagator(): TextMapPropagator {
   return new W3CTraceContextPropagator();
 }
 
-/** An in-memory tracer provider, not registered anywhere. */
-export function memoryProvider(): { provider: BasicTracerProvider; exporter: InMemorySpanExporter } {
-  const exporter = new InMemorySpanExporter();
+/** A tracer provider exporting each span as it ends (to memory unless told), not registered anywhere. */
+export function memoryProvider<E extends SpanExporter = InMemorySpanExporter>(
+  exporter: E = new InMemorySpanExporter() as unknown as E,
+): { provider: BasicTracerProvider; exporter: E } {
   return { provider: new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] }), exporter };
 }
 
+/** A registered SDK: where its spans went, and how to undo the registration. */
+export interface RegisteredSdk<E extends SpanExporter = InMemorySpanExporter> {
+  readonly exporter: E;
+  unregister(): Promise<void>;
+}
+
 /** Registers the SDK globally; the returned function undoes it. */
-export function registerSdk(): { exporter: InMemorySpanExporter; unregister: () => Promise<void> } {
-  const { provider, exporter } = memoryProvider();
+export function registerSdk<E extends SpanExporter = InMemorySpanExporter>(exporterGiven?: E): RegisteredSdk<E> {
+  const { provider, exporter } = memoryProvider<E>(exporterGiven);
   const contextManager = new AsyncLocalStorageContextManager().enable();
   context.setGlobalContextManager(contextManager);
   propagation.setGlobalPropagator(w3cPropagator());

@@ -9,7 +9,7 @@ import { TaskClient } from '../../src/tasks/client.js';
 import type { TaskHandlers } from '../../src/tasks/types.js';
 import { Worker } from '../../src/tasks/worker.js';
 import { defineTopology } from '../../src/topology/document.js';
-import { memoryProvider, registerSdk } from '../messaging/otel-sdk.js';
+import { memoryProvider, type RegisteredSdk, registerSdk } from '../messaging/otel-sdk.js';
 
 const topology = defineTopology({
   version: 1,
@@ -25,8 +25,10 @@ const topology = defineTopology({
   routes: [{ match: 'order.*', exchange: 'shop', routingKey: 'orders' }],
 });
 
-const sdk = { exporter: undefined as never as ReturnType<typeof registerSdk>['exporter'], unregister: async () => {} };
-beforeAll(() => Object.assign(sdk, registerSdk()));
+let sdk: RegisteredSdk;
+beforeAll(() => {
+  sdk = registerSdk();
+});
 afterAll(() => sdk.unregister());
 beforeEach(() => sdk.exporter.reset());
 
