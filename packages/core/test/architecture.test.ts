@@ -25,6 +25,8 @@ const LAYERS: Readonly<Record<string, number>> = {
   messaging: 4,
   topology: 5,
   tasks: 6,
+  // Celery interop: a peer of tasks (its own protocol, client and worker over messaging).
+  celery: 6,
   'index.ts': 7,
   'spi.ts': 7,
 };

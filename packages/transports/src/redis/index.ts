@@ -56,6 +56,12 @@ import { RedisStore, type RedisStoreOptions } from './redis-store.js';
 export { decodeEnvelope, encodeEnvelope, pythonJson } from '../internal/kombu-envelope.js';
 export type { TlsOptions } from '../internal/tls.js';
 export {
+  CELERY_TASK_META_PREFIX,
+  CeleryRedisResultBackend,
+  type CeleryRedisResultBackendOptions,
+  DEFAULT_CELERY_RESULT_EXPIRES_SECONDS,
+} from './celery-result-backend.js';
+export {
   DEFAULT_COMMAND_TIMEOUT_MS,
   KOMBU_ON_CLUSTER_ADVICE,
   RedisClusterError,

@@ -1,0 +1,76 @@
+/**
+ * What a handler of a Celery task receives ({@link CeleryCall}), and the retry request a handler
+ * raises with `call.retry()` — the equivalent of Celery's `self.retry()`: the task is sent again
+ * with the same id, `retries + 1` and an eta, and its state becomes RETRY meanwhile.
+ *
+ * @module
+ */
+import type { CeleryTask } from './protocol.js';
+
+/** Celery's `default_retry_delay`: three minutes. */
+export const DEFAULT_RETRY_DELAY_SECONDS = 180;
+/** Celery's `max_retries` default. */
+export const DEFAULT_MAX_RETRIES = 3;
+
+/** Options of `call.retry()`. */
+export interface CeleryRetryOptions {
+  /** Seconds until the next attempt. @defaultValue {@link DEFAULT_RETRY_DELAY_SECONDS} */
+  readonly countdown?: number;
+  /** The next attempt's time (instead of `countdown`). */
+  readonly eta?: Date;
+  /** The reason: stored with the RETRY state, and the failure once retries are exhausted. */
+  readonly exc?: unknown;
+  /** Attempts after the first one. @defaultValue {@link DEFAULT_MAX_RETRIES} */
+  readonly maxRetries?: number;
+}
+
+/**
+ * Thrown by `call.retry()`; the worker turns it into a new message. Not an error of the task, so it
+ * is no `WakameError`: a handler that catches everything should rethrow it.
+ */
+export class CeleryRetry extends Error {
+  override readonly name = 'CeleryRetry';
+  readonly options: CeleryRetryOptions;
+
+  constructor(options: CeleryRetryOptions) {
+    super('Celery task retry requested');
+    this.options = options;
+  }
+}
+
+/** The task as its handler sees it. */
+export interface CeleryCall {
+  readonly id: string;
+  readonly name: string;
+  readonly args: readonly unknown[];
+  readonly kwargs: Readonly<Record<string, unknown>>;
+  /** How many times this task was retried before this run. */
+  readonly retries: number;
+  /** The whole decoded message. */
+  readonly task: CeleryTask;
+  /** The queue it was consumed from. */
+  readonly queue: string;
+  /** The message's priority, as the transport reports it. */
+  readonly priority: number | undefined;
+  /** Asks for another attempt later (Celery's `self.retry`); never returns. */
+  retry(options?: CeleryRetryOptions): never;
+}
+
+/** A handler: its return value is the task's result (JSON- or msgpack-serializable). */
+export type CeleryHandler = (call: CeleryCall) => unknown;
+
+export function callOf(task: CeleryTask, delivery: { queue: string; priority: number | undefined }): CeleryCall {
+  return {
+    queue: delivery.queue,
+    priority: delivery.priority,
+    id: task.id,
+    name: task.name,
+    args: task.args,
+    kwargs: task.kwargs,
+    retries: task.retries,
+    task,
+    retry(options: CeleryRetryOptions = {}): never {
+      throw new CeleryRetry(options);
+    },
+  };
+}

@@ -1,0 +1,115 @@
+/**
+ * Sends tasks to Celery workers and reads their results: `send` publishes a protocol v2 message
+ * (serialized as json or msgpack) to the task's route, `call` also waits for the result through the
+ * configured result backend and returns the value or throws {@link CeleryTaskError}.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError } from '../errors.js';
+import type { Connection } from '../messaging/connection.js';
+import type { Queue } from '../model/queue.js';
+import { type CeleryTaskSpec, encodeCeleryTask } from './protocol.js';
+import { CeleryPublisher } from './publish.js';
+import { type CeleryResultBackend, type CeleryState, errorOf } from './results.js';
+import { type CeleryRoute, CeleryRouter } from './routing.js';
+
+/** How long `get`/`call` wait by default. */
+export const DEFAULT_CELERY_RESULT_TIMEOUT_MS = 60_000;
+
+/** Options of {@link CeleryClient}. */
+export interface CeleryClientOptions {
+  /** Where results are read from; without one, `send` works and `get` refuses. */
+  readonly backend?: CeleryResultBackend;
+  /** Celery's `task_routes`: task name or glob (`proj.*`) → queue name or route. */
+  readonly routes?: Readonly<Record<string, CeleryRoute | string>>;
+  /** Celery's `task_default_queue`. @defaultValue `'celery'` */
+  readonly defaultQueue?: string;
+  /** Celery's `task_serializer`: `'json'` or `'msgpack'`. @defaultValue `'json'` */
+  readonly serializer?: string;
+  /** Default wait of `get` and `call`. @defaultValue {@link DEFAULT_CELERY_RESULT_TIMEOUT_MS} */
+  readonly resultTimeoutMs?: number;
+}
+
+/** Options of one send: the task's arguments, timing and route. */
+export interface CelerySendOptions extends Omit<CeleryTaskSpec, 'name' | 'replyTo' | 'now'> {
+  /** A queue for this send only (overrides the routes). */
+  readonly queue?: string | Queue;
+  /** Message priority (the queue needs `maxPriority` on RabbitMQ). */
+  readonly priority?: number;
+}
+
+/** A sent task: Celery's `AsyncResult`. */
+export class CeleryResult<T = unknown> {
+  readonly id: string;
+  readonly #backend: CeleryResultBackend | undefined;
+  readonly #timeoutMs: number;
+
+  constructor(id: string, backend: CeleryResultBackend | undefined, timeoutMs: number) {
+    this.id = id;
+    this.#backend = backend;
+    this.#timeoutMs = timeoutMs;
+  }
+
+  /** The return value; throws {@link CeleryTaskError} when the task failed or was revoked. */
+  async get(timeoutMs = this.#timeoutMs): Promise<T> {
+    const meta = await this.#need().waitFor(this.id, timeoutMs);
+    if (meta.status !== 'SUCCESS') throw errorOf(meta);
+    return meta.result as T;
+  }
+
+  /** The latest state the backend knows (PENDING when none). */
+  state(): Promise<CeleryState> {
+    return this.#need().state(this.id);
+  }
+
+  #need(): CeleryResultBackend {
+    if (!this.#backend) throw new InvalidArgumentError('this Celery client has no result backend: pass `backend`');
+    return this.#backend;
+  }
+}
+
+/**
+ * A Celery client on a Wakame connection.
+ *
+ * @example
+ * const celery = new CeleryClient(connection, { backend: new RpcResultBackend(connection) });
+ * const sum = await celery.call<number>('proj.tasks.add', { args: [2, 3] });
+ */
+export class CeleryClient {
+  readonly connection: Connection;
+  readonly backend: CeleryResultBackend | undefined;
+  readonly #router: CeleryRouter;
+  readonly #publisher: CeleryPublisher;
+  readonly #timeoutMs: number;
+
+  constructor(connection: Connection, options: CeleryClientOptions = {}) {
+    this.connection = connection;
+    this.backend = options.backend;
+    this.#router = new CeleryRouter(options.routes, options.defaultQueue);
+    this.#publisher = new CeleryPublisher(connection, options.serializer ?? 'json');
+    this.#timeoutMs = options.resultTimeoutMs ?? DEFAULT_CELERY_RESULT_TIMEOUT_MS;
+  }
+
+  /** Publishes the task; the result is read later with the returned handle. */
+  async send<T = unknown>(name: string, options: CelerySendOptions = {}): Promise<CeleryResult<T>> {
+    const { queue: queueOverride, priority, ...spec } = options;
+    const route = queueOverride !== undefined ? { queue: queueOverride } : this.#router.route(name);
+    const replyTo = this.backend ? await this.backend.replyTo() : '';
+    const encoded = encodeCeleryTask({ ...spec, name, replyTo });
+    await this.#publisher.publish(CeleryRouter.queueOf(route), encoded, priority ?? route.priority);
+    return new CeleryResult<T>(encoded.id, this.backend, this.#timeoutMs);
+  }
+
+  /** Sends the task and waits for its result. */
+  async call<T = unknown>(name: string, options: CelerySendOptions & { timeoutMs?: number } = {}): Promise<T> {
+    const { timeoutMs, ...send } = options;
+    const result = await this.send<T>(name, send);
+    return result.get(timeoutMs);
+  }
+
+  /** A result handle for a task id sent elsewhere. */
+  result<T = unknown>(id: string): CeleryResult<T> {
+    return new CeleryResult<T>(id, this.backend, this.#timeoutMs);
+  }
+}

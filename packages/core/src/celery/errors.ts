@@ -1,0 +1,57 @@
+/**
+ * The errors of Celery interop, each with a stable `code`.
+ *
+ * @module
+ */
+import { WakameError } from '../errors.js';
+
+/** A message that is not a Celery protocol v2 task (v1 bodies, missing headers, a body of the wrong shape). */
+export class CeleryProtocolError extends WakameError {
+  override readonly name = 'CeleryProtocolError';
+  readonly code = 'ERR_CELERY_PROTOCOL';
+}
+
+/**
+ * A Celery task ended in FAILURE (or REVOKED): the remote exception's type and message as Celery stored
+ * them, and its traceback as text.
+ */
+export class CeleryTaskError extends WakameError {
+  override readonly name = 'CeleryTaskError';
+  readonly code = 'ERR_CELERY_TASK_FAILED';
+  /** The task's id. */
+  readonly taskId: string;
+  /** The final state: `FAILURE` or `REVOKED`. */
+  readonly state: string;
+  /** The exception's type name, e.g. `ValueError`. */
+  readonly excType: string;
+  /** The exception's module, e.g. `builtins`, when the other side said. */
+  readonly excModule: string | undefined;
+  /** The exception's message (its arguments joined). */
+  readonly excMessage: string;
+  /** The remote traceback, as text. */
+  readonly traceback: string | undefined;
+
+  constructor(fields: {
+    taskId: string;
+    state: string;
+    excType: string;
+    excModule?: string | undefined;
+    excMessage: string;
+    traceback?: string | undefined;
+  }) {
+    super(`Celery task ${fields.taskId} ${fields.state}: ${fields.excType}: ${fields.excMessage}`);
+    this.taskId = fields.taskId;
+    this.state = fields.state;
+    this.excType = fields.excType;
+    this.excModule = fields.excModule;
+    this.excMessage = fields.excMessage;
+    this.traceback = fields.traceback;
+  }
+}
+
+/** No result arrived in time; the task may still run. */
+export class CeleryResultTimeoutError extends WakameError {
+  override readonly name = 'CeleryResultTimeoutError';
+  readonly code = 'ERR_CELERY_RESULT_TIMEOUT';
+  override readonly retriable = true;
+}

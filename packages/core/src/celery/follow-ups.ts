@@ -1,0 +1,86 @@
+/**
+ * The messages a finished Celery task sends on: the next step of its chain and its callbacks (each
+ * a serialized signature, given the result as first argument unless immutable), and its own retry.
+ * The ids, reply queues and routes come from the signatures' options, as Celery froze them.
+ *
+ * @module
+ */
+import type { Queue } from '../model/queue.js';
+import type { CeleryRetryOptions } from './call.js';
+import { DEFAULT_RETRY_DELAY_SECONDS } from './call.js';
+import { type CelerySignature, type CeleryTask, type EncodedCeleryTask, encodeCeleryTask } from './protocol.js';
+import { CeleryRouter } from './routing.js';
+
+/** One message to send: where, what, and at which priority. */
+export interface FollowUp {
+  readonly queue: Queue;
+  readonly task: EncodedCeleryTask;
+  readonly priority: number | undefined;
+}
+
+function optionString(options: Readonly<Record<string, unknown>>, key: string): string | undefined {
+  const value = options[key];
+  return typeof value === 'string' && value !== '' ? value : undefined;
+}
+
+function signatureMessage(
+  signature: CelerySignature,
+  parent: CeleryTask,
+  result: unknown,
+  chain: readonly CelerySignature[] | null,
+  router: CeleryRouter,
+): FollowUp {
+  const options = signature.options ?? {};
+  const args = signature.immutable ? [...(signature.args ?? [])] : [result, ...(signature.args ?? [])];
+  const queueName = optionString(options, 'queue') ?? optionString(options, 'routing_key');
+  const route = queueName !== undefined ? { queue: queueName } : router.route(signature.task);
+  const countdown = typeof options.countdown === 'number' ? options.countdown : undefined;
+  const priority = typeof options.priority === 'number' ? options.priority : route.priority;
+  const id = optionString(options, 'task_id');
+  const replyTo = optionString(options, 'reply_to');
+  const task = encodeCeleryTask({
+    name: signature.task,
+    args,
+    kwargs: signature.kwargs ?? {},
+    rootId: parent.rootId,
+    parentId: parent.id,
+    ...(id !== undefined ? { id } : {}),
+    ...(replyTo !== undefined ? { replyTo } : {}),
+    ...(countdown !== undefined ? { countdown } : {}),
+    // encodeCeleryTask takes steps in running order; Celery keeps them last first.
+    chain: chain ? [...chain].reverse() : null,
+  });
+  return { queue: CeleryRouter.queueOf(route), task, priority };
+}
+
+/** The next step of the chain and the callbacks, after a success with `result`. */
+export function successFollowUps(task: CeleryTask, result: unknown, router: CeleryRouter): FollowUp[] {
+  const next: FollowUp[] = [];
+  const chain = task.embed.chain ?? [];
+  const step = chain.at(-1);
+  if (step !== undefined) next.push(signatureMessage(step, task, result, chain.slice(0, -1), router));
+  for (const callback of task.embed.callbacks ?? []) next.push(signatureMessage(callback, task, result, null, router));
+  return next;
+}
+
+/** The same task again: same id and arguments, one more retry, not before the eta. */
+export function retryMessage(task: CeleryTask, options: CeleryRetryOptions, queue: Queue, priority?: number): FollowUp {
+  const chain = task.embed.chain;
+  const encoded = encodeCeleryTask({
+    name: task.name,
+    id: task.id,
+    args: task.args,
+    kwargs: task.kwargs,
+    retries: task.retries + 1,
+    rootId: task.rootId,
+    parentId: task.parentId,
+    group: task.group,
+    replyTo: task.replyTo,
+    ...(task.expires ? { expires: task.expires } : {}),
+    ...(options.eta ? { eta: options.eta } : { countdown: options.countdown ?? DEFAULT_RETRY_DELAY_SECONDS }),
+    callbacks: task.embed.callbacks,
+    errbacks: task.embed.errbacks,
+    chain: chain ? [...chain].reverse() : null,
+  });
+  return { queue, task: encoded, priority };
+}

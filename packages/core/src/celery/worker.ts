@@ -1,0 +1,202 @@
+/**
+ * A Wakame worker for Celery tasks: it consumes protocol v2 messages that Python sent (`send_task`,
+ * `apply_async`, `self.retry`, chains), runs the handler registered for the task name, and stores the
+ * outcome in the result backend so Python's `AsyncResult.get()` sees it. Like Celery's worker it waits
+ * for an `eta` holding the message unacked, skips an expired task as REVOKED, acks before running by
+ * default (`acksLate` to ack after), retries by sending the task again, and sends a chain's next step.
+ *
+ * @module
+ */
+
+import { InvalidArgumentError, UnknownTaskError } from '../errors.js';
+import type { Connection } from '../messaging/connection.js';
+import type { Consumer } from '../messaging/consumer.js';
+import type { Message } from '../messaging/message.js';
+import type { Queue } from '../model/queue.js';
+import { type CeleryHandler, CeleryRetry, callOf, DEFAULT_MAX_RETRIES } from './call.js';
+import { type FollowUp, retryMessage, successFollowUps } from './follow-ups.js';
+import { type CeleryTask, decodeCeleryTask } from './protocol.js';
+import { CeleryPublisher } from './publish.js';
+import { type CeleryResultBackend, type CeleryResultMeta, exceptionInfo, resultMeta, tracebackOf } from './results.js';
+import { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, celeryQueue } from './routing.js';
+
+/** Options of {@link CeleryWorker}. */
+export interface CeleryWorkerOptions {
+  /** Handlers by Celery task name. */
+  readonly handlers: Readonly<Record<string, CeleryHandler>>;
+  /** Queues to consume: names (declared as Celery declares them) or declarations. @defaultValue `['celery']` */
+  readonly queues?: readonly (string | Queue)[];
+  /** Where outcomes are stored; without one, results are not stored (as with Celery's `ignore_result`). */
+  readonly backend?: CeleryResultBackend;
+  /** Ack after the handler instead of before it (Celery's `task_acks_late`). @defaultValue `false` */
+  readonly acksLate?: boolean;
+  /** Store STARTED before running (Celery's `task_track_started`). @defaultValue `false` */
+  readonly trackStarted?: boolean;
+  /** Routes of the tasks this worker sends (chain steps, callbacks). */
+  readonly routes?: Readonly<Record<string, CeleryRoute | string>>;
+  /** Queue of sent tasks without a route. @defaultValue `'celery'` */
+  readonly defaultQueue?: string;
+  /** Messages held at once, those waiting for their eta included. @defaultValue `16` */
+  readonly prefetch?: number;
+  /** Serializer of the tasks this worker sends. @defaultValue `'json'` */
+  readonly serializer?: string;
+  /** Told of messages the worker could not handle (not Celery v2, unknown task, a backend failure). */
+  readonly onError?: (error: unknown, message: Message) => void;
+}
+
+/** The `exc_type` Celery stores for an expired task. */
+const EXPIRED = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
+
+export class CeleryWorker {
+  readonly connection: Connection;
+  readonly #options: CeleryWorkerOptions;
+  readonly #queues: readonly Queue[];
+  readonly #router: CeleryRouter;
+  readonly #publisher: CeleryPublisher;
+  readonly #stopping = new AbortController();
+  #consumer: Consumer | undefined;
+
+  constructor(connection: Connection, options: CeleryWorkerOptions) {
+    if (typeof options.handlers !== 'object' || options.handlers === null) {
+      throw new InvalidArgumentError('a Celery worker needs handlers: { "task.name": (call) => result }');
+    }
+    this.connection = connection;
+    this.#options = options;
+    this.#queues = (options.queues ?? [CELERY_DEFAULT_QUEUE]).map((q) => (typeof q === 'string' ? celeryQueue(q) : q));
+    this.#router = new CeleryRouter(options.routes, options.defaultQueue);
+    this.#publisher = new CeleryPublisher(connection, options.serializer ?? 'json');
+  }
+
+  /** Declares the queues and starts consuming. */
+  async start(): Promise<this> {
+    this.#consumer = this.connection.consumer({
+      queues: this.#queues,
+      accept: ['json', 'msgpack'],
+      prefetch: this.#options.prefetch ?? 16,
+      handler: (message) => this.#handle(message),
+      onDecodeError: async (message, error) => {
+        this.#options.onError?.(error, message);
+        await message.reject();
+      },
+    });
+    await this.#consumer.consume();
+    return this;
+  }
+
+  /** Stops consuming; tasks waiting for their eta go back to their queue unacked. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#consumer?.close();
+  }
+
+  async #handle(message: Message): Promise<void> {
+    let task: CeleryTask;
+    try {
+      task = decodeCeleryTask(message.payload, message.headers, message.properties);
+    } catch (error) {
+      this.#options.onError?.(error, message);
+      await message.reject();
+      return;
+    }
+    const handler = this.#options.handlers[task.name];
+    if (handler === undefined) {
+      // Celery discards unregistered tasks with an error in its log; rejecting dead-letters them where configured.
+      this.#options.onError?.(new UnknownTaskError(task.name, Object.keys(this.#options.handlers)), message);
+      await message.reject();
+      return;
+    }
+    if (task.expires && task.expires.getTime() < Date.now()) {
+      await message.ack();
+      await this.#store(task, resultMeta(task.id, 'REVOKED', EXPIRED), message);
+      return;
+    }
+    if (task.eta && !(await this.#until(task.eta))) return; // stopping: the consumer returns it unacked
+    if (!this.#options.acksLate) await message.ack();
+    await this.#run(task, handler, message);
+    if (this.#options.acksLate && !message.settled) await message.ack();
+  }
+
+  /** Waits until `eta`; false when the worker stops first. */
+  #until(eta: Date): Promise<boolean> {
+    const signal = this.#stopping.signal;
+    const delay = eta.getTime() - Date.now();
+    if (delay <= 0) return Promise.resolve(true);
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(true);
+      }, delay);
+      const onAbort = () => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  async #run(task: CeleryTask, handler: CeleryHandler, message: Message): Promise<void> {
+    if (this.#options.trackStarted)
+      await this.#store(task, resultMeta(task.id, 'STARTED', { pid: process.pid }), message);
+    let result: unknown;
+    try {
+      result = await handler(callOf(task, { queue: message.queue, priority: message.properties.priority }));
+    } catch (error) {
+      if (error instanceof CeleryRetry) await this.#retry(task, error, message);
+      else await this.#fail(task, error, message);
+      return;
+    }
+    await this.#store(task, resultMeta(task.id, 'SUCCESS', result ?? null, { parentId: task.parentId }), message);
+    for (const next of successFollowUps(task, result ?? null, this.#router)) await this.#send(next, message);
+  }
+
+  async #retry(task: CeleryTask, retry: CeleryRetry, message: Message): Promise<void> {
+    const { exc, maxRetries = DEFAULT_MAX_RETRIES } = retry.options;
+    if (task.retries >= maxRetries) {
+      const exhausted = Object.assign(
+        new Error(`Can't retry ${task.name}[${task.id}] args:${JSON.stringify(task.args)}`),
+        {
+          name: 'MaxRetriesExceededError',
+        },
+      );
+      await this.#fail(task, exc ?? exhausted, message);
+      return;
+    }
+    const queue = this.#queues.find((q) => q.name === message.queue) ?? celeryQueue(message.queue);
+    await this.#send(retryMessage(task, retry.options, queue, message.properties.priority), message);
+    const reason = exc ?? retry;
+    await this.#store(
+      task,
+      resultMeta(task.id, 'RETRY', exceptionInfo(reason), { traceback: tracebackOf(reason) }),
+      message,
+    );
+  }
+
+  async #fail(task: CeleryTask, error: unknown, message: Message): Promise<void> {
+    const meta = resultMeta(task.id, 'FAILURE', exceptionInfo(error), {
+      traceback: tracebackOf(error),
+      parentId: task.parentId,
+    });
+    await this.#store(task, meta, message);
+  }
+
+  async #send(next: FollowUp, message: Message): Promise<void> {
+    try {
+      await this.#publisher.publish(next.queue, next.task, next.priority);
+    } catch (error) {
+      this.#options.onError?.(error, message);
+    }
+  }
+
+  async #store(task: CeleryTask, meta: CeleryResultMeta, message: Message): Promise<void> {
+    if (!this.#options.backend || task.ignoreResult) return;
+    try {
+      await this.#options.backend.store(
+        { taskId: task.id, replyTo: task.replyTo, correlationId: task.correlationId },
+        meta,
+      );
+    } catch (error) {
+      this.#options.onError?.(error, message);
+    }
+  }
+}

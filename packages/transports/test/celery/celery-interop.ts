@@ -1,0 +1,266 @@
+/**
+ * The Celery interop suite, run over RabbitMQ (`rpc://` results) and over Redis (Redis results): a real
+ * Python Celery worker runs tasks Wakame sends, and Wakame's {@link CeleryWorker} runs tasks Python
+ * sends, each side reading results the other stored. Queue names are unique per run.
+ */
+import {
+  CeleryClient,
+  type CeleryResultBackend,
+  CeleryRetry,
+  CeleryTaskError,
+  CeleryWorker,
+  Connection,
+  Exchange,
+  Queue,
+} from '@wakame/core';
+import { randomName } from '@wakame/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  CELERY_HOOK_TIMEOUT_MS,
+  CELERY_TEST_TIMEOUT_MS,
+  type CeleryPeerEnv,
+  type CeleryWorkerProcess,
+  pythonClient,
+  startCeleryWorker,
+} from './celery-peer.js';
+
+/** What differs between brokers. */
+export interface CelerySuiteSetup {
+  readonly name: string;
+  /** Creates this run's broker space (a vhost, a key prefix): Wakame's URL and the Python side's config. */
+  prepare(prefix: string): Promise<{ readonly url: string; readonly peer: CeleryPeerEnv }>;
+  backend(connection: Connection): CeleryResultBackend;
+  /** Whether a consumer sees the priority a message was sent with (RabbitMQ: as sent). */
+  readonly reportsPriority: boolean;
+  cleanup(): Promise<void>;
+}
+
+interface Outcome {
+  readonly state: string;
+  readonly value?: unknown;
+  readonly type?: string;
+  readonly message?: string;
+  readonly traceback?: string;
+  readonly sent_at?: number;
+}
+
+/** A priority queue declared exactly as the Python side declares it (`x-max-priority: 10`). */
+function priorityQueue(name: string): Queue {
+  return new Queue(name, { exchange: new Exchange(name, { type: 'direct' }), routingKey: name, maxPriority: 10 });
+}
+
+export function celeryInteropSuite(setup: CelerySuiteSetup): void {
+  describe(`Celery interop over ${setup.name}`, () => {
+    const prefix = randomName('wk-celery');
+    const queues = { py: `${prefix}.py`, pyhi: `${prefix}.pyhi`, wk: `${prefix}.wk`, hi: `${prefix}.hi` };
+    let peer: CeleryPeerEnv;
+    let connection: Connection;
+    let backend: CeleryResultBackend;
+    let client: CeleryClient;
+    let worker: CeleryWorker;
+    let python: CeleryWorkerProcess | undefined;
+    const workerErrors: unknown[] = [];
+
+    beforeAll(async () => {
+      const space = await setup.prepare(prefix);
+      peer = space.peer;
+      connection = await Connection.open(space.url);
+      backend = setup.backend(connection);
+      client = new CeleryClient(connection, {
+        backend,
+        defaultQueue: queues.py,
+        routes: { 'py.priority': { queue: priorityQueue(queues.pyhi) } },
+        resultTimeoutMs: CELERY_TEST_TIMEOUT_MS,
+      });
+      worker = new CeleryWorker(connection, {
+        backend,
+        queues: [queues.wk, priorityQueue(queues.hi)],
+        routes: { 'py.*': queues.py },
+        onError: (error) => workerErrors.push(error),
+        handlers: {
+          'wk.add': ({ args: [x, y] }) => (x as number) + (y as number),
+          'wk.greet': ({ kwargs }) => `hello ${kwargs.name as string}`,
+          'wk.fail': ({ args: [message] }) => {
+            throw new RangeError(message as string);
+          },
+          'wk.flaky': (call) => {
+            if (call.retries < (call.args[0] as number))
+              call.retry({ countdown: 0.2, exc: new Error(`attempt ${call.retries}`) });
+            return { retries: call.retries };
+          },
+          'wk.when': (call) => ({ ran_at: Date.now() / 1000, eta: call.task.eta?.toISOString() ?? null }),
+          'wk.urgent': (call) => ({ queue: call.queue, priority: call.priority ?? null }),
+          'wk.double': ({ args: [x] }) => (x as number) * 2,
+        },
+      });
+      await worker.start();
+      python = await startCeleryWorker(peer, [queues.py, queues.pyhi]);
+    }, CELERY_HOOK_TIMEOUT_MS);
+
+    afterAll(async () => {
+      await python?.stop();
+      await worker?.stop();
+      await backend?.close();
+      await connection?.close();
+      await setup.cleanup();
+      expect(workerErrors).toEqual([]);
+    }, CELERY_HOOK_TIMEOUT_MS);
+
+    describe('Wakame sends, a Python Celery worker runs', () => {
+      it(
+        'returns the sum of args',
+        async () => {
+          expect(await client.call('py.add', { args: [2, 3] })).toBe(5);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'passes args and kwargs, in msgpack too',
+        async () => {
+          expect(await client.call('py.total', { args: [1, 2, 3], kwargs: { scale: 10 } })).toBe(60);
+          const msgpack = new CeleryClient(connection, { backend, defaultQueue: queues.py, serializer: 'msgpack' });
+          expect(await msgpack.call('py.add', { args: [40, 2] })).toBe(42);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        "reports Python's exception type, message and traceback",
+        async () => {
+          const failure = await client.call('py.fail', { args: ['boom'] }).catch((e: unknown) => e);
+          expect(failure).toBeInstanceOf(CeleryTaskError);
+          const error = failure as CeleryTaskError;
+          expect([error.state, error.excType, error.excMessage, error.code]).toEqual([
+            'FAILURE',
+            'ValueError',
+            'boom',
+            'ERR_CELERY_TASK_FAILED',
+          ]);
+          expect(error.traceback).toContain('ValueError: boom');
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'gets the result of a task Python retried',
+        async () => {
+          expect(await client.call('py.flaky', { args: [2] })).toEqual({ retries: 2 });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'runs a countdown task not before its eta',
+        async () => {
+          const sentAt = Date.now();
+          const ran = await client.call<{ ran_at: number; eta: string }>('py.when', { countdown: 1 });
+          const eta = Date.parse(ran.eta);
+          expect(eta).toBeGreaterThanOrEqual(sentAt + 1000);
+          expect(ran.ran_at * 1000).toBeGreaterThanOrEqual(eta);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'sends along a priority route',
+        async () => {
+          const got = await client.call<{ queue: string; priority: number | null }>('py.priority', { priority: 7 });
+          expect(got.queue).toBe(queues.pyhi);
+          if (setup.reportsPriority) expect(got.priority).toBe(7);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+    });
+
+    describe('Python sends, a Wakame worker runs', () => {
+      it(
+        'returns the sum of args (json and msgpack)',
+        async () => {
+          expect(await pythonClient<Outcome>(peer, 'sum', { args: [2, 3] })).toMatchObject({
+            state: 'SUCCESS',
+            value: 5,
+          });
+          const msgpack = await pythonClient<Outcome>(peer, 'sum', { args: [4, 5], serializer: 'msgpack' });
+          expect(msgpack).toMatchObject({ state: 'SUCCESS', value: 9 });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'passes kwargs',
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'kwargs', { kwargs: { name: 'Ada' } });
+          expect(outcome).toMatchObject({ state: 'SUCCESS', value: 'hello Ada' });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'shows Python the failure: a ValueError with the message and a traceback',
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'fail', { message: 'bad input' });
+          expect(outcome).toMatchObject({ state: 'FAILURE', type: 'ValueError', message: 'bad input' });
+          expect(outcome.traceback).toContain('RangeError: bad input');
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'retries Celery-style until it succeeds',
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'retry', { succeed_on: 2 });
+          expect(outcome).toMatchObject({ state: 'SUCCESS', value: { retries: 2 } });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'holds a countdown task until its eta',
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'eta', { countdown: 1 });
+          const value = outcome.value as { ran_at: number; eta: string };
+          expect(outcome.state).toBe('SUCCESS');
+          expect(value.ran_at).toBeGreaterThanOrEqual(Date.parse(value.eta) / 1000);
+          expect(value.ran_at).toBeGreaterThanOrEqual((outcome.sent_at as number) + 1);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'does not run an expired task: Python sees it REVOKED',
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'expired');
+          expect(outcome).toMatchObject({ state: 'REVOKED', type: 'TaskRevokedError' });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        "consumes Python's priority route",
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'priority', { priority: 8 });
+          expect(outcome.state).toBe('SUCCESS');
+          const value = outcome.value as { queue: string; priority: number | null };
+          expect(value.queue).toBe(queues.hi);
+          if (setup.reportsPriority) expect(value.priority).toBe(8);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+    });
+
+    it(
+      'runs a chain Python → Wakame → Python, the result back in Python',
+      async () => {
+        // py.add(2, 3) = 5 on Python, wk.double(5) = 10 on Wakame, py.mul(10, 10) = 100 on Python.
+        const outcome = await pythonClient<Outcome>(peer, 'chain', { args: [2, 3], factor: 10 });
+        expect(outcome).toMatchObject({ state: 'SUCCESS', value: 100 });
+      },
+      CELERY_TEST_TIMEOUT_MS,
+    );
+
+    it('a retry request is no task error', () => {
+      expect(new CeleryRetry({}).name).toBe('CeleryRetry');
+    });
+  });
+}
