@@ -6,8 +6,9 @@
  * unacknowledged** until the run ends, then returned to the queue latest first. Requeueing each at once would
  * hand the same message straight back to the next fetch; holding them and returning them in reverse keeps the
  * queue's order on every transport (RabbitMQ puts a returned message back at its old place, the virtual stores
- * at the head). A run fetches at most the messages ready when it started, so copies dead-lettered again while it
- * runs are not taken twice. What a look costs: returned messages are marked redelivered (nobody consumes a
+ * at the head). A run fetches until the queue has nothing more to give: a held message cannot be fetched again, so
+ * a copy dead-lettered again while the run goes on is seen once more at most (replay skips a second copy of
+ * an id as `duplicate-id`). What a look costs: returned messages are marked redelivered (nobody consumes a
  * dead-letter queue as work, so nothing reads the flag), and a quorum queue counts a delivery for each, which
  * matters only with a `delivery-limit` on the dead-letter queue itself. A process that dies mid-run loses
  * nothing: the broker returns what it held (RabbitMQ when the connection drops, the file and Redis stores after
@@ -50,7 +51,7 @@ export interface DeadLetterScope extends DeadLetterFilter {
 export interface DeadLetterProgress {
   /** Messages looked at so far. */
   readonly scanned: number;
-  /** Messages ready in the queue when the run started: the most it looks at. */
+  /** Messages ready in the queue when the run started (or `scanned`, when more came since). */
   readonly total: number;
   /** Matching messages acted on so far (listed, moved or purged). */
   readonly matched: number;
@@ -303,9 +304,16 @@ async function scan(
   let scanned = 0;
   let matched = 0;
   const report = (published?: string) =>
-    scope.onProgress?.({ scanned, total, matched, ...(published !== undefined ? { published } : {}) });
+    scope.onProgress?.({
+      scanned,
+      total: Math.max(total, scanned),
+      matched,
+      ...(published !== undefined ? { published } : {}),
+    });
   try {
-    while (scanned < total && !scope.signal?.aborted) {
+    // Until a fetch finds the queue empty, not `total` fetches: a count taken on another channel can miss returns
+    // still on their way. It ends: what is held cannot be fetched again, so each message is seen once per run.
+    while (!scope.signal?.aborted) {
       const message = await connection.getMessage(queue, { accept });
       if (message === undefined) break;
       scanned++;

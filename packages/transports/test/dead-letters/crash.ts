@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type Connection, replayDeadLetters } from '@wakame/core';
+import { type Connection, listDeadLetters, replayDeadLetters } from '@wakame/core';
 import { waitFor } from '@wakame/testkit';
 import { expect } from 'vitest';
 import { countById, type DeadLetterFixture, depth, drain } from './scenario.js';
@@ -58,11 +58,12 @@ export async function expectCrashDuplicatesNeverLoses(
 
   const again = await replayDeadLetters(connection, { queue: f.dlq });
   expect(again.failed).toEqual([]);
-  expect(again.moved.map((m) => m.message.id)).toEqual(all);
+  // As a set: RabbitMQ returns what a dead connection held in an order of its own.
+  expect(again.moved.map((m) => m.message.id).sort()).toEqual([...all].sort());
   const copies = await waitFor(
     async () => ((await depth(connection, f.work)) === all.length + 1 ? drain(connection, f.work) : undefined),
     { timeoutMs: 30_000, what: 'every copy in the work queue' },
   );
   expect(countById(copies)).toEqual({ ...Object.fromEntries(all.map((id) => [id, 1])), [first]: 2 });
-  expect(await depth(connection, f.dlq)).toBe(0);
+  expect((await listDeadLetters(connection, { queue: f.dlq })).messages).toEqual([]);
 }
