@@ -123,7 +123,8 @@ describe.skipIf(gate === 'skip')('beanstalk client on a real server', () => {
     await s.open();
     await s.put('q', message(2));
     const claimed = await s.get('q');
-    const jobId = (claimed?.receipt as Receipt).jobId;
+    if (!claimed) throw new Error('the message was not claimed');
+    const jobId = (claimed.receipt as Receipt).jobId;
     const observer = await client();
     // Three seconds old with a TTR of two: without a touch it would have timed out by now.
     const stats = await waitFor(
@@ -134,7 +135,7 @@ describe.skipIf(gate === 'skip')('beanstalk client on a real server', () => {
       { timeoutMs: 20_000, intervalMs: 100, what: 'the held job to be three seconds old' },
     );
     expect(stats).toMatchObject({ state: 'reserved', timeouts: '0', tube: queueTube(prefix, 'q') });
-    await s.settle(claimed?.receipt, 'ack');
+    await s.settle(claimed.receipt, 'ack');
     expect(await observer.statsJob(jobId)).toBeUndefined();
   }, 30_000);
 });
