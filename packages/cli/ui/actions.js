@@ -40,10 +40,13 @@ export function actionButtons(settings, queue) {
   if (queue.deadLetter && settings.replay) {
     buttons.push(
       button('Replay', `replay-${queue.name}`, async () => {
-        const question = `Replay the ${queue.ready} dead letter(s) of '${queue.name}' to the queues they failed in?`;
+        const question = `Replay the ${queue.ready} dead letter(s) of '${queue.name}' to the queues they died in?`;
         if (!(await confirmAction(question))) return;
-        const { replayed } = await post(settings, 'replay', { queue: queue.name });
-        toast(`Replayed ${replayed} message(s) from ${queue.name}.`);
+        const { replayed, skipped, failed } = await post(settings, 'replay', { queue: queue.name });
+        const left = skipped.length + failed.length;
+        toast(
+          `Replayed ${replayed} message(s) from ${queue.name}.${left > 0 ? ` ${left} stayed (see the CLI's dead-letters).` : ''}`,
+        );
       }),
     );
   }

@@ -49,7 +49,57 @@ function renderQueues(snapshot) {
   }
 }
 
+/** Dead letters listed on request, by queue: kept across snapshots until hidden. */
+const listed = new Map();
+let lastSnapshot;
+
+async function toggleListing(queue) {
+  if (listed.has(queue)) listed.delete(queue);
+  else {
+    const response = await fetch(`/api/dead-letters?queue=${encodeURIComponent(queue)}`);
+    const answer = await response.json();
+    listed.set(queue, response.ok ? answer : { error: answer.error });
+  }
+  if (lastSnapshot) renderDeadLetters(lastSnapshot);
+}
+
+function deadLetterTable(list) {
+  if (list.error) return element('p', `${list.error.code}: ${list.error.message}`, 'error');
+  if (list.messages.length === 0) return element('p', 'No dead letters.', 'muted');
+  const table = element('table', undefined, 'dead-letter-list');
+  const head = element('tr');
+  for (const title of ['Id', 'Task', 'Reason', 'Died in', 'When', 'Error']) head.append(element('th', title));
+  table.append(head);
+  for (const m of list.messages) {
+    const row = element('tr');
+    row.dataset.deadLetterId = m.id;
+    for (const text of [m.id, m.task ?? '', m.reason, m.queue, m.deadLetteredAt ?? '', m.error?.message ?? '']) {
+      row.append(element('td', text));
+    }
+    table.append(row);
+  }
+  return table;
+}
+
+/** A listing taken when the queue held another number of messages is stale: it is taken again. */
+const refreshing = new Set();
+function refreshStaleListings(queues) {
+  for (const q of queues) {
+    const list = listed.get(q.name);
+    if (!list || list.error || list.total === q.ready || refreshing.has(q.name)) continue;
+    refreshing.add(q.name);
+    fetch(`/api/dead-letters?queue=${encodeURIComponent(q.name)}`)
+      .then(async (response) => {
+        if (response.ok && listed.has(q.name)) listed.set(q.name, await response.json());
+      })
+      .catch(() => {})
+      .finally(() => refreshing.delete(q.name));
+  }
+}
+
 function renderDeadLetters(snapshot) {
+  lastSnapshot = snapshot;
+  refreshStaleListings(snapshot.queues.filter((q) => q.deadLetter));
   const container = document.getElementById('dead-letters');
   const queues = snapshot.queues.filter((q) => q.deadLetter);
   if (queues.length === 0) {
@@ -57,20 +107,22 @@ function renderDeadLetters(snapshot) {
     return;
   }
   const note = settings.allowActions
-    ? settings.replay
-      ? 'Replay puts each dead letter back on the queue it failed in.'
-      : 'Replay is not available in this version; purge is.'
+    ? 'Replay puts each dead letter back on the queue it died in, and removes it here once the broker has the copy.'
     : 'Read-only: start with --allow-actions to replay or purge.';
-  container.replaceChildren(
-    ...queues.map((q) => {
-      const line = element('p');
-      line.dataset.deadLetterQueue = q.name;
-      line.append(element('strong', q.name), ` — `, element('span', String(q.ready), 'depth'), ' message(s) ');
-      line.append(...actionButtons(settings, q));
-      return line;
-    }),
-    element('p', note, 'muted'),
-  );
+  const blocks = queues.flatMap((q) => {
+    const line = element('p');
+    line.dataset.deadLetterQueue = q.name;
+    line.append(element('strong', q.name), ' — ', element('span', String(q.ready), 'depth'), ' message(s) ');
+    const show = element('button', listed.has(q.name) ? 'Hide' : 'Show');
+    show.type = 'button';
+    show.dataset.action = `list-${q.name}`;
+    show.addEventListener('click', () => {
+      toggleListing(q.name).catch(() => {});
+    });
+    line.append(show, ' ', ...actionButtons(settings, q));
+    return listed.has(q.name) ? [line, deadLetterTable(listed.get(q.name))] : [line];
+  });
+  container.replaceChildren(...blocks, element('p', note, 'muted'));
 }
 
 function renderWorkers(snapshot) {

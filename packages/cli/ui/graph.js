@@ -38,7 +38,8 @@ export function drawGraph(container, graph, deadLetterQueues) {
   const columns = [];
   for (const node of graph.nodes) {
     const r = rank.get(keyOf(node)) ?? 0;
-    (columns[r] ??= []).push(node);
+    if (!columns[r]) columns[r] = [];
+    columns[r].push(node);
   }
   // Within a column, nodes follow the order of what points at them, which keeps most edges from crossing.
   const position = new Map();

@@ -10,7 +10,15 @@
  *
  * @module
  */
-import { formatPlan, InvalidArgumentError, planStack, topologyGraph } from '@wakame/core';
+import {
+  type Connection,
+  formatPlan,
+  InvalidArgumentError,
+  listDeadLetters,
+  planStack,
+  replayDeadLetters,
+  topologyGraph,
+} from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { Monitor } from '../dashboard/monitor.js';
 import { Redactor } from '../dashboard/redact.js';
@@ -35,6 +43,8 @@ export interface UiOptions extends BrokerOptions, StackOptions {
 }
 
 export const DEFAULT_UI_PORT = 8025;
+/** Dead letters the page lists per queue: enough to see what failed; the CLI's `dead-letters` lists more. */
+const DEAD_LETTERS_SHOWN = 50;
 
 /** Serves the dashboard until the context's abort signal fires (SIGINT/SIGTERM). */
 export async function ui(ctx: CommandContext, file: string | undefined, options: UiOptions): Promise<void> {
@@ -55,15 +65,14 @@ export async function ui(ctx: CommandContext, file: string | undefined, options:
       intervalMs: (options.interval ?? 2) * 1000,
     });
     await monitor.start();
-    const actions: DashboardActions | undefined = options.allowActions
-      ? { purge: async (queue) => ({ purged: await connection.admin.purgeQueue(queue) }) }
-      : undefined;
+    const actions = options.allowActions ? dashboardActions(connection) : undefined;
     dashboard = await serveDashboard({
       host,
       port: options.port ?? DEFAULT_UI_PORT,
       monitor,
       redactor,
       ...(actions ? { actions } : {}),
+      deadLetters: async (queue) => listDeadLetters(connection, { queue, limit: DEAD_LETTERS_SHOWN }),
       ...(topology && file !== undefined
         ? {
             topologyFile: file,
@@ -98,6 +107,21 @@ export async function ui(ctx: CommandContext, file: string | undefined, options:
     await dashboard?.close();
     await connection.close();
   }
+}
+
+/** Purge (the whole queue) and replay (dead letters back to the queues they died in, each acked once confirmed). */
+function dashboardActions(connection: Connection): DashboardActions {
+  return {
+    purge: async (queue) => ({ purged: await connection.admin.purgeQueue(queue) }),
+    replay: async (queue, limit) => {
+      const result = await replayDeadLetters(connection, { queue, ...(limit === undefined ? {} : { limit }) });
+      return {
+        replayed: result.moved.length,
+        skipped: result.skipped.map((s) => ({ id: s.message.id, reason: s.reason, detail: s.detail })),
+        failed: result.failed.map((f) => ({ id: f.message.id, step: f.step, error: f.error.message })),
+      };
+    },
+  };
 }
 
 /** Resolves when `signal` aborts; never without one (the process is then ended from outside). */

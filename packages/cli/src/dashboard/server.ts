@@ -8,6 +8,7 @@
  * | `GET /api/state`            | settings, the topology graph, the latest snapshot, the last plan      |
  * | `GET /api/events`           | `snapshot` events, one per round                                      |
  * | `GET /api/plan[?refresh=1]` | the last plan (recomputed on `refresh`; planning changes nothing)     |
+ * | `GET /api/dead-letters?queue=` | the dead letters of a dead-letter queue, left where they are      |
  * | `POST /api/actions/purge`   | `{ queue }`: with `--allow-actions` only                              |
  * | `POST /api/actions/replay`  | `{ queue, limit? }`: dead letters back where they failed; same guard |
  *
@@ -25,7 +26,7 @@ import type { Redactor } from './redact.js';
 /** What the buttons do; absent without `--allow-actions`. */
 export interface DashboardActions {
   purge(queue: string): Promise<{ readonly purged: number }>;
-  /** Absent while the broker offers no replay (see the command's notes). */
+  /** Moves dead letters back to the queues they died in (core's `replayDeadLetters`). */
   replay?(queue: string, limit: number | undefined): Promise<{ readonly replayed: number }>;
 }
 
@@ -40,6 +41,8 @@ export interface DashboardOptions {
   /** Plans the topology against the broker (read-only); absent when no file was given. */
   readonly plan?: () => Promise<unknown>;
   readonly actions?: DashboardActions;
+  /** The dead letters of a dead-letter queue, looked at and left in place (core's `listDeadLetters`). */
+  readonly deadLetters?: (queue: string) => Promise<unknown>;
 }
 
 /** A running dashboard. */
@@ -117,6 +120,15 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     return { queue, ...result };
   };
 
+  const deadLetters = async (query: URLSearchParams): Promise<unknown> => {
+    const queue = query.get('queue') ?? '';
+    if (!options.monitor.isDeadLetterQueue(queue)) {
+      throw new DashboardRequestError('ERR_NOT_DEAD_LETTER_QUEUE', 400, `'${queue}' is not a dead-letter queue`);
+    }
+    if (!options.deadLetters) throw new DashboardRequestError('ERR_NOT_FOUND', 404, 'no dead-letter listing here');
+    return options.deadLetters(queue);
+  };
+
   const route = async (request: IncomingMessage, response: ServerResponse): Promise<void> => {
     if (allowedHosts) checkHost(request, allowedHosts);
     const { pathname, searchParams } = new URL(request.url ?? '/', 'http://dashboard.invalid');
@@ -136,6 +148,8 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
       return sendJson(response, 200, result ?? null, options.redactor);
     }
     if (pathname === '/api/events') return openStream(response);
+    if (pathname === '/api/dead-letters')
+      return sendJson(response, 200, await deadLetters(searchParams), options.redactor);
     if (await sendStatic(response, pathname === '/' ? 'index.html' : pathname.slice(1))) return;
     throw new DashboardRequestError('ERR_NOT_FOUND', 404, `nothing at ${pathname}`);
   };
