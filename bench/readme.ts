@@ -43,6 +43,11 @@ const GROUPS: readonly { readonly prefix: string; readonly title: string; readon
     text: 'PostgreSQL 15 and MariaDB 10.11 on the same machine, each round in a fresh schema (PostgreSQL) or table prefix (MariaDB), dropped after it. Ceiling: the store’s own statements written out on bare `pg` / `mysql2`, on the store’s tables, with the store’s durability (PostgreSQL: publishes commit durably, claims and acks with `synchronous_commit = off` for their own transaction, as the store does; MariaDB: every commit durable, `innodb_flush_log_at_trx_commit = 1`): publish as one multi-row INSERT of 500 rows of the same columns (PostgreSQL: with the store’s `pg_notify` in the same statement); consume as the store’s claim (PostgreSQL: its `SET LOCAL`s, then `UPDATE … WHERE seq IN (SELECT … FOR UPDATE SKIP LOCKED LIMIT n) RETURNING`, one simple query; MariaDB: a transaction of `SELECT … FOR UPDATE SKIP LOCKED` + `UPDATE … WHERE seq IN`, run again when InnoDB reports a deadlock) in Wakame’s batches (half the prefetch window, several in flight, a claim whenever a quarter of the window is free), each body decoded, one `DELETE … WHERE seq IN (…)` per batch of acks. Tasks: Wakame’s TaskClient + Worker on `postgres://` beside pg-boss 10 (`send`/`insert`, `work`, and `fetch` + `complete` in a loop) in a schema of its own; the ratio is Wakame/pg-boss `work`. Depth: the queue filled in one statement to 10k, 100k, 1M (MariaDB 10k, 100k) ready messages, then single claims (p50/p99; ratio Wakame/raw, lower is better) and a 5,000-message burst.',
   },
   {
+    prefix: 'beanstalk.',
+    title: 'beanstalkd (`beanstalk://`)',
+    text: 'beanstalkd 1.12 on the same machine (in memory, `-z 1048576`), each round under a tube prefix of its own. Ceiling: the in-tree protocol client (no npm beanstalkd client is installed here) doing the same work on the same connection count: publish as 500 `put`s pipelined per round trip, each job the bytes Wakame writes (its JSON header line + the body); consume as 100 `reserve-with-timeout 0` pipelined with the next batch in flight, each body decoded, the `delete`s pipelined. Wakame also asks `stats-job` per claimed job (how it tells a redelivered message), which its ratio includes.',
+  },
+  {
     prefix: 'worker.',
     title: 'Worker',
     text: 'Ceiling: a bare Consumer (decode + ack) on the same transport and messages; the ratio is the Worker’s share of throughput (target ≥ 0.85).',
@@ -98,7 +103,7 @@ export function renderReadme(results: RunResults, previous?: string): string {
     '',
     '`pnpm bench [filter]` runs the benchmarks whose name contains `filter` (`memory`, `file`, `amqp`,',
     '`redis.messaging`, `redis.kombu`, `redis.tasks`, `sql` (`sql.postgres.messaging`, `sql.mysql.messaging`,',
-    '`sql.postgres.tasks`, `sql.postgres.depth`, `sql.mysql.depth`), `topology.pipeline`, `topology.apply`,',
+    '`sql.postgres.tasks`, `sql.postgres.depth`, `sql.mysql.depth`), `beanstalk`, `topology.pipeline`, `topology.apply`,',
     '`worker.memory`, `worker.amqp`; all without one), prints a table and writes',
     '`bench/results/latest.json` (atomically, with the commit and the machine). A run of all of them',
     'regenerates this file; `pnpm bench --readme` regenerates it from the latest results (after a filtered',

@@ -5,6 +5,7 @@
  */
 
 import { amqpBenchmarks } from './amqp.bench.js';
+import { beanstalkBenchmarks } from './beanstalk.bench.js';
 import { fileBenchmarks } from './file.bench.js';
 import { describeMachine, formatTable, runBenchmarks, writeResults } from './harness.js';
 import { memoryBenchmarks } from './memory.bench.js';
@@ -42,6 +43,7 @@ const figures = await runBenchmarks(
     ...redisKombuBenchmarks,
     ...redisTaskBenchmarks,
     ...sqlBenchmarks,
+    ...beanstalkBenchmarks,
     ...topologyBenchmarks,
     ...workerBenchmarks,
   ],
