@@ -6,10 +6,11 @@
  * @module
  */
 
+import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Queue } from '../model/queue.js';
-import { type CeleryTaskSpec, encodeCeleryTask } from './protocol.js';
+import { type CelerySignature, type CeleryTaskSpec, encodeCeleryTask } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
 import { type CeleryResultBackend, type CeleryState, errorOf } from './results.js';
 import { type CeleryRoute, CeleryRouter } from './routing.js';
@@ -31,12 +32,33 @@ export interface CeleryClientOptions {
   readonly resultTimeoutMs?: number;
 }
 
-/** Options of one send: the task's arguments, timing and route. */
+/**
+ * Options of one send: the task's arguments, timing and route. With `chain` (the steps after this
+ * task, in running order), `send` returns the handle of the chain's last step, as Celery's
+ * `chain(...).apply_async()` does.
+ */
 export interface CelerySendOptions extends Omit<CeleryTaskSpec, 'name' | 'replyTo' | 'now'> {
   /** A queue for this send only (overrides the routes). */
   readonly queue?: string | Queue;
   /** Message priority (the queue needs `maxPriority` on RabbitMQ). */
   readonly priority?: number;
+}
+
+/**
+ * A chain step as Celery freezes it before sending: its id fixed now (so its result can be awaited)
+ * and its result sent to this client's reply queue.
+ */
+function frozen(step: CelerySignature, replyTo: string): CelerySignature {
+  const options = step.options ?? {};
+  // Celery rebuilds a signature from every field of its dict form: none may be missing.
+  return {
+    task: step.task,
+    args: step.args ?? [],
+    kwargs: step.kwargs ?? {},
+    options: { ...options, task_id: options.task_id ?? randomUUID(), reply_to: options.reply_to ?? replyTo },
+    subtask_type: step.subtask_type ?? null,
+    immutable: step.immutable ?? false,
+  };
 }
 
 /** A sent task: Celery's `AsyncResult`. */
@@ -93,12 +115,14 @@ export class CeleryClient {
 
   /** Publishes the task; the result is read later with the returned handle. */
   async send<T = unknown>(name: string, options: CelerySendOptions = {}): Promise<CeleryResult<T>> {
-    const { queue: queueOverride, priority, ...spec } = options;
+    const { queue: queueOverride, priority, chain, ...spec } = options;
     const route = queueOverride !== undefined ? { queue: queueOverride } : this.#router.route(name);
     const replyTo = this.backend ? await this.backend.replyTo() : '';
-    const encoded = encodeCeleryTask({ ...spec, name, replyTo });
+    const steps = chain?.map((step) => frozen(step, replyTo)) ?? [];
+    const encoded = encodeCeleryTask({ ...spec, name, replyTo, chain: steps });
     await this.#publisher.publish(CeleryRouter.queueOf(route), encoded, priority ?? route.priority);
-    return new CeleryResult<T>(encoded.id, this.backend, this.#timeoutMs);
+    const last = steps.at(-1)?.options?.task_id;
+    return new CeleryResult<T>(typeof last === 'string' ? last : encoded.id, this.backend, this.#timeoutMs);
   }
 
   /** Sends the task and waits for its result. */

@@ -259,6 +259,18 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
       CELERY_TEST_TIMEOUT_MS,
     );
 
+    it(
+      'runs a chain Wakame sends: Python → Wakame → Python, the result back in Wakame',
+      async () => {
+        const result = await client.send<number>('py.add', {
+          args: [1, 2],
+          chain: [{ task: 'wk.double' }, { task: 'py.mul', args: [7] }],
+        });
+        expect(await result.get()).toBe(42);
+      },
+      CELERY_TEST_TIMEOUT_MS,
+    );
+
     it('a retry request is no task error', () => {
       expect(new CeleryRetry({}).name).toBe('CeleryRetry');
     });
