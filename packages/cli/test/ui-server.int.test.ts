@@ -118,8 +118,12 @@ describe('wakame ui over HTTP (file://)', () => {
         expect(answer.body.error?.code).toBe(code);
       }
       expect((await post(ui, 'purge', {}, good)).body.error?.code).toBe('ERR_BAD_REQUEST');
-      // midpri is not where dead letters land: replay is refused for it (or unavailable altogether).
-      expect((await post(ui, 'replay', { queue: 'midpri' }, good)).status).toBeGreaterThanOrEqual(400);
+      // midpri is not where dead letters land: replay and the dead-letter listing refuse it.
+      expect(await post(ui, 'replay', { queue: 'midpri' }, good)).toEqual({
+        status: 400,
+        body: { error: expect.objectContaining({ code: 'ERR_NOT_DEAD_LETTER_QUEUE' }) },
+      });
+      expect((await fetch(`${ui.url}/api/dead-letters?queue=midpri`)).status).toBe(400);
       expect(await depth(ui, 'midpri')).toBe(3);
 
       expect(await post(ui, 'purge', { queue: 'midpri' }, good)).toEqual({
