@@ -29,6 +29,7 @@ import type { SendCommandOptions } from './commands/send.js';
 import type { UiOptions } from './commands/ui.js';
 import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
+import { addDeadLetterCommands } from './dead-letter-commands.js';
 import { ExitError, USAGE_EXIT_CODE } from './errors.js';
 import { integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
 import { addTopologyCommands } from './topology-commands.js';
@@ -115,6 +116,7 @@ export function createProgram(ctx: CommandContext): Command {
       .option('--management-url <url>', 'RabbitMQ management API (default: http://<host>:15672)');
 
   addTopologyCommands(program, context, broker);
+  addDeadLetterCommands(program, context, broker);
 
   broker(program.command('publish <body>'))
     .description('publish a message: inline JSON or text, or @file (for debugging and smoke tests)')
