@@ -160,6 +160,7 @@ function renderSnapshot(snapshot) {
   const problem = document.getElementById('broker-error');
   problem.hidden = !snapshot.error;
   problem.textContent = snapshot.error ? `${snapshot.error.code}: ${snapshot.error.message}` : '';
+  document.getElementById('listing-note').hidden = snapshot.listing !== 'topology';
   const live = document.getElementById('live');
   live.dataset.state = snapshot.error ? 'error' : 'live';
   live.dataset.at = String(snapshot.at);

@@ -41,6 +41,11 @@ export interface Snapshot {
   readonly url: string;
   readonly queues: readonly QueueView[];
   readonly workers: readonly WorkerStatus[];
+  /**
+   * `broker`: every queue the broker lists; `topology`: the broker offers no listing (RabbitMQ without its
+   * management API), so only the topology file's queues are shown.
+   */
+  readonly listing: 'broker' | 'topology';
   /** Why this round could not read the broker; the queues are then the last ones read. */
   readonly error?: { readonly code: string; readonly message: string };
 }
@@ -65,7 +70,7 @@ export class Monitor {
   constructor(options: MonitorOptions) {
     this.#options = options;
     this.#deadLetterQueues = deadLetterQueues(options.desired);
-    this.#latest = { at: Date.now(), url: options.connection.url, queues: [], workers: [] };
+    this.#latest = { at: Date.now(), url: options.connection.url, queues: [], workers: [], listing: 'broker' };
   }
 
   get latest(): Snapshot {
@@ -114,7 +119,7 @@ export class Monitor {
     const workers = Promise.all(this.#options.workers.map(probeWorker));
     let snapshot: Snapshot;
     try {
-      const depths = await this.#depths();
+      const { depths, listing } = await this.#depths();
       const at = Date.now();
       this.#history.record(at, new Map([...depths].map(([name, d]) => [name, d.ready])));
       const queues = [...depths].map(([name, d]) => ({
@@ -125,7 +130,7 @@ export class Monitor {
         rate: this.#history.netRate(name),
         history: this.#history.of(name).map((s) => s.ready),
       }));
-      snapshot = { at, url: connection.url, queues, workers: await workers };
+      snapshot = { at, url: connection.url, queues, workers: await workers, listing };
     } catch (error) {
       const code = error instanceof WakameError ? error.code : 'ERR_BROKER_READ';
       const message = error instanceof Error ? error.message : String(error);
@@ -140,13 +145,16 @@ export class Monitor {
    * Ready count and consumers per queue, by name. The broker's listing when it has one; else (RabbitMQ without
    * the management API) the topology's queues, each declared passively.
    */
-  async #depths(): Promise<Map<string, { ready: number; consumers: number | null }>> {
+  async #depths(): Promise<{
+    depths: Map<string, { ready: number; consumers: number | null }>;
+    listing: Snapshot['listing'];
+  }> {
     const { connection, desired } = this.#options;
     const report = await observeQueues(connection);
     const depths = new Map<string, { ready: number; consumers: number | null }>();
     if (report.complete || desired === undefined) {
       for (const q of report.queues) depths.set(q.name, { ready: q.ready, consumers: q.consumers });
-      return depths;
+      return { depths, listing: 'broker' };
     }
     for (const q of desired.queues) {
       try {
@@ -159,7 +167,7 @@ export class Monitor {
         if (!(error instanceof NotFoundError || error instanceof ChannelError)) throw error;
       }
     }
-    return depths;
+    return { depths, listing: 'topology' };
   }
 }
 
