@@ -1,8 +1,8 @@
 /**
  * A small beanstalkd client: one TCP connection, commands pipelined (written as they come, answered
- * in order), each command's reply checked against what the protocol allows for it. Written in-tree
- * because the npm clients either lack typings or serialise commands (one in flight at a time), and
- * the protocol is a dozen text commands.
+ * in order), each command's reply checked against what the protocol allows for it. Written in-tree:
+ * the protocol is a dozen text commands, adding a client package would change the shared lockfile, and
+ * this one batches the writes of one event-loop turn and reads each reply once.
  *
  * Every failure is typed: the server's error words become {@link BeanstalkCommandError} (with the
  * word in `reply`), a lost or refused connection {@link ConnectionError}, a connect that takes too
