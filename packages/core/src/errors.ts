@@ -369,6 +369,16 @@ export class HealthServerError extends WakameError {
   readonly code = 'ERR_HEALTH_SERVER';
 }
 
+/**
+ * A worker cannot run the topology's schedules: its transport keeps no lease on the broker (on
+ * RabbitMQ the schedules' state lives behind the management API, as `apply`'s stack records do), or
+ * a schedule cannot be sent (its payload does not fit its task).
+ */
+export class SchedulerError extends WakameError {
+  override readonly name = 'SchedulerError';
+  readonly code = 'ERR_SCHEDULER';
+}
+
 /** A retry policy gave up; `cause` is the last error. */
 export class RetriesExhaustedError extends WakameError {
   override readonly name = 'RetriesExhaustedError';

@@ -12,6 +12,7 @@ import type { CompiledTask } from '../topology/desired.js';
 import { deadLetter, deadLetterTarget, errorSummary, reply, retryLater } from './outcomes.js';
 import { payloadIssues } from './payload-validator.js';
 import { attemptOf, type DeadLetterReason, retryDelay, TASK_HEADERS } from './protocol.js';
+import type { TaskLimit } from './task-limits.js';
 import type { TaskContext, TaskHandler } from './types.js';
 
 type ErrorSummary = { readonly name: string; readonly message: string };
@@ -30,6 +31,8 @@ export interface TaskRunnerOptions {
   readonly tasks: ReadonlyMap<string, CompiledTask>;
   readonly handlers: Readonly<Record<string, TaskHandler | undefined>>;
   readonly deadLetterQueue: string;
+  /** Per-task concurrency and rate limits, for the tasks that have any. */
+  readonly limits?: ReadonlyMap<string, TaskLimit>;
 }
 
 /** Outcome of a task that completed, and a function returning it: one of each per task name, not per message. */
@@ -113,6 +116,47 @@ export class TaskRunner {
       signal,
     };
     if (typeof traceparent === 'string') context.traceparent = traceparent;
+    const limit = this.options.limits?.get(name);
+    if (limit !== undefined) return this.#limited(limit, connection, message, task, attempt, signal, handler, context);
+    return this.#invoke(connection, message, task, attempt, signal, handler, context);
+  }
+
+  /** Runs the handler once the task's limits let it start; its place is given back when it is settled. */
+  async #limited(
+    limit: TaskLimit,
+    connection: Connection,
+    message: Message,
+    task: CompiledTask,
+    attempt: number,
+    signal: AbortSignal,
+    handler: TaskHandler,
+    context: TaskContext,
+  ): Promise<Outcome> {
+    try {
+      await limit.enter(signal);
+    } catch (error) {
+      // Only a forced stop ends the wait: the message goes back to its queue, not run.
+      if (signal.aborted) return returned(message, task.name);
+      throw error;
+    }
+    try {
+      return await this.#invoke(connection, message, task, attempt, signal, handler, context);
+    } finally {
+      limit.release();
+    }
+  }
+
+  #invoke(
+    connection: Connection,
+    message: Message,
+    task: CompiledTask,
+    attempt: number,
+    signal: AbortSignal,
+    handler: TaskHandler,
+    context: TaskContext,
+  ): Outcome | Promise<Outcome> {
+    const payload = message.payload;
+    const name = task.name;
     let result: unknown;
     try {
       result = handler(payload, context);

@@ -10,12 +10,16 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Consumer } from '../messaging/consumer.js';
+import { silentLogger } from '../messaging/events.js';
 import type { Message } from '../messaging/message.js';
 import type { DesiredTopology } from '../topology/desired.js';
 import type { TopologyDocument } from '../topology/document.js';
 import { compileDocument } from '../topology/pipeline.js';
 import type { HealthServer, HealthServerOptions } from './health-server.js';
 import { attemptOf, TASK_HEADERS } from './protocol.js';
+import type { Timers } from './schedule/clock.js';
+import { type ScheduleEvent, Scheduler, type SchedulerOptions } from './schedule/scheduler.js';
+import { taskLimits } from './task-limits.js';
 import type { TaskHandler, TaskHandlers } from './types.js';
 import { type ConsumerSpec, type MessageRunner, queueName, withRunner } from './worker-consumers.js';
 import { DEFAULT_CONCURRENCY } from './worker-dispatch.js';
@@ -24,6 +28,8 @@ import type { WorkerObserver } from './worker-observer.js';
 import { declareConsumed, defaultQueues } from './worker-queues.js';
 import { type Outcome, TaskRunner } from './worker-tasks.js';
 
+export type { Timers } from './schedule/clock.js';
+export type { ScheduleEvent, SchedulerOptions } from './schedule/scheduler.js';
 export type { ConsumerContext, ConsumerSpec } from './worker-consumers.js';
 export { DEFAULT_CONCURRENCY } from './worker-dispatch.js';
 export type { QueueError, QueueHealth, WorkerHealth } from './worker-health.js';
@@ -67,6 +73,16 @@ export interface WorkerOptions<T extends TopologyDocument> extends ConsumerMixin
   readonly onDecodeError?: (message: Message, error: Error) => void;
   /** Called after each handled message. */
   readonly onIteration?: () => void;
+  /**
+   * The topology's `schedules:`: every worker of a group competes for one lease on the broker, and the holder sends
+   * the runs (see the README's "Schedules and rate limits"). `false`: this worker never sends them.
+   * @defaultValue `{}` (group `default`) when the topology has schedules
+   */
+  readonly scheduler?: false | SchedulerOptions;
+  /** What the scheduler does: leads, follows, fires a run, skips missed slots, fails. */
+  readonly onScheduleEvent?: (event: ScheduleEvent) => void;
+  /** The clock of schedules and task rate limits (tests move it themselves). @defaultValue the system clock */
+  readonly timers?: Timers;
   /** What became of each task: done, retried, dead-lettered (with why), or returned by a forced stop. */
   readonly onTaskEvent?: (event: TaskEvent) => void;
 }
@@ -122,6 +138,8 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   #taskQueues: readonly string[] = [];
   /** Health server and metrics; empty unless serving, and then the only cost of a task is one clock read. */
   readonly #observers = new Set<WorkerObserver>();
+  /** Sends the topology's scheduled runs while this worker holds their lease. */
+  readonly #scheduler: Scheduler | undefined;
 
   constructor(options: WorkerOptions<T>) {
     super(options);
@@ -151,6 +169,15 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
       this.#tasks = this.#taskConsumer(concurrency);
     }
     this.#specs = this.#tasks ? [this.#tasks, ...plain] : plain;
+    this.#scheduler =
+      options.scheduler === false || (this.topology.schedules ?? []).length === 0
+        ? undefined
+        : new Scheduler(this.topology, {
+            ...options.scheduler,
+            logger: options.logger ?? silentLogger,
+            ...(options.timers ? { timers: options.timers } : {}),
+            ...(options.onScheduleEvent ? { onEvent: options.onScheduleEvent } : {}),
+          });
     this.trackQueues(this.#specs.flatMap((spec) => spec.queues.map(queueName)));
   }
 
@@ -167,6 +194,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   }
 
   protected override onConnectionLost(error: Error): void {
+    void this.#scheduler?.pause();
     this.#options.onConnectionLost?.(error);
   }
 
@@ -175,11 +203,25 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
     this.#options.onConnectionRevived?.();
   }
 
-  protected override onConsumeReady(consumers: readonly Consumer[]): void {
+  protected override onConsumeReady(consumers: readonly Consumer[], connection: Connection): void {
+    this.#scheduler?.start(connection);
     this.#options.onConsumeReady?.(consumers[0] as Consumer, consumers);
   }
 
+  /** Whether this worker sends the topology's scheduled runs now (it holds their lease). */
+  get isScheduleLeader(): boolean {
+    return this.#scheduler?.isLeader ?? false;
+  }
+
+  override async stop(options: { deadline?: number } = {}): Promise<void> {
+    // The lease goes at once, so another worker can take over while this one finishes its handlers (not awaited: a
+    // stop must not wait on an unreachable broker; the lease goes with the connection anyway).
+    void this.#scheduler?.stop();
+    await super.stop(options);
+  }
+
   protected override onConsumeEnd(): void {
+    void this.#scheduler?.stop();
     this.#notify((o) => o.stopped?.());
     this.#options.onConsumeEnd?.();
   }
@@ -255,6 +297,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
       tasks: new Map(this.topology.tasks.map((t) => [t.name, t])),
       handlers: options.handlers as Record<string, TaskHandler | undefined>,
       deadLetterQueue: this.#deadLetterQueue,
+      limits: taskLimits(this.topology.tasks, options.timers),
     });
     const hook = options.onTaskEvent;
     const observers = this.#observers;

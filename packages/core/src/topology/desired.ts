@@ -20,6 +20,24 @@ export interface CompiledTask {
   readonly route?: { readonly exchange: string; readonly routingKey: string };
   readonly retry: Required<RetryDocument>;
   readonly deadLetter?: { readonly queue?: string; readonly exchange?: string; readonly routingKey?: string };
+  /** At most `max` starts per `perMs`, per worker (a token bucket). */
+  readonly rateLimit?: { readonly max: number; readonly perMs: number };
+  /** At most this many handlers of the task at once, per worker. */
+  readonly concurrency?: number;
+}
+
+/** A schedule, with its defaults applied and its durations in milliseconds. */
+export interface CompiledSchedule {
+  readonly name: string;
+  readonly task: string;
+  readonly payload: Readonly<Record<string, unknown>>;
+  readonly trigger:
+    | { readonly kind: 'cron'; readonly expression: string; readonly timezone: string }
+    | { readonly kind: 'every'; readonly everyMs: number };
+  /** After a downtime: `skip` the slots that passed, or `runOnce` for all of them. */
+  readonly missed: 'skip' | 'runOnce';
+  /** How late a slot may still run as on time. */
+  readonly graceMs: number;
 }
 
 export interface DesiredTopology {
@@ -38,6 +56,8 @@ export interface DesiredTopology {
   readonly routes: readonly RouteDocument[];
   /** Sorted by name. */
   readonly tasks: readonly CompiledTask[];
+  /** Sorted by name; absent when the topology declares none. */
+  readonly schedules?: readonly CompiledSchedule[];
   /**
    * The broker's own entities the topology declares (vhosts, users, permissions, policies), each
    * list sorted by its key. Absent: none.

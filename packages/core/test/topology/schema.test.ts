@@ -111,7 +111,12 @@ describe('the schema file', () => {
   it('describes every property and forbids unknown ones everywhere but free-form maps', () => {
     const undescribed: string[] = [];
     const open: string[] = [];
-    const freeForm = new Set(['#/$defs/arguments', '#/properties/priorityClasses', '#/$defs/task/properties/payload']);
+    const freeForm = new Set([
+      '#/$defs/arguments',
+      '#/properties/priorityClasses',
+      '#/$defs/task/properties/payload',
+      '#/$defs/schedule/properties/payload',
+    ]);
     const walk = (node: unknown, at: string): void => {
       if (typeof node !== 'object' || node === null) return;
       const schema = node as Record<string, unknown>;
@@ -226,9 +231,23 @@ const everything = {
       route: { exchange: 'x', routingKey: 'k' },
       retry: { maxAttempts: 100, initialDelay: 1, factor: 2, maxDelay: 10, jitter: 0 },
       deadLetter: { queue: 'failed', exchange: 'dlx', routingKey: 'dead' },
+      rateLimit: { max: 100, per: '1s' },
+      concurrency: 4,
     },
   ],
   routes: [{ match: 'media.**', exchange: 'x', routingKey: 'k' }],
+  schedules: [
+    {
+      name: 'nightly',
+      task: 'media.process',
+      payload: { url: 'u' },
+      cron: '0 3 * * *',
+      timezone: 'Europe/Paris',
+      every: 60_000,
+      missed: 'skip',
+      grace: '5m',
+    },
+  ],
   expect: [
     { publish: { exchange: 'x', routingKey: 'k', headers: { format: 'mp4' } }, reaches: ['q'], notReaches: ['r'] },
   ],

@@ -10,7 +10,8 @@
  * Warnings: `invalid-topic-key`, `unbound-queue`, `shared-fanout-queue`, `quorum-priority`,
  * `unused-exchange`, `route-shadowed`, and the milder cases of `priority-range` and `ttl-range`.
  * The rules on vhosts, users, permissions and policies are in `./broker-rules.ts`, the routing tests of
- * the `expect:` section (`routing-test`) in `./routing-tests.ts`.
+ * the `expect:` section (`routing-test`) in `./routing-tests.ts`, those of schedules and task limits in
+ * `./schedule-rules.ts`.
  *
  * @module
  */
@@ -26,6 +27,7 @@ import type { BindingDocument, QueueBindingDocument, TopologyDocument } from '..
 import { checkBrokerEntities } from './broker-rules.js';
 import { expiryCycles, reachableQueues } from './routing.js';
 import { checkRoutingTests } from './routing-tests.js';
+import { checkSchedules } from './schedule-rules.js';
 
 /** What {@link checkRules} checks against besides the document. */
 export interface RuleOptions {
@@ -491,4 +493,5 @@ const RULES: readonly ((ctx: Context) => void)[] = [
   designWarnings,
   checkBrokerEntities,
   checkRoutingTests,
+  checkSchedules,
 ];

@@ -24,6 +24,7 @@ import type {
   TopologyDocument,
 } from '../document.js';
 import { compileBrokerEntities, declaresBrokerEntities } from './broker.js';
+import { compileSchedule, durationMs } from './schedules.js';
 import { compileGlob } from './task-glob.js';
 
 /** Built-in retry policy of a task that sets none: a single attempt. */
@@ -178,6 +179,8 @@ export function compileTask(doc: TaskDocument, topology: TopologyDocument): Comp
   if (route !== undefined) task.route = route;
   const deadLetter = doc.deadLetter ?? d.deadLetter;
   if (deadLetter !== undefined) task.deadLetter = { ...deadLetter };
+  if (doc.rateLimit !== undefined) task.rateLimit = { max: doc.rateLimit.max, perMs: durationMs(doc.rateLimit.per) };
+  if (doc.concurrency !== undefined) task.concurrency = doc.concurrency;
   return task;
 }
 
@@ -238,6 +241,8 @@ export function compileTopology(doc: TopologyDocument): DesiredTopology {
     routes: (doc.routes ?? []).map((r) => ({ ...r })),
     tasks: uniqueByName((doc.tasks ?? []).map((t) => compileTask(t, doc))),
   };
+  const scheduled: DesiredTopology =
+    doc.schedules === undefined ? desired : { ...desired, schedules: uniqueByName(doc.schedules.map(compileSchedule)) };
   // Only when declared: a topology of exchanges and queues compiles exactly as before.
-  return declaresBrokerEntities(doc) ? { ...desired, broker: compileBrokerEntities(doc) } : desired;
+  return declaresBrokerEntities(doc) ? { ...scheduled, broker: compileBrokerEntities(doc) } : scheduled;
 }

@@ -1,0 +1,92 @@
+/**
+ * The rules of the `schedules:` section and of task limits: what the schema cannot say about them.
+ *
+ * Errors: `duplicate-name` (two schedules of one name: their slot ids would collide),
+ * `dangling-reference` (a schedule's task is not declared), `schedule-trigger` (neither or both of
+ * `cron` and `every`), `schedule-cron` (croner cannot parse the expression, or it never fires),
+ * `schedule-timezone` (not an IANA time zone this Node.js knows).
+ * Warnings: `schedule-timezone` on an `every` schedule (slots are instants: a zone changes nothing),
+ * `rate-limit` (a limit faster than a start per millisecond, which no timer can pace).
+ *
+ * @module
+ */
+import { cronOf } from '../compile/schedules.js';
+import type { DesiredTopology } from '../desired.js';
+import type { ScheduleDocument, TopologyDocument } from '../document.js';
+
+/** What the schedule rules need from the rule context of `./rules.ts`. */
+export interface ScheduleRuleContext {
+  readonly doc: TopologyDocument;
+  readonly compiled: DesiredTopology;
+  error(keyword: string, path: string, message: string): void;
+  warn(keyword: string, path: string, message: string): void;
+}
+
+/** Why `timezone` is not usable, or undefined when Node.js knows it. */
+export function timezoneProblem(timezone: string): string | undefined {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: timezone });
+    return undefined;
+  } catch {
+    return `'${timezone}' is not an IANA time zone (e.g. UTC, Europe/Paris, America/New_York)`;
+  }
+}
+
+/** Why `expression` is not a usable cron expression, or undefined when it is (and fires at least once). */
+export function cronProblem(expression: string, timezone = 'UTC'): string | undefined {
+  let cron: ReturnType<typeof cronOf>;
+  try {
+    cron = cronOf(expression, timezone);
+  } catch (error) {
+    return `'${expression}' is not a cron expression: ${(error as Error).message}`;
+  }
+  if (cron.nextRun() === null) return `'${expression}' never fires (no date matches it)`;
+  return undefined;
+}
+
+function checkSchedule(ctx: ScheduleRuleContext, s: ScheduleDocument, at: string, tasks: ReadonlySet<string>): void {
+  if (!tasks.has(s.task)) ctx.error('dangling-reference', `${at}/task`, `schedule task '${s.task}' is not declared`);
+  if (s.cron === undefined && s.every === undefined) {
+    ctx.error('schedule-trigger', at, `schedule '${s.name}' needs cron (e.g. '0 3 * * *') or every (e.g. 30s)`);
+    return;
+  }
+  if (s.cron !== undefined && s.every !== undefined) {
+    ctx.error('schedule-trigger', `${at}/every`, `schedule '${s.name}' has both cron and every: keep one`);
+    return;
+  }
+  const zoneProblem = s.timezone === undefined ? undefined : timezoneProblem(s.timezone);
+  if (zoneProblem !== undefined) ctx.error('schedule-timezone', `${at}/timezone`, zoneProblem);
+  if (s.cron !== undefined) {
+    const problem = cronProblem(s.cron, zoneProblem === undefined ? s.timezone : undefined);
+    if (problem !== undefined) ctx.error('schedule-cron', `${at}/cron`, problem);
+  } else if (s.timezone !== undefined && zoneProblem === undefined) {
+    ctx.warn(
+      'schedule-timezone',
+      `${at}/timezone`,
+      'a time zone changes nothing for an every schedule (only for cron)',
+    );
+  }
+}
+
+/** Runs the schedule and task-limit rules. */
+export function checkSchedules(ctx: ScheduleRuleContext): void {
+  const tasks = new Set(ctx.compiled.tasks.map((t) => t.name));
+  const first = new Map<string, number>();
+  (ctx.doc.schedules ?? []).forEach((s, i) => {
+    const at = `/schedules/${i}`;
+    const earlier = first.get(s.name);
+    if (earlier === undefined) first.set(s.name, i);
+    else ctx.error('duplicate-name', `${at}/name`, `schedule '${s.name}' is already declared at /schedules/${earlier}`);
+    checkSchedule(ctx, s, at, tasks);
+  });
+  (ctx.doc.tasks ?? []).forEach((t, i) => {
+    const limit = ctx.compiled.tasks.find((c) => c.name === t.name)?.rateLimit;
+    if (limit !== undefined && limit.perMs / limit.max < 1) {
+      ctx.warn(
+        'rate-limit',
+        `/tasks/${i}/rateLimit`,
+        `${limit.max} per ${limit.perMs} ms is faster than one start per millisecond: timers cannot pace it`,
+      );
+    }
+  });
+}

@@ -1,0 +1,223 @@
+/**
+ * Schedules and task limits in real workers on the in-process broker, with a clock the test moves: two workers
+ * of one group send each slot once; the other takes over when the leader goes; per-task concurrency and rate
+ * limits hold inside a worker.
+ */
+import { randomUUID } from 'node:crypto';
+import { waitFor } from '@wakame/testkit';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SchedulerError } from '../../src/errors.js';
+import { Connection } from '../../src/messaging/connection.js';
+import { TaskClient } from '../../src/tasks/client.js';
+import type { ScheduleEvent } from '../../src/tasks/schedule/scheduler.js';
+import { Worker } from '../../src/tasks/worker.js';
+import { defineTopology } from '../../src/topology/document.js';
+import { ManualTimers } from './manual-timers.js';
+
+const topology = defineTopology({
+  exchanges: [{ name: 'tasks', type: 'direct' }],
+  queues: [{ name: 'work', bindings: [{ exchange: 'tasks', routingKey: 'work' }] }],
+  tasks: [
+    { name: 'report.build', payload: { type: 'object', required: ['kind'], properties: { kind: { type: 'string' } } } },
+    { name: 'mail.send', concurrency: 2 },
+    { name: 'api.call', rateLimit: { max: 2, per: '1s' } },
+  ],
+  routes: [{ match: '**', exchange: 'tasks', routingKey: 'work' }],
+  schedules: [{ name: 'reports', task: 'report.build', every: '1m', payload: { kind: 'daily' } }],
+});
+
+describe('schedules in workers (memory://, a manual clock)', () => {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn().catch(() => undefined);
+  });
+
+  async function worker(
+    url: string,
+    timers: ManualTimers,
+    name: string,
+    events: (ScheduleEvent & { by: string })[],
+    ran: string[],
+  ) {
+    const connection = await Connection.open(url);
+    const w = new Worker({
+      connection,
+      topology,
+      timers,
+      scheduler: { group: 'g', leaseCheckMs: 5_000 },
+      handlers: {
+        'report.build': (_payload, ctx) => void ran.push(ctx.id),
+        'mail.send': () => undefined,
+        'api.call': () => undefined,
+      },
+      onScheduleEvent: (event) => void events.push({ ...event, by: name }),
+    });
+    cleanup.push(async () => {
+      await w.stop({ deadline: 1_000 });
+      await connection.close();
+    });
+    void w.run();
+    return w;
+  }
+
+  it('two workers: one leads, each slot is sent once, and the other takes over after a stop without a repeat', async () => {
+    const url = `memory://${randomUUID()}`;
+    const timers = new ManualTimers(Date.parse('2026-01-01T00:00:30Z'));
+    const events: (ScheduleEvent & { by: string })[] = [];
+    const ran: string[] = [];
+    const a = await worker(url, timers, 'a', events, ran);
+    const b = await worker(url, timers, 'b', events, ran);
+    const fired = () => events.filter((e) => e.type === 'fired').map((e) => (e as { id: string }).id);
+    await waitFor(() => events.some((e) => e.type === 'leader') && timers.pending >= 2, {
+      what: 'a leader, and both waiting',
+    });
+    expect(a.isScheduleLeader !== b.isScheduleLeader).toBe(true);
+    for (let minute = 1; minute <= 3; minute++) {
+      timers.advance(60_000);
+      await waitFor(() => fired().length === minute, { what: `run ${minute} sent` });
+    }
+    expect(fired()).toEqual([
+      'reports@2026-01-01T00:01:00.000Z',
+      'reports@2026-01-01T00:02:00.000Z',
+      'reports@2026-01-01T00:03:00.000Z',
+    ]);
+    await waitFor(() => ran.length === 3, { what: 'three runs handled' });
+    const [leader, other] = a.isScheduleLeader ? [a, b] : [b, a];
+    const leaderName = a.isScheduleLeader ? 'a' : 'b';
+    await leader.stop({ deadline: 1_000 });
+    // The other tries the lease at its next check, within leaseCheckMs.
+    timers.advance(5_000);
+    await waitFor(() => other.isScheduleLeader, { what: 'the other worker leads' });
+    timers.advance(55_000);
+    await waitFor(() => fired().length === 4, { what: 'the fourth run sent' });
+    expect(fired()[3]).toBe('reports@2026-01-01T00:04:00.000Z');
+    expect(events.filter((e) => e.type === 'fired').map((e) => e.by)).toEqual([
+      leaderName,
+      leaderName,
+      leaderName,
+      leaderName === 'a' ? 'b' : 'a',
+    ]);
+    await waitFor(() => ran.length === 4, { what: 'four runs handled' });
+    expect(new Set(ran).size).toBe(4);
+  });
+
+  it('after a downtime, runOnce sends one run for the missed slots, saying how many had none', async () => {
+    const url = `memory://${randomUUID()}`;
+    const timers = new ManualTimers(Date.parse('2026-01-01T00:00:30Z'));
+    const events: (ScheduleEvent & { by: string })[] = [];
+    const ran: string[] = [];
+    const first = await worker(url, timers, 'first', events, ran);
+    await waitFor(() => first.isScheduleLeader, { what: 'the first worker leads' });
+    await first.stop({ deadline: 1_000 });
+    timers.advance(5 * 60_000);
+    await worker(url, timers, 'second', events, ran);
+    await waitFor(() => events.some((e) => e.type === 'fired'), { what: 'the catch-up run' });
+    expect(events.filter((e) => e.type === 'fired')).toEqual([
+      expect.objectContaining({ id: 'reports@2026-01-01T00:05:00.000Z', missed: 4, by: 'second' }),
+    ]);
+  });
+
+  it('refuses a schedule whose payload its task does not accept', () => {
+    const bad = defineTopology({
+      ...topology,
+      schedules: [{ name: 'x', task: 'report.build', every: '1m', payload: {} }],
+    });
+    expect(
+      () => new Worker({ connection: 'memory://', topology: bad, handlers: { 'report.build': () => undefined } }),
+    ).toThrow(SchedulerError);
+  });
+});
+
+describe('task limits in a worker (memory://)', () => {
+  it('runs at most `concurrency` handlers of a task at once, below the worker concurrency', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const client = new TaskClient(connection, topology);
+    let running = 0;
+    let most = 0;
+    const release: (() => void)[] = [];
+    let done = 0;
+    let ready = false;
+    const worker = new Worker({
+      onConsumeReady: () => {
+        ready = true;
+      },
+      connection,
+      topology,
+      concurrency: 10,
+      scheduler: false,
+      handlers: {
+        'mail.send': async () => {
+          running++;
+          most = Math.max(most, running);
+          await new Promise<void>((resolve) => release.push(resolve));
+          running--;
+          done++;
+        },
+        'report.build': () => undefined,
+        'api.call': () => undefined,
+      },
+    });
+    void worker.run();
+    try {
+      await waitFor(() => ready, { what: 'the worker consuming' });
+      for (let i = 0; i < 6; i++) await client.send('mail.send', {});
+      while (done < 6) {
+        await waitFor(() => release.length > 0, { what: 'a handler waiting', timeoutMs: 10_000 });
+        // Give the others every chance to start too before one is let go.
+        await new Promise((resolve) => setImmediate(resolve));
+        expect(running).toBeLessThanOrEqual(2);
+        release.shift()?.();
+        await waitFor(() => running < 2 || done === 6 || release.length > 1, {
+          what: 'the next handler',
+          timeoutMs: 10_000,
+        });
+      }
+      expect(most).toBe(2);
+    } finally {
+      await worker.stop({ deadline: 1_000 });
+      await connection.close();
+    }
+  });
+
+  it('starts at most rateLimit.max handlers per period, the rest as tokens come', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const client = new TaskClient(connection, topology);
+    const timers = new ManualTimers(0);
+    const started: number[] = [];
+    let ready = false;
+    const worker = new Worker({
+      onConsumeReady: () => {
+        ready = true;
+      },
+      connection,
+      topology,
+      concurrency: 10,
+      timers,
+      scheduler: false,
+      handlers: {
+        'api.call': () => void started.push(timers.now()),
+        'report.build': () => undefined,
+        'mail.send': () => undefined,
+      },
+    });
+    void worker.run();
+    try {
+      await waitFor(() => ready, { what: 'the worker consuming' });
+      for (let i = 0; i < 5; i++) await client.send('api.call', {});
+      await waitFor(() => started.length === 2 && timers.pending === 1, { what: 'a burst of two, then a wait' });
+      timers.advance(499);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(started.length).toBe(2);
+      timers.advance(1);
+      await waitFor(() => started.length === 3, { what: 'the third start, at 500 ms' });
+      timers.advance(500);
+      await waitFor(() => started.length === 4, { what: 'the fourth start, at 1 s' });
+      timers.advance(500);
+      await waitFor(() => started.length === 5, { what: 'the fifth start, at 1.5 s' });
+      expect(started).toEqual([0, 0, 500, 1_000, 1_500]);
+    } finally {
+      await worker.stop({ deadline: 1_000 });
+      await connection.close();
+    }
+  });
+});
