@@ -219,6 +219,21 @@ describe('the packed packages', () => {
       expect(loaded.get(f), f).toBe(readFileSync(join(repo, 'packages/transports/src/redis/lua', f), 'utf8'));
   }, 60_000);
 
+  it("ship the dashboard's page (ui/) where its built server reads it", async () => {
+    // The installed dist/dashboard/http.js names the folder and the files it serves (wakame ui).
+    const server = join(app, 'node_modules/@wakame/cli/dist/dashboard/http.js');
+    const read = `const { UI_DIR, UI_FILES } = await import(${JSON.stringify(pathToFileURL(server).href)}); console.log(JSON.stringify({ UI_DIR, UI_FILES }));`;
+    const r = succeeded(
+      'dashboard files',
+      await run(process.execPath, ['--input-type=module', '-e', read], { cwd: app, env: userEnv(), timeoutMs: 30_000 }),
+    );
+    const { UI_DIR, UI_FILES } = JSON.parse(r.stdout) as { UI_DIR: string; UI_FILES: string[] };
+    expect(UI_FILES).toContain('index.html');
+    expect(packed.get('cli')?.files).toEqual(expect.arrayContaining(UI_FILES.map((f) => `ui/${f}`)));
+    for (const f of UI_FILES)
+      expect(readFileSync(join(UI_DIR, f), 'utf8'), f).toBe(readFileSync(join(repo, 'packages/cli/ui', f), 'utf8'));
+  }, 60_000);
+
   it('have publishable manifests: versions for workspace ranges, repository, public access, engines', () => {
     for (const name of PUBLISHED) {
       const text = readFileSync(join(app, 'node_modules/@wakame', name, 'package.json'), 'utf8');

@@ -18,7 +18,8 @@ import type { Redactor } from './redact.js';
 export const UI_DIR = fileURLToPath(new URL('../../ui/', import.meta.url));
 
 /** The files the page is made of; nothing else is served from disk, so no path can leave the folder. */
-const STATIC_FILES = new Set(['index.html', 'app.js', 'graph.js', 'charts.js', 'actions.js', 'style.css']);
+export const UI_FILES: readonly string[] = ['index.html', 'app.js', 'graph.js', 'charts.js', 'actions.js', 'style.css'];
+const STATIC_FILES = new Set(UI_FILES);
 
 const CONTENT_TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
