@@ -162,6 +162,18 @@ describe('wakame ui over HTTP (file://)', () => {
     }
   }, 60_000);
 
+  it('without a topology file lists the broker and has no graph or plan', async () => {
+    const ui = await startUi(['--url', url]);
+    try {
+      const read = (await state(ui)) as State & { graph: unknown; plan: unknown };
+      expect(read.graph).toBeNull();
+      expect(read.plan).toBeNull();
+      expect(read.snapshot.queues.map((q) => q.name).sort()).toEqual(['hipri', 'lopri', 'midpri']);
+    } finally {
+      expect(await ui.stop(), ui.output()).toBe(0);
+    }
+  }, 60_000);
+
   it('refuses a bad --worker URL at start, as a usage mistake', async () => {
     const run = await runCli(['ui', topology, '--url', url, '--worker', 'localhost:9464', '--port', '0']);
     expect(run.code).not.toBe(0);
