@@ -47,6 +47,14 @@ export {
   TASK_HEADERS,
 } from './protocol.js';
 export { DIRECT_REPLY_TO, type TaskReply } from './replies.js';
+export { SYSTEM_TIMERS, type Timers } from './schedule/clock.js';
+export {
+  DEFAULT_LEASE_CHECK_MS,
+  SCHEDULE_HEADERS,
+  type ScheduleEvent,
+  type SchedulerOptions,
+} from './schedule/scheduler.js';
+export { slotId } from './schedule/slots.js';
 export type {
   SendOptions,
   TaskContext,

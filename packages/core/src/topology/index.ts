@@ -20,20 +20,23 @@ export { formatIssue, formatIssues } from './check/format-issues.js';
 export { checkRules, type RuleOptions } from './check/rules.js';
 export { topologySchema, validateSchema } from './check/validate.js';
 export { compileTopology } from './compile/compile.js';
-export type { CompiledTask, DesiredTopology } from './desired.js';
+export type { CompiledSchedule, CompiledTask, DesiredTopology } from './desired.js';
 export type {
   BindingDocument,
   BroadcastDocument,
   DefaultsDocument,
+  DurationDocument,
   ExchangeDocument,
   HashingAlgorithm,
   PermissionDocument,
   PolicyDocument,
   QueueBindingDocument,
   QueueDocument,
+  RateLimitDocument,
   RetryDocument,
   RouteDocument,
   RoutingTestDocument,
+  ScheduleDocument,
   TaskDocument,
   TopicPermissionDocument,
   TopologyDocument,
