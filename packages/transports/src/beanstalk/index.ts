@@ -28,7 +28,7 @@ import { checkPrefix } from './jobs.js';
 
 export { BeanstalkStore, type BeanstalkStoreOptions } from './beanstalk-store.js';
 export { BeanstalkClient, BeanstalkCommandError, type ClientOptions, type Job } from './client.js';
-export { decodeJob, encodeJob, jobPriority, queueTube } from './jobs.js';
+export { type DecodedJob, decodeJob, encodeJob, jobPriority, queueTube } from './jobs.js';
 export { ProtocolViolation, type Reply, ReplyParser } from './reply-parser.js';
 
 /** The port beanstalkd listens on unless told otherwise. */
