@@ -118,6 +118,10 @@ describe('wakame ui over HTTP (file://)', () => {
         expect(answer.body.error?.code).toBe(code);
       }
       expect((await post(ui, 'purge', {}, good)).body.error?.code).toBe('ERR_BAD_REQUEST');
+      expect(await post(ui, 'purge', { queue: 'no-such-queue' }, good)).toEqual({
+        status: 404,
+        body: { error: expect.objectContaining({ code: 'ERR_NOT_FOUND' }) },
+      });
       // midpri is not where dead letters land: replay and the dead-letter listing refuse it.
       expect(await post(ui, 'replay', { queue: 'midpri' }, good)).toEqual({
         status: 400,

@@ -52,9 +52,10 @@ export function sendError(response: ServerResponse, error: unknown, redactor: Re
     response.end();
     return;
   }
-  const status = error instanceof DashboardRequestError ? error.status : 500;
   const code =
     typeof (error as { code?: unknown }).code === 'string' ? (error as { code: string }).code : 'ERR_INTERNAL';
+  // A queue the broker does not have (purged or listed after it was deleted) is the page's mistake, not ours.
+  const status = error instanceof DashboardRequestError ? error.status : code === 'ERR_NOT_FOUND' ? 404 : 500;
   const message = error instanceof Error ? error.message : String(error);
   sendJson(response, status, { error: { code, message } }, redactor);
 }
