@@ -33,6 +33,8 @@ const worker = new CeleryWorker(connection, {
       return call.retries;
     },
   },
+  // Worker and task events: `celery events` and Flower show this worker beside Python's.
+  events: { hostname: `node@${process.pid}` },
   onError: (error) => process.stderr.write(`${String(error)}\n`),
 });
 await worker.start();

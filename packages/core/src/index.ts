@@ -9,10 +9,13 @@
 
 export {
   CELERY_DEFAULT_QUEUE,
+  CELERY_EVENT_EXCHANGE,
   type CeleryCall,
   CeleryClient,
   type CeleryClientOptions,
   type CeleryEmbed,
+  CeleryEventDispatcher,
+  type CeleryEventOptions,
   type CeleryExceptionInfo,
   type CeleryHandler,
   CeleryProtocolError,
@@ -35,6 +38,7 @@ export {
   type CeleryWorkerOptions,
   celeryQueue,
   celeryTime,
+  DEFAULT_CELERY_HEARTBEAT_SECONDS,
   DEFAULT_CELERY_RESULT_TIMEOUT_MS,
   DEFAULT_MAX_RETRIES,
   DEFAULT_RETRY_DELAY_SECONDS,

@@ -22,6 +22,12 @@ export {
 } from './client.js';
 export { CeleryProtocolError, CeleryResultTimeoutError, CeleryTaskError } from './errors.js';
 export {
+  CELERY_EVENT_EXCHANGE,
+  CeleryEventDispatcher,
+  type CeleryEventOptions,
+  DEFAULT_HEARTBEAT_SECONDS as DEFAULT_CELERY_HEARTBEAT_SECONDS,
+} from './events.js';
+export {
   type CeleryEmbed,
   type CelerySignature,
   type CeleryTask,

@@ -14,6 +14,7 @@ import type { Consumer } from '../messaging/consumer.js';
 import type { Message } from '../messaging/message.js';
 import type { Queue } from '../model/queue.js';
 import { type CeleryHandler, CeleryRetry, callOf, DEFAULT_MAX_RETRIES } from './call.js';
+import { CeleryEventDispatcher, type CeleryEventOptions } from './events.js';
 import { type FollowUp, retryMessage, successFollowUps } from './follow-ups.js';
 import { type CeleryTask, decodeCeleryTask } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
@@ -40,6 +41,8 @@ export interface CeleryWorkerOptions {
   readonly prefetch?: number;
   /** Serializer of the tasks this worker sends. @defaultValue `'json'` */
   readonly serializer?: string;
+  /** Send Celery's worker and task events (for Flower, `celery events`). @defaultValue `false` */
+  readonly events?: boolean | CeleryEventOptions;
   /** Told of messages the worker could not handle (not Celery v2, unknown task, a backend failure). */
   readonly onError?: (error: unknown, message: Message) => void;
 }
@@ -54,6 +57,7 @@ export class CeleryWorker {
   readonly #router: CeleryRouter;
   readonly #publisher: CeleryPublisher;
   readonly #stopping = new AbortController();
+  readonly #events: CeleryEventDispatcher | undefined;
   #consumer: Consumer | undefined;
 
   constructor(connection: Connection, options: CeleryWorkerOptions) {
@@ -65,6 +69,14 @@ export class CeleryWorker {
     this.#queues = (options.queues ?? [CELERY_DEFAULT_QUEUE]).map((q) => (typeof q === 'string' ? celeryQueue(q) : q));
     this.#router = new CeleryRouter(options.routes, options.defaultQueue);
     this.#publisher = new CeleryPublisher(connection, options.serializer ?? 'json');
+    if (options.events) {
+      this.#events = new CeleryEventDispatcher(connection, options.events === true ? {} : options.events);
+    }
+  }
+
+  /** The name Celery's events give this worker, when it sends events. */
+  get hostname(): string | undefined {
+    return this.#events?.hostname;
   }
 
   /** Declares the queues and starts consuming. */
@@ -80,6 +92,7 @@ export class CeleryWorker {
       },
     });
     await this.#consumer.consume();
+    await this.#events?.start();
     return this;
   }
 
@@ -87,6 +100,7 @@ export class CeleryWorker {
   async stop(): Promise<void> {
     this.#stopping.abort();
     await this.#consumer?.close();
+    await this.#events?.stop();
   }
 
   async #handle(message: Message): Promise<void> {
@@ -105,8 +119,20 @@ export class CeleryWorker {
       await message.reject();
       return;
     }
+    await this.#events?.send('task-received', {
+      uuid: task.id,
+      name: task.name,
+      args: task.headers.argsrepr ?? JSON.stringify(task.args),
+      kwargs: task.headers.kwargsrepr ?? JSON.stringify(task.kwargs),
+      root_id: task.rootId,
+      parent_id: task.parentId,
+      retries: task.retries,
+      eta: task.headers.eta ?? null,
+      expires: task.headers.expires ?? null,
+    });
     if (task.expires && task.expires.getTime() < Date.now()) {
       await message.ack();
+      await this.#events?.send('task-revoked', { uuid: task.id, terminated: false, signum: null, expired: true });
       await this.#store(task, resultMeta(task.id, 'REVOKED', EXPIRED), message);
       return;
     }
@@ -138,6 +164,9 @@ export class CeleryWorker {
   async #run(task: CeleryTask, handler: CeleryHandler, message: Message): Promise<void> {
     if (this.#options.trackStarted)
       await this.#store(task, resultMeta(task.id, 'STARTED', { pid: process.pid }), message);
+    await this.#events?.send('task-started', { uuid: task.id, pid: process.pid });
+    this.#events?.taskStarted();
+    const started = performance.now();
     let result: unknown;
     try {
       result = await handler(callOf(task, { queue: message.queue, priority: message.properties.priority }));
@@ -145,7 +174,11 @@ export class CeleryWorker {
       if (error instanceof CeleryRetry) await this.#retry(task, error, message);
       else await this.#fail(task, error, message);
       return;
+    } finally {
+      this.#events?.taskDone();
     }
+    const runtime = (performance.now() - started) / 1000;
+    await this.#events?.send('task-succeeded', { uuid: task.id, result: JSON.stringify(result ?? null), runtime });
     await this.#store(task, resultMeta(task.id, 'SUCCESS', result ?? null, { parentId: task.parentId }), message);
     for (const next of successFollowUps(task, result ?? null, this.#router)) await this.#send(next, message);
   }
@@ -165,6 +198,11 @@ export class CeleryWorker {
     const queue = this.#queues.find((q) => q.name === message.queue) ?? celeryQueue(message.queue);
     await this.#send(retryMessage(task, retry.options, queue, message.properties.priority), message);
     const reason = exc ?? retry;
+    await this.#events?.send('task-retried', {
+      uuid: task.id,
+      exception: reprOf(reason),
+      traceback: tracebackOf(reason),
+    });
     await this.#store(
       task,
       resultMeta(task.id, 'RETRY', exceptionInfo(reason), { traceback: tracebackOf(reason) }),
@@ -178,6 +216,7 @@ export class CeleryWorker {
       parentId: task.parentId,
     });
     await this.#store(task, meta, message);
+    await this.#events?.send('task-failed', { uuid: task.id, exception: reprOf(error), traceback: tracebackOf(error) });
   }
 
   async #send(next: FollowUp, message: Message): Promise<void> {
@@ -199,4 +238,11 @@ export class CeleryWorker {
       this.#options.onError?.(error, message);
     }
   }
+}
+
+/** An exception as Celery's events show it: `ValueError('boom')`. */
+function reprOf(error: unknown): string {
+  const info = exceptionInfo(error);
+  const message = Array.isArray(info.exc_message) ? info.exc_message.join(', ') : String(info.exc_message);
+  return `${info.exc_type}(${JSON.stringify(message).replace(/^"|"$/g, "'")})`;
 }

@@ -22,6 +22,7 @@ import {
   type CeleryWorkerProcess,
   pythonClient,
   startCeleryWorker,
+  startPythonListener,
 } from './celery-peer.js';
 
 /** What differs between brokers. */
@@ -77,6 +78,7 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
         queues: [queues.wk, priorityQueue(queues.hi)],
         routes: { 'py.*': queues.py },
         onError: (error) => workerErrors.push(error),
+        events: { hostname: `${prefix}-wakame@test`, heartbeatSeconds: 1 },
         handlers: {
           'wk.add': ({ args: [x, y] }) => (x as number) + (y as number),
           'wk.greet': ({ kwargs }) => `hello ${kwargs.name as string}`,
@@ -267,6 +269,33 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
           chain: [{ task: 'wk.double' }, { task: 'py.mul', args: [7] }],
         });
         expect(await result.get()).toBe(42);
+      },
+      CELERY_TEST_TIMEOUT_MS,
+    );
+
+    it(
+      "sends Celery's worker and task events, as Python's event receiver sees them",
+      async () => {
+        type Event = { type: string; uuid?: string; hostname: string };
+        const listener = startPythonListener<{ events: Event[] }>(
+          peer,
+          'events',
+          { hostname: worker.hostname },
+          'hearing',
+        );
+        try {
+          await listener.ready; // it heard this worker (a heartbeat): it will hear the task too
+          const result = await client.send<number>('wk.add', { args: [20, 22], queue: queues.wk });
+          expect(await result.get()).toBe(42);
+          const { events } = await listener.output;
+          const ofTask = events.filter((event) => event.uuid === result.id).map((event) => event.type);
+          expect(ofTask).toEqual(['task-received', 'task-started', 'task-succeeded']);
+          expect(events.some((event) => event.type === 'worker-heartbeat' || event.type === 'worker-online')).toBe(
+            true,
+          );
+        } finally {
+          await listener.stop();
+        }
       },
       CELERY_TEST_TIMEOUT_MS,
     );

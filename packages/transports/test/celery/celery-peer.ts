@@ -104,3 +104,48 @@ export function startCeleryWorker(peer: CeleryPeerEnv, queues: readonly string[]
     child.once('error', reject);
   });
 }
+
+/** A long-running Python client: `ready` once it printed `readyLine` on stderr, `output` its JSON at exit. */
+export interface PythonListener<T> {
+  readonly ready: Promise<void>;
+  readonly output: Promise<T>;
+  stop(): Promise<void>;
+}
+
+/** Starts `celery_peer.py <command>` in the background (e.g. the event receiver). */
+export function startPythonListener<T>(
+  peer: CeleryPeerEnv,
+  command: string,
+  argument: unknown,
+  readyLine: string,
+): PythonListener<T> {
+  const child = spawn(PYTHON, [PEER, command, JSON.stringify(argument)], { env: envOf(peer), cwd: HERE });
+  let stdout = '';
+  let stderr = '';
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stderr.on('data', (chunk: Buffer) => {
+      stderr += chunk.toString('utf8');
+      if (stderr.includes(readyLine)) resolve();
+    });
+    void exited.then(() => reject(new Error(`${command} exited before '${readyLine}': ${stderr.slice(-1000)}`)));
+  });
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  const output = exited.then((code) => {
+    if (code !== 0) throw new Error(`${command} exited with ${code}: ${stderr.slice(-1000)}`);
+    return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as T;
+  });
+  // Whoever awaits only one of them must not leave the other as an unhandled rejection.
+  ready.catch(() => undefined);
+  output.catch(() => undefined);
+  return {
+    ready,
+    output,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}

@@ -118,10 +118,36 @@ def client(command, arg):
         # Python -> Wakame -> Python: py.add, then Wakame's wk.double, then py.mul.
         flow = chain(add.s(*arg['args']), app.signature('wk.double'), mul.s(arg['factor']))
         return wait(flow.apply_async())
+    if command == 'events':
+        return events(arg)
     if command == 'state':
         result = app.AsyncResult(arg['id'])
         return {'state': result.state}
     raise SystemExit(f'unknown command {command}')
+
+
+def events(arg):
+    """Listens to Celery events of one worker: says 'hearing' on stderr at its first event, and prints
+    the events it saw once a task-succeeded (or task-failed) came, or after the timeout."""
+    hostname = arg['hostname']
+    seen = []
+
+    def on_event(event):
+        if event.get('hostname') != hostname:
+            return
+        if not seen:
+            print('hearing', file=sys.stderr, flush=True)
+        seen.append(event)
+        if event['type'] in ('task-succeeded', 'task-failed'):
+            receiver.should_stop = True
+
+    with app.connection_for_read() as connection:
+        receiver = app.events.Receiver(connection, handlers={'*': on_event})
+        deadline = time.time() + arg.get('timeout', 90)
+        for _ in receiver.itercapture(limit=None, timeout=None, wakeup=False):
+            if time.time() > deadline:
+                break
+    return {'events': seen}
 
 
 if __name__ == '__main__':
