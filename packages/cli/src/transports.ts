@@ -16,11 +16,13 @@ const redis = async () => (await import('@wakame/transports/redis')).redisTransp
 const file = async () => (await import('@wakame/transports/file')).fileTransport;
 const postgres = async () => (await import('@wakame/transports/postgres')).postgresTransport;
 const mysql = async () => (await import('@wakame/transports/mysql')).mysqlTransport;
+const zookeeper = async () => (await import('@wakame/transports/zookeeper')).zookeeperTransport;
 const beanstalk = async () => (await import('@wakame/transports/beanstalk')).beanstalkTransport;
 
 /**
  * Creates the CLI's registry: `memory`, `file`, `amqp(s)`, `redis(s)`, `postgres(ql)`, `mysql`/`mariadb` and `beanstalk`, each
- * from `@wakame/transports` (the SQL ones need `pg` or `mysql2` installed beside the CLI).
+ * from `@wakame/transports` (the SQL ones need `pg` or `mysql2` installed beside the CLI), and `zookeeper` (with
+ * `node-zookeeper-client`).
  */
 export function createCliTransports(): TransportRegistry {
   return new TransportRegistry([
@@ -34,6 +36,7 @@ export function createCliTransports(): TransportRegistry {
     ['postgresql', postgres],
     ['mysql', mysql],
     ['mariadb', mysql],
+    ['zookeeper', zookeeper],
     ['beanstalk', beanstalk],
   ]);
 }

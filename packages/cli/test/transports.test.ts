@@ -8,6 +8,7 @@ import { fileTransport } from '@wakame/transports/file';
 import { mysqlTransport } from '@wakame/transports/mysql';
 import { postgresTransport } from '@wakame/transports/postgres';
 import { redisTransport } from '@wakame/transports/redis';
+import { zookeeperTransport } from '@wakame/transports/zookeeper';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type QuickstartReport, quickstart, quickstartTopology } from '../src/commands/quickstart.js';
 import { openBroker } from '../src/topology-input.js';
@@ -36,6 +37,7 @@ describe("the CLI's transport registry", () => {
       'postgresql',
       'redis',
       'rediss',
+      'zookeeper',
     ]);
     await expect(registry.resolve('memory')).resolves.toBe(memoryTransport);
     await expect(registry.resolve('file')).resolves.toBe(fileTransport);
@@ -46,6 +48,7 @@ describe("the CLI's transport registry", () => {
     for (const scheme of ['postgres', 'postgresql'])
       await expect(registry.resolve(scheme)).resolves.toBe(postgresTransport);
     for (const scheme of ['mysql', 'mariadb']) await expect(registry.resolve(scheme)).resolves.toBe(mysqlTransport);
+    await expect(registry.resolve('zookeeper')).resolves.toBe(zookeeperTransport);
   });
 
   it('is what broker-facing commands open their connections with', async () => {

@@ -18,6 +18,7 @@ export interface BrokerCheck {
     | 'rabbitmq-management'
     | 'postgres'
     | 'mysql'
+    | 'zookeeper'
     | 'beanstalk'
     | 'rabbitmq-cluster'
     | 'redis-cluster'
@@ -59,6 +60,12 @@ export const MYSQL_URL: string = process.env.MYSQL_URL ?? 'mysql://root@127.0.0.
  */
 export const BEANSTALK_URL: string = process.env.BEANSTALK_URL ?? 'beanstalk://127.0.0.1:11300';
 
+/**
+ * ZooKeeper URL of the server zookeeper-transport tests use (`ZOOKEEPER_URL`, default: the local standalone
+ * server that `.ci/run` starts). Tests keep apart by a root znode of their own (the URL's path).
+ */
+export const ZOOKEEPER_URL: string = process.env.ZOOKEEPER_URL ?? 'zookeeper://127.0.0.1:2181';
+
 /** RabbitMQ management API base URL (`RABBITMQ_MANAGEMENT_URL`, default: the local plugin on port 15672). */
 export const RABBITMQ_MANAGEMENT_URL: string =
   process.env.RABBITMQ_MANAGEMENT_URL ?? 'http://guest:guest@127.0.0.1:15672';
@@ -72,6 +79,7 @@ const DEFAULT_PORTS: Readonly<Record<string, number>> = {
   'postgresql:': 5432,
   'mysql:': 3306,
   'mariadb:': 3306,
+  'zookeeper:': 2181,
   'beanstalk:': 11300,
   'http:': 80,
   'https:': 443,

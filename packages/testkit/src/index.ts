@@ -10,6 +10,7 @@ export {
   RABBITMQ_MANAGEMENT_URL,
   REDIS_URL,
   redisUrl,
+  ZOOKEEPER_URL,
 } from './brokers.js';
 export {
   CLUSTER_SCRIPTS_DIR,

@@ -15,6 +15,7 @@ const DRIVERS: Readonly<Record<string, string>> = {
   postgresql: 'pg',
   mysql: 'mysql2',
   mariadb: 'mysql2',
+  zookeeper: 'node-zookeeper-client',
 };
 
 /** `@scope/name/sub/path` → `@scope/name`; `name/sub` → `name`. */

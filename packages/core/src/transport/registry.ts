@@ -30,6 +30,7 @@ export const DEFAULT_TRANSPORT_MODULES: readonly (readonly [scheme: string, modu
     Object.freeze(['postgresql', '@wakame/transports/postgres', 'postgresTransport'] as const),
     Object.freeze(['mysql', '@wakame/transports/mysql', 'mysqlTransport'] as const),
     Object.freeze(['mariadb', '@wakame/transports/mysql', 'mysqlTransport'] as const),
+    Object.freeze(['zookeeper', '@wakame/transports/zookeeper', 'zookeeperTransport'] as const),
     Object.freeze(['beanstalk', '@wakame/transports/beanstalk', 'beanstalkTransport'] as const),
   ]);
 

@@ -206,6 +206,7 @@ describe('createDefaultRegistry', () => {
       'postgresql',
       'redis',
       'rediss',
+      'zookeeper',
     ]);
     await expect(registry.resolve('memory')).resolves.toBe(factoryA);
     await expect(registry.resolve('file')).resolves.toBe(factoryB);
@@ -222,6 +223,7 @@ describe('createDefaultRegistry', () => {
       ['postgresql', '@wakame/transports/postgres', 'postgresTransport'],
       ['mysql', '@wakame/transports/mysql', 'mysqlTransport'],
       ['mariadb', '@wakame/transports/mysql', 'mysqlTransport'],
+      ['zookeeper', '@wakame/transports/zookeeper', 'zookeeperTransport'],
       ['beanstalk', '@wakame/transports/beanstalk', 'beanstalkTransport'],
     ]);
   });
