@@ -53,7 +53,7 @@ const PROGRESS_EVERY = 500;
 export async function listCommand(ctx: CommandContext, options: DeadLetterCommandOptions): Promise<void> {
   const connection = await openBroker(ctx, options);
   try {
-    const list = await listDeadLetters(connection, { ...scopeOf(options), onProgress: progress(ctx, 'looked at') });
+    const list = await listDeadLetters(connection, { ...scopeOf(options), onProgress: progress(ctx, 'listed') });
     if (ctx.jsonMode) {
       ctx.json(jsonSafe(list));
       return;
