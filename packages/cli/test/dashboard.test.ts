@@ -64,7 +64,12 @@ describe('deadLetterQueues', () => {
       ],
       tasks: [{ name: 't', route: { exchange: 'work', routingKey: 'jobs' }, deadLetter: { queue: 'manual' } }],
     });
-    expect([...deadLetterQueues(compileTopology(topology))].sort()).toEqual(['jobs', 'manual', 'parked', 'wakame.dead-letter']);
+    expect([...deadLetterQueues(compileTopology(topology))].sort()).toEqual([
+      'jobs',
+      'manual',
+      'parked',
+      'wakame.dead-letter',
+    ]);
     expect([...deadLetterQueues(undefined)]).toEqual(['wakame.dead-letter']);
   });
 });
