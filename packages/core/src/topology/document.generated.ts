@@ -15,6 +15,8 @@ import type { DeadLetterTarget, ExchangeType, OverflowBehaviour, PolicyTarget, Q
  * vhosts, users, permissions and policies. Durations are in milliseconds.
  */
 export interface TopologyDocument {
+  /** The message protocol of every task that sets none. @defaultValue 'wakame' */
+  readonly protocol?: 'wakame' | 'celery';
   /** Format version of this file; only 1 exists. @defaultValue 1 */
   readonly version?: 1;
   /**
@@ -269,6 +271,8 @@ export interface TaskDocument {
   readonly rateLimit?: RateLimitDocument;
   /** At most this many handlers of this task at once in a worker (below the worker's own concurrency). */
   readonly concurrency?: number;
+  /** The task's message protocol, overriding the topology's protocol. */
+  readonly protocol?: 'wakame' | 'celery';
 }
 
 /** A route: task names matching a glob go to an exchange. */

@@ -146,6 +146,7 @@ type Complete<T> = T extends readonly (infer U)[]
 
 /** A document using every property of the TypeScript types (the compiler checks none is left out). */
 const everything = {
+  protocol: 'wakame',
   version: 1,
   name: 'orders',
   include: ['other.yaml'],
@@ -233,6 +234,7 @@ const everything = {
       deadLetter: { queue: 'failed', exchange: 'dlx', routingKey: 'dead' },
       rateLimit: { max: 100, per: '1s' },
       concurrency: 4,
+      protocol: 'celery',
     },
   ],
   routes: [{ match: 'media.**', exchange: 'x', routingKey: 'k' }],
