@@ -50,7 +50,7 @@ const GROUPS: readonly { readonly prefix: string; readonly title: string; readon
   {
     prefix: 'worker.',
     title: 'Worker',
-    text: 'Ceiling: a bare Consumer (decode + ack) on the same transport and messages; the ratio is the Worker’s share of throughput (target ≥ 0.85).',
+    text: 'Ceiling: a bare Consumer (decode + ack) on the same transport and messages; the ratio is the Worker’s share of throughput (target ≥ 0.85). `worker.observability.*`: the same task worker (memory transport) with OpenTelemetry tracing on (API installed, no SDK registered) and metrics (health server) on and off, ceiling the worker with both off (target for tracing without an SDK: ≥ 95%); measured per wall-clock second and per second of the process’s CPU time, which other work on the shared machine moves far less.',
   },
 ];
 
@@ -104,7 +104,7 @@ export function renderReadme(results: RunResults, previous?: string): string {
     '`pnpm bench [filter]` runs the benchmarks whose name contains `filter` (`memory`, `file`, `amqp`,',
     '`redis.messaging`, `redis.kombu`, `redis.tasks`, `sql` (`sql.postgres.messaging`, `sql.mysql.messaging`,',
     '`sql.postgres.tasks`, `sql.postgres.depth`, `sql.mysql.depth`), `beanstalk`, `topology.pipeline`, `topology.apply`,',
-    '`worker.memory`, `worker.amqp`; all without one), prints a table and writes',
+    '`worker.memory`, `worker.amqp`, `worker.observability`; all without one), prints a table and writes',
     '`bench/results/latest.json` (atomically, with the commit and the machine). A run of all of them',
     'regenerates this file; `pnpm bench --readme` regenerates it from the latest results (after a filtered',
     'run, the groups it did not measure keep their sections, marked with the run they come from).',

@@ -4,6 +4,10 @@
  * transport and message, memory and AMQP. The ratio is the worker's share of throughput (target ≥ 0.85):
  * for tasks, task lookup, payload schema validation, headers, events; for the plain consumer, the
  * worker's own loop (stop control, per-queue health, counters).
+ *
+ * `worker.observability`: the same task worker on the memory transport with OpenTelemetry tracing on (the API
+ * installed, no SDK registered) and off, and with metrics (its health server) on and off; the ceiling is the
+ * worker with both off. Target for tracing without an SDK: within 5% of the ceiling.
  */
 import { randomUUID } from 'node:crypto';
 import { Connection, type DesiredTopology, Queue, TaskClient, Worker } from '@wakame/core';
@@ -37,7 +41,13 @@ function bareConsumer(connection: Connection, queue: string, count: number): Pro
   return consumeRate(connection, queue, count, { prefetch: 100, decode: true });
 }
 
-async function worker(connection: Connection, topology: DesiredTopology, count: number): Promise<number> {
+async function worker(
+  connection: Connection,
+  topology: DesiredTopology,
+  count: number,
+  metrics = false,
+  cpu?: (perCpuSecond: number) => void,
+): Promise<number> {
   const finished = countdown(count);
   const running = new Worker({
     connection,
@@ -50,11 +60,17 @@ async function worker(connection: Connection, topology: DesiredTopology, count: 
       },
     },
   });
+  // Metrics are on while the health server serves (the server closes with the worker).
+  if (metrics) await running.serveHealth({ port: 0 });
   const start = now();
+  const cpuStart = process.cpuUsage();
   const loop = running.run();
   try {
     await within(finished.done, LOAD_TIMEOUT_MS, `Worker, ${count} messages`);
-    return rate(count, now() - start);
+    const elapsed = now() - start;
+    const used = process.cpuUsage(cpuStart);
+    cpu?.(rate(count, (used.user + used.system) / 1000));
+    return rate(count, elapsed);
   } finally {
     await running.stop({ deadline: 5_000 });
     await within(loop, 10_000, 'Worker run').catch(() => undefined);
@@ -128,7 +144,63 @@ async function measure(url: string, label: string, count: number): Promise<Figur
   }
 }
 
+/** The observability settings measured, the ceiling first. */
+const OBSERVABILITY = [
+  { key: 'off', tracing: false, metrics: false, note: 'tracing off, metrics off (the ceiling)' },
+  { key: 'tracing', tracing: true, metrics: false, note: 'tracing on, no OpenTelemetry SDK registered (target ≥ 95%)' },
+  { key: 'metrics', tracing: false, metrics: true, note: 'metrics on (health server serving), tracing off' },
+  { key: 'both', tracing: true, metrics: true, note: 'tracing on (no SDK) and metrics on' },
+] as const;
+
+/** The same task worker with tracing and metrics on and off, rounds interleaved in a rotating order. */
+async function observability(count: number): Promise<Figure[]> {
+  const url = `memory://bench-${randomUUID()}`;
+  const traced = await Connection.open(url);
+  const untraced = await Connection.open(url, { tracing: false });
+  const queue = `bench-worker-${randomUUID()}`;
+  try {
+    // Without the API the 'tracing on' figures would measure the off path: refuse to report them.
+    if (!traced.tracing.enabled) throw new Error('@opentelemetry/api is not installed: tracing cannot be on');
+    await untraced.declare(new Queue(queue, { durable: false, exchange: 'amq.direct', routingKey: queue }));
+    const topology = new TaskClient(untraced, benchTaskTopology(queue, false)).topology;
+    const rounds = new Rounds();
+    for (let round = 0; round < ROUNDS * 2; round++) {
+      for (let i = 0; i < OBSERVABILITY.length; i++) {
+        const setting = OBSERVABILITY[(round + i) % OBSERVABILITY.length] as (typeof OBSERVABILITY)[number];
+        await fill(untraced, topology, count);
+        const connection = setting.tracing ? traced : untraced;
+        await rounds.take(setting.key, () =>
+          worker(connection, topology, count, setting.metrics, (perCpu) => rounds.add(`cpu.${setting.key}`, perCpu)),
+        );
+      }
+    }
+    const wall = OBSERVABILITY.map((setting) =>
+      rounds.figure(setting.key, {
+        name: `worker.observability.${setting.key}`,
+        unit: 'msg/s',
+        ...(setting.key === 'off' ? {} : { ceiling: 'worker.observability.off' }),
+        note: `Worker, memory, no-op handler, concurrency 100, ${count} tasks a round: ${setting.note}`,
+      }),
+    );
+    // The same rounds per second of this process's CPU time: other work on a shared machine moves it far less.
+    const cpu = OBSERVABILITY.map((setting) =>
+      rounds.figure(`cpu.${setting.key}`, {
+        name: `worker.observability.cpu.${setting.key}`,
+        unit: 'msg/cpu-s',
+        ...(setting.key === 'off' ? {} : { ceiling: 'worker.observability.cpu.off' }),
+        note: `the rounds above, per second of the process's CPU time (user + system): ${setting.note}`,
+      }),
+    );
+    return [...wall, ...cpu];
+  } finally {
+    await untraced.admin.deleteQueue(queue).catch(() => undefined);
+    await traced.close();
+    await untraced.close();
+  }
+}
+
 export const workerBenchmarks: readonly Benchmark[] = [
   { name: 'worker.memory', run: () => measure(`memory://bench-${randomUUID()}`, 'memory', 50_000) },
   { name: 'worker.amqp', run: () => measure(AMQP_URL, 'amqp', 20_000) },
+  { name: 'worker.observability', run: () => observability(100_000) },
 ];

@@ -5,8 +5,10 @@
  * names follow the OpenTelemetry messaging semantic conventions.
  *
  * The API is loaded once, synchronously (publishing stays synchronous up to the transport), and only when tracing
- * is on. Without the package everything here is a no-op; with the package but no SDK registered the API's own
- * no-op tracer answers, so a span costs a few allocations and nothing is injected (no propagator, nothing to send).
+ * is on. Without the package everything here is a no-op. With the package but neither a tracer provider nor a
+ * propagator registered (no SDK), no span is started and nothing is injected: two lookups per message, so a worker
+ * without an SDK runs as fast as one with tracing off. The global provider is looked up per message rather than once,
+ * because an SDK is often registered after connections are made.
  *
  * @module
  */
@@ -49,13 +51,28 @@ export interface MessageSpan {
   end(error?: unknown, attributes?: Readonly<Record<string, string | number | boolean>>): void;
 }
 
+/**
+ * Where every 1.x copy of `@opentelemetry/api` (ESM or CommonJS, any minor version) registers the global tracer
+ * provider, propagator and context manager, so that the copies share them. Reading it first makes the common case,
+ * nothing registered, one property read per message.
+ */
+const API_GLOBAL = Symbol.for('opentelemetry.js.api.1');
+
+function nothingRegistered(): boolean {
+  const registered = (globalThis as { [API_GLOBAL]?: { trace?: unknown; propagation?: unknown } })[API_GLOBAL];
+  return registered === undefined || (registered.trace === undefined && registered.propagation === undefined);
+}
+
 let loaded: Api | null | undefined;
+/** The provider the API answers with while none is registered (this copy of the API's own). */
+let noopProvider: unknown;
 
 /** `@opentelemetry/api`, loaded once; null when it is not installed. */
 function loadApi(): Api | null {
   if (loaded === undefined) {
     try {
       loaded = createRequire(import.meta.url)('@opentelemetry/api') as Api;
+      noopProvider = new loaded.ProxyTracerProvider().getDelegate();
     } catch {
       loaded = null;
     }
@@ -97,20 +114,33 @@ export class MessageTracing {
   readonly enabled: boolean;
   readonly #api: Api | null;
   readonly #system: string;
-  readonly #provider: TracerProviderLike | undefined;
-  #tracer: OtelApi.Tracer | undefined;
+  /** The tracer of a provider given in the options: always used. */
+  readonly #given: OtelApi.Tracer | undefined;
+  #globalProvider: OtelApi.TracerProvider | undefined;
+  #globalTracer: OtelApi.Tracer | undefined;
 
   constructor(system: string, options: TracingOptions | false | undefined) {
     this.#api = options === false ? null : loadApi();
     this.enabled = this.#api !== null;
     this.#system = system;
-    this.#provider = options === false ? undefined : options?.tracerProvider;
+    const given = options === false ? undefined : options?.tracerProvider;
+    this.#given = given === undefined ? undefined : (given.getTracer(TRACER_NAME) as OtelApi.Tracer);
   }
 
-  /** The tracer, asked once: the global one is a proxy that follows a provider registered later. */
-  #getTracer(api: Api): OtelApi.Tracer {
-    this.#tracer ??= (this.#provider ?? api.trace.getTracerProvider()).getTracer(TRACER_NAME) as OtelApi.Tracer;
-    return this.#tracer;
+  /** The tracer to use now; undefined when nothing would come of a span (no provider, no propagator registered). */
+  #tracer(api: Api): OtelApi.Tracer | undefined {
+    if (this.#given !== undefined) return this.#given;
+    if (nothingRegistered()) return undefined;
+    const provider = api.trace.getTracerProvider();
+    if (provider !== this.#globalProvider) {
+      this.#globalProvider = provider;
+      this.#globalTracer = provider.getTracer(TRACER_NAME);
+    }
+    // A proxy without a delegate (nothing registered) gives no-op spans; a registered propagator alone would still
+    // carry an upstream trace through, so it keeps the spans (non-recording) going.
+    const unregistered = provider instanceof api.ProxyTracerProvider && provider.getDelegate() === noopProvider;
+    if (unregistered && api.propagation.fields().length === 0) return undefined;
+    return this.#globalTracer;
   }
 
   /**
@@ -119,9 +149,10 @@ export class MessageTracing {
    */
   send(exchange: string, routingKey: string, bodySize: number, properties: MessageProperties): MessageSpan | undefined {
     const api = this.#api;
-    if (api === null) return undefined;
+    const tracer = api === null ? undefined : this.#tracer(api);
+    if (api === null || tracer === undefined) return undefined;
     const destination = exchange !== '' ? exchange : routingKey;
-    const span = this.#getTracer(api).startSpan(destination === '' ? 'send' : `send ${destination}`, {
+    const span = tracer.startSpan(destination === '' ? 'send' : `send ${destination}`, {
       kind: api.SpanKind.PRODUCER,
       attributes: {
         'messaging.system': this.#system,
@@ -145,7 +176,8 @@ export class MessageTracing {
    */
   process(message: TracedMessage): MessageSpan | undefined {
     const api = this.#api;
-    if (api === null) return undefined;
+    const tracer = api === null ? undefined : this.#tracer(api);
+    if (api === null || tracer === undefined) return undefined;
     const headers = message.properties.headers;
     const parent =
       headers === undefined ? api.ROOT_CONTEXT : api.propagation.extract(api.ROOT_CONTEXT, headers, getter);
@@ -159,7 +191,7 @@ export class MessageTracing {
       },
     };
     if (sender !== undefined && api.isSpanContextValid(sender)) options.links = [{ context: sender }];
-    const span = this.#getTracer(api).startSpan(`process ${message.queue}`, options, parent);
+    const span = tracer.startSpan(`process ${message.queue}`, options, parent);
     if (span.isRecording()) {
       span.setAttributes({
         'messaging.operation.name': 'process',

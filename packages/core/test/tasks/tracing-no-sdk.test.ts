@@ -3,9 +3,12 @@ import { trace } from '@opentelemetry/api';
 import { waitFor } from '@wakame/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Connection } from '../../src/messaging/connection.js';
+import { Exchange } from '../../src/model/exchange.js';
+import { Queue } from '../../src/model/queue.js';
 import { TaskClient } from '../../src/tasks/client.js';
 import { Worker } from '../../src/tasks/worker.js';
 import { defineTopology } from '../../src/topology/document.js';
+import { registerSdk } from '../messaging/otel-sdk.js';
 
 // No SDK in this file: `@opentelemetry/api` is installed, but no tracer provider, propagator or context manager.
 const topology = defineTopology({
@@ -54,5 +57,23 @@ describe('tracing without an SDK registered', { timeout: 60_000 }, () => {
       // The API's no-op context manager keeps no active span.
       expect(span).toBeUndefined();
     }
+  });
+
+  it('traces once an SDK is registered after the connection was made', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const client = new TaskClient(connection, topology);
+    await connection.declare(new Queue('jobs', { exchange: new Exchange('work'), routingKey: 'jobs' }));
+    await client.send('job.run', {});
+    const sdk = registerSdk();
+    cleanup.push(async () => {
+      await sdk.unregister();
+      await client.close();
+      await connection.close();
+    });
+    const { id } = await client.send('job.run', {});
+    // Only the send made after the registration has a span.
+    expect(sdk.exporter.getFinishedSpans().map((s) => [s.name, s.attributes['messaging.message.id']])).toEqual([
+      ['send work', id],
+    ]);
   });
 });
