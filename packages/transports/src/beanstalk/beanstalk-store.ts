@@ -9,6 +9,7 @@
 import type {
   Claimed,
   ClaimOptions,
+  QueueSpec,
   StoredMessage,
   StoreFeatures,
   StoreOutcome,
@@ -19,7 +20,7 @@ import { ConnectionClosedError } from '@wakame/core/spi';
 import { BeanstalkTopology } from './beanstalk-topology.js';
 import { Claimer, type Receipt } from './claimer.js';
 import type { BeanstalkClient } from './client.js';
-import { decodeJob, encodeJob, jobPriority, queueTube, recordTube, splitBody } from './jobs.js';
+import { decodeJob, encodeJob, jobPriority, queueTube, recordTube, requeuedPriority, splitBody } from './jobs.js';
 import { Waiter } from './waiter.js';
 
 /** How a {@link BeanstalkStore} reaches its server and names its tubes. */
@@ -209,6 +210,38 @@ export class BeanstalkStore implements VirtualStore {
       purged += jobs.length;
       if (jobs.length < PURGE_BATCH) return purged;
     }
+  }
+
+  /**
+   * Swaps the queue's record, then re-files its ready jobs: reserves them all (on a connection of its own,
+   * until the tube is empty) and releases each with the priority `to` gives it, keeping whether it was
+   * requeued. Every job stays in the tube throughout (a reserved job is still there), so none is lost or
+   * doubled; interrupted, the connection's close puts the rest back as they were, and a second run
+   * re-files them. Jobs other consumers hold keep their priority, as the SPI allows.
+   */
+  async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
+    await this.topology.putQueue(to);
+    const client = await this.#watching(to.name);
+    try {
+      const held: { id: number; pri: number }[] = [];
+      for (;;) {
+        const jobs = (await Promise.all(Array.from({ length: PURGE_BATCH }, () => client.reserve(0)))).filter(
+          (job) => job !== undefined,
+        );
+        const stats = await Promise.all(jobs.map((job) => client.statsJob(job.id)));
+        for (const [i, job] of jobs.entries()) {
+          const pri = Number(stats[i]?.pri ?? jobPriority(0, false));
+          const { message } = decodeJob(job.id, job.body, to.name, false);
+          const wanted = to.maxPriority === undefined ? 0 : Math.min(message.properties.priority ?? 0, to.maxPriority);
+          held.push({ id: job.id, pri: pri >= 512 ? pri : jobPriority(wanted, requeuedPriority(pri)) });
+        }
+        if (jobs.length < PURGE_BATCH) break;
+      }
+      await Promise.all(held.map((job) => client.release(job.id, job.pri)));
+    } finally {
+      client.close();
+    }
+    this.#notify(to.name);
   }
 
   async size(queue: string): Promise<number> {

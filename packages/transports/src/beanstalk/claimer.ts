@@ -10,7 +10,7 @@
 import type { Claimed, StoredMessage } from '@wakame/core/spi';
 import { ConnectionError } from '@wakame/core/spi';
 import { type BeanstalkClient, BeanstalkCommandError, type Job } from './client.js';
-import { decodeJob, jobPriority, requeuedPriority } from './jobs.js';
+import { decodeJob, jobPriority, messagePriority, requeuedPriority } from './jobs.js';
 
 /** What a claimed message's receipt holds. */
 export interface Receipt {
@@ -49,10 +49,12 @@ export class Claimer {
       const pri = Number(s?.pri ?? jobPriority(0, false));
       const redelivered = requeuedPriority(pri) || Number(s?.reserves ?? 1) > Number(s?.releases ?? 0) + 1;
       const decoded = decodeJob(job.id, job.body, this.queue, redelivered);
-      const message =
-        decoded.parts.length === 0
-          ? decoded.message
-          : { ...decoded.message, body: await this.#readParts(decoded.parts) };
+      // The job's priority, not the header's: a queue migration re-files jobs by releasing them with new ones.
+      const message: StoredMessage = {
+        ...decoded.message,
+        priority: messagePriority(pri),
+        ...(decoded.parts.length > 0 ? { body: await this.#readParts(decoded.parts) } : {}),
+      };
       const receipt: Receipt = { claimer: this, jobId: job.id, message, pri, parts: decoded.parts };
       this.held.set(job.id, receipt);
       claimed.push({ message, receipt });

@@ -59,6 +59,11 @@ export function jobPriority(priority: number, redelivered: boolean): number {
   return (255 - priority) * 2 + (redelivered ? 0 : 1);
 }
 
+/** The Wakame priority of a job's beanstalkd priority (0 for other clients' jobs, 512 and above). */
+export function messagePriority(pri: number): number {
+  return pri < 512 ? 255 - Math.floor(pri / 2) : 0;
+}
+
 /** Whether a job's beanstalkd priority marks it as requeued (see {@link jobPriority}). */
 export function requeuedPriority(pri: number): boolean {
   return pri < 512 && pri % 2 === 0;
