@@ -99,5 +99,7 @@ export function summary(desired: DesiredTopology): string {
     n(desired.queues.length, 'queue'),
     n(desired.bindings.length, 'binding'),
     n(desired.tasks.length, 'task'),
+    // Only when there are any: the line stays as it was for topologies without schedules.
+    ...((desired.schedules ?? []).length > 0 ? [n(desired.schedules?.length ?? 0, 'schedule')] : []),
   ].join(', ');
 }

@@ -14,6 +14,7 @@ import {
   compileDocument,
   type DesiredTopology,
   InvalidArgumentError,
+  type SchedulerOptions,
   type TaskHandler,
   type TopologyDocument,
   TopologyValidationError,
@@ -28,6 +29,8 @@ export interface WorkerModule {
   readonly handlers: Readonly<Record<string, TaskHandler>>;
   readonly concurrency?: number;
   readonly queues?: readonly string[];
+  /** The topology's schedules: the lease group and how often to try it, or `false` (this worker never sends runs). */
+  readonly scheduler?: false | SchedulerOptions;
 }
 
 export async function loadWorkerModule(

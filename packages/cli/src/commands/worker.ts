@@ -59,6 +59,10 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
     concurrency,
     stopDeadline: shutdownMs,
     ...((queues ?? module.queues) ? { queues: queues ?? module.queues } : {}),
+    ...(module.scheduler !== undefined ? { scheduler: module.scheduler } : {}),
+    // Every scheduler event but a follower's quiet retries: who leads, each run sent, slots skipped, failures.
+    onScheduleEvent: (e) =>
+      line(`schedule-${e.type}`, e.type === 'error' ? { ...e, error: String(e.error) } : { ...e }),
     onConnectionError: (error, delayMs) => line('connection-error', { error: String(error), retryInMs: delayMs }),
     onConsumeReady: () => line('ready', { queues: running.queues, concurrency }),
     onConnectionRevived: () => line('connected'),

@@ -152,6 +152,11 @@ export class Scheduler {
         await work();
       } catch (error) {
         this.#emit({ type: 'error', error: error as Error });
+        if (error instanceof SchedulerError) {
+          // Trying again cannot help (the transport keeps no lease): said once, and the worker runs on without.
+          this.#logger.error('schedules: not run by this worker', { error: error.message });
+          return;
+        }
         this.#logger.warn('schedules: a lease step failed; trying again', { error: String(error) });
         if (generation === this.#generation) {
           await this.#stepDown(`a step failed: ${(error as Error).message}`);
