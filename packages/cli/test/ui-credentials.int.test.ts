@@ -88,7 +88,8 @@ describe.skipIf(gate === 'skip')('wakame ui keeps the credentials on the server'
 
   beforeAll(async () => {
     await createVhost(vhost);
-    await management('PUT', `users/${encodeURIComponent(user)}`, { password, tags: 'management' });
+    // policymaker: apply and plan keep the stack's records in global parameters, which need it.
+    await management('PUT', `users/${encodeURIComponent(user)}`, { password, tags: 'policymaker' });
     await management('PUT', `permissions/${encodeURIComponent(vhost)}/${encodeURIComponent(user)}`, {
       configure: '.*',
       write: '.*',
