@@ -30,6 +30,8 @@ export const KOMBU_STEPS = 9;
 export interface ZkLayout {
   readonly name: ZkLayoutName;
   readonly root: string;
+  /** Where Wakame's own records live (the root itself in the Wakame layout). */
+  readonly meta: string;
   queue(name: string): string;
   /** Parent of the claim nodes of `queue` (Wakame layout only). */
   claims(name: string): string;
@@ -82,6 +84,7 @@ export function zkLayout(name: ZkLayoutName, root: string): ZkLayout {
   return {
     name,
     root,
+    meta,
     queue: name === 'kombu' ? (q) => join(root, raw(q)) : (q) => join(root, 'queues', enc(q)),
     claims: (q) => join(meta, 'claims', enc(q)),
     blobs: (q) => join(meta, 'blobs', enc(q)),

@@ -74,7 +74,7 @@ export class ZooKeeperStore implements VirtualStore {
 
   async open(signal?: AbortSignal): Promise<void> {
     await this.#session.open(signal);
-    await this.#session.mkdirp(this.#layout.root === '/' ? '/' : this.#layout.root);
+    await this.#session.mkdirp(this.#layout.meta);
     await this.#topology.open();
     this.#session.onExpiry(() => this.#expired());
   }
@@ -117,7 +117,10 @@ export class ZooKeeperStore implements VirtualStore {
     const blob = data.length > limit ? await this.#blobs.write(queue, message.body) : undefined;
     if (blob) data = encodeEntry('wakame', message, blob);
     if (data.length > limit) throw new PayloadTooLargeError(data.length, limit, 'ZooKeeper entry header');
-    const prefix = `${this.#layout.queue(queue)}/${this.#layout.entryPrefix(message.priority)}`;
+    // kombu orders every queue by each message's own priority (its virtual channel knows no queue maximum):
+    // in its layout the name says that one, so kombu's consumers see the order kombu's producers would give.
+    const priority = this.#layout.name === 'kombu' ? (message.properties.priority ?? 0) : message.priority;
+    const prefix = `${this.#layout.queue(queue)}/${this.#layout.entryPrefix(priority)}`;
     try {
       await this.#session.create(prefix, data, CreateMode.PERSISTENT_SEQUENTIAL);
     } catch (error) {

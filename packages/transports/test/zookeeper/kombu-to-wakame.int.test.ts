@@ -1,0 +1,139 @@
+/**
+ * kombu → Wakame through kombu's ZooKeeper layout: Python kombu 5.2 on its `zookeeper://` transport (kazoo's `Queue`
+ * recipe) publishes the shared catalogue of message variants (`kombu/kombu_zk_peer.py`), each in a queue of its own,
+ * and Wakame on `?layout=kombu` must see what kombu sent: body, content type and encoding, headers, properties
+ * (kombu's priority k > 0 as Wakame k, its default 0 as none), zlib bodies decompressed, bzip2 refused. Then
+ * priorities: kombu's messages of priorities 0, 9, 5, 3 reach a Wakame consumer highest first.
+ *
+ * A fresh root znode per suite, removed afterwards. Gated on ZooKeeper and the kombu peer.
+ */
+import { Connection } from '@wakame/core';
+import { waitFor } from '@wakame/testkit';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as expectations from '../kombu-common/expectations.js';
+import { camelProperties, HEADERS_OF_EVERY_TYPE, type Json } from '../kombu-common/mapping.js';
+import { HOOK_TIMEOUT_MS, VariantRoutes } from '../kombu-common/peer.js';
+import { viewOf, type WakameView, wakameConsume, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
+import { freshShared, kombuNodes, kombuZkSuite, runPeer, type Sent, type SentPriority } from './kombu/peer.js';
+
+/** kombu's ZooKeeper transport keeps the publisher's priority in the envelope: k > 0 is Wakame k, 0 is none. */
+const zkPriority = (kombu: Json | undefined): Json | undefined =>
+  typeof kombu === 'number' && kombu > 0 ? kombu : undefined;
+
+const suite = await kombuZkSuite('kombu → Wakame on ZooKeeper');
+const { catalogue, peer, variantNames } = suite;
+
+describe.skipIf(!suite.run)("kombu → Wakame on ZooKeeper (kombu's layout)", () => {
+  const shared = freshShared('kombu-to-wakame', suite.run);
+  let routes: VariantRoutes;
+  const sent = new Map<string, Sent>();
+  const views = new Map<string, WakameView | Error>();
+
+  beforeAll(async () => {
+    const { kombuUrl, wakameUrl } = shared();
+    routes = new VariantRoutes(`k-${Math.random().toString(36).slice(2, 8)}`, kombuUrl);
+    const queues = catalogue.map((v) => routes.queue('k2w', v.variant));
+    await wakameDeclare(wakameUrl, routes.exchange, ...queues);
+    for (const entry of await runPeer<Sent[]>(['publish', ...routes.peerArgs('k2w')])) sent.set(entry.variant, entry);
+    for (const [n, queue] of queues.entries()) {
+      views.set(catalogue[n]?.variant ?? '', await wakameReceive(wakameUrl, queue));
+    }
+  }, HOOK_TIMEOUT_MS);
+
+  it('peer versions', () => {
+    expect(peer.kombu).toMatch(/^5\./);
+    expect(peer.kazoo).toMatch(/^2\./);
+    expect(peer.variants).toEqual(variantNames);
+  });
+
+  it.each(variantNames)('%s: what kombu sent is what Wakame sees', (variant) => {
+    const out = sent.get(variant);
+    if (out?.envelope == null) throw new Error(`kombu did not publish ${variant}`);
+    const env = out.envelope;
+    expectations.expectSeenAsSent(
+      viewOf(views, variant),
+      out,
+      {
+        contentType: env['content-type'],
+        contentEncoding: env['content-encoding'],
+        headers: env.headers,
+        properties: camelProperties(env.properties, zkPriority),
+        bodyB64: env.body,
+      },
+      routes.exchange.name,
+    );
+  });
+
+  it('json: headers of every type, kombu priority 5 (Wakame 5), expiration, correlation_id, reply_to', () => {
+    expectations.expectHeadersAndProperties(views, 5);
+  });
+
+  it('json: message_id, timestamp (seconds), type, app_id, kombu priority 9 (Wakame 9), fractional expiration', () => {
+    expectations.expectAllProperties(views, 9);
+  });
+
+  it('kombu’s default priority 0 reads as no priority', () => {
+    expect(viewOf(views, 'str_body').properties.priority).toBeUndefined();
+  });
+
+  expectations.sameKombuToWakameTests(views, sent, peer);
+
+  it('str bodies arrive as text/plain utf-8 strings, a bytes body as application/data binary', () => {
+    expectations.expectTextBodies(views);
+    expectations.expectBytesBody(views);
+  });
+
+  it('Wakame’s gets took kombu’s entries: their queues are empty', async () => {
+    const left = await Promise.all(variantNames.map((v) => kombuNodes(shared().kombuUrl, routes.name('k2w', v))));
+    expect(left.flat()).toEqual([]);
+  });
+
+  it('a Wakame consumer receives kombu’s message once, headers and priority intact', async () => {
+    const { wakameUrl } = shared();
+    const queue = routes.queue('k2wc', 'json_headers_and_properties');
+    await wakameDeclare(wakameUrl, routes.exchange, queue);
+    await runPeer(['publish', ...routes.peerArgs('k2wc'), '--variants', 'json_headers_and_properties']);
+    const { views: got, lostOrRevived } = await wakameConsume(wakameUrl, queue, 1);
+    expect({
+      delivered: got.map((v) => ({ headers: v.headers, payload: v.payload, priority: v.properties.priority })),
+      lostOrRevived,
+    }).toEqual({
+      delivered: [{ headers: HEADERS_OF_EVERY_TYPE, payload: { n: 0, text: 'kombu message 0 ✓' }, priority: 5 }],
+      lostOrRevived: 0,
+    });
+  });
+
+  it('kombu’s priorities 0, 9, 5, 3 (entries entry-009, -000, -004, -006) reach a Wakame consumer highest first', async () => {
+    const { kombuUrl, wakameUrl } = shared();
+    const queue = routes.queue('k2wp', 'priorities');
+    await wakameDeclare(wakameUrl, routes.exchange, queue);
+    const published = await runPeer<SentPriority[]>(['publish', ...routes.peerArgs('k2wp'), '--priorities', '0,9,5,3']);
+    expect(published.map((p) => p.stored[0]?.node_priority)).toEqual([9, 0, 4, 6]);
+    const names = (await kombuNodes(kombuUrl, queue.name)).map((n) => n.name.slice(0, 'entry-000'.length));
+    expect(names).toEqual(['entry-000', 'entry-004', 'entry-006', 'entry-009']);
+
+    const conn = await Connection.open(wakameUrl);
+    try {
+      const order: unknown[] = [];
+      const consumer = conn.consumer({
+        queues: [queue.attach(conn)],
+        prefetch: 1,
+        handler: async (m) => {
+          order.push([(m.payload as { p: number }).p, m.properties.priority]);
+          await m.ack();
+        },
+      });
+      await consumer.consume();
+      await waitFor(() => order.length === 4, { timeoutMs: 20_000, what: 'four messages' });
+      await consumer.close();
+      expect(order).toEqual([
+        [9, 9],
+        [5, 5],
+        [3, 3],
+        [0, undefined],
+      ]);
+    } finally {
+      await conn.close();
+    }
+  });
+});

@@ -1,0 +1,211 @@
+#!/usr/bin/python3
+"""A Python kombu peer for Wakame's kombu interop tests on ZooKeeper (kombu's `zookeeper://` transport).
+
+Run with the system interpreter, which has Debian's python3-kombu (kombu 5.2) and python3-kazoo (kazoo 2.8):
+
+    /usr/bin/python3 kombu_zk_peer.py probe --url zookeeper://127.0.0.1:2181/
+    /usr/bin/python3 kombu_zk_peer.py variants
+    /usr/bin/python3 kombu_zk_peer.py publish --url URL --exchange X --queue Q --routing-key K \
+        [--variants a,b] [--per-variant] [--priorities 0,9,5]
+    /usr/bin/python3 kombu_zk_peer.py consume --url URL --exchange X --queue Q --routing-key K \
+        [--count N] [--timeout SECONDS] [--per-variant --variants a,b]
+    /usr/bin/python3 kombu_zk_peer.py nodes --url URL --queue Q
+
+URLs are kombu's: `zookeeper://host:2181/<vhost>`; the vhost is the znode every queue lives under.
+
+kombu's ZooKeeper transport keeps no exchange in ZooKeeper: a binding lives in the memory of the connection that
+declared it, and a publish is resolved there into one `_put` per queue: kazoo's `Queue.put`, a sequential znode
+`/<vhost>/<queue>/entry-<9 - priority>-<sequence>` holding kombu's JSON envelope. `_get` is kazoo's `Queue.get`:
+read the first child by name, delete it; the message is then the consumer's alone (nothing survives a crash).
+
+`publish` prints the manifest of what it sent, with the exact data kombu's `_put` stored (captured from the channel).
+`--priorities 0,9,5` instead publishes one JSON message per listed priority ({"p": k}) to the one queue
+(`QUEUE.priorities` with `--per-variant`).
+`consume` prints {"messages": [...], "errors": [...]} as the other peers do. `nodes` prints the queue's children
+(sorted, as kazoo reads them) with their data.
+
+The catalogue of variants and the JSON output are in `../../kombu-common/kombu_variants.py`.
+"""
+
+import copy
+import json
+import pathlib
+import sys
+import time
+
+import kombu  # first: a missing python3-kombu is then reported by that name
+
+import kazoo
+from kazoo.client import KazooClient
+from kombu import Connection, Consumer, Producer
+from kombu.transport import zookeeper as kombu_zk
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
+import kombu_variants as common  # noqa: E402  (found through the path set just above)
+from kombu_variants import emit  # noqa: E402
+
+ACCEPT = ['json', 'yaml', 'msgpack', 'text/plain', 'application/data']
+
+_stored = []
+
+
+def _install_put_capture():
+    original = kombu_zk.Channel._put
+
+    def capture(self, queue, message, **kwargs):
+        # what `_put` writes: kombu's dumps(message), under the priority kombu derives from it
+        _stored.append(
+            {
+                'queue': queue,
+                'raw': kombu_zk.dumps(message),
+                'node_priority': self._get_message_priority(message, reverse=True),
+            }
+        )
+        return original(self, queue, message, **kwargs)
+
+    kombu_zk.Channel._put = capture
+
+
+def connection(args):
+    conn = Connection(args.url, connect_timeout=args.timeout)
+    # kombu's ZooKeeper transport polls every second: 50 ms keeps the tests short.
+    conn.transport.polling_interval = 0.05
+    return conn
+
+
+def declare(channel, exchange, queue):
+    queue(channel).declare()  # the queue znode; the exchange and binding only in this connection's memory
+
+
+def hosts_and_root(url):
+    rest = url[len('zookeeper://') :]
+    hosts, _, root = rest.partition('/')
+    return hosts or '127.0.0.1:2181', '/' + root.strip('/')
+
+
+def cmd_probe(args):
+    info = {'kombu': kombu.__version__, 'kazoo': kazoo.__version__}
+    if args.url:
+        hosts, _ = hosts_and_root(args.url)
+        client = KazooClient(hosts=hosts, timeout=args.timeout)
+        client.start(timeout=args.timeout)
+        info['server'] = client.command(b'srvr').split('\n')[0]
+        client.stop()
+        client.close()
+    common.emit_probe(common.variant_list(), **info)
+
+
+def cmd_publish(args):
+    _install_put_capture()
+
+    def publish(producer, body, kwargs):
+        before = len(_stored)
+        producer.publish(body, **copy.deepcopy(kwargs))
+        stored = _stored[before:]
+        return {'stored': stored, 'envelope': json.loads(stored[0]['raw']) if stored else None}
+
+    with connection(args) as conn:
+        channel = conn.channel()
+        if args.priorities:
+            exchange, queue = common.entities(args, 'priorities')  # with --per-variant: QUEUE.priorities
+            declare(channel, exchange, queue)
+            producer = Producer(channel, exchange=exchange, routing_key=queue.routing_key, auto_declare=False)
+            manifest = [
+                {'priority': int(p), **publish(producer, {'p': int(p)}, {'priority': int(p)})}
+                for p in args.priorities.split(',')
+            ]
+        else:
+            chosen = common.choose_variants(args, common.variant_list())
+            manifest = common.publish_each(args, chosen, channel, declare, publish)
+    emit(manifest)
+
+
+def describe_message(message):
+    entry = common.describe_message(
+        message,
+        ('exchange', 'routing_key', 'redelivered'),
+        envelope=getattr(message, '_raw', None),
+    )
+    if message.errors:
+        entry['decode_error'] = common.error_text(message.errors[0][1])
+        return entry
+    return common.with_payload(entry, message)
+
+
+def drain(args, queue, count):
+    received = []
+    errors = []
+    deadline = time.monotonic() + args.timeout
+    try:
+        with connection(args) as conn:
+            channel = conn.channel()
+            declare(channel, queue.exchange, queue)
+            bound = queue(channel)
+
+            def on_message(message):
+                received.append(describe_message(message))
+                message.ack()
+
+            # prefetch 1: kombu's virtual channel would otherwise take (delete) more entries than it hands out
+            consumer = Consumer(
+                channel, queues=[bound], accept=ACCEPT, on_message=on_message, auto_declare=False, prefetch_count=1
+            )
+            with consumer:
+                while count is None or len(received) < count:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        conn.drain_events(timeout=min(remaining, 1.0))
+                    except TimeoutError:
+                        if count is None:
+                            break
+    except Exception as exc:  # report it, do not hide what was received
+        errors.append(common.error_text(exc))
+    return {'messages': received, 'errors': errors}
+
+
+def cmd_consume(args):
+    common.consume(args, drain)
+
+
+def cmd_nodes(args):
+    hosts, root = hosts_and_root(args.url)
+    client = KazooClient(hosts=hosts, timeout=args.timeout)
+    client.start(timeout=args.timeout)
+    path = f'{root.rstrip("/")}/{args.queue}'
+    nodes = []
+    for name in sorted(client.get_children(path)):
+        data, stat = client.get(f'{path}/{name}')
+        nodes.append({'name': name, 'data': data.decode('utf-8'), 'ephemeral': stat.ephemeralOwner != 0})
+    client.stop()
+    client.close()
+    emit(nodes)
+
+
+def main(argv=None):
+    parser, sub = common.command_parser(__doc__)
+    probe = sub.add_parser('probe', help='print versions (and the server with --url)')
+    probe.add_argument('--url')
+    probe.add_argument('--timeout', type=float, default=5.0)
+    nodes = sub.add_parser('nodes', help="print a queue's children with their data")
+    nodes.add_argument('--url', required=True)
+    nodes.add_argument('--queue', required=True)
+    nodes.add_argument('--timeout', type=float, default=10.0)
+    for name in ('publish', 'consume'):
+        p = sub.add_parser(name)
+        common.add_queue_arguments(p, 'zookeeper://127.0.0.1:2181/', name)
+        if name == 'publish':
+            p.add_argument('--priorities', help='publish {"p": k} once per listed priority k instead of the variants')
+    args = parser.parse_args(argv)
+    {
+        'probe': cmd_probe,
+        'variants': lambda _args: common.emit_variants(common.variant_list()),
+        'publish': cmd_publish,
+        'consume': cmd_consume,
+        'nodes': cmd_nodes,
+    }[args.command](args)
+
+
+if __name__ == '__main__':
+    main()
