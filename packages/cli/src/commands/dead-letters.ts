@@ -53,7 +53,7 @@ const PROGRESS_EVERY = 500;
 export async function listCommand(ctx: CommandContext, options: DeadLetterCommandOptions): Promise<void> {
   const connection = await openBroker(ctx, options);
   try {
-    const list = await listDeadLetters(connection, { ...scopeOf(options), onProgress: progress(ctx, 'listed') });
+    const list = await listDeadLetters(connection, { ...scopeOf(ctx, options), onProgress: progress(ctx, 'listed') });
     if (ctx.jsonMode) {
       ctx.json(jsonSafe(list));
       return;
@@ -112,7 +112,7 @@ async function move(ctx: CommandContext, options: DeadLetterMoveOptions, action:
   try {
     const run = (scope: { dryRun: boolean; ids?: readonly string[] }) => {
       const o = {
-        ...scopeOf(options),
+        ...scopeOf(ctx, options),
         ...scope,
         ...(options.to !== undefined ? { to: options.to } : {}),
         onProgress: progress(ctx, action === 'replay' ? 'replayed' : 'purged'),
@@ -181,8 +181,13 @@ function report(ctx: CommandContext, result: DeadLetterRunResult, action: 'repla
   }
 }
 
-function scopeOf(options: DeadLetterCommandOptions): DeadLetterFilter & { queue?: string; limit?: number } {
+/** The core API's scope from the flags; Ctrl-C (the context's signal) ends a run early, returning what it held. */
+function scopeOf(
+  ctx: CommandContext,
+  options: DeadLetterCommandOptions,
+): DeadLetterFilter & { queue?: string; limit?: number; signal?: AbortSignal } {
   return {
+    ...(ctx.signal !== undefined ? { signal: ctx.signal } : {}),
     ...(options.queue !== undefined ? { queue: options.queue } : {}),
     ...(options.task !== undefined ? { task: options.task } : {}),
     ...(options.reason !== undefined ? { reason: options.reason } : {}),

@@ -143,6 +143,31 @@ describe('dead letters of the worker', () => {
     expect((await listDeadLetters(connection)).messages.map((m) => m.id)).toEqual(sent.map((s) => s.id));
   });
 
+  it('a run ended by its signal returns what it held, in order', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    cleanup.push(() => connection.close());
+    await connection.declare(new Queue('dlq'));
+    const producer = connection.producer({ routingKey: 'dlq' });
+    for (let i = 0; i < 5; i++) await producer.publish({ i }, { messageId: `m-${i}` });
+    const stop = new AbortController();
+    const replayed = await replayDeadLetters(connection, {
+      queue: 'dlq',
+      dryRun: true,
+      signal: stop.signal,
+      onProgress: (p) => {
+        if (p.scanned === 2) stop.abort();
+      },
+    });
+    expect(replayed.moved.map((m) => m.message.id)).toEqual(['m-0', 'm-1']);
+    expect((await listDeadLetters(connection, { queue: 'dlq' })).messages.map((m) => m.id)).toEqual([
+      'm-0',
+      'm-1',
+      'm-2',
+      'm-3',
+      'm-4',
+    ]);
+  });
+
   it('says what is wrong: a missing queue, an unknown id, a bad limit or target', async () => {
     const { connection } = await setup(false);
     await expect(listDeadLetters(connection, { queue: 'no.such.queue' })).rejects.toBeInstanceOf(NotFoundError);
