@@ -10,6 +10,7 @@ import type {
   Claimed,
   ClaimOptions,
   QueueSpec,
+  StackStateStore,
   StoredMessage,
   StoreFeatures,
   StoreOutcome,
@@ -21,10 +22,13 @@ import { BeanstalkTopology } from './beanstalk-topology.js';
 import { Claimer, type Receipt } from './claimer.js';
 import type { BeanstalkClient } from './client.js';
 import { decodeJob, encodeJob, jobPriority, queueTube, recordTube, requeuedPriority, splitBody } from './jobs.js';
+import { BeanstalkStacks } from './stacks.js';
 import { Waiter } from './waiter.js';
 
 /** How a {@link BeanstalkStore} reaches its server and names its tubes. */
 export interface BeanstalkStoreOptions {
+  /** `host:port`, for messages. */
+  readonly server: string;
   /** Names the broker and prefix (no credentials): stores of one identity share topology and expiry sweeps. */
   readonly identity: string;
   /** Put before every tube name. */
@@ -55,6 +59,8 @@ export class BeanstalkStore implements VirtualStore {
   readonly kind = 'beanstalk';
   readonly features = FEATURES;
   readonly identity: string;
+  /** Stack records and the apply lock of `wakame apply`. */
+  readonly stacks: StackStateStore;
   readonly #shared: SharedTopology;
   #joined = false;
   #producer: BeanstalkClient | undefined;
@@ -81,6 +87,7 @@ export class BeanstalkStore implements VirtualStore {
       topologies.set(this.identity, shared);
     }
     this.#shared = shared;
+    this.stacks = new BeanstalkStacks(() => options.connect(), options.prefix, options.server, shared.topology);
   }
 
   get topology(): TopologyStore {

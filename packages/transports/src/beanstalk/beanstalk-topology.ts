@@ -279,6 +279,24 @@ export class BeanstalkTopology implements TopologyStore {
     return run;
   }
 
+  /**
+   * Runs `fn` while holding the record, which is left as it was: a mutex shared by every process on this
+   * server and prefix (the stack records use it to create their lock jobs exactly once).
+   */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.#writing.then(async () => {
+      const writer = await this.writer;
+      const held = await this.#reserveRecord(writer);
+      try {
+        return await fn();
+      } finally {
+        if (!writer.closed) for (const job of held) await writer.release(job.id, 0).catch(() => false);
+      }
+    });
+    this.#writing = run.catch(() => undefined);
+    return run;
+  }
+
   /** The record job(s), reserved; creates the first record when the tube has none at all. */
   async #reserveRecord(writer: BeanstalkClient): Promise<Job[]> {
     const deadline = Date.now() + WRITE_WAIT_MS;

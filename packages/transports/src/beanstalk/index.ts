@@ -48,6 +48,7 @@ export const beanstalkTransport: TransportFactory = (url: BrokerUrl, options: Tr
   const topologyPollMs = integerOption('topology_poll', q.topology_poll, DEFAULT_TOPOLOGY_POLL_MS, 10, 60_000);
   const store = new BeanstalkStore({
     identity: `beanstalk://${host}:${port}/${prefix}`,
+    server: `${host}:${port}`,
     prefix,
     ttrSeconds,
     topologyPollMs,

@@ -28,6 +28,7 @@ const freshTube = (): string => `client${randomBytes(4).toString('hex')}`;
 function store(prefix: string, ttrSeconds = 60): BeanstalkStore {
   const s = new BeanstalkStore({
     identity: `test/${prefix}`,
+    server: '127.0.0.1:11300',
     prefix,
     ttrSeconds,
     topologyPollMs: 1_000,
