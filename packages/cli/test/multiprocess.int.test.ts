@@ -1,5 +1,5 @@
 /**
- * Real worker processes sharing one broker: the embedded file broker, Redis, PostgreSQL and MariaDB. Two workers split the
+ * Real worker processes sharing one broker: the embedded file broker, Redis, PostgreSQL, MariaDB, beanstalkd and ZooKeeper. Two workers split the
  * work exactly once; a worker killed with SIGKILL mid-batch loses nothing, because its in-flight
  * messages come back when its lease runs out.
  */
@@ -10,8 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection, defineTopology, Queue, TaskClient } from '@wakame/core';
-import { BEANSTALK_URL, brokerGate, MYSQL_URL, POSTGRES_URL, REDIS_URL, redisUrl, waitFor } from '@wakame/testkit';
+import {
+  BEANSTALK_URL,
+  brokerGate,
+  MYSQL_URL,
+  POSTGRES_URL,
+  REDIS_URL,
+  redisUrl,
+  waitFor,
+  ZOOKEEPER_URL,
+} from '@wakame/testkit';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
+// The transports package's helper for test roots on ZooKeeper (node-zookeeper-client is its dependency, not ours).
+import { freshRoot, removeRoots, zkUrl } from '../../transports/test/zookeeper/scratch.js';
 import { dropSqlTables } from './sql-tables.js';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
@@ -38,6 +49,9 @@ const redisGate = await brokerGate('redis multi-process', { name: 'redis', url: 
 const postgresGate = await brokerGate('postgres multi-process', { name: 'postgres', url: POSTGRES_URL });
 const mysqlGate = await brokerGate('mysql multi-process', { name: 'mysql', url: MYSQL_URL });
 const beanstalkGate = await brokerGate('beanstalk multi-process', { name: 'beanstalk', url: BEANSTALK_URL });
+const zookeeperGate = await brokerGate('zookeeper multi-process', { name: 'zookeeper', url: ZOOKEEPER_URL });
+/** Root znodes of the ZooKeeper brokers, removed at the end. */
+const zkRoots: string[] = [];
 /** Table prefixes of the SQL brokers, dropped at the end. */
 const sqlPrefixes: { url: string; prefix: string }[] = [];
 
@@ -49,6 +63,7 @@ function sqlUrl(base: string): string {
 
 afterAll(async () => {
   for (const { url, prefix } of sqlPrefixes) await dropSqlTables(url, prefix);
+  if (zookeeperGate === 'run') await removeRoots(zkRoots);
 });
 
 /** A fresh broker per test, with 1 s leases so a killed worker's messages come back quickly. */
@@ -66,6 +81,17 @@ const brokers = [
     name: 'beanstalk',
     skip: beanstalkGate === 'skip',
     url: () => `${BEANSTALK_URL}?prefix=mp${randomBytes(4).toString('hex')}.`,
+  },
+  // No lease: a killed worker's claims are ephemeral znodes, gone when its session times out (4 s asked; the
+  // server's bounds apply, 2 to 20 ticks).
+  {
+    name: 'zookeeper',
+    skip: zookeeperGate === 'skip',
+    url: () => {
+      const root = freshRoot('mp');
+      zkRoots.push(root);
+      return zkUrl(root, 'session_timeout=4000');
+    },
   },
 ];
 
