@@ -15,8 +15,11 @@ import {
   RABBITMQ_MANAGEMENT_URL,
   REDIS_URL,
   redisUrl,
+  ZOOKEEPER_URL,
 } from '@wakame/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
+// The transports package's helper for test roots on ZooKeeper (node-zookeeper-client is its dependency, not ours).
+import { freshRoot, removeRoots, zkUrl } from '../../transports/test/zookeeper/scratch.js';
 import { type QuickstartReport, quickstart } from '../src/commands/quickstart.js';
 import { capture } from './capture.js';
 import { dropSqlTables } from './sql-tables.js';
@@ -183,6 +186,19 @@ describe.skipIf(beanstalk === 'skip')("wakame quickstart on beanstalkd keeps the
   userQueuesSurvive(async () => `${BEANSTALK_URL}?prefix=quickstart${randomBytes(4).toString('hex')}.`);
 });
 
+const zookeeper = await brokerGate('quickstart on ZooKeeper', { name: 'zookeeper', url: ZOOKEEPER_URL });
+/** Root znodes the ZooKeeper runs used, removed at the end. */
+const zkRoots: string[] = [];
+
+describe.skipIf(zookeeper === 'skip')("wakame quickstart on ZooKeeper keeps the user's queues", () => {
+  /** A fresh root znode per test: a fresh broker on the shared server. */
+  userQueuesSurvive(async () => {
+    const root = freshRoot('quickstart');
+    zkRoots.push(root);
+    return zkUrl(root);
+  });
+});
+
 function sqlUrl(base: string): string {
   const prefix = `quickstart_${randomBytes(4).toString('hex')}_`;
   sqlPrefixes.push({ url: base, prefix });
@@ -191,4 +207,5 @@ function sqlUrl(base: string): string {
 
 afterAll(async () => {
   for (const { url, prefix } of sqlPrefixes) await dropSqlTables(url, prefix);
+  if (zookeeper === 'run') await removeRoots(zkRoots);
 });
