@@ -81,6 +81,8 @@ export class Scheduler {
   readonly #logger: Logger;
   readonly #emit: (event: ScheduleEvent) => void;
   #connection: Connection | undefined;
+  /** Sends the runs; made again when the worker's connection is another one. */
+  #client: TaskClient | undefined;
   #lock: StackLock | undefined;
   #term = 0;
   #timer: unknown;
@@ -191,6 +193,8 @@ export class Scheduler {
   }
 
   async #tryLease(generation: number): Promise<void> {
+    // Started again while leading (consuming resumed without a loss): the lease is still ours.
+    if (this.#lock) return this.#tick(generation);
     const stacks = this.#stacks;
     let lock: StackLock;
     try {
@@ -245,7 +249,10 @@ export class Scheduler {
     const id = slotId(schedule.name, slot);
     const at = new Date(slot).toISOString();
     try {
-      const client = new TaskClient(this.#connection as Connection, { compiled: this.#topology });
+      const connection = this.#connection as Connection;
+      if (this.#client?.connection !== connection)
+        this.#client = new TaskClient(connection, { compiled: this.#topology });
+      const client = this.#client;
       const headers = {
         [SCHEDULE_HEADERS.schedule]: schedule.name,
         [SCHEDULE_HEADERS.slot]: at,
