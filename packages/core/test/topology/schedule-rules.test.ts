@@ -91,6 +91,23 @@ describe('schedule rules', () => {
     expect(checked.warnings.map((i) => [i.keyword, i.path])).toEqual([['schedule-timezone', '/schedules/3/timezone']]);
   });
 
+  it('adds the schedules of included files to its own, and locates their problems in the included file', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-schedule-include-'));
+    await writeFile(join(dir, 'base.yaml'), `${HEAD}schedules:\n  - { name: poll, task: report.build, every: 1m }\n`);
+    await writeFile(
+      join(dir, 'topology.yaml'),
+      "include: [base.yaml]\nschedules:\n  - { name: nightly, task: report.build, cron: '0 3 * * *', timezone: Nowhere/Land }\n",
+    );
+    const checked = await checkTopology(join(dir, 'topology.yaml'));
+    expect(checked.errors).toMatchObject([{ keyword: 'schedule-timezone', file: join(dir, 'topology.yaml'), line: 3 }]);
+    await writeFile(
+      join(dir, 'topology.yaml'),
+      "include: [base.yaml]\nschedules:\n  - { name: nightly, task: report.build, cron: '0 3 * * *' }\n",
+    );
+    const merged = await checkTopology(join(dir, 'topology.yaml'));
+    expect(merged.desired?.schedules?.map((s) => s.name)).toEqual(['nightly', 'poll']);
+  });
+
   it('refuses a duration without a unit it knows, through the schema', async () => {
     const checked = await check(`  - { name: a, task: report.build, every: 10 minutes }
 `);

@@ -18,6 +18,7 @@ const LIST_SECTIONS: ReadonlySet<string> = new Set<keyof TopologyDocument>([
   'tasks',
   'routes',
   'expect',
+  'schedules',
 ]);
 
 interface Slice {
