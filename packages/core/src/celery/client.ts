@@ -10,16 +10,24 @@ import { randomUUID } from 'node:crypto';
 import { InvalidArgumentError } from '../errors.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Queue } from '../model/queue.js';
+import { assertPayload } from '../tasks/payload-validator.js';
+import type { TopologyDocument } from '../topology/document.js';
 import { type CelerySignature, type CeleryTaskSpec, encodeCeleryTask } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
 import { type CeleryResultBackend, type CeleryState, errorOf } from './results.js';
 import { type CeleryRoute, CeleryRouter } from './routing.js';
+import { type CeleryArguments, type CeleryTopologyTask, celeryTasksOf } from './topology.js';
 
 /** How long `get`/`call` wait by default. */
 export const DEFAULT_CELERY_RESULT_TIMEOUT_MS = 60_000;
 
 /** Options of {@link CeleryClient}. */
-export interface CeleryClientOptions {
+export interface CeleryClientOptions<T extends TopologyDocument = TopologyDocument> {
+  /**
+   * A topology whose tasks marked `protocol: celery` this client sends: their payload schemas (of
+   * `{ args, kwargs }`) type and check each send, and their routes say where they go.
+   */
+  readonly topology?: T;
   /** Where results are read from; without one, `send` works and `get` refuses. */
   readonly backend?: CeleryResultBackend;
   /** Celery's `task_routes`: task name or glob (`proj.*`) → queue name or route. */
@@ -98,42 +106,67 @@ export class CeleryResult<T = unknown> {
  * const celery = new CeleryClient(connection, { backend: new RpcResultBackend(connection) });
  * const sum = await celery.call<number>('proj.tasks.add', { args: [2, 3] });
  */
-export class CeleryClient {
+export class CeleryClient<T extends TopologyDocument = TopologyDocument> {
   readonly connection: Connection;
   readonly backend: CeleryResultBackend | undefined;
   readonly #router: CeleryRouter;
   readonly #publisher: CeleryPublisher;
   readonly #timeoutMs: number;
+  readonly #tasks: ReadonlyMap<string, CeleryTopologyTask>;
 
-  constructor(connection: Connection, options: CeleryClientOptions = {}) {
+  constructor(connection: Connection, options: CeleryClientOptions<T> = {}) {
     this.connection = connection;
     this.backend = options.backend;
     this.#router = new CeleryRouter(options.routes, options.defaultQueue);
     this.#publisher = new CeleryPublisher(connection, options.serializer ?? 'json');
     this.#timeoutMs = options.resultTimeoutMs ?? DEFAULT_CELERY_RESULT_TIMEOUT_MS;
+    this.#tasks = options.topology ? celeryTasksOf(options.topology) : new Map();
   }
 
   /** Publishes the task; the result is read later with the returned handle. */
-  async send<T = unknown>(name: string, options: CelerySendOptions = {}): Promise<CeleryResult<T>> {
-    const { queue: queueOverride, priority, chain, ...spec } = options;
-    const route = queueOverride !== undefined ? { queue: queueOverride } : this.#router.route(name);
+  async send<R = unknown, K extends string = string>(
+    name: K,
+    options: CelerySendOptions & CeleryArguments<T, K> = {} as CelerySendOptions & CeleryArguments<T, K>,
+  ): Promise<CeleryResult<R>> {
+    const { queue: queueOverride, priority, chain, ...spec } = options as CelerySendOptions;
+    const declared = this.#checked(name, spec);
+    const route =
+      queueOverride !== undefined ? { queue: queueOverride } : (declared?.route ?? this.#router.route(name));
     const replyTo = this.backend ? await this.backend.replyTo() : '';
     const steps = chain?.map((step) => frozen(step, replyTo)) ?? [];
     const encoded = encodeCeleryTask({ ...spec, name, replyTo, chain: steps });
-    await this.#publisher.publish(CeleryRouter.queueOf(route), encoded, priority ?? route.priority);
+    await this.#publisher.publish(CeleryRouter.targetOf(route), encoded, priority ?? route.priority);
     const last = steps.at(-1)?.options?.task_id;
-    return new CeleryResult<T>(typeof last === 'string' ? last : encoded.id, this.backend, this.#timeoutMs);
+    return new CeleryResult<R>(typeof last === 'string' ? last : encoded.id, this.backend, this.#timeoutMs);
+  }
+
+  /** The topology's declaration of `name`, once its arguments match the payload schema. */
+  #checked(name: string, spec: { args?: readonly unknown[]; kwargs?: object }): CeleryTopologyTask | undefined {
+    const task = this.#tasks.get(name);
+    if (task === undefined) return undefined;
+    if (!task.celery) {
+      throw new InvalidArgumentError(
+        `task '${name}' uses Wakame's protocol in the topology: send it with a TaskClient, or mark it protocol: celery`,
+      );
+    }
+    const payload = { ...(spec.args ? { args: spec.args } : {}), ...(spec.kwargs ? { kwargs: spec.kwargs } : {}) };
+    assertPayload(name, task.payload, payload);
+    return task;
   }
 
   /** Sends the task and waits for its result. */
-  async call<T = unknown>(name: string, options: CelerySendOptions & { timeoutMs?: number } = {}): Promise<T> {
-    const { timeoutMs, ...send } = options;
-    const result = await this.send<T>(name, send);
+  async call<R = unknown, K extends string = string>(
+    name: K,
+    options: CelerySendOptions & CeleryArguments<T, K> & { timeoutMs?: number } = {} as CelerySendOptions &
+      CeleryArguments<T, K>,
+  ): Promise<R> {
+    const { timeoutMs, ...send } = options as CelerySendOptions & { timeoutMs?: number };
+    const result = await this.send<R, K>(name, send as CelerySendOptions & CeleryArguments<T, K>);
     return result.get(timeoutMs);
   }
 
   /** A result handle for a task id sent elsewhere. */
-  result<T = unknown>(id: string): CeleryResult<T> {
-    return new CeleryResult<T>(id, this.backend, this.#timeoutMs);
+  result<R = unknown>(id: string): CeleryResult<R> {
+    return new CeleryResult<R>(id, this.backend, this.#timeoutMs);
   }
 }

@@ -9,11 +9,11 @@ import type { Queue } from '../model/queue.js';
 import type { CeleryRetryOptions } from './call.js';
 import { DEFAULT_RETRY_DELAY_SECONDS } from './call.js';
 import { type CelerySignature, type CeleryTask, type EncodedCeleryTask, encodeCeleryTask } from './protocol.js';
-import { CeleryRouter } from './routing.js';
+import { CeleryRouter, type CeleryTarget } from './routing.js';
 
 /** One message to send: where, what, and at which priority. */
 export interface FollowUp {
-  readonly queue: Queue;
+  readonly target: CeleryTarget;
   readonly task: EncodedCeleryTask;
   readonly priority: number | undefined;
 }
@@ -50,7 +50,7 @@ function signatureMessage(
     // encodeCeleryTask takes steps in running order; Celery keeps them last first.
     chain: chain ? [...chain].reverse() : null,
   });
-  return { queue: CeleryRouter.queueOf(route), task, priority };
+  return { target: CeleryRouter.targetOf(route), task, priority };
 }
 
 /** The next step of the chain and the callbacks, after a success with `result`. */
@@ -82,5 +82,5 @@ export function retryMessage(task: CeleryTask, options: CeleryRetryOptions, queu
     errbacks: task.embed.errbacks,
     chain: chain ? [...chain].reverse() : null,
   });
-  return { queue, task: encoded, priority };
+  return { target: { queue }, task: encoded, priority };
 }

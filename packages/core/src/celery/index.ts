@@ -49,6 +49,7 @@ export {
   resultMeta,
   tracebackOf,
 } from './results.js';
-export { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, celeryQueue } from './routing.js';
+export { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, type CeleryTarget, celeryQueue } from './routing.js';
 export { RpcResultBackend, type RpcResultBackendOptions } from './rpc-backend.js';
+export { type CeleryArguments, type CeleryTopologyTask, celeryTasksOf } from './topology.js';
 export { CeleryWorker, type CeleryWorkerOptions } from './worker.js';

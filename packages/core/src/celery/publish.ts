@@ -1,13 +1,13 @@
 /**
- * Publishing an encoded Celery task to a queue: declared first (once per publisher) the way Celery
- * declares it, then sent through the default exchange straight to the queue, which routes the same
- * on RabbitMQ and in kombu's Redis layout.
+ * Publishing an encoded Celery task: to a queue, declared first (once per publisher) the way Celery
+ * declares it, then sent through the default exchange straight to it, which routes the same on
+ * RabbitMQ and in kombu's Redis layout; or to an exchange and routing key a topology gives.
  *
  * @module
  */
 import type { Connection } from '../messaging/connection.js';
-import type { Queue } from '../model/queue.js';
 import type { EncodedCeleryTask } from './protocol.js';
+import type { CeleryTarget } from './routing.js';
 
 /** Sends encoded tasks; remembers which queues it declared. */
 export class CeleryPublisher {
@@ -20,14 +20,18 @@ export class CeleryPublisher {
     this.#serializer = serializer;
   }
 
-  async publish(queue: Queue, task: EncodedCeleryTask, priority?: number): Promise<void> {
-    if (!this.#declared.has(queue.name)) {
-      await this.#connection.declare(queue);
-      this.#declared.add(queue.name);
+  /**
+   * Publishes to a queue (declared first, then reached through the default exchange) or to an exchange
+   * with a routing key (declared elsewhere, e.g. by applying the topology).
+   */
+  async publish(target: CeleryTarget, task: EncodedCeleryTask, priority?: number): Promise<void> {
+    if ('queue' in target && !this.#declared.has(target.queue.name)) {
+      await this.#connection.declare(target.queue);
+      this.#declared.add(target.queue.name);
     }
     await this.#connection.producer().publish(task.body, {
-      exchange: '',
-      routingKey: queue.name,
+      exchange: 'queue' in target ? '' : target.exchange,
+      routingKey: 'queue' in target ? target.queue.name : target.routingKey,
       serializer: this.#serializer,
       headers: task.headers,
       correlationId: task.correlationId,

@@ -14,13 +14,23 @@ import { Queue } from '../model/queue.js';
 /** Celery's default queue (and exchange and routing key). */
 export const CELERY_DEFAULT_QUEUE = 'celery';
 
-/** Where one task (or tasks matching a glob) go. */
-export interface CeleryRoute {
-  /** The queue: a name (declared as Celery would) or a full declaration. */
-  readonly queue: string | Queue;
-  /** The default priority of these tasks (0–255 on RabbitMQ priority queues; Celery uses 0–9). */
-  readonly priority?: number;
-}
+/** Where one task (or tasks matching a glob) go: a queue, or an exchange and routing key. */
+export type CeleryRoute =
+  | {
+      /** The queue: a name (declared as Celery would) or a full declaration. */
+      readonly queue: string | Queue;
+      /** The default priority of these tasks (0–255 on RabbitMQ priority queues; Celery uses 0–9). */
+      readonly priority?: number;
+    }
+  | {
+      /** An exchange declared elsewhere (e.g. by the topology), as Celery's `task_routes` `exchange`. */
+      readonly exchange: string;
+      readonly routingKey: string;
+      readonly priority?: number;
+    };
+
+/** Where a publish goes. */
+export type CeleryTarget = { readonly queue: Queue } | { readonly exchange: string; readonly routingKey: string };
 
 /** Celery's declaration of a queue known only by name. */
 export function celeryQueue(name: string): Queue {
@@ -42,8 +52,8 @@ export class CeleryRouter {
     this.#default = { queue: defaultQueue };
     for (const [name, value] of Object.entries(routes)) {
       const route = typeof value === 'string' ? { queue: value } : value;
-      if (route === null || typeof route !== 'object' || route.queue === undefined) {
-        throw new InvalidArgumentError(`route ${name}: a route needs a queue`);
+      if (route === null || typeof route !== 'object' || !('queue' in route || 'exchange' in route)) {
+        throw new InvalidArgumentError(`route ${name}: a route needs a queue, or an exchange and a routing key`);
       }
       if (name.includes('*')) this.#globs.push({ pattern: globToRegExp(name), route });
       else this.#exact.set(name, route);
@@ -54,8 +64,9 @@ export class CeleryRouter {
     return this.#exact.get(task) ?? this.#globs.find((g) => g.pattern.test(task))?.route ?? this.#default;
   }
 
-  /** The declaration of a route's queue. */
-  static queueOf(route: CeleryRoute): Queue {
-    return typeof route.queue === 'string' ? celeryQueue(route.queue) : route.queue;
+  /** Where a route publishes: its queue's declaration, or its exchange and routing key. */
+  static targetOf(route: CeleryRoute): CeleryTarget {
+    if ('exchange' in route) return { exchange: route.exchange, routingKey: route.routingKey };
+    return { queue: typeof route.queue === 'string' ? celeryQueue(route.queue) : route.queue };
   }
 }

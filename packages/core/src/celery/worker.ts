@@ -221,7 +221,7 @@ export class CeleryWorker {
 
   async #send(next: FollowUp, message: Message): Promise<void> {
     try {
-      await this.#publisher.publish(next.queue, next.task, next.priority);
+      await this.#publisher.publish(next.target, next.task, next.priority);
     } catch (error) {
       this.#options.onError?.(error, message);
     }

@@ -3,6 +3,7 @@ import { retryMessage, successFollowUps } from '../../src/celery/follow-ups.js';
 import {
   CeleryProtocolError,
   CeleryRouter,
+  celeryQueue,
   celeryTime,
   decodeCeleryTask,
   encodeCeleryTask,
@@ -83,7 +84,7 @@ describe('Celery follow-ups', () => {
     });
     const task = decodeCeleryTask(encoded.body, encoded.headers);
     const [next] = successFollowUps(task, 5, router);
-    expect(next?.queue.name).toBe('python');
+    expect(next?.target).toMatchObject({ queue: { name: 'python' } });
     expect(next?.task.body[0]).toEqual([5, 10]);
     expect(next?.task).toMatchObject({ id: 'step-2', replyTo: 'client.q' });
     expect(next?.task.headers).toMatchObject({ parent_id: 'root', root_id: 'root' });
@@ -92,7 +93,7 @@ describe('Celery follow-ups', () => {
 
   it('retries with the same id, one more retry and an eta', () => {
     const task = decodeCeleryTask(...bodyAndHeaders());
-    const again = retryMessage(task, { countdown: 2 }, CeleryRouter.queueOf({ queue: 'q' }));
+    const again = retryMessage(task, { countdown: 2 }, celeryQueue('q'));
     expect(again.task.id).toBe(task.id);
     expect(again.task.headers.retries).toBe(1);
     expect(Date.parse(again.task.headers.eta as string)).toBeGreaterThan(Date.now());
@@ -136,10 +137,7 @@ describe('Celery results', () => {
 
   it('routes by exact name, then glob, then the default queue', () => {
     const router = new CeleryRouter({ 'a.b': 'exact', 'a.*': 'glob' }, 'dflt');
-    expect([router.route('a.b').queue, router.route('a.c').queue, router.route('z').queue]).toEqual([
-      'exact',
-      'glob',
-      'dflt',
-    ]);
+    const queueOf = (name: string) => (router.route(name) as { queue: string }).queue;
+    expect([queueOf('a.b'), queueOf('a.c'), queueOf('z')]).toEqual(['exact', 'glob', 'dflt']);
   });
 });

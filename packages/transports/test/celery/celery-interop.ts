@@ -10,7 +10,9 @@ import {
   CeleryTaskError,
   CeleryWorker,
   Connection,
+  defineTopology,
   Exchange,
+  InvalidPayloadError,
   Queue,
 } from '@wakame/core';
 import { randomName } from '@wakame/testkit';
@@ -113,6 +115,31 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
         'returns the sum of args',
         async () => {
           expect(await client.call('py.add', { args: [2, 3] })).toBe(5);
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'sends a task a topology marks protocol: celery, along its route, its args checked',
+        async () => {
+          const topology = defineTopology({
+            tasks: [
+              {
+                name: 'py.add',
+                protocol: 'celery',
+                // Celery's own declaration of a task_queues entry: a direct exchange of the queue's name.
+                route: { exchange: queues.py, routingKey: queues.py },
+                payload: {
+                  type: 'object',
+                  required: ['args'],
+                  properties: { args: { type: 'array', items: { type: 'integer' }, minItems: 2, maxItems: 2 } },
+                },
+              },
+            ],
+          });
+          const typed = new CeleryClient(connection, { topology, backend, resultTimeoutMs: CELERY_TEST_TIMEOUT_MS });
+          expect(await typed.call<number>('py.add', { args: [20, 22] })).toBe(42);
+          await expect(typed.call('py.add', { args: [1] })).rejects.toBeInstanceOf(InvalidPayloadError);
         },
         CELERY_TEST_TIMEOUT_MS,
       );
