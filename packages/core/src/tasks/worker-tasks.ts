@@ -33,6 +33,8 @@ export interface TaskRunnerOptions {
   readonly deadLetterQueue: string;
   /** Per-task concurrency and rate limits, for the tasks that have any. */
   readonly limits?: ReadonlyMap<string, TaskLimit>;
+  /** Aborted once the worker's stop is requested: a message still waiting for its limits goes back unrun. */
+  readonly stopRequested?: AbortSignal;
 }
 
 /** Outcome of a task that completed, and a function returning it: one of each per task name, not per message. */
@@ -133,10 +135,11 @@ export class TaskRunner {
     context: TaskContext,
   ): Promise<Outcome> {
     try {
-      await limit.enter(signal);
+      const stop = this.options.stopRequested;
+      await limit.enter(stop ? AbortSignal.any([signal, stop]) : signal);
     } catch (error) {
-      // Only a forced stop ends the wait: the message goes back to its queue, not run.
-      if (signal.aborted) return returned(message, task.name);
+      // A stop ends the wait: the message goes back to its queue, not run (it never started).
+      if (signal.aborted || this.options.stopRequested?.aborted) return returned(message, task.name);
       throw error;
     }
     try {

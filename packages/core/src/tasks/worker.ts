@@ -138,6 +138,8 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   #taskQueues: readonly string[] = [];
   /** Health server and metrics; empty unless serving, and then the only cost of a task is one clock read. */
   readonly #observers = new Set<WorkerObserver>();
+  /** Aborted by the first stop: tasks still waiting for their rate limit or concurrency go back to their queue. */
+  readonly #stopRequested = new AbortController();
   /** Sends the topology's scheduled runs while this worker holds their lease. */
   readonly #scheduler: Scheduler | undefined;
 
@@ -214,6 +216,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   }
 
   override async stop(options: { deadline?: number } = {}): Promise<void> {
+    this.#stopRequested.abort(new Error('the worker is stopping'));
     // The lease goes at once, so another worker can take over while this one finishes its handlers (not awaited: a
     // stop must not wait on an unreachable broker; the lease goes with the connection anyway).
     void this.#scheduler?.stop();
@@ -298,6 +301,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
       handlers: options.handlers as Record<string, TaskHandler | undefined>,
       deadLetterQueue: this.#deadLetterQueue,
       limits: taskLimits(this.topology.tasks, options.timers),
+      stopRequested: this.#stopRequested.signal,
     });
     const hook = options.onTaskEvent;
     const observers = this.#observers;

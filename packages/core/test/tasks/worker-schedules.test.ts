@@ -8,6 +8,7 @@ import { waitFor } from '@wakame/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/errors.js';
 import { Connection } from '../../src/messaging/connection.js';
+import { Queue } from '../../src/model/queue.js';
 import { TaskClient } from '../../src/tasks/client.js';
 import type { ScheduleEvent } from '../../src/tasks/schedule/scheduler.js';
 import { Worker } from '../../src/tasks/worker.js';
@@ -129,6 +130,39 @@ describe('schedules in workers (memory://, a manual clock)', () => {
 });
 
 describe('task limits in a worker (memory://)', () => {
+  it('a stop sends the tasks still waiting for their rate limit back to the queue, unrun', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const client = new TaskClient(connection, topology);
+    const timers = new ManualTimers(0);
+    let started = 0;
+    let ready = false;
+    const worker = new Worker({
+      connection,
+      topology,
+      concurrency: 10,
+      timers,
+      scheduler: false,
+      onConsumeReady: () => {
+        ready = true;
+      },
+      handlers: { 'api.call': () => void started++, 'report.build': () => undefined, 'mail.send': () => undefined },
+    });
+    const running = worker.run();
+    try {
+      await waitFor(() => ready, { what: 'the worker consuming' });
+      for (let i = 0; i < 5; i++) await client.send('api.call', {});
+      await waitFor(() => started === 2 && worker.health().inFlight === 3, { what: 'two started, three waiting' });
+      // A deadline far beyond the test's timeout: only returning the waiting tasks at once lets the stop finish.
+      await worker.stop({ deadline: 600_000 });
+      await running;
+      expect(started).toBe(2);
+      expect(worker.health()).toMatchObject({ processed: 2, returned: 3 });
+      expect(await new Queue('work').attach(connection).messageCount()).toBe(3);
+    } finally {
+      await connection.close();
+    }
+  });
+
   it('runs at most `concurrency` handlers of a task at once, below the worker concurrency', async () => {
     const connection = await Connection.open(`memory://${randomUUID()}`);
     const client = new TaskClient(connection, topology);
