@@ -48,6 +48,11 @@ const GROUPS: readonly { readonly prefix: string; readonly title: string; readon
     text: 'beanstalkd 1.12 on the same machine (in memory, `-z 1048576`), each round under a tube prefix of its own. Ceiling: the in-tree protocol client (no npm beanstalkd client is installed here) doing the same work on the same connection count: publish as 500 `put`s pipelined per round trip, each job the bytes Wakame writes (its JSON header line + the body); consume as 100 `reserve-with-timeout 0` pipelined with the next batch in flight, each body decoded, the `delete`s pipelined. Wakame also asks `stats-job` per claimed job (how it tells a redelivered message), which its ratio includes.',
   },
   {
+    prefix: 'zookeeper.',
+    title: 'ZooKeeper (`zookeeper://`)',
+    text: 'ZooKeeper 3.8 standalone on the same machine (every write logged to disk before it is answered), each round under a root znode of its own, removed after it; 3,000 messages a phase. Ceiling: raw node-zookeeper-client doing the same znode work on one session: publish as 500 persistent-sequential `create`s in flight, each the entry bytes Wakame writes; consume as one sorted `getChildren`, then per entry (100 in flight) Wakame’s claim (a multi-op creating the ephemeral claim node and the `delivered` marker, the entry’s `getData` pipelined beside it), the body decoded, and the ack (a multi-op removing claim, marker and entry). Wakame also lists the queue again whenever a watch says it changed, which its ratio includes. `kombu-*`: `?layout=kombu` against kazoo’s `Queue.get` pattern (`getData` + `delete`, kombu’s envelope decoded).',
+  },
+  {
     prefix: 'worker.',
     title: 'Worker',
     text: 'Ceiling: a bare Consumer (decode + ack) on the same transport and messages; the ratio is the Worker’s share of throughput (target ≥ 0.85). `worker.observability.*`: the same task worker (memory transport) with OpenTelemetry tracing on (API installed, no SDK registered) and metrics (health server) on and off, ceiling the worker with both off (target for tracing without an SDK: ≥ 95%); measured per wall-clock second and per second of the process’s CPU time, which other work on the shared machine moves far less.',
@@ -103,7 +108,7 @@ export function renderReadme(results: RunResults, previous?: string): string {
     '',
     '`pnpm bench [filter]` runs the benchmarks whose name contains `filter` (`memory`, `file`, `amqp`,',
     '`redis.messaging`, `redis.kombu`, `redis.tasks`, `sql` (`sql.postgres.messaging`, `sql.mysql.messaging`,',
-    '`sql.postgres.tasks`, `sql.postgres.depth`, `sql.mysql.depth`), `beanstalk`, `topology.pipeline`, `topology.apply`,',
+    '`sql.postgres.tasks`, `sql.postgres.depth`, `sql.mysql.depth`), `beanstalk`, `zookeeper`, `topology.pipeline`, `topology.apply`,',
     '`worker.memory`, `worker.amqp`, `worker.observability`; all without one), prints a table and writes',
     '`bench/results/latest.json` (atomically, with the commit and the machine). A run of all of them',
     'regenerates this file; `pnpm bench --readme` regenerates it from the latest results (after a filtered',

@@ -16,6 +16,7 @@ import { redisTaskBenchmarks } from './redis-tasks.bench.js';
 import { sqlBenchmarks } from './sql.bench.js';
 import { topologyBenchmarks } from './topology.bench.js';
 import { workerBenchmarks } from './worker.bench.js';
+import { zookeeperBenchmarks } from './zookeeper.bench.js';
 
 if (process.argv[2] === '--readme') {
   process.stdout.write(`${await writeReadme()} regenerated\n`);
@@ -44,6 +45,7 @@ const figures = await runBenchmarks(
     ...redisTaskBenchmarks,
     ...sqlBenchmarks,
     ...beanstalkBenchmarks,
+    ...zookeeperBenchmarks,
     ...topologyBenchmarks,
     ...workerBenchmarks,
   ],

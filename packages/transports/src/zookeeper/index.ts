@@ -28,7 +28,7 @@ import { InvalidArgumentError, VirtualTransport } from '@wakame/core/spi';
 import { rootOf, type ZkLayoutName } from './layout.js';
 import { DEFAULT_MAX_NODE_BYTES, ZooKeeperStore } from './zookeeper-store.js';
 
-export { EntryFormatError } from './entry-codec.js';
+export { EntryFormatError, encodeEntry } from './entry-codec.js';
 export type { ZkLayoutName } from './layout.js';
 export { type ZkSessionOptions, ZooKeeperError } from './session.js';
 export { TopologyDocumentError } from './zk-topology.js';
