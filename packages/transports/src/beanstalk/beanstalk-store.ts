@@ -82,7 +82,14 @@ export class BeanstalkStore implements VirtualStore {
     let shared = topologies.get(this.identity);
     if (!shared) {
       const tube = recordTube(options.prefix, 'topology');
-      const topology = new BeanstalkTopology(() => options.connect(), tube, options.topologyPollMs, options.onError);
+      const parts = recordTube(options.prefix, 'parts');
+      const topology = new BeanstalkTopology(
+        () => options.connect(),
+        tube,
+        parts,
+        options.topologyPollMs,
+        options.onError,
+      );
       shared = { topology, opened: undefined, users: 0 };
       topologies.set(this.identity, shared);
     }

@@ -51,8 +51,22 @@ function empty(): Records {
   return { serial: 0, exchanges: new Map(), queues: new Map(), bindings: new Map(), policies: new Map() };
 }
 
-function parse(job: Job): Records {
-  const doc = JSON.parse(job.body.toString('utf8')) as RecordDocument;
+/** A record too large for one job: its document is in part jobs (see {@link BeanstalkTopology}). */
+interface PartsPointer {
+  readonly serial: number;
+  readonly parts: readonly number[];
+}
+
+/** The part job ids a record job points to (none when it holds the document itself). */
+function partsOf(job: Job): readonly number[] {
+  return (JSON.parse(job.body.toString('utf8')) as Partial<PartsPointer>).parts ?? [];
+}
+
+/** A part the record names is gone: a writer replaced the record meanwhile; read again. */
+class RecordMoved extends Error {}
+
+function parse(body: Buffer): Records {
+  const doc = JSON.parse(body.toString('utf8')) as RecordDocument;
   return {
     serial: doc.serial,
     exchanges: new Map(doc.exchanges.map((e) => [e.name, e])),
@@ -91,12 +105,15 @@ export class BeanstalkTopology implements TopologyStore {
   /** Watches only the record tube, and uses it: for reserving and replacing the record. */
   #writer: Promise<BeanstalkClient> | undefined;
   #closed = false;
+  #maxJobSize: number | undefined;
   readonly #listeners = new Set<() => void>();
 
   constructor(
     private readonly connect: () => Promise<BeanstalkClient>,
     /** The record tube (`<prefix>(wakame)topology`). */
     private readonly tube: string,
+    /** Where a record too large for one job keeps its parts. */
+    private readonly partsTube: string,
     private readonly pollMs: number,
     private readonly onError: (error: unknown) => void,
   ) {}
@@ -169,10 +186,47 @@ export class BeanstalkTopology implements TopologyStore {
 
   /** Reads the ready record; keeps what it has when a writer holds the record right now. */
   async refresh(): Promise<void> {
-    const job = await (await this.reader).peekReady();
+    const reader = await this.reader;
+    const job = await reader.peekReady();
     if (!job) return;
-    const records = parse(job);
+    let records: Records;
+    try {
+      records = await this.#load(reader, job);
+    } catch (error) {
+      if (error instanceof RecordMoved) return;
+      throw error;
+    }
     if (records.serial !== this.#records.serial) this.#replace(records);
+  }
+
+  /** The records of a record job, reading its parts when it points to some. */
+  async #load(client: BeanstalkClient, job: Job): Promise<Records> {
+    const parts = partsOf(job);
+    if (parts.length === 0) return parse(job.body);
+    const bodies = await Promise.all(parts.map((id) => client.peek(id)));
+    if (bodies.some((part) => part === undefined)) throw new RecordMoved();
+    return parse(Buffer.concat(bodies.map((part) => (part as Job).body)));
+  }
+
+  /**
+   * Puts the record for `records`: one job, or, past the server's `max-job-size` (64 KiB by default), the
+   * document in part jobs of `<prefix>(wakame)parts` and a record job naming them.
+   */
+  async #putRecord(writer: BeanstalkClient, records: Records): Promise<void> {
+    const body = serialise(records);
+    this.#maxJobSize ??= Number((await writer.stats())['max-job-size'] ?? 65_535);
+    if (body.length <= this.#maxJobSize) {
+      await writer.put(0, 0, RECORD_TTR_SECONDS, body);
+      return;
+    }
+    const size = this.#maxJobSize;
+    await writer.use(this.partsTube);
+    const pieces: Buffer[] = [];
+    for (let offset = 0; offset < body.length; offset += size) pieces.push(body.subarray(offset, offset + size));
+    const parts = await Promise.all(pieces.map((piece) => writer.put(0, 0, RECORD_TTR_SECONDS, piece)));
+    await writer.use(this.tube);
+    const pointer: PartsPointer = { serial: records.serial, parts };
+    await writer.put(0, 0, RECORD_TTR_SECONDS, Buffer.from(JSON.stringify(pointer)));
   }
 
   revision(): number {
@@ -259,12 +313,15 @@ export class BeanstalkTopology implements TopologyStore {
       const writer = await this.writer;
       const held = await this.#reserveRecord(writer);
       try {
-        const records = held.map(parse).reduce(merge);
+        const loaded = await Promise.all(held.map((job) => this.#load(writer, job)));
+        const serial = Math.max(...loaded.map((r) => r.serial));
+        const records = loaded.reduce(merge);
         const changed = change(records) !== false;
         if (changed || held.length > 1) {
-          records.serial = Math.max(...held.map((job) => parse(job).serial)) + 1;
-          await writer.put(0, 0, RECORD_TTR_SECONDS, serialise(records));
-          for (const job of held) await writer.delete(job.id);
+          records.serial = serial + 1;
+          await this.#putRecord(writer, records);
+          // The old record's parts go with it (the record held, nobody else deletes them).
+          for (const job of held) for (const id of [job.id, ...partsOf(job)]) await writer.delete(id);
         } else {
           for (const job of held) await writer.release(job.id, 0);
         }
