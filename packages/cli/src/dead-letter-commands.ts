@@ -49,7 +49,8 @@ function filters(command: Command, idFlag: boolean): Command {
       'only those dead-lettered since: a duration (30s, 15m, 1h, 2d) or an ISO time',
       sinceOption,
     )
-    .option('--limit <n>', 'at most this many messages (list: default 100)', positiveInteger('--limit'));
+    .option('--limit <n>', 'at most this many messages (list: default 100)', positiveInteger('--limit'))
+    .option('--topology <file>', "with --task: look in the queue the task's dead letters go to (instead of --queue)");
   return idFlag ? command.option('--id <id>', 'only this message id (repeatable)', collect, []) : command;
 }
 
@@ -64,7 +65,7 @@ export function addDeadLetterCommands(
     .description('list, show, replay or purge the messages of a dead-letter queue')
     .addHelpText(
       'after',
-      '\nExamples:\n  wakame dead-letters list --reason failed --since 1h\n  wakame dead-letters show 3f1c…\n  wakame dead-letters replay --task report.generate --dry-run\n  wakame dead-letters replay --id 3f1c… --yes --json\n  wakame dead-letters purge --reason invalid-payload --yes',
+      '\nExamples:\n  wakame dead-letters list --reason failed --since 1h\n  wakame dead-letters list --topology topology.yaml --task invoice.send\n  wakame dead-letters show 3f1c…\n  wakame dead-letters replay --task report.generate --dry-run\n  wakame dead-letters replay --id 3f1c… --yes --json\n  wakame dead-letters purge --reason invalid-payload --yes',
     );
   const load = () => import('./commands/dead-letters.js');
 

@@ -3,6 +3,7 @@
  * covers exactly the ids a dry run found, and the `--since` parser.
  */
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { Connection, Exchange, Queue } from '@wakame/core';
 import { InvalidArgumentError } from 'commander';
 import { describe, expect, it } from 'vitest';
@@ -100,6 +101,27 @@ describe('wakame dead-letters (in process)', () => {
       failed: [{ message: { id: 'd-0' }, step: 'publish', error: { code: 'ERR_UNROUTABLE' } }],
     });
     expect(await ready('dlq')).toBe(1);
+    await connection.close();
+  });
+
+  it('--topology with --task looks in the queue the task dead-letters to', { timeout: 60_000 }, async () => {
+    // examples/retry-dead-letter: invoice.send dead-letters through the jobs.dead fanout into jobs.failed.
+    const topology = fileURLToPath(new URL('../../../examples/retry-dead-letter/topology.yaml', import.meta.url));
+    const url = `memory://${randomUUID()}`;
+    const connection = await Connection.open(url);
+    await connection.declare(new Queue('jobs.failed'));
+    await connection
+      .producer({ routingKey: 'jobs.failed' })
+      .publish({ invoiceId: 'bad' }, { messageId: 'inv-1', headers: { task: 'invoice.send' } });
+    const run = capture({ jsonMode: true });
+    await runCli(run.ctx, ['dead-letters', 'list', '--url', url, '--topology', topology, '--task', 'invoice.send']);
+    expect(run.json[0]).toMatchObject({ queue: 'jobs.failed', messages: [{ id: 'inv-1' }] });
+
+    const noTask = capture({ jsonMode: true });
+    const refused = await runCli(noTask.ctx, ['dead-letters', 'list', '--url', url, '--topology', topology]).catch(
+      (error: unknown) => error,
+    );
+    expect(refused).toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringContaining('--task') });
     await connection.close();
   });
 

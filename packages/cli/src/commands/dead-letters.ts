@@ -10,10 +10,13 @@
  * @module
  */
 import {
+  type Connection,
   type DeadLetter,
   type DeadLetterFilter,
   type DeadLetterProgress,
   type DeadLetterRunResult,
+  deadLetterQueuesOf,
+  InvalidArgumentError,
   listDeadLetters,
   purgeDeadLetters,
   replayDeadLetters,
@@ -22,7 +25,7 @@ import {
 import { confirmed } from '../confirm.js';
 import type { CommandContext } from '../context.js';
 import { ExitError } from '../errors.js';
-import { type BrokerOptions, openBroker } from '../topology-input.js';
+import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
 import { jsonSafe } from './consume.js';
 
 /** Options every subcommand takes; `since` arrives parsed (see `dead-letter-commands.ts`). */
@@ -36,6 +39,8 @@ export interface DeadLetterCommandOptions extends BrokerOptions {
   readonly limit?: number;
   /** Only these ids (repeatable `--id`). */
   readonly id?: readonly string[];
+  /** A topology file: with `--task` (and no `--queue`), the dead-letter queue is the one the task's dead letters go to. */
+  readonly topology?: string;
 }
 
 /** Options of replay and purge. */
@@ -53,7 +58,8 @@ const PROGRESS_EVERY = 500;
 export async function listCommand(ctx: CommandContext, options: DeadLetterCommandOptions): Promise<void> {
   const connection = await openBroker(ctx, options);
   try {
-    const list = await listDeadLetters(connection, { ...scopeOf(ctx, options), onProgress: progress(ctx, 'listed') });
+    const scope = scopeOf(ctx, await withQueue(ctx, options, connection));
+    const list = await listDeadLetters(connection, { ...scope, onProgress: progress(ctx, 'listed') });
     if (ctx.jsonMode) {
       ctx.json(jsonSafe(list));
       return;
@@ -110,9 +116,10 @@ async function move(ctx: CommandContext, options: DeadLetterMoveOptions, action:
   }
   const connection = await openBroker(ctx, options);
   try {
+    const base = scopeOf(ctx, await withQueue(ctx, options, connection));
     const run = (scope: { dryRun: boolean; ids?: readonly string[] }) => {
       const o = {
-        ...scopeOf(ctx, options),
+        ...base,
         ...scope,
         ...(options.to !== undefined ? { to: options.to } : {}),
         onProgress: progress(ctx, action === 'replay' ? 'replayed' : 'purged'),
@@ -179,6 +186,29 @@ function report(ctx: CommandContext, result: DeadLetterRunResult, action: 'repla
       },
     );
   }
+}
+
+/**
+ * The options with `queue` set from `--topology` and `--task` when no `--queue` names it: the one queue the task's
+ * dead letters go to. A task whose dead letters go to several queues (or none) needs `--queue`.
+ */
+async function withQueue<T extends DeadLetterCommandOptions>(
+  ctx: CommandContext,
+  options: T,
+  connection: Connection,
+): Promise<T> {
+  if (options.queue !== undefined || options.topology === undefined) return options;
+  if (options.task === undefined) {
+    throw new InvalidArgumentError('--topology finds the dead-letter queue of a task: give --task too (or --queue)');
+  }
+  const { desired } = await readTopology(ctx, options.topology, connection);
+  const queues = deadLetterQueuesOf(desired, options.task);
+  if (queues.length === 1) return { ...options, queue: queues[0] };
+  throw new InvalidArgumentError(
+    queues.length === 0
+      ? `the dead letters of task '${options.task}' reach no queue in ${options.topology}: name one with --queue`
+      : `the dead letters of task '${options.task}' go to ${queues.map((q) => `'${q}'`).join(', ')}: pick one with --queue`,
+  );
 }
 
 /** The core API's scope from the flags; Ctrl-C (the context's signal) ends a run early, returning what it held. */

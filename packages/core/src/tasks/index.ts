@@ -12,6 +12,7 @@ export {
   type TaskDestination,
 } from './client.js';
 export { type GenerateTaskTypesOptions, generateTaskTypes } from './codegen.js';
+export { deadLetterQueuesOf } from './dead-letter-queues.js';
 export {
   type DeadLetter,
   type DeadLetterFilter,
