@@ -3,46 +3,31 @@
  * with `-z 2048`: the topology record and a 10 KiB body are stored in part jobs, read back whole by another
  * reader, and the parts go when what they belong to is replaced or acked.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { Connection, Exchange, Queue } from '@wakame/core';
-import { brokersRequired, probe, waitFor } from '@wakame/testkit';
+import { waitFor } from '@wakame/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BeanstalkTopology } from '../../src/beanstalk/beanstalk-topology.js';
 import { BeanstalkClient } from '../../src/beanstalk/client.js';
 import { recordTube } from '../../src/beanstalk/jobs.js';
+import { type OwnServer, ownServerAvailable, startOwnServer } from './own-server.js';
 
-const BINARY = '/usr/bin/beanstalkd';
 const MAX_JOB = 2048;
-const available = existsSync(BINARY);
-if (!available && brokersRequired()) throw new Error(`[wakame] beanstalk small jobs: ${BINARY} is missing`);
-if (!available) process.stderr.write(`[wakame] skipping beanstalk small jobs: ${BINARY} is missing\n`);
-
-/** A free loopback port (the OS picks one; it is released for beanstalkd to take). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const available = ownServerAvailable('beanstalk small jobs');
 
 describe.skipIf(!available)('beanstalk with a small max-job-size', () => {
-  let server: ChildProcess;
+  let server: OwnServer;
   let port: number;
   let url: string;
 
   beforeAll(async () => {
-    port = await freePort();
-    server = spawn(BINARY, ['-l', '127.0.0.1', '-p', String(port), '-z', String(MAX_JOB)], { stdio: 'ignore' });
-    await waitFor(() => probe(`beanstalk://127.0.0.1:${port}`), { timeoutMs: 20_000, what: 'beanstalkd to listen' });
+    server = await startOwnServer(['-z', String(MAX_JOB)]);
+    port = server.port;
     url = `beanstalk://127.0.0.1:${port}?prefix=small${randomBytes(3).toString('hex')}.`;
   });
 
   afterAll(() => {
-    server?.kill('SIGKILL');
+    server?.stop();
   });
 
   async function partsReady(client: BeanstalkClient): Promise<number> {
