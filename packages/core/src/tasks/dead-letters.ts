@@ -16,7 +16,7 @@
  *
  * Replay moves, never copies and forgets: each matching message is published with confirms and only after the
  * broker took the copy is the dead letter acked. A crash between the two leaves the copy *and* the dead letter:
- * at most a duplicate, never a loss.
+ * a duplicate, never a loss. Messages move one at a time, so a crash duplicates at most one of them.
  *
  * @module
  */
