@@ -36,6 +36,7 @@ export {
   type CeleryTask,
   CeleryTaskError,
   type CeleryTaskSpec,
+  CeleryTimeLimitError,
   type CeleryTopologyTask,
   CeleryWorker,
   type CeleryWorkerOptions,

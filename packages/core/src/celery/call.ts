@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { CeleryTimeLimitError } from './errors.js';
 import type { CeleryTask } from './protocol.js';
 
 /** Celery's `default_retry_delay`: three minutes. */
@@ -52,6 +53,11 @@ export interface CeleryCall {
   readonly queue: string;
   /** The message's priority, as the transport reports it. */
   readonly priority: number | undefined;
+  /**
+   * Aborted at the task's soft time limit (or at its hard one when it has no soft one); its `reason`
+   * is the {@link CeleryTimeLimitError} to throw to give up.
+   */
+  readonly signal: AbortSignal;
   /** Asks for another attempt later (Celery's `self.retry`); never returns. */
   retry(options?: CeleryRetryOptions): never;
 }
@@ -59,8 +65,12 @@ export interface CeleryCall {
 /** A handler: its return value is the task's result (JSON- or msgpack-serializable). */
 export type CeleryHandler = (call: CeleryCall) => unknown;
 
-export function callOf(task: CeleryTask, delivery: { queue: string; priority: number | undefined }): CeleryCall {
+export function callOf(
+  task: CeleryTask,
+  delivery: { queue: string; priority: number | undefined; signal: AbortSignal },
+): CeleryCall {
   return {
+    signal: delivery.signal,
     queue: delivery.queue,
     priority: delivery.priority,
     id: task.id,

@@ -55,3 +55,21 @@ export class CeleryResultTimeoutError extends WakameError {
   readonly code = 'ERR_CELERY_RESULT_TIMEOUT';
   override readonly retriable = true;
 }
+
+/**
+ * A task ran past its time limit (Celery's `time_limit`, or `soft_time_limit` when the handler gave up
+ * on its signal): stored as Celery's own `TimeLimitExceeded` / `SoftTimeLimitExceeded`. The handler's
+ * signal is aborted; a handler that ignores it keeps running, but its outcome is no longer recorded.
+ */
+export class CeleryTimeLimitError extends WakameError {
+  override readonly name: string;
+  readonly code = 'ERR_CELERY_TIME_LIMIT';
+  /** The Python module of the exception Celery raises for it. */
+  readonly excModule: string;
+
+  constructor(kind: 'hard' | 'soft', seconds: number) {
+    super(`${kind === 'hard' ? 'TimeLimitExceeded' : 'SoftTimeLimitExceeded'}(${seconds})`);
+    this.name = kind === 'hard' ? 'TimeLimitExceeded' : 'SoftTimeLimitExceeded';
+    this.excModule = kind === 'hard' ? 'billiard.exceptions' : 'celery.exceptions';
+  }
+}

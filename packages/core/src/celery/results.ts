@@ -96,10 +96,12 @@ const PYTHON_BUILTINS = new Set([
 export function exceptionInfo(error: unknown): CeleryExceptionInfo {
   if (!(error instanceof Error)) return { exc_type: 'Exception', exc_message: [String(error)], exc_module: 'builtins' };
   const type = PYTHON_TYPES[error.name] ?? error.name;
+  // An error may name its Python module itself (Celery's own exceptions do).
+  const own = (error as { excModule?: unknown }).excModule;
   return {
     exc_type: type,
     exc_message: [error.message],
-    exc_module: PYTHON_BUILTINS.has(type) ? 'builtins' : null,
+    exc_module: typeof own === 'string' ? own : PYTHON_BUILTINS.has(type) ? 'builtins' : null,
   };
 }
 

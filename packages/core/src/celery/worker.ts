@@ -20,6 +20,7 @@ import { type CeleryTask, decodeCeleryTask } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
 import { type CeleryResultBackend, type CeleryResultMeta, exceptionInfo, resultMeta, tracebackOf } from './results.js';
 import { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, celeryQueue } from './routing.js';
+import { withinTimeLimits } from './time-limits.js';
 
 /** Options of {@link CeleryWorker}. */
 export interface CeleryWorkerOptions {
@@ -169,7 +170,8 @@ export class CeleryWorker {
     const started = performance.now();
     let result: unknown;
     try {
-      result = await handler(callOf(task, { queue: message.queue, priority: message.properties.priority }));
+      const delivery = { queue: message.queue, priority: message.properties.priority };
+      result = await withinTimeLimits((signal) => handler(callOf(task, { ...delivery, signal })), task.timelimit);
     } catch (error) {
       if (error instanceof CeleryRetry) await this.#retry(task, error, message);
       else await this.#fail(task, error, message);

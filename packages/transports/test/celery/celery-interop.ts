@@ -95,6 +95,10 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
           'wk.when': (call) => ({ ran_at: Date.now() / 1000, eta: call.task.eta?.toISOString() ?? null }),
           'wk.urgent': (call) => ({ queue: call.queue, priority: call.priority ?? null }),
           'wk.double': ({ args: [x] }) => (x as number) * 2,
+          // Gives up when told to (the soft limit), or never finishes (the hard limit ends it).
+          'wk.patient': ({ signal }) =>
+            new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
+          'wk.stuck': () => new Promise(() => undefined),
         },
       });
       await worker.start();
@@ -261,6 +265,17 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
         async () => {
           const outcome = await pythonClient<Outcome>(peer, 'expired');
           expect(outcome).toMatchObject({ state: 'REVOKED', type: 'TaskRevokedError' });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        "enforces Celery's time limits: soft (the handler gives up) and hard",
+        async () => {
+          const soft = await pythonClient<Outcome>(peer, 'time_limit', { task: 'wk.patient', soft: 0.2, hard: 60 });
+          expect(soft).toMatchObject({ state: 'FAILURE', type: 'SoftTimeLimitExceeded' });
+          const hard = await pythonClient<Outcome>(peer, 'time_limit', { task: 'wk.stuck', hard: 0.2 });
+          expect(hard).toMatchObject({ state: 'FAILURE', type: 'TimeLimitExceeded' });
         },
         CELERY_TEST_TIMEOUT_MS,
       );
