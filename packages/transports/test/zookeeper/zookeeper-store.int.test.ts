@@ -1,0 +1,133 @@
+/**
+ * What only the ZooKeeper store does, on the real server: a claim held by another session is skipped and the
+ * waiting consumer is woken by that claim's end (a watch, there is no poll), the message then `redelivered`;
+ * a body larger than one znode travels in chunks that go with the ack; in kombu's layout a requeue puts the
+ * entry back under its own name. A fresh root per test, removed after the suite.
+ */
+import { randomBytes } from 'node:crypto';
+import { Connection, type Message, Queue } from '@wakame/core';
+import { brokerGate, waitFor, ZOOKEEPER_URL } from '@wakame/testkit';
+import zookeeper from 'node-zookeeper-client';
+import { afterAll, describe, expect, it } from 'vitest';
+import { call, freshRoot, rawClient, removeRoots, zkUrl } from './scratch.js';
+
+const gate = await brokerGate('zookeeper store', { name: 'zookeeper', url: ZOOKEEPER_URL });
+const roots: string[] = [];
+
+function root(): string {
+  const r = freshRoot('store');
+  roots.push(r);
+  return r;
+}
+
+afterAll(async () => {
+  if (gate === 'run') await removeRoots(roots);
+});
+
+async function children(client: zookeeper.Client, path: string): Promise<string[]> {
+  return (await call<string[]>((done) => client.getChildren(path, done))).sort();
+}
+
+describe.skipIf(gate === 'skip')('zookeeper store', () => {
+  it('skips a claim another session holds, and delivers it redelivered once that session ends (woken by a watch)', async () => {
+    const r = root();
+    const conn = await Connection.open(zkUrl(r));
+    const raw = await rawClient();
+    try {
+      const queue = new Queue('held', { exchange: '', routingKey: 'held' }).attach(conn);
+      await conn.declare(queue);
+      const producer = conn.producer();
+      await producer.publish({ n: 1 }, { routingKey: 'held' });
+      // Another session claims the first entry exactly as a Wakame consumer does.
+      const [entry] = await children(raw, `/${r}/queues/held`);
+      await call((done) =>
+        raw
+          .transaction()
+          .create(`/${r}/claims/held/${entry}`, zookeeper.CreateMode.EPHEMERAL)
+          .create(`/${r}/queues/held/${entry}/delivered`, zookeeper.CreateMode.PERSISTENT)
+          .commit(done),
+      );
+      await producer.publish({ n: 2 }, { routingKey: 'held' });
+
+      const got: Message[] = [];
+      const consumer = conn.consumer({
+        queues: [queue],
+        prefetch: 1,
+        handler: async (m) => {
+          got.push(m);
+          await m.ack();
+        },
+      });
+      await consumer.consume();
+      // n=2 arrives, so the consumer has tried (and skipped) the held n=1 before it.
+      await waitFor(() => got.length === 1, { timeoutMs: 20_000, what: 'the unheld message' });
+      await consumer.idle();
+      expect(got.map((m) => [m.payload, m.redelivered])).toEqual([[{ n: 2 }, false]]);
+      expect((await conn.admin.inspect()).queues.find((q) => q.name === 'held')?.messageCount).toBe(0);
+
+      raw.close(); // the session ends: its ephemeral claim goes, nothing else changes in the queue
+      await waitFor(() => got.length === 2, { timeoutMs: 30_000, what: 'the released message' });
+      expect(got.map((m) => [m.payload, m.redelivered])).toEqual([
+        [{ n: 2 }, false],
+        [{ n: 1 }, true],
+      ]);
+      await consumer.close();
+    } finally {
+      raw.close();
+      await conn.close();
+    }
+  }, 60_000);
+
+  it('carries a 3 MiB body in chunks and removes them with the ack', async () => {
+    const r = root();
+    const conn = await Connection.open(zkUrl(r));
+    const raw = await rawClient();
+    try {
+      const queue = new Queue('big', { exchange: '', routingKey: 'big' }).attach(conn);
+      await conn.declare(queue);
+      const body = randomBytes(3 * 1024 * 1024);
+      await conn.producer().publish(body, { routingKey: 'big' });
+      const [blob] = await children(raw, `/${r}/blobs/big`);
+      expect(await children(raw, `/${r}/blobs/big/${blob}`)).toEqual(['0', '1', '2', '3']);
+
+      const message = await queue.get({ accept: ['raw'] });
+      expect(message?.body.equals(body)).toBe(true);
+      await message?.ack();
+      expect(await children(raw, `/${r}/blobs/big`)).toEqual([]);
+      expect(await children(raw, `/${r}/queues/big`)).toEqual([]);
+    } finally {
+      raw.close();
+      await conn.close();
+    }
+  }, 60_000);
+
+  it("in kombu's layout, a requeue puts the entry back under its own name, marked redelivered", async () => {
+    const r = root();
+    const conn = await Connection.open(zkUrl(r, 'layout=kombu'));
+    const raw = await rawClient();
+    try {
+      const queue = new Queue('kq', { exchange: '', routingKey: 'kq' }).attach(conn);
+      await conn.declare(queue);
+      await conn.producer().publish({ n: 1 }, { routingKey: 'kq' });
+      await conn.producer().publish({ n: 2 }, { routingKey: 'kq' });
+      const before = await children(raw, `/${r}/kq`);
+      expect(before).toHaveLength(2);
+
+      const first = await queue.get();
+      expect(first?.payload).toEqual({ n: 1 });
+      expect(await children(raw, `/${r}/kq`)).toEqual(before.slice(1)); // kombu's claim: the entry is deleted
+      await first?.requeue();
+      expect(await children(raw, `/${r}/kq`)).toEqual(before);
+
+      const again = await queue.get();
+      expect([again?.payload, again?.redelivered]).toEqual([{ n: 1 }, true]);
+      await again?.ack();
+      const second = await queue.get();
+      expect([second?.payload, second?.redelivered]).toEqual([{ n: 2 }, false]);
+      await second?.ack();
+    } finally {
+      raw.close();
+      await conn.close();
+    }
+  }, 60_000);
+});
