@@ -25,9 +25,10 @@ async function client(): Promise<BeanstalkClient> {
 /** A tube no other test uses. */
 const freshTube = (): string => `client${randomBytes(4).toString('hex')}`;
 
-function store(prefix: string, ttrSeconds = 60): BeanstalkStore {
+/** A store on `prefix`; stores of different `process` names share nothing in this process, like two processes. */
+function store(prefix: string, ttrSeconds = 60, process = 'one'): BeanstalkStore {
   const s = new BeanstalkStore({
-    identity: `test/${prefix}`,
+    identity: `test/${process}/${prefix}`,
     server: '127.0.0.1:11300',
     prefix,
     ttrSeconds,
@@ -116,6 +117,23 @@ describe.skipIf(gate === 'skip')('beanstalk client on a real server', () => {
     expect(again.message.body.toString()).toBe('body 1');
     await second.settle(again.receipt, 'ack');
     expect(await second.size('q')).toBe(0);
+  });
+
+  it("wakes a consumer idle on an empty queue when another process's put arrives", async () => {
+    const prefix = `${freshTube()}.`;
+    const consuming = store(prefix, 60, 'consumer');
+    const publishing = store(prefix, 60, 'publisher');
+    await Promise.all([consuming.open(), publishing.open()]);
+    const woken: string[] = [];
+    consuming.watch((queue) => woken.push(queue));
+    consuming.addConsumer('q', 'tag');
+    // The claim finds nothing, which arms the queue's waiter (a blocking reserve on its own connection).
+    expect(await consuming.getMany('q', 10)).toEqual([]);
+    await publishing.put('q', message(3));
+    await waitFor(() => woken.includes('q'), { timeoutMs: 20_000, what: "the waiter's wake-up" });
+    // The waiter gave the job back untouched: the consumer claims it, not redelivered.
+    const [claimed] = await consuming.getMany('q', 10);
+    expect(claimed?.message).toMatchObject({ id: 'm3', redelivered: false });
   });
 
   it('keeps touching a held job, so it outlives its TTR while its holder lives', async () => {
