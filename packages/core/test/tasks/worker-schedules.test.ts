@@ -12,6 +12,7 @@ import { Queue } from '../../src/model/queue.js';
 import { TaskClient } from '../../src/tasks/client.js';
 import type { ScheduleEvent } from '../../src/tasks/schedule/scheduler.js';
 import { Worker } from '../../src/tasks/worker.js';
+import { compileTopology } from '../../src/topology/compile/compile.js';
 import { defineTopology } from '../../src/topology/document.js';
 import { ManualTimers } from './manual-timers.js';
 
@@ -118,14 +119,20 @@ describe('schedules in workers (memory://, a manual clock)', () => {
     ]);
   });
 
-  it('refuses a schedule whose payload its task does not accept', () => {
+  it('refuses a schedule whose payload its task does not accept: in validation, and from a compiled topology', () => {
     const bad = defineTopology({
       ...topology,
       schedules: [{ name: 'x', task: 'report.build', every: '1m', payload: {} }],
     });
-    expect(
-      () => new Worker({ connection: 'memory://', topology: bad, handlers: { 'report.build': () => undefined } }),
-    ).toThrow(SchedulerError);
+    const handlers = { 'report.build': () => undefined };
+    expect(() => new Worker({ connection: 'memory://', topology: bad, handlers })).toThrow(
+      expect.objectContaining({
+        name: 'TopologyValidationError',
+        message: expect.stringContaining('refuses this payload'),
+      }),
+    );
+    const compiled = compileTopology(bad);
+    expect(() => new Worker({ connection: 'memory://', topology: { compiled }, handlers })).toThrow(SchedulerError);
   });
 });
 

@@ -108,6 +108,35 @@ describe('schedule rules', () => {
     expect(merged.desired?.schedules?.map((s) => s.name)).toEqual(['nightly', 'poll']);
   });
 
+  it("checks a schedule's payload against its task's payload schema, at the payload", async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-schedule-payload-'));
+    const file = join(dir, 'topology.yaml');
+    await writeFile(
+      file,
+      `version: 1
+tasks:
+  - name: report.build
+    payload: { type: object, required: [kind], properties: { kind: { type: string } } }
+exchanges: [{ name: tasks, type: direct }]
+queues: [{ name: work, bindings: [{ exchange: tasks, routingKey: work }] }]
+schedules:
+  - name: nightly
+    task: report.build
+    every: 1h
+    payload: { kind: 7 }
+  - { name: bare, task: report.build, every: 1h }
+  - { name: good, task: report.build, every: 1h, payload: { kind: daily } }
+`,
+    );
+    const checked = await checkTopology(file);
+    expect(checked.errors.map((i) => [i.keyword, i.path, i.line])).toEqual([
+      ['schedule-payload', '/schedules/0/payload', 11],
+      ['schedule-payload', '/schedules/1', 12],
+    ]);
+    expect(checked.errors[0]?.message).toBe("task 'report.build' refuses this payload: payload/kind must be string");
+    expect(checked.errors[1]?.message).toContain("must have required property 'kind'");
+  });
+
   it('refuses a duration without a unit it knows, through the schema', async () => {
     const checked = await check(`  - { name: a, task: report.build, every: 10 minutes }
 `);

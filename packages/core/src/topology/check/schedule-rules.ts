@@ -4,12 +4,14 @@
  * Errors: `duplicate-name` (two schedules of one name: their slot ids would collide),
  * `dangling-reference` (a schedule's task is not declared), `schedule-trigger` (neither or both of
  * `cron` and `every`), `schedule-cron` (croner cannot parse the expression, or it never fires),
- * `schedule-timezone` (not an IANA time zone this Node.js knows).
+ * `schedule-timezone` (not an IANA time zone this Node.js knows), `schedule-payload` (the payload does not
+ * satisfy its task's payload schema: every run would be refused).
  * Warnings: `schedule-timezone` on an `every` schedule (slots are instants: a zone changes nothing),
  * `rate-limit` (a limit faster than a start per millisecond, which no timer can pace).
  *
  * @module
  */
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { cronOf } from '../compile/schedules.js';
 import type { DesiredTopology } from '../desired.js';
 import type { ScheduleDocument, TopologyDocument } from '../document.js';
@@ -44,8 +46,35 @@ export function cronProblem(expression: string, timezone = 'UTC'): string | unde
   return undefined;
 }
 
-function checkSchedule(ctx: ScheduleRuleContext, s: ScheduleDocument, at: string, tasks: ReadonlySet<string>): void {
-  if (!tasks.has(s.task)) ctx.error('dangling-reference', `${at}/task`, `schedule task '${s.task}' is not declared`);
+let ajv: Ajv2020 | undefined;
+
+/** Why `payload` does not fit `schema` (ajv's words), or undefined when it does (or the schema does not compile). */
+export function payloadProblem(schema: Readonly<Record<string, unknown>>, payload: unknown): string | undefined {
+  // strict: false, as for payloads on send and receipt: payload schemas may carry annotations ajv does not know.
+  ajv ??= new Ajv2020({ allErrors: true, strict: false });
+  let valid: boolean;
+  try {
+    valid = ajv.validate(schema, payload);
+  } catch {
+    return undefined;
+  }
+  return valid ? undefined : ajv.errorsText(ajv.errors, { dataVar: 'payload' });
+}
+
+function checkSchedule(
+  ctx: ScheduleRuleContext,
+  s: ScheduleDocument,
+  at: string,
+  tasks: ReadonlyMap<string, DesiredTopology['tasks'][number]>,
+): void {
+  const task = tasks.get(s.task);
+  if (!task) ctx.error('dangling-reference', `${at}/task`, `schedule task '${s.task}' is not declared`);
+  else if (task.payload !== undefined) {
+    const problem = payloadProblem(task.payload, s.payload ?? {});
+    const where = s.payload === undefined ? at : `${at}/payload`;
+    if (problem !== undefined)
+      ctx.error('schedule-payload', where, `task '${s.task}' refuses this payload: ${problem}`);
+  }
   if (s.cron === undefined && s.every === undefined) {
     ctx.error('schedule-trigger', at, `schedule '${s.name}' needs cron (e.g. '0 3 * * *') or every (e.g. 30s)`);
     return;
@@ -70,7 +99,7 @@ function checkSchedule(ctx: ScheduleRuleContext, s: ScheduleDocument, at: string
 
 /** Runs the schedule and task-limit rules. */
 export function checkSchedules(ctx: ScheduleRuleContext): void {
-  const tasks = new Set(ctx.compiled.tasks.map((t) => t.name));
+  const tasks = new Map(ctx.compiled.tasks.map((t) => [t.name, t]));
   const first = new Map<string, number>();
   (ctx.doc.schedules ?? []).forEach((s, i) => {
     const at = `/schedules/${i}`;
