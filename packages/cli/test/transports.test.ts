@@ -4,6 +4,7 @@
  */
 import { defaultTransports, memoryTransport, UnknownTransportError } from '@wakame/core';
 import { amqpTransport } from '@wakame/transports/amqp';
+import { beanstalkTransport } from '@wakame/transports/beanstalk';
 import { fileTransport } from '@wakame/transports/file';
 import { mysqlTransport } from '@wakame/transports/mysql';
 import { postgresTransport } from '@wakame/transports/postgres';
@@ -29,6 +30,7 @@ describe("the CLI's transport registry", () => {
     expect(registry.schemes()).toEqual([
       'amqp',
       'amqps',
+      'beanstalk',
       'file',
       'mariadb',
       'memory',
@@ -49,6 +51,7 @@ describe("the CLI's transport registry", () => {
       await expect(registry.resolve(scheme)).resolves.toBe(postgresTransport);
     for (const scheme of ['mysql', 'mariadb']) await expect(registry.resolve(scheme)).resolves.toBe(mysqlTransport);
     await expect(registry.resolve('zookeeper')).resolves.toBe(zookeeperTransport);
+    await expect(registry.resolve('beanstalk')).resolves.toBe(beanstalkTransport);
   });
 
   it('is what broker-facing commands open their connections with', async () => {
