@@ -28,9 +28,10 @@ import { InvalidArgumentError, VirtualTransport } from '@wakame/core/spi';
 import { rootOf, type ZkLayoutName } from './layout.js';
 import { DEFAULT_MAX_NODE_BYTES, ZooKeeperStore } from './zookeeper-store.js';
 
+export type { BlobRef } from './blobs.js';
 export { EntryFormatError, encodeEntry } from './entry-codec.js';
 export type { ZkLayoutName } from './layout.js';
-export { type ZkSessionOptions, ZooKeeperError } from './session.js';
+export { ZkSession, type ZkSessionOptions, ZooKeeperError } from './session.js';
 export { TopologyDocumentError } from './zk-topology.js';
 export { DEFAULT_MAX_NODE_BYTES, ZooKeeperStore, type ZooKeeperStoreOptions } from './zookeeper-store.js';
 

@@ -170,7 +170,7 @@ export class ZkSession {
 
   // --- operations: each resolves with ZooKeeper's answer, or rejects with a typed error ---
 
-  /** Creates `path` (`mode` from {@link CreateMode}); resolves with the created path (sequence included). */
+  /** Creates `path` (`mode`: node-zookeeper-client's `CreateMode`); resolves with the created path (sequence included). */
   create(path: string, data: Buffer | undefined, mode: number): Promise<string> {
     return this.#call((client, done) => {
       if (data === undefined) client.create(path, mode, done);

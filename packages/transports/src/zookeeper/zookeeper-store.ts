@@ -61,9 +61,13 @@ export class ZooKeeperStore implements VirtualStore {
   /** Moves when the session expires: claims of an earlier generation are gone. */
   #generation = 0;
 
-  constructor(private readonly options: ZooKeeperStoreOptions) {
+  /** @param session - The session to use (tests pass one they can expire); by default one of `options.session`. */
+  constructor(
+    private readonly options: ZooKeeperStoreOptions,
+    session = new ZkSession(options.session),
+  ) {
     this.identity = options.identity;
-    this.#session = new ZkSession(options.session);
+    this.#session = session;
     this.#layout = zkLayout(options.layout, options.root);
     this.#blobs = new BlobChunks(this.#session, this.#layout, options.maxNodeBytes);
     this.#claims = new EntryClaims(this.#session, this.#layout, this.#blobs);
