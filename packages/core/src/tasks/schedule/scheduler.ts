@@ -186,7 +186,7 @@ export class Scheduler {
     const stacks = this.#connection?.admin.stacks;
     if (!stacks) {
       throw new SchedulerError(
-        'this transport keeps no lease on the broker for schedules (on RabbitMQ they need the management API, as wakame apply does)',
+        'this transport keeps no stack records (the lease and state of schedules, as wakame apply keeps its own), so this worker cannot run schedules',
       );
     }
     return stacks;
@@ -237,11 +237,17 @@ export class Scheduler {
         this.#emit({ type: 'skipped', schedule: schedule.name, slot, missed: decision.missed });
       }
     }
+    // Paused meanwhile (the connection was lost: the lease may be another's by now): nothing more from this tick. A
+    // stop lets the tick finish: it gives the lease back only after it.
+    if (!this.#lock) return;
     // Recorded before sending: a crash from here on loses these runs, it never sends them twice.
     if (Object.keys(fired).some((name) => fired[name] !== state.fired[name])) {
       await stacks.write(this.#name, { ...state, fired });
     }
-    for (const run of runs) await this.#send(run.schedule, run.slot, run.missed);
+    for (const run of runs) {
+      if (!this.#lock) return;
+      await this.#send(run.schedule, run.slot, run.missed);
+    }
     this.#later(generation, this.#sleepMs(now), () => this.#tick(generation));
   }
 
