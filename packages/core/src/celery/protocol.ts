@@ -107,9 +107,14 @@ function secondsAfter(now: Date, seconds: number, what: string): Date {
   return new Date(now.getTime() + seconds * 1000);
 }
 
-/** A short, Python-like repr for `argsrepr`/`kwargsrepr` (what Flower and logs show). */
-function reprOf(value: unknown): string {
-  const text = JSON.stringify(value) ?? 'None';
+/** A short text of a value for `argsrepr`/`kwargsrepr` and events (what Flower and logs show); never throws. */
+export function reprOf(value: unknown): string {
+  let text: string;
+  try {
+    text = JSON.stringify(value) ?? 'None';
+  } catch {
+    text = String(value); // a BigInt or a cycle: still something to show
+  }
   return text.length > 1024 ? `${text.slice(0, 1021)}...` : text;
 }
 

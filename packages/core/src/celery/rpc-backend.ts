@@ -28,6 +28,9 @@ export interface RpcResultBackendOptions {
   readonly replyQueue?: string;
 }
 
+/** Records kept for `state()` and late `waitFor()` calls; the oldest go first beyond this. */
+const MAX_KEPT_RECORDS = 10_000;
+
 interface Waiter {
   readonly resolve: (meta: CeleryResultMeta) => void;
 }
@@ -70,7 +73,9 @@ export class RpcResultBackend implements CeleryResultBackend {
     await message.ack();
     const meta = message.payload as CeleryResultMeta;
     if (typeof meta !== 'object' || meta === null || typeof meta.task_id !== 'string') return;
+    this.#latest.delete(meta.task_id); // re-inserted last: the map stays in arrival order
     this.#latest.set(meta.task_id, meta);
+    if (this.#latest.size > MAX_KEPT_RECORDS) this.#latest.delete(this.#latest.keys().next().value as string);
     if (!READY_STATES.has(meta.status)) return;
     for (const waiter of this.#waiters.get(meta.task_id) ?? []) waiter.resolve(meta);
   }

@@ -16,7 +16,7 @@ import type { Queue } from '../model/queue.js';
 import { type CeleryHandler, CeleryRetry, callOf, DEFAULT_MAX_RETRIES } from './call.js';
 import { CeleryEventDispatcher, type CeleryEventOptions } from './events.js';
 import { type FollowUp, retryMessage, successFollowUps } from './follow-ups.js';
-import { type CeleryTask, decodeCeleryTask } from './protocol.js';
+import { type CeleryTask, decodeCeleryTask, reprOf } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
 import { type CeleryResultBackend, type CeleryResultMeta, exceptionInfo, resultMeta, tracebackOf } from './results.js';
 import { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, celeryQueue } from './routing.js';
@@ -123,8 +123,8 @@ export class CeleryWorker {
     await this.#events?.send('task-received', {
       uuid: task.id,
       name: task.name,
-      args: task.headers.argsrepr ?? JSON.stringify(task.args),
-      kwargs: task.headers.kwargsrepr ?? JSON.stringify(task.kwargs),
+      args: task.headers.argsrepr ?? reprOf(task.args),
+      kwargs: task.headers.kwargsrepr ?? reprOf(task.kwargs),
       root_id: task.rootId,
       parent_id: task.parentId,
       retries: task.retries,
@@ -180,20 +180,22 @@ export class CeleryWorker {
       this.#events?.taskDone();
     }
     const runtime = (performance.now() - started) / 1000;
-    await this.#events?.send('task-succeeded', { uuid: task.id, result: JSON.stringify(result ?? null), runtime });
-    await this.#store(task, resultMeta(task.id, 'SUCCESS', result ?? null, { parentId: task.parentId }), message);
+    const success = resultMeta(task.id, 'SUCCESS', result ?? null, { parentId: task.parentId });
+    if (!(await this.#store(task, success, message))) {
+      // Most likely a value the result serializer cannot write (a BigInt, a cycle): Python gets a failure, not silence.
+      await this.#fail(task, new TypeError(`the result of ${task.name} could not be stored`), message);
+      return;
+    }
+    await this.#events?.send('task-succeeded', { uuid: task.id, result: reprOf(result ?? null), runtime });
     for (const next of successFollowUps(task, result ?? null, this.#router)) await this.#send(next, message);
   }
 
   async #retry(task: CeleryTask, retry: CeleryRetry, message: Message): Promise<void> {
     const { exc, maxRetries = DEFAULT_MAX_RETRIES } = retry.options;
     if (task.retries >= maxRetries) {
-      const exhausted = Object.assign(
-        new Error(`Can't retry ${task.name}[${task.id}] args:${JSON.stringify(task.args)}`),
-        {
-          name: 'MaxRetriesExceededError',
-        },
-      );
+      const exhausted = Object.assign(new Error(`Can't retry ${task.name}[${task.id}] args:${reprOf(task.args)}`), {
+        name: 'MaxRetriesExceededError',
+      });
       await this.#fail(task, exc ?? exhausted, message);
       return;
     }
@@ -202,7 +204,7 @@ export class CeleryWorker {
     const reason = exc ?? retry;
     await this.#events?.send('task-retried', {
       uuid: task.id,
-      exception: reprOf(reason),
+      exception: exceptionRepr(reason),
       traceback: tracebackOf(reason),
     });
     await this.#store(
@@ -218,7 +220,11 @@ export class CeleryWorker {
       parentId: task.parentId,
     });
     await this.#store(task, meta, message);
-    await this.#events?.send('task-failed', { uuid: task.id, exception: reprOf(error), traceback: tracebackOf(error) });
+    await this.#events?.send('task-failed', {
+      uuid: task.id,
+      exception: exceptionRepr(error),
+      traceback: tracebackOf(error),
+    });
   }
 
   async #send(next: FollowUp, message: Message): Promise<void> {
@@ -229,21 +235,24 @@ export class CeleryWorker {
     }
   }
 
-  async #store(task: CeleryTask, meta: CeleryResultMeta, message: Message): Promise<void> {
-    if (!this.#options.backend || task.ignoreResult) return;
+  /** Stores a record; false (after telling `onError`) when the backend refused it. */
+  async #store(task: CeleryTask, meta: CeleryResultMeta, message: Message): Promise<boolean> {
+    if (!this.#options.backend || task.ignoreResult) return true;
     try {
       await this.#options.backend.store(
         { taskId: task.id, replyTo: task.replyTo, correlationId: task.correlationId },
         meta,
       );
+      return true;
     } catch (error) {
       this.#options.onError?.(error, message);
+      return false;
     }
   }
 }
 
 /** An exception as Celery's events show it: `ValueError('boom')`. */
-function reprOf(error: unknown): string {
+function exceptionRepr(error: unknown): string {
   const info = exceptionInfo(error);
   const message = Array.isArray(info.exc_message) ? info.exc_message.join(', ') : String(info.exc_message);
   return `${info.exc_type}(${JSON.stringify(message).replace(/^"|"$/g, "'")})`;

@@ -51,6 +51,8 @@ export class CeleryRedisResultBackend implements CeleryResultBackend {
     this.#expires = options.expiresSeconds ?? DEFAULT_CELERY_RESULT_EXPIRES_SECONDS;
     this.#prefix = options.keyPrefix ?? '';
     this.#commands = new Redis(options.url, { lazyConnect: false, maxRetriesPerRequest: 3 });
+    // Failures reach callers as rejected commands; without a listener ioredis would print each one.
+    this.#commands.on('error', () => undefined);
   }
 
   #key(taskId: string): string {
@@ -74,7 +76,7 @@ export class CeleryRedisResultBackend implements CeleryResultBackend {
 
   async #read(taskId: string): Promise<CeleryResultMeta | undefined> {
     const text = await this.#commands.get(this.#key(taskId));
-    return text === null ? undefined : (JSON.parse(text) as CeleryResultMeta);
+    return text === null ? undefined : parseMeta(text);
   }
 
   async state(taskId: string): Promise<CeleryState> {
@@ -84,9 +86,10 @@ export class CeleryRedisResultBackend implements CeleryResultBackend {
   async #subscriberReady(): Promise<Redis> {
     if (this.#subscriber === undefined) {
       const subscriber = this.#commands.duplicate();
+      subscriber.on('error', () => undefined);
       subscriber.on('message', (channel: string, text: string) => {
-        const meta = JSON.parse(text) as CeleryResultMeta;
-        if (!READY_STATES.has(meta.status)) return;
+        const meta = parseMeta(text);
+        if (meta === undefined || !READY_STATES.has(meta.status)) return;
         for (const resolve of this.#waiters.get(channel) ?? []) resolve(meta);
       });
       this.#subscriber = subscriber;
@@ -129,5 +132,15 @@ export class CeleryRedisResultBackend implements CeleryResultBackend {
   async close(): Promise<void> {
     this.#subscriber?.disconnect();
     await this.#commands.quit().catch(() => undefined);
+  }
+}
+
+/** A record, or undefined for anything that is not one (another writer's key, msgpack records). */
+function parseMeta(text: string): CeleryResultMeta | undefined {
+  try {
+    const meta = JSON.parse(text) as CeleryResultMeta;
+    return typeof meta === 'object' && meta !== null && typeof meta.status === 'string' ? meta : undefined;
+  } catch {
+    return undefined;
   }
 }

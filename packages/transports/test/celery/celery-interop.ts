@@ -99,6 +99,7 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
           'wk.patient': ({ signal }) =>
             new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))),
           'wk.stuck': () => new Promise(() => undefined),
+          'wk.bigint': () => 10n,
         },
       });
       await worker.start();
@@ -265,6 +266,18 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
         async () => {
           const outcome = await pythonClient<Outcome>(peer, 'expired');
           expect(outcome).toMatchObject({ state: 'REVOKED', type: 'TaskRevokedError' });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
+        'reports a result it cannot serialize as a failure, not silence',
+        async () => {
+          const outcome = await pythonClient<Outcome>(peer, 'run', { task: 'wk.bigint' });
+          expect(outcome).toMatchObject({ state: 'FAILURE', type: 'TypeError' });
+          // The refused store went to onError; take it out so the suite's "no worker errors" check stays strict.
+          const refused = workerErrors.splice(0);
+          expect(refused).toHaveLength(1);
         },
         CELERY_TEST_TIMEOUT_MS,
       );

@@ -118,6 +118,8 @@ def client(command, arg):
         # Python -> Wakame -> Python: py.add, then Wakame's wk.double, then py.mul.
         flow = chain(add.s(*arg['args']), app.signature('wk.double'), mul.s(arg['factor']))
         return wait(flow.apply_async())
+    if command == 'run':
+        return wait(app.send_task(arg['task'], args=arg.get('args', []), kwargs=arg.get('kwargs', {})))
     if command == 'time_limit':
         return wait(app.send_task(arg['task'], time_limit=arg.get('hard'), soft_time_limit=arg.get('soft')))
     if command == 'events':
