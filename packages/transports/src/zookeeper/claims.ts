@@ -16,9 +16,10 @@
  * @module
  */
 import type { StoredMessage } from '@wakame/core/spi';
+import type zookeeper from 'node-zookeeper-client';
 import { markRedelivered } from '../internal/kombu-envelope.js';
 import type { BlobChunks, BlobRef } from './blobs.js';
-import { decodeEntry } from './entry-codec.js';
+import { decodeEntry, EntryFormatError } from './entry-codec.js';
 import type { ZkLayout } from './layout.js';
 import { CreateMode, failedOp, isZkCode, ZK, type ZkSession } from './session.js';
 
@@ -51,6 +52,8 @@ export class EntryClaims {
     private readonly session: ZkSession,
     private readonly layout: ZkLayout,
     private readonly blobs: BlobChunks,
+    /** Problems with no caller: an entry set aside because it is not a message of this layout. */
+    private readonly report: (error: unknown) => void = () => {},
   ) {}
 
   /** Tries to claim `entry` of `queue` (read its data unless `read` is false, e.g. to purge). */
@@ -96,7 +99,15 @@ export class EntryClaims {
       return { kind: 'gone' };
     }
     const data = got?.data ?? Buffer.alloc(0);
-    const decoded = read ? decodeEntry('wakame', data, priority) : undefined;
+    let decoded: ReturnType<typeof decodeEntry> | undefined;
+    try {
+      decoded = read ? decodeEntry('wakame', data, priority) : undefined;
+    } catch (error) {
+      await this.#setAside(queue, entry, data, error, (tx) =>
+        tx.remove(claimPath).remove(`${entryPath}/${DELIVERED}`).remove(entryPath),
+      );
+      return { kind: 'gone' };
+    }
     let stored = decoded?.message;
     if (stored && decoded?.blob) stored = { ...stored, body: await this.blobs.read(queue, decoded.blob) };
     const message = stored && !markedNow && !stored.redelivered ? { ...stored, redelivered: true } : stored;
@@ -127,8 +138,36 @@ export class EntryClaims {
     }
     const data = (await reading)?.data ?? Buffer.alloc(0);
     const receipt: EntryReceipt = { queue, entry, generation, data, markedNow: true, settled: false };
-    const message = read ? decodeEntry('kombu', data, this.layout.priorityOf(entry) ?? 0).message : undefined;
+    let message: StoredMessage | undefined;
+    try {
+      message = read ? decodeEntry('kombu', data, this.layout.priorityOf(entry) ?? 0).message : undefined;
+    } catch (error) {
+      await this.#setAside(queue, entry, data, error);
+      return { kind: 'gone' };
+    }
     return { kind: 'claimed', message: message as StoredMessage, receipt };
+  }
+
+  /**
+   * Moves an entry that is not a message of this layout (another client's data) to
+   * `<meta>/corrupt/<queue>/<entry>`, with `remove`'s removals in the same multi-op, and reports it: it
+   * would otherwise come back to every consumer forever. Nothing is deleted that an operator cannot look at.
+   */
+  async #setAside(
+    queue: string,
+    entry: string,
+    data: Buffer,
+    error: unknown,
+    remove?: (tx: zookeeper.Transaction) => void,
+  ): Promise<void> {
+    const dir = this.layout.corrupt(queue);
+    await this.session.mkdirp(dir);
+    await this.session.multi((tx) => {
+      tx.create(`${dir}/${entry}`, data, CreateMode.PERSISTENT);
+      remove?.(tx);
+    });
+    const why = error instanceof Error ? error.message : String(error);
+    this.report(new EntryFormatError(`entry ${entry} of queue '${queue}' is not a message (${why}): moved to ${dir}`));
   }
 
   /** Settles a claim made in the current session `generation` (an older one's claim is gone already). */

@@ -37,6 +37,8 @@ export interface ZkLayout {
   claims(name: string): string;
   /** Parent of the chunks of a queue's bodies too large for one znode (Wakame layout only). */
   blobs(name: string): string;
+  /** Where entries that are not messages of this layout are set aside, per queue. */
+  corrupt(name: string): string;
   /** Ephemeral consumer registrations of a queue, for consumer counts. */
   consumers(name: string): string;
   readonly topology: string;
@@ -89,6 +91,7 @@ export function zkLayout(name: ZkLayoutName, root: string): ZkLayout {
     claims: (q) => join(meta, 'claims', enc(q)),
     blobs: (q) => join(meta, 'blobs', enc(q)),
     consumers: (q) => join(meta, 'consumers', enc(q)),
+    corrupt: (q) => join(meta, 'corrupt', enc(q)),
     topology: join(meta, 'topology'),
     stacks: join(meta, 'stacks'),
     stackLocks: join(meta, 'stack-locks'),

@@ -70,7 +70,7 @@ export class ZooKeeperStore implements VirtualStore {
     this.#session = session;
     this.#layout = zkLayout(options.layout, options.root);
     this.#blobs = new BlobChunks(this.#session, this.#layout, options.maxNodeBytes);
-    this.#claims = new EntryClaims(this.#session, this.#layout, this.#blobs);
+    this.#claims = new EntryClaims(this.#session, this.#layout, this.#blobs, (error) => this.options.onError?.(error));
     this.#topology = new ZkTopology(this.#session, this.#layout.topology);
     this.topology = this.#topology;
     this.stacks = new ZkStacks(this.#session, this.#layout.stacks, this.#layout.stackLocks);

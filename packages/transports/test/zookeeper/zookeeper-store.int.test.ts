@@ -2,7 +2,8 @@
  * What only the ZooKeeper store does, on the real server: a claim held by another session is skipped and the
  * waiting consumer is woken by that claim's end (a watch, there is no poll), the message then `redelivered`;
  * a body larger than one znode travels in chunks that go with the ack; in kombu's layout a requeue puts the
- * entry back under its own name. A fresh root per test, removed after the suite.
+ * entry back under its own name; an entry that is not a message is set aside, not delivered forever. A fresh root
+ * per test, removed after the suite.
  */
 import { randomBytes } from 'node:crypto';
 import { Connection, type Message, Queue } from '@wakame/core';
@@ -100,6 +101,38 @@ describe.skipIf(gate === 'skip')('zookeeper store', () => {
       await conn.close();
     }
   }, 60_000);
+
+  it.each(['wakame', 'kombu'] as const)(
+    '%s layout: sets aside an entry that is not a message (another client wrote it) and delivers the next',
+    async (layout) => {
+      const r = root();
+      const conn = await Connection.open(zkUrl(r, `layout=${layout}`));
+      const raw = await rawClient();
+      try {
+        const queue = new Queue('mixed', { exchange: '', routingKey: 'mixed' }).attach(conn);
+        await conn.declare(queue);
+        const dir = layout === 'kombu' ? `/${r}/mixed` : `/${r}/queues/mixed`;
+        const name = layout === 'kombu' ? 'entry-000-' : 'm-000-';
+        const created = await call<string>((done) =>
+          raw.create(`${dir}/${name}`, Buffer.from('not a message'), zookeeper.CreateMode.PERSISTENT_SEQUENTIAL, done),
+        );
+        await conn.producer().publish({ n: 1 }, { routingKey: 'mixed' });
+        const message = await queue.get();
+        expect(message?.payload).toEqual({ n: 1 });
+        await message?.ack();
+        const meta = layout === 'kombu' ? `/${r}/.wakame` : `/${r}`;
+        const entry = created.slice(created.lastIndexOf('/') + 1);
+        expect(await children(raw, `${meta}/corrupt/mixed`)).toEqual([entry]);
+        const kept = await call<Buffer>((done) => raw.getData(`${meta}/corrupt/mixed/${entry}`, done));
+        expect(kept.toString()).toBe('not a message');
+        expect(await children(raw, dir)).toEqual([]);
+      } finally {
+        raw.close();
+        await conn.close();
+      }
+    },
+    60_000,
+  );
 
   it("in kombu's layout, a requeue puts the entry back under its own name, marked redelivered", async () => {
     const r = root();
