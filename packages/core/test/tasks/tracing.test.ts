@@ -149,6 +149,18 @@ describe('tracing with the SDK registered (memory transport)', { timeout: 60_000
     );
   });
 
+  it('ends the send span with an error when the publish fails', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    cleanup.push(() => connection.close());
+    await expect(connection.producer().publish({ n: 1 }, { exchange: 'nowhere', routingKey: 'x' })).rejects.toThrow(
+      /nowhere/,
+    );
+    const [send] = named('send nowhere');
+    expect(send?.kind).toBe(SpanKind.PRODUCER);
+    expect(send?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(send?.attributes['error.type']).toBe('NotFoundError');
+  });
+
   it('starts a new trace for a message sent without trace context', async () => {
     const { client } = await start({ 'order.ship': () => undefined }, {});
     // The sender's connection has tracing off: nothing travels.
