@@ -37,12 +37,19 @@ export interface BeanstalkStoreOptions {
   readonly ttrSeconds: number;
   /** How often the topology record is read again for other processes' changes (ms). */
   readonly topologyPollMs: number;
+  /**
+   * `publish`: every publish checks that the topology record is unchanged (a round trip shared by the
+   * publishes of one moment); `poll`: publishes route by the polled record. @defaultValue `'publish'`
+   */
+  readonly topologyCheck?: 'publish' | 'poll';
   /** Opens a new connection to the server. */
   readonly connect: (signal?: AbortSignal) => Promise<BeanstalkClient>;
   readonly onError: (error: unknown) => void;
 }
 
 const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: true, crossProcess: true });
+/** How soon consumers claim again after a claim failed (the server away). */
+const RETRY_MS = 1_000;
 /** Claims of a purge: how many reserves go out together. */
 const PURGE_BATCH = 100;
 
@@ -89,6 +96,7 @@ export class BeanstalkStore implements VirtualStore {
         parts,
         options.topologyPollMs,
         options.onError,
+        options.topologyCheck !== 'poll',
       );
       shared = { topology, opened: undefined, users: 0 };
       topologies.set(this.identity, shared);
@@ -199,8 +207,14 @@ export class BeanstalkStore implements VirtualStore {
   }
 
   async getMany(queue: string, max: number, _options?: ClaimOptions): Promise<Claimed[]> {
-    const claimer = await this.#claimer(queue);
-    const claimed = await claimer.claim(max);
+    let claimed: Claimed[];
+    try {
+      claimed = await (await this.#claimer(queue)).claim(max);
+    } catch (error) {
+      // The server is away: nothing would wake the consumers once it is back, so they try again shortly.
+      if (this.#consumers.has(queue) && !this.#closed) setTimeout(() => this.#notify(queue), RETRY_MS).unref();
+      throw error;
+    }
     if (claimed.length === 0 && this.#consumers.has(queue))
       void this.#waiter(queue).then((w) => w.arm(), this.options.onError);
     return claimed;

@@ -8,9 +8,11 @@
  * - an atomic hand-over: the writer puts the new record and deletes the old one; a reader peeking in
  *   between sees one or the other, never neither for long.
  *
- * Readers peek at the ready record. Every process polls it (`?topology_poll=ms`) so that a binding
- * declared by another process is routed after at most one poll; declarations made through any store
- * of this process are seen at once (stores of one broker share this object).
+ * Readers peek at the ready record. Before routing, a publish asks whether it changed (one
+ * `stats-tube` per moment, shared by the publishes of that moment), so a binding another process just
+ * declared is honoured; `?topology_check=poll` trades that for reading it every `?topology_poll=ms`
+ * only. Declarations made through any store of this process are seen at once (stores of one broker
+ * share this object), and every process polls too, so idle consumers learn of a deleted queue.
  *
  * @module
  */
@@ -24,73 +26,22 @@ import type {
 } from '@wakame/core/spi';
 import { bindingKey, ConnectionClosedError, policyKeyOf, policyRecordKey, TimeoutError } from '@wakame/core/spi';
 import type { BeanstalkClient, Job } from './client.js';
-
-interface RecordDocument {
-  readonly serial: number;
-  readonly exchanges: ExchangeSpec[];
-  readonly queues: QueueSpec[];
-  readonly bindings: BindingSpec[];
-  readonly policies: PolicySpec[];
-}
-
-/** The record as maps, while a writer changes it. */
-interface Records {
-  serial: number;
-  readonly exchanges: Map<string, ExchangeSpec>;
-  readonly queues: Map<string, QueueSpec>;
-  readonly bindings: Map<string, BindingSpec>;
-  readonly policies: Map<string, PolicySpec>;
-}
+import {
+  empty,
+  merge,
+  type PartsPointer,
+  parse,
+  partsOf,
+  plain,
+  RecordMoved,
+  type Records,
+  serialise,
+} from './topology-record.js';
 
 /** How long a writer waits for another writer's hold on the record before failing. */
 const WRITE_WAIT_MS = 30_000;
 /** The record job's TTR: a writer holds it for a few round trips; a hung one loses it after this. */
 const RECORD_TTR_SECONDS = 30;
-
-function empty(): Records {
-  return { serial: 0, exchanges: new Map(), queues: new Map(), bindings: new Map(), policies: new Map() };
-}
-
-/** A record too large for one job: its document is in part jobs (see {@link BeanstalkTopology}). */
-interface PartsPointer {
-  readonly serial: number;
-  readonly parts: readonly number[];
-}
-
-/** The part job ids a record job points to (none when it holds the document itself). */
-function partsOf(job: Job): readonly number[] {
-  return (JSON.parse(job.body.toString('utf8')) as Partial<PartsPointer>).parts ?? [];
-}
-
-/** A part the record names is gone: a writer replaced the record meanwhile; read again. */
-class RecordMoved extends Error {}
-
-function parse(body: Buffer): Records {
-  const doc = JSON.parse(body.toString('utf8')) as RecordDocument;
-  return {
-    serial: doc.serial,
-    exchanges: new Map(doc.exchanges.map((e) => [e.name, e])),
-    queues: new Map(doc.queues.map((q) => [q.name, q])),
-    bindings: new Map(doc.bindings.map((b) => [bindingKey(b), b])),
-    policies: new Map(doc.policies.map((p) => [policyKeyOf(p), p])),
-  };
-}
-
-function serialise(records: Records): Buffer {
-  const doc: RecordDocument = {
-    serial: records.serial,
-    exchanges: [...records.exchanges.values()],
-    queues: [...records.queues.values()],
-    bindings: [...records.bindings.values()],
-    policies: [...records.policies.values()],
-  };
-  return Buffer.from(JSON.stringify(doc));
-}
-
-/** A detached plain copy, so a caller mutating its object later cannot change the records. */
-function plain<T extends object>(spec: T): T {
-  return JSON.parse(JSON.stringify(spec)) as T;
-}
 
 /** The topology records of one beanstalkd broker (one URL prefix), shared by the stores of a process. */
 export class BeanstalkTopology implements TopologyStore {
@@ -106,6 +57,9 @@ export class BeanstalkTopology implements TopologyStore {
   #writer: Promise<BeanstalkClient> | undefined;
   #closed = false;
   #maxJobSize: number | undefined;
+  #checking: Promise<number> | undefined;
+  /** The record tube's `total-jobs` when the record was last read. */
+  #seenJobs = -1;
   readonly #listeners = new Set<() => void>();
 
   constructor(
@@ -116,6 +70,8 @@ export class BeanstalkTopology implements TopologyStore {
     private readonly partsTube: string,
     private readonly pollMs: number,
     private readonly onError: (error: unknown) => void,
+    /** Whether {@link BeanstalkTopology.revision} asks the server each time (see there). */
+    private readonly checkOnPublish = true,
   ) {}
 
   /** Reads the record, then keeps reading it every `pollMs` while open. */
@@ -184,19 +140,23 @@ export class BeanstalkTopology implements TopologyStore {
     this.#poll.unref();
   }
 
-  /** Reads the ready record; keeps what it has when a writer holds the record right now. */
-  async refresh(): Promise<void> {
+  /**
+   * Reads the ready record; keeps what it has when a writer holds the record right now.
+   * @returns whether the record was read.
+   */
+  async refresh(): Promise<boolean> {
     const reader = await this.reader;
     const job = await reader.peekReady();
-    if (!job) return;
+    if (!job) return false;
     let records: Records;
     try {
       records = await this.#load(reader, job);
     } catch (error) {
-      if (error instanceof RecordMoved) return;
+      if (error instanceof RecordMoved) return false;
       throw error;
     }
     if (records.serial !== this.#records.serial) this.#replace(records);
+    return true;
   }
 
   /** The records of a record job, reading its parts when it points to some. */
@@ -229,7 +189,24 @@ export class BeanstalkTopology implements TopologyStore {
     await writer.put(0, 0, RECORD_TTR_SECONDS, Buffer.from(JSON.stringify(pointer)));
   }
 
-  revision(): number {
+  /**
+   * With `checkOnPublish`, every call asks the server whether the record changed (`stats-tube` of its
+   * tube: `total-jobs` moves with every replacement), calls of one moment sharing one round trip, and
+   * reads it again if so: a publish never routes by a topology another process has changed. Otherwise
+   * the polled record's serial, at once.
+   */
+  revision(): number | Promise<number> {
+    if (!this.checkOnPublish) return this.#records.serial;
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<number> {
+    const stats = await (await this.reader).statsTube(this.tube);
+    const total = Number(stats?.['total-jobs'] ?? 0);
+    if (total !== this.#seenJobs && (await this.refresh())) this.#seenJobs = total;
     return this.#records.serial;
   }
 
@@ -385,14 +362,4 @@ export class BeanstalkTopology implements TopologyStore {
       }
     }
   }
-}
-
-/** Two records made at once by two processes: the union, later entries winning. */
-function merge(a: Records, b: Records): Records {
-  for (const [k, v] of b.exchanges) a.exchanges.set(k, v);
-  for (const [k, v] of b.queues) a.queues.set(k, v);
-  for (const [k, v] of b.bindings) a.bindings.set(k, v);
-  for (const [k, v] of b.policies) a.policies.set(k, v);
-  a.serial = Math.max(a.serial, b.serial);
-  return a;
 }

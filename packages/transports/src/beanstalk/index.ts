@@ -7,8 +7,11 @@
  * - `ttr=60`: each job's time-to-run in seconds. A claimed message is touched every third of it while its
  *   consumer lives, and goes back to its queue when its connection closes (a killed process included) or,
  *   for a process that hangs, when its TTR runs out;
- * - `topology_poll=500`: how often (ms) each process reads the topology record again, which bounds how
- *   long a binding declared by another process takes to be routed here.
+ * - `topology_check=publish`: before routing, publishes check that the topology record is unchanged (one
+ *   `stats-tube` shared by the publishes of one moment), so a binding another process just declared is
+ *   honoured; `poll` routes by the record as last polled instead (faster, but up to `topology_poll` stale);
+ * - `topology_poll=500`: how often (ms) each process reads the topology record again (idle consumers
+ *   learn of a queue deleted elsewhere this way).
  *
  * The topology is one JSON job in the tube `<prefix>(wakame)topology`, replaced under a reservation (the
  * server's own lock, which a dying writer gives back). Consumers wait in `reserve-with-timeout` on a
@@ -46,12 +49,17 @@ export const beanstalkTransport: TransportFactory = (url: BrokerUrl, options: Tr
   const prefix = checkPrefix(q.prefix ?? '');
   const ttrSeconds = integerOption('ttr', q.ttr, DEFAULT_TTR_SECONDS, 2, 86_400);
   const topologyPollMs = integerOption('topology_poll', q.topology_poll, DEFAULT_TOPOLOGY_POLL_MS, 10, 60_000);
+  const topologyCheck = q.topology_check ?? 'publish';
+  if (topologyCheck !== 'publish' && topologyCheck !== 'poll') {
+    throw new InvalidArgumentError(`beanstalk:// option topology_check is 'publish' or 'poll', got '${topologyCheck}'`);
+  }
   const store = new BeanstalkStore({
     identity: `beanstalk://${host}:${port}/${prefix}`,
     server: `${host}:${port}`,
     prefix,
     ttrSeconds,
     topologyPollMs,
+    topologyCheck,
     connect: (signal) =>
       BeanstalkClient.connect({
         host,

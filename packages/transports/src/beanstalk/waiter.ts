@@ -32,7 +32,11 @@ export class Waiter {
       this.#running = true;
       this.#run()
         .catch((error: unknown) => {
-          if (!this.#closed) this.onError(error);
+          if (this.#closed) return;
+          this.onError(error);
+          // The connection is gone (a server restart): the consumers claim again, which opens new
+          // connections, or retries later while the server is away; finding the queue empty re-arms a waiter.
+          this.wake();
         })
         .finally(() => {
           this.#running = false;

@@ -24,6 +24,45 @@ describe.skipIf(!available)('beanstalk across a server restart', () => {
     server?.stop();
   });
 
+  it('a consumer idle across the restart is woken by another process publishing after it', async () => {
+    // `localhost` names the same server but another broker identity: nothing shared in this process, as in two processes.
+    const consuming = await Connection.open(`beanstalk://127.0.0.1:${server.port}?prefix=idle.`);
+    const publishing = await Connection.open(`beanstalk://localhost:${server.port}?prefix=idle.`);
+    try {
+      const queue = new Queue('idle');
+      await consuming.declare(queue);
+      const got: unknown[] = [];
+      const consumer = consuming.consumer({
+        queues: [queue],
+        handler: async (m) => {
+          got.push(m.payload);
+          await m.ack();
+        },
+      });
+      await consumer.consume();
+      await publishing.producer({ routingKey: queue.name }).publish({ n: 'before' });
+      await waitFor(() => got.length === 1, { timeoutMs: 20_000, what: 'the message from before the restart' });
+      await server.restart();
+      await waitFor(
+        () =>
+          publishing
+            .producer({ routingKey: queue.name })
+            .publish({ n: 'after' })
+            .then(() => true),
+        {
+          timeoutMs: 20_000,
+          what: 'a publish after the restart',
+        },
+      );
+      await waitFor(() => got.length === 2, { timeoutMs: 30_000, what: 'the message from after the restart' });
+      expect(got).toEqual([{ n: 'before' }, { n: 'after' }]);
+      await consumer.cancel();
+    } finally {
+      await publishing.close();
+      await consuming.close();
+    }
+  }, 90_000);
+
   it('publishes and consumes again after the server restarts, nothing published lost', async () => {
     const connection = await Connection.open(`beanstalk://127.0.0.1:${server.port}`);
     try {
