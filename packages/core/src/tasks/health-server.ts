@@ -76,7 +76,11 @@ export async function startHealthServer(
   let close: () => Promise<void> = () => Promise.resolve();
   const unobserve = source.observe({
     ...(metrics
-      ? { taskFinished: (task) => metrics.taskFinished(task), connected: (connection) => metrics.connected(connection) }
+      ? {
+          taskFinished: (task) => metrics.taskFinished(task),
+          connected: (connection) => metrics.connected(connection),
+          scheduleEvent: (event) => metrics.scheduleEvent(event),
+        }
       : {}),
     stopped: () => void close(),
   });

@@ -11,7 +11,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Connection } from '../messaging/connection.js';
 import { Queue } from '../model/queue.js';
 import type { WorkerHealth } from './worker-health.js';
-import type { ObservedTask } from './worker-observer.js';
+import type { ObservedScheduleEvent, ObservedTask } from './worker-observer.js';
 
 /** Queue depth sampling at scrape time: a passive declare per queue, cached and bounded by a timeout. */
 export interface QueueDepthOptions {
@@ -27,7 +27,12 @@ export interface MetricsSource {
   readonly connection: Connection | undefined;
   /** Each consumer's queues and prefetch window. */
   readonly consumers: readonly { readonly queues: readonly string[]; readonly prefetch: number }[];
+  /** Whether the worker holds the schedules' lease now (absent: it runs no schedules). */
+  readonly scheduleLeader?: () => boolean;
 }
+
+/** Prometheus-friendly outcomes of a schedule's slot. */
+const SCHEDULE_OUTCOMES: Readonly<Record<string, string>> = { fired: 'sent', skipped: 'skipped', error: 'failed' };
 
 /** Prometheus-friendly outcome names (snake case, past tense). */
 const TASK_OUTCOMES: Readonly<Record<string, string>> = {
@@ -58,6 +63,7 @@ export class WorkerMetrics {
   readonly #duration: Histogram<'task'>;
   readonly #reconnects: Counter;
   readonly #confirms: Histogram;
+  readonly #scheduleRuns: Counter<'schedule' | 'outcome'>;
   #connection: Connection | undefined;
   #unlisten: (() => void)[] = [];
   #lost = false;
@@ -103,7 +109,20 @@ export class WorkerMetrics {
       buckets: CONFIRM_BUCKETS,
       registers,
     });
+    this.#scheduleRuns = new Counter({
+      name: 'wakame_schedule_runs_total',
+      help: 'Slots of each schedule this worker handled as the leader, per outcome (sent, skipped, failed).',
+      labelNames: ['schedule', 'outcome'],
+      registers,
+    });
     this.#gauges(registers);
+  }
+
+  /** What the worker's scheduler did (the worker's observer callback): slots sent, skipped or failed are counted. */
+  scheduleEvent(event: ObservedScheduleEvent): void {
+    const outcome = SCHEDULE_OUTCOMES[event.type];
+    if (outcome !== undefined && event.schedule !== undefined)
+      this.#scheduleRuns.inc({ schedule: event.schedule, outcome });
   }
 
   /** A task finished (the worker's observer callback). */
@@ -205,6 +224,14 @@ export class WorkerMetrics {
       collect() {
         this.reset();
         for (const q of source.health().queues) this.set({ queue: q.queue }, q.subscribed ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: 'wakame_schedule_leader',
+      help: "1 while this worker holds the schedules' lease and sends their runs, else 0.",
+      registers,
+      collect() {
+        this.set(source.scheduleLeader?.() ? 1 : 0);
       },
     });
     new Gauge({

@@ -17,12 +17,21 @@ export interface ObservedTask {
   readonly durationMs: number;
 }
 
+/** What the worker's scheduler did, as an observer sees it (the worker's `ScheduleEvent` is one). */
+export interface ObservedScheduleEvent {
+  /** `leader`, `follower`, `fired`, `skipped` or `error`. */
+  readonly type: string;
+  readonly schedule?: string;
+}
+
 /** Callbacks a worker calls; see `Worker.observe()`. Each is optional; one that throws is logged and ignored. */
 export interface WorkerObserver {
   /** A task message was handled (or dead-lettered without a handler). */
   readonly taskFinished?: (task: ObservedTask) => void;
   /** The worker is connected: after its first connection, after each reconnection and each recovery. */
   readonly connected?: (connection: Connection) => void;
+  /** The worker's scheduler took or gave up the schedules' lease, sent or skipped a run, or failed. */
+  readonly scheduleEvent?: (event: ObservedScheduleEvent) => void;
   /** The worker has stopped (`run()` is about to resolve). */
   readonly stopped?: () => void;
 }

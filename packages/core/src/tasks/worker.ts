@@ -178,7 +178,10 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
             ...options.scheduler,
             logger: options.logger ?? silentLogger,
             ...(options.timers ? { timers: options.timers } : {}),
-            ...(options.onScheduleEvent ? { onEvent: options.onScheduleEvent } : {}),
+            onEvent: (event) => {
+              this.#notify((o) => o.scheduleEvent?.(event));
+              options.onScheduleEvent?.(event);
+            },
           });
     this.trackQueues(this.#specs.flatMap((spec) => spec.queues.map(queueName)));
   }
@@ -256,6 +259,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
           return connection();
         },
         consumers,
+        ...(this.#scheduler ? { scheduleLeader: () => this.isScheduleLeader } : {}),
         observe: (observer) => this.observe(observer),
       },
       options,

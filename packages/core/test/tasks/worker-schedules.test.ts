@@ -119,6 +119,21 @@ describe('schedules in workers (memory://, a manual clock)', () => {
     ]);
   });
 
+  it('/metrics says which worker leads and counts the slots sent', async () => {
+    const url = `memory://${randomUUID()}`;
+    const timers = new ManualTimers(Date.parse('2026-01-01T00:00:30Z'));
+    const events: (ScheduleEvent & { by: string })[] = [];
+    const leader = await worker(url, timers, 'only', events, []);
+    const health = await leader.serveHealth({ port: 0 });
+    cleanup.push(() => health.close());
+    await waitFor(() => leader.isScheduleLeader && timers.pending === 1, { what: 'the worker leads and waits' });
+    timers.advance(60_000);
+    await waitFor(() => events.some((e) => e.type === 'fired'), { what: 'a run sent' });
+    const metrics = await (await fetch(`${health.url}/metrics`)).text();
+    expect(metrics).toContain('wakame_schedule_leader 1');
+    expect(metrics).toContain('wakame_schedule_runs_total{schedule="reports",outcome="sent"} 1');
+  });
+
   it('refuses a schedule whose payload its task does not accept: in validation, and from a compiled topology', () => {
     const bad = defineTopology({
       ...topology,
