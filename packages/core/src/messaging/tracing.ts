@@ -165,6 +165,10 @@ export class MessageTracing {
       span.setAttributes({ 'messaging.operation.name': 'send', 'messaging.message.body.size': bodySize });
       this.#common(span, routingKey, properties);
     }
+    // The propagator's headers are replaced, not merged: a re-published message (a retry, a dead letter) must not
+    // keep the previous hop's `tracestate` beside the new `traceparent`. The headers are the message's own copy.
+    const headers = properties.headers;
+    if (headers !== undefined) for (const field of api.propagation.fields()) delete headers[field];
     api.propagation.inject(active, properties, setter);
     return new ActiveSpan(api, span, active);
   }

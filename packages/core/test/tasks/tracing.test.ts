@@ -149,6 +149,18 @@ describe('tracing with the SDK registered (memory transport)', { timeout: 60_000
     );
   });
 
+  it("replaces the propagator's headers a message already had, never merging them", async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    cleanup.push(() => connection.close());
+    const queue = new Queue(`q-${randomUUID()}`);
+    const stale = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01', tracestate: 'old=1' };
+    await connection.producer().publish({ n: 1 }, { routingKey: queue.name, declare: [queue], headers: stale });
+    const message = await waitFor(() => queue.attach(connection).get(), { what: 'the message', timeoutMs: 30_000 });
+    const [send] = named(`send ${queue.name}`);
+    expect(message.headers.traceparent).toBe(`00-${send?.spanContext().traceId}-${send?.spanContext().spanId}-01`);
+    expect(message.headers).not.toHaveProperty('tracestate');
+  });
+
   it('ends the send span with an error when the publish fails', async () => {
     const connection = await Connection.open(`memory://${randomUUID()}`);
     cleanup.push(() => connection.close());
