@@ -260,6 +260,7 @@ export {
   type HealthServer,
   type HealthServerOptions,
   listDeadLetters,
+  type ObservedScheduleEvent,
   type ObservedTask,
   type PriorityClassRange,
   priorityClassRanges,

@@ -73,6 +73,7 @@ export {
   DEFAULT_CONCURRENCY,
   DEFAULT_DEAD_LETTER_QUEUE,
   DEFAULT_STOP_DEADLINE_MS,
+  type ObservedScheduleEvent,
   type ObservedTask,
   type QueueError,
   type QueueHealth,

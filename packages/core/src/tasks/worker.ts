@@ -34,7 +34,7 @@ export type { ConsumerContext, ConsumerSpec } from './worker-consumers.js';
 export { DEFAULT_CONCURRENCY } from './worker-dispatch.js';
 export type { QueueError, QueueHealth, WorkerHealth } from './worker-health.js';
 export { ConsumerMixin, type ConsumerMixinOptions } from './worker-mixin.js';
-export type { ObservedTask, WorkerObserver } from './worker-observer.js';
+export type { ObservedScheduleEvent, ObservedTask, WorkerObserver } from './worker-observer.js';
 export { DEFAULT_STOP_DEADLINE_MS } from './worker-stop.js';
 
 /** Options of {@link Worker}: tasks (`topology` + `handlers`), plain `consumers`, or both. */
