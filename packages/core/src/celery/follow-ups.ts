@@ -1,6 +1,7 @@
 /**
  * The messages a finished Celery task sends on: the next step of its chain and its callbacks (each
- * a serialized signature, given the result as first argument unless immutable), and its own retry.
+ * a serialized signature, given the result as first argument unless immutable), its errbacks after a
+ * failure, and its own retry.
  * The ids, reply queues and routes come from the signatures' options, as Celery froze them.
  *
  * @module
@@ -61,6 +62,14 @@ export function successFollowUps(task: CeleryTask, result: unknown, router: Cele
   if (step !== undefined) next.push(signatureMessage(step, task, result, chain.slice(0, -1), router));
   for (const callback of task.embed.callbacks ?? []) next.push(signatureMessage(callback, task, result, null, router));
   return next;
+}
+
+/**
+ * The errbacks after a failure. A Wakame worker cannot run Python's errbacks in process, so it sends
+ * them as Celery does for errbacks it has no code for: with the failed task's id as first argument.
+ */
+export function failureFollowUps(task: CeleryTask, router: CeleryRouter): FollowUp[] {
+  return (task.embed.errbacks ?? []).map((errback) => signatureMessage(errback, task, task.id, null, router));
 }
 
 /** The same task again: same id and arguments, one more retry, not before the eta. */

@@ -15,7 +15,7 @@ import type { Message } from '../messaging/message.js';
 import type { Queue } from '../model/queue.js';
 import { type CeleryHandler, CeleryRetry, callOf, DEFAULT_MAX_RETRIES } from './call.js';
 import { CeleryEventDispatcher, type CeleryEventOptions } from './events.js';
-import { type FollowUp, retryMessage, successFollowUps } from './follow-ups.js';
+import { type FollowUp, failureFollowUps, retryMessage, successFollowUps } from './follow-ups.js';
 import { type CeleryTask, decodeCeleryTask, reprOf } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
 import { type CeleryResultBackend, type CeleryResultMeta, exceptionInfo, resultMeta, tracebackOf } from './results.js';
@@ -220,6 +220,7 @@ export class CeleryWorker {
       parentId: task.parentId,
     });
     await this.#store(task, meta, message);
+    for (const next of failureFollowUps(task, this.#router)) await this.#send(next, message);
     await this.#events?.send('task-failed', {
       uuid: task.id,
       exception: exceptionRepr(error),

@@ -241,6 +241,18 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
       );
 
       it(
+        "sends Python's errback after a failure, with the failed task's id",
+        async () => {
+          const outcome = await pythonClient<{ failed: Outcome & { id: string }; errback: Outcome }>(peer, 'errback', {
+            message: 'no',
+          });
+          expect(outcome.failed).toMatchObject({ state: 'FAILURE', type: 'ValueError' });
+          expect(outcome.errback).toMatchObject({ state: 'SUCCESS', value: { failed_task: outcome.failed.id } });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
         'retries Celery-style until it succeeds',
         async () => {
           const outcome = await pythonClient<Outcome>(peer, 'retry', { succeed_on: 2 });

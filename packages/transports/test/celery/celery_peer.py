@@ -74,6 +74,12 @@ def mul(x, factor):
     return x * factor
 
 
+@app.task(name='py.on_error')
+def on_error(task_id):
+    # An old-style errback, as a worker without the errback's code sends it: the failed task's id.
+    return {'failed_task': task_id}
+
+
 @app.task(name='py.priority', bind=True)
 def priority(self):
     info = self.request.delivery_info or {}
@@ -118,6 +124,12 @@ def client(command, arg):
         # Python -> Wakame -> Python: py.add, then Wakame's wk.double, then py.mul.
         flow = chain(add.s(*arg['args']), app.signature('wk.double'), mul.s(arg['factor']))
         return wait(flow.apply_async())
+    if command == 'errback':
+        # The errback's id is fixed first, so its result can be awaited here.
+        errback = on_error.s()
+        errback.freeze()
+        failed = wait(app.send_task('wk.fail', args=[arg['message']], link_error=errback))
+        return {'failed': failed, 'errback': wait(app.AsyncResult(errback.id))}
     if command == 'run':
         return wait(app.send_task(arg['task'], args=arg.get('args', []), kwargs=arg.get('kwargs', {})))
     if command == 'time_limit':
