@@ -5,11 +5,12 @@
 import { randomBytes } from 'node:crypto';
 import type { StoredMessage } from '@wakame/core/spi';
 import { BEANSTALK_URL, brokerGate, waitFor } from '@wakame/testkit';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { BeanstalkStore } from '../../src/beanstalk/beanstalk-store.js';
 import type { Receipt } from '../../src/beanstalk/claimer.js';
 import { BeanstalkClient, BeanstalkCommandError } from '../../src/beanstalk/client.js';
 import { queueTube } from '../../src/beanstalk/jobs.js';
+import { drainTubes } from './drain-tubes.js';
 
 const gate = await brokerGate('beanstalk client', { name: 'beanstalk', url: BEANSTALK_URL });
 const server = new URL(BEANSTALK_URL);
@@ -22,8 +23,9 @@ async function client(): Promise<BeanstalkClient> {
   return c;
 }
 
+const run = `client${randomBytes(3).toString('hex')}`;
 /** A tube no other test uses. */
-const freshTube = (): string => `client${randomBytes(4).toString('hex')}`;
+const freshTube = (): string => `${run}${randomBytes(4).toString('hex')}`;
 
 /** A store on `prefix`; stores of different `process` names share nothing in this process, like two processes. */
 function store(prefix: string, ttrSeconds = 60, process = 'one'): BeanstalkStore {
@@ -53,6 +55,10 @@ const message = (n: number): StoredMessage => ({
 
 afterEach(async () => {
   for (const c of opened.splice(0)) await c.close();
+});
+
+afterAll(async () => {
+  if (gate !== 'skip') await drainTubes(BEANSTALK_URL, [run]);
 });
 
 describe.skipIf(gate === 'skip')('beanstalk client on a real server', () => {
