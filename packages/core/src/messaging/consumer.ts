@@ -14,6 +14,7 @@ import { Queue } from '../model/queue.js';
 import type { InboundMessage, SettleOutcome, Transport, TransportSubscription } from '../transport/spi.js';
 import type { ConnectionContext } from './connection-context.js';
 import { Message, type MessageContext } from './message.js';
+import type { MessageSpan } from './tracing.js';
 
 /** Options of {@link Consumer}. */
 export interface ConsumerOptions {
@@ -52,6 +53,11 @@ export interface ConsumerOptions {
    * back redelivered and fails again) reject it, so a poison message cannot loop forever
    */
   readonly onHandlerError?: (message: Message, error: unknown) => void | Promise<void>;
+  /**
+   * Run the handler inside an OpenTelemetry CONSUMER span of each message (see the connection's `tracing`); a
+   * `Worker` turns this off for its consumers, which it traces itself. @defaultValue `true`
+   */
+  readonly tracing?: boolean;
 }
 
 export const DEFAULT_PREFETCH = 100;
@@ -290,6 +296,11 @@ export class Consumer implements AsyncIterable<Message> {
    * `then` on it, and a synchronous one no promise at all (hot path: every delivery goes through here).
    */
   #runHandler(handler: (m: Message) => void | Promise<void>, message: Message): void {
+    const span = (this.#options.tracing ?? true) ? this.connection.tracing.process(message) : undefined;
+    if (span !== undefined) {
+      this.#runTraced(handler, message, span);
+      return;
+    }
     let result: void | Promise<void>;
     try {
       result = handler(message);
@@ -304,6 +315,34 @@ export class Consumer implements AsyncIterable<Message> {
       });
       return;
     }
+    this.connection.handled();
+  }
+
+  /** {@link Consumer.#runHandler} inside `span`, ended when the handler returns or fails. */
+  #runTraced(handler: (m: Message) => void | Promise<void>, message: Message, span: MessageSpan): void {
+    let result: void | Promise<void>;
+    try {
+      result = span.run(() => handler(message));
+    } catch (error) {
+      span.end(error);
+      this.#track(this.#handlerFailed(message, error));
+      return;
+    }
+    if (isThenable(result)) {
+      this.#running++;
+      Promise.resolve(result).then(
+        () => {
+          span.end();
+          this.#finished();
+        },
+        (error: unknown) => {
+          span.end(error);
+          void this.#handlerFailed(message, error).then(this.#finished);
+        },
+      );
+      return;
+    }
+    span.end();
     this.connection.handled();
   }
 

@@ -75,6 +75,8 @@ export class Dispatch {
         autoDeclare: spec.autoDeclare ?? true,
         noAck: spec.noAck ?? false,
         tagPrefix: spec.tagPrefix ?? 'wakame-worker',
+        // Traced here, where the outcome is known, not by the consumer.
+        tracing: false,
         handler: (message) => this.#deliver(runner, message, held, context),
         onDecodeError: (message, error) => this.#undecodable(runner, message, error, context),
       });

@@ -161,6 +161,39 @@ describe('tracing with the SDK registered (memory transport)', { timeout: 60_000
     expect(message.headers).not.toHaveProperty('tracestate');
   });
 
+  it('traces the handler of a bare Consumer too, failures included', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const queue = new Queue(`q-${randomUUID()}`);
+    await connection.declare(queue);
+    const handled = new Map<string | undefined, string | undefined>();
+    const consumer = connection.consumer({
+      queues: [queue],
+      handler: async (message) => {
+        handled.set(message.properties.messageId, trace.getActiveSpan()?.spanContext().spanId);
+        await message.ack();
+        if ((message.payload as { n: number }).n === 2) throw new RangeError('two');
+      },
+    });
+    cleanup.push(async () => {
+      await consumer.close();
+      await connection.close();
+    });
+    await consumer.consume();
+    const producer = connection.producer();
+    await producer.publish({ n: 1 }, { routingKey: queue.name, messageId: 'm1' });
+    await producer.publish({ n: 2 }, { routingKey: queue.name, messageId: 'm2' });
+    await waitFor(() => named(`process ${queue.name}`).length === 2, { what: 'two process spans', timeoutMs: 30_000 });
+    const of = (name: string, id: string) => named(name).find((s) => s.attributes['messaging.message.id'] === id);
+    for (const id of ['m1', 'm2']) {
+      const process = of(`process ${queue.name}`, id);
+      expect(process?.parentSpanContext?.spanId).toBe(of(`send ${queue.name}`, id)?.spanContext().spanId);
+      expect(handled.get(id)).toBe(process?.spanContext().spanId);
+    }
+    expect(of(`process ${queue.name}`, 'm1')?.status.code).toBe(SpanStatusCode.UNSET);
+    expect(of(`process ${queue.name}`, 'm2')?.status.code).toBe(SpanStatusCode.ERROR);
+    expect(of(`process ${queue.name}`, 'm2')?.attributes['error.type']).toBe('RangeError');
+  });
+
   it('ends the send span with an error when the publish fails', async () => {
     const connection = await Connection.open(`memory://${randomUUID()}`);
     cleanup.push(() => connection.close());
