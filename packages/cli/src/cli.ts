@@ -177,6 +177,17 @@ export function createProgram(ctx: CommandContext): Command {
       await (await import('./commands/inspect.js')).inspect(context(), options);
     });
 
+  broker(program.command('schedules <topology>'))
+    .description("the topology's schedules on the broker: the last slot each handled, the next, and who leads")
+    .option('--group <name>', "the schedule group (its workers' scheduler.group)", 'default')
+    .addHelpText(
+      'after',
+      '\nRead-only: it never takes the lease.\n\nExamples:\n  wakame schedules topology.yaml --url amqp://guest:guest@localhost//\n  wakame schedules topology.yaml --group billing --json',
+    )
+    .action(async (file: string, options: import('./commands/schedules.js').SchedulesOptions) => {
+      await (await import('./commands/schedules.js')).schedules(context(), file, options);
+    });
+
   broker(program.command('purge <queue>'))
     .description('delete every ready message of a queue (asks first)')
     .option('-y, --yes', 'purge without asking (required where there is no terminal to ask on)')

@@ -41,6 +41,21 @@ describe('examples/schedules', () => {
           (l) => l.event === 'task-done' && l.task === 'cache.refresh' && (l as { id?: string }).id === id,
         );
       await waitFor(() => ids.every((id) => handled(id).length === 1), { timeoutMs: 30_000, what: 'each run handled' });
+      // wakame schedules reads what the group recorded, without the lease.
+      const status = capture({ jsonMode: true });
+      await runCli(status.ctx, ['schedules', topology, '--url', url, '--group', 'schedules-example']);
+      const shown = status.json[0] as {
+        term: number;
+        leader: { description: string };
+        schedules: { name: string; lastSlot?: string; nextSlot?: string }[];
+      };
+      expect(shown.term).toBe(1);
+      expect(shown.leader.description).toMatch(/^worker .+ \(pid \d+\)$/);
+      const refresh = shown.schedules.find((x) => x.name === 'cache-refresh');
+      const lastSent = (fired().at(-1)?.id ?? '').split('@')[1] as string;
+      expect(refresh?.lastSlot !== undefined && refresh.lastSlot >= lastSent).toBe(true);
+      expect(Date.parse(refresh?.nextSlot ?? '') - Date.parse(refresh?.lastSlot ?? '')).toBe(1_000);
+      expect(shown.schedules.find((x) => x.name === 'nightly-report')?.nextSlot).toMatch(/T0[12]:00:00\.000Z$/);
     } finally {
       for (const stop of stops) stop.abort();
       await Promise.all(runs);

@@ -56,6 +56,7 @@ export {
   type SchedulerOptions,
 } from './schedule/scheduler.js';
 export { slotId } from './schedule/slots.js';
+export { type ScheduleGroupStatus, type ScheduleStatus, scheduleStatus } from './schedule/status.js';
 export type {
   SendOptions,
   TaskContext,

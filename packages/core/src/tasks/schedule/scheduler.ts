@@ -63,11 +63,22 @@ export interface SchedulerOptions {
   readonly leaseCheckMs?: number;
 }
 
-interface ScheduleState {
+/** The schedules' state document on the broker (the stack state `schedules.<group>`). */
+export interface ScheduleState {
+  /** Bumped by each new leader. */
   readonly term: number;
+  /** The id of the leader of this term. */
   readonly leader?: string;
+  /** Who that is, for people (`worker host-1 (pid 4242)`), and since when it leads (ISO 8601). */
+  readonly leaderDescription?: string;
+  readonly leaderSince?: string;
   /** Schedule name → the last slot handled (epoch ms). */
   readonly fired: Readonly<Record<string, number>>;
+}
+
+/** The stack name of a schedule group's lease and state. */
+export function scheduleStackName(group = 'default'): string {
+  return `schedules.${group}`;
 }
 
 /** The schedules of one worker; see the module description. */
@@ -102,7 +113,7 @@ export class Scheduler {
     this.#topology = topology;
     this.#schedules = (topology.schedules ?? []).map((schedule) => ({ schedule, slots: slotsOf(schedule) }));
     for (const { schedule } of this.#schedules) checkPayload(schedule, topology);
-    this.#name = `schedules.${options.group ?? 'default'}`;
+    this.#name = scheduleStackName(options.group);
     this.#timers = options.timers ?? SYSTEM_TIMERS;
     this.#leaseCheckMs = options.leaseCheckMs ?? DEFAULT_LEASE_CHECK_MS;
     this.#logger = options.logger;
@@ -211,7 +222,13 @@ export class Scheduler {
     this.#lock = lock;
     const state = stateOf(await stacks.read(this.#name));
     this.#term = state.term + 1;
-    await stacks.write(this.#name, { ...state, term: this.#term, leader: this.#holder.id });
+    await stacks.write(this.#name, {
+      ...state,
+      term: this.#term,
+      leader: this.#holder.id,
+      leaderDescription: this.#holder.description,
+      leaderSince: new Date(this.#timers.now()).toISOString(),
+    });
     this.#emit({ type: 'leader', term: this.#term });
     await this.#tick(generation);
   }
@@ -297,11 +314,18 @@ export class Scheduler {
   }
 }
 
-function stateOf(document: Readonly<Record<string, unknown>> | undefined): ScheduleState {
+/** The state as stored, read defensively: anything missing or malformed counts as absent. */
+export function stateOf(document: Readonly<Record<string, unknown>> | undefined): ScheduleState {
   const term = typeof document?.term === 'number' ? document.term : 0;
   const fired = typeof document?.fired === 'object' && document.fired !== null ? document.fired : {};
-  const leader = typeof document?.leader === 'string' ? document.leader : undefined;
-  return { term, fired: fired as Record<string, number>, ...(leader ? { leader } : {}) };
+  const text = (key: string) => (typeof document?.[key] === 'string' ? { [key]: document[key] as string } : {});
+  return {
+    term,
+    fired: fired as Record<string, number>,
+    ...text('leader'),
+    ...text('leaderDescription'),
+    ...text('leaderSince'),
+  };
 }
 
 /** A schedule whose payload its task refuses would fail at every slot: refused when the worker is made. */
