@@ -60,6 +60,11 @@ export class ZooKeeperStore implements VirtualStore {
   readonly #consumers = new Set<string>();
   /** Moves when the session expires: claims of an earlier generation are gone. */
   #generation = 0;
+  /** Claims not settled yet, which close() returns. */
+  readonly #held = new Set<EntryReceipt>();
+  /** getMany calls under way, which close() waits for. */
+  readonly #claiming = new Set<Promise<Claimed[]>>();
+  #closing = false;
 
   /** @param session - The session to use (tests pass one they can expire); by default one of `options.session`. */
   constructor(
@@ -83,8 +88,16 @@ export class ZooKeeperStore implements VirtualStore {
     this.#session.onExpiry(() => this.#expired());
   }
 
+  /**
+   * Returns what this store still holds before the session ends: claims still on their way when the
+   * connection closed are released, not left to the session's end (in kombu's layout a claim deleted the
+   * entry, so nothing else would bring it back; in Wakame's, a release also spares it the `redelivered` flag).
+   */
   async close(): Promise<void> {
-    // Ending the session deletes its ephemeral nodes: unsettled claims are free for others at once.
+    this.#closing = true;
+    while (this.#claiming.size > 0) await Promise.allSettled([...this.#claiming]);
+    await Promise.allSettled([...this.#held].map((r) => this.settle(r, 'release')));
+    // Ending the session deletes its ephemeral nodes: any claim still there is free for others at once.
     await this.#session.close();
   }
 
@@ -140,7 +153,14 @@ export class ZooKeeperStore implements VirtualStore {
   }
 
   /** Claims up to `max` entries, trying as many at once as are wanted (one round trip per batch). */
-  async getMany(queue: string, max: number): Promise<Claimed[]> {
+  getMany(queue: string, max: number): Promise<Claimed[]> {
+    if (this.#closing) return Promise.resolve([]);
+    const claiming = this.#getMany(queue, max);
+    this.#claiming.add(claiming);
+    return claiming.finally(() => this.#claiming.delete(claiming));
+  }
+
+  async #getMany(queue: string, max: number): Promise<Claimed[]> {
     const cursor = this.#cursor(queue);
     const generation = this.#generation;
     const out: Claimed[] = [];
@@ -154,6 +174,7 @@ export class ZooKeeperStore implements VirtualStore {
       results.forEach((result, i) => {
         const name = names[i] as string;
         if (result.kind === 'claimed') {
+          this.#held.add(result.receipt);
           out.push({ message: result.message, receipt: result.receipt });
           return;
         }
@@ -168,6 +189,7 @@ export class ZooKeeperStore implements VirtualStore {
     const r = receipt as EntryReceipt;
     if (r.settled) return;
     r.settled = true;
+    this.#held.delete(r);
     const cursor = this.#cursors.get(r.queue);
     try {
       await this.#claims.settle(r, outcome, this.#generation);

@@ -134,6 +134,30 @@ describe.skipIf(gate === 'skip')('zookeeper store', () => {
     60_000,
   );
 
+  it("in kombu's layout, closing a consumer's connection mid-stream puts back every entry it took and did not ack", async () => {
+    // kombu's claim deletes the entry: a claim still on its way when the connection closes (the consumer's
+    // read-ahead) must be put back by the store itself, or it is lost.
+    const r = root();
+    const url = zkUrl(r, 'layout=kombu');
+    const raw = await rawClient();
+    try {
+      for (let round = 0; round < 3; round++) {
+        const conn = await Connection.open(url);
+        const queue = new Queue(`stream-${round}`, { exchange: '', routingKey: `stream-${round}` }).attach(conn);
+        await conn.declare(queue);
+        for (let id = 1; id <= 10; id++) await conn.producer().publish({ id }, { routingKey: queue.name });
+        const got: Message[] = [];
+        await conn.consumer({ queues: [queue], prefetch: 5, handler: async (m) => void got.push(m) }).consume();
+        await waitFor(() => got.length === 5, { timeoutMs: 20_000, what: 'five messages held' });
+        for (const m of got.slice(0, 2)) await m.ack();
+        await conn.close();
+        expect(await children(raw, `/${r}/${queue.name}`), `round ${round}`).toHaveLength(8);
+      }
+    } finally {
+      raw.close();
+    }
+  }, 60_000);
+
   it("in kombu's layout, a requeue puts the entry back under its own name, marked redelivered", async () => {
     const r = root();
     const conn = await Connection.open(zkUrl(r, 'layout=kombu'));
