@@ -10,6 +10,7 @@
 export {
   CELERY_DEFAULT_QUEUE,
   CELERY_EVENT_EXCHANGE,
+  type CeleryArgsOf,
   type CeleryArguments,
   type CeleryCall,
   CeleryClient,
@@ -19,6 +20,8 @@ export {
   type CeleryEventOptions,
   type CeleryExceptionInfo,
   type CeleryHandler,
+  type CeleryHandlers,
+  type CeleryKwargsOf,
   CeleryProtocolError,
   CeleryResult,
   type CeleryResultBackend,

@@ -5,6 +5,9 @@
  *
  * @module
  */
+
+import type { TaskName, TaskPayloads } from '../tasks/types.js';
+import type { TopologyDocument } from '../topology/document.js';
 import type { CeleryTimeLimitError } from './errors.js';
 import type { CeleryTask } from './protocol.js';
 
@@ -39,12 +42,19 @@ export class CeleryRetry extends Error {
   }
 }
 
-/** The task as its handler sees it. */
-export interface CeleryCall {
+/** The `args` of a payload type `{ args, kwargs }` (any list when the payload says nothing). */
+export type CeleryArgsOf<P> = P extends { readonly args?: infer A } ? NonNullable<A> : readonly unknown[];
+/** The `kwargs` of a payload type `{ args, kwargs }` (any mapping when the payload says nothing). */
+export type CeleryKwargsOf<P> = P extends { readonly kwargs?: infer K }
+  ? NonNullable<K>
+  : Readonly<Record<string, unknown>>;
+
+/** The task as its handler sees it; `P`, the `{ args, kwargs }` type from a topology's payload schema. */
+export interface CeleryCall<P = unknown> {
   readonly id: string;
   readonly name: string;
-  readonly args: readonly unknown[];
-  readonly kwargs: Readonly<Record<string, unknown>>;
+  readonly args: CeleryArgsOf<P>;
+  readonly kwargs: CeleryKwargsOf<P>;
   /** How many times this task was retried before this run. */
   readonly retries: number;
   /** The whole decoded message. */
@@ -63,7 +73,15 @@ export interface CeleryCall {
 }
 
 /** A handler: its return value is the task's result (JSON- or msgpack-serializable). */
-export type CeleryHandler = (call: CeleryCall) => unknown;
+export type CeleryHandler<P = unknown> = (call: CeleryCall<P>) => unknown;
+
+/**
+ * Handlers by task name. With a `defineTopology(...)` value, only its task names are allowed and each
+ * call's `args` and `kwargs` are typed from the task's payload schema.
+ */
+export type CeleryHandlers<T extends TopologyDocument = TopologyDocument> = {
+  readonly [K in TaskName<T>]?: CeleryHandler<TaskPayloads<T>[K]>;
+};
 
 export function callOf(
   task: CeleryTask,
@@ -75,8 +93,9 @@ export function callOf(
     priority: delivery.priority,
     id: task.id,
     name: task.name,
-    args: task.args,
-    kwargs: task.kwargs,
+    // Checked against the topology's payload schema by the worker when it has one.
+    args: task.args as CeleryArgsOf<unknown>,
+    kwargs: task.kwargs as CeleryKwargsOf<unknown>,
     retries: task.retries,
     task,
     retry(options: CeleryRetryOptions = {}): never {

@@ -6,8 +6,11 @@
  * @module
  */
 export {
+  type CeleryArgsOf,
   type CeleryCall,
   type CeleryHandler,
+  type CeleryHandlers,
+  type CeleryKwargsOf,
   CeleryRetry,
   type CeleryRetryOptions,
   DEFAULT_MAX_RETRIES,

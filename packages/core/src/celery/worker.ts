@@ -13,7 +13,9 @@ import type { Connection } from '../messaging/connection.js';
 import type { Consumer } from '../messaging/consumer.js';
 import type { Message } from '../messaging/message.js';
 import type { Queue } from '../model/queue.js';
-import { type CeleryHandler, CeleryRetry, callOf, DEFAULT_MAX_RETRIES } from './call.js';
+import { assertPayload } from '../tasks/payload-validator.js';
+import type { TopologyDocument } from '../topology/document.js';
+import { type CeleryHandler, type CeleryHandlers, CeleryRetry, callOf, DEFAULT_MAX_RETRIES } from './call.js';
 import { CeleryEventDispatcher, type CeleryEventOptions } from './events.js';
 import { type FollowUp, failureFollowUps, retryMessage, successFollowUps } from './follow-ups.js';
 import { type CeleryTask, decodeCeleryTask, reprOf } from './protocol.js';
@@ -21,11 +23,17 @@ import { CeleryPublisher } from './publish.js';
 import { type CeleryResultBackend, type CeleryResultMeta, exceptionInfo, resultMeta, tracebackOf } from './results.js';
 import { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, celeryQueue } from './routing.js';
 import { withinTimeLimits } from './time-limits.js';
+import { type CeleryTopologyTask, celeryTasksOf } from './topology.js';
 
 /** Options of {@link CeleryWorker}. */
-export interface CeleryWorkerOptions {
+export interface CeleryWorkerOptions<T extends TopologyDocument = TopologyDocument> {
   /** Handlers by Celery task name. */
-  readonly handlers: Readonly<Record<string, CeleryHandler>>;
+  readonly handlers: CeleryHandlers<T>;
+  /**
+   * A topology whose payload schemas (of `{ args, kwargs }`) type the handlers and check each task
+   * before it runs: a mismatch fails the task with `InvalidPayloadError`, as Python then sees.
+   */
+  readonly topology?: T;
   /** Queues to consume: names (declared as Celery declares them) or declarations. @defaultValue `['celery']` */
   readonly queues?: readonly (string | Queue)[];
   /** Where outcomes are stored; without one, results are not stored (as with Celery's `ignore_result`). */
@@ -51,9 +59,11 @@ export interface CeleryWorkerOptions {
 /** The `exc_type` Celery stores for an expired task. */
 const EXPIRED = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
 
-export class CeleryWorker {
+export class CeleryWorker<T extends TopologyDocument = TopologyDocument> {
   readonly connection: Connection;
-  readonly #options: CeleryWorkerOptions;
+  readonly #options: CeleryWorkerOptions<T>;
+  readonly #handlers: Readonly<Record<string, CeleryHandler | undefined>>;
+  readonly #schemas: ReadonlyMap<string, CeleryTopologyTask>;
   readonly #queues: readonly Queue[];
   readonly #router: CeleryRouter;
   readonly #publisher: CeleryPublisher;
@@ -61,12 +71,14 @@ export class CeleryWorker {
   readonly #events: CeleryEventDispatcher | undefined;
   #consumer: Consumer | undefined;
 
-  constructor(connection: Connection, options: CeleryWorkerOptions) {
+  constructor(connection: Connection, options: CeleryWorkerOptions<T>) {
     if (typeof options.handlers !== 'object' || options.handlers === null) {
       throw new InvalidArgumentError('a Celery worker needs handlers: { "task.name": (call) => result }');
     }
     this.connection = connection;
     this.#options = options;
+    this.#handlers = options.handlers as Readonly<Record<string, CeleryHandler | undefined>>;
+    this.#schemas = options.topology ? celeryTasksOf(options.topology) : new Map();
     this.#queues = (options.queues ?? [CELERY_DEFAULT_QUEUE]).map((q) => (typeof q === 'string' ? celeryQueue(q) : q));
     this.#router = new CeleryRouter(options.routes, options.defaultQueue);
     this.#publisher = new CeleryPublisher(connection, options.serializer ?? 'json');
@@ -113,10 +125,10 @@ export class CeleryWorker {
       await message.reject();
       return;
     }
-    const handler = this.#options.handlers[task.name];
+    const handler = this.#handlers[task.name];
     if (handler === undefined) {
       // Celery discards unregistered tasks with an error in its log; rejecting dead-letters them where configured.
-      this.#options.onError?.(new UnknownTaskError(task.name, Object.keys(this.#options.handlers)), message);
+      this.#options.onError?.(new UnknownTaskError(task.name, Object.keys(this.#handlers)), message);
       await message.reject();
       return;
     }
@@ -170,6 +182,8 @@ export class CeleryWorker {
     const started = performance.now();
     let result: unknown;
     try {
+      const schema = this.#schemas.get(task.name)?.payload;
+      if (schema) assertPayload(task.name, schema, { args: task.args, kwargs: task.kwargs });
       const delivery = { queue: message.queue, priority: message.properties.priority };
       result = await withinTimeLimits((signal) => handler(callOf(task, { ...delivery, signal })), task.timelimit);
     } catch (error) {

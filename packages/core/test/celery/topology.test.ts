@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   CeleryClient,
+  type CeleryTaskError,
+  CeleryWorker,
   Connection,
   decodeCeleryTask,
   defineTopology,
@@ -10,6 +12,7 @@ import {
   InvalidPayloadError,
   type Message,
   Queue,
+  RpcResultBackend,
 } from '../../src/index.js';
 
 const topology = defineTopology({
@@ -62,5 +65,36 @@ describe('Celery tasks of a topology', () => {
   it("refuses a task the topology gives Wakame's protocol", async () => {
     const { client } = await setup();
     await expect(client.send('media.process')).rejects.toBeInstanceOf(InvalidArgumentError);
+  });
+});
+
+describe('a CeleryWorker with a topology', () => {
+  it('types the handlers from the payload schema and fails tasks whose args do not match', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const backend = new RpcResultBackend(connection);
+    const worker = new CeleryWorker(connection, {
+      topology,
+      backend,
+      queues: [new Queue('celery', { exchange: new Exchange('celery', { type: 'direct' }), routingKey: 'celery' })],
+      handlers: {
+        // args is number[] here, from the schema.
+        'proj.add': ({ args }) => args.reduce((sum, n) => sum + n, 0),
+        // @ts-expect-error -- not a task of the topology
+        'proj.other': () => 0,
+      },
+    });
+    await worker.start();
+    try {
+      const untyped = new CeleryClient(connection, { backend, resultTimeoutMs: 30_000 });
+      expect(await untyped.call('proj.add', { args: [2, 3] })).toBe(5);
+      const failure = (await untyped
+        .call('proj.add', { args: ['x', 'y'] })
+        .catch((e: unknown) => e)) as CeleryTaskError;
+      expect([failure.excType, failure.excMessage]).toEqual(['InvalidPayloadError', expect.stringContaining('args')]);
+    } finally {
+      await worker.stop();
+      await backend.close();
+      await connection.close();
+    }
   });
 });
