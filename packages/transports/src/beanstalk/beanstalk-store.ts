@@ -10,11 +10,13 @@ import type {
   Claimed,
   ClaimOptions,
   QueueSpec,
+  RecoveryPolicy,
   StackStateStore,
   StoredMessage,
   StoreFeatures,
   StoreOutcome,
   TopologyStore,
+  TransportStatus,
   VirtualStore,
 } from '@wakame/core/spi';
 import { ConnectionClosedError } from '@wakame/core/spi';
@@ -22,6 +24,7 @@ import { BeanstalkTopology } from './beanstalk-topology.js';
 import { Claimer, type Receipt } from './claimer.js';
 import type { BeanstalkClient } from './client.js';
 import { decodeJob, encodeJob, jobPriority, queueTube, recordTube, requeuedPriority, splitBody } from './jobs.js';
+import { ProducerLink } from './producer-link.js';
 import { BeanstalkStacks } from './stacks.js';
 import { Waiter } from './waiter.js';
 
@@ -42,6 +45,8 @@ export interface BeanstalkStoreOptions {
    * publishes of one moment); `poll`: publishes route by the polled record. @defaultValue `'publish'`
    */
   readonly topologyCheck?: 'publish' | 'poll';
+  /** How the main connection is made again after a loss (the connection's policy). */
+  readonly recovery?: RecoveryPolicy;
   /** Opens a new connection to the server. */
   readonly connect: (signal?: AbortSignal) => Promise<BeanstalkClient>;
   readonly onError: (error: unknown) => void;
@@ -70,14 +75,11 @@ export class BeanstalkStore implements VirtualStore {
   readonly stacks: StackStateStore;
   readonly #shared: SharedTopology;
   #joined = false;
-  #producer: BeanstalkClient | undefined;
-  /** The tube the producer connection `use`s now (commands run in order, so a pipelined `use` is safe). */
-  #using = 'default';
+  readonly #link: ProducerLink;
   readonly #claimers = new Map<string, Promise<Claimer>>();
   readonly #waiters = new Map<string, Promise<Waiter>>();
   readonly #consumers = new Map<string, Set<string>>();
   readonly #listeners = new Set<(queue: string) => void>();
-  #reconnecting: Promise<BeanstalkClient> | undefined;
   /** The server's `max-job-size`: a larger message is put in parts. */
   #maxJobSize = 65_535;
   #unchanged: (() => void) | undefined;
@@ -102,6 +104,9 @@ export class BeanstalkStore implements VirtualStore {
       topologies.set(this.identity, shared);
     }
     this.#shared = shared;
+    this.#link = new ProducerLink(options.connect, `beanstalk://${options.server}`, options.recovery ?? {}, () => {
+      for (const queue of this.#consumers.keys()) this.#notify(queue);
+    });
     this.stacks = new BeanstalkStacks(() => options.connect(), options.prefix, options.server, shared.topology);
   }
 
@@ -110,9 +115,9 @@ export class BeanstalkStore implements VirtualStore {
   }
 
   async open(signal?: AbortSignal): Promise<void> {
-    this.#producer = await this.options.connect(signal);
+    const producer = await this.#link.open(signal);
     try {
-      this.#maxJobSize = Number((await this.#producer.stats())['max-job-size'] ?? this.#maxJobSize);
+      this.#maxJobSize = Number((await producer.stats())['max-job-size'] ?? this.#maxJobSize);
       await this.#joinTopology();
       this.#joined = true;
       // A queue deleted through another store (of this process, or another one, seen by the poll) must end
@@ -121,7 +126,7 @@ export class BeanstalkStore implements VirtualStore {
         for (const queue of this.#consumers.keys()) this.#notify(queue);
       });
     } catch (error) {
-      this.#producer.close();
+      this.#link.close();
       throw error;
     }
     // Touch held jobs well inside their TTR, so only a process that stopped loses them.
@@ -160,7 +165,7 @@ export class BeanstalkStore implements VirtualStore {
         (c) => c.client.close(),
         () => undefined,
       );
-    this.#producer?.close();
+    this.#link.close();
     const shared = this.#shared;
     if (this.#joined && --shared.users === 0) {
       if (topologies.get(this.identity) === shared) topologies.delete(this.identity);
@@ -179,7 +184,7 @@ export class BeanstalkStore implements VirtualStore {
   }
 
   async put(queue: string, message: StoredMessage): Promise<void> {
-    const producer = await this.#producerClient();
+    const producer = await this.#link.client();
     let job = encodeJob(message);
     if (job.length > this.#maxJobSize) {
       // Parts first, so the message's job never names a part that is not there yet.
@@ -197,8 +202,8 @@ export class BeanstalkStore implements VirtualStore {
 
   /** Switches the producer's tube; commands run in order, so the `use` need not be awaited before a put. */
   #use(producer: BeanstalkClient, tube: string): void {
-    if (this.#using === tube) return;
-    this.#using = tube;
+    if (this.#link.using === tube) return;
+    this.#link.using = tube;
     void producer.use(tube).catch(() => undefined);
   }
 
@@ -273,8 +278,12 @@ export class BeanstalkStore implements VirtualStore {
   }
 
   async size(queue: string): Promise<number> {
-    const stats = await (await this.#producerClient()).statsTube(queueTube(this.options.prefix, queue));
+    const stats = await (await this.#link.client()).statsTube(queueTube(this.options.prefix, queue));
     return stats ? Number(stats['current-jobs-ready']) : 0;
+  }
+
+  onStatus(listener: (status: TransportStatus) => void): () => void {
+    return this.#link.onStatus(listener);
   }
 
   watch(listener: (queue: string) => void): () => void {
@@ -306,24 +315,6 @@ export class BeanstalkStore implements VirtualStore {
    */
   async consumerCount(queue: string): Promise<number> {
     return this.#consumers.get(queue)?.size ?? 0;
-  }
-
-  /** The connection for puts and stats; a new one when the last was lost. */
-  #producerClient(): BeanstalkClient | Promise<BeanstalkClient> {
-    const producer = this.#producer;
-    if (!producer || this.#closed) throw new ConnectionClosedError('beanstalk store is closed');
-    if (!producer.closed) return producer;
-    this.#reconnecting ??= this.options
-      .connect()
-      .then((client) => {
-        this.#producer = client;
-        this.#using = 'default';
-        return client;
-      })
-      .finally(() => {
-        this.#reconnecting = undefined;
-      });
-    return this.#reconnecting;
   }
 
   /** The queue's claim connection; a new one when the last was lost (its jobs went back to the tube). */

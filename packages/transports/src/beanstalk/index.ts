@@ -60,6 +60,7 @@ export const beanstalkTransport: TransportFactory = (url: BrokerUrl, options: Tr
     ttrSeconds,
     topologyPollMs,
     topologyCheck,
+    ...(options.recovery ? { recovery: options.recovery } : {}),
     connect: (signal) =>
       BeanstalkClient.connect({
         host,

@@ -70,7 +70,14 @@ describe.skipIf(!available)('beanstalk across a server restart', () => {
       await connection.declare(queue);
       const producer = connection.producer({ routingKey: queue.name });
       await producer.publish({ n: 1 });
+      const events: string[] = [];
+      connection.events.on('connection.lost', () => events.push('lost'));
+      connection.events.on('connection.revived', () => events.push('revived'));
       await server.restart();
+      // The store notices the loss by itself and connects again: the connection says so.
+      await waitFor(() => events.includes('revived'), { timeoutMs: 20_000, what: 'connection.revived' });
+      expect(events[0]).toBe('lost');
+      expect(connection.isConnected).toBe(true);
       // The first use after the restart finds the old connection closed and opens a new one.
       await waitFor(() => producer.publish({ n: 2 }).then(() => true), {
         timeoutMs: 20_000,
