@@ -6,13 +6,15 @@
  */
 import { CeleryClient, type CeleryResultBackend, CeleryTaskError, Connection, RpcResultBackend } from '@wakame/core';
 import { CeleryRedisResultBackend } from '@wakame/transports/redis';
+import { topology } from './topology.js';
 
 const url = process.argv[2] ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const connection = await Connection.open(url);
 const backend: CeleryResultBackend = url.startsWith('redis')
   ? new CeleryRedisResultBackend({ url })
   : new RpcResultBackend(connection);
-const celery = new CeleryClient(connection, { backend, routes: { 'node.*': 'node' } });
+// Typed by the topology: a wrong argument fails to compile, and is refused at run time too.
+const celery = new CeleryClient(connection, { backend, topology, routes: { 'node.*': 'node' } });
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 say(`proj.tasks.add(2, 3) -> ${await celery.call<number>('proj.tasks.add', { args: [2, 3] })}`);

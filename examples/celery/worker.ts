@@ -6,6 +6,7 @@
  */
 import { type CeleryResultBackend, CeleryWorker, Connection, RpcResultBackend } from '@wakame/core';
 import { CeleryRedisResultBackend } from '@wakame/transports/redis';
+import { topology } from './topology.js';
 
 const url = process.argv[2] ?? 'amqp://guest:guest@127.0.0.1:5672//';
 const connection = await Connection.open(url);
@@ -15,16 +16,19 @@ const backend: CeleryResultBackend = url.startsWith('redis')
   : new RpcResultBackend(connection);
 
 const worker = new CeleryWorker(connection, {
+  // Types each handler's args and kwargs, and checks them before the handler runs.
+  topology,
   queues: ['node'],
   backend,
   // Chain steps after ours (proj.tasks.*) go to Celery's default queue.
   defaultQueue: 'celery',
   handlers: {
-    'node.slugify': ({ kwargs }) => String(kwargs.title).toLowerCase().replace(/\W+/g, '-'),
-    'node.double': ({ args: [x] }) => Number(x) * 2,
+    'node.slugify': ({ kwargs }) => kwargs.title.toLowerCase().replace(/\W+/g, '-'),
+    // The schema was checked before the handler runs: exactly one number (`?? 0` only satisfies the compiler).
+    'node.double': ({ args: [x] }) => (x ?? 0) * 2,
     'node.charge': ({ args: [amount] }) => {
       // RangeError is stored as Python's ValueError, with this stack as the traceback.
-      if (Number(amount) <= 0) throw new RangeError(`cannot charge ${amount}`);
+      if ((amount ?? 0) <= 0) throw new RangeError(`cannot charge ${amount}`);
       return { charged: amount };
     },
     'node.flaky': (call) => {
