@@ -1,8 +1,8 @@
 /**
  * The OpenTelemetry SDK for the `worker.observability` figures, registered as an application would (tracer provider
  * with a batch processor, async-hooks context manager, W3C propagator) and exporting to nowhere, so the figure is
- * the instrumentation's and the SDK's cost without an exporter's. The SDK is @wakame/core's dev dependency (the
- * repository root does not depend on it), loaded from there.
+ * the instrumentation's and the SDK's cost without an exporter's. The SDK is loaded as @wakame/core resolves it
+ * (its dev dependency), the very copy core's instrumentation sees.
  */
 import { createRequire } from 'node:module';
 import type * as Api from '@opentelemetry/api';

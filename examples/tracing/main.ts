@@ -1,10 +1,7 @@
 /**
  * Places one order with tracing on and prints its trace: one JSON line per span, in the order they ended.
  *
- *   node --conditions=@wakame/source --import tsx --import ./packages/core/test/fixtures/otel-resolve.mjs \
- *     examples/tracing/main.ts [url]
- *
- * (`otel-resolve.mjs` finds the SDK among @wakame/core's dev dependencies; an application lists it itself.)
+ *   node --conditions=@wakame/source --import tsx examples/tracing/main.ts [url]
  *
  * `url` defaults to $WAKAME_URL, else the in-process broker `memory://tracing`. Swap the in-memory exporter for
  * `ConsoleSpanExporter` or an OTLP exporter to see the spans in a terminal or a tracing backend.
