@@ -56,13 +56,7 @@ describe('examples/tracing', { timeout: 120_000 }, () => {
     // The example imports @opentelemetry/* as an application would (the repository root lists them).
     const { stdout } = await promisify(execFile)(
       process.execPath,
-      [
-        '--conditions=@wakame/source',
-        '--import',
-        'tsx',
-        'examples/tracing/main.ts',
-        `memory://${randomUUID()}`,
-      ],
+      ['--conditions=@wakame/source', '--import', 'tsx', 'examples/tracing/main.ts', `memory://${randomUUID()}`],
       { cwd: repo, timeout: 100_000 },
     );
     expectOneChain(
