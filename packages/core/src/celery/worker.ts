@@ -56,6 +56,8 @@ export interface CeleryWorkerOptions<T extends TopologyDocument = TopologyDocume
   readonly onError?: (error: unknown, message: Message) => void;
 }
 
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /** The `exc_type` Celery stores for an expired task. */
 const EXPIRED = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
 
@@ -143,35 +145,44 @@ export class CeleryWorker<T extends TopologyDocument = TopologyDocument> {
       eta: task.headers.eta ?? null,
       expires: task.headers.expires ?? null,
     });
-    if (task.expires && task.expires.getTime() < Date.now()) {
-      await message.ack();
-      await this.#events?.send('task-revoked', { uuid: task.id, terminated: false, signum: null, expired: true });
-      await this.#store(task, resultMeta(task.id, 'REVOKED', EXPIRED), message);
-      return;
-    }
+    if (await this.#revokedIfExpired(task, message)) return;
     if (task.eta && !(await this.#until(task.eta))) return; // stopping: the consumer returns it unacked
+    // It may have expired while waiting for its eta.
+    if (task.eta && (await this.#revokedIfExpired(task, message))) return;
     if (!this.#options.acksLate) await message.ack();
     await this.#run(task, handler, message);
     if (this.#options.acksLate && !message.settled) await message.ack();
   }
 
+  /** Celery's handling of an expired task: not run, stored as REVOKED. True when it was. */
+  async #revokedIfExpired(task: CeleryTask, message: Message): Promise<boolean> {
+    if (!task.expires || task.expires.getTime() >= Date.now()) return false;
+    await message.ack();
+    await this.#events?.send('task-revoked', { uuid: task.id, terminated: false, signum: null, expired: true });
+    await this.#store(task, resultMeta(task.id, 'REVOKED', EXPIRED), message);
+    return true;
+  }
+
   /** Waits until `eta`; false when the worker stops first. */
-  #until(eta: Date): Promise<boolean> {
+  async #until(eta: Date): Promise<boolean> {
     const signal = this.#stopping.signal;
     const delay = eta.getTime() - Date.now();
-    if (delay <= 0) return Promise.resolve(true);
-    if (signal.aborted) return Promise.resolve(false);
-    return new Promise((resolve) => {
+    if (delay <= 0) return true;
+    if (signal.aborted) return false;
+    // setTimeout fires at once beyond 2^31 - 1 ms (about 24.8 days): wait in steps no longer than that.
+    const step = Math.min(delay, MAX_TIMER_MS);
+    const waited = await new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => {
         signal.removeEventListener('abort', onAbort);
         resolve(true);
-      }, delay);
+      }, step);
       const onAbort = () => {
         clearTimeout(timer);
         resolve(false);
       };
       signal.addEventListener('abort', onAbort, { once: true });
     });
+    return waited && (step === delay || this.#until(eta));
   }
 
   async #run(task: CeleryTask, handler: CeleryHandler, message: Message): Promise<void> {

@@ -74,6 +74,21 @@ describe('CeleryWorker and CeleryClient on memory://', () => {
     expect([failure.excType, failure.excMessage]).toEqual(['ValueError', 'still down']);
   });
 
+  it('does not run a task that expires before its eta: REVOKED, as Celery', async () => {
+    let ran = false;
+    const { client } = await setup({
+      handlers: {
+        late: () => {
+          ran = true;
+        },
+      },
+    });
+    const failure = (await client
+      .call('late', { countdown: 0.05, expires: 0.01 })
+      .catch((e: unknown) => e)) as CeleryTaskError;
+    expect([failure.state, failure.excType, ran]).toEqual(['REVOKED', 'TaskRevokedError', false]);
+  });
+
   it('rejects unknown tasks and non-Celery messages, telling onError', async () => {
     const { client, connection, errors } = await setup({ handlers: {} });
     await client.send('nobody.home');
