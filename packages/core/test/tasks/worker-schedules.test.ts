@@ -119,6 +119,25 @@ describe('schedules in workers (memory://, a manual clock)', () => {
     ]);
   });
 
+  it('a leader that finds another term in the state steps down instead of sending (a lease lost unnoticed)', async () => {
+    const url = `memory://${randomUUID()}`;
+    const timers = new ManualTimers(Date.parse('2026-01-01T00:00:30Z'));
+    const events: (ScheduleEvent & { by: string })[] = [];
+    const leader = await worker(url, timers, 'old', events, []);
+    await waitFor(() => leader.isScheduleLeader && timers.pending === 1, { what: 'the worker leads and waits' });
+    // Another worker took the lease while this one was frozen: it wrote the next term.
+    const other = await Connection.open(url);
+    cleanup.push(() => other.close());
+    const stacks = other.admin.stacks as NonNullable<typeof other.admin.stacks>;
+    const state = (await stacks.read('schedules.g')) ?? {};
+    await stacks.write('schedules.g', { ...state, term: Number(state.term) + 1, leader: 'someone-else' });
+    timers.advance(60_000);
+    await waitFor(() => events.some((e) => e.type === 'follower'), { what: 'the old leader steps down' });
+    expect(events.filter((e) => e.type === 'fired')).toEqual([]);
+    expect(events.find((e) => e.type === 'follower')).toMatchObject({ reason: expect.stringContaining('term 2') });
+    expect(leader.isScheduleLeader).toBe(false);
+  });
+
   it('/metrics says which worker leads and counts the slots sent', async () => {
     const url = `memory://${randomUUID()}`;
     const timers = new ManualTimers(Date.parse('2026-01-01T00:00:30Z'));
