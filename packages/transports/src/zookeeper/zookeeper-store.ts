@@ -6,6 +6,7 @@
  */
 import type {
   Claimed,
+  QueueSpec,
   StackStateStore,
   StoredMessage,
   StoreFeatures,
@@ -20,6 +21,7 @@ import { EntryClaims, type EntryReceipt } from './claims.js';
 import { encodeEntry } from './entry-codec.js';
 import { type ZkLayout, type ZkLayoutName, zkLayout } from './layout.js';
 import { QueueCursor } from './queue-cursor.js';
+import { refileEntries } from './refile.js';
 import { CreateMode, isZkCode, ZK, ZkSession, type ZkSessionOptions } from './session.js';
 import { ZkStacks } from './zk-stacks.js';
 import { ZkTopology } from './zk-topology.js';
@@ -202,6 +204,14 @@ export class ZooKeeperStore implements VirtualStore {
       cursor?.invalidate();
       this.#notify(r.queue);
     }
+  }
+
+  /** Replaces the queue's record, then re-files its ready entries under it (see `refile.ts`). */
+  async reconfigureQueue(_from: QueueSpec, to: QueueSpec): Promise<void> {
+    await this.#topology.putQueue(to);
+    await refileEntries(this.#session, this.#layout, to);
+    this.#cursors.get(to.name)?.invalidate();
+    this.#notify(to.name);
   }
 
   async purge(queue: string): Promise<number> {

@@ -2,8 +2,8 @@
  * What only the ZooKeeper store does, on the real server: a claim held by another session is skipped and the
  * waiting consumer is woken by that claim's end (a watch, there is no poll), the message then `redelivered`;
  * a body larger than one znode travels in chunks that go with the ack; in kombu's layout a requeue puts the
- * entry back under its own name; an entry that is not a message is set aside, not delivered forever. A fresh root
- * per test, removed after the suite.
+ * entry back under its own name; an entry that is not a message is set aside, not delivered forever; a queue
+ * migration re-files ready entries only. A fresh root per test, removed after the suite.
  */
 import { randomBytes } from 'node:crypto';
 import { Connection, type Message, Queue } from '@wakame/core';
@@ -155,6 +155,56 @@ describe.skipIf(gate === 'skip')('zookeeper store', () => {
       }
     } finally {
       raw.close();
+    }
+  }, 60_000);
+
+  it('re-files ready entries under a new maxPriority; a held one keeps its place, a requeued one its flag', async () => {
+    const r = root();
+    const conn = await Connection.open(zkUrl(r));
+    const raw = await rawClient();
+    try {
+      const queue = new Queue('refile', { exchange: '', routingKey: 'refile', maxPriority: 2 }).attach(conn);
+      await conn.declare(queue);
+      for (const [n, priority] of [
+        [1, 9],
+        [2, 7],
+        [3, 1],
+        [4, 8],
+      ] as const) {
+        await conn.producer().publish({ n }, { routingKey: 'refile', priority });
+      }
+      expect(await children(raw, `/${r}/queues/refile`)).toEqual([
+        'm-253-0000000000',
+        'm-253-0000000001',
+        'm-253-0000000003',
+        'm-254-0000000002',
+      ]);
+      const held = await queue.get(); // n=1, held through the migration
+      const requeued = await queue.get(); // n=2, delivered once and back
+      await requeued?.requeue();
+      const admin = conn.transport.admin;
+      const from = (await admin.inspect()).queues.find((q) => q.name === 'refile');
+      if (!from || !admin.migrateQueue) throw new Error('no queue or no migration');
+      const journal = { read: async () => undefined, write: async () => {}, clear: async () => {} };
+      await admin.migrateQueue({ from, to: { ...from, maxPriority: 10 }, bindings: [], journal });
+      // n=2 (7) and n=4 (8) moved (new sequences, in either order); n=1 is held and keeps m-253; n=3 (1) stays.
+      const after = await children(raw, `/${r}/queues/refile`);
+      expect(after.map((n) => n.slice(0, 'm-000-'.length))).toEqual(['m-247-', 'm-248-', 'm-253-', 'm-254-']);
+      expect(after.slice(2)).toEqual(['m-253-0000000000', 'm-254-0000000002']);
+      await held?.ack();
+      const rest = [];
+      for (let m = await queue.get(); m; m = await queue.get()) {
+        rest.push([m.payload, m.redelivered]);
+        await m.ack();
+      }
+      expect(rest).toEqual([
+        [{ n: 4 }, false],
+        [{ n: 2 }, true],
+        [{ n: 3 }, false],
+      ]);
+    } finally {
+      raw.close();
+      await conn.close();
     }
   }, 60_000);
 
