@@ -21,7 +21,7 @@ describe.skipIf(python === 'skip')('Celery over RabbitMQ', () => {
       return { url: AMQP_URL, peer: { broker: AMQP_URL, backend: 'rpc://', prefix } };
     },
     backend: (connection) => new RpcResultBackend(connection),
-    reportsPriority: true,
+    priorityAsSeen: (sent) => sent,
     async cleanup() {
       const connection = await Connection.open(AMQP_URL);
       try {
