@@ -98,7 +98,8 @@ async function firesOncePerSlotThroughAKill(url: string): Promise<void> {
     const [victim, survivor] = leader === a.pid ? [a, b] : [b, a];
     const beforeKill = workers.fired(victim.pid);
     victim.kill('SIGKILL');
-    await new Promise((resolve) => victim.once('exit', resolve));
+    // 'close', not 'exit': every line it printed has been read by then.
+    await new Promise((resolve) => victim.once('close', resolve));
     const sentByVictim = workers.fired(victim.pid);
 
     await waitUntil(
