@@ -13,6 +13,12 @@
  * the run, with the slot id as the task id. Recording first makes a crash lose at most the run being
  * sent, never send one twice: a leader that takes over starts after the recorded slot.
  *
+ * Why not a token message held unacknowledged by the leader: queues offer no create-if-absent, so two
+ * workers starting on an empty queue would both publish a first token (and a crash between publishing
+ * the next token and acknowledging the previous one leaves two), and two holders of equal tokens both
+ * send every slot. The stack lock is exclusive on every transport (the conformance suite checks it),
+ * and the state document is replaced atomically, so there is never a second lease to reconcile.
+ *
  * @module
  */
 import { randomUUID } from 'node:crypto';
