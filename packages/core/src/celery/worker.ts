@@ -182,7 +182,9 @@ export class CeleryWorker<T extends TopologyDocument = TopologyDocument> {
       };
       signal.addEventListener('abort', onAbort, { once: true });
     });
-    return waited && (step === delay || this.#until(eta));
+    // Node's timers may fire a millisecond early (they count from the event loop's cached clock):
+    // check again, so a task never runs before its eta.
+    return waited && this.#until(eta);
   }
 
   async #run(task: CeleryTask, handler: CeleryHandler, message: Message): Promise<void> {
