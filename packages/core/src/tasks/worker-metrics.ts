@@ -10,6 +10,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Connection } from '../messaging/connection.js';
 import { Queue } from '../model/queue.js';
+import { collectFrom, LabelCounts } from './label-counts.js';
+import { LabelHistogram } from './label-histogram.js';
 import type { WorkerHealth } from './worker-health.js';
 import type { ObservedScheduleEvent, ObservedTask } from './worker-observer.js';
 
@@ -57,10 +59,11 @@ export class WorkerMetrics {
   readonly #depth: Required<QueueDepthOptions> | false;
   readonly #unsettled = new Map<string, number>();
   readonly #depthCache = new Map<string, { at: number; sample: Promise<number | undefined> }>();
-  readonly #received: Counter<'queue'>;
-  readonly #settled: Counter<'queue' | 'outcome'>;
-  readonly #tasks: Counter<'queue' | 'task' | 'outcome'>;
-  readonly #duration: Histogram<'task'>;
+  /** Per-message counts, read by their counters at scrape time (see `label-counts.ts`). */
+  readonly #received = new LabelCounts(['queue']);
+  readonly #settled = new LabelCounts(['queue', 'outcome']);
+  readonly #tasks = new LabelCounts(['queue', 'task', 'outcome']);
+  readonly #duration: LabelHistogram;
   readonly #reconnects: Counter;
   readonly #confirms: Histogram;
   readonly #scheduleRuns: Counter<'schedule' | 'outcome'>;
@@ -73,31 +76,34 @@ export class WorkerMetrics {
     this.registry = options.registry ?? new Registry();
     this.#depth = options.queueDepth === false ? false : { cacheMs: 5000, timeoutMs: 1000, ...options.queueDepth };
     const registers = [this.registry];
-    this.#received = new Counter({
+    new Counter({
       name: 'wakame_messages_received_total',
       help: 'Messages delivered to this worker, per queue.',
       labelNames: ['queue'],
       registers,
+      collect: collectFrom(this.#received),
     });
-    this.#settled = new Counter({
+    new Counter({
       name: 'wakame_messages_settled_total',
       help: 'Messages settled by this worker, per queue and outcome (ack, requeue, reject).',
       labelNames: ['queue', 'outcome'],
       registers,
+      collect: collectFrom(this.#settled),
     });
-    this.#tasks = new Counter({
+    new Counter({
       name: 'wakame_tasks_total',
       help: 'Task messages handled, per queue, task and outcome (done, retried, dead_lettered, returned).',
       labelNames: ['queue', 'task', 'outcome'],
       registers,
+      collect: collectFrom(this.#tasks),
     });
-    this.#duration = new Histogram({
+    this.#duration = new LabelHistogram({
       name: 'wakame_task_duration_seconds',
       help: 'Time from a task message reaching its handler until it was settled, per task.',
-      labelNames: ['task'],
+      labelName: 'task',
       buckets: TASK_BUCKETS,
-      registers,
     });
+    this.#duration.registerIn(this.registry);
     this.#reconnects = new Counter({
       name: 'wakame_connection_reconnects_total',
       help: 'Times the worker was connected again after losing its connection.',
@@ -127,8 +133,8 @@ export class WorkerMetrics {
 
   /** A task finished (the worker's observer callback). */
   taskFinished(task: ObservedTask): void {
-    this.#tasks.inc({ queue: task.queue, task: task.task, outcome: TASK_OUTCOMES[task.type] ?? task.type });
-    this.#duration.observe({ task: task.task }, task.durationMs / 1000);
+    this.#tasks.add(task.queue, task.task, TASK_OUTCOMES[task.type] ?? task.type);
+    this.#duration.observe(task.task, task.durationMs / 1000);
   }
 
   /** The worker is connected (again): listen to this connection's events, and count a reconnection after a loss. */
@@ -143,11 +149,11 @@ export class WorkerMetrics {
     const events = connection.events;
     this.#unlisten = [
       events.on('consumer.deliver', ({ payload }) => {
-        this.#received.inc({ queue: payload.queue });
+        this.#received.add(payload.queue);
         this.#unsettled.set(payload.queue, (this.#unsettled.get(payload.queue) ?? 0) + 1);
       }),
       events.on('message.settle', ({ payload }) => {
-        this.#settled.inc({ queue: payload.queue, outcome: payload.outcome });
+        this.#settled.add(payload.queue, payload.outcome);
         const left = (this.#unsettled.get(payload.queue) ?? 0) - 1;
         this.#unsettled.set(payload.queue, Math.max(0, left));
       }),
