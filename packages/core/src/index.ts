@@ -19,6 +19,7 @@ export {
   CeleryEventDispatcher,
   type CeleryEventOptions,
   type CeleryExceptionInfo,
+  CeleryGroupResult,
   type CeleryHandler,
   type CeleryHandlers,
   type CeleryKwargsOf,

@@ -99,6 +99,22 @@ export class CeleryResult<T = unknown> {
   }
 }
 
+/** A sent group: Celery's `GroupResult`. */
+export class CeleryGroupResult<R = unknown> {
+  readonly id: string;
+  readonly results: readonly CeleryResult<R>[];
+
+  constructor(id: string, results: readonly CeleryResult<R>[]) {
+    this.id = id;
+    this.results = results;
+  }
+
+  /** Every result, in the order sent; throws the first {@link CeleryTaskError} when a task failed. */
+  get(timeoutMs?: number): Promise<R[]> {
+    return Promise.all(this.results.map((result) => result.get(timeoutMs)));
+  }
+}
+
 /**
  * A Celery client on a Wakame connection.
  *
@@ -163,6 +179,22 @@ export class CeleryClient<T extends TopologyDocument = TopologyDocument> {
     const { timeoutMs, ...send } = options as CelerySendOptions & { timeoutMs?: number };
     const result = await this.send<R, K>(name, send as CelerySendOptions & CeleryArguments<T, K>);
     return result.get(timeoutMs);
+  }
+
+  /**
+   * Sends tasks as one Celery group (each message carries the group's id and its index in the group,
+   * as `group(...).apply_async()` does); the handle gets all results in order.
+   */
+  async sendGroup<R = unknown>(
+    tasks: readonly { readonly name: string; readonly options?: CelerySendOptions }[],
+  ): Promise<CeleryGroupResult<R>> {
+    const group = randomUUID();
+    const results: CeleryResult<R>[] = [];
+    for (const [index, task] of tasks.entries()) {
+      const options = { ...task.options, group, groupIndex: index } as CelerySendOptions & CeleryArguments<T, string>;
+      results.push(await this.send<R>(task.name, options));
+    }
+    return new CeleryGroupResult<R>(group, results);
   }
 
   /** A result handle for a task id sent elsewhere. */

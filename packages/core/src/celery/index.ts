@@ -19,6 +19,7 @@ export {
 export {
   CeleryClient,
   type CeleryClientOptions,
+  CeleryGroupResult,
   CeleryResult,
   type CelerySendOptions,
   DEFAULT_CELERY_RESULT_TIMEOUT_MS,

@@ -74,6 +74,8 @@ export interface CeleryTaskSpec {
   readonly rootId?: string;
   readonly parentId?: string | null;
   readonly group?: string | null;
+  /** Position in its group. */
+  readonly groupIndex?: number | null;
   readonly timeLimit?: number | null;
   readonly softTimeLimit?: number | null;
   readonly ignoreResult?: boolean;
@@ -145,7 +147,7 @@ export function encodeCeleryTask(spec: CeleryTaskSpec): EncodedCeleryTask {
       eta: eta ? celeryTime(eta) : null,
       expires: expires ? celeryTime(expires) : null,
       group: spec.group ?? null,
-      group_index: null,
+      group_index: spec.groupIndex ?? null,
       retries: spec.retries ?? 0,
       timelimit: [spec.timeLimit ?? null, spec.softTimeLimit ?? null],
       root_id: spec.rootId ?? id,

@@ -306,6 +306,25 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
       );
 
       it(
+        'runs a group Wakame sends on the Python worker, and one Python sends on Wakame',
+        async () => {
+          const sent = await client.sendGroup<number>([
+            { name: 'py.add', options: { args: [1, 2] } },
+            { name: 'py.add', options: { args: [3, 4] } },
+          ]);
+          expect(await sent.get()).toEqual([3, 7]);
+          const fromPython = await pythonClient<Outcome>(peer, 'group', {
+            pairs: [
+              [5, 6],
+              [7, 8],
+            ],
+          });
+          expect(fromPython).toMatchObject({ state: 'SUCCESS', value: [11, 15] });
+        },
+        CELERY_TEST_TIMEOUT_MS,
+      );
+
+      it(
         "consumes Python's priority route",
         async () => {
           const outcome = await pythonClient<Outcome>(peer, 'priority', { priority: 8 });

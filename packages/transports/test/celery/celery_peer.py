@@ -13,7 +13,7 @@ import os
 import sys
 import time
 
-from celery import Celery, chain
+from celery import Celery, chain, group
 from kombu import Exchange, Queue
 
 PREFIX = os.environ.get('PEER_PREFIX', 'wakame-celery')
@@ -124,6 +124,9 @@ def client(command, arg):
         # Python -> Wakame -> Python: py.add, then Wakame's wk.double, then py.mul.
         flow = chain(add.s(*arg['args']), app.signature('wk.double'), mul.s(arg['factor']))
         return wait(flow.apply_async())
+    if command == 'group':
+        flow = group(app.signature('wk.add', args=pair) for pair in arg['pairs'])
+        return {'state': 'SUCCESS', 'value': flow.apply_async().get(timeout=60)}
     if command == 'errback':
         # The errback's id is fixed first, so its result can be awaited here.
         errback = on_error.s()
