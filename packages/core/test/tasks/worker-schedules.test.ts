@@ -8,9 +8,10 @@ import { waitFor } from '@wakame/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SchedulerError } from '../../src/errors.js';
 import { Connection } from '../../src/messaging/connection.js';
+import { silentLogger } from '../../src/messaging/events.js';
 import { Queue } from '../../src/model/queue.js';
 import { TaskClient } from '../../src/tasks/client.js';
-import type { ScheduleEvent } from '../../src/tasks/schedule/scheduler.js';
+import { type ScheduleEvent, Scheduler } from '../../src/tasks/schedule/scheduler.js';
 import { Worker } from '../../src/tasks/worker.js';
 import { compileTopology } from '../../src/topology/compile/compile.js';
 import { defineTopology } from '../../src/topology/document.js';
@@ -136,6 +137,32 @@ describe('schedules in workers (memory://, a manual clock)', () => {
     expect(events.filter((e) => e.type === 'fired')).toEqual([]);
     expect(events.find((e) => e.type === 'follower')).toMatchObject({ reason: expect.stringContaining('term 2') });
     expect(leader.isScheduleLeader).toBe(false);
+  });
+
+  it('a scheduler moved to another connection gives the lease back and takes it again there', async () => {
+    const url = `memory://${randomUUID()}`;
+    const timers = new ManualTimers(Date.parse('2026-01-01T00:00:30Z'));
+    const events: ScheduleEvent[] = [];
+    const first = await Connection.open(url);
+    const second = await Connection.open(url);
+    cleanup.push(async () => {
+      await first.close();
+      await second.close();
+    });
+    const scheduler = new Scheduler(compileTopology(topology), {
+      group: 'moved',
+      timers,
+      logger: silentLogger,
+      onEvent: (event) => void events.push(event),
+    });
+    cleanup.push(() => scheduler.stop());
+    scheduler.start(first);
+    await waitFor(() => scheduler.isLeader && timers.pending === 1, { what: 'leading on the first connection' });
+    scheduler.start(second);
+    await waitFor(() => events.filter((e) => e.type === 'leader').length === 2, { what: 'leading again' });
+    expect(events.map((e) => e.type)).toEqual(['leader', 'follower', 'leader']);
+    expect(events[1]).toMatchObject({ reason: 'the worker is on another connection' });
+    expect(events[2]).toMatchObject({ term: 2 });
   });
 
   it('/metrics says which worker leads and counts the slots sent', async () => {

@@ -101,6 +101,8 @@ export class Scheduler {
   /** Sends the runs; made again when the worker's connection is another one. */
   #client: TaskClient | undefined;
   #lock: StackLock | undefined;
+  /** The connection the lock was taken through (on RabbitMQ the lock lives as long as it does). */
+  #lockConnection: Connection | undefined;
   #term = 0;
   #timer: unknown;
   /** Bumped by every start, pause and stop: work begun under an older generation stops at its next step. */
@@ -210,8 +212,10 @@ export class Scheduler {
   }
 
   async #tryLease(generation: number): Promise<void> {
-    // Started again while leading (consuming resumed without a loss): the lease is still ours.
-    if (this.#lock) return this.#tick(generation);
+    // Started again while leading on the same connection (consuming resumed without a loss): the lease is still ours.
+    // On another connection it may not be (RabbitMQ's went with the old one): give it back and take it again.
+    if (this.#lock && this.#lockConnection === this.#connection) return this.#tick(generation);
+    if (this.#lock) await this.#stepDown('the worker is on another connection');
     const stacks = this.#stacks;
     let lock: StackLock;
     try {
@@ -226,6 +230,7 @@ export class Scheduler {
       return;
     }
     this.#lock = lock;
+    this.#lockConnection = this.#connection;
     const state = stateOf(await stacks.read(this.#name));
     this.#term = state.term + 1;
     await stacks.write(this.#name, {
@@ -314,6 +319,7 @@ export class Scheduler {
     const lock = this.#lock;
     if (!lock) return;
     this.#lock = undefined;
+    this.#lockConnection = undefined;
     this.#term = 0;
     await lock.release().catch(() => undefined);
     this.#emit({ type: 'follower', reason });
