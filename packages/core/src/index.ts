@@ -42,6 +42,7 @@ export {
   type CeleryTaskSpec,
   CeleryTimeLimitError,
   type CeleryTopologyTask,
+  CeleryUnsupportedError,
   CeleryWorker,
   type CeleryWorkerOptions,
   celeryQueue,

@@ -73,3 +73,9 @@ export class CeleryTimeLimitError extends WakameError {
     this.excModule = kind === 'hard' ? 'billiard.exceptions' : 'celery.exceptions';
   }
 }
+
+/** A Celery feature Wakame does not support yet (a chord in a chain a Wakame worker continues). */
+export class CeleryUnsupportedError extends WakameError {
+  override readonly name = 'CeleryUnsupportedError';
+  readonly code = 'ERR_CELERY_UNSUPPORTED';
+}

@@ -9,6 +9,7 @@
 import type { Queue } from '../model/queue.js';
 import type { CeleryRetryOptions } from './call.js';
 import { DEFAULT_RETRY_DELAY_SECONDS } from './call.js';
+import { CeleryUnsupportedError } from './errors.js';
 import { type CelerySignature, type CeleryTask, type EncodedCeleryTask, encodeCeleryTask } from './protocol.js';
 import { CeleryRouter, type CeleryTarget } from './routing.js';
 
@@ -30,6 +31,7 @@ function signatureMessage(
   result: unknown,
   chain: readonly CelerySignature[] | null,
   router: CeleryRouter,
+  group?: { readonly id: string | undefined; readonly index: number },
 ): FollowUp {
   const options = signature.options ?? {};
   const args = signature.immutable ? [...(signature.args ?? [])] : [result, ...(signature.args ?? [])];
@@ -48,10 +50,35 @@ function signatureMessage(
     ...(id !== undefined ? { id } : {}),
     ...(replyTo !== undefined ? { replyTo } : {}),
     ...(countdown !== undefined ? { countdown } : {}),
+    ...(group ? { group: group.id ?? null, groupIndex: group.index } : {}),
     // encodeCeleryTask takes steps in running order; Celery keeps them last first.
     chain: chain ? [...chain].reverse() : null,
   });
   return { target: CeleryRouter.targetOf(route), task, priority };
+}
+
+/**
+ * A chain step: one task, or a group's tasks, each given the result (Celery expands a group on the
+ * sending side; its id and its tasks' ids were fixed when the chain was frozen). A group followed by
+ * more steps is a chord, which needs a result backend's chord support: refused.
+ */
+function stepMessages(
+  step: CelerySignature,
+  parent: CeleryTask,
+  result: unknown,
+  rest: readonly CelerySignature[],
+  router: CeleryRouter,
+): FollowUp[] {
+  const kind = step.subtask_type ?? (step.task === 'celery.group' ? 'group' : null);
+  if (kind === 'chord' || (kind === 'group' && rest.length > 0)) {
+    throw new CeleryUnsupportedError(
+      `task ${parent.name} ${parent.id}: its chain continues with a chord, which is not supported yet`,
+    );
+  }
+  if (kind !== 'group') return [signatureMessage(step, parent, result, rest, router)];
+  const tasks = (step.kwargs?.tasks ?? []) as readonly CelerySignature[];
+  const id = optionString(step.options ?? {}, 'task_id');
+  return tasks.map((member, index) => signatureMessage(member, parent, result, null, router, { id, index }));
 }
 
 /** The next step of the chain and the callbacks, after a success with `result`. */
@@ -59,7 +86,7 @@ export function successFollowUps(task: CeleryTask, result: unknown, router: Cele
   const next: FollowUp[] = [];
   const chain = task.embed.chain ?? [];
   const step = chain.at(-1);
-  if (step !== undefined) next.push(signatureMessage(step, task, result, chain.slice(0, -1), router));
+  if (step !== undefined) next.push(...stepMessages(step, task, result, chain.slice(0, -1), router));
   for (const callback of task.embed.callbacks ?? []) next.push(signatureMessage(callback, task, result, null, router));
   return next;
 }

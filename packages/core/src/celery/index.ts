@@ -24,7 +24,13 @@ export {
   type CelerySendOptions,
   DEFAULT_CELERY_RESULT_TIMEOUT_MS,
 } from './client.js';
-export { CeleryProtocolError, CeleryResultTimeoutError, CeleryTaskError, CeleryTimeLimitError } from './errors.js';
+export {
+  CeleryProtocolError,
+  CeleryResultTimeoutError,
+  CeleryTaskError,
+  CeleryTimeLimitError,
+  CeleryUnsupportedError,
+} from './errors.js';
 export {
   CELERY_EVENT_EXCHANGE,
   CeleryEventDispatcher,

@@ -214,7 +214,13 @@ export class CeleryWorker<T extends TopologyDocument = TopologyDocument> {
       return;
     }
     await this.#events?.send('task-succeeded', { uuid: task.id, result: reprOf(result ?? null), runtime });
-    for (const next of successFollowUps(task, result ?? null, this.#router)) await this.#send(next, message);
+    let followUps: FollowUp[] = [];
+    try {
+      followUps = successFollowUps(task, result ?? null, this.#router);
+    } catch (error) {
+      this.#options.onError?.(error, message); // a canvas this worker cannot continue (a chord)
+    }
+    for (const next of followUps) await this.#send(next, message);
   }
 
   async #retry(task: CeleryTask, retry: CeleryRetry, message: Message): Promise<void> {

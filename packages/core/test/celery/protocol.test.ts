@@ -3,6 +3,8 @@ import { retryMessage, successFollowUps } from '../../src/celery/follow-ups.js';
 import {
   CeleryProtocolError,
   CeleryRouter,
+  type CelerySignature,
+  CeleryUnsupportedError,
   celeryQueue,
   celeryTime,
   decodeCeleryTask,
@@ -91,6 +93,28 @@ describe('Celery follow-ups', () => {
     expect(next?.task.body[2].chain?.map((s) => s.task)).toEqual(['other']);
   });
 
+  it('expands a group step for each member, and refuses a group followed by more steps (a chord)', () => {
+    const group = {
+      task: 'celery.group',
+      subtask_type: 'group',
+      kwargs: {
+        tasks: [
+          { task: 'py.mul', args: [2] },
+          { task: 'py.mul', args: [3] },
+        ],
+      },
+      options: { task_id: 'g1' },
+    };
+    const fanOut = decodeCeleryTask(...withChain([group]));
+    const members = successFollowUps(fanOut, 5, router);
+    expect(members.map((m) => [m.task.body[0], m.task.headers.group, m.task.headers.group_index])).toEqual([
+      [[5, 2], 'g1', 0],
+      [[5, 3], 'g1', 1],
+    ]);
+    const chord = decodeCeleryTask(...withChain([group, { task: 'py.sum' }]));
+    expect(() => successFollowUps(chord, 5, router)).toThrow(CeleryUnsupportedError);
+  });
+
   it('retries with the same id, one more retry and an eta', () => {
     const task = decodeCeleryTask(...bodyAndHeaders());
     const again = retryMessage(task, { countdown: 2 }, celeryQueue('q'));
@@ -141,3 +165,9 @@ describe('Celery results', () => {
     expect([queueOf('a.b'), queueOf('a.c'), queueOf('z')]).toEqual(['exact', 'glob', 'dflt']);
   });
 });
+
+/** A task whose chain is `steps` (in running order). */
+function withChain(steps: readonly CelerySignature[]): [unknown, Record<string, unknown>] {
+  const encoded = encodeCeleryTask({ name: 'wk.add', chain: steps });
+  return [encoded.body, { ...encoded.headers }];
+}

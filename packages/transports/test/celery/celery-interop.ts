@@ -320,6 +320,9 @@ export function celeryInteropSuite(setup: CelerySuiteSetup): void {
             ],
           });
           expect(fromPython).toMatchObject({ state: 'SUCCESS', value: [11, 15] });
+          // A chain whose next step is a group: the Wakame worker sends each member the result.
+          const fanned = await pythonClient<Outcome>(peer, 'chain_to_group', { args: [1, 2], factors: [2, 3] });
+          expect(fanned).toMatchObject({ state: 'SUCCESS', value: [6, 9] });
         },
         CELERY_TEST_TIMEOUT_MS,
       );

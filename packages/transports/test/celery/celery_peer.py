@@ -124,6 +124,10 @@ def client(command, arg):
         # Python -> Wakame -> Python: py.add, then Wakame's wk.double, then py.mul.
         flow = chain(add.s(*arg['args']), app.signature('wk.double'), mul.s(arg['factor']))
         return wait(flow.apply_async())
+    if command == 'chain_to_group':
+        # Wakame's wk.add, then a group of Python's py.mul, each given wk.add's result.
+        flow = chain(app.signature('wk.add', args=arg['args']), group(mul.s(f) for f in arg['factors']))
+        return {'state': 'SUCCESS', 'value': flow.apply_async().get(timeout=60)}
     if command == 'group':
         flow = group(app.signature('wk.add', args=pair) for pair in arg['pairs'])
         return {'state': 'SUCCESS', 'value': flow.apply_async().get(timeout=60)}
