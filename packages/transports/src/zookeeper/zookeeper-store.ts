@@ -64,6 +64,8 @@ export class ZooKeeperStore implements VirtualStore {
   #generation = 0;
   /** Claims not settled yet, which close() returns. */
   readonly #held = new Set<EntryReceipt>();
+  /** Settles under way, which close() waits for. */
+  readonly #settling = new Set<Promise<void>>();
   /** getMany calls under way, which close() waits for. */
   readonly #claiming = new Set<Promise<Claimed[]>>();
   #closing = false;
@@ -99,6 +101,8 @@ export class ZooKeeperStore implements VirtualStore {
     this.#closing = true;
     while (this.#claiming.size > 0) await Promise.allSettled([...this.#claiming]);
     await Promise.allSettled([...this.#held].map((r) => this.settle(r, 'release')));
+    // Settles under way (a requeue, a release) are answered first: once close() resolves, the broker has them.
+    while (this.#settling.size > 0) await Promise.allSettled([...this.#settling]);
     // Ending the session deletes its ephemeral nodes: any claim still there is free for others at once.
     await this.#session.close();
   }
@@ -193,9 +197,12 @@ export class ZooKeeperStore implements VirtualStore {
     r.settled = true;
     this.#held.delete(r);
     const cursor = this.#cursors.get(r.queue);
+    const settling = this.#claims.settle(r, outcome, this.#generation);
+    this.#settling.add(settling);
     try {
-      await this.#claims.settle(r, outcome, this.#generation);
+      await settling;
     } finally {
+      this.#settling.delete(settling);
       // Only now: a read of the names while the ack was on its way must not offer the entry again.
       cursor?.mine.delete(r.entry);
     }
