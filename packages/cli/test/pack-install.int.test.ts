@@ -84,7 +84,8 @@ function userEnv(): NodeJS.ProcessEnv {
   for (const [key, value] of Object.entries(process.env)) {
     const npmConfig = /^npm_config_(.*)$/i.exec(key)?.[1]?.toLowerCase();
     if (npmConfig !== undefined ? !keep.has(npmConfig) : /^(npm_|pnpm_|VITEST|WAKAME_)/i.test(key)) continue;
-    if (key === 'NODE_OPTIONS' || key === 'INIT_CWD' || key === 'NODE_ENV') continue;
+    // NODE_PATH too: pnpm's bin shims (vitest's) point it at the workspace's hoisted packages, @wakame/* among them.
+    if (key === 'NODE_OPTIONS' || key === 'NODE_PATH' || key === 'INIT_CWD' || key === 'NODE_ENV') continue;
     env[key] = value;
   }
   return { ...env, NO_COLOR: '1' };
