@@ -92,10 +92,17 @@ export class Dispatcher {
     this.#abandonReadAhead(sub);
   }
 
-  /** Resolves once messages claimed ahead for removed subscriptions are back in their queues. */
+  /**
+   * Resolves once messages claimed ahead for removed subscriptions are back in their queues, and the drain run
+   * under way (if any) is over: a claim it sent before the stop returns after it, and its messages must be
+   * released before the store closes (a store whose claim removes the message has no lease to bring it back).
+   */
   async drained(): Promise<void> {
-    while (this.#releasing.size > 0) await Promise.all([...this.#releasing]);
+    while (this.#releasing.size > 0 || this.#run) await Promise.all([...this.#releasing, this.#run]);
   }
+
+  /** The asynchronous drain run under way. */
+  #run: Promise<void> | undefined;
 
   readonly #releasing = new Set<Promise<void>>();
 
@@ -145,16 +152,18 @@ export class Dispatcher {
       return;
     }
     if (rest === undefined) this.#ran();
-    else rest.then(this.#ran, this.#failed);
+    else this.#run = rest.then(this.#ran, this.#failed);
   };
 
   readonly #ran = (): void => {
     this.#running = false;
+    this.#run = undefined;
     this.#armPoll();
   };
 
   readonly #failed = (error: unknown): void => {
     this.#running = false;
+    this.#run = undefined;
     this.host.report(error);
   };
 
