@@ -41,8 +41,11 @@ export class Publishing {
     const at = Date.now();
     const puts = specs.map((spec) => {
       const stored = this.stored(message, target.exchange, target.routingKey, spec, at);
-      if (stored.expiresAt !== undefined) this.armExpiry(spec.name, stored.expiresAt);
-      return this.store.put(spec.name, stored);
+      const put = this.store.put(spec.name, stored);
+      const { expiresAt } = stored;
+      // Armed once the message is stored: a sweep that ran before it was (a store that writes at the end of the
+      // turn, a short TTL) would find the queue empty and never look again.
+      return expiresAt === undefined ? put : put.then(() => this.armExpiry(spec.name, expiresAt));
     });
     if (puts.length === 1) return puts[0];
     return puts.length === 0 ? RESOLVED : Promise.all(puts).then(() => undefined);
@@ -182,7 +185,13 @@ export class Publishing {
 
   /** Puts a message, applying max-length; false when the queue refused it (reject-publish). */
   async #enqueue(queue: QueueSpec, message: StoredMessage, topology: CompiledTopology): Promise<boolean> {
-    if (message.expiresAt !== undefined) this.armExpiry(queue.name, message.expiresAt);
+    const stored = await this.#enqueueAndLimit(queue, message, topology);
+    // Armed once the message is stored (see `publishRouted`).
+    if (stored && message.expiresAt !== undefined) this.armExpiry(queue.name, message.expiresAt);
+    return stored;
+  }
+
+  async #enqueueAndLimit(queue: QueueSpec, message: StoredMessage, topology: CompiledTopology): Promise<boolean> {
     const { maxLength, maxLengthBytes } = queue;
     if (maxLength === undefined && maxLengthBytes === undefined) {
       await this.store.put(queue.name, message);
