@@ -14,6 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { Connection } from '@wakame/core';
 import { BeanstalkClient, encodeJob } from '@wakame/transports/beanstalk';
 import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
+import { check, wakamePublishRate } from './publish-rate.js';
 
 const URL_BASE = process.env.BEANSTALK_URL ?? 'beanstalk://127.0.0.1:11300';
 const COUNT = 10_000;
@@ -23,10 +24,6 @@ const PREFETCH = 200;
 const ROUNDS = 5;
 const QUEUE = 'bench';
 const PHASE_TIMEOUT_MS = 60_000;
-
-function check(condition: boolean, message: string): void {
-  if (!condition) throw new Error(message);
-}
 
 async function raw(): Promise<BeanstalkClient> {
   const u = new URL(URL_BASE);
@@ -81,16 +78,6 @@ async function rawConsume(client: BeanstalkClient, tube: string): Promise<number
   return rate(COUNT, now() - start);
 }
 
-async function wakamePublish(connection: Connection): Promise<number> {
-  const producer = connection.producer({ routingKey: QUEUE });
-  const start = now();
-  await inWindows(COUNT, WINDOW, (i) => producer.publish(benchPayload(i)));
-  const ms = now() - start;
-  const depth = (await connection.admin.inspect()).queues.find((q) => q.name === QUEUE)?.messageCount;
-  check(depth === COUNT, `wakame publish: queue holds ${depth} messages, not ${COUNT}`);
-  return rate(COUNT, ms);
-}
-
 async function messaging(): Promise<Figure[]> {
   const rounds = new Rounds();
   for (let r = 0; r < ROUNDS; r++) {
@@ -113,7 +100,7 @@ async function messaging(): Promise<Figure[]> {
         autoDelete: false,
         arguments: {},
       });
-      await rounds.take('wakame.publish', () => wakamePublish(connection));
+      await rounds.take('wakame.publish', () => wakamePublishRate(connection, QUEUE, COUNT, WINDOW));
       await rounds.take('wakame.consume', () =>
         consumeRate(connection, QUEUE, COUNT, { prefetch: PREFETCH, decode: true }),
       );

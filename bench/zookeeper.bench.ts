@@ -18,6 +18,7 @@ import { Connection } from '@wakame/core';
 import { encodeEntry } from '@wakame/transports/zookeeper';
 import type * as Zk from '../packages/transports/node_modules/@types/node-zookeeper-client/index.js';
 import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
+import { check, wakamePublishRate } from './publish-rate.js';
 
 // node-zookeeper-client is a dependency of @wakame/transports, not of the workspace root: load the very copy the
 // transport uses, from its package.
@@ -33,10 +34,6 @@ const IN_FLIGHT = 100;
 const PREFETCH = 200;
 const ROUNDS = 5;
 const QUEUE = 'bench';
-
-function check(condition: boolean, message: string): void {
-  if (!condition) throw new Error(message);
-}
 
 function call<T>(run: (done: (error: unknown, value: T) => void) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => run((error, value) => (error ? reject(error) : resolve(value))));
@@ -133,16 +130,6 @@ async function rawKombuConsume(client: Zk.Client, queue: string): Promise<number
   return rate(COUNT, now() - start);
 }
 
-async function wakamePublish(connection: Connection): Promise<number> {
-  const producer = connection.producer({ routingKey: QUEUE });
-  const start = now();
-  await inWindows(COUNT, WINDOW, (i) => producer.publish(benchPayload(i)));
-  const ms = now() - start;
-  const depth = (await connection.admin.inspect()).queues.find((q) => q.name === QUEUE)?.messageCount;
-  check(depth === COUNT, `wakame publish: queue holds ${depth} messages, not ${COUNT}`);
-  return rate(COUNT, ms);
-}
-
 const QUEUE_SPEC = { name: QUEUE, durable: true, exclusive: false, autoDelete: false, arguments: {} };
 
 async function messaging(): Promise<Figure[]> {
@@ -162,7 +149,7 @@ async function messaging(): Promise<Figure[]> {
       const connection = await Connection.open(`zookeeper://${HOSTS}${root}/wakame`);
       try {
         await connection.admin.declareQueue(QUEUE_SPEC);
-        await rounds.take('wakame.publish', () => wakamePublish(connection));
+        await rounds.take('wakame.publish', () => wakamePublishRate(connection, QUEUE, COUNT, WINDOW));
         await rounds.take('wakame.consume', () =>
           consumeRate(connection, QUEUE, COUNT, { prefetch: PREFETCH, decode: true }),
         );
@@ -173,7 +160,7 @@ async function messaging(): Promise<Figure[]> {
       try {
         await kombu.admin.declareQueue(QUEUE_SPEC);
         await rounds.take('wakame.kombu', async () => {
-          await wakamePublish(kombu);
+          await wakamePublishRate(kombu, QUEUE, COUNT, WINDOW);
           return consumeRate(kombu, QUEUE, COUNT, { prefetch: PREFETCH, decode: true });
         });
       } finally {
