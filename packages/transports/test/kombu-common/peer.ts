@@ -41,6 +41,31 @@ export interface KombuMessage {
   readonly decode_error?: string;
 }
 
+/**
+ * kombu's JSON envelope as its virtual transports store it (a `kombu_message` payload, a ZooKeeper entry's data): the
+ * body base64, the properties by kombu's names (with Wakame's additions, which kombu passes through).
+ */
+export interface KombuEnvelope {
+  readonly body: string;
+  readonly 'content-encoding': string | null;
+  readonly 'content-type': string | null;
+  readonly headers: JsonObject;
+  readonly properties: JsonObject & { readonly priority?: number; readonly wakame?: JsonObject };
+}
+
+/**
+ * What kombu made of one message on a virtual transport, with the envelope it came in (`kombu_sql_peer.py` and
+ * `kombu_zk_peer.py consume`). `redelivered`: what the envelope's `delivery_info` says.
+ */
+export interface KombuEnvelopeMessage extends KombuMessage {
+  readonly delivery_info: {
+    readonly exchange: string | null;
+    readonly routing_key: string | null;
+    readonly redelivered?: boolean | null;
+  };
+  readonly envelope: KombuEnvelope | null;
+}
+
 /** What `<peer> consume` read from one queue, and what stopped it. */
 export interface KombuDrainOf<M> {
   readonly messages: readonly M[];

@@ -16,6 +16,7 @@
 import { redisUrl } from '@wakame/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as expectations from '../kombu-common/expectations.js';
+import { kombuReadsWakameTests, kombuReferenceRun, sameBytesAsKombuTests } from '../kombu-common/interop-tests.js';
 import { variantOf } from '../kombu-common/mapping.js';
 import { HOOK_TIMEOUT_MS, kombuOf } from '../kombu-common/peer.js';
 import { wakamePublishAll } from '../kombu-common/wakame.js';
@@ -32,6 +33,7 @@ import {
   dumpKeys,
   type Envelope,
   type KombuDrain,
+  type KombuReceived,
   kombuListKey,
   listItems,
   runPeer,
@@ -55,7 +57,7 @@ describe.skipIf(!suite.run)('Wakame → kombu over Redis', () => {
   /** kombu's view of its own messages: the reference Wakame's messages are held to. */
   let reference: Record<string, KombuDrain> = {};
   /** kombu's own envelopes (the reference run's publish manifest). */
-  const kombuSent = new Map<string, Sent>();
+  let kombuSent = new Map<string, Sent>();
   /** kombu's view of Wakame's messages. */
   let received: Record<string, KombuDrain> = {};
   /** Wakame's envelopes as stored, per variant: [key, raw]. */
@@ -67,9 +69,7 @@ describe.skipIf(!suite.run)('Wakame → kombu over Redis', () => {
   flushAround(URL);
 
   beforeAll(async () => {
-    const refArgs = routes.peerArgs('ref');
-    for (const entry of await runPeer<Sent[]>(['publish', ...refArgs])) kombuSent.set(entry.variant, entry);
-    reference = await runPeer(routes.consumeArgs('ref', variantNames));
+    ({ kombuSent, reference } = await kombuReferenceRun<Sent, KombuReceived>(runPeer, routes, variantNames));
 
     const messages = routes.wakamePublishes('w2k', wakameVariants, catalogue, wakamePublish);
     messages.push({
@@ -145,32 +145,18 @@ describe.skipIf(!suite.run)('Wakame → kombu over Redis', () => {
     expect([entries.str_body, entries.priority_0, entries.priority_9]).toEqual([null, 9, ABSENT]);
   });
 
-  /** kombu writes message_id, type, app_id, timestamp… in its caller's keyword order: no one byte order to match. */
-  const fixedOrderVariants = wakameVariants.filter((v) => v !== 'json_all_properties');
-
-  it.each(fixedOrderVariants)(
-    '%s: Wakame’s envelope has kombu’s bytes (delivery tag, JSON body spacing, `wakame` and the rule’s priority aside)',
-    (variant) => {
-      const theirs = kombuSent.get(variant)?.pushed[0]?.raw;
-      const ours = stored.get(variant)?.[0]?.raw;
-      if (theirs === undefined || ours === undefined) throw new Error(`no envelope for ${variant}`);
-      const blankBody = variantOf(catalogue, variant).publish_kwargs.serializer !== undefined;
-      // Both name the queue they were routed to: compare with the same routing key.
-      const normalised = ours.replaceAll(`${base}.w2k.`, `${base}.ref.`);
-      const want = withEnvelopePriority(theirs, expectedKombuPriority(wakamePriority(variant), true));
-      expect(envelopeShape(normalised, blankBody)).toBe(envelopeShape(want, blankBody));
-    },
-  );
-
-  it('json: kombu reads the headers and all the properties', () => {
-    expectations.expectKombuReadsProperties(received);
-  });
-
-  expectations.sameWakameToKombuTests(() => received, {
+  sameBytesAsKombuTests({
+    title:
+      '%s: Wakame’s envelope has kombu’s bytes (delivery tag, JSON body spacing, `wakame` and the rule’s priority aside)',
     catalogue,
-    peer,
-    bodyB64: (ours) => ours.envelope?.body ?? '',
+    wakameVariants,
+    base: () => base,
+    stored: (variant) => ({ theirs: kombuSent.get(variant)?.pushed[0]?.raw, ours: stored.get(variant)?.[0]?.raw }),
+    envelopeShape,
+    want: (theirs, variant) => withEnvelopePriority(theirs, expectedKombuPriority(wakamePriority(variant), true)),
   });
+
+  kombuReadsWakameTests(() => received, { catalogue, peer });
 
   it('known loss: Wakame’s `gzip` (real gzip, application/gzip) is a compression kombu 5.2 does not have', () => {
     const ours = kombuOf(received, 'wakame_gzip', 'Wakame');

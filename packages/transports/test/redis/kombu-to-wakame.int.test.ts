@@ -9,10 +9,9 @@
  */
 import { redisUrl } from '@wakame/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as expectations from '../kombu-common/expectations.js';
-import { HEADERS_OF_EVERY_TYPE } from '../kombu-common/mapping.js';
+import { consumedOnceTest, kombuSeenByWakameTests } from '../kombu-common/interop-tests.js';
 import { HOOK_TIMEOUT_MS } from '../kombu-common/peer.js';
-import { viewOf, type WakameView, wakameConsume, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
+import { viewOf, type WakameView, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
 import { expectedWakameProperties } from './kombu/mapping.js';
 import { bytesOf, dumpKeys, kombuListKey, runPeer, SEP, type Sent } from './kombu/peer.js';
 import { flushAround, kombuSuite, variantRoutes } from './kombu/suite.js';
@@ -64,30 +63,14 @@ describe.skipIf(!suite.run)('kombu → Wakame over Redis', () => {
     }
   });
 
-  it.each(variantNames)('%s: what kombu sent is what Wakame sees', (variant) => {
-    const out = sent.get(variant);
-    if (out?.envelope == null) throw new Error(`kombu did not publish ${variant}`);
-    const env = out.envelope;
-    expectations.expectSeenAsSent(
-      viewOf(views, variant),
-      out,
-      {
-        contentType: env['content-type'],
-        contentEncoding: env['content-encoding'],
-        headers: env.headers,
-        properties: expectedWakameProperties(env.properties),
-        bodyB64: env.body,
-      },
-      exchange.name,
-    );
-  });
-
-  it('json: headers, kombu priority 5 (Wakame 4), expiration, correlation_id, reply_to', () => {
-    expectations.expectHeadersAndProperties(views, 4);
-  });
-
-  it('json: message_id, timestamp (seconds), type, app_id, kombu priority 9 (Wakame 0), fractional expiration', () => {
-    expectations.expectAllProperties(views, 0);
+  kombuSeenByWakameTests({
+    peer,
+    variantNames,
+    sent,
+    views,
+    exchangeName: () => exchange.name,
+    wakameProperties: expectedWakameProperties,
+    wakamePriorities: { of5: 4, of9: 0 },
   });
 
   it('kombu’s default priority 0 (and an explicit 0) reads as no priority', () => {
@@ -96,26 +79,15 @@ describe.skipIf(!suite.run)('kombu → Wakame over Redis', () => {
     expect(viewOf(views, 'priority_3').properties.priority).toBe(6);
   });
 
-  expectations.sameKombuToWakameTests(views, sent, peer);
-
-  it('str bodies arrive as text/plain utf-8 strings, a bytes body as application/data binary', () => {
-    expectations.expectTextBodies(views);
-    expectations.expectBytesBody(views);
-  });
-
-  it('a Wakame consumer receives kombu’s message once, without connection trouble', async () => {
-    const queue = routes.queue('k2wc', 'json_headers_and_properties');
-    await wakameDeclare(URL, exchange, queue);
-    await runPeer(['publish', ...routes.peerArgs('k2wc'), '--variants', 'json_headers_and_properties']);
-    const { views: got, lostOrRevived } = await wakameConsume(URL, queue, 1);
-    expect({
-      delivered: got.map((v) => ({ headers: v.headers, payload: v.payload, priority: v.properties.priority })),
-      lostOrRevived,
-    }).toEqual({
-      delivered: [{ headers: HEADERS_OF_EVERY_TYPE, payload: { n: 0, text: 'kombu message 0 ✓' }, priority: 4 }],
-      lostOrRevived: 0,
-    });
-    const left = await dumpKeys(URL, `${queue.name}*`);
-    expect([...left.keys()], 'lists left behind by the consumed queue').toEqual([]);
+  consumedOnceTest({
+    title: 'a Wakame consumer receives kombu’s message once, without connection trouble',
+    runPeer,
+    routes: () => routes,
+    wakameUrl: () => URL,
+    priority: 4,
+    afterwards: async (queueName) => {
+      const left = await dumpKeys(URL, `${queueName}*`);
+      expect([...left.keys()], 'lists left behind by the consumed queue').toEqual([]);
+    },
   });
 });

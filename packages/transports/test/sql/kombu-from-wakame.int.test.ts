@@ -10,14 +10,19 @@
  * database and the kombu peer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as expectations from '../kombu-common/expectations.js';
-import { variantOf } from '../kombu-common/mapping.js';
+import {
+  decodedAsOwnTests,
+  kombuReadsWakameTests,
+  kombuReferenceRun,
+  sameBytesAsKombuTests,
+} from '../kombu-common/interop-tests.js';
 import { HOOK_TIMEOUT_MS, kombuOf, VariantRoutes } from '../kombu-common/peer.js';
 import { wakamePublishAll } from '../kombu-common/wakame.js';
 import { envelopeShape } from '../redis/kombu/mapping.js';
 import {
   freshTables,
   type KombuDrain,
+  type KombuReceived,
   kombuRows,
   kombuSqlSuite,
   type Row,
@@ -38,7 +43,7 @@ for (const [i, target] of TARGETS.entries()) {
     let routes: VariantRoutes;
     /** kombu's view of its own messages, and its own payloads. */
     let reference: Record<string, KombuDrain> = {};
-    const kombuSent = new Map<string, Sent>();
+    let kombuSent = new Map<string, Sent>();
     /** kombu's view of Wakame's messages, and Wakame's rows as stored (before kombu consumed them). */
     let received: Record<string, KombuDrain> = {};
     const stored = new Map<string, Row[]>();
@@ -47,10 +52,7 @@ for (const [i, target] of TARGETS.entries()) {
     beforeAll(async () => {
       const t = tables();
       routes = new VariantRoutes(`w-${Math.random().toString(36).slice(2, 8)}`, t.kombuUrl);
-      for (const entry of await runPeer<Sent[]>(['publish', ...routes.peerArgs('ref')])) {
-        kombuSent.set(entry.variant, entry);
-      }
-      reference = await runPeer(routes.consumeArgs('ref', variantNames));
+      ({ kombuSent, reference } = await kombuReferenceRun<Sent, KombuReceived>(runPeer, routes, variantNames));
 
       const messages = routes.wakamePublishes('w2k', wakameVariants, catalogue);
       messages.push(
@@ -69,18 +71,12 @@ for (const [i, target] of TARGETS.entries()) {
       received = await runPeer(routes.consumeArgs('w2k', published));
     }, HOOK_TIMEOUT_MS);
 
-    it.each(wakameVariants)('%s: kombu decodes Wakame’s message as it decodes its own', (variant) => {
-      const entry = variantOf(catalogue, variant);
-      const theirs = kombuOf(reference, variant, 'kombu');
-      const ours = kombuOf(received, variant, 'Wakame');
-      expectations.expectDecodedAsOwn(ours, theirs, entry);
-      expect(ours.headers).toEqual(theirs.headers);
-      expect(ours.properties).toEqual(theirs.properties);
-      expect(ours.delivery_info).toEqual({
-        exchange: routes.exchange.name,
-        routing_key: routes.name('w2k', variant),
-        redelivered: null,
-      });
+    decodedAsOwnTests({
+      catalogue,
+      wakameVariants,
+      reference: () => reference,
+      received: () => received,
+      routes: () => routes,
     });
 
     it('Wakame writes each message as one row kombu’s `_put` would: visible, no timestamp, version 1', () => {
@@ -93,32 +89,21 @@ for (const [i, target] of TARGETS.entries()) {
       }
     });
 
-    /** kombu writes message_id, type, app_id, timestamp… in its caller's keyword order: no one byte order to match. */
-    const fixedOrderVariants = wakameVariants.filter((v) => v !== 'json_all_properties');
-
-    it.each(fixedOrderVariants)(
-      '%s: Wakame’s payload has kombu’s bytes (delivery tag and JSON body spacing aside)',
-      (variant) => {
-        const theirs = kombuSent.get(variant)?.stored[0]?.raw;
-        const ours = stored.get(variant)?.[0]?.payload;
-        if (theirs === undefined || ours === undefined) throw new Error(`no payload for ${variant}`);
-        const blankBody = variantOf(catalogue, variant).publish_kwargs.serializer !== undefined;
-        const normalised = ours.replaceAll(`${routes.base}.w2k.`, `${routes.base}.ref.`);
-        expect(envelopeShape(normalised, blankBody)).toBe(envelopeShape(theirs, blankBody));
-        // kombu's priority says Wakame's: no `wakame.priority` (an `expires_at` is there for an `expiration`).
-        expect(Object.keys(JSON.parse(ours).properties.wakame ?? {})).not.toContain('priority');
-      },
-    );
-
-    it('json: kombu reads the headers and all the properties', () => {
-      expectations.expectKombuReadsProperties(received);
-    });
-
-    expectations.sameWakameToKombuTests(() => received, {
+    sameBytesAsKombuTests({
+      title: '%s: Wakame’s payload has kombu’s bytes (delivery tag and JSON body spacing aside)',
       catalogue,
-      peer,
-      bodyB64: (ours) => ours.envelope?.body ?? '',
+      wakameVariants,
+      base: () => routes.base,
+      stored: (variant) => ({
+        theirs: kombuSent.get(variant)?.stored[0]?.raw,
+        ours: stored.get(variant)?.[0]?.payload,
+      }),
+      envelopeShape,
+      // kombu's priority says Wakame's: no `wakame.priority` (an `expires_at` is there for an `expiration`).
+      also: (ours) => expect(Object.keys(JSON.parse(ours).properties.wakame ?? {})).not.toContain('priority'),
     });
+
+    kombuReadsWakameTests(() => received, { catalogue, peer });
 
     it('an explicit Wakame priority 0 is kombu’s 0, and rides in `wakame.priority` so that Wakame reads it back', () => {
       const ours = kombuOf(received, 'wakame_priority_0', 'Wakame');

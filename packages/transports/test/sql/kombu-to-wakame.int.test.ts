@@ -9,10 +9,10 @@
  * database and the kombu peer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as expectations from '../kombu-common/expectations.js';
-import { camelProperties, HEADERS_OF_EVERY_TYPE, type Json } from '../kombu-common/mapping.js';
+import { consumedOnceTest, kombuSeenByWakameTests, kombuToWakameRun } from '../kombu-common/interop-tests.js';
+import { camelProperties, type Json } from '../kombu-common/mapping.js';
 import { HOOK_TIMEOUT_MS, VariantRoutes } from '../kombu-common/peer.js';
-import { viewOf, type WakameView, wakameConsume, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
+import { viewOf, type WakameView } from '../kombu-common/wakame.js';
 import { freshTables, kombuRows, kombuSqlSuite, runPeer, type Sent, TARGETS } from './kombu/peer.js';
 
 /** kombu's SQL transport passes the priority through: k > 0 is Wakame k, kombu's default 0 is none. */
@@ -35,13 +35,7 @@ for (const [i, target] of TARGETS.entries()) {
     beforeAll(async () => {
       const t = tables();
       routes = new VariantRoutes(`k-${Math.random().toString(36).slice(2, 8)}`, t.kombuUrl);
-      const queues = catalogue.map((v) => routes.queue('k2w', v.variant));
-      // Wakame declares first (its records, kombu's queue rows); kombu then declares the same queues.
-      await wakameDeclare(t.wakameUrl, routes.exchange, ...queues);
-      for (const entry of await runPeer<Sent[]>(['publish', ...routes.peerArgs('k2w')])) sent.set(entry.variant, entry);
-      for (const [n, queue] of queues.entries()) {
-        views.set(catalogue[n]?.variant ?? '', await wakameReceive(t.wakameUrl, queue));
-      }
+      await kombuToWakameRun({ runPeer, routes, catalogue, wakameUrl: t.wakameUrl, sent, views });
     }, HOOK_TIMEOUT_MS);
 
     it('peer versions', () => {
@@ -50,41 +44,18 @@ for (const [i, target] of TARGETS.entries()) {
       expect(peer.variants).toEqual(variantNames);
     });
 
-    it.each(variantNames)('%s: what kombu sent is what Wakame sees', (variant) => {
-      const out = sent.get(variant);
-      if (out?.envelope == null) throw new Error(`kombu did not publish ${variant}`);
-      const env = out.envelope;
-      expectations.expectSeenAsSent(
-        viewOf(views, variant),
-        out,
-        {
-          contentType: env['content-type'],
-          contentEncoding: env['content-encoding'],
-          headers: env.headers,
-          properties: camelProperties(env.properties, sqlPriority),
-          bodyB64: env.body,
-        },
-        routes.exchange.name,
-      );
-    });
-
-    it('json: headers of every type, kombu priority 5 (Wakame 5), expiration, correlation_id, reply_to', () => {
-      expectations.expectHeadersAndProperties(views, 5);
-    });
-
-    it('json: message_id, timestamp (seconds), type, app_id, kombu priority 9 (Wakame 9), fractional expiration', () => {
-      expectations.expectAllProperties(views, 9);
+    kombuSeenByWakameTests({
+      peer,
+      variantNames,
+      sent,
+      views,
+      exchangeName: () => routes.exchange.name,
+      wakameProperties: (kombu) => camelProperties(kombu, sqlPriority),
+      wakamePriorities: { of5: 5, of9: 9 },
     });
 
     it('kombu’s default priority 0 reads as no priority', () => {
       expect(viewOf(views, 'str_body').properties.priority).toBeUndefined();
-    });
-
-    expectations.sameKombuToWakameTests(views, sent, peer);
-
-    it('str bodies arrive as text/plain utf-8 strings, a bytes body as application/data binary', () => {
-      expectations.expectTextBodies(views);
-      expectations.expectBytesBody(views);
     });
 
     it('Wakame’s acks delete kombu’s rows (kombu’s own consumers leave theirs, invisible)', async () => {
@@ -93,19 +64,12 @@ for (const [i, target] of TARGETS.entries()) {
       expect(ours).toEqual([]);
     });
 
-    it('a Wakame consumer receives kombu’s message once, without connection trouble', async () => {
-      const t = tables();
-      const queue = routes.queue('k2wc', 'json_headers_and_properties');
-      await wakameDeclare(t.wakameUrl, routes.exchange, queue);
-      await runPeer(['publish', ...routes.peerArgs('k2wc'), '--variants', 'json_headers_and_properties']);
-      const { views: got, lostOrRevived } = await wakameConsume(t.wakameUrl, queue, 1);
-      expect({
-        delivered: got.map((v) => ({ headers: v.headers, payload: v.payload, priority: v.properties.priority })),
-        lostOrRevived,
-      }).toEqual({
-        delivered: [{ headers: HEADERS_OF_EVERY_TYPE, payload: { n: 0, text: 'kombu message 0 ✓' }, priority: 5 }],
-        lostOrRevived: 0,
-      });
+    consumedOnceTest({
+      title: 'a Wakame consumer receives kombu’s message once, without connection trouble',
+      runPeer,
+      routes: () => routes,
+      wakameUrl: () => tables().wakameUrl,
+      priority: 5,
     });
   });
 }

@@ -9,12 +9,25 @@
  * A fresh root znode per suite, removed afterwards. Gated on ZooKeeper and the kombu peer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as expectations from '../kombu-common/expectations.js';
-import { variantOf } from '../kombu-common/mapping.js';
+import {
+  decodedAsOwnTests,
+  kombuReadsWakameTests,
+  kombuReferenceRun,
+  sameBytesAsKombuTests,
+} from '../kombu-common/interop-tests.js';
 import { HOOK_TIMEOUT_MS, kombuOf, VariantRoutes } from '../kombu-common/peer.js';
 import { wakamePublishAll } from '../kombu-common/wakame.js';
 import { envelopeShape } from '../redis/kombu/mapping.js';
-import { freshShared, type KombuDrain, kombuNodes, kombuZkSuite, type Node, runPeer, type Sent } from './kombu/peer.js';
+import {
+  freshShared,
+  type KombuDrain,
+  type KombuReceived,
+  kombuNodes,
+  kombuZkSuite,
+  type Node,
+  runPeer,
+  type Sent,
+} from './kombu/peer.js';
 
 const suite = await kombuZkSuite('Wakame → kombu on ZooKeeper');
 const { catalogue, peer, variantNames, wakameVariants } = suite;
@@ -24,7 +37,7 @@ describe.skipIf(!suite.run)("Wakame → kombu on ZooKeeper (kombu's layout)", ()
   let routes: VariantRoutes;
   /** kombu's view of its own messages, and its own entries' data. */
   let reference: Record<string, KombuDrain> = {};
-  const kombuSent = new Map<string, Sent>();
+  let kombuSent = new Map<string, Sent>();
   /** kombu's view of Wakame's messages, and Wakame's entries as stored (before kombu consumed them). */
   let received: Record<string, KombuDrain> = {};
   const stored = new Map<string, Node[]>();
@@ -33,10 +46,7 @@ describe.skipIf(!suite.run)("Wakame → kombu on ZooKeeper (kombu's layout)", ()
   beforeAll(async () => {
     const { kombuUrl, wakameUrl } = shared();
     routes = new VariantRoutes(`w-${Math.random().toString(36).slice(2, 8)}`, kombuUrl);
-    for (const entry of await runPeer<Sent[]>(['publish', ...routes.peerArgs('ref')])) {
-      kombuSent.set(entry.variant, entry);
-    }
-    reference = await runPeer(routes.consumeArgs('ref', variantNames));
+    ({ kombuSent, reference } = await kombuReferenceRun<Sent, KombuReceived>(runPeer, routes, variantNames));
 
     const messages = routes.wakamePublishes('w2k', wakameVariants, catalogue);
     messages.push({ body: { n: 21 }, options: { priority: 0, routingKey: routes.name('w2k', 'wakame_priority_0') } });
@@ -46,18 +56,12 @@ describe.skipIf(!suite.run)("Wakame → kombu on ZooKeeper (kombu's layout)", ()
     received = await runPeer(routes.consumeArgs('w2k', published));
   }, HOOK_TIMEOUT_MS);
 
-  it.each(wakameVariants)('%s: kombu decodes Wakame’s message as it decodes its own', (variant) => {
-    const entry = variantOf(catalogue, variant);
-    const theirs = kombuOf(reference, variant, 'kombu');
-    const ours = kombuOf(received, variant, 'Wakame');
-    expectations.expectDecodedAsOwn(ours, theirs, entry);
-    expect(ours.headers).toEqual(theirs.headers);
-    expect(ours.properties).toEqual(theirs.properties);
-    expect(ours.delivery_info).toEqual({
-      exchange: routes.exchange.name,
-      routing_key: routes.name('w2k', variant),
-      redelivered: null,
-    });
+  decodedAsOwnTests({
+    catalogue,
+    wakameVariants,
+    reference: () => reference,
+    received: () => received,
+    routes: () => routes,
   });
 
   it('Wakame writes each message as one persistent entry named as kazoo’s Queue.put names it', () => {
@@ -72,30 +76,16 @@ describe.skipIf(!suite.run)("Wakame → kombu on ZooKeeper (kombu's layout)", ()
     }
   });
 
-  /** kombu writes message_id, type, app_id, timestamp… in its caller's keyword order: no one byte order to match. */
-  const fixedOrderVariants = wakameVariants.filter((v) => v !== 'json_all_properties');
-
-  it.each(fixedOrderVariants)(
-    '%s: Wakame’s entry has kombu’s bytes (delivery tag and JSON body spacing aside)',
-    (variant) => {
-      const theirs = kombuSent.get(variant)?.stored[0]?.raw;
-      const ours = stored.get(variant)?.[0]?.data;
-      if (theirs === undefined || ours === undefined) throw new Error(`no entry for ${variant}`);
-      const blankBody = variantOf(catalogue, variant).publish_kwargs.serializer !== undefined;
-      const normalised = ours.replaceAll(`${routes.base}.w2k.`, `${routes.base}.ref.`);
-      expect(envelopeShape(normalised, blankBody)).toBe(envelopeShape(theirs, blankBody));
-    },
-  );
-
-  it('json: kombu reads the headers and all the properties', () => {
-    expectations.expectKombuReadsProperties(received);
-  });
-
-  expectations.sameWakameToKombuTests(() => received, {
+  sameBytesAsKombuTests({
+    title: '%s: Wakame’s entry has kombu’s bytes (delivery tag and JSON body spacing aside)',
     catalogue,
-    peer,
-    bodyB64: (ours) => ours.envelope?.body ?? '',
+    wakameVariants,
+    base: () => routes.base,
+    stored: (variant) => ({ theirs: kombuSent.get(variant)?.stored[0]?.raw, ours: stored.get(variant)?.[0]?.data }),
+    envelopeShape,
   });
+
+  kombuReadsWakameTests(() => received, { catalogue, peer });
 
   it('an explicit Wakame priority 0 is kombu’s 0 (entry-009), and rides in `wakame.priority` for Wakame', () => {
     const ours = kombuOf(received, 'wakame_priority_0', 'Wakame');

@@ -10,10 +10,10 @@
 import { Connection } from '@wakame/core';
 import { waitFor } from '@wakame/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import * as expectations from '../kombu-common/expectations.js';
-import { camelProperties, HEADERS_OF_EVERY_TYPE, type Json } from '../kombu-common/mapping.js';
+import { consumedOnceTest, kombuSeenByWakameTests, kombuToWakameRun } from '../kombu-common/interop-tests.js';
+import { camelProperties, type Json } from '../kombu-common/mapping.js';
 import { HOOK_TIMEOUT_MS, VariantRoutes } from '../kombu-common/peer.js';
-import { viewOf, type WakameView, wakameConsume, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
+import { viewOf, type WakameView, wakameDeclare } from '../kombu-common/wakame.js';
 import { freshShared, kombuNodes, kombuZkSuite, runPeer, type Sent, type SentPriority } from './kombu/peer.js';
 
 /** kombu's ZooKeeper transport keeps the publisher's priority in the envelope: k > 0 is Wakame k, 0 is none. */
@@ -32,12 +32,7 @@ describe.skipIf(!suite.run)("kombu → Wakame on ZooKeeper (kombu's layout)", ()
   beforeAll(async () => {
     const { kombuUrl, wakameUrl } = shared();
     routes = new VariantRoutes(`k-${Math.random().toString(36).slice(2, 8)}`, kombuUrl);
-    const queues = catalogue.map((v) => routes.queue('k2w', v.variant));
-    await wakameDeclare(wakameUrl, routes.exchange, ...queues);
-    for (const entry of await runPeer<Sent[]>(['publish', ...routes.peerArgs('k2w')])) sent.set(entry.variant, entry);
-    for (const [n, queue] of queues.entries()) {
-      views.set(catalogue[n]?.variant ?? '', await wakameReceive(wakameUrl, queue));
-    }
+    await kombuToWakameRun({ runPeer, routes, catalogue, wakameUrl, sent, views });
   }, HOOK_TIMEOUT_MS);
 
   it('peer versions', () => {
@@ -46,41 +41,18 @@ describe.skipIf(!suite.run)("kombu → Wakame on ZooKeeper (kombu's layout)", ()
     expect(peer.variants).toEqual(variantNames);
   });
 
-  it.each(variantNames)('%s: what kombu sent is what Wakame sees', (variant) => {
-    const out = sent.get(variant);
-    if (out?.envelope == null) throw new Error(`kombu did not publish ${variant}`);
-    const env = out.envelope;
-    expectations.expectSeenAsSent(
-      viewOf(views, variant),
-      out,
-      {
-        contentType: env['content-type'],
-        contentEncoding: env['content-encoding'],
-        headers: env.headers,
-        properties: camelProperties(env.properties, zkPriority),
-        bodyB64: env.body,
-      },
-      routes.exchange.name,
-    );
-  });
-
-  it('json: headers of every type, kombu priority 5 (Wakame 5), expiration, correlation_id, reply_to', () => {
-    expectations.expectHeadersAndProperties(views, 5);
-  });
-
-  it('json: message_id, timestamp (seconds), type, app_id, kombu priority 9 (Wakame 9), fractional expiration', () => {
-    expectations.expectAllProperties(views, 9);
+  kombuSeenByWakameTests({
+    peer,
+    variantNames,
+    sent,
+    views,
+    exchangeName: () => routes.exchange.name,
+    wakameProperties: (kombu) => camelProperties(kombu, zkPriority),
+    wakamePriorities: { of5: 5, of9: 9 },
   });
 
   it('kombu’s default priority 0 reads as no priority', () => {
     expect(viewOf(views, 'str_body').properties.priority).toBeUndefined();
-  });
-
-  expectations.sameKombuToWakameTests(views, sent, peer);
-
-  it('str bodies arrive as text/plain utf-8 strings, a bytes body as application/data binary', () => {
-    expectations.expectTextBodies(views);
-    expectations.expectBytesBody(views);
   });
 
   it('Wakame’s gets took kombu’s entries: their queues are empty', async () => {
@@ -88,19 +60,12 @@ describe.skipIf(!suite.run)("kombu → Wakame on ZooKeeper (kombu's layout)", ()
     expect(left.flat()).toEqual([]);
   });
 
-  it('a Wakame consumer receives kombu’s message once, headers and priority intact', async () => {
-    const { wakameUrl } = shared();
-    const queue = routes.queue('k2wc', 'json_headers_and_properties');
-    await wakameDeclare(wakameUrl, routes.exchange, queue);
-    await runPeer(['publish', ...routes.peerArgs('k2wc'), '--variants', 'json_headers_and_properties']);
-    const { views: got, lostOrRevived } = await wakameConsume(wakameUrl, queue, 1);
-    expect({
-      delivered: got.map((v) => ({ headers: v.headers, payload: v.payload, priority: v.properties.priority })),
-      lostOrRevived,
-    }).toEqual({
-      delivered: [{ headers: HEADERS_OF_EVERY_TYPE, payload: { n: 0, text: 'kombu message 0 ✓' }, priority: 5 }],
-      lostOrRevived: 0,
-    });
+  consumedOnceTest({
+    title: 'a Wakame consumer receives kombu’s message once, headers and priority intact',
+    runPeer,
+    routes: () => routes,
+    wakameUrl: () => shared().wakameUrl,
+    priority: 5,
   });
 
   it('kombu’s priorities 0, 9, 5, 3 (entries entry-009, -000, -004, -006) reach a Wakame consumer highest first', async () => {

@@ -39,7 +39,8 @@ properties) and the envelope as it was stored.
 hash fields, strings), every key and value as base64 plus its UTF-8 text when it is valid UTF-8.
 
 The catalogue of variants, the JSON output and what the peers share are in `../../kombu-common/kombu_variants.py`
-(the AMQP peer uses them too), which this file puts on `sys.path`.
+(the AMQP peer uses them too), what the peers of kombu's virtual transports share in
+`../../kombu-common/kombu_peer_common.py`; this file puts that folder on `sys.path`.
 
 Only kombu, redis (which kombu's transport uses) and the standard library are used; PyYAML and msgpack are used
 when importable and reported by `probe`. No pickle anywhere: the accept lists never include it.
@@ -48,11 +49,8 @@ Values that JSON cannot hold are marked: bytes as {"$base64": "..."}, datetimes 
 decimals as {"$decimal": "..."}; ints are plain JSON numbers.
 """
 
-import copy
 import functools
-import json
 import pathlib
-import socket
 import sys
 import time
 
@@ -65,9 +63,8 @@ from kombu.utils.json import dumps as kombu_dumps
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
 import kombu_variants as common  # noqa: E402  (found through the path set just above)
+import kombu_peer_common as shared  # noqa: E402
 from kombu_variants import b64, emit  # noqa: E402
-
-ACCEPT = ['json', 'yaml', 'msgpack', 'text/plain', 'application/data']
 
 #: kombu priorities of the `priority_<n>` variants.
 PRIORITIES = (0, 3, 5, 6, 9)
@@ -91,25 +88,14 @@ def raw_value(data):
 # ---------------------------------------------------------------------------------------------
 # Capture: what kombu's Redis channel pushes, per message, in order.
 
-_pushed = []
-
-
-def _install_put_capture():
-    original = kombu_redis.Channel._put
-
-    def capture(self, queue, message, **kwargs):
-        pri = self._get_message_priority(message, reverse=False)
-        _pushed.append(
-            {
-                'queue': queue,
-                'key': self.global_keyprefix + self._q_for_pri(queue, pri),
-                # kombu's own serialization of the envelope: the exact string LPUSHed.
-                'raw': kombu_dumps(message),
-            }
-        )
-        return original(self, queue, message, **kwargs)
-
-    kombu_redis.Channel._put = capture
+def pushed_entry(channel, queue, message):
+    pri = channel._get_message_priority(message, reverse=False)
+    return {
+        'queue': queue,
+        'key': channel.global_keyprefix + channel._q_for_pri(queue, pri),
+        # kombu's own serialization of the envelope: the exact string LPUSHed.
+        'raw': kombu_dumps(message),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,16 +148,9 @@ def cmd_declare(args):
 def cmd_publish(args):
     chosen = common.choose_variants(args, variant_list())
     if args.seq:  # the publish order, to check the consumption order against
-        chosen = [(n, b, {**k, 'headers': {**k.get('headers', {}), 'x-seq': i}}) for i, (n, b, k) in enumerate(chosen)]
-    _install_put_capture()
-
-    def publish(producer, body, kwargs):
-        before = len(_pushed)
-        producer.publish(body, **copy.deepcopy(kwargs))  # kombu adds `compression` to the headers it is given
-        pushed = _pushed[before:]
-        # Where kombu pushed it (several entries when a topic exchange matched several queues).
-        return {'pushed': pushed, 'envelope': json.loads(pushed[0]['raw']) if pushed else None}
-
+        chosen = shared.with_seq(chosen)
+    # Where kombu pushed each message (several entries when a topic exchange matched several queues).
+    publish = shared.captured_publish(shared.capture_puts(kombu_redis.Channel, pushed_entry), key='pushed')
     with connection(args) as conn:
         declare_entities = functools.partial(declare, args)
         manifest = common.publish_each(
@@ -181,59 +160,44 @@ def cmd_publish(args):
 
 
 def describe_message(message):
-    # The envelope as it was stored (the body still base64 and compressed).
-    entry = common.describe_message(message, ('exchange', 'routing_key'), envelope=getattr(message, '_raw', None))
-    if message.errors:
-        entry['decode_error'] = common.error_text(message.errors[0][1])
-        return entry
-    return common.with_payload(entry, message)  # deserializes (the body was decompressed on construction)
+    return shared.describe_message(message, ('exchange', 'routing_key'))
 
 
 def drain(args, queue, count):
     """Up to `count` messages (None: until empty / the timeout) of one queue, on a connection of its own."""
-    received = []
-    errors = []
     deadline = time.monotonic() + args.timeout
-    try:
+
+    def run(received):
         with connection(args) as conn:
             channel = conn.channel()
             declare(args, channel, queue.exchange, queue)
             bound = queue(channel)
             if args.mode == 'get':
-                common.get_each(bound, count, deadline, ACCEPT, received, describe_message)
-            else:
+                common.get_each(bound, count, deadline, shared.ACCEPT, received, describe_message)
+                return
 
-                def on_message(message):
-                    received.append(describe_message(message))
-                    message.ack()
+            def on_message(message):
+                received.append(describe_message(message))
+                message.ack()
 
-                def on_decode_error(message, exc):
-                    entry = describe_message(message)
-                    entry.setdefault('decode_error', common.error_text(exc))
-                    received.append(entry)
-                    message.ack()
+            def on_decode_error(message, exc):
+                entry = describe_message(message)
+                entry.setdefault('decode_error', common.error_text(exc))
+                received.append(entry)
+                message.ack()
 
-                consumer = Consumer(
-                    channel,
-                    queues=[bound],
-                    accept=ACCEPT,
-                    on_message=on_message,
-                    on_decode_error=on_decode_error,
-                    auto_declare=False,
-                )
-                with consumer:
-                    while count is None or len(received) < count:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        try:
-                            conn.drain_events(timeout=min(remaining, 1.0))
-                        except socket.timeout:
-                            if count is None:
-                                break
-    except Exception as exc:  # report it, do not hide what was received
-        errors.append(common.error_text(exc))
-    return {'messages': received, 'errors': errors}
+            consumer = Consumer(
+                channel,
+                queues=[bound],
+                accept=shared.ACCEPT,
+                on_message=on_message,
+                on_decode_error=on_decode_error,
+                auto_declare=False,
+            )
+            with consumer:
+                shared.drain_events(conn, received, count, deadline)
+
+    return shared.drained(run)
 
 
 def cmd_consume(args):

@@ -25,11 +25,10 @@ nothing, and a requeue (or a closed channel's unacked message) inserts a copy wi
 channel). `consume` prints {"messages": [...], "errors": [...]} as the Redis peer does (`--mode requeue`: each
 message is requeued once instead of acked). `rows` prints every row of `kombu_message` with its queue's name.
 
-The catalogue of variants and the JSON output are in `../../kombu-common/kombu_variants.py`.
+The catalogue of variants and the JSON output are in `../../kombu-common/kombu_variants.py`, what the peers of kombu's
+virtual transports share in `../../kombu-common/kombu_peer_common.py`.
 """
 
-import copy
-import functools
 import json
 import pathlib
 import sys
@@ -43,21 +42,12 @@ from kombu.transport import sqlalchemy as kombu_sqla
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
 import kombu_variants as common  # noqa: E402  (found through the path set just above)
+import kombu_peer_common as shared  # noqa: E402
 from kombu_variants import emit  # noqa: E402
 
-ACCEPT = ['json', 'yaml', 'msgpack', 'text/plain', 'application/data']
 
-_stored = []
-
-
-def _install_put_capture():
-    original = kombu_sqla.Channel._put
-
-    def capture(self, queue, payload, **kwargs):
-        _stored.append({'queue': queue, 'raw': json.dumps(payload)})  # what `_put` writes: json.dumps(payload)
-        return original(self, queue, payload, **kwargs)
-
-    kombu_sqla.Channel._put = capture
+def stored_row(_channel, queue, payload):
+    return {'queue': queue, 'raw': json.dumps(payload)}  # what `_put` writes: json.dumps(payload)
 
 
 def connection(args):
@@ -90,72 +80,47 @@ def cmd_probe(args):
 def cmd_publish(args):
     chosen = common.choose_variants(args, common.variant_list())
     if args.seq:
-        chosen = [(n, b, {**k, 'headers': {**k.get('headers', {}), 'x-seq': i}}) for i, (n, b, k) in enumerate(chosen)]
-    _install_put_capture()
-
-    def publish(producer, body, kwargs):
-        before = len(_stored)
-        producer.publish(body, **copy.deepcopy(kwargs))
-        stored = _stored[before:]
-        return {'stored': stored, 'envelope': json.loads(stored[0]['raw']) if stored else None}
-
+        chosen = shared.with_seq(chosen)
+    publish = shared.captured_publish(shared.capture_puts(kombu_sqla.Channel, stored_row))
     with connection(args) as conn:
         manifest = common.publish_each(args, chosen, conn.channel(), declare, publish)
     emit(manifest)
 
 
 def describe_message(message):
-    entry = common.describe_message(
-        message,
-        ('exchange', 'routing_key', 'redelivered'),
-        envelope=getattr(message, '_raw', None),
-    )
-    if message.errors:
-        entry['decode_error'] = common.error_text(message.errors[0][1])
-        return entry
-    return common.with_payload(entry, message)
+    return shared.describe_message(message, ('exchange', 'routing_key', 'redelivered'))
 
 
 def drain(args, queue, count):
-    received = []
-    errors = []
     deadline = time.monotonic() + args.timeout
     requeued = set()
-    try:
+
+    def run(received):
         with connection(args) as conn:
             channel = conn.channel()
             declare(channel, queue.exchange, queue)
             bound = queue(channel)
             if args.mode == 'get':
-                common.get_each(bound, count, deadline, ACCEPT, received, describe_message)
-            else:
+                common.get_each(bound, count, deadline, shared.ACCEPT, received, describe_message)
+                return
 
-                def on_message(message):
-                    entry = describe_message(message)
-                    tag = message.delivery_tag
-                    if args.mode == 'requeue' and tag not in requeued:
-                        requeued.add(tag)
-                        entry['settled'] = 'requeue'
-                        received.append(entry)
-                        message.requeue()
-                        return
+            def on_message(message):
+                entry = describe_message(message)
+                tag = message.delivery_tag
+                if args.mode == 'requeue' and tag not in requeued:
+                    requeued.add(tag)
+                    entry['settled'] = 'requeue'
                     received.append(entry)
-                    message.ack()
+                    message.requeue()
+                    return
+                received.append(entry)
+                message.ack()
 
-                consumer = Consumer(channel, queues=[bound], accept=ACCEPT, on_message=on_message, auto_declare=False)
-                with consumer:
-                    while count is None or len(received) < count:
-                        remaining = deadline - time.monotonic()
-                        if remaining <= 0:
-                            break
-                        try:
-                            conn.drain_events(timeout=min(remaining, 1.0))
-                        except TimeoutError:
-                            if count is None:
-                                break
-    except Exception as exc:  # report it, do not hide what was received
-        errors.append(common.error_text(exc))
-    return {'messages': received, 'errors': errors}
+            consumer = Consumer(channel, queues=[bound], accept=shared.ACCEPT, on_message=on_message, auto_declare=False)
+            with consumer:
+                shared.drain_events(conn, received, count, deadline)
+
+    return shared.drained(run)
 
 
 def cmd_consume(args):

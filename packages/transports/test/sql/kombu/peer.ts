@@ -14,11 +14,11 @@ import { MYSQL_URL, POSTGRES_URL } from '@wakame/testkit';
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
-import type { JsonObject } from '../../kombu-common/mapping.js';
 import {
   HOOK_TIMEOUT_MS,
   type KombuDrainOf,
-  type KombuMessage,
+  type KombuEnvelope,
+  type KombuEnvelopeMessage,
   type KombuSuite,
   kombuSuite,
   type PeerInfo,
@@ -35,13 +35,7 @@ export interface SqlPeerInfo extends PeerInfo {
 }
 
 /** kombu's JSON envelope, as stored in `kombu_message.payload`. */
-export interface Envelope {
-  readonly body: string;
-  readonly 'content-encoding': string | null;
-  readonly 'content-type': string | null;
-  readonly headers: JsonObject;
-  readonly properties: JsonObject & { readonly priority?: number; readonly wakame?: JsonObject };
-}
+export type Envelope = KombuEnvelope;
 
 /** One entry of `kombu_sql_peer.py publish`: the exact payload kombu's `_put` stored. */
 export interface Sent extends SentVariant {
@@ -50,14 +44,8 @@ export interface Sent extends SentVariant {
 }
 
 /** What kombu made of one message (`kombu_sql_peer.py consume`). */
-export interface KombuReceived extends KombuMessage {
-  /** `redelivered`: what the envelope's `delivery_info` says (kombu's SQL transport itself never sets it). */
-  readonly delivery_info: {
-    readonly exchange: string | null;
-    readonly routing_key: string | null;
-    readonly redelivered?: boolean | null;
-  };
-  readonly envelope: Envelope | null;
+export interface KombuReceived extends KombuEnvelopeMessage {
+  // `delivery_info.redelivered` is the envelope's: kombu's SQL transport itself never sets it.
   readonly settled?: 'requeue';
 }
 

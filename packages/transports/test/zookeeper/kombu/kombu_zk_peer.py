@@ -24,11 +24,10 @@ read the first child by name, delete it; the message is then the consumer's alon
 `consume` prints {"messages": [...], "errors": [...]} as the other peers do. `nodes` prints the queue's children
 (sorted, as kazoo reads them) with their data.
 
-The catalogue of variants and the JSON output are in `../../kombu-common/kombu_variants.py`.
+The catalogue of variants and the JSON output are in `../../kombu-common/kombu_variants.py`, what the peers of kombu's
+virtual transports share in `../../kombu-common/kombu_peer_common.py`.
 """
 
-import copy
-import json
 import pathlib
 import sys
 import time
@@ -42,28 +41,17 @@ from kombu.transport import zookeeper as kombu_zk
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
 import kombu_variants as common  # noqa: E402  (found through the path set just above)
+import kombu_peer_common as shared  # noqa: E402
 from kombu_variants import emit  # noqa: E402
 
-ACCEPT = ['json', 'yaml', 'msgpack', 'text/plain', 'application/data']
 
-_stored = []
-
-
-def _install_put_capture():
-    original = kombu_zk.Channel._put
-
-    def capture(self, queue, message, **kwargs):
-        # what `_put` writes: kombu's dumps(message), under the priority kombu derives from it
-        _stored.append(
-            {
-                'queue': queue,
-                'raw': kombu_zk.dumps(message),
-                'node_priority': self._get_message_priority(message, reverse=True),
-            }
-        )
-        return original(self, queue, message, **kwargs)
-
-    kombu_zk.Channel._put = capture
+def stored_entry(channel, queue, message):
+    # what `_put` writes: kombu's dumps(message), under the priority kombu derives from it
+    return {
+        'queue': queue,
+        'raw': kombu_zk.dumps(message),
+        'node_priority': channel._get_message_priority(message, reverse=True),
+    }
 
 
 def connection(args):
@@ -96,14 +84,7 @@ def cmd_probe(args):
 
 
 def cmd_publish(args):
-    _install_put_capture()
-
-    def publish(producer, body, kwargs):
-        before = len(_stored)
-        producer.publish(body, **copy.deepcopy(kwargs))
-        stored = _stored[before:]
-        return {'stored': stored, 'envelope': json.loads(stored[0]['raw']) if stored else None}
-
+    publish = shared.captured_publish(shared.capture_puts(kombu_zk.Channel, stored_entry))
     with connection(args) as conn:
         channel = conn.channel()
         if args.priorities:
@@ -121,26 +102,16 @@ def cmd_publish(args):
 
 
 def describe_message(message):
-    entry = common.describe_message(
-        message,
-        ('exchange', 'routing_key', 'redelivered'),
-        envelope=getattr(message, '_raw', None),
-    )
-    if message.errors:
-        entry['decode_error'] = common.error_text(message.errors[0][1])
-        return entry
-    return common.with_payload(entry, message)
+    return shared.describe_message(message, ('exchange', 'routing_key', 'redelivered'))
 
 
 def drain(args, queue, count):
-    received = []
-    errors = []
     deadline = time.monotonic() + args.timeout
-    try:
+
+    def run(received):
         with connection(args) as conn:
             channel = conn.channel()
             declare(channel, queue.exchange, queue)
-            bound = queue(channel)
 
             def on_message(message):
                 received.append(describe_message(message))
@@ -148,21 +119,17 @@ def drain(args, queue, count):
 
             # prefetch 1: kombu's virtual channel would otherwise take (delete) more entries than it hands out
             consumer = Consumer(
-                channel, queues=[bound], accept=ACCEPT, on_message=on_message, auto_declare=False, prefetch_count=1
+                channel,
+                queues=[queue(channel)],
+                accept=shared.ACCEPT,
+                on_message=on_message,
+                auto_declare=False,
+                prefetch_count=1,
             )
             with consumer:
-                while count is None or len(received) < count:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        conn.drain_events(timeout=min(remaining, 1.0))
-                    except TimeoutError:
-                        if count is None:
-                            break
-    except Exception as exc:  # report it, do not hide what was received
-        errors.append(common.error_text(exc))
-    return {'messages': received, 'errors': errors}
+                shared.drain_events(conn, received, count, deadline)
+
+    return shared.drained(run)
 
 
 def cmd_consume(args):

@@ -7,11 +7,11 @@
 import { fileURLToPath } from 'node:url';
 import { ZOOKEEPER_URL } from '@wakame/testkit';
 import { afterAll, beforeAll } from 'vitest';
-import type { JsonObject } from '../../kombu-common/mapping.js';
 import {
   HOOK_TIMEOUT_MS,
   type KombuDrainOf,
-  type KombuMessage,
+  type KombuEnvelope,
+  type KombuEnvelopeMessage,
   type KombuSuite,
   kombuSuite,
   type PeerInfo,
@@ -29,13 +29,7 @@ export interface ZkPeerInfo extends PeerInfo {
 }
 
 /** kombu's JSON envelope, as an entry's data. */
-export interface Envelope {
-  readonly body: string;
-  readonly 'content-encoding': string | null;
-  readonly 'content-type': string | null;
-  readonly headers: JsonObject;
-  readonly properties: JsonObject & { readonly priority?: number; readonly wakame?: JsonObject };
-}
+export type Envelope = KombuEnvelope;
 
 /** What kombu's `_put` stored: the data, and the priority its entry's name got (9 - kombu priority). */
 export interface Stored {
@@ -56,16 +50,8 @@ export interface SentPriority {
   readonly stored: readonly Stored[];
 }
 
-/** What kombu made of one message (`kombu_zk_peer.py consume`). */
-export interface KombuReceived extends KombuMessage {
-  readonly delivery_info: {
-    readonly exchange: string | null;
-    readonly routing_key: string | null;
-    readonly redelivered?: boolean | null;
-  };
-  /** The envelope the message came in. */
-  readonly envelope: Envelope | null;
-}
+/** What kombu made of one message (`kombu_zk_peer.py consume`), with the envelope it came in. */
+export type KombuReceived = KombuEnvelopeMessage;
 
 export type KombuDrain = KombuDrainOf<KombuReceived>;
 
