@@ -13,8 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { Connection } from '@wakame/core';
 import { BeanstalkClient, encodeJob } from '@wakame/transports/beanstalk';
-import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
-import { check, wakamePublishRate } from './publish-rate.js';
+import { type Benchmark, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
+import { benchMessage, check, wakamePublishRate } from './publish-rate.js';
 
 const URL_BASE = process.env.BEANSTALK_URL ?? 'beanstalk://127.0.0.1:11300';
 const COUNT = 10_000;
@@ -32,16 +32,7 @@ async function raw(): Promise<BeanstalkClient> {
 
 /** The job Wakame writes for message `i` (header line + JSON body), so both sides move the same bytes. */
 function job(i: number): Buffer {
-  return encodeJob({
-    id: `${randomBytes(6).toString('hex')}.${i}`,
-    body: Buffer.from(JSON.stringify(benchPayload(i))),
-    properties: { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2, headers: {} },
-    exchange: '',
-    routingKey: QUEUE,
-    priority: 0,
-    expiresAt: undefined,
-    redelivered: false,
-  });
+  return encodeJob(benchMessage(i, QUEUE));
 }
 
 async function rawPublish(client: BeanstalkClient, tube: string): Promise<number> {

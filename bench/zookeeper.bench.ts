@@ -17,8 +17,8 @@ import { createRequire } from 'node:module';
 import { Connection } from '@wakame/core';
 import { encodeEntry } from '@wakame/transports/zookeeper';
 import type * as Zk from '../packages/transports/node_modules/@types/node-zookeeper-client/index.js';
-import { type Benchmark, benchPayload, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
-import { check, wakamePublishRate } from './publish-rate.js';
+import { type Benchmark, consumeRate, type Figure, inWindows, now, Rounds, rate } from './harness.js';
+import { benchMessage, check, wakamePublishRate } from './publish-rate.js';
 
 // node-zookeeper-client is a dependency of @wakame/transports, not of the workspace root: load the very copy the
 // transport uses, from its package.
@@ -60,16 +60,7 @@ async function removeTree(client: Zk.Client, path: string): Promise<void> {
 
 /** The entry Wakame writes for message `i` (wakame layout: header line + JSON body; kombu: its envelope). */
 function entry(layout: 'wakame' | 'kombu', i: number): Buffer {
-  return encodeEntry(layout, {
-    id: `${randomBytes(6).toString('hex')}.${i}`,
-    body: Buffer.from(JSON.stringify(benchPayload(i))),
-    properties: { contentType: 'application/json', contentEncoding: 'utf-8', deliveryMode: 2, headers: {} },
-    exchange: '',
-    routingKey: QUEUE,
-    priority: 0,
-    expiresAt: undefined,
-    redelivered: false,
-  });
+  return encodeEntry(layout, benchMessage(i, QUEUE));
 }
 
 async function rawPublish(client: Zk.Client, queue: string, layout: 'wakame' | 'kombu'): Promise<number> {

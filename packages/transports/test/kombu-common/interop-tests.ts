@@ -6,7 +6,7 @@
  */
 import { expect, it } from 'vitest';
 import * as expectations from './expectations.js';
-import { HEADERS_OF_EVERY_TYPE, type Json, type Variant, variantOf } from './mapping.js';
+import { camelProperties, HEADERS_OF_EVERY_TYPE, type Json, type Variant, variantOf } from './mapping.js';
 import {
   type KombuDrainOf,
   type KombuEnvelope,
@@ -66,14 +66,37 @@ export async function kombuToWakameRun<S extends SentVariant>(c: {
   }
 }
 
+/**
+ * The priority rule of kombu's SQL and ZooKeeper transports, which keep the publisher's priority in the envelope as it
+ * is: kombu's k > 0 is Wakame's k, kombu's default 0 is none.
+ */
+export const ENVELOPE_PRIORITY = {
+  wakameProperties: (kombu: Readonly<Record<string, Json>>) =>
+    camelProperties(kombu, (p) => (typeof p === 'number' && p > 0 ? p : undefined)),
+  wakamePriorities: { of5: 5, of9: 9 },
+} as const;
+
+/** Registers the test of the peer's `probe`: kombu 5, the transport's `libraries` (name: version), the catalogue. */
+export function peerVersionsTest(
+  suite: { readonly peer: PeerInfo; readonly variantNames: readonly string[] },
+  libraries: Readonly<Record<string, RegExp>>,
+): void {
+  it('peer versions', () => {
+    expect(suite.peer.kombu).toMatch(/^5\./);
+    const peer = suite.peer as unknown as Readonly<Record<string, unknown>>;
+    for (const [name, version] of Object.entries(libraries)) expect(peer[name], name).toMatch(version);
+    expect(suite.peer.variants).toEqual(suite.variantNames);
+  });
+}
+
 /** How a broker's kombu → Wakame suite differs: where things are, and kombu's priorities 5 and 9 as Wakame's. */
 export interface KombuToWakameCase {
   readonly peer: PeerInfo;
   readonly variantNames: readonly string[];
   readonly sent: ReadonlyMap<string, SentWithEnvelope>;
   readonly views: Views;
-  /** The exchange every variant was published to (read once the hooks ran). */
-  readonly exchangeName: () => string;
+  /** The routes every variant was published by (read once the hooks ran). */
+  readonly routes: () => VariantRoutes;
   /** The properties Wakame must show for kombu's (by kombu's names): the broker's priority rule. */
   readonly wakameProperties: (kombu: Readonly<Record<string, Json>>) => Readonly<Record<string, Json>>;
   /** Wakame's priority for kombu's 5 (`json_headers_and_properties`) and 9 (`json_all_properties`). */
@@ -99,7 +122,7 @@ export function kombuSeenByWakameTests(c: KombuToWakameCase): void {
         properties: c.wakameProperties(env.properties),
         bodyB64: env.body,
       },
-      c.exchangeName(),
+      c.routes().exchange.name,
     );
   });
 

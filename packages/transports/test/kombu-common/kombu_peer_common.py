@@ -15,9 +15,43 @@ import json
 import time
 
 import kombu_variants as common
+from kombu import Connection
 
 #: What the peers' consumers accept: every serializer of the catalogue, never pickle.
 ACCEPT = ['json', 'yaml', 'msgpack', 'text/plain', 'application/data']
+
+
+def command_parser(doc):
+    """The parser of a peer (`kombu_variants.command_parser`: `variants`) with `probe` added: the versions, and the
+    broker's with `--url`."""
+    parser, sub = common.command_parser(doc)
+    probe = sub.add_parser('probe', help='print versions (and the server version with --url)')
+    probe.add_argument('--url')
+    probe.add_argument('--timeout', type=float, default=5.0)
+    return parser, sub
+
+
+def run_command(parser, argv, **commands):
+    """Runs the command `argv` names: `commands` names each command's function of the parsed arguments, `variants`
+    (the shared catalogue) unless the peer has its own."""
+    args = parser.parse_args(argv)
+    commands = {'variants': lambda _args: common.emit_variants(common.variant_list()), **commands}
+    commands[args.command](args)
+
+
+def polling_connection(args):
+    """A kombu Connection to `--url` that polls its queues every 50 ms: kombu's virtual transports poll every second
+    by default, too slow for short tests. Not a transport option: the SQLAlchemy transport hands every transport
+    option to `create_engine`, which refuses unknown ones."""
+    conn = Connection(args.url, connect_timeout=args.timeout)
+    conn.transport.polling_interval = 0.05
+    return conn
+
+
+def declare_queue(channel, _exchange, queue):
+    """The `declare` of `kombu_variants.publish_each` where the broker keeps queues only (a table row, a znode):
+    the exchange and the binding live in this connection's memory alone."""
+    queue(channel).declare()
 
 
 def capture_puts(channel_class, record):

@@ -9,7 +9,7 @@
  */
 import { redisUrl } from '@wakame/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consumedOnceTest, kombuSeenByWakameTests } from '../kombu-common/interop-tests.js';
+import { consumedOnceTest, kombuSeenByWakameTests, peerVersionsTest } from '../kombu-common/interop-tests.js';
 import { HOOK_TIMEOUT_MS } from '../kombu-common/peer.js';
 import { viewOf, type WakameView, wakameDeclare, wakameReceive } from '../kombu-common/wakame.js';
 import { expectedWakameProperties } from './kombu/mapping.js';
@@ -18,7 +18,7 @@ import { flushAround, kombuSuite, variantRoutes } from './kombu/suite.js';
 
 const URL = redisUrl(11);
 const suite = await kombuSuite('kombu → Wakame over Redis', 11);
-const { catalogue, peer, variantNames } = suite;
+const { catalogue } = suite;
 
 describe.skipIf(!suite.run)('kombu → Wakame over Redis', () => {
   const routes = variantRoutes(URL);
@@ -41,10 +41,7 @@ describe.skipIf(!suite.run)('kombu → Wakame over Redis', () => {
     }
   }, HOOK_TIMEOUT_MS);
 
-  it('peer versions', () => {
-    expect(peer.kombu).toMatch(/^5\./);
-    expect(peer.variants).toEqual(variantNames);
-  });
+  peerVersionsTest(suite, {});
 
   it('Wakame stores direct bindings as kombu does: kombu re-declaring them adds no member', () => {
     const want = queues.map((q) => Buffer.from(`${q.name}${SEP}${SEP}${q.name}`, 'utf8'));
@@ -64,11 +61,10 @@ describe.skipIf(!suite.run)('kombu → Wakame over Redis', () => {
   });
 
   kombuSeenByWakameTests({
-    peer,
-    variantNames,
+    ...suite,
     sent,
     views,
-    exchangeName: () => exchange.name,
+    routes: () => routes,
     wakameProperties: expectedWakameProperties,
     wakamePriorities: { of5: 4, of9: 0 },
   });

@@ -71,13 +71,7 @@ for (const [i, target] of TARGETS.entries()) {
       received = await runPeer(routes.consumeArgs('w2k', published));
     }, HOOK_TIMEOUT_MS);
 
-    decodedAsOwnTests({
-      catalogue,
-      wakameVariants,
-      reference: () => reference,
-      received: () => received,
-      routes: () => routes,
-    });
+    decodedAsOwnTests({ ...suite, reference: () => reference, received: () => received, routes: () => routes });
 
     it('Wakame writes each message as one row kombu’s `_put` would: visible, no timestamp, version 1', () => {
       for (const variant of wakameVariants) {

@@ -9,22 +9,23 @@
  * database and the kombu peer.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consumedOnceTest, kombuSeenByWakameTests, kombuToWakameRun } from '../kombu-common/interop-tests.js';
-import { camelProperties, type Json } from '../kombu-common/mapping.js';
+import {
+  consumedOnceTest,
+  ENVELOPE_PRIORITY,
+  kombuSeenByWakameTests,
+  kombuToWakameRun,
+  peerVersionsTest,
+} from '../kombu-common/interop-tests.js';
 import { HOOK_TIMEOUT_MS, VariantRoutes } from '../kombu-common/peer.js';
 import { viewOf, type WakameView } from '../kombu-common/wakame.js';
 import { freshTables, kombuRows, kombuSqlSuite, runPeer, type Sent, TARGETS } from './kombu/peer.js';
-
-/** kombu's SQL transport passes the priority through: k > 0 is Wakame k, kombu's default 0 is none. */
-const sqlPriority = (kombu: Json | undefined): Json | undefined =>
-  typeof kombu === 'number' && kombu > 0 ? kombu : undefined;
 
 const suites = await Promise.all(TARGETS.map((target) => kombuSqlSuite('kombu → Wakame', target)));
 
 for (const [i, target] of TARGETS.entries()) {
   const suite = suites[i];
   if (suite === undefined) continue;
-  const { catalogue, peer, variantNames } = suite;
+  const { catalogue } = suite;
 
   describe.skipIf(!suite.run)(`kombu → Wakame on ${target.name} (kombu's SQLAlchemy tables)`, () => {
     const tables = freshTables(target, suite.run);
@@ -38,21 +39,9 @@ for (const [i, target] of TARGETS.entries()) {
       await kombuToWakameRun({ runPeer, routes, catalogue, wakameUrl: t.wakameUrl, sent, views });
     }, HOOK_TIMEOUT_MS);
 
-    it('peer versions', () => {
-      expect(peer.kombu).toMatch(/^5\./);
-      expect(peer.sqlalchemy).toMatch(/^1\.4|^2\./);
-      expect(peer.variants).toEqual(variantNames);
-    });
-
-    kombuSeenByWakameTests({
-      peer,
-      variantNames,
-      sent,
-      views,
-      exchangeName: () => routes.exchange.name,
-      wakameProperties: (kombu) => camelProperties(kombu, sqlPriority),
-      wakamePriorities: { of5: 5, of9: 9 },
-    });
+    peerVersionsTest(suite, { sqlalchemy: /^1\.4|^2\./ });
+    // kombu's SQL transport passes the priority through: k > 0 is Wakame k, kombu's default 0 is none.
+    kombuSeenByWakameTests({ ...suite, sent, views, routes: () => routes, ...ENVELOPE_PRIORITY });
 
     it('kombu’s default priority 0 reads as no priority', () => {
       expect(viewOf(views, 'str_body').properties.priority).toBeUndefined();

@@ -56,13 +56,7 @@ describe.skipIf(!suite.run)("Wakame → kombu on ZooKeeper (kombu's layout)", ()
     received = await runPeer(routes.consumeArgs('w2k', published));
   }, HOOK_TIMEOUT_MS);
 
-  decodedAsOwnTests({
-    catalogue,
-    wakameVariants,
-    reference: () => reference,
-    received: () => received,
-    routes: () => routes,
-  });
+  decodedAsOwnTests({ ...suite, reference: () => reference, received: () => received, routes: () => routes });
 
   it('Wakame writes each message as one persistent entry named as kazoo’s Queue.put names it', () => {
     for (const variant of wakameVariants) {

@@ -10,18 +10,19 @@
 import { Connection } from '@wakame/core';
 import { waitFor } from '@wakame/testkit';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { consumedOnceTest, kombuSeenByWakameTests, kombuToWakameRun } from '../kombu-common/interop-tests.js';
-import { camelProperties, type Json } from '../kombu-common/mapping.js';
+import {
+  consumedOnceTest,
+  ENVELOPE_PRIORITY,
+  kombuSeenByWakameTests,
+  kombuToWakameRun,
+  peerVersionsTest,
+} from '../kombu-common/interop-tests.js';
 import { HOOK_TIMEOUT_MS, VariantRoutes } from '../kombu-common/peer.js';
 import { viewOf, type WakameView, wakameDeclare } from '../kombu-common/wakame.js';
 import { freshShared, kombuNodes, kombuZkSuite, runPeer, type Sent, type SentPriority } from './kombu/peer.js';
 
-/** kombu's ZooKeeper transport keeps the publisher's priority in the envelope: k > 0 is Wakame k, 0 is none. */
-const zkPriority = (kombu: Json | undefined): Json | undefined =>
-  typeof kombu === 'number' && kombu > 0 ? kombu : undefined;
-
 const suite = await kombuZkSuite('kombu → Wakame on ZooKeeper');
-const { catalogue, peer, variantNames } = suite;
+const { catalogue, variantNames } = suite;
 
 describe.skipIf(!suite.run)("kombu → Wakame on ZooKeeper (kombu's layout)", () => {
   const shared = freshShared('kombu-to-wakame', suite.run);
@@ -35,21 +36,9 @@ describe.skipIf(!suite.run)("kombu → Wakame on ZooKeeper (kombu's layout)", ()
     await kombuToWakameRun({ runPeer, routes, catalogue, wakameUrl, sent, views });
   }, HOOK_TIMEOUT_MS);
 
-  it('peer versions', () => {
-    expect(peer.kombu).toMatch(/^5\./);
-    expect(peer.kazoo).toMatch(/^2\./);
-    expect(peer.variants).toEqual(variantNames);
-  });
-
-  kombuSeenByWakameTests({
-    peer,
-    variantNames,
-    sent,
-    views,
-    exchangeName: () => routes.exchange.name,
-    wakameProperties: (kombu) => camelProperties(kombu, zkPriority),
-    wakamePriorities: { of5: 5, of9: 9 },
-  });
+  peerVersionsTest(suite, { kazoo: /^2\./ });
+  // kombu's ZooKeeper transport keeps the publisher's priority in the envelope: k > 0 is Wakame k, 0 is none.
+  kombuSeenByWakameTests({ ...suite, sent, views, routes: () => routes, ...ENVELOPE_PRIORITY });
 
   it('kombu’s default priority 0 reads as no priority', () => {
     expect(viewOf(views, 'str_body').properties.priority).toBeUndefined();

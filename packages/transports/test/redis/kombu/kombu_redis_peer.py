@@ -235,10 +235,7 @@ def cmd_flush(args):
 
 
 def main(argv=None):
-    parser, sub = common.command_parser(__doc__)
-    probe = sub.add_parser('probe', help='print versions (and the server version with --url)')
-    probe.add_argument('--url')
-    probe.add_argument('--timeout', type=float, default=5.0)
+    parser, sub = shared.command_parser(__doc__)
     for name in ('dump', 'flush'):
         p = sub.add_parser(name)
         p.add_argument('--url', required=True)
@@ -262,16 +259,17 @@ def main(argv=None):
             p.add_argument('--seq', action='store_true', help="add an 'x-seq' header: the message's publish index")
         if name == 'consume':
             p.add_argument('--mode', default='drain', choices=('drain', 'get'))
-    args = parser.parse_args(argv)
-    {
-        'probe': cmd_probe,
-        'variants': cmd_variants,
-        'publish': cmd_publish,
-        'declare': cmd_declare,
-        'consume': cmd_consume,
-        'dump': cmd_dump,
-        'flush': cmd_flush,
-    }[args.command](args)
+    shared.run_command(
+        parser,
+        argv,
+        probe=cmd_probe,
+        variants=cmd_variants,
+        publish=cmd_publish,
+        declare=cmd_declare,
+        consume=cmd_consume,
+        dump=cmd_dump,
+        flush=cmd_flush,
+    )
 
 
 if __name__ == '__main__':

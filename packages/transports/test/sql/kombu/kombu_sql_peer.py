@@ -37,7 +37,7 @@ import time
 import kombu  # first: a missing python3-kombu is then reported by that name
 
 import sqlalchemy
-from kombu import Connection, Consumer
+from kombu import Consumer
 from kombu.transport import sqlalchemy as kombu_sqla
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
@@ -50,16 +50,8 @@ def stored_row(_channel, queue, payload):
     return {'queue': queue, 'raw': json.dumps(payload)}  # what `_put` writes: json.dumps(payload)
 
 
-def connection(args):
-    conn = Connection(args.url, connect_timeout=args.timeout)
-    # kombu's virtual transports poll every second by default: 50 ms keeps the tests short. Not a transport option:
-    # the SQLAlchemy transport hands every transport option to `create_engine`, which refuses unknown ones.
-    conn.transport.polling_interval = 0.05
-    return conn
-
-
-def declare(channel, exchange, queue):
-    queue(channel).declare()  # the queue row; the exchange and binding only in this connection's memory
+connection = shared.polling_connection
+declare = shared.declare_queue
 
 
 def cmd_probe(args):
@@ -150,10 +142,7 @@ def cmd_rows(args):
 
 
 def main(argv=None):
-    parser, sub = common.command_parser(__doc__)
-    probe = sub.add_parser('probe', help='print versions (and the server version with --url)')
-    probe.add_argument('--url')
-    probe.add_argument('--timeout', type=float, default=5.0)
+    parser, sub = shared.command_parser(__doc__)
     rows = sub.add_parser('rows', help='print every row of kombu_message')
     rows.add_argument('--url', required=True)
     for name in ('publish', 'consume'):
@@ -163,14 +152,7 @@ def main(argv=None):
             p.add_argument('--seq', action='store_true', help="add an 'x-seq' header: the message's publish index")
         if name == 'consume':
             p.add_argument('--mode', default='drain', choices=('drain', 'get', 'requeue'))
-    args = parser.parse_args(argv)
-    {
-        'probe': cmd_probe,
-        'variants': lambda _args: common.emit_variants(common.variant_list()),
-        'publish': cmd_publish,
-        'consume': cmd_consume,
-        'rows': cmd_rows,
-    }[args.command](args)
+    shared.run_command(parser, argv, probe=cmd_probe, publish=cmd_publish, consume=cmd_consume, rows=cmd_rows)
 
 
 if __name__ == '__main__':

@@ -36,7 +36,7 @@ import kombu  # first: a missing python3-kombu is then reported by that name
 
 import kazoo
 from kazoo.client import KazooClient
-from kombu import Connection, Consumer, Producer
+from kombu import Consumer, Producer
 from kombu.transport import zookeeper as kombu_zk
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2] / 'kombu-common'))
@@ -54,15 +54,8 @@ def stored_entry(channel, queue, message):
     }
 
 
-def connection(args):
-    conn = Connection(args.url, connect_timeout=args.timeout)
-    # kombu's ZooKeeper transport polls every second: 50 ms keeps the tests short.
-    conn.transport.polling_interval = 0.05
-    return conn
-
-
-def declare(channel, exchange, queue):
-    queue(channel).declare()  # the queue znode; the exchange and binding only in this connection's memory
+connection = shared.polling_connection
+declare = shared.declare_queue
 
 
 def hosts_and_root(url):
@@ -151,10 +144,7 @@ def cmd_nodes(args):
 
 
 def main(argv=None):
-    parser, sub = common.command_parser(__doc__)
-    probe = sub.add_parser('probe', help='print versions (and the server with --url)')
-    probe.add_argument('--url')
-    probe.add_argument('--timeout', type=float, default=5.0)
+    parser, sub = shared.command_parser(__doc__)
     nodes = sub.add_parser('nodes', help="print a queue's children with their data")
     nodes.add_argument('--url', required=True)
     nodes.add_argument('--queue', required=True)
@@ -164,14 +154,7 @@ def main(argv=None):
         common.add_queue_arguments(p, 'zookeeper://127.0.0.1:2181/', name)
         if name == 'publish':
             p.add_argument('--priorities', help='publish {"p": k} once per listed priority k instead of the variants')
-    args = parser.parse_args(argv)
-    {
-        'probe': cmd_probe,
-        'variants': lambda _args: common.emit_variants(common.variant_list()),
-        'publish': cmd_publish,
-        'consume': cmd_consume,
-        'nodes': cmd_nodes,
-    }[args.command](args)
+    shared.run_command(parser, argv, probe=cmd_probe, publish=cmd_publish, consume=cmd_consume, nodes=cmd_nodes)
 
 
 if __name__ == '__main__':
