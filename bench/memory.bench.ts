@@ -67,7 +67,11 @@ async function virtualTransport(): Promise<number> {
   return rate(COUNT, ms);
 }
 
-async function producerConsumer(): Promise<number> {
+/**
+ * Producer.publish → Consumer handler (decode + ack). `json`: the bench payload, encoded and parsed per message;
+ * `raw`: a Buffer body (raw serializer, nothing to encode or parse), so the figure is the layers' own cost.
+ */
+async function producerConsumer(body: 'json' | 'raw'): Promise<number> {
   const connection = await Connection.open(`memory://bench-${randomUUID()}`);
   const queue = new Queue('bench', { durable: false });
   await connection.declare(queue);
@@ -76,6 +80,7 @@ async function producerConsumer(): Promise<number> {
   const consumer = connection.consumer({
     queues: [queue],
     prefetch: 1000,
+    ...(body === 'raw' ? { accept: ['raw'] } : {}),
     handler: async (m) => {
       m.decode();
       await m.ack();
@@ -86,10 +91,14 @@ async function producerConsumer(): Promise<number> {
   const producer = connection.producer({ routingKey: 'bench' });
   const payload = benchPayload(0);
   for (let i = 0; i < COUNT; i++) {
+    if (body === 'raw') {
+      await producer.publish(BODY);
+      continue;
+    }
     payload.id = i;
     await producer.publish(payload);
   }
-  await within(finished.done, LOAD_TIMEOUT_MS, `Producer/Consumer, ${COUNT} messages`);
+  await within(finished.done, LOAD_TIMEOUT_MS, `Producer/Consumer (${body}), ${COUNT} messages`);
   const ms = now() - start;
   await connection.close();
   return rate(COUNT, ms);
@@ -115,32 +124,6 @@ async function jsonOnly(): Promise<number> {
   return rate(COUNT, ms);
 }
 
-/** The e2e loop with a Buffer body (raw serializer, nothing to encode or parse): the layers' own cost. */
-async function producerConsumerRaw(): Promise<number> {
-  const connection = await Connection.open(`memory://bench-${randomUUID()}`);
-  const queue = new Queue('bench', { durable: false });
-  await connection.declare(queue);
-  const finished = countdown(COUNT);
-  const start = now();
-  const consumer = connection.consumer({
-    queues: [queue],
-    prefetch: 1000,
-    accept: ['raw'],
-    handler: async (m) => {
-      m.decode();
-      await m.ack();
-      finished.tick();
-    },
-  });
-  await consumer.consume();
-  const producer = connection.producer({ routingKey: 'bench' });
-  for (let i = 0; i < COUNT; i++) await producer.publish(BODY);
-  await within(finished.done, LOAD_TIMEOUT_MS, `Producer/Consumer (raw), ${COUNT} messages`);
-  const ms = now() - start;
-  await connection.close();
-  return rate(COUNT, ms);
-}
-
 export const memoryBenchmarks: readonly Benchmark[] = [
   {
     name: 'memory',
@@ -150,8 +133,8 @@ export const memoryBenchmarks: readonly Benchmark[] = [
       for (let round = 0; round < ROUNDS; round++) {
         await rounds.take('store', bareStore);
         await rounds.take('transport', virtualTransport);
-        await rounds.take('e2e', producerConsumer);
-        await rounds.take('e2e-raw', producerConsumerRaw);
+        await rounds.take('e2e', () => producerConsumer('json'));
+        await rounds.take('e2e-raw', () => producerConsumer('raw'));
         await rounds.take('json', jsonOnly);
       }
       const store = rounds.figure('store', {
