@@ -26,6 +26,9 @@ const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 /** Attempts at renaming into a bucket that a consumer removes (empty) at the same time. */
 const PLACE_ATTEMPTS = 8;
 
+/** How a temporary batch file's name starts: `.tmp-<owner>-<n>` (see {@link ownerOfTemporary}). */
+const TEMPORARY = '.tmp-';
+
 let temporaries = 0;
 /** Per process, not per store: two connections of one process must never name two batches alike. */
 let batches = 0;
@@ -40,7 +43,7 @@ export async function placeBatch(
   data: Buffer,
   options: { readonly fsync: boolean; readonly owner: string },
 ): Promise<boolean> {
-  const tmp = join(batchesDir, `.tmp-${options.owner}-${++temporaries}`);
+  const tmp = join(batchesDir, `${TEMPORARY}${options.owner}-${++temporaries}`);
   try {
     if (options.fsync) {
       const handle = await open(tmp, 'w');
@@ -80,6 +83,11 @@ export async function placeBatch(
   }
   if (options.fsync) await syncDir(bucket);
   return true;
+}
+
+/** The owner that wrote a temporary batch file, or undefined when `name` is not one. */
+export function ownerOfTemporary(name: string): string | undefined {
+  return name.startsWith(TEMPORARY) ? name.slice(TEMPORARY.length, name.lastIndexOf('-')) : undefined;
 }
 
 interface Pending {

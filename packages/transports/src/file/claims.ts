@@ -32,7 +32,7 @@ import {
   readBatch,
   redeliveredHeader,
 } from './batch-file.js';
-import { placeBatch } from './batch-writer.js';
+import { ownerOfTemporary, placeBatch } from './batch-writer.js';
 
 /** A batch file this process claimed, with the records it kept. */
 export interface ClaimedFile {
@@ -72,8 +72,6 @@ export interface ClaimsOptions {
 const ACKS = '.acks';
 /** Marks a claim taken over by a restore (`<name>~<owner>+r`): see {@link Claims.restore}. */
 const RESTORING = '+r';
-/** How a temporary batch file's name starts (see `placeBatch`). */
-const TMP = '.tmp-';
 
 export class Claims {
   constructor(private readonly options: ClaimsOptions) {}
@@ -261,9 +259,9 @@ export class Claims {
   async #removeTemporaries(queue: string, live: ReadonlySet<string>): Promise<void> {
     const batches = join(this.options.queueDir(queue), 'batches');
     for (const entry of await readdir(batches).catch(() => [] as string[])) {
-      if (!entry.startsWith(TMP)) continue;
-      const owner = entry.slice(TMP.length, entry.lastIndexOf('-'));
-      if (owner !== this.options.owner && !live.has(owner)) await rm(join(batches, entry), { force: true });
+      const owner = ownerOfTemporary(entry);
+      if (owner !== undefined && owner !== this.options.owner && !live.has(owner))
+        await rm(join(batches, entry), { force: true });
     }
   }
 
