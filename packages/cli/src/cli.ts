@@ -31,7 +31,7 @@ import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
 import { addDeadLetterCommands } from './dead-letter-commands.js';
 import { ExitError, USAGE_EXIT_CODE } from './errors.js';
-import { integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
+import { collect, integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
 import { addTopologyCommands } from './topology-commands.js';
 
 export { USAGE_EXIT_CODE } from './errors.js';
@@ -52,11 +52,6 @@ function toExitError(error: CommanderError, command: string | undefined): never 
   // Our option parsers' messages name the flag and what it takes: commander's preamble only repeats them.
   message = /^option '[^']*' argument '.*' is invalid\. (--?[\w-]+ takes .*)$/s.exec(message)?.[1] ?? message;
   throw new ExitError(USAGE_EXIT_CODE, message, { cause: error, hint });
-}
-
-/** Collects a repeatable option's values (`--header a=1 --header b=2`). */
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
 }
 
 /** Commander writes whole chunks ending in a newline; the context writes lines. */

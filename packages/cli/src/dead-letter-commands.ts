@@ -7,7 +7,7 @@
 import { type Command, InvalidArgumentError } from 'commander';
 import type { DeadLetterCommandOptions, DeadLetterMoveOptions } from './commands/dead-letters.js';
 import type { CommandContext } from './context.js';
-import { positiveInteger } from './options.js';
+import { collect, positiveInteger } from './options.js';
 
 const UNIT_MS: Readonly<Record<string, number>> = { s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
@@ -29,10 +29,6 @@ export function sinceOption(value: string): number | Date {
 function target(value: string): 'queue' | 'origin' {
   if (value === 'queue' || value === 'origin') return value;
   throw new InvalidArgumentError(`--to takes 'queue' or 'origin', not '${value}'.`);
-}
-
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
 }
 
 /** The filters every subcommand takes. */

@@ -6,6 +6,8 @@
  *
  * Commander does not run parsers on default values: give defaults as numbers.
  *
+ * Also {@link collect}, the parser of repeatable string options.
+ *
  * @module
  */
 import { InvalidArgumentError } from 'commander';
@@ -67,6 +69,11 @@ export function integerOrName(flag: string, range: Range): (value: string) => nu
       );
     }
   };
+}
+
+/** Collects a repeatable option's values (`--header a=1 --header b=2`); give `[]` as its default. */
+export function collect(value: string, previous: readonly string[]): string[] {
+  return [...previous, value];
 }
 
 /** ` from 1 to 10`, ` ≥ 1`, ` ≤ 10`, or nothing for an unbounded side (with its leading space). */

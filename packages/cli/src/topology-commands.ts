@@ -12,7 +12,7 @@ import type { GraphOptions } from './commands/graph.js';
 import type { PlanOptions } from './commands/plan.js';
 import type { RouteOptions } from './commands/route.js';
 import type { CommandContext } from './context.js';
-import { positiveInteger, seconds } from './options.js';
+import { collect, positiveInteger, seconds } from './options.js';
 import type { BrokerOptions } from './topology-input.js';
 
 /** `--stack`: which stack's entities a command works on. */
@@ -30,11 +30,6 @@ function locked(command: Command): Command {
     'wait this long for another apply of the stack (default: fail at once)',
     seconds('--lock-timeout'),
   );
-}
-
-/** Collects a repeatable option's values (`--header a=1 --header b=2`). */
-function collect(value: string, previous: readonly string[]): string[] {
-  return [...previous, value];
 }
 
 /** Adds the topology commands to `program`; `broker` adds the broker options (`--url`, …). */
