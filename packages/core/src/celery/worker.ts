@@ -9,6 +9,7 @@
  */
 
 import { InvalidArgumentError, UnknownTaskError } from '../errors.js';
+import { sleep } from '../internal/sleep.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Consumer } from '../messaging/consumer.js';
 import type { Message } from '../messaging/message.js';
@@ -55,8 +56,6 @@ export interface CeleryWorkerOptions<T extends TopologyDocument = TopologyDocume
   /** Told of messages the worker could not handle (not Celery v2, unknown task, a backend failure). */
   readonly onError?: (error: unknown, message: Message) => void;
 }
-
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** The `exc_type` Celery stores for an expired task. */
 const EXPIRED = { exc_type: 'TaskRevokedError', exc_message: ['expired'], exc_module: 'celery.exceptions' };
@@ -165,26 +164,16 @@ export class CeleryWorker<T extends TopologyDocument = TopologyDocument> {
 
   /** Waits until `eta`; false when the worker stops first. */
   async #until(eta: Date): Promise<boolean> {
-    const signal = this.#stopping.signal;
-    const delay = eta.getTime() - Date.now();
-    if (delay <= 0) return true;
-    if (signal.aborted) return false;
-    // setTimeout fires at once beyond 2^31 - 1 ms (about 24.8 days): wait in steps no longer than that.
-    const step = Math.min(delay, MAX_TIMER_MS);
-    const waited = await new Promise<boolean>((resolve) => {
-      const timer = setTimeout(() => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(true);
-      }, step);
-      const onAbort = () => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-    });
-    // Node's timers may fire a millisecond early (they count from the event loop's cached clock):
-    // check again, so a task never runs before its eta.
-    return waited && this.#until(eta);
+    // Node's timers may fire a millisecond early (they count from the event loop's cached clock), and
+    // sleep() waits at most MAX_TIMER_MS (about 24.8 days) at once: check again, so a task never runs before its eta.
+    for (let delay = eta.getTime() - Date.now(); delay > 0; delay = eta.getTime() - Date.now()) {
+      try {
+        await sleep(delay, this.#stopping.signal);
+      } catch {
+        return false; // stopping
+      }
+    }
+    return true;
   }
 
   async #run(task: CeleryTask, handler: CeleryHandler, message: Message): Promise<void> {
