@@ -235,9 +235,7 @@ export class BeanstalkStore implements VirtualStore {
     const claimer = await this.#claimer(queue);
     let purged = 0;
     for (;;) {
-      const reserves = [];
-      for (let i = 0; i < PURGE_BATCH; i++) reserves.push(claimer.client.reserve(0));
-      const jobs = (await Promise.all(reserves)).filter((job) => job !== undefined);
+      const jobs = await claimer.client.reserveReady(PURGE_BATCH);
       const ids = jobs.flatMap((job) => [job.id, ...decodeJob(job.id, job.body, queue, false).parts]);
       await Promise.all(ids.map((id) => claimer.client.delete(id)));
       purged += jobs.length;
@@ -258,9 +256,7 @@ export class BeanstalkStore implements VirtualStore {
     try {
       const held: { id: number; pri: number }[] = [];
       for (;;) {
-        const jobs = (await Promise.all(Array.from({ length: PURGE_BATCH }, () => client.reserve(0)))).filter(
-          (job) => job !== undefined,
-        );
+        const jobs = await client.reserveReady(PURGE_BATCH);
         const stats = await Promise.all(jobs.map((job) => client.statsJob(job.id)));
         for (const [i, job] of jobs.entries()) {
           const pri = Number(stats[i]?.pri ?? jobPriority(0, false));

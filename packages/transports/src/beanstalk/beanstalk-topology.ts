@@ -336,11 +336,7 @@ export class BeanstalkTopology implements TopologyStore {
     const deadline = Date.now() + WRITE_WAIT_MS;
     for (;;) {
       const first = await writer.reserve(0);
-      if (first) {
-        const held = [first];
-        for (let more = await writer.reserve(0); more; more = await writer.reserve(0)) held.push(more);
-        return held;
-      }
+      if (first) return [first, ...(await writer.reserveAll())];
       const stats = await (await this.reader).statsTube(this.tube);
       const exists =
         stats !== undefined && Number(stats['current-jobs-ready']) + Number(stats['current-jobs-reserved']) > 0;
@@ -355,11 +351,7 @@ export class BeanstalkTopology implements TopologyStore {
       }
       // Another writer holds it for a few round trips: wait for the server to hand it over.
       const job = await writer.reserve(1);
-      if (job) {
-        const held = [job];
-        for (let more = await writer.reserve(0); more; more = await writer.reserve(0)) held.push(more);
-        return held;
-      }
+      if (job) return [job, ...(await writer.reserveAll())];
     }
   }
 }

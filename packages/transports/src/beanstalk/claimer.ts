@@ -9,7 +9,7 @@
 
 import type { Claimed, StoredMessage } from '@wakame/core/spi';
 import { ConnectionError } from '@wakame/core/spi';
-import { type BeanstalkClient, BeanstalkCommandError, type Job } from './client.js';
+import { type BeanstalkClient, BeanstalkCommandError } from './client.js';
 import { decodeJob, jobPriority, messagePriority, requeuedPriority } from './jobs.js';
 
 /** What a claimed message's receipt holds. */
@@ -39,9 +39,7 @@ export class Claimer {
    * (the process holding it died, or its TTR ran out).
    */
   async claim(max: number): Promise<Claimed[]> {
-    const reserves: Promise<Job | undefined>[] = [];
-    for (let i = 0; i < max; i++) reserves.push(this.client.reserve(0));
-    const jobs = (await Promise.all(reserves)).filter((job): job is Job => job !== undefined);
+    const jobs = await this.client.reserveReady(max);
     const stats = await Promise.all(jobs.map((job) => this.client.statsJob(job.id)));
     const claimed: Claimed[] = [];
     for (const [i, job] of jobs.entries()) {

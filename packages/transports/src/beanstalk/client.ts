@@ -182,6 +182,20 @@ export class BeanstalkClient {
     return reply.status === 'RESERVED' ? { id: Number(reply.args[0]), body: reply.data as Buffer } : undefined;
   }
 
+  /** Up to `max` jobs ready now, their reserves sent together (one round trip). */
+  async reserveReady(max: number): Promise<Job[]> {
+    const reserves: Promise<Job | undefined>[] = [];
+    for (let i = 0; i < max; i++) reserves.push(this.reserve(0));
+    return (await Promise.all(reserves)).filter((job): job is Job => job !== undefined);
+  }
+
+  /** Every job ready now, reserved one after another until none is left. */
+  async reserveAll(): Promise<Job[]> {
+    const held: Job[] = [];
+    for (let job = await this.reserve(0); job; job = await this.reserve(0)) held.push(job);
+    return held;
+  }
+
   /** @returns false when no such job exists or another connection holds it. */
   async delete(id: number): Promise<boolean> {
     return (await this.#send('delete', `delete ${id}`, DELETED)).status === 'DELETED';

@@ -98,8 +98,7 @@ export class BeanstalkStacks implements StackStateStore {
   #replace(tube: string, body: Buffer | undefined): Promise<void> {
     return this.#with(tube, async (client) => {
       const deadline = Date.now() + WAIT_MS;
-      const held: Job[] = [];
-      for (let job = await client.reserve(0); job; job = await client.reserve(0)) held.push(job);
+      const held = await client.reserveAll();
       while (held.length === 0 && total(await client.statsTube(tube)) > 0) {
         if (Date.now() > deadline)
           throw new TimeoutError(`a writer held the beanstalkd record '${tube}' for ${WAIT_MS} ms`);
