@@ -67,6 +67,12 @@ export function taskName(message: Message): string {
 }
 
 export class TaskRunner {
+  /**
+   * Each forced-stop signal joined with the stop request, made once rather than per limited message: every join
+   * stays registered on both long-lived signals.
+   */
+  readonly #untilStopped = new WeakMap<AbortSignal, AbortSignal>();
+
   constructor(private readonly options: TaskRunnerOptions) {}
 
   /**
@@ -135,8 +141,7 @@ export class TaskRunner {
     context: TaskContext,
   ): Promise<Outcome> {
     try {
-      const stop = this.options.stopRequested;
-      await limit.enter(stop ? AbortSignal.any([signal, stop]) : signal);
+      await limit.enter(this.#waitSignal(signal));
     } catch (error) {
       // A stop ends the wait: the message goes back to its queue, not run (it never started).
       if (signal.aborted || this.options.stopRequested?.aborted) return returned(message, task.name);
@@ -147,6 +152,18 @@ export class TaskRunner {
     } finally {
       limit.release();
     }
+  }
+
+  /** What ends a wait for limits: `signal` (the forced stop) or the worker's stop request. */
+  #waitSignal(signal: AbortSignal): AbortSignal {
+    const stop = this.options.stopRequested;
+    if (stop === undefined) return signal;
+    let joined = this.#untilStopped.get(signal);
+    if (joined === undefined) {
+      joined = AbortSignal.any([signal, stop]);
+      this.#untilStopped.set(signal, joined);
+    }
+    return joined;
   }
 
   #invoke(
