@@ -179,7 +179,7 @@ export class BeanstalkStore implements VirtualStore {
 
   async deleteQueue(name: string): Promise<number> {
     const n = await this.purge(name);
-    for (const listener of this.#listeners) listener(name);
+    this.#notify(name);
     return n;
   }
 
@@ -315,41 +315,45 @@ export class BeanstalkStore implements VirtualStore {
 
   /** The queue's claim connection; a new one when the last was lost (its jobs went back to the tube). */
   #claimer(queue: string): Promise<Claimer> {
-    const existing = this.#claimers.get(queue);
-    if (existing) {
-      return existing.then((c) => (c.client.closed && !this.#closed ? this.#newClaimer(queue, existing) : c));
-    }
-    return this.#newClaimer(queue, undefined);
-  }
-
-  #newClaimer(queue: string, previous: Promise<Claimer> | undefined): Promise<Claimer> {
-    if (this.#closed) return Promise.reject(new ConnectionClosedError('beanstalk store is closed'));
-    if (previous && this.#claimers.get(queue) !== previous) return this.#claimer(queue);
-    const claimer = this.#watching(queue).then((client) => new Claimer(queue, client));
-    this.#claimers.set(queue, claimer);
-    claimer.catch(() => {
-      if (this.#claimers.get(queue) === claimer) this.#claimers.delete(queue);
-    });
-    return claimer;
+    return this.#perQueue(
+      this.#claimers,
+      queue,
+      (c) => c.client.closed && !this.#closed,
+      (client) => new Claimer(queue, client),
+    );
   }
 
   #waiter(queue: string): Promise<Waiter> {
-    const existing = this.#waiters.get(queue);
-    if (existing) return existing.then((w) => (w.closed ? this.#newWaiter(queue, existing) : w));
-    return this.#newWaiter(queue, undefined);
-  }
-
-  #newWaiter(queue: string, previous: Promise<Waiter> | undefined): Promise<Waiter> {
-    if (this.#closed) return Promise.reject(new ConnectionClosedError('beanstalk store is closed'));
-    if (previous && this.#waiters.get(queue) !== previous) return this.#waiter(queue);
-    const waiter = this.#watching(queue).then(
+    return this.#perQueue(
+      this.#waiters,
+      queue,
+      (w) => w.closed,
       (client) => new Waiter(client, () => this.#notify(queue), this.options.onError),
     );
-    this.#waiters.set(queue, waiter);
-    waiter.catch(() => {
-      if (this.#waiters.get(queue) === waiter) this.#waiters.delete(queue);
-    });
-    return waiter;
+  }
+
+  /**
+   * The queue's entry of `map`, made by `make` on a connection of its own (`#watching`) when there is
+   * none or it is `lost`; a failed one is forgotten, so the next call makes another.
+   */
+  #perQueue<T>(
+    map: Map<string, Promise<T>>,
+    queue: string,
+    lost: (entry: T) => boolean,
+    make: (client: BeanstalkClient) => T,
+  ): Promise<T> {
+    const renew = (previous: Promise<T> | undefined): Promise<T> => {
+      if (this.#closed) return Promise.reject(new ConnectionClosedError('beanstalk store is closed'));
+      if (previous && map.get(queue) !== previous) return this.#perQueue(map, queue, lost, make);
+      const made = this.#watching(queue).then(make);
+      map.set(queue, made);
+      made.catch(() => {
+        if (map.get(queue) === made) map.delete(queue);
+      });
+      return made;
+    };
+    const existing = map.get(queue);
+    return existing ? existing.then((entry) => (lost(entry) ? renew(existing) : entry)) : renew(undefined);
   }
 
   /** A new connection that watches the queue's tube and nothing else. */
