@@ -98,15 +98,19 @@ export class RpcResultBackend implements CeleryResultBackend {
     return new Promise((resolve, reject) => {
       const waiters = this.#waiters.get(taskId) ?? new Set<Waiter>();
       this.#waiters.set(taskId, waiters);
+      const forget = () => {
+        waiters.delete(waiter);
+        if (waiters.size === 0 && this.#waiters.get(taskId) === waiters) this.#waiters.delete(taskId);
+      };
       const waiter: Waiter = {
         resolve: (meta) => {
           clearTimeout(timer);
-          waiters.delete(waiter);
+          forget();
           resolve(meta);
         },
       };
       const timer = setTimeout(() => {
-        waiters.delete(waiter);
+        forget();
         reject(new CeleryResultTimeoutError(`no result for Celery task ${taskId} within ${timeoutMs} ms`));
       }, timeoutMs);
       waiters.add(waiter);
