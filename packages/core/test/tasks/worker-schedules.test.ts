@@ -12,6 +12,7 @@ import { silentLogger } from '../../src/messaging/events.js';
 import { Queue } from '../../src/model/queue.js';
 import { TaskClient } from '../../src/tasks/client.js';
 import { type ScheduleEvent, Scheduler } from '../../src/tasks/schedule/scheduler.js';
+import type { TaskHandlers } from '../../src/tasks/types.js';
 import { Worker } from '../../src/tasks/worker.js';
 import { compileTopology } from '../../src/topology/compile/compile.js';
 import { defineTopology } from '../../src/topology/document.js';
@@ -198,26 +199,37 @@ describe('schedules in workers (memory://, a manual clock)', () => {
 });
 
 describe('task limits in a worker (memory://)', () => {
-  it('a stop sends the tasks still waiting for their rate limit back to the queue, unrun', async () => {
-    const connection = await Connection.open(`memory://${randomUUID()}`);
-    const client = new TaskClient(connection, topology);
-    const timers = new ManualTimers(0);
-    let started = 0;
+  /** A running worker of `topology` (concurrency 10, no scheduler) whose tasks do nothing but those `handlers` run. */
+  function limitsWorker(connection: Connection, handlers: TaskHandlers<typeof topology>, timers?: ManualTimers) {
     let ready = false;
     const worker = new Worker({
       connection,
       topology,
       concurrency: 10,
-      timers,
+      ...(timers ? { timers } : {}),
       scheduler: false,
       onConsumeReady: () => {
         ready = true;
       },
-      handlers: { 'api.call': () => void started++, 'report.build': () => undefined, 'mail.send': () => undefined },
+      handlers: {
+        'report.build': () => undefined,
+        'mail.send': () => undefined,
+        'api.call': () => undefined,
+        ...handlers,
+      },
     });
     const running = worker.run();
+    return { worker, running, consuming: () => waitFor(() => ready, { what: 'the worker consuming' }) };
+  }
+
+  it('a stop sends the tasks still waiting for their rate limit back to the queue, unrun', async () => {
+    const connection = await Connection.open(`memory://${randomUUID()}`);
+    const client = new TaskClient(connection, topology);
+    const timers = new ManualTimers(0);
+    let started = 0;
+    const { worker, running, consuming } = limitsWorker(connection, { 'api.call': () => void started++ }, timers);
     try {
-      await waitFor(() => ready, { what: 'the worker consuming' });
+      await consuming();
       for (let i = 0; i < 5; i++) await client.send('api.call', {});
       await waitFor(() => started === 2 && worker.health().inFlight === 3, { what: 'two started, three waiting' });
       // A deadline far beyond the test's timeout: only returning the waiting tasks at once lets the stop finish.
@@ -238,30 +250,17 @@ describe('task limits in a worker (memory://)', () => {
     let most = 0;
     const release: (() => void)[] = [];
     let done = 0;
-    let ready = false;
-    const worker = new Worker({
-      onConsumeReady: () => {
-        ready = true;
-      },
-      connection,
-      topology,
-      concurrency: 10,
-      scheduler: false,
-      handlers: {
-        'mail.send': async () => {
-          running++;
-          most = Math.max(most, running);
-          await new Promise<void>((resolve) => release.push(resolve));
-          running--;
-          done++;
-        },
-        'report.build': () => undefined,
-        'api.call': () => undefined,
+    const { worker, consuming } = limitsWorker(connection, {
+      'mail.send': async () => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise<void>((resolve) => release.push(resolve));
+        running--;
+        done++;
       },
     });
-    void worker.run();
     try {
-      await waitFor(() => ready, { what: 'the worker consuming' });
+      await consuming();
       for (let i = 0; i < 6; i++) await client.send('mail.send', {});
       while (done < 6) {
         await waitFor(() => release.length > 0, { what: 'a handler waiting', timeoutMs: 10_000 });
@@ -286,25 +285,13 @@ describe('task limits in a worker (memory://)', () => {
     const client = new TaskClient(connection, topology);
     const timers = new ManualTimers(0);
     const started: number[] = [];
-    let ready = false;
-    const worker = new Worker({
-      onConsumeReady: () => {
-        ready = true;
-      },
+    const { worker, consuming } = limitsWorker(
       connection,
-      topology,
-      concurrency: 10,
+      { 'api.call': () => void started.push(timers.now()) },
       timers,
-      scheduler: false,
-      handlers: {
-        'api.call': () => void started.push(timers.now()),
-        'report.build': () => undefined,
-        'mail.send': () => undefined,
-      },
-    });
-    void worker.run();
+    );
     try {
-      await waitFor(() => ready, { what: 'the worker consuming' });
+      await consuming();
       for (let i = 0; i < 5; i++) await client.send('api.call', {});
       await waitFor(() => started.length === 2 && timers.pending === 1, { what: 'a burst of two, then a wait' });
       timers.advance(499);
