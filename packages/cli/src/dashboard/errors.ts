@@ -16,7 +16,6 @@ export class DashboardRequestError extends WakameError {
       | 'ERR_BAD_TOKEN'
       | 'ERR_BAD_REQUEST'
       | 'ERR_NOT_DEAD_LETTER_QUEUE'
-      | 'ERR_REPLAY_UNAVAILABLE'
       | 'ERR_NOT_FOUND',
     readonly status: number,
     message: string,

@@ -27,7 +27,7 @@ import type { Redactor } from './redact.js';
 export interface DashboardActions {
   purge(queue: string): Promise<{ readonly purged: number }>;
   /** Moves dead letters back to the queues they died in (core's `replayDeadLetters`). */
-  replay?(queue: string, limit: number | undefined): Promise<{ readonly replayed: number }>;
+  replay(queue: string, limit: number | undefined): Promise<{ readonly replayed: number }>;
 }
 
 export interface DashboardOptions {
@@ -83,7 +83,7 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
   const state = async (): Promise<object> => ({
     settings: {
       allowActions: options.actions !== undefined,
-      replay: options.actions?.replay !== undefined,
+      replay: options.actions !== undefined,
       ...(options.actions ? { token } : {}),
       topologyFile: options.topologyFile ?? null,
     },
@@ -103,9 +103,6 @@ export async function serveDashboard(options: DashboardOptions): Promise<Dashboa
     let result: object;
     if (name === 'purge') result = await actions.purge(queue);
     else if (name === 'replay') {
-      if (!actions.replay) {
-        throw new DashboardRequestError('ERR_REPLAY_UNAVAILABLE', 501, 'replaying dead letters is not available yet');
-      }
       if (!options.monitor.isDeadLetterQueue(queue)) {
         throw new DashboardRequestError('ERR_NOT_DEAD_LETTER_QUEUE', 400, `'${queue}' is not a dead-letter queue`);
       }
