@@ -9,7 +9,6 @@
 import { InvalidArgumentError } from '@wakame/core';
 import { withoutCredentials } from './redact.js';
 
-/** What the page shows of one worker. */
 /** A queue a worker consumes, as its `/readyz` tells. */
 export interface WorkerQueue {
   readonly queue: string;
@@ -17,6 +16,7 @@ export interface WorkerQueue {
   readonly inFlight?: number;
 }
 
+/** What the page shows of one worker. */
 export interface WorkerStatus {
   /** The health server's URL without credentials. */
   readonly url: string;
