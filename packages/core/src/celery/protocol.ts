@@ -126,9 +126,7 @@ export function encodeCeleryTask(spec: CeleryTaskSpec): EncodedCeleryTask {
   const args = spec.args ?? [];
   const kwargs = spec.kwargs ?? {};
   if (!Array.isArray(args)) throw new InvalidArgumentError(`args of ${spec.name} must be an array`);
-  if (typeof kwargs !== 'object' || kwargs === null || Array.isArray(kwargs)) {
-    throw new InvalidArgumentError(`kwargs of ${spec.name} must be an object`);
-  }
+  if (!isRecord(kwargs)) throw new InvalidArgumentError(`kwargs of ${spec.name} must be an object`);
   const now = spec.now ?? new Date();
   const id = spec.id ?? randomUUID();
   const eta = spec.countdown !== undefined ? secondsAfter(now, spec.countdown, 'countdown') : spec.eta;
