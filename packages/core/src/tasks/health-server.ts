@@ -17,7 +17,7 @@ import type { Registry } from 'prom-client';
 import { HealthServerError } from '../errors.js';
 import { EventLoopWatch, type EventLoopWatchOptions } from './event-loop-watch.js';
 import type { WorkerHealth } from './worker-health.js';
-import { type MetricsSource, type QueueDepthOptions, WorkerMetrics } from './worker-metrics.js';
+import { type MetricsSource, type QueueDepthOptions, WorkerMetrics, withTimeout } from './worker-metrics.js';
 import type { WorkerObserver } from './worker-observer.js';
 
 /** Options of `worker.serveHealth()`. */
@@ -188,17 +188,4 @@ function listen(server: Server, port: number, host: string): Promise<AddressInfo
       resolve(server.address() as AddressInfo);
     });
   });
-}
-
-/** `promise`, or `fallback()` when it takes longer than `ms` (or fails). */
-async function withTimeout<T>(promise: Promise<T>, ms: number, fallback: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<T>((resolve) => {
-    timer = setTimeout(() => resolve(fallback()), ms);
-  });
-  try {
-    return await Promise.race([promise.catch(fallback), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

@@ -274,17 +274,28 @@ export class WorkerMetrics {
     if (depth === false || connection?.isConnected !== true) return Promise.resolve(undefined);
     const cached = this.#depthCache.get(queue);
     if (cached && Date.now() - cached.at < depth.cacheMs) return cached.sample;
-    let timer: NodeJS.Timeout | undefined;
-    const sample = Promise.race([
-      connection.admin.declareQueue(new Queue(queue), { passive: true }).then(
-        (result) => result.messageCount,
-        () => undefined,
-      ),
-      new Promise<undefined>((resolve) => {
-        timer = setTimeout(resolve, depth.timeoutMs, undefined);
-      }),
-    ]).finally(() => clearTimeout(timer));
+    const sample = withTimeout(
+      connection.admin.declareQueue(new Queue(queue), { passive: true }).then((result) => result.messageCount),
+      depth.timeoutMs,
+      () => undefined,
+    );
     this.#depthCache.set(queue, { at: Date.now(), sample });
     return sample;
+  }
+}
+
+/**
+ * `promise`, or `fallback()` when it takes longer than `ms` (or fails). Here for the depth samples and for the
+ * health server's `/readyz`, which imports it (the health server imports this module, not the other way round).
+ */
+export async function withTimeout<T>(promise: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback()), ms);
+  });
+  try {
+    return await Promise.race([promise.catch(fallback), late]);
+  } finally {
+    clearTimeout(timer);
   }
 }
