@@ -3,26 +3,18 @@
  * the CLI processes share) and on RabbitMQ (its own dead-lettering, x-death). The dead letters are made by the
  * broker: messages rejected from a queue whose dead-letter exchange feeds the dead-letter queue.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Connection, Exchange, Queue } from '@wakame/core';
 import { AMQP_URL, brokerGate, waitFor } from '@wakame/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const main = join(repo, 'packages/cli/src/main.ts');
+import { main, spawnTsx } from './ui-process.js';
 
 /** `node main.ts …` with stdin not a terminal (so nothing is asked: --yes or a refusal). */
 async function wakame(args: readonly string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', main, ...args], {
-    cwd: repo,
-    env: { ...process.env, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTsx([main, ...args], { ...process.env, NO_COLOR: '1' });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));

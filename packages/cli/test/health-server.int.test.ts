@@ -3,13 +3,12 @@
  * `--json` output; /readyz, /healthz and /metrics are requested over HTTP. On file:// the counters match the tasks
  * sent exactly; on RabbitMQ /readyz turns 503 while the worker is locked out of the broker and 200 once let back in.
  */
-import { type ChildProcessByStdio, spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { Connection, defineTopology, TaskClient } from '@wakame/core';
 import {
   AMQP_URL,
@@ -24,9 +23,8 @@ import {
 } from '@wakame/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cliTransports } from '../src/transports.js';
+import { main, repo, spawnTsx } from './ui-process.js';
 
-const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const main = join(repo, 'packages/cli/src/main.ts');
 const fixture = join(repo, 'packages/cli/test/fixtures/count-worker.mjs');
 
 interface Running {
@@ -46,11 +44,7 @@ function startWorker(url: string, out: string): Promise<Running> {
 
 /** Runs a script with tsx; resolves once its stdout has named the health server's address. */
 async function start(args: readonly string[], env: NodeJS.ProcessEnv): Promise<Running> {
-  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', ...args], {
-    cwd: repo,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTsx(args, env);
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {

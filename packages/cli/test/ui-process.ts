@@ -8,7 +8,20 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const main = join(repo, 'packages/cli/src/main.ts');
+/** The CLI's entry point, run from source. */
+export const main = join(repo, 'packages/cli/src/main.ts');
+
+/** `node <args>` from the repository with tsx and the workspace's sources, stdout and stderr piped. */
+export function spawnTsx(
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = process.env,
+): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', ...args], {
+    cwd: repo,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
 
 /** A running `wakame ui`. */
 export interface RunningUi {
@@ -28,11 +41,7 @@ export function runCli(
   args: readonly string[],
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<{ code: number | null; output: string }> {
-  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', main, ...args], {
-    cwd: repo,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTsx([main, ...args], env);
   let output = '';
   child.stdout.on('data', (chunk: Buffer) => {
     output += chunk.toString();
@@ -57,11 +66,7 @@ export async function startCli(
   event: string,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<RunningUi> {
-  const child = spawn(process.execPath, ['--conditions=@wakame/source', '--import', 'tsx', main, ...args], {
-    cwd: repo,
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawnTsx([main, ...args], env);
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk: Buffer) => {
