@@ -9,7 +9,7 @@
 import { randomUUID } from 'node:crypto';
 import type zookeeper from 'node-zookeeper-client';
 import type { ZkLayout } from './layout.js';
-import { CreateMode, isZkCode, ZK, type ZkSession } from './session.js';
+import { CreateMode, type ZkSession } from './session.js';
 
 /** Where a body's chunks are: the entry header's `b` field. */
 export interface BlobRef {
@@ -66,10 +66,7 @@ export class BlobChunks {
   /** Removes `ref`'s chunks (those still there) and directory. */
   async remove(queue: string, ref: BlobRef): Promise<void> {
     const dir = `${this.layout.blobs(queue)}/${ref.key}`;
-    const gone = (error: unknown): void => {
-      if (!isZkCode(error, ZK.NO_NODE)) throw error;
-    };
-    await Promise.all(Array.from({ length: ref.n }, (_, i) => this.session.remove(`${dir}/${i}`).catch(gone)));
-    await this.session.remove(dir).catch(gone);
+    await Promise.all(Array.from({ length: ref.n }, (_, i) => this.session.removeIfThere(`${dir}/${i}`)));
+    await this.session.removeIfThere(dir);
   }
 }

@@ -187,6 +187,17 @@ export class ZkSession {
     return this.#call<void>((client, done) => client.remove(path, version, done), path);
   }
 
+  /** Removes `path` (any version). @returns false when it was not there. */
+  async removeIfThere(path: string): Promise<boolean> {
+    try {
+      await this.remove(path);
+      return true;
+    } catch (error) {
+      if (isZkCode(error, ZK.NO_NODE)) return false;
+      throw error;
+    }
+  }
+
   /** The node's stat, or `undefined` when it does not exist; `watcher` fires on its creation, change or deletion. */
   exists(path: string, watcher?: (event: ZkEvent) => void): Promise<ZkStat | undefined> {
     return this.#call<ZkStat | undefined>((client, done) => {

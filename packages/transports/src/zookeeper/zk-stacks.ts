@@ -47,9 +47,7 @@ export class ZkStacks implements StackStateStore {
   }
 
   async remove(stack: string): Promise<void> {
-    await this.session.remove(`${this.statesPath}/${checked(stack)}`).catch((error: unknown) => {
-      if (!isZkCode(error, ZK.NO_NODE)) throw error;
-    });
+    await this.session.removeIfThere(`${this.statesPath}/${checked(stack)}`);
   }
 
   lock(stack: string, options: StackLockOptions): Promise<StackLock> {
@@ -69,9 +67,7 @@ export class ZkStacks implements StackStateStore {
     const release = async (): Promise<void> => {
       if (released) return;
       released = true;
-      await this.session.remove(path).catch((error: unknown) => {
-        if (!isZkCode(error, ZK.NO_NODE)) throw error;
-      });
+      await this.session.removeIfThere(path);
     };
     return { lock: { release } };
   }

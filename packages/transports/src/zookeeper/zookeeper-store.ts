@@ -120,7 +120,7 @@ export class ZooKeeperStore implements VirtualStore {
     const path = this.#layout.queue(name);
     const entries = await this.#entries(name);
     const removed = await Promise.all(entries.map((e) => this.#removeEntry(`${path}/${e}`)));
-    await this.#removeIfThere(path);
+    await this.#session.removeIfThere(path);
     if (this.#layout.name === 'wakame') {
       await this.#removeTree(this.#layout.claims(name));
       await this.#removeTree(this.#layout.blobs(name));
@@ -259,7 +259,7 @@ export class ZooKeeperStore implements VirtualStore {
     this.#register(path);
     return () => {
       if (!this.#consumers.delete(path)) return;
-      this.#removeIfThere(path).catch((error: unknown) => this.options.onError?.(error));
+      this.#session.removeIfThere(path).catch((error: unknown) => this.options.onError?.(error));
     };
   }
 
@@ -307,8 +307,8 @@ export class ZooKeeperStore implements VirtualStore {
 
   /** Removes an entry (with its `delivered` marker in the Wakame layout); false when it was gone. */
   async #removeEntry(path: string): Promise<boolean> {
-    if (this.#layout.name === 'wakame') await this.#removeIfThere(`${path}/delivered`);
-    return this.#removeIfThere(path);
+    if (this.#layout.name === 'wakame') await this.#session.removeIfThere(`${path}/delivered`);
+    return this.#session.removeIfThere(path);
   }
 
   /** Removes `path` and everything under it (claims of other sessions too: any session may delete them). */
@@ -318,17 +318,7 @@ export class ZooKeeperStore implements VirtualStore {
       throw error;
     });
     await Promise.all(children.map((c) => this.#removeTree(`${path}/${c}`)));
-    await this.#removeIfThere(path);
-  }
-
-  async #removeIfThere(path: string): Promise<boolean> {
-    try {
-      await this.#session.remove(path);
-      return true;
-    } catch (error) {
-      if (isZkCode(error, ZK.NO_NODE)) return false;
-      throw error;
-    }
+    await this.#session.removeIfThere(path);
   }
 
   #notify(queue: string): void {
