@@ -110,7 +110,8 @@ export function tracebackOf(error: unknown): string {
   return error instanceof Error ? (error.stack ?? `${error.name}: ${error.message}`) : String(error);
 }
 
-function messageText(message: unknown): string {
+/** The text of a stored `exc_message` (Celery stores the exception's arguments as a list). */
+export function messageText(message: unknown): string {
   if (Array.isArray(message))
     return message.map((part) => (typeof part === 'string' ? part : JSON.stringify(part))).join(', ');
   return typeof message === 'string' ? message : JSON.stringify(message ?? '');

@@ -21,7 +21,14 @@ import { CeleryEventDispatcher, type CeleryEventOptions } from './events.js';
 import { type FollowUp, failureFollowUps, retryMessage, successFollowUps } from './follow-ups.js';
 import { type CeleryTask, decodeCeleryTask, reprOf } from './protocol.js';
 import { CeleryPublisher } from './publish.js';
-import { type CeleryResultBackend, type CeleryResultMeta, exceptionInfo, resultMeta, tracebackOf } from './results.js';
+import {
+  type CeleryResultBackend,
+  type CeleryResultMeta,
+  exceptionInfo,
+  messageText,
+  resultMeta,
+  tracebackOf,
+} from './results.js';
 import { CELERY_DEFAULT_QUEUE, type CeleryRoute, CeleryRouter, celeryQueue } from './routing.js';
 import { withinTimeLimits } from './time-limits.js';
 import { type CeleryTopologyTask, celeryTasksOf } from './topology.js';
@@ -277,6 +284,5 @@ export class CeleryWorker<T extends TopologyDocument = TopologyDocument> {
 /** An exception as Celery's events show it: `ValueError('boom')`. */
 function exceptionRepr(error: unknown): string {
   const info = exceptionInfo(error);
-  const message = Array.isArray(info.exc_message) ? info.exc_message.join(', ') : String(info.exc_message);
-  return `${info.exc_type}(${JSON.stringify(message).replace(/^"|"$/g, "'")})`;
+  return `${info.exc_type}(${JSON.stringify(messageText(info.exc_message)).replace(/^"|"$/g, "'")})`;
 }
