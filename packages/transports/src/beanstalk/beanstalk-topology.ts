@@ -100,10 +100,7 @@ export class BeanstalkTopology implements TopologyStore {
   }
 
   get writer(): Promise<BeanstalkClient> {
-    this.#writer = this.#live(this.#writer, async (client) => {
-      await Promise.all([client.use(this.tube), client.watch(this.tube)]);
-      await client.ignore('default');
-    });
+    this.#writer = this.#live(this.#writer, (client) => client.useOnly(this.tube));
     return this.#writer;
   }
 

@@ -159,6 +159,12 @@ export class BeanstalkClient {
     return (await this.#send('ignore', `ignore ${tube}`, WATCHING)).status === 'WATCHING';
   }
 
+  /** Uses `tube` and watches it alone (not `default`): the connection of one record tube. */
+  async useOnly(tube: string): Promise<void> {
+    await Promise.all([this.use(tube), this.watch(tube)]);
+    await this.ignore('default');
+  }
+
   /** Puts a job into the tube in `use`. @returns its id. */
   async put(priority: number, delaySeconds: number, ttrSeconds: number, body: Buffer): Promise<number> {
     const reply = await this.#send(

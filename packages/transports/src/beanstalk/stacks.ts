@@ -66,8 +66,7 @@ export class BeanstalkStacks implements StackStateStore {
   async #with<T>(tube: string, fn: (client: BeanstalkClient) => Promise<T>): Promise<T> {
     const client = await this.connect();
     try {
-      await Promise.all([client.use(tube), client.watch(tube)]);
-      await client.ignore('default');
+      await client.useOnly(tube);
       return await fn(client);
     } finally {
       client.close();
@@ -125,8 +124,7 @@ export class BeanstalkStacks implements StackStateStore {
     const tube = this.#tube('lock', stack);
     const client = await this.connect();
     try {
-      await Promise.all([client.use(tube), client.watch(tube)]);
-      await client.ignore('default');
+      await client.useOnly(tube);
       let job = await client.reserve(0);
       if (!job && total(await client.statsTube(tube)) === 0) {
         await this.topology.exclusive(async () => {
