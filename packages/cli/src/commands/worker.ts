@@ -38,11 +38,15 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
   if (options.healthHost !== undefined && options.healthPort === undefined) {
     throw new InvalidArgumentError('--health-host needs --health-port (the port of the health server)');
   }
-  const line = (event: string, fields: Record<string, unknown> = {}): void => {
-    if (ctx.quiet) return;
+  /** One event, even with --quiet: a JSON document with --json, else a timestamped line on stderr. */
+  const emit = (event: string, fields: Record<string, unknown> = {}): void => {
     if (ctx.jsonMode) ctx.json({ event, at: new Date().toISOString(), ...fields });
     else
       ctx.err(`${new Date().toISOString()} ${event}${Object.keys(fields).length ? ` ${JSON.stringify(fields)}` : ''}`);
+  };
+  /** An event --quiet silences. */
+  const line = (event: string, fields: Record<string, unknown> = {}): void => {
+    if (!ctx.quiet) emit(event, fields);
   };
   const url = options.url ?? ctx.env.WAKAME_URL ?? DEFAULT_URL;
   const queues = options.queues
@@ -94,9 +98,7 @@ export async function worker(ctx: CommandContext, file: string, options: WorkerC
         port: options.healthPort,
         ...(options.healthHost !== undefined ? { host: options.healthHost } : {}),
       });
-      const fields = { url: server.url, host: server.host, port: server.port };
-      if (ctx.jsonMode) ctx.json({ event: 'health', at: new Date().toISOString(), ...fields });
-      else ctx.err(`${new Date().toISOString()} health ${JSON.stringify(fields)}`);
+      emit('health', { url: server.url, host: server.host, port: server.port });
     }
     await running.run();
   } finally {
