@@ -99,9 +99,9 @@ function refreshStaleListings(queues) {
 
 function renderDeadLetters(snapshot) {
   lastSnapshot = snapshot;
-  refreshStaleListings(snapshot.queues.filter((q) => q.deadLetter));
-  const container = document.getElementById('dead-letters');
   const queues = snapshot.queues.filter((q) => q.deadLetter);
+  refreshStaleListings(queues);
+  const container = document.getElementById('dead-letters');
   if (queues.length === 0) {
     container.replaceChildren(element('p', 'No dead-letter queue on this broker.', 'muted'));
     return;
