@@ -20,7 +20,7 @@ import type zookeeper from 'node-zookeeper-client';
 import { markRedelivered } from '../internal/kombu-envelope.js';
 import type { BlobChunks, BlobRef } from './blobs.js';
 import { decodeEntry, EntryFormatError } from './entry-codec.js';
-import type { ZkLayout } from './layout.js';
+import { deliveredMarker, type ZkLayout } from './layout.js';
 import { CreateMode, failedOp, isZkCode, ZK, type ZkSession } from './session.js';
 
 /** What the store keeps for a claimed entry: its receipt. */
@@ -45,8 +45,6 @@ export type ClaimResult =
   | { readonly kind: 'taken'; readonly claimPath: string | undefined }
   | { readonly kind: 'gone' };
 
-const DELIVERED = 'delivered';
-
 export class EntryClaims {
   constructor(
     private readonly session: ZkSession,
@@ -70,7 +68,7 @@ export class EntryClaims {
     let markedNow = true;
     try {
       await this.session.multi((tx) =>
-        tx.create(claimPath, CreateMode.EPHEMERAL).create(`${entryPath}/${DELIVERED}`, CreateMode.PERSISTENT),
+        tx.create(claimPath, CreateMode.EPHEMERAL).create(deliveredMarker(entryPath), CreateMode.PERSISTENT),
       );
     } catch (error) {
       const at = failedOp(error);
@@ -104,7 +102,7 @@ export class EntryClaims {
       decoded = read ? decodeEntry('wakame', data, priority) : undefined;
     } catch (error) {
       await this.#setAside(queue, entry, data, error, (tx) =>
-        tx.remove(claimPath).remove(`${entryPath}/${DELIVERED}`).remove(entryPath),
+        tx.remove(claimPath).remove(deliveredMarker(entryPath)).remove(entryPath),
       );
       return { kind: 'gone' };
     }
@@ -180,11 +178,11 @@ export class EntryClaims {
     try {
       if (outcome === 'ack') {
         await this.session.multi((tx) => {
-          tx.remove(claimPath).remove(`${entryPath}/${DELIVERED}`).remove(entryPath);
+          tx.remove(claimPath).remove(deliveredMarker(entryPath)).remove(entryPath);
           if (r.blob) this.blobs.removeInto(tx, r.queue, r.blob);
         });
       } else if (outcome === 'release' && r.markedNow) {
-        await this.session.multi((tx) => tx.remove(claimPath).remove(`${entryPath}/${DELIVERED}`));
+        await this.session.multi((tx) => tx.remove(claimPath).remove(deliveredMarker(entryPath)));
       } else {
         await this.session.remove(claimPath);
       }

@@ -27,6 +27,11 @@ export const WAKAME_MAX_PRIORITY = 255;
 /** kombu's steps: kombu consumes `000` first, so its priority p is written as 9 - p. */
 export const KOMBU_STEPS = 9;
 
+/** The Wakame layout's persistent marker under an entry delivered once (a later delivery is `redelivered`). */
+export function deliveredMarker(entryPath: string): string {
+  return `${entryPath}/delivered`;
+}
+
 export interface ZkLayout {
   readonly name: ZkLayoutName;
   readonly root: string;

@@ -15,7 +15,7 @@
  */
 import type { QueueSpec } from '@wakame/core/spi';
 import { decodeEntry, encodeEntry } from './entry-codec.js';
-import type { ZkLayout } from './layout.js';
+import { deliveredMarker, type ZkLayout } from './layout.js';
 import { CreateMode, isZkCode, ZK, type ZkSession } from './session.js';
 
 /** Entries re-filed at once (each is one multi-op; the batch bounds what is in flight). */
@@ -78,7 +78,7 @@ async function refileOne(session: ZkSession, layout: ZkLayout, to: QueueSpec, en
         data,
         CreateMode.PERSISTENT_SEQUENTIAL,
       );
-      if (delivered) tx.remove(`${path}/delivered`);
+      if (delivered) tx.remove(deliveredMarker(path));
       tx.remove(path).remove(claim);
     });
     return true;

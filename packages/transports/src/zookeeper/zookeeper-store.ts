@@ -19,7 +19,7 @@ import { PayloadTooLargeError } from '@wakame/core/spi';
 import { BlobChunks } from './blobs.js';
 import { EntryClaims, type EntryReceipt } from './claims.js';
 import { encodeEntry } from './entry-codec.js';
-import { type ZkLayout, type ZkLayoutName, zkLayout } from './layout.js';
+import { deliveredMarker, type ZkLayout, type ZkLayoutName, zkLayout } from './layout.js';
 import { QueueCursor } from './queue-cursor.js';
 import { refileEntries } from './refile.js';
 import { CreateMode, isZkCode, ZK, ZkSession, type ZkSessionOptions } from './session.js';
@@ -307,7 +307,7 @@ export class ZooKeeperStore implements VirtualStore {
 
   /** Removes an entry (with its `delivered` marker in the Wakame layout); false when it was gone. */
   async #removeEntry(path: string): Promise<boolean> {
-    if (this.#layout.name === 'wakame') await this.#session.removeIfThere(`${path}/delivered`);
+    if (this.#layout.name === 'wakame') await this.#session.removeIfThere(deliveredMarker(path));
     return this.#session.removeIfThere(path);
   }
 
