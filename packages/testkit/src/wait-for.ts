@@ -14,8 +14,11 @@ export interface WaitForOptions {
   readonly timeoutMs?: number;
   /** Pause between two evaluations of the condition (default 5). */
   readonly intervalMs?: number;
-  /** What is awaited, for the timeout message (default `'condition'`). */
-  readonly what?: string;
+  /**
+   * What is awaited, for the timeout message (default `'condition'`). A function is called when the wait
+   * times out, so the message can say how far things got then (not when the wait began).
+   */
+  readonly what?: string | (() => string);
 }
 
 function describe(value: unknown): string {
@@ -43,7 +46,7 @@ export async function waitFor<T>(
     let lastError: unknown;
     const timer = setTimeout(() => {
       settled = true;
-      const message = `timed out after ${timeoutMs} ms waiting for ${what}; last value: ${last}`;
+      const message = `timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}; last value: ${last}`;
       reject(lastError === undefined ? new Error(message) : new Error(message, { cause: lastError }));
     }, timeoutMs);
 

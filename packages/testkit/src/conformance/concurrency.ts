@@ -7,6 +7,14 @@ const CONSUMERS = 8;
 const MESSAGES = 2000;
 const PUBLISH_BATCH = 100;
 
+/** The ids not delivered yet, for a failure message: which ones, so a stall can be told from a loss. */
+function missing(deliveries: ReadonlyMap<number, number>): string {
+  const ids: number[] = [];
+  for (let id = 0; id < MESSAGES; id++) if (!deliveries.has(id)) ids.push(id);
+  const shown = ids.slice(0, 20).join(', ');
+  return ids.length === 0 ? 'none missing' : `missing ${ids.length}: ${shown}${ids.length > 20 ? ', …' : ''}`;
+}
+
 /** Competing consumers on separate connections share a queue without duplicates or losses. */
 export function concurrencySuite(h: Harness): void {
   describe('concurrency', () => {
@@ -54,7 +62,11 @@ export function concurrencySuite(h: Harness): void {
 
         await waitFor(() => deliveries.size === MESSAGES, {
           timeoutMs: 15_000,
-          what: `all ${MESSAGES} ids (${deliveries.size} so far)`,
+          what: () => `all ${MESSAGES} ids (${deliveries.size} delivered; ${missing(deliveries)})`,
+        }).catch(async (error: Error) => {
+          // Ready in the queue (a consumer missed a wake-up) or not (held somewhere, or lost): say which.
+          const ready = await queue.messageCount().catch((e: Error) => `unknown (${e.message})`);
+          throw new Error(`${error.message}; ready in the queue: ${ready}`, { cause: error });
         });
         await h.waitForMessageCount(queue, 0);
         await Promise.all(consumers.map((c) => c.idle()));

@@ -46,6 +46,8 @@ const RECORD_TTR_SECONDS = 30;
 /** The topology records of one beanstalkd broker (one URL prefix), shared by the stores of a process. */
 export class BeanstalkTopology implements TopologyStore {
   #records: Records = empty();
+  /** How many times {@link BeanstalkTopology.#records} was replaced: a read begun before a replacement is stale. */
+  #replaced = 0;
   #snapshot: TopologySnapshot | undefined;
   /** Writes of this process, one at a time (they share one connection and one reservation). */
   #writing: Promise<unknown> = Promise.resolve();
@@ -142,6 +144,7 @@ export class BeanstalkTopology implements TopologyStore {
    * @returns whether the record was read.
    */
   async refresh(): Promise<boolean> {
+    const replaced = this.#replaced;
     const reader = await this.reader;
     const job = await reader.peekReady();
     if (!job) return false;
@@ -152,6 +155,10 @@ export class BeanstalkTopology implements TopologyStore {
       if (error instanceof RecordMoved) return false;
       throw error;
     }
+    // A write of this process that finished while the peek travelled made newer records than the peek
+    // saw (the reply of the writer's connection can be read before the reader's): keep those. Comparing
+    // serials would not do, since a record made again from scratch starts its serial over.
+    if (this.#replaced !== replaced) return true;
     if (records.serial !== this.#records.serial) this.#replace(records);
     return true;
   }
@@ -221,7 +228,7 @@ export class BeanstalkTopology implements TopologyStore {
   }
 
   putExchange(spec: ExchangeSpec): Promise<void> {
-    return this.#update((r) => void r.exchanges.set(spec.name, plain(spec)));
+    return this.#update((r) => putChanged(r.exchanges, spec.name, spec));
   }
 
   deleteExchange(name: string): Promise<void> {
@@ -229,7 +236,7 @@ export class BeanstalkTopology implements TopologyStore {
   }
 
   putQueue(spec: QueueSpec): Promise<void> {
-    return this.#update((r) => void r.queues.set(spec.name, plain(spec)));
+    return this.#update((r) => putChanged(r.queues, spec.name, spec));
   }
 
   deleteQueue(name: string): Promise<void> {
@@ -258,7 +265,7 @@ export class BeanstalkTopology implements TopologyStore {
   }
 
   putPolicy(spec: PolicySpec): Promise<void> {
-    return this.#update((r) => void r.policies.set(policyKeyOf(spec), plain(spec)));
+    return this.#update((r) => putChanged(r.policies, policyKeyOf(spec), spec));
   }
 
   deletePolicy(operator: boolean, vhost: string, name: string): Promise<void> {
@@ -266,6 +273,7 @@ export class BeanstalkTopology implements TopologyStore {
   }
 
   #replace(records: Records): void {
+    this.#replaced++;
     this.#records = records;
     this.#snapshot = undefined;
     for (const listener of this.#listeners) listener();
@@ -351,4 +359,16 @@ export class BeanstalkTopology implements TopologyStore {
       if (job) return [job, ...(await writer.reserveAll())];
     }
   }
+}
+
+/**
+ * Sets `map[key]` to a plain copy of `spec`; false when it already held the same, so a redeclaration
+ * (every consumer declares its queues) leaves the record, its serial and every reader's copy alone.
+ */
+function putChanged<T extends object>(map: Map<string, T>, key: string, spec: T): boolean {
+  const copy = plain(spec);
+  const before = map.get(key);
+  if (before !== undefined && JSON.stringify(before) === JSON.stringify(copy)) return false;
+  map.set(key, copy);
+  return true;
 }

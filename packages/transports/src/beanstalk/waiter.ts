@@ -28,20 +28,7 @@ export class Waiter {
   arm(): void {
     if (this.#closed) return;
     this.#armed = true;
-    if (!this.#running) {
-      this.#running = true;
-      this.#run()
-        .catch((error: unknown) => {
-          if (this.#closed) return;
-          this.onError(error);
-          // The connection is gone (a server restart): the consumers claim again, which opens new
-          // connections, or retries later while the server is away; finding the queue empty re-arms a waiter.
-          this.wake();
-        })
-        .finally(() => {
-          this.#running = false;
-        });
-    }
+    if (!this.#running) void this.#run();
   }
 
   close(): void {
@@ -55,14 +42,31 @@ export class Waiter {
     return this.#closed || this.client.closed;
   }
 
+  /**
+   * The wait loop. `#running` is cleared in the same step as the loop ends, so an `arm()` that comes
+   * after that step starts a new loop, and one that comes before it is seen by the loop's condition:
+   * no wake-up falls in between.
+   */
   async #run(): Promise<void> {
-    while (this.#armed && !this.#closed) {
-      const job = await this.client.reserve(WAIT_SECONDS);
-      if (!job) continue;
-      const stats = await this.client.statsJob(job.id);
-      await this.client.release(job.id, Number(stats?.pri ?? 0));
+    this.#running = true;
+    try {
+      while (this.#armed && !this.#closed) {
+        const job = await this.client.reserve(WAIT_SECONDS);
+        if (!job) continue;
+        const stats = await this.client.statsJob(job.id);
+        await this.client.release(job.id, Number(stats?.pri ?? 0));
+        this.#armed = false;
+        this.wake();
+      }
+    } catch (error) {
+      if (this.#closed) return;
+      this.onError(error);
+      // The connection is gone (a server restart): the consumers claim again, which opens new
+      // connections, or retries later while the server is away; finding the queue empty re-arms a waiter.
       this.#armed = false;
       this.wake();
+    } finally {
+      this.#running = false;
     }
   }
 }

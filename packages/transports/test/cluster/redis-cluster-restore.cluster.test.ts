@@ -87,7 +87,7 @@ describe.skipIf(gate === 'skip')('redis cluster: a dead consumer process', () =>
       for (const h of holders) await h.kill();
       await waitFor(() => got.length === PER_QUEUE * names.length, {
         timeoutMs: 30_000,
-        what: `every held message restored (${got.length} so far)`,
+        what: () => `every held message restored (${got.length} so far)`,
       });
       console.info(
         `[redis cluster restore] ${got.length} messages restored ${Date.now() - killedAt} ms after the kill`,

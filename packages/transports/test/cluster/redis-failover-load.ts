@@ -72,7 +72,7 @@ export async function tallyDeliveries(
 ): Promise<{ lost: number; duplicates: number }> {
   await waitFor(() => [...confirmed].every((n) => seen.has(n)), {
     timeoutMs: 60_000,
-    what: `every confirmed message delivered (${seen.size} of ${confirmed.size} so far)`,
+    what: () => `every confirmed message delivered (${seen.size} of ${confirmed.size} so far)`,
   });
   const lost = [...confirmed].filter((n) => !seen.has(n)).length;
   const duplicates = [...seen.values()].reduce((sum, count) => sum + count - 1, 0);

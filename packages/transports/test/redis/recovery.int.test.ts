@@ -103,7 +103,7 @@ describe.skipIf(gate === 'skip')('redis recovery', () => {
     }
     await waitFor(() => seen.size === total, {
       timeoutMs: 30_000,
-      what: `all ${total} messages (${seen.size} so far)`,
+      what: () => `all ${total} messages (${seen.size} so far)`,
     });
     const duplicates = [...seen.values()].reduce((sum, count) => sum + count - 1, 0);
     console.info(
