@@ -55,6 +55,12 @@ export interface BeanstalkStoreOptions {
 const FEATURES: StoreFeatures = Object.freeze({ priority: true, persistence: true, crossProcess: true });
 /** How soon consumers claim again after a claim failed (the server away). */
 const RETRY_MS = 1_000;
+/**
+ * Consumers claim again this often even when no waiter woke them. Waiters make wake-ups immediate; this
+ * bounds the stall should one ever be missed (a job handed between connections at an unlucky moment),
+ * at the cost of one claim round trip per consumed queue while it is idle.
+ */
+const SAFETY_WAKE_MS = 2_000;
 /** Claims of a purge: how many reserves go out together. */
 const PURGE_BATCH = 100;
 
@@ -84,6 +90,7 @@ export class BeanstalkStore implements VirtualStore {
   #maxJobSize = 65_535;
   #unchanged: (() => void) | undefined;
   #touchTimer: NodeJS.Timeout | undefined;
+  #safetyTimer: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(private readonly options: BeanstalkStoreOptions) {
@@ -132,6 +139,10 @@ export class BeanstalkStore implements VirtualStore {
     // Touch held jobs well inside their TTR, so only a process that stopped loses them.
     this.#touchTimer = setInterval(() => this.#touchAll(), (this.options.ttrSeconds * 1000) / 3);
     this.#touchTimer.unref();
+    this.#safetyTimer = setInterval(() => {
+      for (const queue of this.#consumers.keys()) this.#notify(queue);
+    }, SAFETY_WAKE_MS);
+    this.#safetyTimer.unref();
   }
 
   /** Opens the shared topology of this identity (the first store of the process to open reads the record). */
@@ -153,6 +164,7 @@ export class BeanstalkStore implements VirtualStore {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#touchTimer);
+    clearInterval(this.#safetyTimer);
     this.#unchanged?.();
     for (const waiter of this.#waiters.values())
       void waiter.then(

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import type { StoredMessage } from '@wakame/core/spi';
 import { BEANSTALK_URL, brokerGate, waitFor } from '@wakame/testkit';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { BeanstalkStore } from '../../src/beanstalk/beanstalk-store.js';
 import type { Receipt } from '../../src/beanstalk/claimer.js';
 import { BeanstalkClient, BeanstalkCommandError } from '../../src/beanstalk/client.js';
@@ -163,4 +163,26 @@ describe.skipIf(gate === 'skip')('beanstalk client on a real server', () => {
     await s.settle(claimed.receipt, 'ack');
     expect(await observer.statsJob(jobId)).toBeUndefined();
   }, 30_000);
+
+  it('tells its consumed queues to claim again every 2 s even without a wake-up, and stops once nobody consumes', async () => {
+    const prefix = `${freshTube()}.`;
+    vi.useFakeTimers({ toFake: ['setInterval', 'clearInterval'] });
+    try {
+      const s = store(prefix);
+      await s.open();
+      const told: string[] = [];
+      s.watch((queue) => told.push(queue));
+      const stop = s.addConsumer('q', 'tag');
+      vi.advanceTimersByTime(2_000);
+      expect(told.filter((q) => q === 'q')).toHaveLength(1);
+      vi.advanceTimersByTime(4_000);
+      expect(told.filter((q) => q === 'q')).toHaveLength(3);
+      stop();
+      told.length = 0;
+      vi.advanceTimersByTime(6_000);
+      expect(told).toEqual([]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
 });
