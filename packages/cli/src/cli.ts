@@ -31,7 +31,7 @@ import type { WorkerCommandOptions } from './commands/worker.js';
 import { type CommandContext, type GlobalOptions, jsonRequested, withGlobalOptions } from './context.js';
 import { addDeadLetterCommands } from './dead-letter-commands.js';
 import { ExitError, USAGE_EXIT_CODE } from './errors.js';
-import { collect, integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
+import { bindAddress, collect, integer, integerOrName, MAX_SECONDS, positiveInteger, seconds } from './options.js';
 import { addTopologyCommands } from './topology-commands.js';
 
 export { USAGE_EXIT_CODE } from './errors.js';
@@ -231,6 +231,7 @@ export function createProgram(ctx: CommandContext): Command {
     .option(
       '--health-host <host>',
       'address the health server binds (default: 127.0.0.1; 0.0.0.0 for probes from outside)',
+      bindAddress('--health-host'),
     )
     .addHelpText(
       'after',
@@ -279,7 +280,11 @@ export function createProgram(ctx: CommandContext): Command {
 
   broker(program.command('ui [topology]'))
     .description('a local web dashboard: topology graph, live queue depths, workers, dead letters, the plan')
-    .option('--host <address>', 'address to bind (default: 127.0.0.1; 0.0.0.0 serves other machines too)')
+    .option(
+      '--host <address>',
+      'address to bind (default: 127.0.0.1; 0.0.0.0 serves other machines too)',
+      bindAddress('--host'),
+    )
     .option('--port <port>', 'port (0: a free one, printed)', integer('--port', { min: 0, max: 65_535 }), 8025)
     .option('--worker <url>', "a worker's health server (wakame worker --health-port), repeatable", collect, [])
     .option('--interval <seconds>', 'seconds between refreshes', seconds('--interval', { min: 0.2, max: 3600 }), 2)

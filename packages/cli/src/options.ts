@@ -6,7 +6,7 @@
  *
  * Commander does not run parsers on default values: give defaults as numbers.
  *
- * Also {@link collect}, the parser of repeatable string options.
+ * Also {@link collect}, the parser of repeatable string options, and {@link bindAddress}.
  *
  * @module
  */
@@ -74,6 +74,17 @@ export function integerOrName(flag: string, range: Range): (value: string) => nu
 /** Collects a repeatable option's values (`--header a=1 --header b=2`); give `[]` as its default. */
 export function collect(value: string, previous: readonly string[]): string[] {
   return [...previous, value];
+}
+
+/** An address to bind (`127.0.0.1`, `0.0.0.0`, `::1`, a host name): anything but blank or spaced. */
+export function bindAddress(flag: string): (value: string) => string {
+  return (value) => {
+    const address = value.trim();
+    if (address === '' || /\s/.test(address)) {
+      throw new InvalidArgumentError(`${flag} takes an address to bind (e.g. 127.0.0.1 or 0.0.0.0), not '${value}'.`);
+    }
+    return address;
+  };
 }
 
 /** ` from 1 to 10`, ` ≥ 1`, ` ≤ 10`, or nothing for an unbounded side (with its leading space). */
