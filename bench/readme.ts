@@ -2,7 +2,7 @@
  * bench/README.md, generated from bench/results/latest.json: what each figure measures, its
  * ceiling, the ratio, the median and spread of its rounds, and the machine and commit they were
  * measured on. `pnpm bench` (unfiltered) runs this last; `pnpm bench --readme` runs it alone. After a
- * filtered run, the groups it did not measure keep their sections (marked as kept) from the README as it was.
+ * filtered run, the figures it did not measure keep their rows (marked as kept) from the README as it was.
  */
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -75,22 +75,37 @@ function row(f: Figure): string {
   return `| \`${f.name}\` | ${value} | ${spread} | ${f.rounds} | ${ceiling} | ${ratio} | ${cell(f.failed ?? f.note ?? '')} |`;
 }
 
+/** A section of an earlier README: all of it (marked as kept), and its figure rows by figure name. */
+interface EarlierSection {
+  readonly text: string;
+  readonly rows: ReadonlyMap<string, string>;
+  /** Where its figures come from: the `_Kept from an earlier run: …_` line. */
+  readonly provenance: string;
+}
+
 /**
  * The sections of an earlier README by title, each with the line saying when its figures were
- * measured: a filtered run regenerates its own groups and keeps the others as they were.
+ * measured: a filtered run regenerates its own figures and keeps the others as they were.
  */
-function earlierSections(previous: string): Map<string, string> {
+function earlierSections(previous: string): Map<string, EarlierSection> {
   const measured = previous.match(/^Measured at .*$/m)?.[0] ?? 'in an earlier run';
   const machine = previous.match(/^Machine: .*$/m)?.[0] ?? '';
-  const sections = new Map<string, string>();
+  const sections = new Map<string, EarlierSection>();
   for (const part of previous.split(/^## /m).slice(1)) {
     const title = part.slice(0, part.indexOf('\n'));
     const body = part.trimEnd();
     // A section kept before already says where its figures come from.
-    const kept = body.includes('\n_Kept from an earlier run:')
+    const provenance =
+      body.match(/^_Kept from an earlier run: .*_$/m)?.[0] ?? `_Kept from an earlier run: ${measured} ${machine}_`;
+    const text = body.includes('\n_Kept from an earlier run:')
       ? body
-      : body.replace(/\n\n\| figure \|/, `\n\n_Kept from an earlier run: ${measured} ${machine}_\n\n| figure |`);
-    sections.set(title, `## ${kept}`);
+      : body.replace(/\n\n\| figure \|/, `\n\n${provenance}\n\n| figure |`);
+    const rows = new Map<string, string>();
+    for (const line of body.split('\n')) {
+      const name = line.match(/^\| `([^`]+)` \|/)?.[1];
+      if (name !== undefined) rows.set(name, line);
+    }
+    sections.set(title, { text: `## ${text}`, rows, provenance });
   }
   return sections;
 }
@@ -112,7 +127,7 @@ export function renderReadme(results: RunResults, previous?: string): string {
     '`worker.memory`, `worker.amqp`, `worker.observability`; all without one), prints a table and writes',
     '`bench/results/latest.json` (atomically, with the commit and the machine). A run of all of them',
     'regenerates this file; `pnpm bench --readme` regenerates it from the latest results (after a filtered',
-    'run, the groups it did not measure keep their sections, marked with the run they come from).',
+    'run, the figures it did not measure keep their rows, marked with the run they come from).',
     '',
     'Every figure is measured over several rounds, interleaved with its ceiling, and reported as the',
     'median of its rounds with their spread (min – max, and p25 – p75), never the best round. A ceiling',
@@ -129,11 +144,11 @@ export function renderReadme(results: RunResults, previous?: string): string {
     lines.push('', `Unhandled errors during the run (kept going): ${results.incidents.map(cell).join('; ')}`);
   }
   const placed = new Set<Figure>();
-  const earlier = results.filter && previous ? earlierSections(previous) : new Map<string, string>();
+  const earlier = results.filter && previous ? earlierSections(previous) : new Map<string, EarlierSection>();
   for (const group of GROUPS) {
     const figures = results.figures.filter((f) => f.name.startsWith(group.prefix));
     const kept = earlier.get(group.title);
-    if (figures.length === 0 && kept) lines.push('', kept);
+    if (figures.length === 0 && kept) lines.push('', kept.text);
     if (figures.length === 0) continue;
     lines.push('', `## ${group.title}`, '', group.text, '');
     lines.push('| figure | median | spread | rounds | ceiling | ratio | what it measures |');
@@ -141,6 +156,13 @@ export function renderReadme(results: RunResults, previous?: string): string {
     for (const f of figures) {
       lines.push(row(f));
       placed.add(f);
+    }
+    // A filtered run that measured part of a group (`redis.messaging` of Redis) keeps the group's other rows.
+    const measured = new Set(figures.map((f) => f.name));
+    const others = kept ? [...kept.rows].filter(([name]) => !measured.has(name)).map(([, line]) => line) : [];
+    if (kept && others.length > 0) {
+      lines.push('', kept.provenance, '', '| figure | median | spread | rounds | ceiling | ratio | what it measures |');
+      lines.push('| --- | --- | --- | --- | --- | --- | --- |', ...others);
     }
   }
   const rest = results.figures.filter((f) => !placed.has(f));
