@@ -62,19 +62,24 @@ class FakeClient {
   }
 }
 
+/** A topology record on `server`, read only when asked (no check on publish), that fails the test on an error. */
+function topologyOn(server: FakeServer): BeanstalkTopology {
+  return new BeanstalkTopology(
+    async () => new FakeClient(server) as unknown as BeanstalkClient,
+    'p.(wakame)topology',
+    'p.(wakame)parts',
+    60_000,
+    (error) => {
+      throw error;
+    },
+    false,
+  );
+}
+
 describe('beanstalk topology record', () => {
   it('keeps a change of its own when a read that began before it is answered after it', async () => {
     const server = new FakeServer();
-    const topology = new BeanstalkTopology(
-      async () => new FakeClient(server) as unknown as BeanstalkClient,
-      'p.(wakame)topology',
-      'p.(wakame)parts',
-      60_000,
-      (error) => {
-        throw error;
-      },
-      false,
-    );
+    const topology = topologyOn(server);
     await topology.open();
     await topology.putQueue({ name: 'first', durable: true, autoDelete: false, exclusive: false, arguments: {} });
     const before = topology.revision();
@@ -100,14 +105,7 @@ describe('beanstalk topology record', () => {
 
   it('leaves the record alone when a queue is declared again exactly as it is', async () => {
     const server = new FakeServer();
-    const topology = new BeanstalkTopology(
-      async () => new FakeClient(server) as unknown as BeanstalkClient,
-      'p.(wakame)topology',
-      'p.(wakame)parts',
-      60_000,
-      () => undefined,
-      false,
-    );
+    const topology = topologyOn(server);
     await topology.open();
     const spec = { name: 'q', durable: true, autoDelete: false, exclusive: false, arguments: {} };
     await topology.putQueue(spec);
