@@ -15,8 +15,10 @@ const SRC = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 /** Layer rank by the first path segment under src/ (a bare file is keyed by its own name). */
 const LAYERS: Readonly<Record<string, number>> = {
-  // The ground: the error hierarchy imports nothing; small helpers may throw its errors.
+  // The ground: the error hierarchy (errors.ts and its families under errors/) imports nothing else; small
+  // helpers may throw its errors.
   'errors.ts': 0,
+  errors: 0,
   internal: 1,
   serialization: 2,
   model: 2,
