@@ -14,79 +14,37 @@ import {
   TransportError,
   WakameError,
 } from '../errors.js';
-import { stableStringify } from '../internal/stable-stringify.js';
+import { asError } from '../internal/as-error.js';
 import type { Channel } from '../model/channel.js';
-import { Exchange } from '../model/exchange.js';
-import { Queue } from '../model/queue.js';
+import type { Exchange } from '../model/exchange.js';
+import type { Queue } from '../model/queue.js';
 import { type CompressionRegistry, compressors as defaultCompressors } from '../serialization/compression.js';
 import { serializers as defaultSerializers, type SerializerRegistry } from '../serialization/serializers.js';
 import type { TransportRegistry } from '../transport/registry.js';
-import type {
-  Capabilities,
-  QueueMigration,
-  RecoveryPolicy,
-  TopologyAdmin,
-  Transport,
-  TransportStatus,
-} from '../transport/spi.js';
+import type { Capabilities, TopologyAdmin, Transport, TransportStatus } from '../transport/spi.js';
 import { type BrokerUrl, parseBrokerUrls } from '../transport/url.js';
 import { type AutoretryOptions, autoretry } from './autoretry.js';
+import { connectionAdmin } from './connection-admin.js';
 import type { ConnectionContext } from './connection-context.js';
+import { type ConnectionOptions, DEFAULT_CONNECT_TIMEOUT_MS, DEFAULT_MAX_BODY_BYTES } from './connection-options.js';
 import { Consumer, type ConsumerOptions } from './consumer.js';
+import { DeclarationCache } from './declaration-cache.js';
 import { defaultTransports } from './default-transports.js';
 import { DrainEvents, type DrainEventsOptions } from './drain-events.js';
 import { Instrumentation, type Logger, silentLogger } from './events.js';
+import { LinkStatus } from './link-status.js';
 import { Message, normaliseType } from './message.js';
+import { openTransport, type TransportDial } from './open-transport.js';
 import { Producer, type ProducerOptions } from './producer.js';
 import { type RetryPolicy, retry } from './retry.js';
-import { MessageTracing, messagingSystem, type TracingOptions } from './tracing.js';
+import { MessageTracing, messagingSystem } from './tracing.js';
 
-/** Options of {@link Connection}. */
-export interface ConnectionOptions {
-  /** Heartbeat interval in seconds for transports that have heartbeats; 0 disables. @defaultValue `60` */
-  readonly heartbeat?: number;
-  /** Bound on each connection attempt (per URL). @defaultValue `10_000` */
-  readonly connectTimeoutMs?: number;
-  /** Default policy of {@link Connection.ensureConnection} and {@link Connection.ensure}. @defaultValue {@link DEFAULT_RETRY_POLICY} */
-  readonly retry?: RetryPolicy;
-  /** How transports that recover by themselves (AMQP) reconnect after a loss. @defaultValue retry forever, 100 ms → 5 s with jitter */
-  readonly recovery?: RecoveryPolicy;
-  /** Order in which failover URLs are tried. @defaultValue `'round-robin'` */
-  readonly failover?: 'round-robin' | 'shuffle';
-  /** Where URL schemes find their transports. @defaultValue the built-in registry */
-  readonly transports?: TransportRegistry;
-  /** Transport-specific options (TLS material, …). @defaultValue `{}` */
-  readonly transportOptions?: Readonly<Record<string, unknown>>;
-  /** @defaultValue the process-wide {@link serializers} */
-  readonly serializers?: SerializerRegistry;
-  /** @defaultValue the process-wide {@link compressors} */
-  readonly compressors?: CompressionRegistry;
-  /**
-   * Bound on a body, in both directions: a larger one is refused on publish, and on receipt it is
-   * neither decoded nor handed to a handler: the consumer's `onDecodeError` gets a
-   * `PayloadTooLargeError` (by default the message is rejected, so it is dead-lettered when its
-   * queue has a dead-letter exchange). On receipt it covers the body as it travelled and the body after
-   * decompression. Transports that can see a body's size before reading it (Redis, file) leave a
-   * larger one unread; AMQP checks the body amqplib assembled before anything decodes or copies it.
-   * @defaultValue 16 MiB
-   */
-  readonly maxBodyBytes?: number;
-  /** @defaultValue silent */
-  readonly logger?: Logger;
-  /** Share one instrumentation emitter between connections. @defaultValue a new one */
-  readonly instrumentation?: Instrumentation;
-  /**
-   * OpenTelemetry spans of this connection's publishes and of the messages a worker handles on it (see
-   * {@link MessageTracing}); `false` turns them off, `{ tracerProvider }` sends them to a provider of your own.
-   * Without `@opentelemetry/api` installed there are none. @defaultValue on, with the global tracer provider
-   */
-  readonly tracing?: TracingOptions | false;
-}
-
-export const DEFAULT_HEARTBEAT_SECONDS = 60;
-export const DEFAULT_CONNECT_TIMEOUT_MS = 10_000;
-/** RabbitMQ 4's default `max_message_size`. */
-export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+export {
+  type ConnectionOptions,
+  DEFAULT_CONNECT_TIMEOUT_MS,
+  DEFAULT_HEARTBEAT_SECONDS,
+  DEFAULT_MAX_BODY_BYTES,
+} from './connection-options.js';
 
 /**
  * A connection to a broker, by URL: `amqp://user:pass@host:5672/vhost`, `redis://host:6379/0`,
@@ -113,14 +71,15 @@ export class Connection implements Channel, ConnectionContext {
   readonly tracing: MessageTracing;
   readonly #options: ConnectionOptions;
   readonly #registry: TransportRegistry;
-  readonly #declared = new Set<string>();
-  readonly #declarationKeys = new WeakMap<object, string>();
+  readonly #declarations = new DeclarationCache();
   readonly #closeHooks = new Set<() => Promise<void> | void>();
   #index = 0;
   #transport: Transport | undefined;
   #connecting: Promise<Transport> | undefined;
   #unlisten: (() => void) | undefined;
   #closed = false;
+  /** What the connected transport reported of its link: recovering, the node it reached, queues it cannot serve. */
+  readonly #link: LinkStatus;
   readonly #drain = new DrainEvents(() => this.url);
 
   constructor(url: string | readonly string[], options: ConnectionOptions = {}) {
@@ -134,6 +93,12 @@ export class Connection implements Channel, ConnectionContext {
     this.compressors = options.compressors ?? defaultCompressors;
     this.maxBodyBytes = options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
     this.tracing = new MessageTracing(messagingSystem((this.urls[0] as BrokerUrl).scheme), options.tracing);
+    this.#link = new LinkStatus({
+      events: this.events,
+      url: () => this.url,
+      disconnected: (error) => void this.#drop(error ?? new ConnectionClosedError('connection lost')),
+      forgetDeclarations: () => this.#forgetDeclarations(),
+    });
   }
 
   /** Creates a connection and connects it (one attempt over every URL). */
@@ -150,29 +115,21 @@ export class Connection implements Channel, ConnectionContext {
 
   /** The URL of the node connected now (after a failover, the one failed over to), password masked. */
   get url(): string {
-    return this.#connectedUrl ?? (this.urls[this.#index] as BrokerUrl).redacted;
+    return this.#link.connectedUrl ?? (this.urls[this.#index] as BrokerUrl).redacted;
   }
-
-  /** What a transport that fails over by itself said it reached, when it says. */
-  #connectedUrl: string | undefined;
-  /** Queues that exist but cannot be used now (their node is down), and why; see {@link Connection.unavailableQueues}. */
-  readonly #unavailable = new Map<string, Error>();
 
   /**
    * Queues the broker has but cannot serve now (a classic queue whose node is down), with the broker's reason.
    * Their consumers wait and publishes routed to them are held, while everything else goes on.
    */
   get unavailableQueues(): ReadonlyMap<string, Error> {
-    return this.#unavailable;
+    return this.#link.unavailableQueues;
   }
 
   /** Connected now: false before the first connect, after close, and while a transport recovers a lost broker. */
   get isConnected(): boolean {
-    return this.#transport !== undefined && !this.#recovering;
+    return this.#transport !== undefined && !this.#link.recovering;
   }
-
-  /** The transport lost its broker and is reconnecting by itself. */
-  #recovering = false;
 
   get isClosed(): boolean {
     return this.#closed;
@@ -195,49 +152,7 @@ export class Connection implements Channel, ConnectionContext {
   }
 
   /** Topology operations; each connects first when needed. */
-  readonly admin: TopologyAdmin = ((connection: Connection): TopologyAdmin => ({
-    declareExchange: async (spec, options) => (await this.ready()).admin.declareExchange(spec, options),
-    declareQueue: async (spec, options) => (await this.ready()).admin.declareQueue(spec, options),
-    bind: async (binding) => (await this.ready()).admin.bind(binding),
-    unbind: async (binding) => (await this.ready()).admin.unbind(binding),
-    deleteExchange: async (name, options) => (await this.ready()).admin.deleteExchange(name, options),
-    deleteQueue: async (name, options) => {
-      const deleted = await (await this.ready()).admin.deleteQueue(name, options);
-      this.#forgetDeclarations();
-      return deleted;
-    },
-    purgeQueue: async (name) => (await this.ready()).admin.purgeQueue(name),
-    inspect: async () => (await this.ready()).admin.inspect(),
-    // The connected transport's records, broker entities and migrator; undefined before the connection is open.
-    get stacks() {
-      return connection.currentTransport?.admin.stacks;
-    },
-    get broker() {
-      return connection.currentTransport?.admin.broker;
-    },
-    get migrateQueue() {
-      const migrate = connection.currentTransport?.admin.migrateQueue?.bind(connection.currentTransport.admin);
-      if (!migrate) return undefined;
-      return async (migration: QueueMigration) => {
-        try {
-          return await migrate(migration);
-        } finally {
-          // The queue was declared again with other settings: what this connection declared is stale.
-          connection.#forgetDeclarations();
-        }
-      };
-    },
-    // Batched probes and binds (one round trip per batch, not per entity), where the transport has them. Read from
-    // the connected transport: before a connect there is none, and the planner then takes the one-by-one path.
-    get probeEntities() {
-      const admin = connection.currentTransport?.admin;
-      return admin?.probeEntities?.bind(admin);
-    },
-    get bindMany() {
-      const admin = connection.currentTransport?.admin;
-      return admin?.bindMany?.bind(admin);
-    },
-  }))(this);
+  readonly admin: TopologyAdmin = connectionAdmin(this, () => this.#forgetDeclarations());
 
   /** Connects if needed and returns the transport. */
   ready(signal?: AbortSignal): Promise<Transport> {
@@ -312,12 +227,7 @@ export class Connection implements Channel, ConnectionContext {
    * that can vanish on their own (auto-delete, exclusive, expiring) are declared every time.
    */
   async declare(...entities: readonly (Exchange | Queue)[]): Promise<void> {
-    for (const entity of entities) {
-      const key = this.#declarationKey(entity);
-      if (key !== undefined && this.#declared.has(key)) continue;
-      await entity.attach(this).declare();
-      if (key !== undefined) this.#declared.add(key);
-    }
+    for (const entity of entities) await this.#declarations.once(entity, () => entity.attach(this).declare());
   }
 
   /** A {@link Producer} on this connection. */
@@ -397,22 +307,19 @@ export class Connection implements Channel, ConnectionContext {
   // ---------------------------------------------------------------------------------------------
 
   async #connectCycle(signal?: AbortSignal): Promise<Transport> {
-    const timeoutMs = this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+    const dial: TransportDial = {
+      registry: this.#registry,
+      options: this.#options,
+      maxBodyBytes: this.maxBodyBytes,
+      timeoutMs: this.#options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+    };
     let lastError: unknown;
     for (let tried = 0; tried < this.urls.length; tried++) {
       if (signal?.aborted) throw asError(signal.reason);
       const url = this.urls[this.#index] as BrokerUrl;
       try {
-        const factory = await this.#registry.resolve(url.scheme);
-        const transport = factory(url, {
-          heartbeat: this.#options.heartbeat ?? DEFAULT_HEARTBEAT_SECONDS,
-          connectTimeoutMs: timeoutMs,
-          alternates: [...this.urls.slice(this.#index), ...this.urls.slice(0, this.#index)],
-          ...(this.#options.recovery ? { recovery: this.#options.recovery } : {}),
-          extra: this.#options.transportOptions ?? {},
-          maxBodyBytes: this.maxBodyBytes,
-        });
-        await withDeadline(transport, timeoutMs, url, signal);
+        const alternates = [...this.urls.slice(this.#index), ...this.urls.slice(0, this.#index)];
+        const transport = await openTransport(url, alternates, dial, signal);
         if (this.#closed) {
           await transport.close();
           throw new ConnectionClosedError(`connection to ${url.redacted} was closed while connecting`);
@@ -436,53 +343,10 @@ export class Connection implements Channel, ConnectionContext {
 
   #adopt(transport: Transport): void {
     this.#transport = transport;
-    this.#recovering = false;
-    this.#connectedUrl = undefined;
-    this.#unavailable.clear();
+    this.#link.reset();
     this.#unlisten = transport.onStatus((status: TransportStatus) => {
       if (this.#transport !== transport || this.#closed) return;
-      switch (status.type) {
-        case 'disconnected':
-          void this.#drop(status.error ?? new ConnectionClosedError('connection lost'));
-          break;
-        case 'reconnecting':
-          // The transport recovers by itself; declarations must be replayed by it, so forget ours.
-          this.#forgetDeclarations();
-          this.#unavailable.clear();
-          if (!this.#recovering) {
-            // Recovering before the event: a listener that checks `isConnected` must already see false.
-            this.#recovering = true;
-            this.events.emit('connection.lost', { url: this.url, error: status.error });
-          }
-          break;
-        case 'reconnected':
-          this.#recovering = false;
-          this.#connectedUrl = status.url;
-          this.events.emit('connection.revived', { url: status.url });
-          break;
-        case 'queue-unavailable':
-          this.#unavailable.set(status.queue, status.error);
-          this.events.emit('queue.unavailable', {
-            url: this.url,
-            queue: status.queue,
-            error: status.error,
-            attempt: status.attempt,
-          });
-          break;
-        case 'queue-restored':
-          this.#unavailable.delete(status.queue);
-          this.events.emit('queue.restored', { url: this.url, queue: status.queue });
-          break;
-        case 'blocked':
-          this.events.emit('connection.blocked', { url: this.url, reason: status.reason });
-          break;
-        case 'unblocked':
-          this.events.emit('connection.unblocked', { url: this.url });
-          break;
-        case 'connected':
-          if (status.url !== undefined) this.#connectedUrl = status.url;
-          break;
-      }
+      this.#link.report(status);
     });
   }
 
@@ -497,23 +361,7 @@ export class Connection implements Channel, ConnectionContext {
   }
 
   #forgetDeclarations(): void {
-    this.#declared.clear();
-  }
-
-  #declarationKey(entity: Exchange | Queue): string | undefined {
-    if (
-      entity instanceof Queue &&
-      (entity.autoDelete || entity.exclusive || entity.expires !== undefined || entity.name === '')
-    ) {
-      return undefined;
-    }
-    if (entity instanceof Exchange && entity.autoDelete) return undefined;
-    let key = this.#declarationKeys.get(entity);
-    if (key === undefined) {
-      key = (entity instanceof Exchange ? 'E' : 'Q') + stableStringify(entity.toJSON());
-      this.#declarationKeys.set(entity, key);
-    }
-    return key;
+    this.#declarations.clear();
   }
 }
 
@@ -529,34 +377,4 @@ export async function withConnection<T>(
   } finally {
     await connection.close();
   }
-}
-
-async function withDeadline(
-  transport: Transport,
-  timeoutMs: number,
-  url: BrokerUrl,
-  signal?: AbortSignal,
-): Promise<void> {
-  const deadline = AbortSignal.timeout(timeoutMs);
-  const combined = signal ? AbortSignal.any([signal, deadline]) : deadline;
-  let timer: NodeJS.Timeout | undefined;
-  const timedOut = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new TimeoutError(`connecting to ${url.redacted} took longer than ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-  });
-  try {
-    await Promise.race([transport.connect(combined), timedOut]);
-  } catch (error) {
-    await transport.close().catch(() => undefined);
-    if (error instanceof WakameError) throw error;
-    throw new ConnectionError(`could not connect to ${url.redacted}: ${asError(error).message}`, { cause: error });
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-function asError(value: unknown): Error {
-  return value instanceof Error ? value : new Error(String(value));
 }
