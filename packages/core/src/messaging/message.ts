@@ -8,6 +8,7 @@
  * @module
  */
 import { ContentNotAcceptedError, MessageStateError, PayloadTooLargeError } from '../errors.js';
+import { SETTLED } from '../internal/settled.js';
 import type { CompressionRegistry } from '../serialization/compression.js';
 import type { SerializerRegistry } from '../serialization/serializers.js';
 import type { DeliveryInfo, InboundMessage, MessageProperties, SettleOutcome } from '../transport/spi.js';
@@ -30,7 +31,6 @@ export interface MessageContext {
 
 const NOTHING = Symbol('nothing');
 const EMPTY = Buffer.alloc(0);
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /**
  * A received message. Read {@link Message.payload} (decoded once, memoised) or the raw
@@ -190,7 +190,7 @@ export class Message {
 
   // Not async: settling is on the hot path, and the transport's promise can be returned as it is.
   #settle(outcome: SettleOutcome, state: MessageState): Promise<void> {
-    if (this.#inbound.autoAcked) return RESOLVED;
+    if (this.#inbound.autoAcked) return SETTLED;
     if (this.#state !== 'received') {
       return Promise.reject(
         new MessageStateError(

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { isSettled } from '../internal/settled.js';
 import type { Connection } from '../messaging/connection.js';
 import type { Message } from '../messaging/message.js';
 import type { Queue } from '../model/queue.js';
@@ -108,7 +109,11 @@ function plainRunner(spec: ConsumerSpec): MessageRunner {
   const succeeded = (message: Message, context: ConsumerContext): RunOutcome | Promise<RunOutcome> => {
     // A forced stop gives back what the handler left unsettled (or the stop already gave back).
     if (context.signal.aborted && (message.state === 'requeued' || !message.settled)) return returned(message);
-    if (autoAck && !message.settled) return message.ack().then(done);
+    if (autoAck && !message.settled) {
+      // Acked synchronously (in memory): nothing to wait for, no promise per message.
+      const acked = message.ack();
+      return isSettled(acked) ? DONE : acked.then(done);
+    }
     return DONE;
   };
   return {

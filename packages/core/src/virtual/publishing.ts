@@ -7,13 +7,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { InvalidOperationError, NotFoundError, PublishRejectedError, UnroutableError } from '../errors.js';
+import { SETTLED } from '../internal/settled.js';
 import type { OutboundMessage, PublishTarget, QueueSpec } from '../transport/spi.js';
 import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-letter.js';
 import type { ImmediateStore, StoredMessage, VirtualStore } from './store.js';
 import type { CompiledTopology, TopologyCache } from './topology-cache.js';
 
-/** One settled promise for every operation that finished synchronously. */
-export const RESOLVED: Promise<void> = Promise.resolve();
+/** One settled promise for every operation that finished synchronously (callers test for it: see SETTLED). */
+export const RESOLVED: Promise<void> = SETTLED;
 
 export class Publishing {
   readonly #idPrefix = `${randomBytes(6).toString('hex')}.`;
