@@ -10,7 +10,12 @@ import { InvalidPayloadError } from '../errors.js';
 let ajv: Ajv2020 | undefined;
 const compiled = new WeakMap<object, ValidateFunction>();
 
+/** The schema checked last and its function: consecutive tasks nearly always share a schema (no WeakMap lookup). */
+let lastSchema: object | undefined;
+let lastValidate: ValidateFunction | undefined;
+
 function compile(schema: Readonly<Record<string, unknown>>): ValidateFunction {
+  if (schema === lastSchema && lastValidate !== undefined) return lastValidate;
   let validate = compiled.get(schema);
   if (!validate) {
     // strict: false — payload schemas are users' own and may carry annotations ajv does not know.
@@ -18,6 +23,8 @@ function compile(schema: Readonly<Record<string, unknown>>): ValidateFunction {
     validate = ajv.compile(schema);
     compiled.set(schema, validate);
   }
+  lastSchema = schema;
+  lastValidate = validate;
   return validate;
 }
 

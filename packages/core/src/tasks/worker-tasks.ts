@@ -237,8 +237,9 @@ export class TaskRunner {
     signal: AbortSignal,
     result: unknown,
   ): Outcome | Promise<Outcome> {
-    // A forced stop gave the message back while the handler ran: it will run again, and answer then.
-    if (signal.aborted && message.state === 'requeued') return returned(message, name);
+    // A forced stop gave the message back while the handler ran: it will run again, and answer then. The state
+    // first: it is a field, where `aborted` is a checked getter of the signal (every task passes here).
+    if (message.state === 'requeued' && signal.aborted) return returned(message, name);
     const done = doneOf(name);
     if (message.properties.replyTo) return replyThenAck(connection, message, result, done.outcome);
     if (message.settled) return done.outcome;
