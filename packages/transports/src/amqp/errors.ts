@@ -8,6 +8,9 @@
  * confirms and heartbeats. Everything here only reads those fields and RabbitMQ's reply text, so nothing needs the
  * amqplib module at runtime (it is an optional peer dependency).
  *
+ * This module maps; the reply codes as data are in `./reply-codes.ts`, the parsers of RabbitMQ's reply texts
+ * in `./reply-text.ts`, and the reading of amqplib's shapes (and which scope each closed) in `./error-facts.ts`.
+ *
  * @module
  */
 import {
@@ -15,7 +18,6 @@ import {
   ChannelError,
   ConnectionClosedError,
   ConnectionError,
-  type EntityKind,
   MessageStateError,
   NotFoundError,
   PreconditionFailedError,
@@ -26,270 +28,28 @@ import {
   UnroutableError,
   WakameError,
 } from '@wakame/core/spi';
+import {
+  type AmqpErrorContext,
+  type Facts,
+  factsOf,
+  knownScope,
+  PLAIN,
+  type PlainClass,
+  scopeOf,
+} from './error-facts.js';
+import { BY_CODE, type CloseScope } from './reply-codes.js';
+import { NAME_PREFIX, parseInequivalence, parseNotFound } from './reply-text.js';
 
-/** Any Wakame error class; the constructor signatures differ, so only the instance type is kept. */
-export type WakameErrorClass = abstract new (...args: never[]) => WakameError;
-
-/** What a close ends: one channel, or the whole connection. */
-export type CloseScope = 'channel' | 'connection';
-
-/** One AMQP 0-9-1 reply code and what Wakame makes of it. */
-export interface ReplyCode {
-  readonly code: number;
-  /** The spec's constant name, as RabbitMQ prefixes it to the reply text (`NOT_FOUND - …`). */
-  readonly name: string;
-  /** What the broker closes when it sends this code: the channel only, or the whole connection. */
-  readonly scope: CloseScope;
-  /** The Wakame error class {@link fromAmqpError} produces for it. */
-  readonly wakame: WakameErrorClass;
-  /** What the code means, for humans. */
-  readonly meaning: string;
-}
-
-/**
- * AMQP reply codes as data (the kafkajs error-table idea): code → name, scope, Wakame class.
- *
- * 406 is the one code whose class depends on the reply text: an "inequivalent arg" becomes a
- * {@link TopologyConflictError}, an unknown delivery tag a {@link MessageStateError}, an oversized message a
- * {@link PublishRejectedError}, a consumer-timeout close a plain retriable {@link ChannelError}. The table names the
- * class used for every other 406.
- */
-export const REPLY_CODES: readonly ReplyCode[] = [
-  row(311, 'CONTENT_TOO_LARGE', 'channel', PublishRejectedError, 'the message is too large'),
-  row(312, 'NO_ROUTE', 'channel', UnroutableError, 'no queue is bound for the mandatory message'),
-  row(313, 'NO_CONSUMERS', 'channel', UnroutableError, 'no consumer could take the immediate message'),
-  row(320, 'CONNECTION_FORCED', 'connection', ConnectionClosedError, 'the broker or an operator closed the connection'),
-  row(402, 'INVALID_PATH', 'connection', AccessRefusedError, 'the virtual host is unknown'),
-  row(403, 'ACCESS_REFUSED', 'channel', AccessRefusedError, 'access refused: permissions, reserved name, or login'),
-  row(404, 'NOT_FOUND', 'channel', NotFoundError, 'the exchange or queue does not exist'),
-  row(405, 'RESOURCE_LOCKED', 'channel', PreconditionFailedError, 'the queue is exclusive to another connection'),
-  row(406, 'PRECONDITION_FAILED', 'channel', PreconditionFailedError, 'a precondition of the operation does not hold'),
-  row(501, 'FRAME_ERROR', 'connection', ConnectionError, 'the broker received a malformed frame'),
-  row(502, 'SYNTAX_ERROR', 'connection', ConnectionError, 'the broker received a frame with illegal field values'),
-  row(503, 'COMMAND_INVALID', 'connection', ConnectionError, 'the broker received an invalid command'),
-  row(504, 'CHANNEL_ERROR', 'connection', ConnectionError, 'a channel was used wrongly (not open, or reused)'),
-  row(505, 'UNEXPECTED_FRAME', 'connection', ConnectionError, 'the broker received a frame it did not expect'),
-  row(506, 'RESOURCE_ERROR', 'connection', ConnectionError, 'the broker ran out of a resource'),
-  row(530, 'NOT_ALLOWED', 'connection', AccessRefusedError, 'not allowed: unknown virtual host, or no access to it'),
-  row(540, 'NOT_IMPLEMENTED', 'connection', ConnectionError, 'the broker does not implement the operation'),
-  row(541, 'INTERNAL_ERROR', 'connection', ConnectionError, 'the broker hit an internal error'),
-];
-
-function row(code: number, name: string, scope: CloseScope, wakame: WakameErrorClass, meaning: string): ReplyCode {
-  return { code, name, scope, wakame, meaning };
-}
-
-const BY_CODE: ReadonlyMap<number, ReplyCode> = new Map(REPLY_CODES.map((r) => [r.code, r]));
-
-/** What {@link fromAmqpError} may know about the failed call, used when the error itself does not say. */
-export interface AmqpErrorContext {
-  /** The exchange or queue the operation was about (for 404s whose text cannot be parsed, and 312 returns). */
-  readonly entity?: { readonly kind: EntityKind; readonly name: string };
-  /** The operation that failed, e.g. `'declareQueue'`; prefixed to messages ("declareQueue failed: …"). */
-  readonly operation?: string;
-  /** `host:port` to name in socket errors that do not carry the address themselves (ECONNRESET, EPIPE). */
-  readonly endpoint?: string;
-}
-
-/** One difference reported by RabbitMQ: `expected` is what was declared now, `actual` what exists. */
-export interface Inequivalence {
-  readonly entity: { kind: EntityKind; name: string };
-  readonly differences: { property: string; expected: unknown; actual: unknown }[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reply-text parsing
-
-/** RabbitMQ prefixes reply texts with the code's name ("NOT_FOUND - no queue 'q' in vhost '/'"). */
-const NAME_PREFIX = /^[A-Z_]+ - /;
-
-/** amqplib's rendering of a close frame: `404 (NOT-FOUND) with message "NOT_FOUND - …"`. */
-const CLOSE_FRAME = /(\d{3}) \([A-Z-]+\) with message "([\s\S]*)"\s*$/;
-
-/** The reply text itself, whether given bare or inside amqplib's error message. */
-function replyTextOf(text: string): string {
-  return CLOSE_FRAME.exec(text)?.[2] ?? text;
-}
-
-/** A value as RabbitMQ prints it in an inequivalence: `none`, `'v'` or `the value 'v' of type 't'`. */
-const VALUE = String.raw`none|the value '[\s\S]*?' of type '\w+'|'[\s\S]*?'`;
-const INEQUIVALENT = new RegExp(
-  String.raw`inequivalent arg '([^']+)' for (queue|exchange) '([\s\S]*)' in vhost '[\s\S]*?': received (${VALUE}) but current is (${VALUE})$`,
-);
-
-/** AMQP field-table types RabbitMQ names in "of type '…'" that hold numbers. */
-const NUMERIC_TYPES = new Set(
-  'byte unsignedbyte short unsignedshort signedint unsignedint long float double decimal timestamp'.split(' '),
-);
-
-/** Arguments whose values are names: "123" there is a string, not a number. */
-const STRING_PROPERTIES = new Set([
-  ...['type', 'alternate-exchange', 'x-overflow', 'x-queue-type', 'x-queue-mode'],
-  ...['x-dead-letter-exchange', 'x-dead-letter-routing-key', 'x-dead-letter-strategy'],
-  ...['x-queue-master-locator', 'x-queue-leader-locator'],
-]);
-
-/** Declaration fields (RabbitMQ's snake-case names); every other name is an entry of the argument table. */
-const TOP_LEVEL = new Set(['durable', 'auto_delete', 'exclusive', 'internal', 'type']);
-
-function convertValue(printed: string, property: string): unknown {
-  if (printed === 'none') return undefined;
-  const typed = /^the value '([\s\S]*)' of type '(\w+)'$/.exec(printed);
-  const raw = typed ? (typed[1] ?? '') : printed.slice(1, -1);
-  const type = typed?.[2];
-  if (type === 'bool' || (type === undefined && (raw === 'true' || raw === 'false'))) return raw === 'true';
-  if (type !== undefined ? NUMERIC_TYPES.has(type) : !STRING_PROPERTIES.has(property)) {
-    const n = Number(raw);
-    if (raw.trim() !== '' && Number.isFinite(n)) return n;
-  }
-  return raw;
-}
-
-/**
- * Parses RabbitMQ's "inequivalent arg" reply text into the entity and the differing property.
- *
- * RabbitMQ words it from the broker's side: "received" is what this client declared (`expected`), "current" is
- * what exists (`actual`). Top-level fields get Wakame's names (`auto_delete` → `autoDelete`); arguments become
- * `arguments.<name>`, as the virtual transport reports them. Values are converted back to data: numbers,
- * booleans, `none` → `undefined`, strings unquoted.
- *
- * @param replyText - The reply text, bare or as amqplib embeds it in its error message.
- * @returns `undefined` when the text is not an inequivalence.
- */
-export function parseInequivalence(replyText: string): Inequivalence | undefined {
-  const m = INEQUIVALENT.exec(replyTextOf(replyText));
-  if (!m) return undefined;
-  const [, arg = '', kind = 'queue', name = '', received = 'none', current = 'none'] = m;
-  const property = arg === 'auto_delete' ? 'autoDelete' : TOP_LEVEL.has(arg) ? arg : `arguments.${arg}`;
-  return {
-    entity: { kind: kind as EntityKind, name },
-    differences: [{ property, expected: convertValue(received, arg), actual: convertValue(current, arg) }],
-  };
-}
-
-/**
- * Parses the entity out of a 404 reply text: "NOT_FOUND - no exchange 'x' in vhost '/'" or "… no queue 'q' …".
- *
- * @returns `undefined` when the text names no exchange or queue.
- */
-export function parseNotFound(replyText: string): { kind: EntityKind; name: string } | undefined {
-  const m = /\bno (queue|exchange) '([\s\S]*)' in vhost '/.exec(replyTextOf(replyText));
-  return m ? { kind: m[1] as EntityKind, name: m[2] ?? '' } : undefined;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Shapes of what amqplib throws
-
-/** The fields read from a thrown value; any may be missing or of another type. */
-type Fields = Partial<Record<AmqpField | SocketField, unknown>>;
-type AmqpField = 'code' | 'replyCode' | 'replyText' | 'classId' | 'methodId' | 'exchange' | 'routingKey' | 'fields';
-type SocketField = 'address' | 'port' | 'hostname' | 'name' | 'message';
-
-/**
- * What one thrown or emitted value says, normalised; `undefined` where it does not say. `reply` is the AMQP reply
- * code (from `code`, a `replyCode` field, or amqplib's message), `text` the reply text without amqplib's wrapper,
- * `nodeCode` Node's code for socket, DNS and TLS errors; `exchange`/`routingKey` come with a basic.return.
- */
-interface Facts {
-  readonly message: string;
-  readonly name: string;
-  readonly reply: number | undefined;
-  readonly text: string;
-  readonly nodeCode: string | undefined;
-  readonly classId: number | undefined;
-  readonly methodId: number | undefined;
-  readonly exchange: string | undefined;
-  readonly routingKey: string | undefined;
-  readonly endpoint: string | undefined;
-}
-
-function asFields(v: unknown): Fields {
-  return typeof v === 'object' && v !== null ? (v as Fields) : {};
-}
-
-function num(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
-}
-
-function str(v: unknown): string | undefined {
-  return typeof v === 'string' ? v : undefined;
-}
-
-function factsOf(error: unknown, context: AmqpErrorContext | undefined): Facts {
-  const top = asFields(error);
-  // A basic.return is a message whose `fields` carry the reply; also accept the fields object itself.
-  const inner = asFields(top.fields);
-  const f = inner.replyCode !== undefined ? inner : top;
-  const message = str(top.message) ?? (typeof error === 'string' ? error : String(error));
-  const frame = CLOSE_FRAME.exec(message);
-  const host = str(top.address) ?? str(top.hostname);
-  const port = num(top.port);
-  return {
-    message,
-    name: str(top.name) ?? '',
-    reply: num(f.code) ?? num(f.replyCode) ?? (frame ? Number(frame[1]) : undefined),
-    text: str(f.replyText) ?? frame?.[2] ?? message,
-    nodeCode: str(top.code),
-    classId: num(f.classId),
-    methodId: num(f.methodId),
-    exchange: str(f.exchange),
-    routingKey: str(f.routingKey),
-    endpoint: host !== undefined ? (port !== undefined ? `${bracket(host)}:${port}` : host) : context?.endpoint,
-  };
-}
-
-function bracket(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
-}
-
-const VHOST_REFUSED = 'the broker refused to open the virtual host: it does not exist, or the user has no access to it';
-const LOGIN_REFUSED = 'login refused by the broker: the username or password is wrong, or the user may not log in';
-
-/** A Wakame error class whose constructor takes just a message and options. */
-type PlainClass = new (message: string, options?: ErrorOptions) => WakameError;
-
-/**
- * amqplib's own plain `Error`s: message → scope, class, and what to say instead (`{at}` becomes the endpoint).
- * amqplib drops the reply text of a connection.close sent in answer to connection.open: RabbitMQ sends 530
- * NOT_ALLOWED there (unknown virtual host, or no access to it).
- */
-const PLAIN: readonly (readonly [RegExp, CloseScope, PlainClass, string])[] = [
-  [/^connect ETIMEDOUT$/, 'connection', ConnectionError, 'cannot connect to {at}: timed out (ETIMEDOUT)'],
-  [/^Heartbeat timeout$/, 'connection', ConnectionClosedError, 'lost the connection to {at}: heartbeat timeout'],
-  [/^(Unexpected close|Socket closed abruptly)/, 'connection', ConnectionClosedError, 'lost the connection to {at}'],
-  [/^Expected ConnectionOpenOk; got <ConnectionClose/, 'connection', AccessRefusedError, VHOST_REFUSED],
-  [/^message nacked$/, 'channel', PublishRejectedError, 'the broker rejected the message (basic.nack)'],
-  [/^channel closed$/, 'channel', ChannelError, 'the channel closed before the broker confirmed the message'],
-  [/^Channel ended, no reply/, 'channel', ChannelError, 'the channel closed before the broker replied'],
-];
-
-/**
- * Which scope a raw error closed, or `undefined` when its shape is not one amqplib produces. amqplib's own wording
- * is the most reliable signal: channel closes carry a `classId`, connection closes and handshake failures say so in
- * their message, socket errors have a Node code.
- */
-function knownScope(f: Facts): CloseScope | undefined {
-  if (f.name === 'IllegalOperationError') return /^Connection/.test(f.message) ? 'connection' : 'channel';
-  if (/^(Connection closed|Handshake terminated)/.test(f.message)) return 'connection';
-  if (/^(Channel closed by server|Operation failed)/.test(f.message)) return 'channel';
-  if (f.classId !== undefined || f.exchange !== undefined) return 'channel';
-  if (f.reply !== undefined) return BY_CODE.get(f.reply)?.scope ?? 'connection';
-  if (f.nodeCode !== undefined) return 'connection';
-  return PLAIN.find(([re]) => re.test(f.message))?.[1];
-}
-
-/** Unknown failures are treated as connection-wide: reconnecting is the recovery that always works. */
-function scopeOf(f: Facts): CloseScope {
-  return knownScope(f) ?? 'connection';
-}
-
-// ---------------------------------------------------------------------------------------------
-// Mapping
+export type { AmqpErrorContext } from './error-facts.js';
+export { type CloseScope, REPLY_CODES, type ReplyCode, type WakameErrorClass } from './reply-codes.js';
+export { type Inequivalence, parseInequivalence, parseNotFound } from './reply-text.js';
 
 /** Masks the password of any `scheme://user:password@` in a text (up to the last `@`: raw `@`s in passwords occur). */
 function sanitize(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)([^\s/@:]*):[^\s/]*@/gi, '$1$2:***@');
 }
+
+const LOGIN_REFUSED = 'login refused by the broker: the username or password is wrong, or the user may not log in';
 
 /** The Node socket error codes that mean an established connection was lost (rather than never made). */
 const LOST = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED']);
