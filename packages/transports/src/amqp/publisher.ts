@@ -10,37 +10,24 @@
  * fails with {@link QueueUnavailableError}). And a channel opened before a quorum queue elected a new
  * leader may nack every publish to it for as long as the old leader's node stays down, while a new
  * channel is fine: a nack is retried (twice) on a fresh channel before the publish fails.
+ *
+ * The record of one publish and its settling are in `./pending-publish.ts`, the failing of publishes past
+ * their deadline in `./publish-deadlines.ts`, the replaced channels that still owe confirms in
+ * `./retiring-channels.ts`.
  */
 import type { OutboundMessage, PublishTarget } from '@wakame/core/spi';
 import {
   NotFoundError,
   PublishRejectedError,
-  QueueUnavailableError,
-  TimeoutError,
+  type QueueUnavailableError,
   UnroutableError,
   type WakameError,
 } from '@wakame/core/spi';
-import type { Message as AmqpMessage, ConfirmChannel, Options } from 'amqplib';
+import type { Message as AmqpMessage, ConfirmChannel } from 'amqplib';
 import { fromAmqpError, isConnectionError } from './errors.js';
-import { toPublishOptions } from './mapping.js';
-
-/** A publish not yet confirmed. */
-interface Pending {
-  readonly message: OutboundMessage;
-  readonly target: PublishTarget;
-  readonly options: Options.Publish;
-  readonly deadline: number;
-  readonly resolve: () => void;
-  readonly reject: (error: Error) => void;
-  /** Times written to a channel; bounded so a message that kills channels cannot loop. */
-  writes: number;
-  /** Negative confirms so far (each retried on a fresh channel, up to {@link NACK_RETRIES}). */
-  nacks: number;
-  /** The channel it was last written to (a retired channel closes once nothing is in flight on it). */
-  channel: ConfirmChannel | undefined;
-  done: boolean;
-  unlisten: (() => void) | undefined;
-}
+import { finish, type Pending, startPending } from './pending-publish.js';
+import { expireOverdue } from './publish-deadlines.js';
+import { RetiringChannels } from './retiring-channels.js';
 
 /** A message the broker returned (mandatory, unroutable). */
 interface Returned {
@@ -91,7 +78,7 @@ export class Publisher {
   /** Publishes whose route reaches a queue that is unavailable now: not sent until it is back. */
   readonly #held: Pending[] = [];
   /** Replaced channels still waiting for confirms: closed when the last one arrives. */
-  readonly #retiring = new Map<ConfirmChannel, number>();
+  readonly #retiring = new RetiringChannels();
   /** A fresh channel was asked for (after a nack): write nothing until it is attached. */
   #refreshing = false;
   #refreshedAt = Number.NEGATIVE_INFINITY;
@@ -173,29 +160,8 @@ export class Publisher {
   publish(message: OutboundMessage, target: PublishTarget): Promise<void> {
     if (this.#closedWith) return Promise.reject(this.#closedWith);
     return new Promise<void>((resolve, reject) => {
-      const p: Pending = {
-        message,
-        target,
-        options: toPublishOptions(message.properties, target.mandatory ?? false),
-        deadline: Date.now() + this.timeoutMs,
-        resolve,
-        reject,
-        writes: 0,
-        nacks: 0,
-        channel: undefined,
-        done: false,
-        unlisten: undefined,
-      };
-      const signal = target.signal;
-      if (signal) {
-        if (signal.aborted) {
-          reject(abortReason(signal));
-          return;
-        }
-        const onAbort = (): void => this.#finish(p, abortReason(signal));
-        signal.addEventListener('abort', onAbort, { once: true });
-        p.unlisten = () => signal.removeEventListener('abort', onAbort);
-      }
+      const p = startPending(message, target, this.timeoutMs, resolve, reject);
+      if (p === undefined) return;
       const channel = this.#writable();
       if (this.owner.unavailableOn(target, message) !== undefined) this.#held.push(p);
       else if (channel && this.#waiting.length === 0) this.#write(p, channel);
@@ -208,7 +174,7 @@ export class Publisher {
   close(error: Error): void {
     this.#closedWith = error;
     this.#channel = undefined;
-    for (const p of [...this.#waiting, ...this.#inflight, ...this.#held]) this.#finish(p, error);
+    for (const p of [...this.#waiting, ...this.#inflight, ...this.#held]) finish(p, error);
     this.#waiting.length = 0;
     this.#held.length = 0;
     this.#inflight.clear();
@@ -254,13 +220,13 @@ export class Publisher {
 
   #confirmed(p: Pending, err: unknown): void {
     this.#inflight.delete(p);
-    if (p.channel && this.#retiring.has(p.channel)) this.#retired(p.channel);
+    this.#retiring.settled(p.channel);
     if (p.done) return;
     if (err === null || err === undefined) {
       if (p.target.mandatory && this.#takeReturn(p)) {
-        this.#holdIfUnavailable(p, () => this.#finish(p, new UnroutableError(p.target.exchange, p.target.routingKey)));
+        this.#holdIfUnavailable(p, () => finish(p, new UnroutableError(p.target.exchange, p.target.routingKey)));
       } else {
-        this.#finish(p);
+        finish(p);
       }
       return;
     }
@@ -276,7 +242,7 @@ export class Publisher {
 
   #retryOrFail(p: Pending): void {
     if (p.writes >= MAX_WRITES) {
-      this.#finish(
+      finish(
         p,
         new PublishRejectedError(`publish to exchange '${p.target.exchange}' failed on ${p.writes} channels in a row`),
       );
@@ -310,7 +276,7 @@ export class Publisher {
 
   #refused(p: Pending): void {
     const times = p.nacks + 1;
-    this.#finish(
+    finish(
       p,
       new PublishRejectedError(
         `the broker refused the message ${times === 1 ? 'once' : `${times} times`} (negative publisher confirm${times === 1 ? '' : 's'}): ` +
@@ -342,28 +308,13 @@ export class Publisher {
   #retire(channel: ConfirmChannel): void {
     let count = 0;
     for (const p of this.#inflight) if (p.channel === channel) count++;
-    this.#retiring.set(channel, count);
-    if (count === 0) this.#retired(channel, 0);
-  }
-
-  #retired(channel: ConfirmChannel, settled = 1): void {
-    const left = (this.#retiring.get(channel) ?? 0) - settled;
-    if (left > 0) {
-      this.#retiring.set(channel, left);
-      return;
-    }
-    this.#retiring.delete(channel);
-    // Closing a channel that is already closing throws (or rejects); either way it is gone.
-    try {
-      channel.close().catch(() => undefined);
-    } catch {}
+    this.#retiring.retire(channel, count);
   }
 
   /** Fails in-flight publishes to `exchange` with NotFoundError (the channel died of them). */
   failMissingExchange(exchange: string, cause: Error): void {
     for (const p of [...this.#inflight, ...this.#waiting, ...this.#held]) {
-      if (p.target.exchange === exchange)
-        this.#finish(p, new NotFoundError({ kind: 'exchange', name: exchange }, { cause }));
+      if (p.target.exchange === exchange) finish(p, new NotFoundError({ kind: 'exchange', name: exchange }, { cause }));
     }
   }
 
@@ -382,14 +333,6 @@ export class Publisher {
     return false;
   }
 
-  #finish(p: Pending, error?: Error): void {
-    if (p.done) return;
-    p.done = true;
-    p.unlisten?.();
-    if (error) p.reject(error);
-    else p.resolve();
-  }
-
   #armSweeper(): void {
     if (this.#sweeper) return;
     this.#sweeper = setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
@@ -398,49 +341,11 @@ export class Publisher {
 
   /** Fails publishes past their deadline: waiting ones were never sent, in-flight ones may have been. */
   #sweep(): void {
-    const now = Date.now();
-    for (let i = this.#waiting.length - 1; i >= 0; i--) {
-      const p = this.#waiting[i] as Pending;
-      if (p.done) this.#waiting.splice(i, 1);
-      else if (p.deadline <= now) {
-        this.#waiting.splice(i, 1);
-        this.#finish(
-          p,
-          new TimeoutError(`message not sent within ${this.timeoutMs} ms: the broker was unreachable or blocked`),
-        );
-      }
-    }
-    for (let i = this.#held.length - 1; i >= 0; i--) {
-      const p = this.#held[i] as Pending;
-      if (p.done) this.#held.splice(i, 1);
-      else if (p.deadline <= now) {
-        this.#held.splice(i, 1);
-        const cause = this.owner.unavailableOn(p.target, p.message);
-        this.#finish(p, heldTooLong(cause, this.timeoutMs));
-      }
-    }
-    for (const p of this.#inflight) {
-      if (p.deadline > now) break; // in publish order: the rest are younger
-      this.#inflight.delete(p);
-      this.#finish(
-        p,
-        new TimeoutError(`no publisher confirm within ${this.timeoutMs} ms; the message may or may not have arrived`),
-      );
-    }
+    const queues = { waiting: this.#waiting, held: this.#held, inflight: this.#inflight };
+    expireOverdue(queues, Date.now(), this.timeoutMs, (p) => this.owner.unavailableOn(p.target, p.message));
     if (this.#waiting.length === 0 && this.#inflight.size === 0 && this.#held.length === 0) {
       clearInterval(this.#sweeper);
       this.#sweeper = undefined;
     }
   }
-}
-
-/** A held publish past its deadline: the queue's own error says which queue and why. */
-function heldTooLong(cause: QueueUnavailableError | undefined, timeoutMs: number): Error {
-  if (cause === undefined) return new TimeoutError(`message not sent within ${timeoutMs} ms`);
-  const why = `${cause.reason}; the message was not sent within ${timeoutMs} ms`;
-  return new QueueUnavailableError(cause.queue, why, { cause });
-}
-
-function abortReason(signal: AbortSignal): Error {
-  return signal.reason instanceof Error ? signal.reason : new TimeoutError('publish aborted');
 }
