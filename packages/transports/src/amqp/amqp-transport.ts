@@ -5,7 +5,6 @@ import type {
   ConsumeRequest,
   DeliverySink,
   InboundMessage,
-  ObservedTopology,
   OutboundMessage,
   PublishTarget,
   RecoveryPolicy,
@@ -20,21 +19,19 @@ import {
   ConnectionClosedError,
   NotFoundError,
   QueueUnavailableError,
-  TimeoutError,
   UnsupportedFeatureError,
   type WakameError,
 } from '@wakame/core/spi';
 import type { ChannelModel } from 'amqplib';
-import { AmqpAdmin, PASSIVE_PROBE } from './admin.js';
+import { type AmqpAdmin, PASSIVE_PROBE } from './admin.js';
 import { AMQP_CAPABILITIES, type AmqpOptions, DEFAULT_PUBLISH_TIMEOUT_MS } from './amqp-options.js';
-import { RabbitBrokerAdmin } from './broker-admin.js';
-import { clusterNameOf, firstAttemptAfterLoss, openAmqpConnection } from './connect.js';
+import { firstAttemptAfterLoss, openAmqpConnection } from './connect.js';
+import { ConnectionWaiters } from './connection-waiters.js';
 import { AmqpDeliveries } from './deliveries.js';
 import { fromAmqpError } from './errors.js';
-import { inspectViaManagement, managementEndpoint } from './management.js';
 import { Publisher } from './publisher.js';
-import { AmqpStacks } from './stacks.js';
 import { type AmqpSubscription, DIRECT_REPLY_TO, type SubscriptionHost } from './subscription.js';
+import { createTransportAdmin } from './transport-admin.js';
 import { UnavailableQueues } from './unavailable-queues.js';
 
 /**
@@ -60,7 +57,8 @@ export class AmqpTransport implements Transport {
   readonly #statusListeners = new Set<(status: TransportStatus) => void>();
   #conn: ChannelModel | undefined;
   #state: 'new' | 'connecting' | 'ready' | 'recovering' | 'closed' = 'new';
-  #waiters: { resolve: (c: ChannelModel) => void; reject: (e: Error) => void }[] = [];
+  /** Callers of {@link AmqpTransport.connection} waiting through a recovery. */
+  readonly #waiters = new ConnectionWaiters();
   #closing: Promise<void> | undefined;
   /** The URL of the node connected now (failover moves it). */
   #current: BrokerUrl;
@@ -89,33 +87,14 @@ export class AmqpTransport implements Transport {
       unavailableOn: (target, message) => this.#unavailable.unavailableOn(target, message),
       suspect: (target, message) => this.#unavailable.suspect(target, message),
     });
-    const extra = this.#extra;
-    // The management API followed: the one of the node connected now (after a failover, not the first URL's).
-    const current = (): BrokerUrl => this.#current;
-    this.admin = new AmqpAdmin({
-      connection: () => this.connection(),
-      knownExchanges: this.knownExchanges,
-      inspect: () => this.#inspect(),
-      stacks: new AmqpStacks({
+    this.admin = createTransportAdmin(
+      {
         connection: () => this.connection(),
-        get url() {
-          return current();
-        },
-        managementUrl: this.#extra.managementUrl,
-      }),
-      broker: new RabbitBrokerAdmin({
-        vhost: current().vhost,
-        endpoint: () => managementEndpoint(current(), extra.managementUrl),
-      }),
-      migration: {
-        connection: () => this.connection(),
-        vhost: current().vhost,
-        // Read when a migration runs, so a malformed managementUrl fails that migration, not the connection.
-        get management() {
-          return managementEndpoint(current(), extra.managementUrl);
-        },
+        knownExchanges: this.knownExchanges,
+        current: () => this.#current,
       },
-    });
+      this.#extra,
+    );
     this.#deliveries = new AmqpDeliveries({
       connection: () => this.connection(),
       isReady: () => this.isReady,
@@ -202,24 +181,7 @@ export class AmqpTransport implements Transport {
     if (this.#state === 'ready' && this.#conn) return Promise.resolve(this.#conn);
     if (this.#state === 'closed') return Promise.reject(new ConnectionClosedError('amqp transport is closed'));
     if (this.#state === 'new') return Promise.reject(new ConnectionClosedError('amqp transport is not connected'));
-    const timeoutMs = this.#extra.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS;
-    return new Promise<ChannelModel>((resolve, reject) => {
-      const waiter = {
-        resolve: (c: ChannelModel) => {
-          clearTimeout(timer);
-          resolve(c);
-        },
-        reject: (e: Error) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      };
-      const timer = setTimeout(() => {
-        this.#waiters = this.#waiters.filter((w) => w !== waiter);
-        reject(new TimeoutError(`the broker was unreachable for ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiters.push(waiter);
-    });
+    return this.#waiters.wait(this.#extra.publishTimeoutMs ?? DEFAULT_PUBLISH_TIMEOUT_MS);
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -244,10 +206,7 @@ export class AmqpTransport implements Transport {
   #ready(): void {
     this.#state = 'ready';
     this.#readyAt = Date.now();
-    const conn = this.#conn as ChannelModel;
-    const waiters = this.#waiters;
-    this.#waiters = [];
-    for (const w of waiters) w.resolve(conn);
+    this.#waiters.resolveAll(this.#conn as ChannelModel);
   }
 
   #lost(conn: ChannelModel, error: Error | undefined): void {
@@ -323,8 +282,7 @@ export class AmqpTransport implements Transport {
     this.#state = 'closed';
     const closed = new ConnectionClosedError(`connection lost and not recovered: ${error.message}`, { cause: error });
     this.#publisher.close(closed);
-    for (const w of this.#waiters) w.reject(closed);
-    this.#waiters = [];
+    this.#waiters.rejectAll(closed);
     this.#emit({ type: 'disconnected', error: closed });
   }
 
@@ -333,8 +291,7 @@ export class AmqpTransport implements Transport {
     this.#state = 'closed';
     const closed = new ConnectionClosedError('amqp transport is closed');
     this.#publisher.close(closed);
-    for (const w of this.#waiters) w.reject(closed);
-    this.#waiters = [];
+    this.#waiters.rejectAll(closed);
     await this.#deliveries.close();
     const conn = this.#conn;
     this.#conn = undefined;
@@ -422,15 +379,6 @@ export class AmqpTransport implements Transport {
       if (!(error instanceof QueueUnavailableError)) throw error;
       this.#unavailable.add(error.queue, error);
     }
-  }
-
-  async #inspect(): Promise<ObservedTopology> {
-    const url = this.#current;
-    const conn = await this.connection();
-    // The management API must be the broker's own: one found by guessing (port 15672 of the AMQP host)
-    // may belong to another broker on that host, whose listing would turn every queue into a "create".
-    const expected = clusterNameOf(conn);
-    return inspectViaManagement(url, managementEndpoint(url, this.#extra.managementUrl), expected);
   }
 
   #emit(status: TransportStatus): void {
