@@ -179,6 +179,30 @@ describe('python json', () => {
     for (const text of texts) expect(pythonJson(text)).toMatch(/^"[\x20-\x7e]*"$/);
   });
 
+  it('writes names and ids in an envelope as json.dumps does, whether they need escaping or not', () => {
+    // Plain printable ASCII is written as it is (a fast path); everything else must still be escaped.
+    const dumps = (s: string) =>
+      JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    for (const name of ['plain.name-1', '', 'q"uote', 'back\\slash', 'tab\there', 'del\u007f', 'é', '😀']) {
+      const message: StoredMessage = {
+        id: name,
+        body: Buffer.from('x'),
+        properties: { contentType: name },
+        exchange: name,
+        routingKey: name,
+        priority: 0,
+        expiresAt: undefined,
+        redelivered: false,
+      };
+      const raw = encodeEnvelope(message, 0);
+      expect(raw).toMatch(/^[\x20-\x7e]*$/);
+      expect(raw).toContain(`"content-type": ${dumps(name)}, `);
+      expect(raw).toContain(`{"exchange": ${dumps(name)}, "routing_key": ${dumps(name)}}`);
+      expect(raw).toContain(`"delivery_tag": ${dumps(name)}}}`);
+      expect(decodeEnvelope(raw, 0)).toMatchObject({ id: name, exchange: name, routingKey: name });
+    }
+  });
+
   it('marks redelivery in delivery_info and keeps every other field', () => {
     const raw = elements[1]?.raw as string;
     const marked = JSON.parse(markRedelivered(raw)) as { properties: Record<string, unknown> };
