@@ -297,6 +297,7 @@ export {
   type TaskName,
   type TaskPayloads,
   type TaskPriority,
+  TaskProtocolError,
   type TaskReply,
   type Timers,
   Worker,

@@ -2,6 +2,8 @@
  * Sending tasks: `send(name, payload, options)` validates the payload against the task's schema,
  * routes it through the topology (its route, or the queue of a priority class), and publishes it
  * through the client's {@link Producer}; `call()` does the same and waits for the worker's reply.
+ * A task the topology marks `protocol: celery` is refused ({@link TaskProtocolError}): Celery workers
+ * need Celery's message format, which `CeleryClient` sends.
  *
  * @module
  */
@@ -17,6 +19,7 @@ import { publishDelayed } from './delay.js';
 import { assertPayload } from './payload-validator.js';
 import { resolveDestination, resolvePriority, taskPublishOptions } from './protocol.js';
 import { ReplyListener } from './replies.js';
+import { TaskProtocolError } from './task-protocol-error.js';
 import type { SendOptions, TaskName, TaskPayloads } from './types.js';
 
 /** Options of {@link TaskClient.call}. */
@@ -84,8 +87,19 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
   }
 
   /**
+   * The compiled definition of a task this client sends: one in Wakame's protocol.
+   * @throws {@link UnknownTaskError}; {@link TaskProtocolError} for a task marked `protocol: celery`.
+   */
+  #wakameTask(name: string): CompiledTask {
+    const task = this.task(name);
+    if (task.protocol !== 'wakame') throw new TaskProtocolError(name, task.protocol);
+    return task;
+  }
+
+  /**
    * Publishes a task; resolves with its id once the broker has it.
-   * @throws {@link UnknownTaskError}, {@link InvalidPayloadError}, {@link InvalidArgumentError} before sending anything.
+   * @throws {@link UnknownTaskError}, {@link TaskProtocolError} (a Celery task: send it with a `CeleryClient`),
+   *   {@link InvalidPayloadError}, {@link InvalidArgumentError} before sending anything.
    */
   async send<N extends TaskName<T>>(
     name: N,
@@ -99,10 +113,12 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
 
   /**
    * Sends a task and waits for the handler's result.
-   * @throws {@link TimeoutError} when no reply comes in time (a late reply is dropped);
+   * @throws what {@link TaskClient.send} throws, before sending anything (or listening for replies);
+   *   {@link TimeoutError} when no reply comes in time (a late reply is dropped);
    *   {@link TaskFailedError} when the task failed on the worker after its retries.
    */
   async call<N extends TaskName<T>>(name: N, payload: TaskPayloads<T>[N], options: CallOptions = {}): Promise<unknown> {
+    this.#wakameTask(name);
     const id = options.id ?? randomUUID();
     this.#replies ??= new ReplyListener(this.connection);
     const replyTo = await this.#replies.address();
@@ -125,10 +141,11 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
   /**
    * Where a send with `options` goes: the exchange and routing key, the priority class and the
    * message priority. Nothing is sent.
-   * @throws {@link UnknownTaskError}, {@link InvalidArgumentError} (unknown class, no route).
+   * @throws {@link UnknownTaskError}, {@link TaskProtocolError} (a Celery task, which goes by Celery's routing),
+   *   {@link InvalidArgumentError} (unknown class, no route).
    */
   destination(name: string, options: Pick<SendOptions, 'priority' | 'messagePriority'> = {}): TaskDestination {
-    const task = this.task(name);
+    const task = this.#wakameTask(name);
     const { priorityClass, messagePriority } = resolvePriority(this.topology, task, options);
     const target = resolveDestination(this.topology, task, priorityClass);
     if (!target) {
@@ -149,7 +166,7 @@ export class TaskClient<T extends TopologyDocument = TopologyDocument> {
     id: string,
     replyTo: string | undefined,
   ): Promise<void> {
-    assertPayload(name, this.task(name).payload, payload);
+    assertPayload(name, this.#wakameTask(name).payload, payload);
     const target = this.destination(name, options);
     const delay = delayOf(options);
     const publish = taskPublishOptions(name, id, options, target, delay, replyTo);

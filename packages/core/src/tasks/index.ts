@@ -57,6 +57,7 @@ export {
 } from './schedule/scheduler.js';
 export { slotId } from './schedule/slots.js';
 export { type ScheduleGroupStatus, type ScheduleStatus, scheduleStatus } from './schedule/status.js';
+export { TaskProtocolError } from './task-protocol-error.js';
 export type {
   SendOptions,
   TaskContext,

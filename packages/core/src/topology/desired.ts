@@ -12,6 +12,11 @@ export interface CompiledTask {
   readonly name: string;
   readonly description?: string;
   readonly payload?: Readonly<Record<string, unknown>>;
+  /**
+   * The task's message protocol: its own `protocol`, else the document's, else `'wakame'`. A `'celery'`
+   * task is sent in Celery's protocol v2 (by a `CeleryClient`), never by a `TaskClient`.
+   */
+  readonly protocol: 'wakame' | 'celery';
   /** The priority class name, if the task has one (resolved to a queue through `priorityClasses`). */
   readonly priorityClass?: string;
   /** A numeric message priority (0–255), when given as a number. */

@@ -251,7 +251,20 @@ describe('compileTopology', () => {
 
   it('leaves a task without a matching route unrouted', () => {
     const [task] = compileTopology({ routes: [{ match: 'a.*', exchange: 'x' }], tasks: [{ name: 'b.c' }] }).tasks;
-    expect(task).toStrictEqual({ name: 'b.c', retry: DEFAULT_TASK_RETRY });
+    expect(task).toStrictEqual({ name: 'b.c', protocol: 'wakame', retry: DEFAULT_TASK_RETRY });
+  });
+
+  it("resolves each task's protocol: its own, else the document's, else 'wakame'", () => {
+    const protocols = (doc: Parameters<typeof compileTopology>[0]) =>
+      compileTopology(doc).tasks.map((t) => [t.name, t.protocol]);
+    expect(protocols({ tasks: [{ name: 'a' }, { name: 'b', protocol: 'celery' }] })).toStrictEqual([
+      ['a', 'wakame'],
+      ['b', 'celery'],
+    ]);
+    expect(protocols({ protocol: 'celery', tasks: [{ name: 'a' }, { name: 'b', protocol: 'wakame' }] })).toStrictEqual([
+      ['a', 'celery'],
+      ['b', 'wakame'],
+    ]);
   });
 
   it('merges defaults.task, splits priority into class or number, and fills the retry policy', () => {
@@ -270,12 +283,14 @@ describe('compileTopology', () => {
     expect(desired.tasks).toStrictEqual([
       {
         name: 'a',
+        protocol: 'wakame',
         priorityClass: 'low',
         retry: { maxAttempts: 3, initialDelay: 1000, factor: 2, maxDelay: 60000, jitter: 0 },
         deadLetter: { queue: 'dead' },
       },
       {
         name: 'b',
+        protocol: 'wakame',
         description: 'B',
         payload: { type: 'object' },
         priority: 7,
@@ -284,6 +299,7 @@ describe('compileTopology', () => {
       },
       {
         name: 'c',
+        protocol: 'wakame',
         priorityClass: 'high',
         retry: { maxAttempts: 3, initialDelay: 1000, factor: 2, maxDelay: 60000, jitter: 0 },
         deadLetter: { exchange: 'dlx', routingKey: 'c' },

@@ -158,7 +158,7 @@ export function resolveRoute(
   return matched === undefined ? undefined : { exchange: matched.exchange, routingKey: matched.routingKey ?? name };
 }
 
-/** A task with `defaults.task`, its route and the built-in retry policy resolved. */
+/** A task with `defaults.task`, its protocol, its route and the built-in retry policy resolved. */
 export function compileTask(doc: TaskDocument, topology: TopologyDocument): CompiledTask {
   const d = topology.defaults?.task ?? {};
   const retry: Mutable<Required<RetryDocument>> = { ...DEFAULT_TASK_RETRY };
@@ -169,7 +169,8 @@ export function compileTask(doc: TaskDocument, topology: TopologyDocument): Comp
       if (value !== undefined) retry[key] = value;
     }
   }
-  const task: Mutable<CompiledTask> = { name: doc.name, retry };
+  const protocol = doc.protocol ?? topology.protocol ?? 'wakame';
+  const task: Mutable<CompiledTask> = { name: doc.name, protocol, retry };
   if (doc.description !== undefined) task.description = doc.description;
   if (doc.payload !== undefined) task.payload = doc.payload;
   const priority = doc.priority ?? d.priority;
