@@ -259,7 +259,7 @@ export function createProgram(ctx: CommandContext): Command {
     .option('--wait <seconds>', 'wait for the result (RPC) this long', seconds('--wait', { min: 0.1 }))
     .addHelpText(
       'after',
-      '\nExamples:\n  wakame send report.generate \'{"reportId":"r-1"}\' --priority low\n  wakame send user.notify \'{"userId":"u-1","text":"hi"}\' --priority high --message-priority 9\n  wakame send math.add \'{"a":1,"b":2}\' --wait 5',
+      '\nA task marked protocol: celery is sent in Celery\'s protocol: its JSON is {"args": [...], "kwargs": {...}}, and\n--wait reads the result from rpc:// (amqp://) or Celery\'s Redis result backend (redis://).\n\nExamples:\n  wakame send report.generate \'{"reportId":"r-1"}\' --priority low\n  wakame send user.notify \'{"userId":"u-1","text":"hi"}\' --priority high --message-priority 9\n  wakame send math.add \'{"a":1,"b":2}\' --wait 5\n  wakame send proj.tasks.add \'{"args":[2,3]}\' --wait 5   # a Celery task',
     )
     .action(async (task: string, json: string, options: SendCommandOptions) => {
       await (await import('./commands/send.js')).send(context(), task, json, options);

@@ -4,11 +4,15 @@
  * (a number on a task that goes by class picks the class whose range holds it);
  * `--message-priority` orders within the class.
  *
+ * A task the topology marks `protocol: celery` goes in Celery's protocol instead, its JSON being
+ * `{ "args": [...], "kwargs": {...} }` (see `send-celery.ts`).
+ *
  * @module
  */
 import { InvalidArgumentError, TaskClient } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { type BrokerOptions, openBroker, readTopology } from '../topology-input.js';
+import { sendCelery } from './send-celery.js';
 
 /** Options of {@link send}; numbers arrive parsed and range-checked (see `options.ts`). */
 export interface SendCommandOptions extends BrokerOptions {
@@ -24,7 +28,10 @@ export interface SendCommandOptions extends BrokerOptions {
   readonly delay?: number;
   /** Milliseconds within which the task must start, or it is discarded. */
   readonly expires?: number;
-  /** Wait for the handler's result (RPC), up to this many seconds. */
+  /**
+   * Wait for the handler's result (RPC), up to this many seconds. A Celery task's result comes from Celery's
+   * result backend: `rpc://` on AMQP, Redis's on Redis (other brokers refuse it).
+   */
   readonly wait?: number;
 }
 
@@ -42,7 +49,11 @@ export async function send(
   }
   const connection = await openBroker(ctx, options);
   try {
-    const { desired } = await readTopology(ctx, options.topology ?? 'topology.yaml');
+    const { desired, checked } = await readTopology(ctx, options.topology ?? 'topology.yaml');
+    if (checked.document && desired.tasks.find((t) => t.name === task)?.protocol === 'celery') {
+      await sendCelery(ctx, connection, checked.document, task, payload, options);
+      return;
+    }
     const client = new TaskClient(connection, { compiled: desired });
     const sendOptions = {
       ...(options.priority !== undefined ? { priority: options.priority } : {}),
