@@ -137,6 +137,30 @@ schedules:
     expect(checked.errors[1]?.message).toContain("must have required property 'kind'");
   });
 
+  it('refuses a schedule of a Celery task at its task (the scheduler sends Wakame tasks only)', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'wakame-schedule-celery-'));
+    const file = join(dir, 'topology.yaml');
+    await writeFile(
+      file,
+      `version: 1
+tasks:
+  - { name: proj.tasks.add, protocol: celery }
+  - { name: report.build }
+exchanges: [{ name: tasks, type: direct }]
+queues: [{ name: work, bindings: [{ exchange: tasks, routingKey: work }] }]
+routes: [{ match: '**', exchange: tasks, routingKey: work }]
+schedules:
+  - { name: sum, task: proj.tasks.add, every: 1h }
+  - { name: report, task: report.build, every: 1h }
+`,
+    );
+    const checked = await checkTopology(file);
+    expect(checked.errors.map((i) => [i.keyword, i.path, i.line])).toEqual([
+      ['schedule-protocol', '/schedules/0/task', 9],
+    ]);
+    expect(checked.errors[0]?.message).toContain("'proj.tasks.add', a Celery task");
+  });
+
   it('refuses a duration without a unit it knows, through the schema', async () => {
     const checked = await check(`  - { name: a, task: report.build, every: 10 minutes }
 `);

@@ -5,7 +5,8 @@
  * `dangling-reference` (a schedule's task is not declared), `schedule-trigger` (neither or both of
  * `cron` and `every`), `schedule-cron` (croner cannot parse the expression, or it never fires),
  * `schedule-timezone` (not an IANA time zone this Node.js knows), `schedule-payload` (the payload does not
- * satisfy its task's payload schema: every run would be refused).
+ * satisfy its task's payload schema: every run would be refused), `schedule-protocol` (the task is a Celery task:
+ * the scheduler sends Wakame's format only).
  * Warnings: `schedule-timezone` on an `every` schedule (slots are instants: a zone changes nothing),
  * `rate-limit` (a limit faster than a start per millisecond, which no timer can pace).
  *
@@ -69,7 +70,14 @@ function checkSchedule(
 ): void {
   const task = tasks.get(s.task);
   if (!task) ctx.error('dangling-reference', `${at}/task`, `schedule task '${s.task}' is not declared`);
-  else if (task.payload !== undefined) {
+  else if (task.protocol === 'celery') {
+    // The scheduler sends through a TaskClient, in Wakame's format, which a Celery worker cannot run.
+    ctx.error(
+      'schedule-protocol',
+      `${at}/task`,
+      `schedule '${s.name}' targets '${s.task}', a Celery task (protocol: celery): schedules send Wakame tasks only; use Celery beat for it, or a Wakame task`,
+    );
+  } else if (task.payload !== undefined) {
     const problem = payloadProblem(task.payload, s.payload ?? {});
     const where = s.payload === undefined ? at : `${at}/payload`;
     if (problem !== undefined)
