@@ -12,6 +12,9 @@
  * purges only those (left by an interrupted run), and deletes exactly those at the end, leaving the
  * broker as it found it.
  *
+ * That choice, the renaming and the clean-up are in `./quickstart-namespace.ts`; the progress shown while the
+ * worker runs, and the reading of the order the tasks ran in, in `./quickstart-progress.ts`.
+ *
  * @module
  */
 import { existsSync } from 'node:fs';
@@ -20,22 +23,30 @@ import {
   applyPlan,
   Connection,
   compileDocument,
-  DEFAULT_DEAD_LETTER_QUEUE,
   type DesiredTopology,
   describeChange,
   diff,
   InvalidArgumentError,
   type LiveState,
-  NotFoundError,
   observe,
   TaskClient,
-  type TopologyDocument,
   Worker,
 } from '@wakame/core';
 import type { CommandContext } from '../context.js';
 import { ExitError } from '../errors.js';
 import { check, DEFAULT_URL, summary } from '../topology-input.js';
 import { cliTransports } from '../transports.js';
+import {
+  describeOwn,
+  isOwnEmbeddedBroker,
+  namespacedDocument,
+  OWN_DEAD_LETTER_QUEUE,
+  type OwnEntities,
+  removeOwn,
+} from './quickstart-namespace.js';
+import { isInPriorityOrder, runLengths, showProgress } from './quickstart-progress.js';
+
+export { NAMESPACE, namespacedDocument } from './quickstart-namespace.js';
 
 export interface QuickstartOptions {
   readonly url?: string;
@@ -67,9 +78,6 @@ export interface QuickstartReport {
   readonly elapsedMs: number;
 }
 
-/** The prefix of quickstart's own entities on a broker that is not its own. */
-export const NAMESPACE = 'wakame.quickstart.';
-
 /**
  * The example's topology file. Run from source (`src/commands/quickstart.ts`, in the repository) it is the example
  * itself; the build copies it into the package (`assets/`, see `scripts/copy-assets.mjs`), where the compiled module
@@ -84,15 +92,6 @@ export function quickstartTopology(moduleUrl: string = import.meta.url): string 
 }
 
 const CLASSES = ['low', 'mid', 'high'] as const;
-/** The worker's dead-letter queue when namespaced (the default one is not quickstart's to create). */
-const OWN_DEAD_LETTER_QUEUE = `${NAMESPACE}dead-letter`;
-
-/** What quickstart declares on a broker that is not its own, and deletes again at the end. */
-interface OwnEntities {
-  readonly queues: readonly string[];
-  readonly exchanges: readonly string[];
-}
-
 export async function quickstart(ctx: CommandContext, options: QuickstartOptions = {}): Promise<QuickstartReport> {
   const perClass = Number(options.tasks ?? 20);
   if (!Number.isInteger(perClass) || perClass < 1 || perClass > 10_000) {
@@ -208,7 +207,7 @@ export async function quickstart(ctx: CommandContext, options: QuickstartOptions
       handlers: {
         'report.generate': (payload) => {
           processed.push(String((payload as { reportId: string }).reportId).split('-')[0] ?? '');
-          progress(ctx, processed, total);
+          showProgress(ctx, processed, total);
           if (processed.length === total) done();
         },
       },
@@ -237,8 +236,8 @@ export async function quickstart(ctx: CommandContext, options: QuickstartOptions
     const cleanedUp = namespaced;
     if (namespaced || processed.length === total) cleanup = undefined;
 
-    const order = runs(processed);
-    const inPriorityOrder = isOrdered(processed);
+    const order = runLengths(processed);
+    const inPriorityOrder = isInPriorityOrder(processed);
     const report: QuickstartReport = {
       url: connection.url,
       namespaced,
@@ -276,98 +275,6 @@ export async function quickstart(ctx: CommandContext, options: QuickstartOptions
   }
 }
 
-/** Broker-owned names: the default exchange and `amq.*`. */
-function isBrokerOwned(name: string): boolean {
-  return name === '' || name.startsWith('amq.');
-}
-
-/**
- * Whether quickstart may use the example's own names: an embedded broker (file://, memory://) whose
- * listing holds nothing but the example's entities (and the worker's dead-letter queue), every queue
- * empty and without consumers. Anything else may be a user's, so quickstart goes namespaced.
- */
-function isOwnEmbeddedBroker(live: LiveState, example: DesiredTopology): boolean {
-  if (live.kind !== 'listed') return false;
-  const exchanges = new Set(example.exchanges.map((e) => e.name));
-  const queues = new Set([...example.queues.map((q) => q.name), DEFAULT_DEAD_LETTER_QUEUE]);
-  return (
-    live.observed.exchanges.every((e) => isBrokerOwned(e.name) || exchanges.has(e.name)) &&
-    live.observed.queues.every((q) => queues.has(q.name) && q.messageCount === 0 && (q.consumerCount ?? 0) === 0)
-  );
-}
-
-/** The example renamed into {@link NAMESPACE}: every queue and exchange it declares or names; routing keys stay. */
-export function namespacedDocument(document: TopologyDocument): TopologyDocument {
-  const exchange = (name: string): string => (isBrokerOwned(name) ? name : `${NAMESPACE}${name}`);
-  const queue = (name: string): string => `${NAMESPACE}${name}`;
-  const { include: _merged, ...rest } = document;
-  return {
-    ...rest,
-    ...(document.exchanges
-      ? {
-          exchanges: document.exchanges.map((e) => ({
-            ...e,
-            name: exchange(e.name),
-            ...(e.alternateExchange !== undefined ? { alternateExchange: exchange(e.alternateExchange) } : {}),
-          })),
-        }
-      : {}),
-    ...(document.queues
-      ? {
-          queues: document.queues.map((q) => ({
-            ...q,
-            name: queue(q.name),
-            ...(q.deadLetter ? { deadLetter: { ...q.deadLetter, exchange: exchange(q.deadLetter.exchange) } } : {}),
-            ...(q.bindings ? { bindings: q.bindings.map((b) => ({ ...b, exchange: exchange(b.exchange) })) } : {}),
-          })),
-        }
-      : {}),
-    ...(document.bindings
-      ? {
-          bindings: document.bindings.map((b) => ({
-            ...b,
-            exchange: exchange(b.exchange),
-            destination: b.destinationType === 'exchange' ? exchange(b.destination) : queue(b.destination),
-          })),
-        }
-      : {}),
-    ...(document.broadcasts
-      ? {
-          broadcasts: document.broadcasts.map((b) => ({
-            ...b,
-            name: exchange(b.name),
-            queuePrefix: queue(b.queuePrefix ?? 'bcast'),
-          })),
-        }
-      : {}),
-    ...(document.priorityClasses
-      ? {
-          priorityClasses: Object.fromEntries(
-            Object.entries(document.priorityClasses).map(([name, q]) => [name, queue(q)]),
-          ),
-        }
-      : {}),
-    ...(document.tasks
-      ? {
-          tasks: document.tasks.map((t) => ({
-            ...t,
-            ...(t.route ? { route: { ...t.route, exchange: exchange(t.route.exchange) } } : {}),
-            ...(t.deadLetter
-              ? {
-                  deadLetter: {
-                    ...t.deadLetter,
-                    ...(t.deadLetter.queue !== undefined ? { queue: queue(t.deadLetter.queue) } : {}),
-                    ...(t.deadLetter.exchange !== undefined ? { exchange: exchange(t.deadLetter.exchange) } : {}),
-                  },
-                }
-              : {}),
-          })),
-        }
-      : {}),
-    ...(document.routes ? { routes: document.routes.map((r) => ({ ...r, exchange: exchange(r.exchange) })) } : {}),
-  };
-}
-
 /** The priority-class queues, highest class first, then any other queue of the topology. */
 function queuesOf(desired: DesiredTopology): string[] {
   const classes = Object.values(desired.priorityClasses);
@@ -379,59 +286,4 @@ function hasConsumers(live: LiveState, queues: readonly string[]): boolean {
   return (
     live.kind === 'listed' && live.observed.queues.some((q) => queues.includes(q.name) && (q.consumerCount ?? 0) > 0)
   );
-}
-
-/** Deletes quickstart's own queues, then its exchanges; what is already gone is fine. */
-async function removeOwn(admin: Connection['admin'], own: OwnEntities): Promise<void> {
-  const gone = (error: unknown): void => {
-    if (!(error instanceof NotFoundError)) throw error;
-  };
-  for (const queue of own.queues) await admin.deleteQueue(queue).then(() => undefined, gone);
-  for (const exchange of own.exchanges) await admin.deleteExchange(exchange).catch(gone);
-}
-
-/** `queues a, b and exchange c`, for messages. */
-function describeOwn(own: OwnEntities): string {
-  return `queues ${own.queues.join(', ')} and exchange${own.exchanges.length === 1 ? '' : 's'} ${own.exchanges.join(', ')}`;
-}
-
-/** A one-line progress bar on a terminal; a line per 25% otherwise. */
-function progress(ctx: CommandContext, processed: readonly string[], total: number): void {
-  if (ctx.jsonMode || ctx.quiet) return;
-  const n = processed.length;
-  if (ctx.color) {
-    const width = 30;
-    const filled = Math.round((n / total) * width);
-    ctx.err(
-      `\u001b[1A\u001b[2K   [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${n}/${total} (${processed.at(-1)})`,
-    );
-  } else if (n === total || n % Math.max(1, Math.floor(total / 4)) === 0) {
-    ctx.err(`   processed ${n}/${total} (last: ${processed.at(-1)})`);
-  }
-}
-
-/** ['high','high','mid'] → ['high×2', 'mid×1']. */
-function runs(classes: readonly string[]): string[] {
-  const out: { name: string; count: number }[] = [];
-  for (const c of classes) {
-    const last = out.at(-1);
-    if (last?.name === c) last.count++;
-    else out.push({ name: c, count: 1 });
-  }
-  return out.map((r) => `${r.name}×${r.count}`);
-}
-
-/**
- * Every high before every mid before every low: counts the tasks that ran after a task of a lower
- * class had already run. One is allowed: the first message may already sit in the prefetch window.
- */
-function isOrdered(classes: readonly string[]): boolean {
-  const rank = (c: string): number => ['high', 'mid', 'low'].indexOf(c);
-  let lowestSeen = 0;
-  let late = 0;
-  for (const c of classes) {
-    if (rank(c) < lowestSeen) late++;
-    lowestSeen = Math.max(lowestSeen, rank(c));
-  }
-  return late <= 1;
 }
