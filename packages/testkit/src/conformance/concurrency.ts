@@ -1,7 +1,7 @@
 import type { Consumer } from '@wakame/core';
 import { describe, expect } from 'vitest';
 import { waitFor } from '../wait-for.js';
-import type { Harness } from './harness.js';
+import { FAILURE_BOUND_MS, type Harness } from './harness.js';
 
 const CONSUMERS = 8;
 const MESSAGES = 2000;
@@ -61,7 +61,7 @@ export function concurrencySuite(h: Harness): void {
         }
 
         await waitFor(() => deliveries.size === MESSAGES, {
-          timeoutMs: 15_000,
+          timeoutMs: FAILURE_BOUND_MS,
           what: () => `all ${MESSAGES} ids (${deliveries.size} delivered; ${missing(deliveries)})`,
         }).catch(async (error: Error) => {
           // Ready in the queue (a consumer missed a wake-up) or not (held somewhere, or lost): say which.
@@ -79,7 +79,7 @@ export function concurrencySuite(h: Harness): void {
           `deliveries per consumer: ${perConsumer.join(', ')}`,
         ).toBeGreaterThan(1);
       },
-      { timeout: 20_000 },
+      { timeout: 3 * FAILURE_BOUND_MS },
     );
   });
 }

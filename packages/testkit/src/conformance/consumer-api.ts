@@ -1,7 +1,7 @@
 import { ContentNotAcceptedError, DecodeError, InvalidOperationError, type Message } from '@wakame/core';
 import { describe, expect } from 'vitest';
 import { waitFor } from '../wait-for.js';
-import { expectRejection, expectThrow, type Harness, idOf, must } from './harness.js';
+import { expectRejection, expectThrow, FAILURE_BOUND_MS, type Harness, idOf, must } from './harness.js';
 
 /** The consumer API over a real transport: iteration, handlers, errors, cancel. */
 export function consumerApiSuite(h: Harness): void {
@@ -57,7 +57,7 @@ export function consumerApiSuite(h: Harness): void {
         },
       });
       await consumer.consume();
-      await waitFor(() => failures.length === 2, { what: 'two decode failures' });
+      await waitFor(() => failures.length === 2, { what: 'two decode failures', timeoutMs: FAILURE_BOUND_MS });
       const [bad, unaccepted] = failures;
       expect(must(bad).error).toBeInstanceOf(DecodeError);
       expect(must(bad).error).toMatchObject({ code: 'ERR_DECODE' });
@@ -81,7 +81,7 @@ export function consumerApiSuite(h: Harness): void {
         },
       });
       await consumer.consume();
-      await waitFor(() => calls.length === 2, { what: 'the redelivery' });
+      await waitFor(() => calls.length === 2, { what: 'the redelivery', timeoutMs: FAILURE_BOUND_MS });
       await consumer.idle();
       // Closing hands back anything unsettled: a message requeued a second time would show up here.
       await consumer.close();

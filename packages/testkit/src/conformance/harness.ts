@@ -203,7 +203,7 @@ export class Harness {
   }
 
   /** Waits until `queue` holds exactly `count` ready messages, and returns that count. */
-  async waitForMessageCount(queue: Queue, count: number, timeoutMs = 5000): Promise<number> {
+  async waitForMessageCount(queue: Queue, count: number, timeoutMs = FAILURE_BOUND_MS): Promise<number> {
     let last = -1;
     await waitFor(
       async () => {

@@ -1,7 +1,7 @@
 import { Exchange, type Message, NotFoundError, PreconditionFailedError, Queue } from '@wakame/core';
 import { describe, expect } from 'vitest';
 import { waitFor } from '../wait-for.js';
-import { expectRejection, type Harness } from './harness.js';
+import { expectRejection, FAILURE_BOUND_MS, type Harness } from './harness.js';
 
 /** Purging and deleting queues and exchanges. */
 export function purgeDeleteSuite(h: Harness): void {
@@ -58,7 +58,7 @@ export function purgeDeleteSuite(h: Harness): void {
         (error: unknown) => error,
       );
       await conn.producer().publish({ id: 1 }, { routingKey: queue.name });
-      await waitFor(() => received.length === 1, { what: 'the first message' });
+      await waitFor(() => received.length === 1, { what: 'the first message', timeoutMs: FAILURE_BOUND_MS });
       const admin = await h.open();
       await queue.attach(admin).delete();
       const error = await outcome;
@@ -76,7 +76,10 @@ export function purgeDeleteSuite(h: Harness): void {
       await collector.waitForCount(1);
       const admin = await h.open();
       await queue.attach(admin).delete();
-      await waitFor(() => !collector.consumer.isConsuming, { what: 'the consumer to stop' });
+      await waitFor(() => !collector.consumer.isConsuming, {
+        what: 'the consumer to stop',
+        timeoutMs: FAILURE_BOUND_MS,
+      });
       // The deleted queue stays deleted: the consumer did not silently redeclare it.
       await expectRejection(queue.declare({ passive: true }), NotFoundError, 'ERR_NOT_FOUND');
     });

@@ -1,7 +1,7 @@
 import { type Message, MessageStateError } from '@wakame/core';
 import { describe, expect } from 'vitest';
 import { waitFor } from '../wait-for.js';
-import { expectRejection, type Harness, idOf, must } from './harness.js';
+import { expectRejection, FAILURE_BOUND_MS, type Harness, idOf, must } from './harness.js';
 
 /** Settling: ack, reject, requeue, settling twice, order of requeued messages. */
 export function settleSuite(h: Harness): void {
@@ -82,7 +82,10 @@ export function settleSuite(h: Harness): void {
         },
       });
       await consumer.consume();
-      await waitFor(() => seen.length >= 2 && seen[1]?.state === 'acked', { what: 'the redelivery' });
+      await waitFor(() => seen.length >= 2 && seen[1]?.state === 'acked', {
+        what: 'the redelivery',
+        timeoutMs: FAILURE_BOUND_MS,
+      });
       expect(seen.map((m) => [m.payload, m.redelivered])).toEqual([
         [{ id: 1 }, false],
         [{ id: 1 }, true],
