@@ -1,5 +1,6 @@
 /**
- * The error of a {@link TaskClient} asked to send a task the topology marks `protocol: celery`.
+ * The error of a {@link TaskClient} asked to send, or a {@link Worker} to run, a task the topology marks
+ * `protocol: celery`.
  *
  * @module
  */
@@ -7,8 +8,10 @@ import { InvalidOperationError } from '../errors.js';
 
 /**
  * A task the topology marks `protocol: celery` (on the task or the whole document) was given to a
- * `TaskClient`, which only sends Wakame's format: a Celery worker could not run it. Nothing was sent.
- * Send it with a `CeleryClient` (or `wakame send`, which picks the protocol by the topology).
+ * `TaskClient` to send, or to a `Worker` to run: both speak only Wakame's format, so a Celery worker could
+ * not run what the client sent, and the worker could not read what Celery sends. Nothing was sent or
+ * started. Send it with a `CeleryClient` (or `wakame send`, which picks the protocol by the topology);
+ * run it with a `CeleryWorker`.
  */
 export class TaskProtocolError extends InvalidOperationError {
   override readonly name = 'TaskProtocolError';
@@ -17,10 +20,14 @@ export class TaskProtocolError extends InvalidOperationError {
     readonly task: string,
     /** The protocol the topology gives the task. */
     readonly protocol: string,
+    /** Whether a client was to send it or a worker to run it. */
+    readonly role: 'send' | 'run' = 'send',
   ) {
+    const what = `task '${task}' uses the ${protocol === 'celery' ? 'Celery' : protocol} protocol (protocol: ${protocol} in the topology)`;
     super(
-      `task '${task}' uses the ${protocol === 'celery' ? 'Celery' : protocol} protocol (protocol: ${protocol} in the topology), ` +
-        "which a TaskClient does not send: nothing was sent. Send it with a CeleryClient (its payload as { args, kwargs }), or with 'wakame send', which does so",
+      role === 'send'
+        ? `${what}, which a TaskClient does not send: nothing was sent. Send it with a CeleryClient (its payload as { args, kwargs }), or with 'wakame send', which does so`
+        : `${what}, which a Worker does not run: it would refuse Celery's messages. Run it with a CeleryWorker (its handler gets { args, kwargs })`,
     );
   }
 }

@@ -20,6 +20,7 @@ import { attemptOf, TASK_HEADERS } from './protocol.js';
 import type { Timers } from './schedule/clock.js';
 import { type ScheduleEvent, Scheduler, type SchedulerOptions } from './schedule/scheduler.js';
 import { taskLimits } from './task-limits.js';
+import { TaskProtocolError } from './task-protocol-error.js';
 import type { TaskHandler, TaskHandlers } from './types.js';
 import { type ConsumerSpec, type MessageRunner, queueName, withRunner } from './worker-consumers.js';
 import { DEFAULT_CONCURRENCY } from './worker-dispatch.js';
@@ -293,7 +294,12 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   /** The consumer of the task queues, run by a {@link TaskRunner}. */
   #taskConsumer(concurrency: number): ConsumerSpec {
     const options = this.#options;
-    const queues = options.queues ?? defaultQueues(this.topology, Object.keys(options.handlers ?? {}));
+    const handled = new Set(Object.keys(options.handlers ?? {}));
+    for (const task of this.topology.tasks) {
+      if (handled.has(task.name) && task.protocol !== 'wakame')
+        throw new TaskProtocolError(task.name, task.protocol, 'run');
+    }
+    const queues = options.queues ?? defaultQueues(this.topology, [...handled]);
     if (queues.length === 0) {
       throw new InvalidArgumentError(
         'the worker has no queue to consume: no handled task is routed to a queue of the topology (give `queues` explicitly)',

@@ -1,7 +1,7 @@
 /**
- * A TaskClient sends Wakame's format only: a task the topology marks `protocol: celery` (on the task, or
- * for the whole document) is refused with TaskProtocolError before anything is sent or declared, and the
- * compiled task says which protocol it speaks.
+ * A TaskClient sends, and a Worker runs, Wakame's format only: a task the topology marks `protocol: celery`
+ * (on the task, or for the whole document) is refused with TaskProtocolError before anything is sent,
+ * declared or started, and the compiled task says which protocol it speaks.
  */
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { Exchange } from '../../src/model/exchange.js';
 import { Queue } from '../../src/model/queue.js';
 import { TaskClient } from '../../src/tasks/client.js';
 import { TaskProtocolError } from '../../src/tasks/task-protocol-error.js';
+import { Worker } from '../../src/tasks/worker.js';
 import { defineTopology, type TopologyDocument } from '../../src/topology/document.js';
 import { compileDocument } from '../../src/topology/pipeline.js';
 
@@ -123,5 +124,37 @@ describe('TaskClient refuses a Celery task', () => {
     const { id } = await client.send('wk.run', { n: 1 });
     expect((await connection.getMessage('jobs'))?.properties.messageId).toBe(id);
     await expect(client.send('nope' as never, {} as never)).rejects.toMatchObject({ code: 'ERR_UNKNOWN_TASK' });
+  });
+});
+
+describe('Worker refuses to run a Celery task', () => {
+  it('at construction, naming CeleryWorker, when a handler is given for one', () => {
+    const build = () =>
+      new Worker({ connection: `memory://${randomUUID()}`, topology, handlers: { 'py.add': () => undefined } });
+    expect(build).toThrow(TaskProtocolError);
+    expect(build).toThrow(/py\.add.*which a Worker does not run.*CeleryWorker/);
+    try {
+      build();
+    } catch (error) {
+      expect(error).toMatchObject({ code: 'ERR_TASK_PROTOCOL', task: 'py.add', protocol: 'celery', role: 'run' });
+    }
+  });
+
+  it("a document's protocol: celery counts too; a worker of its Wakame tasks alone is built", () => {
+    expect(
+      () =>
+        new Worker({
+          connection: `memory://${randomUUID()}`,
+          topology: celeryDocument,
+          handlers: { 'py.mul': () => 1 },
+        }),
+    ).toThrow(TaskProtocolError);
+    const worker = new Worker({
+      connection: `memory://${randomUUID()}`,
+      topology: celeryDocument,
+      handlers: { 'wk.own': () => 1 },
+      queues: ['jobs'],
+    });
+    expect(worker).toBeInstanceOf(Worker);
   });
 });
