@@ -1,7 +1,7 @@
 /**
  * The worker's own cost: tasks through a Worker with a no-op handler, and the same messages through a
  * Worker of one plain consumer (handler: ack), beside the bare Consumer (decode + ack) on the same
- * transport and message, memory and AMQP. The ratio is the worker's share of throughput (target ≥ 0.85):
+ * transport and message, memory and AMQP. The ratio is the worker's share of throughput (target ≥ 0.9):
  * for tasks, task lookup, payload schema validation, headers, events; for the plain consumer, the
  * worker's own loop (stop control, per-queue health, counters).
  *
