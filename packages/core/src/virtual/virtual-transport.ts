@@ -2,7 +2,8 @@
  * The transport for brokers without AMQP semantics (memory, Redis, files), after kombu's virtual
  * transport. It wires the shared pieces (routing and publishing, the dispatcher, the admin, expiry
  * sweeps) around one store, so that a store only has to keep records and claim messages, and the
- * broker behaviour an application sees is the same whichever store is underneath.
+ * broker behaviour an application sees is the same whichever store is underneath. Claiming with
+ * expiry (dead-lettering what ran out on the way) is in `live-claims.ts`.
  *
  * @module
  */
@@ -28,8 +29,9 @@ import type {
 } from '../transport/spi.js';
 import { Dispatcher, type Subscription } from './dispatcher.js';
 import { ExpirySchedule } from './expiry-schedule.js';
+import { LiveClaims } from './live-claims.js';
 import { Publishing, RESOLVED } from './publishing.js';
-import type { Claimed, ClaimOptions, ImmediateStore, VirtualStore } from './store.js';
+import type { Claimed, ImmediateStore, VirtualStore } from './store.js';
 import { TopologyCache } from './topology-cache.js';
 import { Handle, UnsettledList } from './unsettled.js';
 import { VirtualAdmin } from './virtual-admin.js';
@@ -69,11 +71,11 @@ export class VirtualTransport implements Transport {
   readonly #topology: TopologyCache;
   readonly #dispatcher: Dispatcher;
   readonly #publishing: Publishing;
+  readonly #claims: LiveClaims;
   readonly #unsettled = new UnsettledList();
   readonly #statusListeners = new Set<(s: TransportStatus) => void>();
   readonly #onError: (error: unknown) => void;
   /** What claims for delivery tell the store (the body bound). */
-  readonly #claimOptions: ClaimOptions;
   #deliveryTags = 0;
   /** When to sweep expired messages off queue heads; shared with the store's other transports. */
   readonly #expiry: ExpirySchedule;
@@ -89,14 +91,21 @@ export class VirtualTransport implements Transport {
     this.#expiry = ExpirySchedule.of(store);
     this.kind = store.kind;
     this.#onError = options.onError ?? (() => {});
-    this.#claimOptions = options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes };
     this.#topology = new TopologyCache(store.topology, options.vhost);
-    this.#publishing = new Publishing(store, this.#topology, (queue, at) => this.#armExpiry(queue, at));
+    const armExpiry = (queue: string, at: number): void => this.#expiry.arm(queue, at);
+    this.#publishing = new Publishing(store, this.#topology, armExpiry);
+    this.#claims = new LiveClaims(
+      store,
+      this.#publishing,
+      options.maxBodyBytes === undefined ? {} : { maxBodyBytes: options.maxBodyBytes },
+      () => this.#state === 'open',
+      armExpiry,
+    );
     const poll = store.watch ? 0 : (options.pollIntervalMs ?? DEFAULT_POLL_INTERVAL_MS);
     this.#dispatcher = new Dispatcher(
       {
-        claim: (queue) => this.#claim(queue),
-        ...(store.getMany ? { claimMany: (queue: string, max: number) => this.#claimMany(queue, max) } : {}),
+        claim: (queue) => this.#claims.claim(queue),
+        ...(store.getMany ? { claimMany: (queue: string, max: number) => this.#claims.claimMany(queue, max) } : {}),
         deliver: (sub, index, claimed) => this.#deliver(sub, index, claimed),
         report: (error) => this.#onError(error),
         // Without change notifications, a queue deleted by another client is noticed when polling.
@@ -130,7 +139,7 @@ export class VirtualTransport implements Transport {
     this.#unstatus = this.#store.onStatus?.((status) => this.#emit(status));
     this.#state = 'open';
     this.#leaveExpiry = this.#expiry.join((queue) =>
-      this.#sweep(queue).catch((error: unknown) => this.#onError(error)),
+      this.#claims.sweep(queue).catch((error: unknown) => this.#onError(error)),
     );
     this.#emit({ type: 'connected' });
   }
@@ -238,7 +247,7 @@ export class VirtualTransport implements Transport {
     this.#assertOpen();
     const topology = await this.#topology.current();
     if (!topology.queues.has(queue)) throw new NotFoundError({ kind: 'queue', name: queue });
-    const claimed = await this.#claim(queue);
+    const claimed = await this.#claims.claim(queue);
     if (!claimed) return undefined;
     return this.#inbound(undefined, queue, '', claimed, options.noAck);
   }
@@ -281,7 +290,7 @@ export class VirtualTransport implements Transport {
       this.#dispatcher.schedule();
       return;
     }
-    if (outcome === 'reject') await this.#deadLetter(h.queue, h.claimed, 'rejected');
+    if (outcome === 'reject') await this.#claims.deadLetter(h.queue, h.claimed, 'rejected');
     const acked = this.#store.settle(h.claimed.receipt, 'ack');
     // The prefetch window opened when the delivery was settled: claim the next messages now, so a
     // store behind a network round trip sends the claim together with the ack instead of after it.
@@ -296,82 +305,6 @@ export class VirtualTransport implements Transport {
     throw new ConnectionClosedError(
       this.#state === 'new' ? `${this.kind} transport is not connected` : `${this.kind} transport is closed`,
     );
-  }
-
-  /** Takes the next message that has not expired; expired ones are dead-lettered on the way. */
-  #claim(queue: string): Claimed | undefined | Promise<Claimed | undefined> {
-    const now = this.#now;
-    if (now) {
-      const claimed = now.get(queue);
-      if (claimed === undefined || claimed.message.expiresAt === undefined || claimed.message.expiresAt > Date.now()) {
-        return claimed;
-      }
-      return this.#expire(queue, claimed).then(() => this.#claim(queue));
-    }
-    return this.#claimAsync(queue);
-  }
-
-  /** Makes sure the head of `queue` is looked at when a message in it may have expired. */
-  #armExpiry(queue: string, at: number): void {
-    this.#expiry.arm(queue, at);
-  }
-
-  /** Dead-letters expired messages at the head of `queue`, then re-arms for the next head. */
-  async #sweep(queue: string): Promise<void> {
-    while (this.#state === 'open') {
-      const claimed = await this.#store.get(queue);
-      if (!claimed) return;
-      const { expiresAt } = claimed.message;
-      if (expiresAt !== undefined && expiresAt <= Date.now()) {
-        await this.#expire(queue, claimed);
-        continue;
-      }
-      await this.#store.settle(claimed.receipt, 'release');
-      if (expiresAt !== undefined) this.#armExpiry(queue, expiresAt);
-      return;
-    }
-  }
-
-  async #expire(queue: string, claimed: Claimed): Promise<void> {
-    await this.#deadLetter(queue, claimed, 'expired');
-    await this.#store.settle(claimed.receipt, 'ack');
-  }
-
-  /**
-   * Dead-letters a claimed message. A body the store left unread (over the body bound) is read only when
-   * the copy has a queue to go to, so the copy keeps it as a broker's would; nothing decodes it.
-   */
-  #deadLetter(queue: string, claimed: Claimed, reason: 'rejected' | 'expired'): Promise<void> {
-    const readBody = this.#store.readBody?.bind(this.#store, claimed.receipt);
-    return this.#publishing.deadLetter(queue, claimed.message, reason, undefined, readBody);
-  }
-
-  /** {@link #claim} for up to `max` messages, through the store's batch claim. */
-  async #claimMany(queue: string, max: number): Promise<Claimed[]> {
-    const claimed = await (this.#store.getMany as NonNullable<VirtualStore['getMany']>).call(
-      this.#store,
-      queue,
-      max,
-      this.#claimOptions,
-    );
-    const now = Date.now();
-    if (claimed.every((c) => c.message.expiresAt === undefined || c.message.expiresAt > now)) return claimed;
-    const live: Claimed[] = [];
-    for (const c of claimed) {
-      if (c.message.expiresAt === undefined || c.message.expiresAt > now) live.push(c);
-      else await this.#expire(queue, c);
-    }
-    return live;
-  }
-
-  async #claimAsync(queue: string): Promise<Claimed | undefined> {
-    for (;;) {
-      const claimed = await this.#store.get(queue, this.#claimOptions);
-      if (!claimed) return undefined;
-      const { expiresAt } = claimed.message;
-      if (expiresAt === undefined || expiresAt > Date.now()) return claimed;
-      await this.#expire(queue, claimed);
-    }
   }
 
   #deliver(sub: Subscription, index: number, claimed: Claimed): void | Promise<void> {
