@@ -51,6 +51,9 @@ export class AmqpDeliveries {
   /** Live subscriptions (a priority subscription's per-queue parts): recovery resumes them. */
   readonly subscriptions = new Set<AmqpSubscription>();
   readonly #ackBatchers = new WeakMap<Channel, AckBatcher>();
+  /** The entry of #ackBatchers used last (a WeakRef would cost more than it saves: one channel is kept alive at most). */
+  #lastChannel: Channel | undefined;
+  #lastBatcher: AckBatcher | undefined;
   /** Channels of cancelled subscriptions being closed (their last acks on the way). */
   readonly #channelClosings = new Set<Promise<void>>();
   #getChannel: Promise<Channel> | undefined;
@@ -153,11 +156,15 @@ export class AmqpDeliveries {
   }
 
   #acks(channel: Channel): AckBatcher {
+    // Asked twice per delivery (delivered, settled), nearly always for the channel asked last.
+    if (channel === this.#lastChannel && this.#lastBatcher) return this.#lastBatcher;
     let batcher = this.#ackBatchers.get(channel);
     if (!batcher) {
       batcher = new AckBatcher(channel);
       this.#ackBatchers.set(channel, batcher);
     }
+    this.#lastChannel = channel;
+    this.#lastBatcher = batcher;
     return batcher;
   }
 

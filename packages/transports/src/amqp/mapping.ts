@@ -52,7 +52,7 @@ export function fromAmqpProperties(a: AmqpProperties): MessageProperties {
   const p: MessageProperties = {};
   if (a.contentType != null) p.contentType = String(a.contentType);
   if (a.contentEncoding != null) p.contentEncoding = String(a.contentEncoding);
-  if (a.headers != null && Object.keys(a.headers).length > 0) p.headers = a.headers as Record<string, unknown>;
+  if (a.headers != null && hasKeys(a.headers)) p.headers = a.headers as Record<string, unknown>;
   if (a.deliveryMode === 1 || a.deliveryMode === 2) p.deliveryMode = a.deliveryMode;
   if (a.priority != null) p.priority = Number(a.priority);
   if (a.correlationId != null) p.correlationId = String(a.correlationId);
@@ -65,4 +65,10 @@ export function fromAmqpProperties(a: AmqpProperties): MessageProperties {
   if (a.appId != null) p.appId = String(a.appId);
   if (a.clusterId != null) p.clusterId = String(a.clusterId);
   return p;
+}
+
+/** Whether `o` has an own key; every delivery asks, and Object.keys would build an array to say so. */
+function hasKeys(o: object): boolean {
+  for (const key in o) if (Object.hasOwn(o, key)) return true;
+  return false;
 }
