@@ -85,10 +85,17 @@ type AckMode = 'each' | 'batched';
 /**
  * amqplib consuming `count` messages: JSON.parse of each body, then either `ack(m)` per message or,
  * batched, one `ack(last, allUpTo=true)` at the end of each turn that received messages.
+ *
+ * Timed over the same life as {@link consumeRate} times a Consumer: from opening its channel (and
+ * basic.qos) to that channel closed after basic.cancel, the deliveries already on their way handled
+ * and acked meanwhile. (Timing only consume → count-th message charged the Consumer alone for
+ * opening and closing its channel, four round trips, and for the up to PREFETCH messages still
+ * arriving as it stops, which this side left to the broker to requeue.)
  */
 async function rawConsume(queue: string, count: number, mode: AckMode): Promise<number> {
   const conn = await rawConnection();
   try {
+    const start = now();
     const ch = await conn.createChannel();
     await ch.prefetch(PREFETCH);
     const finished = countdown(count);
@@ -97,8 +104,7 @@ async function rawConsume(queue: string, count: number, mode: AckMode): Promise<
       if (last) ch.ack(last, true);
       last = undefined;
     };
-    const start = now();
-    await ch.consume(queue, (m) => {
+    const { consumerTag } = await ch.consume(queue, (m) => {
       if (!m) return;
       JSON.parse(m.content.toString('utf8'));
       if (mode === 'each') ch.ack(m);
@@ -109,6 +115,9 @@ async function rawConsume(queue: string, count: number, mode: AckMode): Promise<
       finished.tick();
     });
     await within(finished.done, LOAD_TIMEOUT_MS, `raw consume of ${count}`);
+    await ch.cancel(consumerTag);
+    flush();
+    await ch.close();
     return rate(count, now() - start);
   } finally {
     await conn.close();
@@ -253,6 +262,7 @@ async function run(): Promise<Figure[]> {
   const framesPerRun = ackFrames.length > 0 ? [...ackFrames].sort((a, b) => a - b) : [Number.NaN];
   const wireNote = `Wakame coalesces the acks of one turn into basic.ack(multiple=true) (acks.ts): ${Math.round(quantile(framesPerRun, 0.5))} ack frames per consume of ${CONSUME_COUNT} (median)`;
   const latencyNote = `${RATE} msg/s for ${LATENCY_SECONDS} s a round`;
+  const rawLife = 'timed from channel open to channel closed after basic.cancel, as the Consumer is';
   const figures: Figure[] = [];
   for (const durability of DURABILITIES) {
     figures.push(
@@ -273,7 +283,7 @@ async function run(): Promise<Figure[]> {
     rounds.figure('raw.consume.each', {
       name: 'amqp.raw.consume-decode-ack.each',
       unit: 'msg/s',
-      note: `amqplib, prefetch ${PREFETCH}: JSON.parse + ack(m) per message (one basic.ack frame each)`,
+      note: `amqplib, prefetch ${PREFETCH}: JSON.parse + ack(m) per message (one basic.ack frame each); ${rawLife}`,
     }),
     rounds.figure('wakame.consume.each', {
       name: 'amqp.wakame.consume-decode-ack.each',
@@ -284,7 +294,7 @@ async function run(): Promise<Figure[]> {
     rounds.figure('raw.consume.batched', {
       name: 'amqp.raw.consume-decode-ack.batched',
       unit: 'msg/s',
-      note: `amqplib, prefetch ${PREFETCH}: JSON.parse per message, one ack(last, allUpTo=true) per event-loop turn`,
+      note: `amqplib, prefetch ${PREFETCH}: JSON.parse per message, one ack(last, allUpTo=true) per event-loop turn; ${rawLife}`,
     }),
     rounds.figure('wakame.consume.batched', {
       name: 'amqp.wakame.consume-decode-ack.batched',
