@@ -1,17 +1,10 @@
-/**
- * `wakame send` on a task the topology marks `protocol: celery`: the JSON is `{ args, kwargs }`, checked
- * against the task's schema, and the message is a Celery protocol v2 task (what a Python Celery worker
- * runs), not Wakame's format. On a broker without a Celery result backend `--wait` is a user error, said
- * before anything is sent. (Over RabbitMQ and Redis with a real Celery worker: send-celery.int.test.ts.)
- */
-import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Connection, decodeCeleryTask, type Message, TASK_HEADERS } from '@wakame/core';
+import { decodeCeleryTask, TASK_HEADERS } from '@wakame/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli.js';
 import { execute } from '../src/run.js';
+import { appliedBroker, takeMessage } from './applied-broker.js';
 import { capture } from './capture.js';
 
 const TOPOLOGY = `
@@ -46,20 +39,8 @@ beforeAll(async () => {
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
-/** The topology applied to a fresh in-process broker; a connection kept open to read the queues. */
-async function applied(): Promise<{ url: string; keeper: Connection }> {
-  const url = `memory://${randomUUID()}`;
-  const keeper = await Connection.open(url);
-  await runCli(capture().ctx, ['apply', topology, '--url', url, '--yes']);
-  return { url, keeper };
-}
-
-async function take(connection: Connection, queue: string): Promise<Message> {
-  const message = await connection.getMessage(queue);
-  if (!message) throw new Error(`queue '${queue}' is empty`);
-  await message.ack();
-  return message;
-}
+const applied = () => appliedBroker(topology);
+const take = takeMessage;
 
 async function send(url: string, task: string, json: string, args: readonly string[] = []) {
   const c = capture();

@@ -1,33 +1,15 @@
-/**
- * `wakame send --priority` on examples/priority-tasks (issue 12): a number picks the class whose
- * range holds it (it used to bypass the classes and fail with ERR_UNROUTABLE), and
- * `--priority high --message-priority 9` sends within the class.
- */
-import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Connection, type Message } from '@wakame/core';
 import { describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli.js';
 import { execute } from '../src/run.js';
+import { appliedBroker, takeMessage } from './applied-broker.js';
 import { capture } from './capture.js';
 
 const topology = join(fileURLToPath(new URL('../../../examples/', import.meta.url)), 'priority-tasks', 'topology.yaml');
 
-/** The example applied to a fresh in-process broker; a connection kept open to read the queues. */
-async function applied(): Promise<{ url: string; keeper: Connection }> {
-  const url = `memory://${randomUUID()}`;
-  const keeper = await Connection.open(url);
-  await runCli(capture().ctx, ['apply', topology, '--url', url, '--yes']);
-  return { url, keeper };
-}
-
-async function take(connection: Connection, queue: string): Promise<Message> {
-  const message = await connection.getMessage(queue);
-  if (!message) throw new Error(`queue '${queue}' is empty`);
-  await message.ack();
-  return message;
-}
+const applied = () => appliedBroker(topology);
+const take = takeMessage;
 
 async function send(url: string, args: readonly string[], json = false) {
   const c = capture({ jsonMode: json });
