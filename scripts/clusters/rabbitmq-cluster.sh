@@ -34,6 +34,9 @@ die() {
 export HOME=$STATE/home
 # An empty env file, so the system rabbitmq-env.conf (which names the system node and its flags) is not read.
 export RABBITMQ_CONF_ENV_FILE=$STATE/empty-env.conf
+# A VM that cannot start (e.g. a CLI call before the state exists) writes erl_crash.dump to its working
+# directory, which is the caller's checkout: keep it in the state dir instead.
+export ERL_CRASH_DUMP=$STATE/erl_crash.dump
 
 node_name() { printf 'wkt%s@localhost' "$1"; }
 
@@ -237,7 +240,11 @@ kill)
   check_index "${2:-}"
   kill_node "$2"
   ;;
-status) cluster_whole ;;
+status)
+  # No cookie, no node of ours: say so without starting a CLI VM that has nowhere to put its cookie.
+  [[ -f $HOME/.erlang.cookie ]] || exit 1
+  cluster_whole
+  ;;
 *)
   echo "usage: $0 start|stop|status|node N|ctl N ARGS...|kill N" >&2
   exit 2
