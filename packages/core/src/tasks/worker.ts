@@ -315,13 +315,26 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
     });
     const hook = options.onTaskEvent;
     const observers = this.#observers;
-    const observed = async (...[message, { connection, signal }]: Parameters<MessageRunner['run']>) => {
-      const started = performance.now();
-      const outcome = await tasks.run(connection, message, signal);
+    const finished = (message: Message, outcome: Outcome, started: number): Outcome => {
       const event = taskEvent(message, outcome, performance.now() - started);
-      this.#notify((o) => o.taskFinished?.(event));
+      // #notify's guard, without its closure per message.
+      for (const observer of observers) {
+        try {
+          observer.taskFinished?.(event);
+        } catch (error) {
+          this.#options.logger?.error('a worker observer threw', { error: String(error) });
+        }
+      }
       hook?.(event);
       return outcome;
+    };
+    // Not async: a task that finished synchronously (in memory) is observed without a promise or a turn.
+    const observed = (...[message, { connection, signal }]: Parameters<MessageRunner['run']>) => {
+      const started = performance.now();
+      const outcome = tasks.run(connection, message, signal);
+      return outcome instanceof Promise
+        ? outcome.then((done) => finished(message, done, started))
+        : finished(message, outcome, started);
     };
     const runner: MessageRunner = {
       source: 'task',
