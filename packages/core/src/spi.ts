@@ -49,6 +49,7 @@ export {
   UnsupportedFeatureError,
   WakameError,
 } from './errors.js';
+export { isSettled, SETTLED } from './internal/settled.js';
 export { stableStringify } from './internal/stable-stringify.js';
 export {
   backoffDelay,

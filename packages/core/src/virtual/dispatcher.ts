@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { SETTLED } from '../internal/settled.js';
 import type { ConsumeRequest, DeliverySink } from '../transport/spi.js';
 import type { Claimed } from './store.js';
 
@@ -46,8 +47,6 @@ export interface DispatchHost {
   /** Called on each poll tick (stores without change notifications), before draining. */
   poll?(): void;
 }
-
-const SETTLED: Promise<void> = Promise.resolve();
 
 /** Resolves in the event loop's next turn, after pending I/O and timers. */
 function nextTurn(): Promise<void> {

@@ -13,9 +13,6 @@ import { type DeathReason, deadLetterMessage, isDeadLetterCycle } from './dead-l
 import type { ImmediateStore, StoredMessage, VirtualStore } from './store.js';
 import type { CompiledTopology, TopologyCache } from './topology-cache.js';
 
-/** One settled promise for every operation that finished synchronously (callers test for it: see SETTLED). */
-export const RESOLVED: Promise<void> = SETTLED;
-
 export class Publishing {
   readonly #idPrefix = `${randomBytes(6).toString('hex')}.`;
   #ids = 0;
@@ -49,7 +46,7 @@ export class Publishing {
       return expiresAt === undefined ? put : put.then(() => this.armExpiry(spec.name, expiresAt));
     });
     if (puts.length === 1) return puts[0];
-    return puts.length === 0 ? RESOLVED : Promise.all(puts).then(() => undefined);
+    return puts.length === 0 ? SETTLED : Promise.all(puts).then(() => undefined);
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   NotFoundError,
   UnsupportedFeatureError,
 } from '../errors.js';
+import { SETTLED } from '../internal/settled.js';
 import { BUILTIN_EXCHANGES } from '../model/builtin-exchanges.js';
 import type {
   Capabilities,
@@ -30,7 +31,7 @@ import type {
 import { Dispatcher, type Subscription } from './dispatcher.js';
 import { ExpirySchedule } from './expiry-schedule.js';
 import { LiveClaims } from './live-claims.js';
-import { Publishing, RESOLVED } from './publishing.js';
+import { Publishing } from './publishing.js';
 import type { Claimed, ImmediateStore, VirtualStore } from './store.js';
 import { TopologyCache } from './topology-cache.js';
 import { Handle, UnsettledList } from './unsettled.js';
@@ -199,7 +200,7 @@ export class VirtualTransport implements Transport {
       try {
         const now = this.#now;
         if (now) {
-          if (this.#publishing.publishNow(now, topology, message, target)) return RESOLVED;
+          if (this.#publishing.publishNow(now, topology, message, target)) return SETTLED;
         } else {
           const stored = this.#publishing.publishRouted(topology, message, target);
           if (stored) return stored;
@@ -255,12 +256,12 @@ export class VirtualTransport implements Transport {
   settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {
     try {
       const h = this.#claimHandle(message);
-      if (!h) return RESOLVED;
+      if (!h) return SETTLED;
       const now = this.#now;
       if (now && outcome !== 'reject') {
         now.settle(h.claimed.receipt, outcome);
         this.#dispatcher.schedule();
-        return RESOLVED;
+        return SETTLED;
       }
       return this.#settle(h, outcome);
     } catch (error) {

@@ -15,6 +15,7 @@ import {
   InvalidArgumentError,
   InvalidOperationError,
   MessageStateError,
+  SETTLED,
 } from '@wakame/core/spi';
 import type { Channel, ChannelModel } from 'amqplib';
 import { AckBatcher } from './acks.js';
@@ -28,8 +29,6 @@ import {
   type SubscriptionHost,
   toInbound,
 } from './subscription.js';
-
-const RESOLVED: Promise<void> = Promise.resolve();
 
 /** What deliveries need from their transport. */
 export interface DeliveriesHost {
@@ -107,7 +106,7 @@ export class AmqpDeliveries {
   }
 
   settle(message: InboundMessage, outcome: SettleOutcome): Promise<void> {
-    if (message.autoAcked) return RESOLVED;
+    if (message.autoAcked) return SETTLED;
     const h = message.handle as AmqpHandle | undefined;
     if (!h || typeof h.settled !== 'boolean') {
       return Promise.reject(new InvalidOperationError('this message was not delivered by this connection'));
@@ -133,7 +132,7 @@ export class AmqpDeliveries {
       // After the frame is written: the subscription may close a cancelled channel once it has no deliveries left.
       h.subscription?.settled();
     }
-    return RESOLVED;
+    return SETTLED;
   }
 
   #subscriptionHost(): SubscriptionHost {
