@@ -25,6 +25,7 @@ import type {
   TopologyStore,
 } from '@wakame/core/spi';
 import { bindingKey, ConnectionClosedError, policyKeyOf, policyRecordKey, TimeoutError } from '@wakame/core/spi';
+import { sameRecord } from '../internal/same-record.js';
 import type { BeanstalkClient, Job } from './client.js';
 import {
   empty,
@@ -368,7 +369,7 @@ export class BeanstalkTopology implements TopologyStore {
 function putChanged<T extends object>(map: Map<string, T>, key: string, spec: T): boolean {
   const copy = plain(spec);
   const before = map.get(key);
-  if (before !== undefined && JSON.stringify(before) === JSON.stringify(copy)) return false;
+  if (before !== undefined && sameRecord(before, copy)) return false;
   map.set(key, copy);
   return true;
 }

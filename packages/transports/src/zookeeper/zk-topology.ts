@@ -15,6 +15,7 @@ import type {
   TopologyStore,
 } from '@wakame/core/spi';
 import { bindingKey, DecodeError, policyKeyOf, policyRecordKey } from '@wakame/core/spi';
+import { sameRecord } from '../internal/same-record.js';
 import { CreateMode, isZkCode, ZK, type ZkSession } from './session.js';
 
 interface Document {
@@ -200,7 +201,7 @@ export class TopologyDocumentError extends DecodeError {
 
 function replace<T>(list: T[], value: T, same: (item: T) => boolean): boolean {
   const i = list.findIndex(same);
-  if (i >= 0 && JSON.stringify(list[i]) === JSON.stringify(value)) return false;
+  if (i >= 0 && sameRecord(list[i], value)) return false;
   if (i >= 0) list[i] = value;
   else list.push(value);
   return true;

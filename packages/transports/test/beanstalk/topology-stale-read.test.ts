@@ -114,6 +114,11 @@ describe('beanstalk topology record', () => {
     await topology.putQueue({ ...spec });
     expect(topology.revision()).toBe(revision);
     expect(server.nextId).toBe(jobs);
+    // The same settings written in another key order are the same declaration.
+    const { name, ...rest } = spec;
+    await topology.putQueue({ ...rest, name });
+    expect(topology.revision()).toBe(revision);
+    expect(server.nextId).toBe(jobs);
     await topology.putQueue({ ...spec, durable: false });
     expect(topology.revision()).toBe((revision as number) + 1);
     topology.close();
