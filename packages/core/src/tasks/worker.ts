@@ -180,7 +180,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
             logger: options.logger ?? silentLogger,
             ...(options.timers ? { timers: options.timers } : {}),
             onEvent: (event) => {
-              this.#notify((o) => o.scheduleEvent?.(event));
+              this.#notify('scheduleEvent', event);
               options.onScheduleEvent?.(event);
             },
           });
@@ -205,7 +205,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
   }
 
   protected override onConnectionRevived(connection: Connection): void {
-    this.#notify((o) => o.connected?.(connection));
+    this.#notify('connected', connection);
     this.#options.onConnectionRevived?.();
   }
 
@@ -229,7 +229,7 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
 
   protected override onConsumeEnd(): void {
     void this.#scheduler?.stop();
-    this.#notify((o) => o.stopped?.());
+    this.#notify('stopped');
     this.#options.onConsumeEnd?.();
   }
 
@@ -276,10 +276,14 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
     return () => void this.#observers.delete(observer);
   }
 
-  #notify(call: (observer: WorkerObserver) => void): void {
+  /**
+   * Tells every observer that has it of `event` (with its one argument, if any). By name rather than by a
+   * callback: `taskFinished` comes once per message, and a closure per call would be garbage per message.
+   */
+  #notify<K extends keyof WorkerObserver>(event: K, arg?: Parameters<NonNullable<WorkerObserver[K]>>[0]): void {
     for (const observer of this.#observers) {
       try {
-        call(observer);
+        (observer[event] as ((a: typeof arg) => void) | undefined)?.(arg);
       } catch (error) {
         // An observer (metrics) must never break the worker.
         this.#options.logger?.error('a worker observer threw', { error: String(error) });
@@ -317,19 +321,12 @@ export class Worker<T extends TopologyDocument = TopologyDocument> extends Consu
     const observers = this.#observers;
     const finished = (message: Message, outcome: Outcome, started: number): Outcome => {
       const event = taskEvent(message, outcome, performance.now() - started);
-      // #notify's guard, without its closure per message.
-      for (const observer of observers) {
-        try {
-          observer.taskFinished?.(event);
-        } catch (error) {
-          this.#options.logger?.error('a worker observer threw', { error: String(error) });
-        }
-      }
+      this.#notify('taskFinished', event);
       hook?.(event);
       return outcome;
     };
     // Not async: a task that finished synchronously (in memory) is observed without a promise or a turn.
-    const observed = (...[message, { connection, signal }]: Parameters<MessageRunner['run']>) => {
+    const observed: MessageRunner['run'] = (message, { connection, signal }) => {
       const started = performance.now();
       const outcome = tasks.run(connection, message, signal);
       return outcome instanceof Promise
